@@ -1,0 +1,69 @@
+# evchain: thin make front end over CMake. `make run` and `make test` do all the set-up.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
+FUZZ_SECONDS ?= 5
+
+.PHONY: all deps build test test-normal test-asan run bench fuzz fuzz-build install stress clean format
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory -s
+
+$(BUILD_ASAN)/CMakeCache.txt:
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_SANITIZE=ON >/dev/null
+
+build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
+	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory -s
+
+test-normal: build
+	@echo "== tests (normal build)"
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	@echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
+	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVCHAIN_SANITIZED=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+test: test-normal test-asan fuzz-short
+
+$(BUILD_FUZZ)/CMakeCache.txt:
+	@CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_FUZZ=ON >/dev/null
+
+fuzz-build: deps $(BUILD_FUZZ)/CMakeCache.txt
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) -- --no-print-directory -s
+
+# A short run of every harness over its seed corpus; `make fuzz FUZZ_SECONDS=600` for long.
+fuzz-short: fuzz-build
+	@sh scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+fuzz: fuzz-build
+	@sh scripts/fuzz.sh $(BUILD_FUZZ) $(if $(filter 5,$(FUZZ_SECONDS)),300,$(FUZZ_SECONDS))
+
+run: build
+	@sh scripts/demo.sh $(BUILD)
+
+bench: build
+	@sh scripts/bench.sh $(BUILD)
+
+stress: build
+	@EVCHAIN_STRESS=1 $(BUILD)/test_crash
+
+install: build
+	@cmake --install $(BUILD) >/dev/null && echo "installed into $(PREFIX)"
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

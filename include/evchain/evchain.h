@@ -1,0 +1,10 @@
+/* evchain/evchain.h: the whole public API of evchain in one include. */
+#ifndef EVCHAIN_H
+#define EVCHAIN_H
+
+#include "common.h"
+#include "backend.h"
+#include "chain.h"
+#include "store.h"
+
+#endif

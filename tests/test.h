@@ -1,0 +1,52 @@
+/* tests/test.h: the minimal test harness every tests/test_*.c uses. A test program runs its
+ * cases, prints one line per failure with file:line, and ends with "N passed, N failed". */
+#ifndef EVCHAIN_TEST_H
+#define EVCHAIN_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <evchain/evchain.h>
+
+static int t_passed, t_failed, t_case_failed;
+static const char *t_case_name;
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            const ec_error *e_ = ec_error_last();                                              \
+            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed%s%s\n", __FILE__, __LINE__,           \
+                    t_case_name, #cond, e_ ? "; last error: " : "", e_ ? e_->message : "");    \
+            t_case_failed = 1;                                                                 \
+        }                                                                                      \
+    } while (0)
+
+/* Check and stop the case: for preconditions without which the rest would crash. */
+#define REQUIRE(cond)                                                                          \
+    do {                                                                                       \
+        CHECK(cond);                                                                           \
+        if (t_case_failed)                                                                     \
+            return;                                                                            \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK((expr) == 0)
+#define REQUIRE_OK(expr) REQUIRE((expr) == 0)
+
+#define RUN(fn)                                                                                \
+    do {                                                                                       \
+        t_case_name = #fn;                                                                     \
+        t_case_failed = 0;                                                                     \
+        fn();                                                                                  \
+        if (t_case_failed)                                                                     \
+            t_failed++;                                                                        \
+        else                                                                                   \
+            t_passed++;                                                                        \
+    } while (0)
+
+#define TEST_END()                                                                             \
+    do {                                                                                       \
+        printf("%d passed, %d failed\n", t_passed, t_failed);                                 \
+        return t_failed ? 1 : 0;                                                               \
+    } while (0)
+
+#endif
