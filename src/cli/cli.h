@@ -1,0 +1,38 @@
+/* cli/cli.h: what the evchain command's subcommands share. Each subcommand lives in its own
+ * file src/cli/cmd_<name>.c and defines `int cmd_<name>(int argc, char **argv)` (argv[0] is
+ * the subcommand name) and `const char help_<name>[]`. main.c finds them through weak
+ * symbols, so a subcommand is added without editing main.c. The command is a thin client of
+ * the public API: it includes only <evchain/...> headers and this one. */
+#ifndef EVCHAIN_CLI_H
+#define EVCHAIN_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <evchain/evchain.h>
+
+/* Exit codes every subcommand uses. */
+enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNUSABLE = 2 };
+
+/* Print "evchain <cmd>: <message>" (plus the last library error when lib_err) to stderr. */
+void cli_error(const char *cmd, int lib_err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map a library error code to an exit code: EC_EVERIFY -> 1, everything else -> 2. */
+int cli_exit_code(int err);
+/* Parse a u64 in decimal; 0 on success. */
+int cli_parse_u64(const char *s, uint64_t *out);
+/* Option parsing helper: if argv[*i] is `name` (takes a value) returns the value and
+ * advances *i; supports `--name=value` too. NULL when argv[*i] is another option. On a
+ * missing value prints an error and sets *bad. */
+const char *cli_opt(int argc, char **argv, int *i, const char *name, int *bad);
+
+/* Progress bar on stderr when stderr is a terminal; silent otherwise. */
+typedef struct cli_progress {
+    int enabled;
+    const char *label;
+    uint64_t start_ns, last_ns;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *label);
+void cli_progress_cb(uint64_t done, uint64_t total, void *ctx); /* ctx: cli_progress* */
+void cli_progress_done(cli_progress *p);
+
+#endif
