@@ -1,0 +1,83 @@
+/* core/internal.h: private helpers shared by every layer (not installed): error raising,
+ * big-endian byte access, the reusable hasher, and the record layout constants. */
+#ifndef EVCHAIN_CORE_INTERNAL_H
+#define EVCHAIN_CORE_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+#include <evchain/chain.h>
+
+/* Raise an error on this thread: sets ec_error_last() and returns code, so that callers can
+ * write `return ec_error_set(EC_EFORMAT, "%s: event %llu: bad base64", file, seq);`. */
+int ec_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, with strerror(errno_value) appended as ": <text>". */
+int ec_error_set_errno(int code, int errno_value, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline void ec_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void ec_put_u64(uint8_t *p, uint64_t v)
+{
+    ec_put_u32(p, (uint32_t)(v >> 32));
+    ec_put_u32(p + 4, (uint32_t)v);
+}
+static inline uint32_t ec_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t ec_get_u64(const uint8_t *p)
+{
+    return (uint64_t)ec_get_u32(p) << 32 | ec_get_u32(p + 4);
+}
+
+/* Record layout (docs/FORMAT.md section 1). */
+#define EC_TAG "evchain\x01"
+#define EC_TAG_LEN 8
+#define EC_OFF_ALG 8
+#define EC_OFF_FLAGS 9
+#define EC_OFF_SEQ 10
+#define EC_OFF_TS 18
+#define EC_OFF_PARENT 26
+#define EC_FLAG_PARENT 1u
+#define EC_FLAG_DESC 2u
+#define EC_TYPE_MAX 65535u
+#define EC_DATA_MAX (64u << 20)
+
+/* A hasher holds an EVP context and the digest fetched once, reused for every event
+ * (OpenSSL 3's one-shot calls fetch the algorithm each time: 3x slower on small events). */
+typedef struct ec_hasher ec_hasher;
+int ec_hasher_new(ec_hasher **out, ec_hash_alg alg);
+void ec_hasher_free(ec_hasher *h);
+/* Hash one canonical encoding (for theater-sha1: Theater's JSON rule over its fields). */
+int ec_hasher_encoding(ec_hasher *h, const uint8_t *enc, size_t len, uint8_t *out);
+/* Plain digest of bytes with the hasher's underlying function (SHA-256 or SHA-1). */
+int ec_hasher_bytes(ec_hasher *h, const void *data, size_t len, uint8_t *out);
+
+/* Length of the encoding part of a well-formed record of this length and algorithm. */
+static inline size_t ec_record_enc_len(size_t rec_len, ec_hash_alg alg)
+{
+    return rec_len - ec_hash_len(alg);
+}
+
+/* Base64 (RFC 4648, with padding). Encoded length of n bytes, without NUL. */
+static inline size_t ec_base64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+void ec_base64_encode(char *out, const uint8_t *in, size_t n); /* writes a NUL */
+/* Decode; strict (padding required, no whitespace). *outlen gets the byte count; out needs
+ * room for len/4*3 bytes. EC_EFORMAT on bad input. */
+int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len);
+
+/* Valid UTF-8 (no overlongs, no surrogates)? */
+int ec_utf8_valid(const char *s, size_t n);
+
+/* Write a whole file atomically: tmp in the same dir, fsync, rename, fsync dir. */
+int ec_write_file_atomic(const char *path, const void *data, size_t len);
+
+#endif
