@@ -94,7 +94,11 @@ typedef struct ec_export_options {
 
 /* Stream a chain out. THEATER requires a theater-sha1 chain (its hashes are Theater's). */
 int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts);
-/* Same, to a file: written to a temporary name in the same directory, fsynced, renamed.
+/* One event as the JSON event object of FORMAT.md section 2 (no newline): the form
+ * `evchain log --json` prints per line. */
+int ec_event_write_json(FILE *out, const ec_event *ev);
+
+/* Stream a chain to a file: written to a temporary name in the same directory, fsynced, renamed.
  * Never leaves a half-written file at path. */
 int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *opts);
 
