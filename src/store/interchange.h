@@ -10,9 +10,9 @@
 
 /* Limits (FORMAT.md section 2): whole-document formats are parsed in memory by jansson,
  * whose tree costs several times the text, so they are capped; JSONL streams. */
-#define EC_JSON_DOC_MAX (512ull << 20)
+#define EC_JSON_DOC_MAX    (512ull << 20)
 #define EC_THEATER_DOC_MAX (64ull << 20) /* an int per byte: about 5x the text in jansson */
-#define EC_JSONL_LINE_MAX (192ull << 20)
+#define EC_JSONL_LINE_MAX  (192ull << 20)
 #define EC_DETECT_LINE_MAX (1u << 20) /* longest first line looked at to tell JSONL */
 
 /* A buffered byte source over a FILE: lets the format be detected by peeking, then the same
@@ -25,8 +25,8 @@ typedef struct ec_src {
     size_t pos, len, cap;
     uint64_t offset; /* file offset of buf[0] */
     int eof;
-    int io_errno;  /* errno of a failed read, 0 if none */
-    uint64_t fed;  /* bytes handed to jansson so far (limit check) */
+    int io_errno; /* errno of a failed read, 0 if none */
+    uint64_t fed; /* bytes handed to jansson so far (limit check) */
     uint64_t feed_limit;
     int over_limit;
 } ec_src;
@@ -110,8 +110,8 @@ void ec_reader_free(ec_reader *r);
 
 /* Load a stream into a new memory-backed chain: verified as read (refused at the first bad
  * seq, *vout filled) unless inspect, then records are stored as they are. */
-int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_format fmt,
-                        int inspect, ec_verify_result *vout);
+int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_format fmt, int inspect,
+                        ec_verify_result *vout);
 
 /* Theater writer body (array of events), called by ec_export_stream. */
 int ec_theater_write(ec_chain *chain, ec_wbuf *w, const ec_export_options *opts);

@@ -13,7 +13,7 @@
 #include "core/internal.h"
 #include "store/interchange.h"
 
-#define JFLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+#define JFLAGS     (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define READ_CHUNK 65536u
 
 /* ---- byte buffers ---- */
@@ -80,8 +80,8 @@ int ec_src_fill(ec_src *s, size_t want)
         if (n == 0) {
             if (ferror(s->f)) {
                 s->io_errno = errno ? errno : EIO;
-                return ec_error_set_errno(EC_EIO, s->io_errno, "%s: reading at byte %llu",
-                                          s->name, (unsigned long long)(s->offset + s->len));
+                return ec_error_set_errno(EC_EIO, s->io_errno, "%s: reading at byte %llu", s->name,
+                                          (unsigned long long)(s->offset + s->len));
             }
             s->eof = 1;
         }
@@ -191,15 +191,14 @@ int ec_src_line(ec_src *s, uint64_t lineno, const char **line, size_t *len, uint
     size_t scanned = 0;
     for (;;) {
         size_t avail = s->len - s->pos;
-        char *nl = scanned < avail ? memchr(s->buf + s->pos + scanned, '\n', avail - scanned)
-                                   : NULL;
+        char *nl =
+            scanned < avail ? memchr(s->buf + s->pos + scanned, '\n', avail - scanned) : NULL;
         size_t n = nl ? (size_t)(nl - (s->buf + s->pos)) : avail;
         if (n > max)
-            return ec_error_set(EC_EFORMAT,
-                                "%s: line %llu (byte %llu): longer than the %llu MiB line limit",
-                                s->name, (unsigned long long)lineno,
-                                (unsigned long long)(s->offset + s->pos),
-                                (unsigned long long)(max >> 20));
+            return ec_error_set(
+                EC_EFORMAT, "%s: line %llu (byte %llu): longer than the %llu MiB line limit",
+                s->name, (unsigned long long)lineno, (unsigned long long)(s->offset + s->pos),
+                (unsigned long long)(max >> 20));
         if (nl || s->eof) {
             if (!nl && avail == 0)
                 return EC_ITEROVER;
@@ -221,38 +220,18 @@ int ec_src_line(ec_src *s, uint64_t lineno, const char **line, size_t *len, uint
 int ec_jevent_encode(const ec_jevent *ev, ec_hash_alg alg, ec_bytes *out)
 {
     size_t h = ec_hash_len(alg);
-    size_t n = EC_OFF_PARENT + (ev->has_parent ? h : 0) + 4 + ev->type_len +
-               (ev->has_desc ? 4 + ev->desc_len : 0) + 4 + ev->data_len + h;
-    int rc = ec_bytes_reserve(out, n);
+    size_t enc = ec_event_encoded_size(alg, ev->has_parent, ev->type_len, ev->desc_len,
+                                       ev->has_desc, ev->data_len);
+    int rc = ec_bytes_reserve(out, enc + h);
     if (rc)
         return rc;
-    uint8_t *p = out->p;
-    memcpy(p, EC_TAG, EC_TAG_LEN);
-    p[EC_OFF_ALG] = (uint8_t)alg;
-    p[EC_OFF_FLAGS] =
-        (uint8_t)((ev->has_parent ? EC_FLAG_PARENT : 0) | (ev->has_desc ? EC_FLAG_DESC : 0));
-    ec_put_u64(p + EC_OFF_SEQ, ev->seq);
-    ec_put_u64(p + EC_OFF_TS, ev->timestamp);
-    p += EC_OFF_PARENT;
-    if (ev->has_parent) {
-        memcpy(p, ev->parent, h);
-        p += h;
-    }
-    ec_put_u32(p, (uint32_t)ev->type_len);
-    memcpy(p + 4, ev->type, ev->type_len);
-    p += 4 + ev->type_len;
-    if (ev->has_desc) {
-        ec_put_u32(p, (uint32_t)ev->desc_len);
-        if (ev->desc_len)
-            memcpy(p + 4, ev->desc, ev->desc_len);
-        p += 4 + ev->desc_len;
-    }
-    ec_put_u32(p, (uint32_t)ev->data_len);
-    if (ev->data_len)
-        memcpy(p + 4, ev->data, ev->data_len);
-    p += 4 + ev->data_len;
-    memcpy(p, ev->hash, h);
-    out->len = n;
+    /* The core's encoder (FORMAT.md section 1), then the stored hash as the file gave it. */
+    size_t n =
+        ec_encoding_write(out->p, alg, ev->seq, ev->timestamp, ev->has_parent ? ev->parent : NULL,
+                          ev->type, ev->type_len, ev->has_desc ? (ev->desc ? ev->desc : "") : NULL,
+                          ev->desc_len, ev->data, ev->data_len);
+    memcpy(out->p + n, ev->hash, h);
+    out->len = n + h;
     return 0;
 }
 
@@ -291,13 +270,13 @@ struct ec_reader {
     const char *name;
     ec_file_format fmt;
     ec_hash_alg alg;
-    json_t *doc;           /* JSON / Theater: the whole document */
-    const json_t *events;  /* its array of events */
-    size_t idx, n;         /* next index, count */
-    uint64_t lineno;       /* JSONL: number of the last line read */
-    json_t *cur;           /* JSONL: the current line's object */
+    json_t *doc;          /* JSON / Theater: the whole document */
+    const json_t *events; /* its array of events */
+    size_t idx, n;        /* next index, count */
+    uint64_t lineno;      /* JSONL: number of the last line read */
+    json_t *cur;          /* JSONL: the current line's object */
     ec_bytes data, rec;
-    char where[96];        /* "event 5" / "line 7 (event 5)": the last event, for messages */
+    char where[96]; /* "event 5" / "line 7 (event 5)": the last event, for messages */
 };
 
 ec_hash_alg ec_reader_alg(const ec_reader *r)
@@ -326,16 +305,15 @@ void ec_reader_free(ec_reader *r)
 static int check_header(ec_reader *r, const json_t *o, const char *where, int want_events)
 {
     if (!json_is_object(o))
-        return ec_error_set(EC_EFORMAT, "%s: %s: the header is not a JSON object", r->name,
-                            where);
+        return ec_error_set(EC_EFORMAT, "%s: %s: the header is not a JSON object", r->name, where);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)o, key, v)
     {
         if (strcmp(key, "evchain") != 0 && strcmp(key, "hash_alg") != 0 &&
             !(want_events && strcmp(key, "events") == 0))
-            return ec_error_set(EC_EFORMAT, "%s: %s: unknown header key \"%.40s\"", r->name,
-                                where, key);
+            return ec_error_set(EC_EFORMAT, "%s: %s: unknown header key \"%.40s\"", r->name, where,
+                                key);
     }
     uint64_t version;
     v = json_object_get(o, "evchain");
@@ -343,8 +321,8 @@ static int check_header(ec_reader *r, const json_t *o, const char *where, int wa
         return ec_error_set(EC_EFORMAT, "%s: %s: header has no \"evchain\" version", r->name,
                             where);
     if (ec_json_get_u64(v, &version) != 0)
-        return ec_error_set(EC_EFORMAT, "%s: %s: \"evchain\" is not an unsigned integer",
-                            r->name, where);
+        return ec_error_set(EC_EFORMAT, "%s: %s: \"evchain\" is not an unsigned integer", r->name,
+                            where);
     if (version != 1)
         return ec_error_set(EC_EUNSUPPORTED,
                             "%s: %s: evchain file version %llu is not supported (this build "
@@ -355,8 +333,8 @@ static int check_header(ec_reader *r, const json_t *o, const char *where, int wa
         return ec_error_set(EC_EFORMAT, "%s: %s: header has no \"hash_alg\" string", r->name,
                             where);
     if (ec_hash_from_name(&r->alg, json_string_value(v)) != 0)
-        return ec_error_set(EC_EUNSUPPORTED, "%s: %s: unknown hash algorithm \"%.40s\"",
-                            r->name, where, json_string_value(v));
+        return ec_error_set(EC_EUNSUPPORTED, "%s: %s: unknown hash algorithm \"%.40s\"", r->name,
+                            where, json_string_value(v));
     if (want_events) {
         r->events = json_object_get(o, "events");
         if (!r->events || !json_is_array(r->events))
@@ -437,8 +415,7 @@ static int parse_event(ec_reader *r, const json_t *o, ec_jevent *ev)
     if (memchr(ev->type, 0, ev->type_len))
         return ev_fail(r, "event_type", "contains U+0000");
     if (ec_json_get_u64(json_object_get(o, "timestamp"), &ev->timestamp) != 0)
-        return ev_fail(r, "timestamp",
-                       "not an unsigned 64-bit integer (number or decimal string)");
+        return ev_fail(r, "timestamp", "not an unsigned 64-bit integer (number or decimal string)");
     v = json_object_get(o, "description");
     if (!json_is_null(v)) {
         if (!json_is_string(v))
@@ -454,8 +431,8 @@ static int parse_event(ec_reader *r, const json_t *o, ec_jevent *ev)
         return ev_fail(r, "data", "not a base64 string");
     size_t n = json_string_length(v);
     if (n > ec_base64_len(EC_DATA_MAX))
-        return ev_fail(r, "data", "%zu base64 characters: over the %u MiB limit for one event",
-                       n, EC_DATA_MAX >> 20);
+        return ev_fail(r, "data", "%zu base64 characters: over the %u MiB limit for one event", n,
+                       EC_DATA_MAX >> 20);
     if ((rc = ec_bytes_reserve(&r->data, n / 4 * 3 + 3)) != 0)
         return rc;
     size_t dlen = 0;
@@ -497,8 +474,7 @@ int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format f
             goto fail;
         }
         if (!json_is_array(r->doc)) {
-            rc = ec_error_set(EC_EFORMAT, "%s: a Theater chain is a JSON array of events",
-                              name);
+            rc = ec_error_set(EC_EFORMAT, "%s: a Theater chain is a JSON array of events", name);
             goto fail;
         }
         r->events = r->doc;
@@ -522,8 +498,8 @@ int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format f
         } while (len == 0);
         r->cur = json_loadb(line, len, JFLAGS, &err);
         if (!r->cur) {
-            rc = ec_error_set(EC_EFORMAT, "%s: line %llu, column %d (byte %llu): header: %s",
-                              name, (unsigned long long)r->lineno, err.column,
+            rc = ec_error_set(EC_EFORMAT, "%s: line %llu, column %d (byte %llu): header: %s", name,
+                              (unsigned long long)r->lineno, err.column,
                               (unsigned long long)(off + (uint64_t)err.position), err.text);
             goto fail;
         }
@@ -567,8 +543,8 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
         }
         json_decref(r->cur);
         r->cur = json_loadb(line, n, JFLAGS, &err);
-        snprintf(r->where, sizeof r->where, "line %llu (event %zu)",
-                 (unsigned long long)r->lineno, r->idx);
+        snprintf(r->where, sizeof r->where, "line %llu (event %zu)", (unsigned long long)r->lineno,
+                 r->idx);
         if (!r->cur)
             return ec_error_set(EC_EFORMAT, "%s: line %llu, column %d (byte %llu): %s", r->name,
                                 (unsigned long long)r->lineno, err.column,
@@ -636,8 +612,8 @@ static int load_backend(ec_reader *r, ec_backend *be, int inspect, ec_verify_res
     return rc == EC_ITEROVER ? 0 : rc;
 }
 
-int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_format fmt,
-                        int inspect, ec_verify_result *vout)
+int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_format fmt, int inspect,
+                        ec_verify_result *vout)
 {
     *out = NULL;
     ec_reader *r;
@@ -661,8 +637,8 @@ int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_form
     return rc;
 }
 
-int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format,
-                     int inspect, ec_verify_result *verify_out)
+int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format, int inspect,
+                     ec_verify_result *verify_out)
 {
     if (!into || !in)
         return ec_error_set(EC_EINVAL, "import: no chain or no input stream");
@@ -678,12 +654,20 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         ec_reader_free(r);
         return rc;
     }
+    if (inspect) {
+        /* Storing unchecked records under an open chain would leave its cached head and
+         * count stale; inspection loads go through ec_chain_open_path, which fills a fresh
+         * backend before the chain is opened over it. */
+        ec_reader_free(r);
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "%s: inspection (loading a broken chain) needs a fresh chain: use "
+                            "ec_chain_open_path with inspect",
+                            name);
+    }
     const uint8_t *rec;
     size_t len;
     while ((rc = ec_reader_next(r, &rec, &len)) == 0) {
-        if (inspect) {
-            rc = backend_put(ec_chain_backend(into), rec, len, r->alg);
-        } else {
+        {
             /* The chain checks in full; on refusal rerun the one record through a verifier
              * placed at the head to report why, in the same words as ec_chain_verify. */
             uint8_t head[EC_HASH_MAX];
@@ -759,8 +743,7 @@ void ec_wbuf_put(ec_wbuf *w, const void *p, size_t n)
     if (n > w->cap / 2) {
         if (ec_wbuf_flush(w) == 0 && fwrite(p, 1, n, w->f) != n) {
             int e = errno ? errno : EIO;
-            w->err =
-                ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "export: writing");
+            w->err = ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "export: writing");
         }
         return;
     }
@@ -830,13 +813,27 @@ void ec_wbuf_json_string(ec_wbuf *w, const char *str, size_t n, int ascii_only)
         ec_wbuf_put(w, s + run, i - run);
         const char *short_esc = NULL;
         switch (c) {
-        case '"': short_esc = "\\\""; break;
-        case '\\': short_esc = "\\\\"; break;
-        case '\b': short_esc = "\\b"; break;
-        case '\f': short_esc = "\\f"; break;
-        case '\n': short_esc = "\\n"; break;
-        case '\r': short_esc = "\\r"; break;
-        case '\t': short_esc = "\\t"; break;
+        case '"':
+            short_esc = "\\\"";
+            break;
+        case '\\':
+            short_esc = "\\\\";
+            break;
+        case '\b':
+            short_esc = "\\b";
+            break;
+        case '\f':
+            short_esc = "\\f";
+            break;
+        case '\n':
+            short_esc = "\\n";
+            break;
+        case '\r':
+            short_esc = "\\r";
+            break;
+        case '\t':
+            short_esc = "\\t";
+            break;
         }
         size_t used = 1;
         if (short_esc) {
@@ -978,10 +975,10 @@ int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts)
         o = *opts;
     if (!chain || !out)
         return ec_error_set(EC_EINVAL, "export: no chain or no output stream");
-    if (o.format != EC_FORMAT_JSON && o.format != EC_FORMAT_JSONL &&
-        o.format != EC_FORMAT_THEATER)
-        return ec_error_set(EC_EINVAL, "export: format %s cannot be written to a stream "
-                                       "(json, jsonl or theater)",
+    if (o.format != EC_FORMAT_JSON && o.format != EC_FORMAT_JSONL && o.format != EC_FORMAT_THEATER)
+        return ec_error_set(EC_EINVAL,
+                            "export: format %s cannot be written to a stream "
+                            "(json, jsonl or theater)",
                             ec_format_name(o.format) ? ec_format_name(o.format) : "(unknown)");
     ec_wbuf w;
     int rc = ec_wbuf_init(&w, out);
@@ -1055,8 +1052,7 @@ int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *o
     }
     rc = ec_export_stream(chain, f, opts);
     if (rc == 0 && fflush(f) != 0)
-        rc = ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno, "%s: writing",
-                                path);
+        rc = ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno, "%s: writing", path);
     if (rc == 0 && fsync(fileno(f)) != 0)
         rc = ec_error_set_errno(EC_EIO, errno, "%s: fsync", path);
     if (fclose(f) != 0 && rc == 0)
@@ -1064,8 +1060,7 @@ int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *o
     if (rc)
         goto fail;
     if (rename(tmp, path) != 0) {
-        rc = ec_error_set_errno(EC_EIO, errno, "%s: renaming the temporary file into place",
-                                path);
+        rc = ec_error_set_errno(EC_EIO, errno, "%s: renaming the temporary file into place", path);
         goto fail;
     }
     rc = fsync_dir(dir);

@@ -15,8 +15,8 @@ static int fail(const char *name, size_t idx, const char *field, const char *why
 }
 
 /* A Theater byte string: a JSON array of integers 0..255. */
-static int get_bytes(const json_t *a, const char *name, size_t idx, const char *field,
-                     uint8_t *out, size_t max, size_t *n_out)
+static int get_bytes(const json_t *a, const char *name, size_t idx, const char *field, uint8_t *out,
+                     size_t max, size_t *n_out)
 {
     if (!json_is_array(a))
         return fail(name, idx, field, "not an array of bytes");
@@ -40,8 +40,7 @@ static int get_bytes(const json_t *a, const char *name, size_t idx, const char *
     return 0;
 }
 
-int ec_theater_event(const json_t *o, size_t idx, const char *name, ec_jevent *ev,
-                     ec_bytes *data)
+int ec_theater_event(const json_t *o, size_t idx, const char *name, ec_jevent *ev, ec_bytes *data)
 {
     if (!json_is_object(o))
         return ec_error_set(EC_EFORMAT, "%s: event %zu: not a JSON object", name, idx);
@@ -55,8 +54,7 @@ int ec_theater_event(const json_t *o, size_t idx, const char *name, ec_jevent *e
         while (k < 6 && strcmp(key, known[k]) != 0)
             k++;
         if (k == 6)
-            return ec_error_set(EC_EFORMAT, "%s: event %zu: unknown key \"%.40s\"", name, idx,
-                                key);
+            return ec_error_set(EC_EFORMAT, "%s: event %zu: unknown key \"%.40s\"", name, idx, key);
     }
     static const char *const required[] = {"hash", "parent_hash", "event_type", "data"};
     for (size_t k = 0; k < 4; k++)
@@ -66,8 +64,8 @@ int ec_theater_event(const json_t *o, size_t idx, const char *name, ec_jevent *e
     memset(ev, 0, sizeof *ev);
     ev->seq = idx; /* Theater has no seq: the position is the seq (FORMAT.md 3) */
     size_t n;
-    int rc = get_bytes(json_object_get(o, "hash"), name, idx, "hash", ev->hash,
-                       THEATER_HASH_LEN, &n);
+    int rc =
+        get_bytes(json_object_get(o, "hash"), name, idx, "hash", ev->hash, THEATER_HASH_LEN, &n);
     if (rc)
         return rc;
     if (n != THEATER_HASH_LEN)
