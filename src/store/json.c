@@ -987,6 +987,9 @@ int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts)
         int frc = ec_wbuf_flush(&w);
         if (rc == 0)
             rc = frc;
+        /* Flush the stream too, so a full disk or closed pipe is reported here. */
+        if (rc == 0 && fflush(out) != 0)
+            rc = ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno, "export: writing");
     }
     ec_wbuf_free(&w);
     return rc;

@@ -48,12 +48,19 @@ int ec_theater_event(const json_t *o, size_t idx, const char *name, ec_jevent *e
     json_t *v;
     json_object_foreach((json_t *)o, key, v)
     {
-        static const char *const known[] = {"hash", "parent_hash", "event_type",
-                                            "data", "timestamp",   "description"};
+        static const char *const known[] = {"hash", "parent_hash", "event_type", "data"};
         size_t k = 0;
-        while (k < 6 && strcmp(key, known[k]) != 0)
+        while (k < 4 && strcmp(key, known[k]) != 0)
             k++;
-        if (k == 6)
+        /* Theater's Rust struct also has timestamp and description, but its hash does not
+         * cover them: a theater-sha1 record holds neither (FORMAT.md 3), so refuse rather
+         * than drop them silently. */
+        if (k == 4 && (strcmp(key, "timestamp") == 0 || strcmp(key, "description") == 0))
+            return ec_error_set(EC_EFORMAT,
+                                "%s: event %zu: key \"%s\" is not covered by Theater's hash, "
+                                "so a theater-sha1 chain cannot hold it",
+                                name, idx, key);
+        if (k == 4)
             return ec_error_set(EC_EFORMAT, "%s: event %zu: unknown key \"%.40s\"", name, idx, key);
     }
     static const char *const required[] = {"hash", "parent_hash", "event_type", "data"};
@@ -96,18 +103,6 @@ int ec_theater_event(const json_t *o, size_t idx, const char *name, ec_jevent *e
     if ((rc = get_bytes(v, name, idx, "data", data->p, EC_DATA_MAX, &ev->data_len)) != 0)
         return rc;
     ev->data = data->p;
-    /* Optional fields of Theater's ChainEvent struct: kept, not covered by the hash. */
-    if ((v = json_object_get(o, "timestamp")) && ec_json_get_u64(v, &ev->timestamp) != 0)
-        return fail(name, idx, "timestamp", "not an unsigned 64-bit integer");
-    if ((v = json_object_get(o, "description")) && !json_is_null(v)) {
-        if (!json_is_string(v))
-            return fail(name, idx, "description", "neither null nor a string");
-        ev->has_desc = 1;
-        ev->desc = json_string_value(v);
-        ev->desc_len = json_string_length(v);
-        if (ev->desc_len > EC_DATA_MAX)
-            return fail(name, idx, "description", "over the 64 MiB limit");
-    }
     return 0;
 }
 
@@ -180,21 +175,6 @@ int ec_theater_write(ec_chain *chain, ec_wbuf *w, const ec_export_options *o)
         ec_wbuf_json_string(w, ev.type, ev.type_len, 1);
         ec_wbuf_str(w, ",\n    \"data\": ");
         put_byte_array(w, ev.data, ev.data_len);
-        if (ev.timestamp != 0 || ev.description) {
-            ec_wbuf_str(w, ",\n    \"timestamp\": ");
-            if (ev.timestamp < (1ull << 63)) {
-                ec_wbuf_u64(w, ev.timestamp);
-            } else {
-                ec_wbuf_put(w, "\"", 1);
-                ec_wbuf_u64(w, ev.timestamp);
-                ec_wbuf_put(w, "\"", 1);
-            }
-            ec_wbuf_str(w, ",\n    \"description\": ");
-            if (ev.description)
-                ec_wbuf_json_string(w, ev.description, ev.description_len, 1);
-            else
-                ec_wbuf_str(w, "null");
-        }
         ec_wbuf_str(w, "\n  }");
         if (o->progress && ((i + 1) % 4096 == 0 || i + 1 == total))
             o->progress(i + 1, total, o->progress_ctx);
