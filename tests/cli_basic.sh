@@ -127,13 +127,13 @@ has "$T/out" "1 2c9ef613cf2b 2554-07-21T23:34:33.709551615Z bytes"
 
 # --- show: by seq, by hash prefix, text and binary data
 expect 0 "$EV" show "$V/runtime-test.json" 0
-has "$T/out" "hash         584d8e1be21fed4367e60f8297f7c104cd377791"
-has "$T/out" "parent_hash  none (first event)"
+has "$T/out" "hash:        584d8e1be21fed4367e60f8297f7c104cd377791 (theater-sha1)"
+has "$T/out" "parent:      (none)"
 has "$T/out" '{"category":"Wasm","WasmCall":'
 expect 0 "$EV" show "$V/runtime-test.json" 5a6b97
-has "$T/out" "seq          1"
+has "$T/out" "seq:         1"
 expect 0 "$EV" show tests/vectors/json/example.jsonl 1
-has "$T/out" "3 bytes, binary:"
+has "$T/out" "3 bytes, hex:"
 has "$T/out" "00000000  00 01 ff"
 expect 2 "$EV" show "$V/runtime-test.json" ffffffffff
 has "$T/err" "no event 'ffffffffff'"

@@ -3,7 +3,6 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -30,18 +29,6 @@ static void put_clean(const char *s, size_t n)
         else
             putchar(c);
     }
-}
-
-static void format_time(char *out, size_t cap, uint64_t ns)
-{
-    time_t secs = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm)) {
-        snprintf(out, cap, "@%llu", (unsigned long long)ns);
-        return;
-    }
-    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, cap - n, ".%09lluZ", (unsigned long long)(ns % 1000000000u));
 }
 
 int cmd_log(int argc, char **argv)
@@ -109,7 +96,7 @@ int cmd_log(int argc, char **argv)
         }
         char hex[2 * EC_HASH_MAX + 1], when[64];
         ec_hex_encode(hex, ev.hash, ev.hash_len);
-        format_time(when, sizeof when, ev.timestamp);
+        cli_format_time(when, sizeof when, ev.timestamp);
         printf("%llu %.12s %s ", (unsigned long long)ev.seq, hex, when);
         put_clean(ev.type, ev.type_len);
         if (ev.description) {
