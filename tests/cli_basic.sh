@@ -65,6 +65,11 @@ has "$T/out" "$T/c.jsonl: ok, 6 events"
 ls -a "$T" >"$T/ls"
 if grep -q '\.tmp$' "$T/ls"; then bad "a temporary export file was left behind"; else ok; fi
 
+# standard input
+"$EV" export "$V/runtime-test.json" --format jsonl | "$EV" verify - >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ]; then ok; else bad "verify - from a pipe failed"; fi
+has "$T/out" "-: ok, 6 events"
+
 # --- tampered: one base64 character of event 3's data changed -> exit 1 naming seq 3
 sed '/^{"seq":3,/ s/"data":"e/"data":"f/' "$T/c.json" >"$T/t.json"
 if cmp -s "$T/c.json" "$T/t.json"; then bad "sed did not tamper"; else ok; fi

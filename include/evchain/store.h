@@ -83,7 +83,8 @@ typedef struct ec_open_options {
 
 /* Open any chain by path: a directory (disk backend) or a JSON/JSONL/Theater file, loaded
  * into a memory backend and verified while read (refused with EC_EVERIFY at the first bad
- * seq unless opts->inspect). Errors name the file and the event or byte offset. */
+ * seq unless opts->inspect). "-" reads a file from standard input. Errors name the file
+ * and the event or byte offset. */
 int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *opts);
 
 /* Read a JSON/JSONL/Theater stream into an open (usually empty) chain. `name` is used in

@@ -66,6 +66,11 @@ int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *
     if (!out || !path)
         return ec_error_set(EC_EINVAL, "open: no output or no path");
     *out = NULL;
+    if (strcmp(path, "-") == 0) { /* standard input: `evchain export ... | evchain verify -` */
+        if (o.format == EC_FORMAT_DIR)
+            return ec_error_set(EC_EINVAL, "standard input cannot be a chain directory");
+        return ec_interchange_open(out, stdin, "(stdin)", o.format, o.inspect, o.verify_out);
+    }
     struct stat st;
     if (stat(path, &st) != 0)
         return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno, "%s", path);
