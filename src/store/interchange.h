@@ -8,10 +8,9 @@
 #include <jansson.h>
 #include <evchain/store.h>
 
-/* Limits (FORMAT.md section 2): whole-document formats are parsed in memory by jansson,
- * whose tree costs several times the text, so they are capped; JSONL streams. */
+/* Limits (FORMAT.md section 2): the JSON document is parsed whole by jansson, whose tree
+ * costs several times the text, so it is capped; JSONL and Theater stream. */
 #define EC_JSON_DOC_MAX    (512ull << 20)
-#define EC_THEATER_DOC_MAX (64ull << 20) /* an int per byte: about 5x the text in jansson */
 #define EC_JSONL_LINE_MAX  (192ull << 20)
 #define EC_DETECT_LINE_MAX (1u << 20) /* longest first line looked at to tell JSONL */
 
@@ -74,9 +73,17 @@ int ec_jevent_encode(const ec_jevent *ev, ec_hash_alg alg, ec_bytes *out);
 /* u64 from a JSON number >= 0 or a string of decimal digits (FORMAT.md section 2). */
 int ec_json_get_u64(const json_t *v, uint64_t *out);
 
-/* Theater element `idx` of the array into ev (data decoded into *data). Errors name where. */
-int ec_theater_event(const json_t *obj, size_t idx, const char *name, ec_jevent *ev,
-                     ec_bytes *data);
+/* Streaming Theater reader state (store/theater.c). */
+typedef struct ec_tstate {
+    int started, done;
+    size_t idx;              /* index of the next event */
+    ec_bytes key, type, tmp; /* decoded key, event_type, hash bytes */
+} ec_tstate;
+/* Next element of a Theater array from s into ev (data into *data; views valid until the
+ * next call). EC_ITEROVER after the closing ']' (only whitespace may follow). Errors name
+ * the byte offset and the event index. */
+int ec_theater_next(ec_src *s, ec_tstate *t, ec_jevent *ev, ec_bytes *data);
+void ec_tstate_free(ec_tstate *t);
 
 /* Buffered output writer: hand-formatted text, one fwrite per 64 KiB. The first write error
  * sticks in err (later writes are skipped) so callers check once at the end. */

@@ -270,13 +270,14 @@ struct ec_reader {
     const char *name;
     ec_file_format fmt;
     ec_hash_alg alg;
-    json_t *doc;          /* JSON / Theater: the whole document */
+    json_t *doc;          /* JSON: the whole document */
     const json_t *events; /* its array of events */
     size_t idx, n;        /* next index, count */
     uint64_t lineno;      /* JSONL: number of the last line read */
     json_t *cur;          /* JSONL: the current line's object */
     ec_bytes data, rec;
-    char where[96]; /* "event 5" / "line 7 (event 5)": the last event, for messages */
+    ec_tstate theater; /* Theater: the streaming parser's state */
+    char where[96];    /* "event 5" / "line 7 (event 5)": the last event, for messages */
 };
 
 ec_hash_alg ec_reader_alg(const ec_reader *r)
@@ -286,7 +287,7 @@ ec_hash_alg ec_reader_alg(const ec_reader *r)
 
 uint64_t ec_reader_hint(const ec_reader *r)
 {
-    return r->fmt == EC_FORMAT_JSONL ? 0 : r->n;
+    return r->fmt == EC_FORMAT_JSON ? r->n : 0;
 }
 
 void ec_reader_free(ec_reader *r)
@@ -297,6 +298,7 @@ void ec_reader_free(ec_reader *r)
     json_decref(r->cur);
     ec_bytes_free(&r->data);
     ec_bytes_free(&r->rec);
+    ec_tstate_free(&r->theater);
     ec_src_free(&r->src);
     free(r);
 }
@@ -468,18 +470,7 @@ int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format f
         rc = check_header(r, r->doc, "top level", 1);
         break;
     case EC_FORMAT_THEATER:
-        r->doc = ec_src_load_doc(&r->src, EC_THEATER_DOC_MAX, "Theater chain");
-        if (!r->doc) {
-            rc = ec_error_last() ? ec_error_last()->code : EC_EFORMAT;
-            goto fail;
-        }
-        if (!json_is_array(r->doc)) {
-            rc = ec_error_set(EC_EFORMAT, "%s: a Theater chain is a JSON array of events", name);
-            goto fail;
-        }
-        r->events = r->doc;
-        r->n = json_array_size(r->doc);
-        r->alg = EC_HASH_THEATER_SHA1;
+        r->alg = EC_HASH_THEATER_SHA1; /* streamed event by event in ec_reader_next */
         break;
     case EC_FORMAT_JSONL: {
         const char *line;
@@ -550,15 +541,14 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
                                 (unsigned long long)r->lineno, err.column,
                                 (unsigned long long)(off + (uint64_t)err.position), err.text);
         rc = parse_event(r, r->cur, &ev);
+    } else if (r->fmt == EC_FORMAT_THEATER) {
+        rc = ec_theater_next(&r->src, &r->theater, &ev, &r->data);
     } else {
         if (r->idx >= r->n)
             return EC_ITEROVER;
         const json_t *o = json_array_get(r->events, r->idx);
         snprintf(r->where, sizeof r->where, "event %zu", r->idx);
-        if (r->fmt == EC_FORMAT_THEATER)
-            rc = ec_theater_event(o, r->idx, r->name, &ev, &r->data);
-        else
-            rc = parse_event(r, o, &ev);
+        rc = parse_event(r, o, &ev);
     }
     if (rc)
         return rc;
