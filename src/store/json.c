@@ -542,6 +542,7 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
                                 (unsigned long long)(off + (uint64_t)err.position), err.text);
         rc = parse_event(r, r->cur, &ev);
     } else if (r->fmt == EC_FORMAT_THEATER) {
+        snprintf(r->where, sizeof r->where, "event %zu", r->theater.idx);
         rc = ec_theater_next(&r->src, &r->theater, &ev, &r->data);
     } else {
         if (r->idx >= r->n)
