@@ -1015,7 +1015,7 @@ static int iter_seek(ec_backend_iter *it)
         it->seg_end_seq = s->first + s->count;
         it->seg_len = si + 1 == d->nsegs && !d->ro ? d->wend : s->len;
         it->off = off;
-        it->blen = 0;
+        it->boff = it->blen = 0; /* the buffer held the previous segment */
     }
     pthread_mutex_unlock(&d->mu);
     return rc;
@@ -1695,8 +1695,8 @@ static int open_dir(disk *d, const ec_disk_options *o)
     if (d->seg_bytes < 4096)
         d->seg_bytes = 4096;
 
-    uint64_t *firsts;
-    size_t n;
+    uint64_t *firsts = NULL;
+    size_t n = 0;
     if ((rc = list_segments(d, &firsts, &n)) != 0)
         return rc;
     if (n == 0) {
