@@ -50,8 +50,7 @@ static void *child_appender(void *arg)
         }
         char data[300];
         memset(data, 'x', sizeof data);
-        int l = snprintf(data, sizeof data, "worker %d append %llu ", w->id,
-                         (unsigned long long)k);
+        int l = snprintf(data, sizeof data, "worker %d append %llu ", w->id, (unsigned long long)k);
         data[l] = 'x';
         ec_event_input in = {.type = "crash/test", .data = data, .data_len = 64 + k % 200};
         uint64_t seq;
