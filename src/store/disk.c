@@ -278,7 +278,8 @@ static int scan_frames(const scan_src *s, uint64_t start, uint64_t next_seq, ec_
     size_t hl = ec_hash_len(alg);
     int rc = 0;
     memset(o, 0, sizeof *o);
-    if (grow(&buf, &cap, SCAN_CHUNK))
+    uint64_t want = s->size > start ? s->size - start : 0; /* small files: small buffer */
+    if (grow(&buf, &cap, want < SCAN_CHUNK ? (size_t)want + 64 : SCAN_CHUNK))
         return EC_ENOMEM;
     for (;;) {
         if (off == s->size) {
