@@ -10,6 +10,7 @@
 
 #include <evchain/proof.h>
 #include "core/internal.h"
+#include "proof/proof_internal.h"
 
 #define TREE_MAGIC      "evctree\x01"
 #define TREE_HEADER     32
@@ -392,4 +393,9 @@ int ec_tree_consistency(ec_tree *t, uint64_t m, uint64_t n, uint8_t out[][EC_MER
         return ec_error_set(EC_EINVAL, "consistency proof: size %llu is past the tree's %llu",
                             (unsigned long long)n, (unsigned long long)t->f.size);
     return ec_merkle_consistency_from(get_node, t, m, n, out, count);
+}
+
+ec_chain *ec_tree_chain(ec_tree *t)
+{
+    return t->chain;
 }
