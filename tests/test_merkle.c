@@ -456,6 +456,72 @@ static void test_tree_incremental(void)
     ec_chain_free(c);
 }
 
+/* The background worker gives the same tree as inline hashing, across batch boundaries,
+ * with the file written from the worker thread. */
+static void test_tree_background(void)
+{
+    char dir[64] = "/tmp/ec_merkle_bg_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/tree", dir);
+    ec_chain *c = new_chain(0);
+    REQUIRE(c);
+    ec_tree_options o = EC_TREE_OPTIONS_INIT;
+    o.background = 1;
+    o.store_level = 1;
+    o.path = path;
+    ec_tree *bg;
+    REQUIRE_OK(ec_tree_open(&bg, c, &o));
+    uint8_t r1[HL], r2[HL];
+    for (int i = 0; i < 20000; i++) {
+        ec_event_input in = {
+            .type = "bg", .data = &i, .data_len = sizeof i, .timestamp = 1 + (uint64_t)i};
+        uint8_t h[EC_HASH_MAX];
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, h));
+        if (i % 1000 == 999)
+            REQUIRE_OK(ec_tree_sync(bg));
+        else
+            REQUIRE_OK(ec_tree_push(bg, h, 32));
+        if (i == 9000) /* a read in the middle waits for the worker */
+            REQUIRE_OK(ec_tree_root(bg, 9001, r1));
+    }
+    CHECK(ec_tree_size(bg) == 20000);
+    ec_tree *in;
+    ec_tree_options io = EC_TREE_OPTIONS_INIT;
+    REQUIRE_OK(ec_tree_open(&in, c, &io));
+    REQUIRE_OK(ec_tree_root(in, 9001, r2));
+    CHECK(memcmp(r1, r2, HL) == 0);
+    uint64_t sizes[] = {1, 8192, 8193, 16385, 19999, 20000};
+    uint8_t p1[EC_MERKLE_PROOF_MAX][HL], p2[EC_MERKLE_PROOF_MAX][HL];
+    size_t c1, c2;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        REQUIRE_OK(ec_tree_root(bg, sizes[k], r1));
+        REQUIRE_OK(ec_tree_root(in, sizes[k], r2));
+        CHECK(memcmp(r1, r2, HL) == 0);
+        REQUIRE_OK(ec_tree_inclusion(bg, sizes[k] / 2, sizes[k], p1, &c1));
+        REQUIRE_OK(ec_tree_inclusion(in, sizes[k] / 2, sizes[k], p2, &c2));
+        CHECK(c1 == c2 && memcmp(p1, p2, c1 * HL) == 0);
+        REQUIRE_OK(ec_tree_consistency(bg, sizes[k] / 3, 20000, p1, &c1));
+        REQUIRE_OK(ec_tree_consistency(in, sizes[k] / 3, 20000, p2, &c2));
+        CHECK(c1 == c2 && memcmp(p1, p2, c1 * HL) == 0);
+    }
+    ec_tree_free(bg);
+    /* What the worker wrote reopens to the same tree. */
+    o.background = 0;
+    REQUIRE_OK(ec_tree_open(&bg, c, &o));
+    REQUIRE_OK(ec_tree_root(bg, 20000, r1));
+    REQUIRE_OK(ec_tree_root(in, 20000, r2));
+    CHECK(memcmp(r1, r2, HL) == 0);
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    CHECK(st.st_size == 32 + (2 * 10000 - 5) * 32); /* 10000 blocks of 2, popcount 5 */
+    ec_tree_free(bg);
+    ec_tree_free(in);
+    ec_chain_free(c);
+    unlink(path);
+    rmdir(dir);
+}
+
 static char tmpdir[64];
 
 static void test_tree_file(void)
@@ -550,5 +616,6 @@ int main(void)
     RUN(test_tree_memory);
     RUN(test_tree_incremental);
     RUN(test_tree_file);
+    RUN(test_tree_background);
     TEST_END();
 }

@@ -75,7 +75,8 @@ int ec_merkle_verify_consistency(uint64_t m, const uint8_t root_m[EC_MERKLE_HASH
  * perfect subtree of 2^store_level leaves or more (stored in memory and, with a path, in an
  * append-only file, FORMAT.md 5.4). Lower subtrees are recomputed from the chain's event
  * hashes when a proof needs them, so proofs cost O(2^store_level + log n) and the file holds
- * about 64 / 2^store_level bytes per event. Rebuildable from the chain at any time. */
+ * about 64 / 2^store_level bytes per event. Rebuildable from the chain at any time. One
+ * thread uses a tree at a time (with `background`, plus its own worker). */
 typedef struct ec_tree ec_tree;
 
 #define EC_TREE_OPTIONS_VERSION     1
@@ -85,10 +86,13 @@ typedef struct ec_tree_options {
     const char *path;     /* tree file; NULL: memory only */
     int read_only;        /* never write the file (catch up in memory only) */
     unsigned store_level; /* for a new file; 0: EC_TREE_STORE_LEVEL_DEFAULT; max 16 */
+    int background;       /* hash pushed leaves on a worker thread, in batches: appends then
+                             cost a copy, and the tree's hashing runs on another core. Reads
+                             (root, proofs, flush) first wait for the worker to catch up. */
 } ec_tree_options;
 #define EC_TREE_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        EC_TREE_OPTIONS_VERSION, NULL, 0, 0                                                        \
+        EC_TREE_OPTIONS_VERSION, NULL, 0, 0, 0                                                     \
     }
 
 /* Open (or create) the tree of `chain` and catch it up with the chain's events. The chain

@@ -1,44 +1,60 @@
 /* proof/merkle.c: RFC 9162 section 2.1 Merkle tree hashing, the compact-range frontier, and
  * inclusion / consistency proof generation and verification, independent of any storage. */
-/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 but skip the EVP dispatch: for the
- * 33- and 65-byte messages of a Merkle tree they are 1.3x to 1.5x faster than a reused EVP
- * context (measured), and tree maintenance runs once per appended event. */
+/* SHA256_Init/Transform are deprecated in OpenSSL 3 but skip the EVP dispatch and buffering:
+ * for the 33- and 65-byte messages of a Merkle tree, fed as ready-padded blocks, they are
+ * about 1.5x faster than a reused EVP context (measured), and tree maintenance runs once per
+ * appended event. The exhaustive tests and the vectors check the hand-made padding. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
 #include <evchain/proof.h>
 #include "core/internal.h"
 
+/* The digest of a context whose padding was fed by hand: the state words, big-endian. */
+static void digest_out(const SHA256_CTX *c, uint8_t out[EC_MERKLE_HASH_LEN])
+{
+    for (int i = 0; i < 8; i++)
+        ec_put_u32(out + 4 * i, c->h[i]);
+}
+
 void ec_merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[EC_MERKLE_HASH_LEN])
 {
     SHA256_CTX c;
     SHA256_Init(&c);
-    if (len <= 64) {
-        /* One update: the usual leaf (0x00 || 32-byte event hash) fits a single block. */
-        uint8_t buf[65];
-        buf[0] = 0x00;
+    if (len <= 64 - 1 - 9) {
+        /* 0x00 || data fits one block with its padding (0x80, zeros, 64-bit bit length):
+         * the usual leaf, a 32-byte event hash, is one compression and nothing else. */
+        uint8_t blk[64] = {0};
         if (len)
-            memcpy(buf + 1, data, len);
-        SHA256_Update(&c, buf, len + 1);
-    } else {
-        static const uint8_t zero = 0x00;
-        SHA256_Update(&c, &zero, 1);
-        SHA256_Update(&c, data, len);
+            memcpy(blk + 1, data, len);
+        blk[1 + len] = 0x80;
+        ec_put_u64(blk + 56, (uint64_t)(len + 1) * 8);
+        SHA256_Transform(&c, blk);
+        digest_out(&c, out);
+        return;
     }
+    static const uint8_t zero = 0x00;
+    SHA256_Update(&c, &zero, 1);
+    SHA256_Update(&c, data, len);
     SHA256_Final(out, &c);
 }
 
 void ec_merkle_node_hash(const uint8_t left[EC_MERKLE_HASH_LEN],
                          const uint8_t right[EC_MERKLE_HASH_LEN], uint8_t out[EC_MERKLE_HASH_LEN])
 {
-    uint8_t buf[1 + 2 * EC_MERKLE_HASH_LEN];
-    buf[0] = 0x01;
-    memcpy(buf + 1, left, EC_MERKLE_HASH_LEN);
-    memcpy(buf + 1 + EC_MERKLE_HASH_LEN, right, EC_MERKLE_HASH_LEN);
+    /* 0x01 || left || right is 65 bytes: two blocks, the second holding the last byte of
+     * right and the padding for a 520-bit message. */
+    uint8_t blk[128] = {0};
+    blk[0] = 0x01;
+    memcpy(blk + 1, left, EC_MERKLE_HASH_LEN);
+    memcpy(blk + 1 + EC_MERKLE_HASH_LEN, right, EC_MERKLE_HASH_LEN);
+    blk[65] = 0x80;
+    ec_put_u64(blk + 120, 65 * 8);
     SHA256_CTX c;
     SHA256_Init(&c);
-    SHA256_Update(&c, buf, sizeof buf);
-    SHA256_Final(out, &c);
+    SHA256_Transform(&c, blk);
+    SHA256_Transform(&c, blk + 64);
+    digest_out(&c, out);
 }
 
 void ec_merkle_empty_root(uint8_t out[EC_MERKLE_HASH_LEN])

@@ -3,6 +3,8 @@
  * (FORMAT.md 5.4), lower subtrees recomputed from the chain's event hashes on demand. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #define TREE_ALG_SHA256 1
 #define TREE_LEVEL_MAX  16
 #define FLUSH_EVERY     4096 /* stored subtrees buffered before a write */
+#define BATCH           8192 /* leaves handed to the background worker at a time */
 
 struct ec_tree {
     ec_chain *chain;
@@ -28,6 +31,21 @@ struct ec_tree {
     int fd;           /* -1: memory only */
     int read_only;
     char *path;
+    uint64_t pushed; /* leaves added, including those the worker has not hashed yet */
+    /* Background worker: the user thread fills buf[cur]; a full batch is handed over as
+     * `pending` and the worker hashes it while the other buffer fills. Everything above is
+     * the worker's while it is busy; the user thread touches it only after drain(). */
+    int background;
+    pthread_t worker;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint8_t (*buf[2])[EC_MERKLE_HASH_LEN];
+    size_t fill, hlen;
+    int cur;
+    uint8_t (*pending)[EC_MERKLE_HASH_LEN];
+    size_t pending_n;
+    int busy, stop, worker_rc;
+    char worker_msg[256];
 };
 
 /* Stored subtrees are kept in the order appends complete them: the post-order of the tree
@@ -64,6 +82,8 @@ static int store_node(ec_tree *t, const uint8_t h[EC_MERKLE_HASH_LEN])
     return 0;
 }
 
+static int write_nodes(ec_tree *t);
+
 struct push_ctx {
     ec_tree *t;
     int rc;
@@ -78,15 +98,94 @@ static void on_node(void *ctx, unsigned level, uint64_t index,
         p->rc = store_node(p->t, hash);
 }
 
-static int push_leaf(ec_tree *t, const uint8_t *event_hash, size_t len)
+static int hash_leaf(ec_tree *t, const uint8_t *event_hash, size_t len)
 {
     uint8_t leaf[EC_MERKLE_HASH_LEN];
     ec_merkle_leaf_hash(event_hash, len, leaf);
     struct push_ctx p = {t, 0};
     int rc = ec_merkle_frontier_push(&t->f, leaf, on_node, &p);
     if (rc == 0 && p.rc == 0 && t->fd >= 0 && t->count - t->flushed >= FLUSH_EVERY)
-        rc = ec_tree_flush(t);
+        rc = write_nodes(t); /* on the worker thread in background mode: it owns the file */
     return rc ? rc : p.rc;
+}
+
+static void *worker_main(void *arg)
+{
+    ec_tree *t = arg;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->pending && !t->stop)
+            pthread_cond_wait(&t->cv, &t->mu);
+        if (!t->pending)
+            break;
+        uint8_t(*batch)[EC_MERKLE_HASH_LEN] = t->pending;
+        size_t n = t->pending_n;
+        t->pending = NULL;
+        t->busy = 1;
+        pthread_mutex_unlock(&t->mu);
+        int rc = t->worker_rc;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = hash_leaf(t, batch[i], t->hlen);
+        pthread_mutex_lock(&t->mu);
+        if (rc && !t->worker_rc) {
+            /* The error was raised on this thread: keep its text for the user's thread. */
+            const ec_error *e = ec_error_last();
+            snprintf(t->worker_msg, sizeof t->worker_msg, "%s", e ? e->message : "");
+            t->worker_rc = rc;
+        }
+        t->busy = 0;
+        pthread_cond_broadcast(&t->cv);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static void hand_off(ec_tree *t)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->pending || t->busy)
+        pthread_cond_wait(&t->cv, &t->mu);
+    t->pending = t->buf[t->cur];
+    t->pending_n = t->fill;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    t->cur ^= 1;
+    t->fill = 0;
+}
+
+/* Wait until every pushed leaf is in the tree; the worker's first error, if any. */
+static int drain(ec_tree *t)
+{
+    if (!t->background)
+        return 0;
+    if (t->fill)
+        hand_off(t);
+    pthread_mutex_lock(&t->mu);
+    while (t->pending || t->busy)
+        pthread_cond_wait(&t->cv, &t->mu);
+    int rc = t->worker_rc;
+    pthread_mutex_unlock(&t->mu);
+    return rc ? ec_error_set(rc, "%s", t->worker_msg) : 0;
+}
+
+static int push_leaf(ec_tree *t, const uint8_t *event_hash, size_t len)
+{
+    if (t->pushed == UINT64_MAX)
+        return ec_error_set(EC_EINVAL, "merkle tree: full at 2^64-1 leaves");
+    if (!t->background) {
+        int rc = hash_leaf(t, event_hash, len);
+        if (rc == 0)
+            t->pushed++;
+        return rc;
+    }
+    if (t->worker_rc) /* read without the lock: set once, seen at the latest by drain() */
+        return drain(t);
+    t->hlen = len; /* one chain, one hash length */
+    memcpy(t->buf[t->cur][t->fill++], event_hash, len);
+    t->pushed++;
+    if (t->fill == BATCH)
+        hand_off(t);
+    return 0;
 }
 
 /* The perfect subtree (level, index): stored, or recomputed from the chain's events. */
@@ -130,7 +229,7 @@ static int block_from_chain(ec_tree *t, uint64_t b, uint8_t out[EC_MERKLE_HASH_L
     return rc;
 }
 
-int ec_tree_flush(ec_tree *t)
+static int write_nodes(ec_tree *t)
 {
     if (t->fd < 0 || t->read_only || t->flushed == t->count)
         return 0;
@@ -151,6 +250,12 @@ int ec_tree_flush(ec_tree *t)
     }
     t->flushed = t->count;
     return 0;
+}
+
+int ec_tree_flush(ec_tree *t)
+{
+    int rc = drain(t);
+    return rc ? rc : write_nodes(t);
 }
 
 static int read_full(int fd, void *buf, size_t len, off_t off)
@@ -174,6 +279,7 @@ static int reset(ec_tree *t)
 {
     ec_merkle_frontier_init(&t->f);
     t->count = t->flushed = 0;
+    t->pushed = 0;
     if (t->fd >= 0 && !t->read_only && ftruncate(t->fd, TREE_HEADER) != 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: truncating the merkle tree", t->path);
     return 0;
@@ -198,7 +304,7 @@ static int load(ec_tree *t, uint64_t file_size, uint64_t chain_count)
     if (read_full(t->fd, t->nodes, n * EC_MERKLE_HASH_LEN, TREE_HEADER) != 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: reading the merkle tree", t->path);
     t->count = t->flushed = n;
-    t->f.size = blocks << t->level;
+    t->f.size = t->pushed = blocks << t->level;
     for (unsigned l = t->level; l < 64; l++)
         if (t->f.size >> l & 1)
             memcpy(t->f.hash[l], t->nodes[mmr_pos(l - t->level, (t->f.size >> l) - 1)],
@@ -305,6 +411,24 @@ int ec_tree_open(ec_tree **out, ec_chain *chain, const ec_tree_options *opts)
         rc = ec_tree_sync(t);
     if (rc == 0)
         rc = ec_tree_flush(t);
+    if (rc == 0 && opts->background) {
+        /* Started after the catch-up above: the worker only sees later pushes. */
+        t->buf[0] = malloc(2 * BATCH * EC_MERKLE_HASH_LEN);
+        if (!t->buf[0])
+            rc = ec_error_set(EC_ENOMEM, "ec_tree_open: no memory for the worker's batches");
+        else {
+            t->buf[1] = t->buf[0] + BATCH;
+            pthread_mutex_init(&t->mu, NULL);
+            pthread_cond_init(&t->cv, NULL);
+            if (pthread_create(&t->worker, NULL, worker_main, t) != 0) {
+                pthread_mutex_destroy(&t->mu);
+                pthread_cond_destroy(&t->cv);
+                rc = ec_error_set(EC_ERROR, "ec_tree_open: cannot start the worker thread");
+            } else {
+                t->background = 1;
+            }
+        }
+    }
     if (rc) {
         ec_tree_free(t);
         return rc;
@@ -318,6 +442,16 @@ void ec_tree_free(ec_tree *t)
     if (!t)
         return;
     ec_tree_flush(t); /* best effort: the file is repaired from the chain on next open */
+    if (t->background) {
+        pthread_mutex_lock(&t->mu);
+        t->stop = 1;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+        pthread_join(t->worker, NULL);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+    }
+    free(t->buf[0]);
     if (t->fd >= 0)
         close(t->fd);
     free(t->nodes);
@@ -327,19 +461,19 @@ void ec_tree_free(ec_tree *t)
 
 uint64_t ec_tree_size(const ec_tree *t)
 {
-    return t->f.size;
+    return t->pushed;
 }
 
 int ec_tree_sync(ec_tree *t)
 {
     uint64_t n = ec_chain_count(t->chain);
-    if (t->f.size > n)
+    if (t->pushed > n)
         return ec_error_set(EC_EVERIFY, "merkle tree: the chain shrank from %llu to %llu events",
-                            (unsigned long long)t->f.size, (unsigned long long)n);
-    if (t->f.size == n)
+                            (unsigned long long)t->pushed, (unsigned long long)n);
+    if (t->pushed == n)
         return 0;
     ec_iter *it;
-    int rc = ec_iter_new(&it, t->chain, t->f.size);
+    int rc = ec_iter_new(&it, t->chain, t->pushed);
     if (rc)
         return rc;
     ec_event ev;
@@ -354,9 +488,9 @@ int ec_tree_sync(ec_tree *t)
 
 int ec_tree_push(ec_tree *t, const uint8_t *event_hash, size_t hash_len)
 {
-    if (t->f.size >= ec_chain_count(t->chain))
+    if (t->pushed >= ec_chain_count(t->chain))
         return ec_error_set(EC_EINVAL, "merkle tree: no event %llu in the chain to add",
-                            (unsigned long long)t->f.size);
+                            (unsigned long long)t->pushed);
     if (hash_len != ec_hash_len(ec_chain_alg(t->chain)))
         return ec_error_set(EC_EINVAL, "merkle tree: event hash of %zu bytes, chain uses %zu",
                             hash_len, ec_hash_len(ec_chain_alg(t->chain)));
@@ -365,6 +499,9 @@ int ec_tree_push(ec_tree *t, const uint8_t *event_hash, size_t hash_len)
 
 int ec_tree_root(ec_tree *t, uint64_t size, uint8_t out[EC_MERKLE_HASH_LEN])
 {
+    int rc = drain(t);
+    if (rc)
+        return rc;
     if (size > t->f.size)
         return ec_error_set(EC_EINVAL, "merkle tree: size %llu is past the tree's %llu",
                             (unsigned long long)size, (unsigned long long)t->f.size);
@@ -379,6 +516,9 @@ int ec_tree_inclusion(ec_tree *t, uint64_t index, uint64_t size, uint8_t out[][E
                       size_t *count)
 {
     *count = 0;
+    int rc = drain(t);
+    if (rc)
+        return rc;
     if (size > t->f.size)
         return ec_error_set(EC_EINVAL, "inclusion proof: size %llu is past the tree's %llu",
                             (unsigned long long)size, (unsigned long long)t->f.size);
@@ -389,6 +529,9 @@ int ec_tree_consistency(ec_tree *t, uint64_t m, uint64_t n, uint8_t out[][EC_MER
                         size_t *count)
 {
     *count = 0;
+    int rc = drain(t);
+    if (rc)
+        return rc;
     if (n > t->f.size)
         return ec_error_set(EC_EINVAL, "consistency proof: size %llu is past the tree's %llu",
                             (unsigned long long)n, (unsigned long long)t->f.size);
