@@ -231,8 +231,11 @@ static void test_keys_and_notes(void)
         CHECK(ec_note_open(big, o, &ka, 1, NULL) == EC_EFORMAT);
         free(big);
     }
-    /* Bad verifier keys. */
+    /* Bad verifier keys. Found by fuzz_note: a '+' inside a long key field. */
     ec_vkey *bad;
+    const char *plus = "example.co/foo+530d903a+AekyeRrm56hApGFkyQR0ZCbV3a+AekyeRrm56hApGFkyQR0"
+                       "ZCbV54Id2LKaANYbrnKv354Id2LKaANYbrnKv3U2k";
+    CHECK(ec_vkey_parse(&bad, plus, strlen(plus)) == EC_EFORMAT);
     CHECK(ec_vkey_parse(&bad, "name+530d903a", 13) == EC_EFORMAT);
     CHECK(ec_vkey_parse(&bad, "na me+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k", 59) ==
           EC_EFORMAT);
@@ -279,6 +282,9 @@ static void test_checkpoint_text(void)
             fprintf(stderr, "bad checkpoint %zu accepted\n", i);
         CHECK(rc == EC_EFORMAT);
     }
+    /* Found by fuzz_checkpoint: a NUL or other control byte in the origin. */
+    const char nul[] = "exam\0ple\n0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    CHECK(ec_checkpoint_parse(&cp, nul, sizeof nul - 1) == EC_EFORMAT);
     char *t;
     uint8_t root[32] = {1};
     CHECK(ec_checkpoint_text(&t, "two\nlines", 1, root) == EC_EINVAL);

@@ -71,6 +71,13 @@ int ec_checkpoint_parse(ec_checkpoint *out, const char *text, size_t len)
     memset(out, 0, sizeof *out);
     if (len == 0 || text[len - 1] != '\n')
         return ec_error_set(EC_EFORMAT, "checkpoint: the text does not end with a newline");
+    /* The note rules hold for the text alone too (it may come without its signatures). */
+    if (!ec_utf8_valid(text, len))
+        return ec_error_set(EC_EFORMAT, "checkpoint: not valid UTF-8");
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x20 && text[i] != '\n')
+            return ec_error_set(EC_EFORMAT, "checkpoint: control character 0x%02x at byte %zu",
+                                (unsigned char)text[i], i);
     const char *p = text, *end = text + len, *l;
     size_t ll;
     l = next_line(&p, end, &ll);

@@ -172,7 +172,7 @@ int ec_signer_parse(ec_signer **out, const char *text, size_t len)
     uint32_t id;
     if (parse_hex_id(f[3], fl[3], &id) != 0)
         return ec_error_set(EC_EFORMAT, "private key: key ID is not 8 hex digits");
-    uint8_t raw[64];
+    uint8_t raw[88 / 4 * 3]; /* the longest base64 accepted below */
     size_t rl;
     if (fl[4] > 88 || ec_base64_decode(raw, &rl, f[4], fl[4]) != 0)
         return ec_error_set(EC_EFORMAT, "private key: bad base64 key");
@@ -252,7 +252,7 @@ int ec_vkey_parse(ec_vkey **out, const char *text, size_t len)
     uint32_t id;
     if (parse_hex_id(f[1], fl[1], &id) != 0)
         return ec_error_set(EC_EFORMAT, "verifier key: key ID is not 8 hex digits");
-    uint8_t raw[64];
+    uint8_t raw[88 / 4 * 3]; /* the longest base64 accepted below */
     size_t rl;
     if (fl[2] > 88 || ec_base64_decode(raw, &rl, f[2], fl[2]) != 0)
         return ec_error_set(EC_EFORMAT, "verifier key: bad base64 key");
