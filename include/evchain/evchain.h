@@ -6,5 +6,6 @@
 #include "backend.h"
 #include "chain.h"
 #include "store.h"
+#include "actor.h"
 
 #endif
