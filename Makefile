@@ -60,7 +60,7 @@ stress: build
 	@EVCHAIN_STRESS=1 $(BUILD)/test_crash
 
 install: build
-	@cmake --install $(BUILD) >/dev/null && echo "installed into $(PREFIX)"
+	@cmake --install $(BUILD) --prefix $(PREFIX) >/dev/null && echo "installed into $(PREFIX)"
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,42 +11,42 @@
 static int t_passed, t_failed, t_case_failed;
 static const char *t_case_name;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            const ec_error *e_ = ec_error_last();                                              \
-            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed%s%s\n", __FILE__, __LINE__,           \
-                    t_case_name, #cond, e_ ? "; last error: " : "", e_ ? e_->message : "");    \
-            t_case_failed = 1;                                                                 \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            const ec_error *e_ = ec_error_last();                                                  \
+            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed%s%s\n", __FILE__, __LINE__, t_case_name,  \
+                    #cond, e_ ? "; last error: " : "", e_ ? e_->message : "");                     \
+            t_case_failed = 1;                                                                     \
+        }                                                                                          \
     } while (0)
 
 /* Check and stop the case: for preconditions without which the rest would crash. */
-#define REQUIRE(cond)                                                                          \
-    do {                                                                                       \
-        CHECK(cond);                                                                           \
-        if (t_case_failed)                                                                     \
-            return;                                                                            \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        CHECK(cond);                                                                               \
+        if (t_case_failed)                                                                         \
+            return;                                                                                \
     } while (0)
 
-#define CHECK_OK(expr) CHECK((expr) == 0)
+#define CHECK_OK(expr)   CHECK((expr) == 0)
 #define REQUIRE_OK(expr) REQUIRE((expr) == 0)
 
-#define RUN(fn)                                                                                \
-    do {                                                                                       \
-        t_case_name = #fn;                                                                     \
-        t_case_failed = 0;                                                                     \
-        fn();                                                                                  \
-        if (t_case_failed)                                                                     \
-            t_failed++;                                                                        \
-        else                                                                                   \
-            t_passed++;                                                                        \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        t_case_name = #fn;                                                                         \
+        t_case_failed = 0;                                                                         \
+        fn();                                                                                      \
+        if (t_case_failed)                                                                         \
+            t_failed++;                                                                            \
+        else                                                                                       \
+            t_passed++;                                                                            \
     } while (0)
 
-#define TEST_END()                                                                             \
-    do {                                                                                       \
-        printf("%d passed, %d failed\n", t_passed, t_failed);                                 \
-        return t_failed ? 1 : 0;                                                               \
+#define TEST_END()                                                                                 \
+    do {                                                                                           \
+        printf("%d passed, %d failed\n", t_passed, t_failed);                                      \
+        return t_failed ? 1 : 0;                                                                   \
     } while (0)
 
 #endif

@@ -19,7 +19,8 @@ typedef struct ec_backend_iter ec_backend_iter;
  * - records are numbered 0..count-1 with no gaps; append only ever adds record `count`;
  * - a record is stored byte for byte as given; the backend never interprets it beyond the
  *   length and (for find_hash) the trailing hash bytes;
- * - pointers returned by reserve stay valid until commit; pointers returned by get stay
+ * - pointers returned by reserve stay valid until commit; a reservation that is never
+ *   committed (the append failed half way) is discarded by the next reserve; pointers returned by get stay
  *   valid until the next call on the same backend; pointers returned by iter_next stay
  *   valid until the next iter_next or iter_free of that iterator;
  * - several iterators may be used at once from different threads while no append runs

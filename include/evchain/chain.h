@@ -15,16 +15,16 @@ extern "C" {
  * type, description and data are NOT NUL-terminated: use the lengths. */
 typedef struct ec_event {
     uint64_t seq;
-    uint64_t timestamp;          /* ns since the Unix epoch */
+    uint64_t timestamp; /* ns since the Unix epoch */
     ec_hash_alg alg;
     const char *type;
     size_t type_len;
-    const char *description;     /* NULL when absent (absent is not empty) */
+    const char *description; /* NULL when absent (absent is not empty) */
     size_t description_len;
     const uint8_t *data;
     size_t data_len;
-    const uint8_t *parent_hash;  /* NULL for seq 0 */
-    const uint8_t *hash;         /* hash_len bytes */
+    const uint8_t *parent_hash; /* NULL for seq 0 */
+    const uint8_t *hash;        /* hash_len bytes */
     size_t hash_len;
 } ec_event;
 
@@ -60,7 +60,10 @@ typedef struct ec_chain_options {
                                 backend already records one, unless it differs: EC_EINVAL */
     unsigned verify_threads; /* 0: number of online CPUs */
 } ec_chain_options;
-#define EC_CHAIN_OPTIONS_INIT {EC_CHAIN_OPTIONS_VERSION, EC_HASH_SHA256, 0}
+#define EC_CHAIN_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        EC_CHAIN_OPTIONS_VERSION, EC_HASH_SHA256, 0                                                \
+    }
 
 /* Open a chain over a backend; the chain owns the backend from then on (freed with it, also
  * on failure). opts may be NULL. */
@@ -109,9 +112,9 @@ const char *ec_verify_status_name(ec_verify_status s);
 
 typedef struct ec_verify_result {
     ec_verify_status status;
-    uint64_t seq;      /* first failing seq (when status != OK) */
-    uint64_t checked;  /* events checked */
-    char reason[256];  /* one line: what failed and how */
+    uint64_t seq;     /* first failing seq (when status != OK) */
+    uint64_t checked; /* events checked */
+    char reason[256]; /* one line: what failed and how */
 } ec_verify_result;
 
 typedef void (*ec_progress_cb)(uint64_t done, uint64_t total, void *ctx);
@@ -119,13 +122,16 @@ typedef void (*ec_progress_cb)(uint64_t done, uint64_t total, void *ctx);
 #define EC_VERIFY_OPTIONS_VERSION 1
 typedef struct ec_verify_options {
     unsigned version;
-    uint64_t from;     /* first seq to check */
-    uint64_t to;       /* one past the last; 0: to the end */
-    unsigned threads;  /* 0: the chain's verify_threads */
+    uint64_t from;           /* first seq to check */
+    uint64_t to;             /* one past the last; 0: to the end */
+    unsigned threads;        /* 0: the chain's verify_threads */
     ec_progress_cb progress; /* may be NULL; called from one thread */
     void *progress_ctx;
 } ec_verify_options;
-#define EC_VERIFY_OPTIONS_INIT {EC_VERIFY_OPTIONS_VERSION, 0, 0, 0, NULL, NULL}
+#define EC_VERIFY_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        EC_VERIFY_OPTIONS_VERSION, 0, 0, 0, NULL, NULL                                             \
+    }
 
 /* Verify a range. Returns 0 when intact, EC_EVERIFY when not (out says the first failing seq
  * and why), another code when verification could not run. The result for a given chain is
@@ -139,8 +145,7 @@ typedef struct ec_verifier {
     int have_prev;
     uint8_t prev_hash[EC_HASH_MAX];
 } ec_verifier;
-void ec_verifier_init(ec_verifier *v, ec_hash_alg alg, uint64_t next_seq,
-                      const uint8_t *prev_hash);
+void ec_verifier_init(ec_verifier *v, ec_hash_alg alg, uint64_t next_seq, const uint8_t *prev_hash);
 /* 0, or EC_EVERIFY / EC_EFORMAT with res filled (res may be NULL). */
 int ec_verifier_feed(ec_verifier *v, const uint8_t *rec, size_t len, ec_verify_result *res);
 

@@ -16,22 +16,22 @@ extern "C" {
  * raised on the calling thread is one call away: ec_error_last(). */
 typedef enum ec_error_code {
     EC_OK = 0,
-    EC_ERROR = -1,        /* generic failure */
-    EC_ENOMEM = -2,       /* out of memory */
-    EC_EINVAL = -3,       /* bad argument from the caller */
-    EC_ENOTFOUND = -4,    /* no such event, file, key... */
-    EC_EIO = -5,          /* an operating system I/O call failed */
-    EC_EFORMAT = -6,      /* malformed input: bad JSON, bad record, bad encoding */
-    EC_EVERIFY = -7,      /* well-formed but tampered: a hash or link does not check */
-    EC_ELOCKED = -8,      /* another writer holds the chain */
-    EC_EEXISTS = -9,      /* refusing to overwrite */
-    EC_ITEROVER = -10,    /* an iterator has no more items (not an error) */
-    EC_EUNSUPPORTED = -11,/* unknown algorithm, version or operation */
-    EC_ENOSPC = -12,      /* the disk is full */
-    EC_ETRAP = -13,       /* a WebAssembly actor trapped */
-    EC_EDIVERGE = -14,    /* a replay diverged from its chain */
-    EC_EDENIED = -15,     /* refused by policy: sandbox, allow-list, limit */
-    EC_ETIMEOUT = -16,    /* an operation did not finish in time */
+    EC_ERROR = -1,         /* generic failure */
+    EC_ENOMEM = -2,        /* out of memory */
+    EC_EINVAL = -3,        /* bad argument from the caller */
+    EC_ENOTFOUND = -4,     /* no such event, file, key... */
+    EC_EIO = -5,           /* an operating system I/O call failed */
+    EC_EFORMAT = -6,       /* malformed input: bad JSON, bad record, bad encoding */
+    EC_EVERIFY = -7,       /* well-formed but tampered: a hash or link does not check */
+    EC_ELOCKED = -8,       /* another writer holds the chain */
+    EC_EEXISTS = -9,       /* refusing to overwrite */
+    EC_ITEROVER = -10,     /* an iterator has no more items (not an error) */
+    EC_EUNSUPPORTED = -11, /* unknown algorithm, version or operation */
+    EC_ENOSPC = -12,       /* the disk is full */
+    EC_ETRAP = -13,        /* a WebAssembly actor trapped */
+    EC_EDIVERGE = -14,     /* a replay diverged from its chain */
+    EC_EDENIED = -15,      /* refused by policy: sandbox, allow-list, limit */
+    EC_ETIMEOUT = -16,     /* an operation did not finish in time */
 } ec_error_code;
 
 typedef struct ec_error {

@@ -18,7 +18,10 @@ typedef struct ec_memory_options {
     uint64_t expected_events; /* capacity hint for the index; 0: grow as needed */
     size_t expected_bytes;    /* capacity hint for record storage; 0: grow as needed */
 } ec_memory_options;
-#define EC_MEMORY_OPTIONS_INIT {EC_MEMORY_OPTIONS_VERSION, 0, 0}
+#define EC_MEMORY_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        EC_MEMORY_OPTIONS_VERSION, 0, 0                                                            \
+    }
 
 int ec_backend_memory(ec_backend **out, const ec_memory_options *opts);
 
@@ -36,14 +39,17 @@ int ec_durability_from_name(ec_durability *out, const char *name);
 #define EC_DISK_OPTIONS_VERSION 1
 typedef struct ec_disk_options {
     unsigned version;
-    int create;              /* create the directory (must be absent or empty) */
-    int read_only;           /* open for reading: no lock, no recovery writes */
-    ec_hash_alg alg;         /* for create; 0: SHA-256 */
+    int create;      /* create the directory (must be absent or empty) */
+    int read_only;   /* open for reading: no lock, no recovery writes */
+    ec_hash_alg alg; /* for create; 0: SHA-256 */
     ec_durability durability;
-    uint64_t segment_bytes;  /* roll segments at this size; 0: default (64 MiB) */
+    uint64_t segment_bytes;      /* roll segments at this size; 0: default (64 MiB) */
     unsigned batch_max_delay_us; /* batch: longest wait for more appends; 0: default */
 } ec_disk_options;
-#define EC_DISK_OPTIONS_INIT {EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0}
+#define EC_DISK_OPTIONS_INIT                                                                       \
+    {                                                                                              \
+        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0                     \
+    }
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts);
 
@@ -65,12 +71,15 @@ int ec_format_detect(ec_file_format *out, const char *path);
 #define EC_OPEN_OPTIONS_VERSION 1
 typedef struct ec_open_options {
     unsigned version;
-    ec_file_format format; /* EC_FORMAT_AUTO: detect */
-    int inspect;           /* load a broken file anyway (no verification while reading) */
-    int writable;          /* directories: take the writer lock */
+    ec_file_format format;        /* EC_FORMAT_AUTO: detect */
+    int inspect;                  /* load a broken file anyway (no verification while reading) */
+    int writable;                 /* directories: take the writer lock */
     ec_verify_result *verify_out; /* when a load is refused as broken: the first bad seq */
 } ec_open_options;
-#define EC_OPEN_OPTIONS_INIT {EC_OPEN_OPTIONS_VERSION, EC_FORMAT_AUTO, 0, 0, NULL}
+#define EC_OPEN_OPTIONS_INIT                                                                       \
+    {                                                                                              \
+        EC_OPEN_OPTIONS_VERSION, EC_FORMAT_AUTO, 0, 0, NULL                                        \
+    }
 
 /* Open any chain by path: a directory (disk backend) or a JSON/JSONL/Theater file, loaded
  * into a memory backend and verified while read (refused with EC_EVERIFY at the first bad
@@ -79,8 +88,8 @@ int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *
 
 /* Read a JSON/JSONL/Theater stream into an open (usually empty) chain. `name` is used in
  * error messages. */
-int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format,
-                     int inspect, ec_verify_result *verify_out);
+int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format, int inspect,
+                     ec_verify_result *verify_out);
 
 #define EC_EXPORT_OPTIONS_VERSION 1
 typedef struct ec_export_options {
@@ -90,7 +99,10 @@ typedef struct ec_export_options {
     ec_progress_cb progress;
     void *progress_ctx;
 } ec_export_options;
-#define EC_EXPORT_OPTIONS_INIT {EC_EXPORT_OPTIONS_VERSION, EC_FORMAT_JSON, 0, 0, NULL, NULL}
+#define EC_EXPORT_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        EC_EXPORT_OPTIONS_VERSION, EC_FORMAT_JSON, 0, 0, NULL, NULL                                \
+    }
 
 /* Stream a chain out. THEATER requires a theater-sha1 chain (its hashes are Theater's). */
 int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts);

@@ -36,3 +36,16 @@ void cli_progress_cb(uint64_t done, uint64_t total, void *ctx); /* ctx: cli_prog
 void cli_progress_done(cli_progress *p);
 
 #endif
+
+/* Print one event in full, each line prefixed by indent: seq, hash, parent, time, type,
+ * description, and data (decoded JSON for actor payloads, text when it is UTF-8, else a hex
+ * dump). Defined in event_print.c. */
+void cli_print_event(FILE *out, const ec_event *ev, const char *indent);
+/* Same fields, same hash. */
+int cli_events_equal(const ec_event *a, const ec_event *b);
+/* ISO-8601 UTC with nanoseconds ("2026-11-26T06:22:41.123456789Z") into buf (>= 40 bytes). */
+void cli_format_time(char *buf, size_t n, uint64_t ns);
+int cli_utf8_valid(const uint8_t *s, size_t n);
+/* Decode an event's data to one line of JSON when its type has a specified payload (actor
+ * events): 0 and *json_out (malloc'd) set, or non-zero when it has none. */
+int cli_payload_json(const ec_event *ev, char **json_out);

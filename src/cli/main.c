@@ -9,12 +9,14 @@
 
 #include "cli.h"
 
-#define DECLARE(name)                                                                          \
-    int cmd_##name(int argc, char **argv) __attribute__((weak));                              \
+#define DECLARE(name)                                                                              \
+    int cmd_##name(int argc, char **argv) __attribute__((weak));                                   \
     extern const char help_##name[] __attribute__((weak));
-#define COMMANDS(X)                                                                            \
-    X(verify) X(log) X(show) X(export) X(init) X(append) X(import) X(diff) X(keygen)          \
-    X(checkpoint) X(prove) X(verify_proof) X(run) X(send) X(replay) X(recover) X(resume)
+#define COMMANDS(X)                                                                                \
+    X(verify)                                                                                      \
+    X(log)                                                                                         \
+    X(show) X(export) X(init) X(append) X(import) X(diff) X(keygen) X(checkpoint) X(prove)         \
+        X(verify_proof) X(run) X(send) X(replay) X(recover) X(resume)
 COMMANDS(DECLARE)
 
 struct command {
@@ -29,9 +31,9 @@ static struct command commands[] = {COMMANDS(ENTRY){NULL, NULL, NULL}};
 static void bind_commands(void)
 {
     size_t i = 0;
-#define BIND(name)                                                                             \
-    commands[i].fn = cmd_##name;                                                               \
-    commands[i].help = help_##name;                                                            \
+#define BIND(name)                                                                                 \
+    commands[i].fn = cmd_##name;                                                                   \
+    commands[i].help = help_##name;                                                                \
     i++;
     COMMANDS(BIND)
 #undef BIND

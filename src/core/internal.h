@@ -36,17 +36,17 @@ static inline uint64_t ec_get_u64(const uint8_t *p)
 }
 
 /* Record layout (docs/FORMAT.md section 1). */
-#define EC_TAG "evchain\x01"
-#define EC_TAG_LEN 8
-#define EC_OFF_ALG 8
-#define EC_OFF_FLAGS 9
-#define EC_OFF_SEQ 10
-#define EC_OFF_TS 18
-#define EC_OFF_PARENT 26
+#define EC_TAG         "evchain\x01"
+#define EC_TAG_LEN     8
+#define EC_OFF_ALG     8
+#define EC_OFF_FLAGS   9
+#define EC_OFF_SEQ     10
+#define EC_OFF_TS      18
+#define EC_OFF_PARENT  26
 #define EC_FLAG_PARENT 1u
-#define EC_FLAG_DESC 2u
-#define EC_TYPE_MAX 65535u
-#define EC_DATA_MAX (64u << 20)
+#define EC_FLAG_DESC   2u
+#define EC_TYPE_MAX    65535u
+#define EC_DATA_MAX    (64u << 20)
 
 /* A hasher holds an EVP context and the digest fetched once, reused for every event
  * (OpenSSL 3's one-shot calls fetch the algorithm each time: 3x slower on small events). */
@@ -81,3 +81,20 @@ int ec_utf8_valid(const char *s, size_t n);
 int ec_write_file_atomic(const char *path, const void *data, size_t len);
 
 #endif
+
+/* ---- record internals (core/record.c) ---- */
+/* Write a canonical encoding at p (room for ec_event_encoded_size bytes); returns its size.
+ * parent NULL: no parent; desc NULL: no description. */
+size_t ec_encoding_write(uint8_t *p, ec_hash_alg alg, uint64_t seq, uint64_t ts,
+                         const uint8_t *parent, const char *type, size_t type_len, const char *desc,
+                         size_t desc_len, const void *data, size_t data_len);
+/* Strictly decode an encoding of exactly enc_len bytes (no hash). */
+int ec_encoding_decode(ec_event *ev, const uint8_t *enc, size_t enc_len);
+/* Check one record against the chain rules: structure, alg, seq, parent (prev_hash NULL
+ * skips the link check), hash. Fills res on failure. */
+int ec_check_one(ec_hasher *h, ec_hash_alg alg, const uint8_t *rec, size_t len, uint64_t expect_seq,
+                 const uint8_t *prev_hash, ec_verify_result *res);
+int ec_verify_fail(ec_verify_result *res, ec_verify_status st, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The chain's backend and default verify thread count (core/chain.c). */
+ec_backend *ec_chain_be_(ec_chain *c, unsigned *threads);

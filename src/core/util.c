@@ -1,0 +1,269 @@
+/* core/util.c: small byte helpers every layer uses: algorithm names, hex, base64, UTF-8
+ * validation, the clock, and atomic whole-file writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+size_t ec_hash_len(ec_hash_alg alg)
+{
+    switch (alg) {
+    case EC_HASH_SHA256:
+        return 32;
+    case EC_HASH_SHA1:
+    case EC_HASH_THEATER_SHA1:
+        return 20;
+    default:
+        return 0;
+    }
+}
+
+const char *ec_hash_name(ec_hash_alg alg)
+{
+    switch (alg) {
+    case EC_HASH_SHA256:
+        return "sha256";
+    case EC_HASH_SHA1:
+        return "sha1";
+    case EC_HASH_THEATER_SHA1:
+        return "theater-sha1";
+    default:
+        return NULL;
+    }
+}
+
+int ec_hash_from_name(ec_hash_alg *out, const char *name)
+{
+    static const ec_hash_alg all[] = {EC_HASH_SHA256, EC_HASH_SHA1, EC_HASH_THEATER_SHA1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (name && strcmp(name, ec_hash_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    return ec_error_set(EC_EUNSUPPORTED, "unknown hash algorithm '%s' (sha256, sha1, theater-sha1)",
+                        name ? name : "(null)");
+}
+
+void ec_hex_encode(char *out, const uint8_t *in, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ec_hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen)
+{
+    if (hexlen != 2 * outlen)
+        return ec_error_set(EC_EFORMAT, "hex string has %zu digits, expected %zu", hexlen,
+                            2 * outlen);
+    for (size_t i = 0; i < outlen; i++) {
+        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return ec_error_set(EC_EFORMAT, "bad hex digit at offset %zu",
+                                2 * i + (hi < 0 ? 0 : 1));
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void ec_base64_encode(char *out, const uint8_t *in, size_t n)
+{
+    size_t i = 0, o = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = b64[v >> 18];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = b64[(v >> 6) & 63];
+        out[o++] = b64[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[o++] = b64[v >> 18];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = b64[v >> 18];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = b64[(v >> 6) & 63];
+        out[o++] = '=';
+    }
+    out[o] = 0;
+}
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len)
+{
+    if (len % 4)
+        return ec_error_set(EC_EFORMAT, "base64 length %zu is not a multiple of 4", len);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4], pad = 0;
+        for (int k = 0; k < 4; k++) {
+            int c = (unsigned char)in[i + (size_t)k];
+            if (c == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad) /* data after padding */
+                return ec_error_set(EC_EFORMAT, "bad base64 padding at offset %zu", i + (size_t)k);
+            v[k] = b64val(c);
+            if (v[k] < 0)
+                return ec_error_set(EC_EFORMAT, "bad base64 character at offset %zu",
+                                    i + (size_t)k);
+        }
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        /* Canonical form only: the bits dropped by padding must be zero. */
+        if ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff)))
+            return ec_error_set(EC_EFORMAT, "non-canonical base64 at offset %zu", i);
+        out[o++] = (uint8_t)(w >> 16);
+        if (pad < 2)
+            out[o++] = (uint8_t)(w >> 8);
+        if (pad < 1)
+            out[o++] = (uint8_t)w;
+    }
+    *outlen = o;
+    return 0;
+}
+
+int ec_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned min;
+        if ((c & 0xe0) == 0xc0) {
+            need = 1;
+            min = 0x80;
+            c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            need = 2;
+            min = 0x800;
+            c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            need = 3;
+            min = 0x10000;
+            c &= 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i < need + 1) /* truncated sequence */
+            return 0;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            c = c << 6 | (s[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+uint64_t ec_time_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Directory of path (for fsync after rename), into buf. */
+static void dir_of(const char *path, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        snprintf(buf, n, ".");
+    else if (slash == buf)
+        buf[1] = 0;
+    else
+        *slash = 0;
+}
+
+int ec_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4096], dir[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return ec_error_set(EC_EINVAL, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno,
+                                  "%s: creating temporary file", path);
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: writing", path);
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ec_error_set_errno(EC_EIO, e, "%s: syncing", path);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ec_error_set_errno(EC_EIO, e, "%s: renaming into place", path);
+    }
+    dir_of(path, dir, sizeof dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
