@@ -65,14 +65,15 @@ void *memset(void *d, int c, size_t n)
         *dd++ = (unsigned char)c;
     return d;
 }
-static u32 ec_strlen(const char *s)
+#define EC_HELPER static __attribute__((unused))
+EC_HELPER u32 ec_strlen(const char *s)
 {
     u32 n = 0;
     while (s[n])
         n++;
     return n;
 }
-static int ec_memeq(const void *a, const void *b, u32 n)
+EC_HELPER int ec_memeq(const void *a, const void *b, u32 n)
 {
     const unsigned char *x = a, *y = b;
     for (u32 k = 0; k < n; k++)
@@ -81,13 +82,13 @@ static int ec_memeq(const void *a, const void *b, u32 n)
     return 1;
 }
 /* "prefix" at the start of (p, n)? */
-static int ec_starts(const char *p, u32 n, const char *prefix)
+EC_HELPER int ec_starts(const char *p, u32 n, const char *prefix)
 {
     u32 l = ec_strlen(prefix);
     return n >= l && ec_memeq(p, prefix, l);
 }
 /* Decimal formatting and parsing for small demo payloads. */
-static u32 ec_utoa(u64 v, char *out)
+EC_HELPER u32 ec_utoa(u64 v, char *out)
 {
     char tmp[24];
     u32 n = 0, k = 0;
@@ -98,7 +99,7 @@ static u32 ec_utoa(u64 v, char *out)
         out[k++] = tmp[--n];
     return k;
 }
-static u64 ec_atou(const char *p, u32 n)
+EC_HELPER u64 ec_atou(const char *p, u32 n)
 {
     u64 v = 0;
     for (u32 k = 0; k < n && p[k] >= '0' && p[k] <= '9'; k++)

@@ -242,8 +242,8 @@ static int rd_item(rd *r, int depth, const uint8_t **key, size_t *key_len);
 
 static int rd_item(rd *r, int depth, const uint8_t **key, size_t *key_len)
 {
-    unsigned mt;
-    uint64_t v;
+    unsigned mt = 0;
+    uint64_t v = 0;
     char num[32];
     if (depth > MAX_DEPTH)
         return rd_fail(r, "nested too deeply");

@@ -16,11 +16,9 @@ set_source_files_properties(${EC_ACTOR_SOURCES} PROPERTIES COMPILE_DEFINITIONS
                             "${EC_WASM_DEFS}")
 set_source_files_properties(${EC_WASM_RT_DIR}/wasm-rt-impl.c PROPERTIES COMPILE_DEFINITIONS
                             "${EC_WASM_DEFS}" COMPILE_OPTIONS "-w")
-# Both library targets get the runtime (evchain_shared is created from this list later).
-list(APPEND EVCHAIN_LIB_SOURCES ${EC_WASM_RT_DIR}/wasm-rt-impl.c)
-target_sources(evchain PRIVATE ${EC_WASM_RT_DIR}/wasm-rt-impl.c)
-target_include_directories(evchain PRIVATE ${EC_WASM_RT_DIR})
-include_directories(${EC_WASM_RT_DIR})
+# Both libraries are made from evchain_obj's objects: the runtime joins them there.
+target_sources(evchain_obj PRIVATE ${EC_WASM_RT_DIR}/wasm-rt-impl.c)
+target_include_directories(evchain_obj PRIVATE ${EC_WASM_RT_DIR})
 
 # Actors: actors/<name>.c -> <build>/actors/<name>.wasm. No libc: evchain_abi.h gives the
 # few helpers they need. --stack-first makes a C stack overflow trap instead of corrupting

@@ -76,6 +76,7 @@ static int wfail(wr *r, const char *why)
 static int wu32(wr *r, uint32_t *out)
 {
     uint64_t v = 0;
+    *out = 0;
     for (unsigned shift = 0; shift < 35; shift += 7) {
         if (r->off >= r->len)
             return wfail(r, "truncated LEB128 integer");
@@ -93,6 +94,7 @@ static int wu32(wr *r, uint32_t *out)
 
 static int wbyte(wr *r, uint8_t *out)
 {
+    *out = 0;
     if (r->off >= r->len)
         return wfail(r, "truncated");
     *out = r->p[r->off++];
@@ -469,8 +471,8 @@ static void rm_tree_flat(const char *dir)
                                         "glue.c",  "out.so",    "log"};
     char p[4200];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        snprintf(p, sizeof p, "%s/%s", dir, names[k]);
-        unlink(p);
+        if (snprintf(p, sizeof p, "%s/%s", dir, names[k]) < (int)sizeof p)
+            unlink(p);
     }
     rmdir(dir);
 }
@@ -543,7 +545,7 @@ done:
     return rc;
 }
 
-static void cache_key(const uint8_t sha[32], char out[100])
+static void cache_key(const uint8_t sha[32], char out[200])
 {
     uint8_t d[32];
     unsigned dl = 0;
@@ -558,7 +560,7 @@ static void cache_key(const uint8_t sha[32], char out[100])
     char hs[65], hf[65];
     ec_hex_encode(hs, sha, 32);
     ec_hex_encode(hf, d, 8);
-    snprintf(out, 100, "%s-%s.so", hs, hf);
+    snprintf(out, 200, "%s-%s.so", hs, hf);
 }
 
 static void *sym(void *dl, const char *name)
@@ -599,7 +601,7 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
                             "%s: module asks for %u pages of memory at start; the cap is %u",
                             path, info.initial_pages, rt->memory_pages);
     }
-    char key[100], so[4200];
+    char key[200], so[4400];
     cache_key(sha, key);
     snprintf(so, sizeof so, "%s/%s", rt->cache_dir, key);
     if (access(so, R_OK) != 0) {
