@@ -11,13 +11,13 @@
 
 static char t_data[256];
 
-static const char *build_dir(void)
+static inline const char *build_dir(void)
 {
     const char *b = getenv("EVCHAIN_BUILD");
     return b && *b ? b : "build";
 }
 
-static const char *actor_path(const char *name)
+static inline const char *actor_path(const char *name)
 {
     static char buf[8][512];
     static int i;
@@ -26,13 +26,13 @@ static const char *actor_path(const char *name)
     return buf[i];
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
     return remove(p);
 }
 
-static void scratch_begin(void)
+static inline void scratch_begin(void)
 {
     snprintf(t_data, sizeof t_data, "/tmp/evchain-actor-XXXXXX");
     if (!mkdtemp(t_data)) {
@@ -41,13 +41,13 @@ static void scratch_begin(void)
     }
 }
 
-static void scratch_end(void)
+static inline void scratch_end(void)
 {
     nftw(t_data, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A runtime over memory chains, sharing the build's module cache across tests. */
-static ec_runtime *new_runtime(uint64_t fuel)
+static inline ec_runtime *new_runtime(uint64_t fuel)
 {
     char cache[512];
     snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
@@ -63,7 +63,7 @@ static ec_runtime *new_runtime(uint64_t fuel)
     return rt;
 }
 
-static ec_actor *spawn(ec_runtime *rt, const char *module, const char *id, const char *args)
+static inline ec_actor *spawn(ec_runtime *rt, const char *module, const char *id, const char *args)
 {
     ec_actor_options o = EC_ACTOR_OPTIONS_INIT;
     o.id = id;
@@ -77,7 +77,7 @@ static ec_actor *spawn(ec_runtime *rt, const char *module, const char *id, const
 
 /* The n-th event of a chain whose type is `type` (n from 0), its payload as JSON in json
  * (malloc'd), its seq in *seq. -1 when there is none. */
-static int find_event(ec_chain *c, const char *type, int n, char **json, uint64_t *seq)
+static inline int find_event(ec_chain *c, const char *type, int n, char **json, uint64_t *seq)
 {
     ec_iter *it;
     ec_event ev;
@@ -102,7 +102,7 @@ static int find_event(ec_chain *c, const char *type, int n, char **json, uint64_
 
 /* Every payload decodes as deterministic CBOR, every type is an actor type, and the chain
  * verifies. Returns the number of events, or -1. */
-static long check_chain(ec_chain *c)
+static inline long check_chain(ec_chain *c)
 {
     ec_iter *it;
     ec_event ev;
