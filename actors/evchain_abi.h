@@ -14,13 +14,13 @@ typedef unsigned long size_t;
 #define EXPORT(n) __attribute__((export_name(n)))
 
 /* Error codes (negative returns). */
-#define EC_EINVAL -1
+#define EC_EINVAL    -1
 #define EC_ENOTFOUND -2
-#define EC_EDENIED -3
-#define EC_ETOOBIG -4
-#define EC_EBUSY -5
-#define EC_EIO -6
-#define EC_ESTATE -7
+#define EC_EDENIED   -3
+#define EC_ETOOBIG   -4
+#define EC_EBUSY     -5
+#define EC_EIO       -6
+#define EC_ESTATE    -7
 
 IMPORT("log") i32 ec_log(const char *p, u32 n);
 IMPORT("actor_id") i32 ec_actor_id(char *out, u32 cap);

@@ -32,7 +32,8 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
         while (__builtin_wasm_memory_grow(0, 16) != (unsigned long)-1)
             pages += 16;
         sink = pages;
-        volatile char *end = (volatile char *)(unsigned long)(__builtin_wasm_memory_size(0) * 65536);
+        volatile char *end =
+            (volatile char *)(unsigned long)(__builtin_wasm_memory_size(0) * 65536);
         *end = 1;
         return 0;
     }

@@ -6,8 +6,7 @@ static u32 restarts;
 
 static i32 spawn(const char *module, const char *name, const char *args)
 {
-    return ec_sup_spawn(module, ec_strlen(module), name, ec_strlen(name), args,
-                        ec_strlen(args));
+    return ec_sup_spawn(module, ec_strlen(module), name, ec_strlen(name), args, ec_strlen(args));
 }
 
 /* Child ids are "<parent id>.<child name>". */

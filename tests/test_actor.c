@@ -193,9 +193,9 @@ static int links_ok(ec_chain *recv, ec_chain *sender, const char *sender_id, int
             uint8_t h[32];
             uint64_t seq;
             ec_event sev;
-            if (ec_hex_decode(h, 32, l + strlen(want), 64) ||
-                ec_chain_find(sender, h, 32, &seq) || ec_chain_get(sender, seq, &sev) ||
-                sev.type_len != 12 || memcmp(sev.type, "message/send", 12) != 0)
+            if (ec_hex_decode(h, 32, l + strlen(want), 64) || ec_chain_find(sender, h, 32, &seq) ||
+                ec_chain_get(sender, seq, &sev) || sev.type_len != 12 ||
+                memcmp(sev.type, "message/send", 12) != 0)
                 ok = -1;
             (*count)++;
         }
@@ -302,8 +302,8 @@ static void files_env_random(void)
     o.env_allow_count = 1;
     ec_actor *a = NULL;
     REQUIRE_OK(ec_runtime_spawn(rt, actor_path("files"), &o, &a));
-    const char *msgs[] = {"write a.txt hello world", "read a.txt", "greet", "list",
-                          "delete a.txt", "exists a.txt"};
+    const char *msgs[] = {
+        "write a.txt hello world", "read a.txt", "greet", "list", "delete a.txt", "exists a.txt"};
     for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
         CHECK_OK(ec_runtime_send(rt, "f", msgs[k], strlen(msgs[k])));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
@@ -334,8 +334,8 @@ static void files_env_random(void)
     REQUIRE(spawn(rt, "files", "g", NULL));
     CHECK_OK(ec_runtime_send(rt, "g", "greet", 5));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
-    REQUIRE_OK(find_event(ec_actor_chain(ec_runtime_find(rt, "g")), "env/get.result", 0, &js,
-                          NULL));
+    REQUIRE_OK(
+        find_event(ec_actor_chain(ec_runtime_find(rt, "g")), "env/get.result", 0, &js, NULL));
     CHECK(strstr(js, "\"ret\":-3") && strstr(js, "allow-list"));
     free(js);
     CHECK(check_chain(c) > 0);

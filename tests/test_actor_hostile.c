@@ -73,8 +73,8 @@ static void traps_are_contained(void)
     CHECK(trapped(rt, "oob"));
     free(js);
     /* A bad pointer traps before anything is recorded for the host call. */
-    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "oob")), "runtime/log", 0, NULL,
-                     NULL) == -1);
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "oob")), "runtime/log", 0, NULL, NULL) ==
+          -1);
 
     js = attack(rt, "len", "len", "wasm/trap");
     CHECK(js && strstr(js, "host call fs_write given a bad pointer"));
@@ -87,8 +87,7 @@ static void traps_are_contained(void)
     /* A trapped actor takes no more calls; its queued messages are dropped. */
     CHECK(ec_runtime_send(rt, "div", "x", 1) == 0);
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
-    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "div")), "wasm/call", 1, NULL, NULL) ==
-          -1);
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "div")), "wasm/call", 1, NULL, NULL) == -1);
 
     /* Refusals, not traps: the actor keeps running. */
     js = attack(rt, "huge", "huge", "message/send.result");
@@ -96,8 +95,8 @@ static void traps_are_contained(void)
     CHECK(!trapped(rt, "huge"));
     free(js);
     js = NULL;
-    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "huge")), "message/send", 0, &js,
-                     NULL) == 0);
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "huge")), "message/send", 0, &js, NULL) ==
+          0);
     CHECK(js && strstr(js, "\"len\":2097152") && !strstr(js, "\"body\""));
     free(js);
 
@@ -131,10 +130,10 @@ static void path_escapes_refused(void)
     REQUIRE(symlink("../../..", p) == 0);
     snprintf(p, sizeof p, "%s/actors/f/fs/inside", t_data);
     REQUIRE(symlink("in.txt", p) == 0);
-    const char *attacks[] = {"read ../../../secret.txt", "read /etc/passwd", "read abs",
-                             "read up/secret.txt", "write up/planted.txt x",
-                             "delete up/secret.txt", "exists up/secret.txt",
-                             "write ok/../../x y"};
+    const char *attacks[] = {
+        "read ../../../secret.txt", "read /etc/passwd",       "read abs",
+        "read up/secret.txt",       "write up/planted.txt x", "delete up/secret.txt",
+        "exists up/secret.txt",     "write ok/../../x y"};
     for (size_t k = 0; k < sizeof attacks / sizeof attacks[0]; k++)
         CHECK_OK(ec_runtime_send(rt, "f", attacks[k], strlen(attacks[k])));
     CHECK_OK(ec_runtime_send(rt, "f", "write in.txt fine", 17));
@@ -143,15 +142,14 @@ static void path_escapes_refused(void)
     ec_actor *f = ec_runtime_find(rt, "f");
     CHECK(ec_actor_get_state(f) == EC_ACTOR_RUNNING);
     ec_chain *c = ec_actor_chain(f);
-    static const char *const types[] = {"fs/read.result", "fs/read.result", "fs/read.result",
-                                        "fs/read.result", "fs/write.result", "fs/delete.result",
+    static const char *const types[] = {"fs/read.result",   "fs/read.result",  "fs/read.result",
+                                        "fs/read.result",   "fs/write.result", "fs/delete.result",
                                         "fs/exists.result", "fs/write.result"};
     int nth[8] = {0, 1, 2, 3, 0, 0, 0, 1};
     for (int k = 0; k < 8; k++) {
         char *js = NULL;
         CHECK(find_event(c, types[k], nth[k], &js, NULL) == 0);
-        if (!js || !strstr(js, "\"ret\":-3") ||
-            !(strstr(js, "sandbox") || strstr(js, "refused")))
+        if (!js || !strstr(js, "\"ret\":-3") || !(strstr(js, "sandbox") || strstr(js, "refused")))
             fprintf(stderr, "attack %d (%s) not refused: %s\n", k, attacks[k], js);
         CHECK(js && strstr(js, "\"ret\":-3"));
         free(js);

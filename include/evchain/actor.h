@@ -35,8 +35,11 @@ typedef struct ec_runtime_options {
     uint32_t max_message;       /* bytes; 0: 1 MiB */
     int quiet;                  /* 1: do not echo actor log lines to stderr */
 } ec_runtime_options;
-#define EC_RUNTIME_OPTIONS_INIT                                                                \
-    {EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, 0}
+#define EC_RUNTIME_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
+            0                                                                                      \
+    }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);
 /* Stops every running actor (recording actor/stop) and frees everything. */
@@ -45,13 +48,16 @@ void ec_runtime_free(ec_runtime *rt);
 #define EC_ACTOR_OPTIONS_VERSION 1
 typedef struct ec_actor_options {
     unsigned version;
-    const char *id;           /* required: [A-Za-z0-9_.-], 1..64, not starting with '.' */
-    const void *args;         /* initial arguments given to ec_init, recorded in event 0 */
+    const char *id;   /* required: [A-Za-z0-9_.-], 1..64, not starting with '.' */
+    const void *args; /* initial arguments given to ec_init, recorded in event 0 */
     size_t args_len;
     const char *const *env_allow; /* names the actor may read with env_get */
     size_t env_allow_count;
 } ec_actor_options;
-#define EC_ACTOR_OPTIONS_INIT {EC_ACTOR_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0}
+#define EC_ACTOR_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        EC_ACTOR_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0                                           \
+    }
 
 /* Load (compiling once, cached by SHA-256), check the imports against ABI v1, instantiate,
  * record actor/start and call ec_init. A trap in ec_init is recorded and leaves the actor
@@ -97,8 +103,7 @@ int ec_runtime_prepare(ec_runtime *rt, const char *module_path, int *compiled_ou
 /* Render an actor event's payload (deterministic CBOR, docs/ABI.md) as JSON. json_out is
  * malloc'd, NUL-terminated. EC_EUNSUPPORTED when event_type is not an actor event type,
  * EC_EFORMAT when the payload is not well-formed deterministic CBOR. */
-int ec_payload_to_json(const char *event_type, const uint8_t *data, size_t len,
-                       char **json_out);
+int ec_payload_to_json(const char *event_type, const uint8_t *data, size_t len, char **json_out);
 /* 1 when event_type names an actor event category (wasm/, fs/, message/...). */
 int ec_payload_is_actor_type(const char *event_type, size_t len);
 

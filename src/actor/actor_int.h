@@ -19,13 +19,13 @@
 /* ABI error codes returned (negative) by host functions: docs/ABI.md section 2. */
 enum {
     ABI_OK = 0,
-    ABI_EINVAL = -1,   /* malformed argument (bad name, bad path syntax) */
+    ABI_EINVAL = -1, /* malformed argument (bad name, bad path syntax) */
     ABI_ENOTFOUND = -2,
-    ABI_EDENIED = -3,  /* refused by policy: sandbox, allow-list, not your child */
-    ABI_ETOOBIG = -4,  /* output buffer too small or message over the limit */
-    ABI_EBUSY = -5,    /* target actor is on the call stack or not running */
+    ABI_EDENIED = -3, /* refused by policy: sandbox, allow-list, not your child */
+    ABI_ETOOBIG = -4, /* output buffer too small or message over the limit */
+    ABI_EBUSY = -5,   /* target actor is on the call stack or not running */
     ABI_EIO = -6,
-    ABI_ESTATE = -7,   /* not valid now (reply outside a request...) */
+    ABI_ESTATE = -7, /* not valid now (reply outside a request...) */
 };
 
 /* One compiled module, shared by every actor running it. */
@@ -72,9 +72,9 @@ typedef struct work {
     size_t body_len;
     uint8_t link[32]; /* hash of the causing event (send, timer/set, child's last event) */
     size_t link_len;
-    uint64_t tag;     /* timer tag */
-    uint32_t event;   /* child notice: 1 trapped, 2 stopped */
-    uint64_t due_ns;  /* timers: monotonic due time */
+    uint64_t tag;    /* timer tag */
+    uint32_t event;  /* child notice: 1 trapped, 2 stopped */
+    uint64_t due_ns; /* timers: monotonic due time */
     struct work *next;
 } work;
 
@@ -100,7 +100,7 @@ struct ec_actor {
     int on_stack;       /* a call into this actor is running: no re-entry, no stop */
     int stop_requested; /* shutdown() called: stop after the current call */
     char *stop_reason;
-    int in_request;     /* inside ec_handle_request: msg_reply allowed */
+    int in_request; /* inside ec_handle_request: msg_reply allowed */
     uint8_t *reply;
     size_t reply_len;
     int replied;
@@ -137,12 +137,12 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret);
 enum { FN_INIT, FN_MESSAGE, FN_REQUEST, FN_TIMER, FN_CHILD };
 ec_actor *ec_runtime_lookup(ec_runtime *rt, const char *id);
-int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
-                         const void *args, size_t args_len, int *abi_err);
+int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name, const void *args,
+                         size_t args_len, int *abi_err);
 int ec_actor_stop(ec_actor *a, const char *reason, int notify);
 int ec_actor_restart(ec_actor *a);
-int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body,
-                     size_t len, const uint8_t *link, size_t link_len);
+int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body, size_t len,
+                     const uint8_t *link, size_t link_len);
 int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
                    const uint8_t *link, size_t link_len);
 int ec_valid_id(const char *s, size_t n);

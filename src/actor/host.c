@@ -59,7 +59,8 @@ typedef struct hresp {
 typedef void (*effect_fn)(ec_actor *a, void *ctx, const uint8_t *req_hash, size_t hash_len,
                           hresp *r);
 
-static void fail(hresp *r, int64_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(hresp *r, int64_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #include <stdarg.h>
 static void fail(hresp *r, int64_t code, const char *fmt, ...)
 {
@@ -613,7 +614,7 @@ u32 Z_envZ_label_get(struct Z_env_instance_t *env, u32 name, u32 nl, u32 hash_ou
 /* ---- the filesystem sandbox ---- */
 
 #define PATH_MAX_ABI 1024u
-#define FILE_MAX (16u << 20)
+#define FILE_MAX     (16u << 20)
 
 struct fs_ctx {
     char path[PATH_MAX_ABI + 1];
@@ -747,8 +748,8 @@ static void fx_fs_read(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
     r->ret = (int64_t)n;
 }
 
-static void fs_request(ec_actor *a, cbuf *b, uint8_t *s, size_t sn, u32 p, u32 n, int data,
-                       u32 dp, u32 dl)
+static void fs_request(ec_actor *a, cbuf *b, uint8_t *s, size_t sn, u32 p, u32 n, int data, u32 dp,
+                       u32 dl)
 {
     req_init(b, s, sn, data ? 2 : 1);
     if (data) {
@@ -1130,8 +1131,8 @@ static void fx_request(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
     t->replied = 0;
 }
 
-u32 Z_envZ_msg_request(struct Z_env_instance_t *env, u32 to, u32 tl, u32 body, u32 len,
-                       u32 out, u32 cap)
+u32 Z_envZ_msg_request(struct Z_env_instance_t *env, u32 to, u32 tl, u32 body, u32 len, u32 out,
+                       u32 cap)
 {
     ec_actor *a = ACTOR(env);
     chk(a, to, tl, "msg_request", "to");
@@ -1153,8 +1154,7 @@ static void fx_reply(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp 
         return;
     }
     if (pl[1] > a->rt->max_message) {
-        fail(r, ABI_ETOOBIG, "reply of %u bytes, over the limit of %u", pl[1],
-             a->rt->max_message);
+        fail(r, ABI_ETOOBIG, "reply of %u bytes, over the limit of %u", pl[1], a->rt->max_message);
         return;
     }
     uint8_t *p = malloc(pl[1] ? pl[1] : 1);

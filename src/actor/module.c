@@ -17,20 +17,20 @@
 #include "actor/actor_int.h"
 
 #define STR2(x) #x
-#define STR(x) STR2(x)
+#define STR(x)  STR2(x)
 
 /* The compile flags. Fixed for determinism: no FMA contraction, no fast-math, no
  * -march=native; bounds-checked memory (no signal handler) and a call-depth limit that the
  * host's copy of the runtime shares. Part of the cache key: changing them recompiles. */
-static const char *const cc_flags[] = {"-O2",
-                                       "-fPIC",
-                                       "-shared",
-                                       "-ffp-contract=off",
-                                       "-fno-fast-math",
-                                       "-w",
-                                       "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
-                                       "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(
-                                           EC_WASM_MAX_CALL_DEPTH)};
+static const char *const cc_flags[] = {
+    "-O2",
+    "-fPIC",
+    "-shared",
+    "-ffp-contract=off",
+    "-fno-fast-math",
+    "-w",
+    "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
+    "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(EC_WASM_MAX_CALL_DEPTH)};
 #define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v1"
 
 /* ---- the host interface, ABI v1 (docs/ABI.md section 2) ---- */
@@ -40,14 +40,14 @@ static const struct abi_import {
     const char *name;
     const char *sig;
 } abi_imports[] = {
-    {"log", "ii>i"},          {"actor_id", "ii>i"},     {"shutdown", "ii>i"},
-    {"time_now", ">j"},       {"timer_set", "ij>i"},    {"random_get", "ii>i"},
-    {"env_get", "iiii>i"},    {"store_put", "iii>i"},   {"store_get", "iii>i"},
-    {"label_set", "iii>i"},   {"label_get", "iii>i"},   {"fs_read", "iiii>i"},
-    {"fs_write", "iiii>i"},   {"fs_list", "iiii>i"},    {"fs_delete", "ii>i"},
-    {"fs_exists", "ii>i"},    {"msg_send", "iiii>i"},   {"msg_request", "iiiiii>i"},
-    {"msg_reply", "ii>i"},    {"sup_spawn", "iiiiii>i"}, {"sup_stop", "ii>i"},
-    {"sup_restart", "ii>i"},  {"sup_list", "ii>i"},     {"sup_status", "iiii>i"},
+    {"log", "ii>i"},         {"actor_id", "ii>i"},      {"shutdown", "ii>i"},
+    {"time_now", ">j"},      {"timer_set", "ij>i"},     {"random_get", "ii>i"},
+    {"env_get", "iiii>i"},   {"store_put", "iii>i"},    {"store_get", "iii>i"},
+    {"label_set", "iii>i"},  {"label_get", "iii>i"},    {"fs_read", "iiii>i"},
+    {"fs_write", "iiii>i"},  {"fs_list", "iiii>i"},     {"fs_delete", "ii>i"},
+    {"fs_exists", "ii>i"},   {"msg_send", "iiii>i"},    {"msg_request", "iiiiii>i"},
+    {"msg_reply", "ii>i"},   {"sup_spawn", "iiiiii>i"}, {"sup_stop", "ii>i"},
+    {"sup_restart", "ii>i"}, {"sup_list", "ii>i"},      {"sup_status", "iiii>i"},
 };
 
 static const struct abi_export {
@@ -55,9 +55,12 @@ static const struct abi_export {
     const char *sig;
     unsigned bit;
 } abi_exports[] = {
-    {"ec_alloc", "i>i", EX_ALLOC},          {"ec_init", "ii>i", EX_INIT},
-    {"ec_handle_message", "ii>i", EX_MESSAGE}, {"ec_handle_request", "ii>i", EX_REQUEST},
-    {"ec_handle_timer", "j>i", EX_TIMER},   {"ec_handle_child", "iii>i", EX_CHILD},
+    {"ec_alloc", "i>i", EX_ALLOC},
+    {"ec_init", "ii>i", EX_INIT},
+    {"ec_handle_message", "ii>i", EX_MESSAGE},
+    {"ec_handle_request", "ii>i", EX_REQUEST},
+    {"ec_handle_timer", "j>i", EX_TIMER},
+    {"ec_handle_child", "iii>i", EX_CHILD},
 };
 
 /* ---- a strict reader of the parts of the binary format the check needs ---- */
@@ -118,7 +121,9 @@ static int wname(wr *r, const char **s, uint32_t *n)
 
 /* A function type rendered as "params>results" in the letters above ('?' for f32/f64/refs,
  * which no ABI function uses). */
-typedef struct { char sig[24]; } wsig;
+typedef struct {
+    char sig[24];
+} wsig;
 
 static char valtype_letter(uint8_t t)
 {
@@ -291,8 +296,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
                 const char *en;
                 uint32_t el, idx;
                 uint8_t kind;
-                if ((rc = wname(&s, &en, &el)) || (rc = wbyte(&s, &kind)) ||
-                    (rc = wu32(&s, &idx)))
+                if ((rc = wname(&s, &en, &el)) || (rc = wbyte(&s, &kind)) || (rc = wu32(&s, &idx)))
                     goto out;
                 if (kind == 2 && el == 6 && memcmp(en, "memory", 6) == 0)
                     memory_exported = 1;
@@ -308,10 +312,9 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
                     }
                     const char *got = types[func_types[idx - nimported_funcs]].sig;
                     if (strcmp(got, abi_exports[q].sig) != 0) {
-                        rc = ec_error_set(EC_EUNSUPPORTED,
-                                          "%s: export %s has type %s, ABI v%d says %s", name,
-                                          abi_exports[q].name, got, EC_ABI_VERSION,
-                                          abi_exports[q].sig);
+                        rc = ec_error_set(
+                            EC_EUNSUPPORTED, "%s: export %s has type %s, ABI v%d says %s", name,
+                            abi_exports[q].name, got, EC_ABI_VERSION, abi_exports[q].sig);
                         goto out;
                     }
                     info->exports |= abi_exports[q].bit;
@@ -321,15 +324,14 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
         r.off = end;
     }
     if (!have_memory || !memory_exported) {
-        rc = ec_error_set(EC_EUNSUPPORTED, "%s: the module must define and export \"memory\"",
-                          name);
+        rc =
+            ec_error_set(EC_EUNSUPPORTED, "%s: the module must define and export \"memory\"", name);
         goto out;
     }
     if ((info->exports & (EX_INIT | EX_MESSAGE | EX_REQUEST | EX_CHILD)) &&
         !(info->exports & EX_ALLOC)) {
         rc = ec_error_set(EC_EUNSUPPORTED,
-                          "%s: handlers that take input need the export ec_alloc(i32)->i32",
-                          name);
+                          "%s: handlers that take input need the export ec_alloc(i32)->i32", name);
         goto out;
     }
 out:
@@ -598,8 +600,8 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
     if (info.initial_pages > rt->memory_pages) {
         free(wasm);
         return ec_error_set(EC_EDENIED,
-                            "%s: module asks for %u pages of memory at start; the cap is %u",
-                            path, info.initial_pages, rt->memory_pages);
+                            "%s: module asks for %u pages of memory at start; the cap is %u", path,
+                            info.initial_pages, rt->memory_pages);
     }
     char key[200], so[4400];
     cache_key(sha, key);

@@ -355,14 +355,12 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         return ec_error_set(EC_EINVAL, "actor %s: not running (%s)", a->id,
                             ec_actor_state_name(a->state));
     if (a->on_stack)
-        return ec_error_set(EC_EDENIED, "actor %s: already handling a call (no re-entry)",
-                            a->id);
+        return ec_error_set(EC_EDENIED, "actor %s: already handling a call (no re-entry)", a->id);
     if (rt->depth >= MAX_NESTING)
         return ec_error_set(EC_EDENIED, "actor %s: calls nested deeper than %d", a->id,
                             MAX_NESTING);
     if (!has_export(a->mod, fn))
-        return ec_error_set(EC_ENOTFOUND, "actor %s: module exports no %s", a->id,
-                            fn_names[fn]);
+        return ec_error_set(EC_ENOTFOUND, "actor %s: module exports no %s", a->id, fn_names[fn]);
     /* wasm/call: the call and everything the actor is given, before it runs. Keys in
      * deterministic order (docs/ABI.md section 3). */
     uint8_t small[512];
@@ -619,8 +617,8 @@ int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_opt
     return 0;
 }
 
-int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
-                         const void *args, size_t args_len, int *abi_err)
+int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name, const void *args,
+                         size_t args_len, int *abi_err)
 {
     ec_runtime *rt = parent->rt;
     char id[200], path[4400];
@@ -664,8 +662,7 @@ int ec_actor_stop(ec_actor *a, const char *reason, int notify)
     if (a->state != EC_ACTOR_RUNNING)
         return 0;
     if (a->on_stack)
-        return ec_error_set(EC_EDENIED, "actor %s: cannot stop while it is running a call",
-                            a->id);
+        return ec_error_set(EC_EDENIED, "actor %s: cannot stop while it is running a call", a->id);
     uint8_t small[320];
     cbuf b;
     cb_init(&b, small, sizeof small);
@@ -750,8 +747,8 @@ static void enqueue(ec_runtime *rt, work *w)
     rt->queue_tail = w;
 }
 
-int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body,
-                     size_t len, const uint8_t *link, size_t link_len)
+int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body, size_t len,
+                     const uint8_t *link, size_t link_len)
 {
     work *w = work_new(to, from, body, len, link, link_len);
     if (!w)
@@ -803,8 +800,8 @@ int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len
     if (!a)
         return ec_error_set(EC_ENOTFOUND, "message to %s: no such actor", to);
     if (len > rt->max_message)
-        return ec_error_set(EC_EDENIED, "message to %s: %zu bytes, over the limit of %u", to,
-                            len, rt->max_message);
+        return ec_error_set(EC_EDENIED, "message to %s: %zu bytes, over the limit of %u", to, len,
+                            rt->max_message);
     return ec_queue_message(rt, to, "@external", body, len, NULL, 0);
 }
 
@@ -820,13 +817,12 @@ static void deliver(ec_runtime *rt, work *w)
     switch (w->kind) {
     case WORK_MESSAGE:
         if (a->mod->ex_message)
-            rc = ec_exec_call(a, FN_MESSAGE, w->body, w->body_len, 0, w->from, w->link,
-                              w->link_len, &ret);
+            rc = ec_exec_call(a, FN_MESSAGE, w->body, w->body_len, 0, w->from, w->link, w->link_len,
+                              &ret);
         break;
     case WORK_TIMER:
         if (a->mod->ex_timer)
-            rc = ec_exec_call(a, FN_TIMER, NULL, 0, w->tag, "@timer", w->link, w->link_len,
-                              &ret);
+            rc = ec_exec_call(a, FN_TIMER, NULL, 0, w->tag, "@timer", w->link, w->link_len, &ret);
         break;
     case WORK_CHILD:
         if (a->mod->ex_child)
