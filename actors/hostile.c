@@ -13,15 +13,6 @@ static u32 recurse(u32 d)
     return recurse(d + 1) + pad[0];
 }
 
-/* Only the hostile module calls these: a fuel-less clock loop for the host-call benchmark. */
-EXPORT("ec_handle_timer") i32 bench_time(u64 n)
-{
-    u64 s = 0;
-    for (u64 k = 0; k < n; k++)
-        s += ec_time_now();
-    return (i32)(s & 1);
-}
-
 EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
 {
     if (ec_starts(p, n, "loop"))

@@ -34,11 +34,14 @@ typedef struct ec_runtime_options {
     uint32_t memory_pages;      /* per actor cap in 64 KiB pages; 0: 256 (16 MiB) */
     uint32_t max_message;       /* bytes; 0: 1 MiB */
     int quiet;                  /* 1: do not echo actor log lines to stderr */
+    /* Capacity hints for memory chains (see ec_memory_options); 0: grow as needed. */
+    uint64_t memory_expected_events;
+    size_t memory_expected_bytes;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0                                                                                      \
+            0, 0, 0                                                                                \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

@@ -117,6 +117,7 @@ struct ec_runtime {
     uint64_t fuel;
     uint32_t memory_pages, max_message;
     int quiet;
+    ec_memory_options mem_hint;
     ec_actor **actors;
     size_t nactors, cap;
     ec_module *modules;

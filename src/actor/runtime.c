@@ -95,6 +95,10 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->memory_pages = opts->memory_pages ? opts->memory_pages : 256;
     rt->max_message = opts->max_message ? opts->max_message : (1u << 20);
     rt->quiet = opts->quiet;
+    ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
+    mo.expected_events = opts->memory_expected_events;
+    mo.expected_bytes = opts->memory_expected_bytes;
+    rt->mem_hint = mo;
     if (!rt->data_dir || !rt->cache_dir || !rt->store_dir) {
         ec_runtime_free(rt);
         return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
@@ -477,7 +481,7 @@ static int open_chain(ec_actor *a)
     ec_backend *be = NULL;
     int rc;
     if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
-        rc = ec_backend_memory(&be, NULL);
+        rc = ec_backend_memory(&be, &rt->mem_hint);
     } else {
         char path[4300];
         snprintf(path, sizeof path, "%s/chain", a->dir);
