@@ -41,6 +41,70 @@ static void payload_encoding(void)
     CHECK(cb_check(huge_array, sizeof huge_array) == EC_EFORMAT);
 }
 
+/* The vectors of docs/ABI.md section 4 (recomputed by docs/abi_vectors.py, an independent
+ * encoder), written with the calls and key order the runtime uses. */
+static int hex_is(const cbuf *b, const char *hex)
+{
+    char *h = malloc(2 * b->len + 1);
+    if (!h)
+        return 0;
+    ec_hex_encode(h, b->p, b->len);
+    int ok = strcmp(h, hex) == 0;
+    if (!ok)
+        fprintf(stderr, "got  %s\nwant %s\n", h, hex);
+    free(h);
+    return ok;
+}
+
+static void payload_vectors(void)
+{
+    cbuf b;
+    cb_init(&b, NULL, 0);
+    cb_map(&b, 0);
+    CHECK(hex_is(&b, "a0"));
+    cb_free(&b);
+    cb_init(&b, NULL, 0);
+    cb_map(&b, 1);
+    cb_str(&b, "ret");
+    cb_int(&b, 1764115200000000000);
+    CHECK(hex_is(&b, "a1637265741b187b656d7ede0000"));
+    cb_free(&b);
+    cb_init(&b, NULL, 0);
+    cb_map(&b, 2);
+    cb_str(&b, "to");
+    cb_blob(&b, "pong", 4);
+    cb_str(&b, "body");
+    cb_blob(&b, "ping 1 3", 8);
+    CHECK(hex_is(&b, "a262746f64706f6e6764626f64796870696e6720312033"));
+    cb_free(&b);
+    cb_init(&b, NULL, 0);
+    cb_map(&b, 2);
+    cb_str(&b, "ret");
+    cb_int(&b, -3);
+    cb_str(&b, "error");
+    cb_str(&b, "'..' refused: escapes the sandbox");
+    CHECK(hex_is(&b, "a26372657422656572726f727821272e2e2720726566757365643a20657363617065"
+                     "73207468652073616e64626f78"));
+    cb_free(&b);
+    uint8_t link[32];
+    for (int k = 0; k < 32; k++)
+        link[k] = (uint8_t)k;
+    cb_init(&b, NULL, 0);
+    cb_map(&b, 4);
+    cb_str(&b, "fn");
+    cb_str(&b, "ec_handle_message");
+    cb_str(&b, "from");
+    cb_str(&b, "ping");
+    cb_str(&b, "link");
+    cb_bytes(&b, link, 32);
+    cb_str(&b, "input");
+    cb_blob(&b, "pong 1 3", 8);
+    CHECK(hex_is(&b, "a462666e7165635f68616e646c655f6d6573736167656466726f6d6470696e67646c69"
+                     "6e6b5820000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e"
+                     "1f65696e70757468706f6e6720312033"));
+    cb_free(&b);
+}
+
 static void import_check(void)
 {
     scratch_begin();
@@ -346,6 +410,7 @@ static void files_env_random(void)
 int main(void)
 {
     RUN(payload_encoding);
+    RUN(payload_vectors);
     RUN(import_check);
     RUN(module_cache);
     RUN(counter_store_and_binding);
