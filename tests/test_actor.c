@@ -293,6 +293,94 @@ static void ping_pong_links(void)
     scratch_end();
 }
 
+/* A copy of a chain with one event's payload changed: every hash from there on differs. */
+static ec_chain *forge(ec_chain *src, const char *type, int byte)
+{
+    ec_backend *be;
+    ec_chain *c;
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, NULL))
+        return NULL;
+    ec_iter *it;
+    ec_event ev;
+    int done = 0;
+    if (ec_iter_new(&it, src, 0))
+        return NULL;
+    while (ec_iter_next(it, &ev) == 0) {
+        uint8_t data[4096];
+        if (ev.data_len > sizeof data)
+            break;
+        memcpy(data, ev.data, ev.data_len);
+        if (!done && ev.type_len == strlen(type) && memcmp(ev.type, type, ev.type_len) == 0) {
+            data[ev.data_len - 1] ^= (uint8_t)byte;
+            done = 1;
+        }
+        ec_event_input in = {0};
+        in.type = ev.type;
+        in.type_len = ev.type_len;
+        in.data = data;
+        in.data_len = ev.data_len;
+        in.timestamp = ev.timestamp;
+        if (ec_chain_append(c, &in, NULL, NULL))
+            break;
+    }
+    ec_iter_free(it);
+    return c;
+}
+
+static void group_links(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "pingpong", "ping", "pong") && spawn(rt, "pingpong", "pong", "ping"));
+    REQUIRE(spawn(rt, "supervisor", "sup", NULL) && spawn(rt, "counter", "cnt", NULL));
+    const char *msgs[][2] = {{"ping", "serve 2"}, {"sup", "work 1"}, {"sup", "crash"},
+                             {"cnt", "tick"}};
+    for (int k = 0; k < 4; k++)
+        CHECK_OK(ec_runtime_send(rt, msgs[k][0], msgs[k][1], strlen(msgs[k][1])));
+    CHECK_OK(ec_runtime_run(rt, 2000, NULL));
+    CHECK_OK(ec_runtime_send(rt, "sup", "total", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    size_t n = ec_runtime_actor_count(rt);
+    REQUIRE(n == 6);
+    ec_chain *chains[6];
+    for (size_t k = 0; k < n; k++)
+        chains[k] = ec_actor_chain(ec_runtime_actor_at(rt, k));
+    ec_links_result lr;
+    CHECK_OK(ec_actor_check_links(chains, n, &lr));
+    /* 2 pings + 2 pongs, 2 forwards to children, 1 request + its reply, 1 child notice,
+     * 1 timer. */
+    CHECK(lr.checked == 10 && lr.unresolved == 0);
+    /* Without the senders' chains, the links are unresolved, not broken. */
+    ec_chain *pong_only[1] = {ec_actor_chain(ec_runtime_find(rt, "pong"))};
+    CHECK_OK(ec_actor_check_links(pong_only, 1, &lr));
+    CHECK(lr.checked == 0 && lr.unresolved == 2);
+    /* A forged sender chain (one message body changed, the chain re-hashed so that it
+     * verifies on its own) no longer matches the receiver's receipts. */
+    ec_chain *forged = forge(ec_actor_chain(ec_runtime_find(rt, "ping")), "message/send", 1);
+    REQUIRE(forged);
+    ec_verify_result vr;
+    CHECK_OK(ec_chain_verify(forged, NULL, &vr));
+    ec_chain *pair[2] = {forged, ec_actor_chain(ec_runtime_find(rt, "pong"))};
+    CHECK(ec_actor_check_links(pair, 2, &lr) == EC_EVERIFY);
+    CHECK(lr.actor == 1 && strstr(lr.reason, "pong: event") && strstr(lr.reason, "ping"));
+    ec_chain_free(forged);
+    /* Not an actor chain; the same actor twice. */
+    ec_backend *be;
+    ec_chain *plain;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&plain, be, NULL));
+    ec_event_input in = {.type = "test/x", .data = "x", .data_len = 1};
+    REQUIRE_OK(ec_chain_append(plain, &in, NULL, NULL));
+    ec_chain *odd[2] = {chains[0], plain};
+    CHECK(ec_actor_check_links(odd, 2, &lr) == EC_EFORMAT);
+    ec_chain *twice[2] = {chains[0], chains[0]};
+    CHECK(ec_actor_check_links(twice, 2, &lr) == EC_EINVAL);
+    ec_chain_free(plain);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 static void supervisor_restarts_trapping_child(void)
 {
     scratch_begin();
@@ -416,6 +504,7 @@ int main(void)
     RUN(counter_store_and_binding);
     RUN(ping_pong_links);
     RUN(supervisor_restarts_trapping_child);
+    RUN(group_links);
     RUN(files_env_random);
     TEST_END();
 }

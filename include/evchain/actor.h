@@ -103,6 +103,21 @@ int64_t ec_runtime_next_wake_ms(ec_runtime *rt);
  * a compile happened, 0 when the cache already held it. */
 int ec_runtime_prepare(ec_runtime *rt, const char *module_path, int *compiled_out);
 
+/* Check the chains of a group of actors against each other (docs/ABI.md section 3): every
+ * message, request, reply, timer and child-notice link must name an event of the right type
+ * (addressed to the right actor) in the named actor's chain. Each chain should have been
+ * verified on its own first. 0 when every link resolves, EC_EVERIFY with out->reason naming
+ * the actor, the event and the link otherwise, EC_EFORMAT when a chain is not an actor
+ * chain. Links to actors outside the group are counted in out->unresolved. */
+typedef struct ec_links_result {
+    uint64_t checked;    /* links that resolved */
+    uint64_t unresolved; /* links naming an actor whose chain was not given */
+    size_t actor;        /* index of the chain with the first broken link */
+    uint64_t seq;        /* its event */
+    char reason[512];
+} ec_links_result;
+int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out);
+
 /* Render an actor event's payload (deterministic CBOR, docs/ABI.md) as JSON. json_out is
  * malloc'd, NUL-terminated. EC_EUNSUPPORTED when event_type is not an actor event type,
  * EC_EFORMAT when the payload is not well-formed deterministic CBOR. */

@@ -426,3 +426,43 @@ int ec_payload_to_json(const char *event_type, const uint8_t *data, size_t len, 
     *json_out = (char *)out.p; /* heap: cb_room allocated it */
     return 0;
 }
+
+int cb_map_find(const uint8_t *data, size_t len, const char *key, unsigned *mt,
+                const uint8_t **val, size_t *val_len, uint64_t *num)
+{
+    rd r = {data, len, 0, NULL};
+    unsigned m;
+    uint64_t n;
+    if (rd_head(&r, &m, &n) || m != 5)
+        return -1;
+    size_t kl = strlen(key);
+    for (uint64_t k = 0; k < n; k++) {
+        unsigned km;
+        uint64_t klen;
+        if (rd_head(&r, &km, &klen) || km != 3 || klen > r.len - r.off)
+            return -1;
+        int match = klen == kl && memcmp(r.p + r.off, key, kl) == 0;
+        r.off += (size_t)klen;
+        size_t vstart = r.off;
+        unsigned vm;
+        uint64_t v;
+        if (rd_head(&r, &vm, &v))
+            return -1;
+        if (match) {
+            *mt = vm;
+            *num = v;
+            if ((vm == 2 || vm == 3) && v <= r.len - r.off) {
+                *val = r.p + r.off;
+                *val_len = (size_t)v;
+            } else {
+                *val = NULL;
+                *val_len = 0;
+            }
+            return 0;
+        }
+        r.off = vstart;
+        if (rd_item(&r, 1, NULL, NULL))
+            return -1;
+    }
+    return -1;
+}
