@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli_basic.sh: the evchain command's verify, log, show and export on the Theater
-# vectors, JSON/JSONL files and a chain directory: exit codes (0 intact, 1 tampered, 2 unusable) and the
-# messages naming file and event. $1 is the evchain binary. Run from the source directory.
+# vectors, JSON/JSONL files and a chain directory: exit codes (0 intact, 1 tampered,
+# 2 unusable) and the messages naming file and event. $1 is the evchain binary; run from
+# the source directory.
 set -u
 EV=$1
 V=tests/vectors/theater
