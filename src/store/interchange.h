@@ -115,6 +115,10 @@ uint64_t ec_reader_hint(const ec_reader *r);
 int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len);
 void ec_reader_free(ec_reader *r);
 
+/* 1 (default): JSONL lines in the writer's exact form skip jansson. Tests and fuzzing set
+ * 0 to compare both paths. */
+extern int ec_jsonl_fast;
+
 /* Load a stream into a new memory-backed chain: verified as read (refused at the first bad
  * seq, *vout filled) unless inspect, then records are stored as they are. */
 int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_format fmt, int inspect,

@@ -448,6 +448,119 @@ static int parse_event(ec_reader *r, const json_t *o, ec_jevent *ev)
     return 0;
 }
 
+/* ---- JSONL fast path ----
+ * Most lines are exactly what the writer emits: keys in order, no whitespace, no escapes.
+ * Those are read here without building a jansson tree (jansson's parse is about 80% of an
+ * import otherwise). Anything else, including every malformed line, returns 0 and takes
+ * the jansson path, which alone raises errors: so the fast path may only ever accept a line
+ * jansson would accept with the same values (fuzz/fuzz_json.c compares both). */
+int ec_jsonl_fast = 1;
+
+typedef struct cursor {
+    const char *p, *end;
+} cursor;
+
+static int lit(cursor *c, const char *s, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, s, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+#define LIT(c, s) lit(c, s, sizeof s - 1)
+
+/* A u64 as a plain number (jansson's range: up to 2^63-1, no leading zero) or a string of
+ * decimal digits. */
+static int fast_u64(cursor *c, uint64_t *out)
+{
+    int quoted = c->p < c->end && *c->p == '"';
+    c->p += quoted;
+    const char *d = c->p;
+    uint64_t v = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        unsigned k = (unsigned)(*c->p - '0');
+        if (v > (UINT64_MAX - k) / 10)
+            return 0;
+        v = v * 10 + k;
+        c->p++;
+    }
+    size_t n = (size_t)(c->p - d);
+    if (n == 0 || n > 20)
+        return 0;
+    if (!quoted && ((n > 1 && *d == '0') || v > (uint64_t)INT64_MAX))
+        return 0;
+    if (quoted && !LIT(c, "\""))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* A string without escapes or control bytes, valid UTF-8: its bytes as they are. */
+static int fast_str(cursor *c, const char **s, size_t *n)
+{
+    if (!LIT(c, "\""))
+        return 0;
+    const char *start = c->p;
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char b = (unsigned char)*c->p;
+        if (b < 0x20 || b == '\\')
+            return 0;
+        c->p++;
+    }
+    if (c->p == c->end)
+        return 0;
+    *s = start;
+    *n = (size_t)(c->p - start);
+    c->p++;
+    return ec_utf8_valid(*s, *n);
+}
+
+static int fast_hex(cursor *c, uint8_t *out, size_t h)
+{
+    const char *s;
+    size_t n;
+    return fast_str(c, &s, &n) && n == 2 * h && ec_hex_decode(out, h, s, n) == 0;
+}
+
+static int fast_event(ec_reader *r, const char *line, size_t len, ec_jevent *ev)
+{
+    cursor c = {line, line + len};
+    size_t h = ec_hash_len(r->alg);
+    const char *d;
+    size_t dn;
+    memset(ev, 0, sizeof *ev);
+    if (!LIT(&c, "{\"seq\":") || !fast_u64(&c, &ev->seq) || !LIT(&c, ",\"hash\":") ||
+        !fast_hex(&c, ev->hash, h) || !LIT(&c, ",\"parent_hash\":"))
+        return 0;
+    if (!LIT(&c, "null")) {
+        if (!fast_hex(&c, ev->parent, h))
+            return 0;
+        ev->has_parent = 1;
+    }
+    if (!LIT(&c, ",\"event_type\":") || !fast_str(&c, &ev->type, &ev->type_len) ||
+        ev->type_len == 0 || ev->type_len > EC_TYPE_MAX || !LIT(&c, ",\"timestamp\":") ||
+        !fast_u64(&c, &ev->timestamp) || !LIT(&c, ",\"description\":"))
+        return 0;
+    if (!LIT(&c, "null")) {
+        if (!fast_str(&c, &ev->desc, &ev->desc_len) || ev->desc_len > EC_DATA_MAX)
+            return 0;
+        ev->has_desc = 1;
+    }
+    if (!LIT(&c, ",\"data\":") || !fast_str(&c, &d, &dn) || dn > ec_base64_len(EC_DATA_MAX) ||
+        !LIT(&c, "}"))
+        return 0;
+    while (c.p < c.end && is_ws((unsigned char)*c.p))
+        c.p++;
+    if (c.p != c.end || ec_bytes_reserve(&r->data, dn / 4 * 3 + 3) != 0)
+        return 0;
+    size_t dlen = 0;
+    if (dn && ec_base64_decode(r->data.p, &dlen, d, dn) != 0)
+        return 0;
+    ev->data = r->data.p;
+    ev->data_len = dlen;
+    return 1;
+}
+
 int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format fmt)
 {
     *out = NULL;
@@ -532,10 +645,13 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
             if (k < n)
                 break;
         }
-        json_decref(r->cur);
-        r->cur = json_loadb(line, n, JFLAGS, &err);
         snprintf(r->where, sizeof r->where, "line %llu (event %zu)", (unsigned long long)r->lineno,
                  r->idx);
+        json_decref(r->cur);
+        r->cur = NULL;
+        if (ec_jsonl_fast && fast_event(r, line, n, &ev))
+            goto encode;
+        r->cur = json_loadb(line, n, JFLAGS, &err);
         if (!r->cur)
             return ec_error_set(EC_EFORMAT, "%s: line %llu, column %d (byte %llu): %s", r->name,
                                 (unsigned long long)r->lineno, err.column,
@@ -553,6 +669,7 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
     }
     if (rc)
         return rc;
+encode:
     r->idx++;
     if ((rc = ec_jevent_encode(&ev, r->alg, &r->rec)) != 0)
         return rc;
