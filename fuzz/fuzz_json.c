@@ -73,9 +73,10 @@ static void load(const uint8_t *data, size_t size, ec_file_format fmt, int inspe
     ec_chain_free(c);
 }
 
-/* The JSONL fast path and jansson must agree on every input: same result code, same
- * records. */
-static void fast_vs_slow(const uint8_t *data, size_t size)
+/* Two ways of reading must agree on every input (loaded for inspection, so that no
+ * verification stops one earlier than the other): same result code, same records. For
+ * JSONL the fast path against jansson; for JSON the streamed document against the whole. */
+static void fast_vs_slow(const uint8_t *data, size_t size, ec_file_format fmt)
 {
     ec_chain *c[2] = {NULL, NULL};
     int rc[2];
@@ -83,11 +84,13 @@ static void fast_vs_slow(const uint8_t *data, size_t size)
         FILE *f = fmemopen((void *)data, size, "r");
         if (!f)
             return;
-        ec_jsonl_fast = k;
-        rc[k] = ec_interchange_open(&c[k], f, "fuzz", EC_FORMAT_JSONL, 1, NULL);
+        ec_jsonl_fast = fmt == EC_FORMAT_JSONL ? k : 1;
+        ec_json_stream = fmt == EC_FORMAT_JSON ? k : 1;
+        rc[k] = ec_interchange_open(&c[k], f, "fuzz", fmt, 1, NULL);
         fclose(f);
     }
     ec_jsonl_fast = 1;
+    ec_json_stream = 1;
     if (rc[0] != rc[1])
         abort();
     if (rc[0] == 0) {
@@ -110,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    fast_vs_slow(data, size);
+    fast_vs_slow(data, size, EC_FORMAT_JSONL);
+    fast_vs_slow(data, size, EC_FORMAT_JSON);
     load(data, size, EC_FORMAT_AUTO, 0);
     load(data, size, EC_FORMAT_AUTO, 1);
     load(data, size, EC_FORMAT_JSON, 1);

@@ -70,7 +70,7 @@ if [ -e "$T/never.jsonl" ]; then bad "export of a broken chain wrote a file"; el
 # --- unusable input: malformed, missing, empty, usage -> exit 2 with what and where
 printf '{"evchain":1,"hash_alg":"sha256","events":[\n{"seq":0,' >"$T/trunc.json"
 expect 2 "$EV" verify "$T/trunc.json"
-has "$T/err" "$T/trunc.json: line 2"
+has "$T/err" "$T/trunc.json: byte 53 (event 0): the file ends inside an event"
 printf '{"evchain":1,"hash_alg":"sha256"}\n{"seq":0,"hash":"00","parent_hash":null,"event_type":"t","timestamp":1,"description":null,"data":""}\n' >"$T/short.jsonl"
 expect 2 "$EV" verify "$T/short.jsonl"
 has "$T/err" "$T/short.jsonl: line 2 (event 0): hash: expected 64 hex digits"

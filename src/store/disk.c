@@ -20,7 +20,7 @@
 
 #define SCAN_CHUNK (1u << 20)
 /* Iterators read this much at a time (64 KiB to 1 MiB measured the same). */
-#define ITER_CHUNK (256u << 10)
+#define ITER_CHUNK       (256u << 10)
 #define NONE_FLUSH_BYTES (1u << 20) /* `none`: write the buffer out at this size */
 #define BATCH_FULL_BYTES (4u << 20) /* `batch`: stop lingering once this much is pending */
 #define DEFAULT_DELAY_US 200u

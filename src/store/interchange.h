@@ -34,6 +34,25 @@ void ec_src_init(ec_src *s, FILE *f, const char *name);
 void ec_src_free(ec_src *s);
 /* Make at least `want` unread bytes available unless the file ends first. 0 or EC_EIO. */
 int ec_src_fill(ec_src *s, size_t want);
+/* Next byte without consuming it: 0..255, -1 at the end, -2 on a read error. */
+static inline int ec_src_peek(ec_src *s)
+{
+    if (s->pos == s->len) {
+        if (ec_src_fill(s, 1) != 0)
+            return -2;
+        if (s->pos == s->len)
+            return -1;
+    }
+    return (unsigned char)s->buf[s->pos];
+}
+/* Skip JSON whitespace, then peek. */
+static inline int ec_src_peek_ws(ec_src *s)
+{
+    int c;
+    while ((c = ec_src_peek(s)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+        s->pos++;
+    return c;
+}
 /* Detect JSON / JSONL / Theater from the buffered start without consuming anything. */
 int ec_src_detect(ec_src *s, ec_file_format *out);
 /* Parse the rest of the source as one JSON document (at most `limit` bytes). NULL with the
@@ -118,6 +137,9 @@ void ec_reader_free(ec_reader *r);
 /* 1 (default): JSONL lines in the writer's exact form skip jansson. Tests and fuzzing set
  * 0 to compare both paths. */
 extern int ec_jsonl_fast;
+/* 1 (default): a JSON document whose header comes first is streamed element by element;
+ * 0: always parsed whole (tests and fuzzing compare both). */
+extern int ec_json_stream;
 
 /* Load a stream into a new memory-backed chain: verified as read (refused at the first bad
  * seq, *vout filled) unless inspect, then records are stored as they are. */

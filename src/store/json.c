@@ -277,6 +277,9 @@ struct ec_reader {
     json_t *cur;          /* JSONL: the current line's object */
     ec_bytes data, rec;
     ec_tstate theater; /* Theater: the streaming parser's state */
+    int streaming;     /* JSON: read element by element (see json_stream_header) */
+    int ended;         /* JSON streaming: the events array is closed */
+    ec_bytes elem;     /* JSON streaming: the current element's bytes */
     char where[96];    /* "event 5" / "line 7 (event 5)": the last event, for messages */
 };
 
@@ -299,6 +302,7 @@ void ec_reader_free(ec_reader *r)
     ec_bytes_free(&r->data);
     ec_bytes_free(&r->rec);
     ec_tstate_free(&r->theater);
+    ec_bytes_free(&r->elem);
     ec_src_free(&r->src);
     free(r);
 }
@@ -455,6 +459,7 @@ static int parse_event(ec_reader *r, const json_t *o, ec_jevent *ev)
  * the jansson path, which alone raises errors: so the fast path may only ever accept a line
  * jansson would accept with the same values (fuzz/fuzz_json.c compares both). */
 int ec_jsonl_fast = 1;
+int ec_json_stream = 1;
 
 typedef struct cursor {
     const char *p, *end;
@@ -561,6 +566,170 @@ static int fast_event(ec_reader *r, const char *line, size_t len, ec_jevent *ev)
     return 1;
 }
 
+/* ---- JSON documents, streamed ----
+ * When the document starts with its header keys (evchain and hash_alg, in either order,
+ * any whitespace) followed by "events": [, as the writer makes it, the events are read one
+ * element at a time: memory stays bounded by one event and there is no size cap. Any other
+ * layout is parsed whole by jansson (capped at EC_JSON_DOC_MAX). The decision is taken on
+ * peeked bytes, before anything is consumed. */
+
+static int hdr_ws(const char *b, size_t n, size_t *i)
+{
+    while (*i < n && is_ws((unsigned char)b[*i]))
+        (*i)++;
+    return *i < n;
+}
+
+/* A simple string (no escapes) at b[*i]: its bounds. */
+static int hdr_str(const char *b, size_t n, size_t *i, const char **s, size_t *len)
+{
+    if (!hdr_ws(b, n, i) || b[*i] != '"')
+        return 0;
+    size_t k = ++*i;
+    while (k < n && b[k] != '"' && b[k] != '\\' && (unsigned char)b[k] >= 0x20)
+        k++;
+    if (k == n || b[k] != '"')
+        return 0;
+    *s = b + *i;
+    *len = k - *i;
+    *i = k + 1;
+    return 1;
+}
+
+static int hdr_char(const char *b, size_t n, size_t *i, char c)
+{
+    if (!hdr_ws(b, n, i) || b[*i] != c)
+        return 0;
+    (*i)++;
+    return 1;
+}
+
+static int json_stream_header(ec_reader *r)
+{
+    ec_src *s = &r->src;
+    if (ec_src_fill(s, 4096) != 0)
+        return 0; /* the whole-document path reports the read error */
+    const char *b = s->buf + s->pos, *k, *v;
+    size_t n = s->len - s->pos, i = 0, kl, vl;
+    int have_version = 0, have_alg = 0;
+    ec_hash_alg alg = 0;
+    if (!hdr_char(b, n, &i, '{'))
+        return 0;
+    for (int field = 0; field < 2; field++) {
+        if (!hdr_str(b, n, &i, &k, &kl) || !hdr_char(b, n, &i, ':') || !hdr_ws(b, n, &i))
+            return 0;
+        if (kl == 7 && memcmp(k, "evchain", 7) == 0 && !have_version) {
+            if (b[i] != '1' || i + 1 >= n || (b[i + 1] >= '0' && b[i + 1] <= '9'))
+                return 0; /* another version: the whole-document path says which */
+            i++;
+            have_version = 1;
+        } else if (kl == 8 && memcmp(k, "hash_alg", 8) == 0 && !have_alg) {
+            char name[32];
+            if (!hdr_str(b, n, &i, &v, &vl) || vl >= sizeof name)
+                return 0;
+            memcpy(name, v, vl);
+            name[vl] = 0;
+            if (ec_hash_from_name(&alg, name) != 0)
+                return 0;
+            have_alg = 1;
+        } else {
+            return 0;
+        }
+        if (!hdr_char(b, n, &i, ','))
+            return 0;
+    }
+    if (!hdr_str(b, n, &i, &k, &kl) || kl != 6 || memcmp(k, "events", 6) != 0 ||
+        !hdr_char(b, n, &i, ':') || !hdr_char(b, n, &i, '['))
+        return 0;
+    ec_error_clear();
+    s->pos += i;
+    r->alg = alg;
+    r->streaming = 1;
+    return 1;
+}
+
+static int stream_fail(ec_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int stream_fail(ec_reader *r, const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (r->src.io_errno)
+        return ec_error_set_errno(EC_EIO, r->src.io_errno, "%s: reading", r->name);
+    return ec_error_set(EC_EFORMAT, "%s: byte %llu (event %zu): %s", r->name,
+                        (unsigned long long)(r->src.offset + r->src.pos), r->idx, why);
+}
+
+/* Copy one element (an object: '{' is next) into r->elem, tracking strings and nesting. */
+static int scan_element(ec_reader *r)
+{
+    ec_src *s = &r->src;
+    int depth = 0, in_str = 0, esc = 0, done = 0;
+    r->elem.len = 0;
+    while (!done) {
+        if (ec_src_peek(s) < 0)
+            return stream_fail(r, "the file ends inside an event");
+        size_t i = s->pos;
+        for (; i < s->len && !done; i++) {
+            char ch = s->buf[i];
+            if (in_str) {
+                if (esc)
+                    esc = 0;
+                else if (ch == '\\')
+                    esc = 1;
+                else if (ch == '"')
+                    in_str = 0;
+            } else if (ch == '"') {
+                in_str = 1;
+            } else if (ch == '{' || ch == '[') {
+                depth++;
+            } else if ((ch == '}' || ch == ']') && --depth == 0) {
+                done = 1;
+            }
+        }
+        size_t n = i - s->pos;
+        if (r->elem.len + n > EC_JSONL_LINE_MAX)
+            return stream_fail(r, "one event longer than %llu MiB",
+                               (unsigned long long)(EC_JSONL_LINE_MAX >> 20));
+        int rc = ec_bytes_reserve(&r->elem, r->elem.len + n);
+        if (rc)
+            return rc;
+        memcpy(r->elem.p + r->elem.len, s->buf + s->pos, n);
+        r->elem.len += n;
+        s->pos = i;
+    }
+    return 0;
+}
+
+/* Next element of a streamed document: 1 with the bytes in r->elem, 0 at the end. */
+static int stream_next(ec_reader *r)
+{
+    ec_src *s = &r->src;
+    int c = ec_src_peek_ws(s);
+    if (r->idx > 0 || c == ']') {
+        if (c == ']') {
+            s->pos++;
+            if (ec_src_peek_ws(s) != '}')
+                return stream_fail(r, "expected '}' closing the document after the events");
+            s->pos++;
+            if (ec_src_peek_ws(s) != -1)
+                return stream_fail(r, "data after the end of the document");
+            r->ended = 1;
+            return 0;
+        }
+        if (c != ',')
+            return stream_fail(r, "expected ',' or ']' after an event");
+        s->pos++;
+        c = ec_src_peek_ws(s);
+    }
+    if (c != '{')
+        return stream_fail(r, "not a JSON object");
+    int rc = scan_element(r);
+    return rc ? rc : 1;
+}
+
 int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format fmt)
 {
     *out = NULL;
@@ -575,6 +744,8 @@ int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format f
     r->fmt = fmt;
     switch (fmt) {
     case EC_FORMAT_JSON:
+        if (ec_json_stream && json_stream_header(r))
+            break;
         r->doc = ec_src_load_doc(&r->src, EC_JSON_DOC_MAX, "JSON document");
         if (!r->doc) {
             rc = ec_error_last() ? ec_error_last()->code : EC_EFORMAT;
@@ -660,6 +831,23 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
     } else if (r->fmt == EC_FORMAT_THEATER) {
         snprintf(r->where, sizeof r->where, "event %zu", r->theater.idx);
         rc = ec_theater_next(&r->src, &r->theater, &ev, &r->data);
+    } else if (r->streaming) {
+        if (r->ended)
+            return EC_ITEROVER;
+        uint64_t off = r->src.offset + r->src.pos;
+        if ((rc = stream_next(r)) <= 0)
+            return rc == 0 ? EC_ITEROVER : rc;
+        snprintf(r->where, sizeof r->where, "event %zu", r->idx);
+        const char *e = (const char *)r->elem.p;
+        if (ec_jsonl_fast && fast_event(r, e, r->elem.len, &ev))
+            goto encode;
+        json_error_t err;
+        json_decref(r->cur);
+        r->cur = json_loadb(e, r->elem.len, JFLAGS, &err);
+        if (!r->cur)
+            return ec_error_set(EC_EFORMAT, "%s: event %zu (near byte %llu): %s", r->name, r->idx,
+                                (unsigned long long)(off + (uint64_t)err.position), err.text);
+        rc = parse_event(r, r->cur, &ev);
     } else {
         if (r->idx >= r->n)
             return EC_ITEROVER;

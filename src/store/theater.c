@@ -34,25 +34,8 @@ static int tfail(ec_src *s, size_t idx, const char *field, const char *fmt, ...)
                         field ? ": " : "", why);
 }
 
-/* Next byte without consuming it: 0..255, -1 at the end, -2 on a read error. */
-static inline int peek(ec_src *s)
-{
-    if (s->pos == s->len) {
-        if (ec_src_fill(s, 1) != 0)
-            return -2;
-        if (s->pos == s->len)
-            return -1;
-    }
-    return (unsigned char)s->buf[s->pos];
-}
-
-static int peek_ws(ec_src *s)
-{
-    int c;
-    while ((c = peek(s)) == ' ' || c == '\t' || c == '\n' || c == '\r')
-        s->pos++;
-    return c;
-}
+#define peek    ec_src_peek
+#define peek_ws ec_src_peek_ws
 
 static const char *describe(int c, char *buf)
 {
