@@ -99,6 +99,11 @@ has "$T/out" "2 352d5fbbe60a"
 expect 0 "$EV" log "$V/runtime-test.json" --json --to 0
 lines "$T/out" 1
 has "$T/out" '{"seq":0,"hash":"584d8e1be21fed4367e60f8297f7c104cd377791","parent_hash":null,"event_type":"wasm","timestamp":0,"description":null,"data":"eyJ'
+# log --json lines under a header line make a JSONL file that verifies
+expect 0 "$EV" log "$V/runtime-test.json" --json
+{ echo '{"evchain":1,"hash_alg":"theater-sha1"}'; cat "$T/out"; } >"$T/log.jsonl"
+expect 0 "$EV" verify "$T/log.jsonl"
+has "$T/out" "$T/log.jsonl: ok, 6 events, head 26c0e93400b048d09857c0c3b0e9b574bcc90901"
 expect 2 "$EV" log "$V/runtime-test.json" --from x
 expect 0 "$EV" log tests/vectors/json/example.jsonl
 has "$T/out" "0 cbf41e2dcc43 2023-11-14T22:13:20.000000000Z greeting first"
