@@ -940,6 +940,14 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         return ec_error_set(EC_EINVAL, "import: no chain or no input stream");
     if (!name)
         name = "(stream)";
+    if (inspect)
+        /* Storing unchecked records under an open chain would leave its cached head and
+         * count stale; inspection loads go through ec_chain_open_path, which fills a fresh
+         * backend before the chain is opened over it. */
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "%s: inspection (loading a broken chain) needs a fresh chain: use "
+                            "ec_chain_open_path with inspect",
+                            name);
     ec_reader *r;
     int rc = ec_reader_open(&r, in, name, format);
     if (rc)
@@ -950,41 +958,34 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         ec_reader_free(r);
         return rc;
     }
-    if (inspect) {
-        /* Storing unchecked records under an open chain would leave its cached head and
-         * count stale; inspection loads go through ec_chain_open_path, which fills a fresh
-         * backend before the chain is opened over it. */
-        ec_reader_free(r);
-        return ec_error_set(EC_EUNSUPPORTED,
-                            "%s: inspection (loading a broken chain) needs a fresh chain: use "
-                            "ec_chain_open_path with inspect",
-                            name);
-    }
     const uint8_t *rec;
     size_t len;
     while ((rc = ec_reader_next(r, &rec, &len)) == 0) {
-        {
-            /* The chain checks in full; on refusal rerun the one record through a verifier
-             * placed at the head to report why, in the same words as ec_chain_verify. */
-            uint8_t head[EC_HASH_MAX];
-            uint64_t head_seq = 0, next = ec_chain_count(into);
-            int have_head = next > 0 && ec_chain_head(into, head, &head_seq) == 0;
-            rc = ec_chain_append_record(into, rec, len);
-            if (rc == EC_EVERIFY || rc == EC_EFORMAT) {
-                ec_verifier v;
-                ec_verify_result res;
-                ec_verifier_init(&v, r->alg, next, have_head ? head : NULL);
-                if (ec_verifier_feed(&v, rec, len, &res) != 0) {
-                    rc = refuse_broken(name, &res, verify_out);
-                } else {
-                    const ec_error *e = ec_error_last();
-                    rc = ec_error_set(rc, "%s: %s: %s", name, r->where,
-                                      e ? e->message : "refused by the chain");
-                }
-            }
+        /* The chain checks in full. On refusal (the chain is unchanged) rerun the record
+         * through a verifier placed at the head, to report why in the same words as
+         * ec_chain_verify and fill verify_out. */
+        rc = ec_chain_append_record(into, rec, len);
+        if (rc != EC_EVERIFY && rc != EC_EFORMAT) {
+            if (rc)
+                break;
+            continue;
         }
-        if (rc)
-            break;
+        uint8_t head[EC_HASH_MAX];
+        uint64_t next = ec_chain_count(into);
+        int have_head = next > 0 && ec_chain_head(into, head, NULL) == 0;
+        ec_verifier v;
+        ec_verify_result res;
+        ec_verifier_init(&v, r->alg, next, have_head ? head : NULL);
+        if (ec_verifier_feed(&v, rec, len, &res) != 0) {
+            rc = refuse_broken(name, &res, verify_out);
+        } else {
+            /* copied first: the message buffer is the one being written */
+            char why[256];
+            const ec_error *e = ec_error_last();
+            snprintf(why, sizeof why, "%s", e ? e->message : "refused by the chain");
+            rc = ec_error_set(rc, "%s: %s: %s", name, r->where, why);
+        }
+        break;
     }
     ec_reader_free(r);
     return rc == EC_ITEROVER ? 0 : rc;
