@@ -1035,6 +1035,11 @@ char *ec_wbuf_room(ec_wbuf *w, size_t n)
 
 void ec_wbuf_put(ec_wbuf *w, const void *p, size_t n)
 {
+    if (n <= w->cap - w->len && !w->err) { /* the common case: room in the buffer */
+        memcpy(w->b + w->len, p, n);
+        w->len += n;
+        return;
+    }
     if (w->err)
         return;
     if (n > w->cap / 2) {
@@ -1055,6 +1060,8 @@ void ec_wbuf_str(ec_wbuf *w, const char *s)
 {
     ec_wbuf_put(w, s, strlen(s));
 }
+/* Literals: the length is known at compile time. */
+#define PUT_LIT(w, s) ec_wbuf_put(w, s, sizeof s - 1)
 
 void ec_wbuf_u64(ec_wbuf *w, uint64_t v)
 {
@@ -1192,27 +1199,27 @@ static void put_base64(ec_wbuf *w, const uint8_t *d, size_t n)
 
 static void put_event_json(ec_wbuf *w, const ec_event *ev)
 {
-    ec_wbuf_str(w, "{\"seq\":");
+    PUT_LIT(w, "{\"seq\":");
     put_json_u64(w, ev->seq);
-    ec_wbuf_str(w, ",\"hash\":");
+    PUT_LIT(w, ",\"hash\":");
     put_hex(w, ev->hash, ev->hash_len);
-    ec_wbuf_str(w, ",\"parent_hash\":");
+    PUT_LIT(w, ",\"parent_hash\":");
     if (ev->parent_hash)
         put_hex(w, ev->parent_hash, ev->hash_len);
     else
-        ec_wbuf_str(w, "null");
-    ec_wbuf_str(w, ",\"event_type\":");
+        PUT_LIT(w, "null");
+    PUT_LIT(w, ",\"event_type\":");
     ec_wbuf_json_string(w, ev->type, ev->type_len, 0);
-    ec_wbuf_str(w, ",\"timestamp\":");
+    PUT_LIT(w, ",\"timestamp\":");
     put_json_u64(w, ev->timestamp);
-    ec_wbuf_str(w, ",\"description\":");
+    PUT_LIT(w, ",\"description\":");
     if (ev->description)
         ec_wbuf_json_string(w, ev->description, ev->description_len, 0);
     else
-        ec_wbuf_str(w, "null");
-    ec_wbuf_str(w, ",\"data\":\"");
+        PUT_LIT(w, "null");
+    PUT_LIT(w, ",\"data\":\"");
     put_base64(w, ev->data, ev->data_len);
-    ec_wbuf_str(w, "\"}");
+    PUT_LIT(w, "\"}");
 }
 
 int ec_event_write_json(FILE *out, const ec_event *ev)
