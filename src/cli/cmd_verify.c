@@ -8,7 +8,8 @@
 const char help_verify[] =
     "check that chains are intact\n"
     "usage: evchain verify [--] <chain>...\n"
-    "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected)\n"
+    "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected);\n"
+    "            '-' reads a file from standard input\n"
     "\n"
     "Every event is checked: its hash, its link to the previous event, its seq and the\n"
     "algorithm. Prints `<chain>: ok, N events, head <hash>` for an intact chain and\n"
