@@ -72,8 +72,13 @@ static void reopen_keeps_everything(void)
     uint8_t nothere[32] = {1, 2, 3};
     uint64_t s;
     CHECK(ec_chain_find(c, nothere, 32, &s) == EC_ENOTFOUND);
-    /* appending continues the same chain */
-    REQUIRE_OK(du_append(c, 50, 10, NULL));
+    /* appending continues the same chain; new events are found at once */
+    uint8_t h50[EC_HASH_MAX];
+    REQUIRE_OK(du_append(c, 50, 10, h50));
+    CHECK_OK(ec_chain_find(c, h50, 32, &s));
+    CHECK(s == 50);
+    CHECK_OK(ec_chain_find(c, hashes[3], 32, &s));
+    CHECK(s == 3);
     ec_event ev;
     REQUIRE_OK(ec_chain_get(c, 50, &ev));
     CHECK(ev.parent_hash && memcmp(ev.parent_hash, hashes[49], 32) == 0);

@@ -20,7 +20,7 @@
 
 #define SCAN_CHUNK (1u << 20)
 /* Iterators read this much at a time (64 KiB to 1 MiB measured the same). */
-#define ITER_CHUNK (256u << 10)
+#define ITER_CHUNK       (256u << 10)
 #define NONE_FLUSH_BYTES (1u << 20) /* `none`: write the buffer out at this size */
 #define BATCH_FULL_BYTES (4u << 20) /* `batch`: stop lingering once this much is pending */
 #define DEFAULT_DELAY_US 200u
@@ -125,13 +125,16 @@ int ec_durability_from_name(ec_durability *out, const char *name)
 /* ---- in-memory index of one segment: seq -> offset, hash prefix -> seq ---- */
 
 /* Kept for the segment being appended to, and for a sealed segment whose index file is
- * unusable (a reader cannot rewrite it). Its size is bounded by the segment size. */
+ * unusable (a reader cannot rewrite it). Its size is bounded by the segment size. Appending
+ * only stores the offset and hash prefix, in order; the hash table is brought up to date
+ * when a lookup needs it (random inserts on every append cost 8% of the append path). */
 typedef struct memidx {
     uint32_t *offs; /* frame offset of each local record */
+    uint64_t *pref; /* first 8 bytes of each record's hash, big-endian */
     uint64_t n, cap;
-    uint64_t *keys; /* open addressing, linear probing: hash prefix */
-    uint32_t *vals; /* local index + 1; 0 = empty slot */
-    uint64_t slots, used;
+    uint64_t *keys;       /* open addressing, linear probing: hash prefix */
+    uint32_t *vals;       /* local index + 1; 0 = empty slot */
+    uint64_t slots, used; /* used: records 0..used-1 are in the table */
 } memidx;
 
 static void mi_free(memidx *m)
@@ -139,6 +142,7 @@ static void mi_free(memidx *m)
     if (!m)
         return;
     free(m->offs);
+    free(m->pref);
     free(m->keys);
     free(m->vals);
     free(m);
@@ -163,13 +167,28 @@ static int mi_add(memidx *m, uint32_t off, uint64_t prefix)
     if (m->n == m->cap) {
         uint64_t c = m->cap ? m->cap * 2 : 1024;
         uint32_t *o = realloc(m->offs, c * sizeof *o);
-        if (!o)
+        if (o)
+            m->offs = o;
+        uint64_t *p = o ? realloc(m->pref, c * sizeof *p) : NULL;
+        if (!p)
             return ec_error_set(EC_ENOMEM, "disk: out of memory for the segment index");
-        m->offs = o;
+        m->pref = p;
         m->cap = c;
     }
-    if ((m->used + 1) * 2 > m->slots) {
-        uint64_t ns = m->slots ? m->slots * 2 : 2048;
+    m->pref[m->n] = prefix;
+    m->offs[m->n++] = off;
+    return 0;
+}
+
+/* Bring the hash table up to date with every record added. */
+static int mi_table(memidx *m)
+{
+    if (m->used == m->n)
+        return 0;
+    if (m->n * 2 > m->slots) {
+        uint64_t ns = m->slots ? m->slots : 2048;
+        while (m->n * 2 > ns)
+            ns *= 2;
         uint64_t *k = calloc(ns, sizeof *k);
         uint32_t *v = calloc(ns, sizeof *v);
         if (!k || !v) {
@@ -177,18 +196,15 @@ static int mi_add(memidx *m, uint32_t off, uint64_t prefix)
             free(v);
             return ec_error_set(EC_ENOMEM, "disk: out of memory for the hash index");
         }
-        for (uint64_t i = 0; i < m->slots; i++)
-            if (m->vals[i])
-                mi_put(k, v, ns, m->keys[i], m->vals[i]);
         free(m->keys);
         free(m->vals);
         m->keys = k;
         m->vals = v;
         m->slots = ns;
+        m->used = 0;
     }
-    mi_put(m->keys, m->vals, m->slots, prefix, (uint32_t)(m->n + 1));
-    m->offs[m->n++] = off;
-    m->used++;
+    for (; m->used < m->n; m->used++)
+        mi_put(m->keys, m->vals, m->slots, m->pref[m->used], (uint32_t)(m->used + 1));
     return 0;
 }
 
@@ -638,14 +654,12 @@ static int write_index(disk *d, seg *s, const memidx *m)
     uint8_t *o = f + EC_IDX_HEADER_LEN, *t = o + 4 * s->count;
     for (uint64_t i = 0; i < s->count; i++)
         ec_put_u32(o + 4 * i, m->offs[i]);
-    for (uint64_t i = 0; i < m->slots; i++) {
-        if (!m->vals[i])
-            continue;
-        uint64_t k = m->keys[i], j = k & (slots - 1);
+    for (uint64_t i = 0; i < s->count; i++) {
+        uint64_t k = m->pref[i], j = k & (slots - 1);
         while (ec_get_u32(t + EC_IDX_SLOT_LEN * j + 8))
             j = (j + 1) & (slots - 1);
         ec_put_u64(t + EC_IDX_SLOT_LEN * j, k);
-        ec_put_u32(t + EC_IDX_SLOT_LEN * j + 8, m->vals[i]);
+        ec_put_u32(t + EC_IDX_SLOT_LEN * j + 8, (uint32_t)(i + 1));
     }
     memcpy(f, EC_IDX_MAGIC, 8);
     ec_put_u64(f + 8, s->first);
@@ -929,6 +943,10 @@ static int d_find_hash(ec_backend *b, const uint8_t *hash, size_t hash_len, uint
             break;
         }
         seg *s = &d->segs[si];
+        if (s->mi && (e = mi_table(s->mi)) != 0) {
+            rc = e;
+            break;
+        }
         uint64_t slots = s->mi ? s->mi->slots : s->idx_slots;
         if (!slots)
             continue;
