@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <evchain/evchain.h>
 #include "bench.h"
@@ -268,54 +267,60 @@ static double verify_time(ec_chain *c, unsigned threads)
     return bench_now() - t0;
 }
 
-/* ---- peak RSS of one operation, in a child of its own ---- */
+/* ---- peak RSS of one operation, in a fresh process (this program run again) ---- */
 
 enum { OP_VERIFY, OP_EXPORT, OP_OPEN_APPEND };
+static const char *const op_names[] = {"verify", "export", "append"};
 
-static double child_rss(const char *dir, int op)
+/* The child side: `bench_store --rss OP DIR` does OP and prints its peak RSS in MiB. */
+static int rss_child(const char *op, const char *dir)
 {
-    int pfd[2];
-    if (pipe(pfd))
-        die("pipe");
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(pfd[0]);
-        int ok = 1;
-        if (op == OP_OPEN_APPEND) {
-            ec_chain *c = open_dir(dir, 0, EC_DURABLE_ALWAYS, 0);
-            append_n(c, ec_chain_count(c), 1);
-            ec_chain_free(c);
+    int ok = 1;
+    if (strcmp(op, "append") == 0) {
+        ec_chain *c = open_dir(dir, 0, EC_DURABLE_ALWAYS, 0); /* recovery scans the tail */
+        append_n(c, ec_chain_count(c), 1);
+        ec_chain_free(c);
+    } else {
+        ec_chain *c = open_dir(dir, 0, EC_DURABLE_ALWAYS, 1);
+        if (strcmp(op, "verify") == 0) {
+            ok = ec_chain_verify(c, NULL, NULL) == 0;
         } else {
-            ec_chain *c = open_dir(dir, 0, EC_DURABLE_ALWAYS, 1);
-            if (op == OP_VERIFY) {
-                ok = ec_chain_verify(c, NULL, NULL) == 0;
-            } else {
-                FILE *out = fopen("/dev/null", "w");
-                ec_export_options eo = EC_EXPORT_OPTIONS_INIT;
-                eo.format = EC_FORMAT_JSONL;
-                ok = out && ec_export_stream(c, out, &eo) == 0;
-                if (out)
-                    fclose(out);
-            }
-            ec_chain_free(c);
+            FILE *out = fopen("/dev/null", "w");
+            ec_export_options eo = EC_EXPORT_OPTIONS_INIT;
+            eo.format = EC_FORMAT_JSONL;
+            ok = out && ec_export_stream(c, out, &eo) == 0;
+            if (out)
+                fclose(out);
         }
-        double rss = ok ? bench_peak_rss_mib() : -1;
-        if (write(pfd[1], &rss, sizeof rss) != sizeof rss)
-            _exit(1);
-        _exit(0);
+        ec_chain_free(c);
     }
-    close(pfd[1]);
+    printf("%.1f\n", ok ? bench_peak_rss_mib() : -1.0);
+    return ok ? 0 : 1;
+}
+
+static double child_rss(const char *self, const char *dir, int op)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' --rss %s '%s'", self, op_names[op], dir);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
     double rss = -1;
-    if (read(pfd[0], &rss, sizeof rss) != sizeof rss)
+    if (!p || fscanf(p, "%lf", &rss) != 1)
         rss = -1;
-    close(pfd[0]);
-    waitpid(pid, NULL, 0);
+    if (p && pclose(p) != 0)
+        rss = -1;
     return rss;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--rss") == 0)
+        return rss_child(argv[2], argv[3]);
+    char self[512];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0)
+        die("readlink /proc/self/exe");
+    self[sl] = 0;
     snprintf(root, sizeof root, "/tmp/evchain-bench-store-XXXXXX");
     if (!mkdtemp(root))
         die("mkdtemp");
@@ -422,9 +427,9 @@ int main(void)
         append_n(c, 0, nr);
         ec_chain_free(c);
         tb = bench_now() - tb;
-        rv = child_rss(dir, OP_VERIFY);
-        re = child_rss(dir, OP_EXPORT);
-        ro = child_rss(dir, OP_OPEN_APPEND);
+        rv = child_rss(self, dir, OP_VERIFY);
+        re = child_rss(self, dir, OP_EXPORT);
+        ro = child_rss(self, dir, OP_OPEN_APPEND);
         printf("peak RSS, chain of %lu events (%.2f GiB of segments, written in %.1f s): "
                "verify %.1f MiB, export (JSONL) %.1f MiB, open+recover+append %.1f MiB\n",
                nr, (double)nr * (double)frame / (1u << 30), tb, rv, re, ro);
