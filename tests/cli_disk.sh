@@ -148,4 +148,18 @@ PY
     grep -q "event 30 does not verify" "$T/ferr2" || fail "names the event: $(cat "$T/ferr2")"
     expect 1 "$B" verify "$T/live"
 fi
+# Damage in a sealed segment: verify (exit 1) names the seq and the byte offset.
+expect 0 "$B" init "$T/dmg" --segment-bytes 4096
+i=0
+while [ $i -lt 30 ]; do
+    "$B" append "$T/dmg" --type t --data "$pad" >/dev/null || fail "dmg append $i"
+    i=$((i + 1))
+done
+seg0="$T/dmg/seg-0000000000000000.log"
+# flip one byte inside the third frame's record (frames of this chain are the same size)
+size=$(wc -c <"$T/dmg/seg-0000000000000000.log")
+printf '\377' | dd of="$seg0" bs=1 seek=700 conv=notrunc 2>/dev/null
+expect 1 "$B" verify "$T/dmg"
+grep -q "byte offset" "$T/out" "$T/err" || fail "verify names the byte offset: $(cat "$T/out" "$T/err")"
+[ "$(wc -c <"$seg0")" = "$size" ] || fail "nothing was cut"
 echo "cli_disk: ok"

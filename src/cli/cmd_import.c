@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -57,6 +59,65 @@ static int fsync_parent(const char *path)
     int rc = fsync(fd);
     close(fd);
     return rc;
+}
+
+/* Progress on a terminal: import is one library call, so a thread samples how far into the
+ * file it has read and how many events the chain holds (through the backend's own lock). */
+struct progress {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    FILE *f;
+    off_t size;
+    ec_backend *be;
+    double t0;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One line on stderr: bar by bytes read, events stored, rate, time left. */
+static void draw(const struct progress *pr, uint64_t events, uint64_t at)
+{
+    double secs = now_s() - pr->t0, frac = pr->size > 0 ? (double)at / (double)pr->size : 0;
+    double rate = secs > 0 ? (double)events / secs : 0;
+    double left = frac > 0 && frac < 1 ? secs / frac - secs : 0;
+    char bar[31];
+    for (int k = 0; k < 30; k++)
+        bar[k] = k < (int)(frac * 30) ? '#' : '.';
+    bar[30] = 0;
+    fprintf(stderr, "\rimport [%s] %llu events  %.0f/%.0f MB  %.0f ev/s  %.0fs left ", bar,
+            (unsigned long long)events, (double)at / 1e6, (double)pr->size / 1e6, rate, left);
+}
+
+static void *progress_main(void *arg)
+{
+    struct progress *pr = arg;
+    pthread_mutex_lock(&pr->mu);
+    while (!pr->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&pr->cv, &pr->mu, &ts);
+        if (pr->stop)
+            break;
+        long at = ftell(pr->f);
+        uint64_t events = 0;
+        if (pr->be->count(pr->be, &events) != 0 || at < 0)
+            continue;
+        draw(pr, events, (uint64_t)at);
+    }
+    pthread_mutex_unlock(&pr->mu);
+    return NULL;
 }
 
 int cmd_import(int argc, char **argv)
@@ -161,7 +222,24 @@ int cmd_import(int argc, char **argv)
             cli_error("import", 1, "creating the chain");
             break;
         }
+        struct progress pr = {.f = f, .be = ec_chain_backend(c), .t0 = now_s()};
+        struct stat fst;
+        int show = isatty(STDERR_FILENO) && fstat(fileno(f), &fst) == 0 && fst.st_size > 0;
+        if (show) {
+            pr.size = fst.st_size;
+            pthread_mutex_init(&pr.mu, NULL);
+            pthread_cond_init(&pr.cv, NULL);
+            show = pthread_create(&pr.th, NULL, progress_main, &pr) == 0;
+        }
         rc = ec_import_stream(c, f, in, fmt, 0, NULL);
+        if (show) {
+            pthread_mutex_lock(&pr.mu);
+            pr.stop = 1;
+            pthread_cond_signal(&pr.cv);
+            pthread_mutex_unlock(&pr.mu);
+            pthread_join(pr.th, NULL);
+            fputs("\r\033[K", stderr);
+        }
         n = ec_chain_count(c);
         if (rc == EC_EINVAL && n == 0 && k + 1 < sizeof algs / sizeof algs[0]) {
             ec_chain_free(c);
