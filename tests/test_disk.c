@@ -510,6 +510,14 @@ static void read_only_directory(void)
     char sub[400];
     snprintf(sub, sizeof sub, "%s/new", dir);
     CHECK(du_open(&c, sub, 1, EC_DURABLE_ALWAYS, 0, 0) == EC_EIO);
+    fx.deny_writes = 0;
+    /* a create that fails half way (full disk at the header) leaves nothing behind */
+    fx.pwrite_fail_after = 1; /* the segment header is written, the EVCHAIN header is not */
+    fx.pwrite_errno = ENOSPC;
+    CHECK(du_open(&c, sub, 1, EC_DURABLE_ALWAYS, 0, 0) == EC_ENOSPC);
+    CHECK(du_file_size(sub) < 0);
+    fx.pwrite_fail_after = -1;
+    fx.deny_writes = 1;
     /* reading needs no write access */
     REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
     CHECK(ec_chain_count(c) == 1);

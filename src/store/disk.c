@@ -1590,9 +1590,12 @@ static int dir_is_empty(const char *dir)
     return empty;
 }
 
-static int create_dir(disk *d)
+static int create_dir(disk *d, int *made)
 {
-    if (d->v->mkdir(d->dir, 0755) != 0) {
+    *made = 0;
+    if (d->v->mkdir(d->dir, 0755) == 0) {
+        *made = 1;
+    } else {
         if (errno != EEXIST)
             return ec_error_set_errno(err_of(errno), errno, "%s: creating the chain directory",
                                       d->dir);
@@ -1677,8 +1680,8 @@ static int check_tail(disk *d)
 
 static int open_dir(disk *d, const ec_disk_options *o)
 {
-    int rc;
-    if (o->create && (rc = create_dir(d)) != 0)
+    int rc, made = 0;
+    if (o->create && (rc = create_dir(d, &made)) != 0)
         return rc;
     d->dirfd = d->v->open(d->dir, O_RDONLY | O_DIRECTORY, 0);
     if (d->dirfd < 0)
@@ -1694,19 +1697,23 @@ static int open_dir(disk *d, const ec_disk_options *o)
     uint8_t h[EC_DIR_HEADER_LEN];
     if (o->create) {
         d->alg = o->alg ? o->alg : EC_HASH_SHA256;
-        if (!ec_hash_len(d->alg))
-            return ec_error_set(EC_EUNSUPPORTED, "%s: unknown hash algorithm %d", d->dir,
-                                (int)d->alg);
         if (dir_is_empty(d->dir) != 1)
             return ec_error_set(EC_EEXISTS, "%s: exists and is not empty", d->dir);
         int fd;
-        if ((rc = seg_create(d, 0, &fd)) != 0)
+        if ((rc = seg_create(d, 0, &fd)) == 0) {
+            d->v->close(fd);
+            dir_header(h, d->alg, d->seg_bytes);
+            /* the header goes last: a directory without it is not yet a chain */
+            rc = write_atomic(d, hp, h, sizeof h, 1);
+        }
+        if (rc) { /* leave nothing behind: a failed create can simply be retried */
+            char p[4096];
+            seg_path(d, 0, "log", p, sizeof p);
+            d->v->unlink(p);
+            if (made)
+                (void)rmdir(d->dir);
             return rc;
-        d->v->close(fd);
-        dir_header(h, d->alg, d->seg_bytes);
-        /* the header goes last: a directory without it is not yet a chain */
-        if ((rc = write_atomic(d, hp, h, sizeof h, 1)) != 0)
-            return rc;
+        }
     }
     int fd = d->v->open(hp, O_RDONLY, 0);
     if (fd < 0)
@@ -1836,6 +1843,8 @@ int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *op
                             o->version, EC_DISK_OPTIONS_VERSION);
     if (o->create && o->read_only)
         return ec_error_set(EC_EINVAL, "%s: cannot create a chain read-only", dir);
+    if (o->create && o->alg && !ec_hash_len(o->alg))
+        return ec_error_set(EC_EUNSUPPORTED, "%s: unknown hash algorithm %d", dir, (int)o->alg);
     if (!ec_durability_name(o->durability))
         return ec_error_set(EC_EINVAL, "%s: unknown durability %d", dir, (int)o->durability);
     if (strlen(dir) > 3000)
