@@ -232,6 +232,43 @@ static void segments_and_indexes(void)
     }
 }
 
+/* Events larger than a segment and than one iterator read (256 KiB) each get their own
+ * segment and read back whole. */
+static void big_events(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "big");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 4096, 0));
+    static const size_t sizes[] = {10, 1u << 20, 20, 300000, 5, 3u << 20};
+    size_t maxs = 3u << 20;
+    uint8_t *buf = malloc(maxs);
+    REQUIRE(buf);
+    for (size_t i = 0; i < 6; i++) {
+        for (size_t k = 0; k < sizes[i]; k++)
+            buf[k] = (uint8_t)(k * 31 + i);
+        ec_event_input in = {.type = "big", .data = buf, .data_len = sizes[i]};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+    }
+    ec_chain_free(c);
+    for (int ro = 0; ro < 2; ro++) {
+        REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 4096, ro));
+        CHECK_OK(ec_chain_verify(c, NULL, NULL));
+        ec_iter *it;
+        REQUIRE_OK(ec_iter_new(&it, c, 0));
+        ec_event ev;
+        size_t i = 0;
+        while (ec_iter_next(it, &ev) == 0) {
+            CHECK(ev.data_len == sizes[i] && (sizes[i] < 2 || ev.data[1] == (uint8_t)(31 + i)));
+            i++;
+        }
+        ec_iter_free(it);
+        CHECK(i == 6);
+        ec_chain_free(c);
+    }
+    free(buf);
+}
+
 struct thr {
     ec_chain *c;
     int id, n, failed;
@@ -539,6 +576,7 @@ int main(void)
     RUN(reopen_keeps_everything);
     RUN(sha1_chain);
     RUN(segments_and_indexes);
+    RUN(big_events);
     RUN(policies_and_threads);
     RUN(one_writer_live_readers);
     RUN(full_disk);

@@ -1063,9 +1063,12 @@ static int d_iter_next(ec_backend_iter *it, const uint8_t **rec, size_t *len)
         if ((rc = iter_seek(it)) != 0)
             return rc;
     seg sv = {.first = it->seg_first};
-    if (it->off + EC_FRAME_HEADER_LEN > it->boff + it->blen ||
-        it->off + EC_FRAME_HEADER_LEN + ec_get_u32(it->buf + (it->off - it->boff)) >
-            it->boff + it->blen) {
+    /* (a second pass when the first read showed a frame larger than one read) */
+    for (int pass = 0;
+         pass < 2 && (it->off + EC_FRAME_HEADER_LEN > it->boff + it->blen ||
+                      it->off + EC_FRAME_HEADER_LEN + ec_get_u32(it->buf + (it->off - it->boff)) >
+                          it->boff + it->blen);
+         pass++) {
         size_t want = ITER_CHUNK;
         if (it->off + EC_FRAME_HEADER_LEN <= it->boff + it->blen) {
             uint32_t l = ec_get_u32(it->buf + (it->off - it->boff));
