@@ -224,7 +224,8 @@ int cmd_import(int argc, char **argv)
         }
         struct progress pr = {.f = f, .be = ec_chain_backend(c), .t0 = now_s()};
         struct stat fst;
-        int show = isatty(STDERR_FILENO) && fstat(fileno(f), &fst) == 0 && fst.st_size > 0;
+        int show = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO) && fstat(fileno(f), &fst) == 0 &&
+                   fst.st_size > 0;
         if (show) {
             pr.size = fst.st_size;
             pthread_mutex_init(&pr.mu, NULL);
