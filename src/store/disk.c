@@ -1247,8 +1247,10 @@ static int flush_claimed(disk *d, int sync)
     if (what) {
         char m[160];
         rc = err_of(e);
-        if (d->v->ftruncate(fd, (off_t)off) != 0)
-            (void)0; /* recovery on reopen cuts whatever part reached the file */
+        /* cut what part reached the file; if even that fails, reopening keeps the intact
+         * frames and cuts the torn one: none of this group was acknowledged, so either is
+         * allowed */
+        (void)d->v->ftruncate(fd, (off_t)off);
         snprintf(m, sizeof m, "%s seq %llu..%llu: %s", what, (unsigned long long)d->ffirst,
                  (unsigned long long)(d->ffirst + d->fn - 1), strerror(e));
         poison(d, rc, m);
