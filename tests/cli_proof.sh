@@ -193,5 +193,18 @@ expect 0 "$EV" verify-proof "$T/q1" --vkey "$VKEY"
 has "$T/out" "valid: event 1 "
 expect 0 "$EV" verify tests/vectors/json/example.jsonl --since "$T/cp2" --vkey "$VKEY"
 
+# --- byte for byte what an independent implementation (note_vectors.py) computes
+C=tests/vectors/c2sp
+printf 'PRIVATE+KEY+evchain.test/vector+ad21a967+AQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n' \
+  >"$T/vec.key"
+expect 0 "$EV" checkpoint tests/vectors/json/example.jsonl --key "$T/vec.key" -o "$T/vec.cp"
+if cmp -s "$T/vec.cp" "$C/evchain-example.checkpoint"; then ok; else bad "checkpoint differs"; fi
+expect 0 "$EV" prove tests/vectors/json/example.jsonl 1 --no-event -o "$T/vec.proof" \
+  --checkpoint "$C/evchain-example.checkpoint"
+if cmp -s "$T/vec.proof" "$C/evchain-example-1.tlog-proof"; then ok; else bad "proof differs"; fi
+expect 0 "$EV" verify-proof "$C/evchain-example-1.tlog-proof" \
+  --vkey evchain.test/vector+ad21a967+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4 \
+  --hash 2c9ef613cf2b30d32907a2f2d915ccd4da2fb1517d8b705341082e124c8ec37f
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
