@@ -7,5 +7,6 @@
 #include "chain.h"
 #include "store.h"
 #include "proof.h"
+#include "actor.h"
 
 #endif
