@@ -193,6 +193,56 @@ expect 0 "$EV" verify-proof "$T/q1" --vkey "$VKEY"
 has "$T/out" "valid: event 1 "
 expect 0 "$EV" verify tests/vectors/json/example.jsonl --since "$T/cp2" --vkey "$VKEY"
 
+# --- a chain directory: the tree in <dir>/proof/, checkpoints in <dir>/checkpoints/
+D=$T/dir
+expect 0 "$EV" init "$D"
+i=0
+while [ $i -lt 70 ]; do
+  "$EV" append "$D" --type t --data "event $i" --timestamp $((1000 + i)) --durability none \
+    >/dev/null || bad "append $i"
+  i=$((i + 1))
+done
+expect 2 "$EV" prove "$D" 3 -o "$T/d3"
+has "$T/err" "evchain checkpoint"
+expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp70"
+has "$T/err" "stored in"
+if cmp -s "$T/dcp70" "$D/checkpoints/latest" && [ -f "$D/checkpoints/00000000000000000070.checkpoint" ]
+then ok; else bad "checkpoint not stored in $D/checkpoints"; fi
+case $(stat -c %a "$D/checkpoints/latest") in 644) ok ;; *) bad "checkpoint mode" ;; esac
+# 70 events: one block of 64 stored, after the 32-byte header
+case $(stat -c %s "$D/proof/tree") in 64) ok ;; *) bad "tree file $(stat -c %s "$D/proof/tree") bytes" ;; esac
+expect 0 "$EV" prove "$D" 3 -o "$T/d3"
+expect 0 "$EV" verify-proof "$T/d3" --vkey "$VKEY"
+has "$T/out" "tree of 70 events"
+i=70
+while [ $i -lt 140 ]; do
+  "$EV" append "$D" --type t --data "event $i" --durability none >/dev/null || bad "append $i"
+  i=$((i + 1))
+done
+expect 2 "$EV" prove "$D" 100 -o "$T/d100"
+has "$T/err" "not in the checkpoint"
+expect 0 "$EV" verify "$D" --since "$D/checkpoints/latest" --vkey "$VKEY"
+has "$T/out" "extends checkpoint"
+expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140"
+# 140 events: blocks 0 and 1 and their parent
+case $(stat -c %s "$D/proof/tree") in 128) ok ;; *) bad "tree file $(stat -c %s "$D/proof/tree") bytes" ;; esac
+expect 0 "$EV" prove "$D" 100 -o "$T/d100"
+expect 0 "$EV" verify-proof "$T/d100" --vkey "$VKEY"
+# the tree is derived: deleted, proofs still work (rebuilt in memory) and checkpoint restores it
+rm "$D/proof/tree"
+expect 0 "$EV" prove "$D" 130 -o "$T/d130"
+expect 0 "$EV" verify-proof "$T/d130" --vkey "$VKEY"
+if [ -e "$D/proof/tree" ]; then bad "a read-only prove wrote the tree"; else ok; fi
+expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140b"
+if cmp -s "$T/dcp140" "$T/dcp140b"; then ok; else bad "rebuilt tree signs another root"; fi
+# a file that is not a tree file is refused, not overwritten
+printf 'not a tree' >"$D/proof/tree"
+expect 2 "$EV" checkpoint "$D" --key "$T/k.key"
+has "$T/err" "proof/tree"
+rm "$D/proof/tree"
+# the old checkpoint against the grown chain: a consistency proof of 70 -> 140
+expect 0 "$EV" verify "$D" --since "$T/dcp70" --vkey "$VKEY"
+
 # --- byte for byte what an independent implementation (note_vectors.py) computes
 C=tests/vectors/c2sp
 printf 'PRIVATE+KEY+evchain.test/vector+ad21a967+AQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n' \

@@ -446,6 +446,10 @@ static int write_file(ec_checkpointer *c, const char *name, const char *data, si
         return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
     snprintf(path, n, "%s/%s", c->dir, name);
     int rc = ec_write_file_atomic(path, data, len);
+    /* A checkpoint is public (whoever audits the chain reads it): not the temporary file's
+     * private mode. */
+    if (rc == 0 && chmod(path, 0644) != 0)
+        rc = ec_error_set_errno(EC_EIO, errno, "%s: chmod", path);
     free(path);
     return rc;
 }
