@@ -557,6 +557,65 @@ static void test_checkpointer(void)
     ec_chain_free(c);
 }
 
+/* The runtime's set-up: a disk chain directory, checkpoints every 10 events or 1 ns. */
+static void test_checkpointer_open(void)
+{
+    char dir[64] = "/tmp/ec_note_dir_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128], path[256];
+    snprintf(cdir, sizeof cdir, "%s/chain", dir);
+    ec_disk_options dopt = EC_DISK_OPTIONS_INIT;
+    dopt.create = 1;
+    dopt.durability = EC_DURABLE_NONE;
+    ec_backend *b;
+    ec_chain *c;
+    REQUIRE_OK(ec_backend_disk(&b, cdir, &dopt));
+    REQUIRE_OK(ec_chain_open(&c, b, NULL));
+    ec_signer *s;
+    REQUIRE_OK(ec_signer_generate(&s, "example.org/runtime"));
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.every_events = 10;
+    ec_checkpointer *cp;
+    REQUIRE_OK(ec_checkpointer_open(&cp, c, cdir, s, &o));
+    int writes = 0, w;
+    for (int i = 0; i < 35; i++) {
+        ec_event_input in = {.type = "actor/event", .data = "x", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+        REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+        writes += w;
+    }
+    CHECK(writes == 3);
+    REQUIRE_OK(ec_checkpointer_write(cp, 0)); /* at close: the last 5 events too */
+    ec_checkpointer_free(cp);
+    snprintf(path, sizeof path, "%s/checkpoints/latest", cdir);
+    size_t len;
+    char *note = slurp(path, &len);
+    REQUIRE(note);
+    char *vt;
+    REQUIRE_OK(ec_signer_vkey_text(s, &vt));
+    ec_vkey *k;
+    REQUIRE_OK(ec_vkey_parse(&k, vt, strlen(vt)));
+    ec_since_result r;
+    CHECK_OK(ec_proof_verify_since(c, note, len, &k, 1, NULL, &r));
+    CHECK(r.checkpoint.size == 35);
+    snprintf(path, sizeof path, "%s/proof/tree", cdir);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 32);
+    /* Reopened, it resumes from `latest`: nothing new, nothing written. */
+    REQUIRE_OK(ec_checkpointer_open(&cp, c, cdir, s, &o));
+    REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+    CHECK(w == 0);
+    ec_checkpointer_free(cp);
+    free(note);
+    free(vt);
+    ec_vkey_free(k);
+    ec_signer_free(s);
+    ec_chain_free(c);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(test_c2sp_example);
@@ -566,5 +625,6 @@ int main(void)
     RUN(test_tlog_proofs);
     RUN(test_since);
     RUN(test_checkpointer);
+    RUN(test_checkpointer_open);
     TEST_END();
 }

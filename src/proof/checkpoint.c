@@ -419,6 +419,7 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
 
 struct ec_checkpointer {
     ec_tree *tree;
+    ec_tree *own_tree; /* opened by ec_checkpointer_open, freed with the checkpointer */
     ec_signer *signer;
     uint64_t every_events, every_ns;
     char *dir, *origin;
@@ -432,6 +433,7 @@ void ec_checkpointer_free(ec_checkpointer *c)
 {
     if (!c)
         return;
+    ec_tree_free(c->own_tree);
     free(c->dir);
     free(c->origin);
     free(c->last);
@@ -564,4 +566,41 @@ const char *ec_checkpointer_last(const ec_checkpointer *c, size_t *len)
     if (len)
         *len = c->last ? c->last_len : 0;
     return c->last;
+}
+
+int ec_checkpointer_open(ec_checkpointer **out, ec_chain *chain, const char *chain_dir,
+                         ec_signer *signer, const ec_checkpointer_options *opts)
+{
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    if (opts)
+        o = *opts;
+    *out = NULL;
+    char *tree_path = NULL, *cp_dir = NULL;
+    if (chain_dir) {
+        size_t n = strlen(chain_dir) + 16;
+        tree_path = malloc(n);
+        cp_dir = malloc(n);
+        if (!tree_path || !cp_dir) {
+            free(tree_path);
+            free(cp_dir);
+            return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+        }
+        snprintf(tree_path, n, "%s/proof/tree", chain_dir);
+        snprintf(cp_dir, n, "%s/checkpoints", chain_dir);
+        o.dir = cp_dir;
+    }
+    ec_tree_options to = EC_TREE_OPTIONS_INIT;
+    to.path = tree_path;
+    ec_tree *t;
+    int rc = ec_tree_open(&t, chain, &to);
+    if (rc == 0) {
+        rc = ec_checkpointer_new(out, t, signer, &o);
+        if (rc)
+            ec_tree_free(t);
+        else
+            (*out)->own_tree = t;
+    }
+    free(tree_path);
+    free(cp_dir);
+    return rc;
 }
