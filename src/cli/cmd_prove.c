@@ -110,7 +110,7 @@ int cmd_prove(int argc, char **argv)
         goto done;
     int rc = ec_tlog_proof_build(&p, pc.tree, seq, note, nl);
     if (rc) {
-        cli_error("prove", 1, "event %llu", (unsigned long long)seq);
+        cli_error("prove", 1, "%s", chain);
         code = cli_exit_code(rc);
         goto done;
     }

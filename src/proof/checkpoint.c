@@ -277,23 +277,24 @@ int ec_tlog_proof_build(ec_tlog_proof **out, ec_tree *t, uint64_t seq, const cha
         return rc;
     if (cp.size > ec_tree_size(t))
         return ec_error_set(EC_EINVAL,
-                            "prove: the checkpoint covers %llu events, the chain has %llu",
+                            "tlog-proof: the checkpoint covers %llu events, the chain has %llu",
                             (unsigned long long)cp.size, (unsigned long long)ec_tree_size(t));
     if (seq >= cp.size)
         return ec_error_set(EC_EINVAL,
-                            "prove: event %llu is not in the checkpoint's tree of %llu events",
+                            "tlog-proof: event %llu is not in the checkpoint's tree of %llu events "
+                            "(sign a newer checkpoint)",
                             (unsigned long long)seq, (unsigned long long)cp.size);
     uint8_t root[EC_MERKLE_HASH_LEN];
     rc = ec_tree_root(t, cp.size, root);
     if (rc)
         return rc;
     if (memcmp(root, cp.root, EC_MERKLE_HASH_LEN) != 0)
-        return ec_error_set(EC_EVERIFY,
-                            "prove: the checkpoint's root is not this chain's root at size %llu",
-                            (unsigned long long)cp.size);
+        return ec_error_set(
+            EC_EVERIFY, "tlog-proof: the checkpoint's root is not this chain's root at size %llu",
+            (unsigned long long)cp.size);
     ec_tlog_proof *p = calloc(1, sizeof *p);
     if (!p)
-        return ec_error_set(EC_ENOMEM, "prove: no memory");
+        return ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
     p->index = seq;
     rc = ec_tree_inclusion(t, seq, cp.size, p->hashes, &p->count);
     const uint8_t *rec = NULL;
@@ -306,7 +307,7 @@ int ec_tlog_proof_build(ec_tlog_proof **out, ec_tree *t, uint64_t seq, const cha
         p->extra = malloc(rl ? rl : 1);
         p->checkpoint = malloc(checkpoint_len + 1);
         if (!p->extra || !p->checkpoint)
-            rc = ec_error_set(EC_ENOMEM, "prove: no memory");
+            rc = ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
     }
     if (rc) {
         ec_tlog_proof_free(p);
