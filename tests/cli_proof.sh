@@ -89,6 +89,13 @@ expect 0 "$EV" prove "$V/wasi-http-two.json" 5 -o "$T/p5n" --checkpoint "$T/cp22
 expect 2 "$EV" verify-proof "$T/p5n" --vkey "$VKEY"
 has "$T/err" "give --event"
 expect 0 "$EV" verify-proof "$T/p5n" --vkey "$VKEY" --hash "$H5"
+# the event as a binary record file (FORMAT.md section 1): the one carried in proof 5
+sed -n 's/^extra //p' "$T/p5" | base64 -d >"$T/rec5"
+expect 0 "$EV" verify-proof "$T/p5n" --vkey "$VKEY" --event "$T/rec5"
+expect 1 "$EV" verify-proof "$T/p6" --vkey "$VKEY" --event "$T/rec5"
+has "$T/out" "is event 5, the proof is for index 6"
+printf 'evchain\001garbage' >"$T/badrec"
+expect 2 "$EV" verify-proof "$T/p5n" --vkey "$VKEY" --event "$T/badrec"
 # a proof against the older 10-event checkpoint, and one signed fresh with --key
 expect 0 "$EV" prove "$V/wasi-http-two.json" 9 -o "$T/p9old" --checkpoint "$T/cp10"
 expect 0 "$EV" verify-proof "$T/p9old" --vkey "$VKEY"
