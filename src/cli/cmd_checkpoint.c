@@ -7,11 +7,13 @@
 
 const char help_checkpoint[] =
     "sign a checkpoint of a chain's Merkle tree\n"
-    "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE]\n"
+    "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
     "  --key KEYFILE    private key from `evchain keygen`\n"
     "  --origin ORIGIN  the checkpoint's first line (default: the key's name)\n"
     "  -o FILE          write the checkpoint there (default: standard output)\n"
+    "  --rebuild        verify the whole chain and recompute its tree from it first, instead\n"
+    "                   of trusting the stored tree (which is checked only at its ends)\n"
     "\n"
     "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
     "signed as a C2SP signed note. For a chain directory it is also stored as\n"
@@ -22,7 +24,7 @@ const char help_checkpoint[] =
 int cmd_checkpoint(int argc, char **argv)
 {
     const char *chain = NULL, *key = NULL, *origin = NULL, *out = NULL, *v;
-    int bad = 0;
+    int bad = 0, rebuild = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
             key = v;
@@ -32,6 +34,8 @@ int cmd_checkpoint(int argc, char **argv)
             out = v;
         else if (bad)
             break;
+        else if (strcmp(argv[i], "--rebuild") == 0)
+            rebuild = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("checkpoint", 0, "unknown option '%s' (see `evchain help checkpoint`)",
                       argv[i]);
@@ -53,7 +57,7 @@ int cmd_checkpoint(int argc, char **argv)
     if (cli_load_signer("checkpoint", key, &s) != 0)
         return EXIT_UNUSABLE;
     cli_proof_chain pc;
-    int code = cli_open_proof_chain("checkpoint", chain, 1, &pc);
+    int code = cli_open_proof_chain("checkpoint", chain, 1, rebuild, &pc);
     if (code != EXIT_VALID) {
         ec_signer_free(s);
         return code;

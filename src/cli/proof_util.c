@@ -261,7 +261,8 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     return EXIT_UNUSABLE;
 }
 
-int cli_open_proof_chain(const char *cmd, const char *path, int want_write, cli_proof_chain *pc)
+int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int rebuild,
+                         cli_proof_chain *pc)
 {
     memset(pc, 0, sizeof *pc);
     pc->is_dir = cli_is_dir(path);
@@ -291,6 +292,25 @@ int cli_open_proof_chain(const char *cmd, const char *path, int want_write, cli_
         snprintf(pc->cp_dir, sizeof pc->cp_dir, "%s/checkpoints", path);
         to.path = tree_path;
         to.read_only = !pc->writable;
+    }
+    if (rebuild) {
+        /* Trust nothing stored: the whole chain verified, the tree recomputed from it. */
+        ec_verify_options vo = EC_VERIFY_OPTIONS_INIT;
+        rc = ec_chain_verify(pc->chain, &vo, &vr);
+        if (rc) {
+            if (rc == EC_EVERIFY)
+                cli_error(cmd, 0, "%s: event %llu: %s", path, (unsigned long long)vr.seq,
+                          vr.reason);
+            else
+                cli_error(cmd, 1, "%s: cannot verify", path);
+            ec_chain_free(pc->chain);
+            pc->chain = NULL;
+            return cli_exit_code(rc);
+        }
+        if (pc->is_dir && pc->writable)
+            unlink(tree_path);
+        else
+            to.path = NULL;
     }
     rc = ec_tree_open(&pc->tree, pc->chain, &to);
     if (rc) {

@@ -38,7 +38,9 @@ typedef struct cli_proof_chain {
 } cli_proof_chain;
 
 /* Open for proofs; want_write: take the writer lock when it is free (falls back to read-only
- * with a note when another process writes the chain). Returns an exit code (0 on success). */
-int cli_open_proof_chain(const char *cmd, const char *path, int want_write, cli_proof_chain *pc);
+ * with a note when another process writes the chain); rebuild: verify the whole chain and
+ * recompute its tree instead of reading the stored one. Returns an exit code (0 on success). */
+int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int rebuild,
+                         cli_proof_chain *pc);
 void cli_close_proof_chain(cli_proof_chain *pc);
 #endif
