@@ -534,6 +534,37 @@ static void test_checkpointer(void)
     CHECK(w == 0); /* nothing new */
     ec_checkpointer_free(cp);
 
+    /* Never a checkpoint inconsistent with the last one: not for a rewritten chain, not for
+     * a shorter one. */
+    ec_chain *forked = make_chain(0, (size_t)-1);
+    REQUIRE(forked);
+    for (int i = 0; i < 30; i++) {
+        ec_event_input in = {.type = i == 4 ? "E" : "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(forked, &in, NULL, NULL));
+    }
+    ec_tree *ft;
+    REQUIRE_OK(ec_tree_open(&ft, forked, NULL));
+    REQUIRE_OK(ec_checkpointer_new(&cp, ft, s, &o));
+    CHECK(ec_checkpointer_write(cp, 1) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "refusing to sign"));
+    CHECK(ec_checkpointer_tick(cp, &w) == EC_EVERIFY);
+    ec_checkpointer_free(cp);
+    ec_tree_free(ft);
+    ec_chain_free(forked);
+    ec_chain *shorter = make_chain(0, (size_t)-1);
+    REQUIRE(shorter);
+    for (int i = 0; i < 10; i++) {
+        ec_event_input in = {.type = "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(shorter, &in, NULL, NULL));
+    }
+    REQUIRE_OK(ec_tree_open(&ft, shorter, NULL));
+    REQUIRE_OK(ec_checkpointer_new(&cp, ft, s, &o));
+    CHECK(ec_checkpointer_tick(cp, &w) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "truncated"));
+    ec_checkpointer_free(cp);
+    ec_tree_free(ft);
+    ec_chain_free(shorter);
+
     /* The folder holds the numbered checkpoints and `latest`. */
     DIR *d = opendir(cdir);
     REQUIRE(d);

@@ -425,6 +425,7 @@ struct ec_checkpointer {
     uint64_t every_events, every_ns;
     char *dir, *origin;
     uint64_t last_size, last_ns;
+    uint8_t last_root[EC_MERKLE_HASH_LEN];
     int have_last;
     char *last;
     size_t last_len;
@@ -497,8 +498,9 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
                 char buf[4096];
                 size_t got = fread(buf, 1, sizeof buf, f);
                 ec_checkpoint cp;
-                if (peek_checkpoint(&cp, buf, got) == 0 && cp.size <= ec_tree_size(tree)) {
+                if (peek_checkpoint(&cp, buf, got) == 0) {
                     c->last_size = cp.size;
+                    memcpy(c->last_root, cp.root, EC_MERKLE_HASH_LEN);
                     c->have_last = 1;
                 }
                 fclose(f);
@@ -510,13 +512,40 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     return 0;
 }
 
+/* C2SP tlog-checkpoint: a log must never sign a checkpoint inconsistent with one it signed
+ * before. The tree must still have the last checkpoint's root at its size: a chain cut back or
+ * rewritten since, or a damaged tree file, is refused here rather than signed. */
+static int check_consistent(ec_checkpointer *c)
+{
+    uint64_t n = ec_tree_size(c->tree);
+    if (n < c->last_size)
+        return ec_error_set(EC_EVERIFY,
+                            "refusing to sign: the chain has %llu events, fewer than the %llu "
+                            "of the last checkpoint (truncated)",
+                            (unsigned long long)n, (unsigned long long)c->last_size);
+    uint8_t root[EC_MERKLE_HASH_LEN];
+    int rc = ec_tree_root(c->tree, c->last_size, root);
+    if (rc)
+        return rc;
+    if (memcmp(root, c->last_root, EC_MERKLE_HASH_LEN) != 0)
+        return ec_error_set(EC_EVERIFY,
+                            "refusing to sign: the first %llu events no longer have the root "
+                            "of the last checkpoint (the chain was rewritten, or its tree file "
+                            "is damaged: rebuild it from the chain)",
+                            (unsigned long long)c->last_size);
+    return 0;
+}
+
 int ec_checkpointer_write(ec_checkpointer *c, int force)
 {
     if (!force && c->have_last && ec_tree_size(c->tree) == c->last_size)
         return 0;
+    int rc = c->have_last ? check_consistent(c) : 0;
+    if (rc)
+        return rc;
     char *note;
     size_t len;
-    int rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);
+    rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);
     if (rc)
         return rc;
     if (c->dir) {
@@ -537,6 +566,9 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
     c->last = note;
     c->last_len = len;
     c->last_size = ec_tree_size(c->tree);
+    rc = ec_tree_root(c->tree, c->last_size, c->last_root);
+    if (rc)
+        return rc;
     c->last_ns = ec_time_now_ns();
     c->have_last = 1;
     return 0;
@@ -552,6 +584,8 @@ int ec_checkpointer_tick(ec_checkpointer *c, int *written)
     uint64_t size = ec_tree_size(c->tree);
     if (size == c->last_size && c->have_last)
         return 0;
+    if (size < c->last_size && c->have_last)
+        return check_consistent(c); /* the chain shrank under us: say so */
     int due = (c->every_events && size - c->last_size >= c->every_events) ||
               (c->every_ns && size > c->last_size && ec_time_now_ns() - c->last_ns >= c->every_ns);
     if (!due)
