@@ -334,8 +334,8 @@ static void group_links(void)
     REQUIRE(rt);
     REQUIRE(spawn(rt, "pingpong", "ping", "pong") && spawn(rt, "pingpong", "pong", "ping"));
     REQUIRE(spawn(rt, "supervisor", "sup", NULL) && spawn(rt, "counter", "cnt", NULL));
-    const char *msgs[][2] = {{"ping", "serve 2"}, {"sup", "work 1"}, {"sup", "crash"},
-                             {"cnt", "tick"}};
+    const char *msgs[][2] = {
+        {"ping", "serve 2"}, {"sup", "work 1"}, {"sup", "crash"}, {"cnt", "tick"}};
     for (int k = 0; k < 4; k++)
         CHECK_OK(ec_runtime_send(rt, msgs[k][0], msgs[k][1], strlen(msgs[k][1])));
     CHECK_OK(ec_runtime_run(rt, 2000, NULL));

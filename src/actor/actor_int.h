@@ -49,18 +49,7 @@ typedef struct ec_module {
     struct ec_module *next;
 } ec_module;
 
-/* What a parsed module declares (module.c). */
-typedef struct ec_wasm_info {
-    uint32_t initial_pages, max_pages; /* max_pages = UINT32_MAX when undeclared */
-    unsigned exports;                  /* bit set of EX_* below */
-} ec_wasm_info;
-enum { EX_ALLOC = 1, EX_INIT = 2, EX_MESSAGE = 4, EX_REQUEST = 8, EX_TIMER = 16, EX_CHILD = 32 };
-
-/* Parse a wasm binary and check it against ABI v1: every import must be a host function with
- * the right signature, memory must be defined and exported, handler exports must have the
- * documented types. `instrumented`: env.log_execution (fuel) is allowed. */
-int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrumented,
-                  ec_wasm_info *info);
+#include "actor/wasm_check.h"
 
 /* Work queued for delivery by ec_runtime_run. */
 typedef enum work_kind { WORK_MESSAGE, WORK_TIMER, WORK_CHILD } work_kind;
