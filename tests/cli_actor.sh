@@ -102,6 +102,18 @@ if have_cmd verify; then
     "$T/d4/actors/ping/chain" "$T/d4/actors/pong/chain"
 fi
 
+# --- the group's chains checked against each other; mixing two runs breaks the links
+if have_cmd verify; then
+  expect 0 "$EV" verify --links "$T/d4"
+  has "$T/out" "links: ok, 9 links between 5 chains"
+  expect 0 "$EV" run --manifest "$T/group.json" --data-dir "$T/d4b" --cache "$CACHE" --quiet
+  expect 1 "$EV" verify --links "$T/d4/actors/ping/chain" "$T/d4b/actors/pong/chain"
+  has "$T/out" "which is not in pong's chain"
+  expect 0 "$EV" verify --links "$T/d4/actors/pong/chain"
+  has "$T/out" "to actors outside the group (not checked)"
+  expect 2 "$EV" verify --links "$T/d4/actors/pong/chain" "$T/group.json"
+fi
+
 # --- serve, feed with evchain send, stop with evchain send --stop
 "$EV" run "$A/counter.wasm" --data-dir "$T/d5" --cache "$CACHE" --quiet --serve \
   >"$T/serve.out" 2>"$T/serve.err" &

@@ -4,11 +4,15 @@
 #include <string.h>
 
 #include "cli.h"
+#include "verify_links.h"
 
 const char help_verify[] =
     "check that chains are intact\n"
-    "usage: evchain verify [--] <chain>...\n"
+    "usage: evchain verify [--links] [--] <chain>...\n"
     "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected)\n"
+    "  --links   the chains are a group of actors (a runtime data directory stands for all\n"
+    "            its actors): also check that every message, request, reply, timer and\n"
+    "            child notice names an existing event of the right actor (docs/ABI.md)\n"
     "\n"
     "Every event is checked: its hash, its link to the previous event, its seq and the\n"
     "algorithm. Prints `<chain>: ok, N events, head <hash>` for an intact chain and\n"
@@ -21,6 +25,7 @@ const char help_verify[] =
 struct verify_args {
     char **paths;
     int npaths;
+    int links; /* --links: the chains are a group of actors; check the links between them */
 };
 
 static int parse_args(int argc, char **argv, struct verify_args *a)
@@ -35,6 +40,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         const char *s = argv[i];
         if (!only_paths && strcmp(s, "--") == 0) {
             only_paths = 1;
+        } else if (!only_paths && strcmp(s, "--links") == 0) {
+            a->links = 1;
         } else if (!only_paths && s[0] == '-' && s[1] != '\0') {
             cli_error("verify", 0, "unknown option '%s' (see `evchain help verify`)", s);
             return -1;
@@ -98,6 +105,17 @@ int cmd_verify(int argc, char **argv)
         free(a.paths);
         return EXIT_UNUSABLE;
     }
+    char **expanded = NULL;
+    int nexpanded = 0;
+    if (a.links) {
+        if (cli_links_expand(a.paths, a.npaths, &expanded, &nexpanded) != 0) {
+            free(a.paths);
+            return EXIT_UNUSABLE;
+        }
+        free(a.paths);
+        a.paths = expanded;
+        a.npaths = nexpanded;
+    }
     int worst = EXIT_VALID;
     for (int k = 0; k < a.npaths; k++) {
         int code = verify_one(a.paths[k], &a);
@@ -105,6 +123,11 @@ int cmd_verify(int argc, char **argv)
             worst = code; /* unusable (2) outranks broken (1) outranks intact (0) */
         fflush(stdout);
     }
-    free(a.paths);
+    if (a.links && worst == EXIT_VALID)
+        worst = cli_links_check(a.paths, a.npaths);
+    if (a.links)
+        cli_links_free(a.paths, a.npaths);
+    else
+        free(a.paths);
     return worst;
 }
