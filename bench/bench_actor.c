@@ -41,6 +41,8 @@ static const char *mod(const char *name)
  * recording, not first-touch page faults. */
 static uint64_t hint_events;
 
+static ec_durability durability = EC_DURABLE_BATCH;
+
 static ec_runtime *runtime(const char *cache)
 {
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
@@ -79,6 +81,33 @@ static double append_rate(unsigned long n, const char *const *types, const size_
     mo.expected_bytes = hint_events * 160;
     if (ec_backend_memory(&be, &mo) || ec_chain_open(&c, be, NULL))
         die("memory chain");
+    uint8_t data[64] = {0xa1, 0x63, 'r', 'e', 't', 0x1b};
+    double t0 = bench_now();
+    for (unsigned long i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) {
+            ec_event_input in = {0};
+            in.type = types[j];
+            in.data = data;
+            in.data_len = sizes[j];
+            if (ec_chain_append(c, &in, NULL, NULL))
+                die("append");
+        }
+    double dt = bench_now() - t0;
+    ec_chain_free(c);
+    return (double)n / dt;
+}
+
+/* The same limit on a disk chain directory with the runtime's durability policy. */
+static double disk_append_rate(unsigned long n, const char *const *types, const size_t *sizes,
+                               int k, const char *dir)
+{
+    ec_backend *be;
+    ec_chain *c;
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    o.create = 1;
+    o.durability = durability;
+    if (ec_backend_disk(&be, dir, &o) || ec_chain_open(&c, be, NULL))
+        die("disk chain");
     uint8_t data[64] = {0xa1, 0x63, 'r', 'e', 't', 0x1b};
     double t0 = bench_now();
     for (unsigned long i = 0; i < n; i++)
@@ -135,6 +164,36 @@ int main(int argc, char **argv)
     printf("limit, appending the same 2 events directly:     %.3f M pairs/s\n", pairs / 1e6);
     printf("ratio %.3f (target >= 0.7, and >= 0.5 M calls/s absolute)\n", calls / pairs);
 
+    /* 1b. The same on disk chains (durable, `batch` by default; `none` for comparison):
+     * one thread appends, so each append waits for its own fdatasync under batch. */
+    double disk_ratio[2];
+    for (int p = 0; p < 2; p++) {
+        durability = p == 0 ? EC_DURABLE_BATCH : EC_DURABLE_NONE;
+        unsigned long dn = bench_scaled(p == 0 ? 300 : 50000);
+        char ddir[1200], lim[1200];
+        snprintf(ddir, sizeof ddir, "%s/disk-%d", data_dir, p);
+        snprintf(lim, sizeof lim, "%s/disk-limit-%d", data_dir, p);
+        ec_runtime *drt;
+        ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
+        ro.data_dir = ddir;
+        ro.cache_dir = warm_cache;
+        ro.chain_store = EC_CHAIN_STORE_DISK;
+        ro.durability = durability;
+        ro.quiet = 1;
+        if (ec_runtime_new(&drt, &ro))
+            die("disk runtime");
+        spawn(drt, "bench", "clock", "none");
+        snprintf(msg, sizeof msg, "clock %lu", dn);
+        double dcalls = (double)dn / run_message(drt, "clock", msg);
+        ec_runtime_free(drt);
+        double dpairs = disk_append_rate(dn, two, two_sizes, 2, lim);
+        disk_ratio[p] = dcalls / dpairs;
+        printf("disk chains, %s: %.0f recorded host calls/s, limit %.0f pairs/s appended "
+               "directly, ratio %.3f\n",
+               p == 0 ? "batch" : "none", dcalls, dpairs, disk_ratio[p]);
+    }
+    durability = EC_DURABLE_BATCH;
+
     /* 2. Request round trips between two actors: 6 events and 2 calls into wasm each. */
     unsigned long m = bench_scaled(100000);
     hint_events = 4 * m + 1000; /* per chain: a records 2 + its calls, b 4 per trip */
@@ -185,6 +244,8 @@ int main(int argc, char **argv)
     nftw(data_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     printf("actor.host_call: %.3f\n", calls / pairs);
     printf("actor.round_trip: %.3f\n", trips / sixes);
+    printf("actor.host_call_disk_batch: %.3f\n", disk_ratio[0]);
+    printf("actor.host_call_disk_none: %.3f\n", disk_ratio[1]);
     printf("actor.warm_start: %.3f\n", cold / warm);
     return 0;
 }
