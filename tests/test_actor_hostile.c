@@ -110,6 +110,45 @@ static void traps_are_contained(void)
     scratch_end();
 }
 
+/* Nesting is bounded: an actor on the call stack is not re-entered, and children come only
+ * from plain module names next to the parent's module. */
+static void reentry_and_spawn_refused(void)
+{
+    scratch_begin();
+    ec_runtime *rt = hostile_runtime();
+    REQUIRE(rt);
+    char *js = attack(rt, "me", "self", "message/request.result");
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "already in a call"));
+    free(js);
+    CHECK(!trapped(rt, "me"));
+    static const char *const bad[][2] = {{"spawn ../../bin/x", "\"ret\":-1"},
+                                         {"spawn nosuch", "\"ret\":-2"},
+                                         {"spawn badimport", "launch_missiles"}};
+    for (int k = 0; k < 3; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "sp%d", k);
+        js = attack(rt, id, bad[k][0], "supervisor/spawn.result");
+        CHECK(js && strstr(js, bad[k][1]));
+        if (js && !strstr(js, bad[k][1]))
+            fprintf(stderr, "%s: %s\n", bad[k][0], js);
+        free(js);
+    }
+    CHECK(ec_runtime_find(rt, "sp0.kid") == NULL && ec_runtime_find(rt, "sp2.kid") == NULL);
+    /* A good child spawns, once: the same name again is busy. */
+    js = attack(rt, "sp3", "spawn worker", "supervisor/spawn.result");
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    CHECK(ec_runtime_find(rt, "sp3.kid") != NULL);
+    CHECK_OK(ec_runtime_send(rt, "sp3", "spawn worker", 12));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "sp3")), "supervisor/spawn.result", 1, &js,
+                     NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5"));
+    free(js);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 static void path_escapes_refused(void)
 {
     scratch_begin();
@@ -172,5 +211,6 @@ int main(void)
 {
     RUN(traps_are_contained);
     RUN(path_escapes_refused);
+    RUN(reentry_and_spawn_refused);
     TEST_END();
 }
