@@ -26,9 +26,12 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
             sink++;
     if (ec_starts(p, n, "bomb")) { /* grow until refused, then write past the end */
         u32 pages = 0;
-        while (__builtin_wasm_memory_grow(0, 16) != (unsigned long)-1)
-            pages += 16;
+        while (__builtin_wasm_memory_grow(0, 1) != (unsigned long)-1)
+            pages += 1;
         sink = pages;
+        char line[32] = "pages ";
+        u32 k = 6 + ec_utoa(__builtin_wasm_memory_size(0), line + 6);
+        ec_log(line, k); /* how far the cap let it grow */
         volatile char *end =
             (volatile char *)(unsigned long)(__builtin_wasm_memory_size(0) * 65536);
         *end = 1;

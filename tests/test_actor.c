@@ -426,13 +426,44 @@ static void supervisor_restarts_trapping_child(void)
     CHECK(strstr(js, "\"out\":\"12\"") && strstr(js, "\"link\":\""));
     free(js);
     CHECK(find_event(ec_actor_chain(w), "message/reply", 0, NULL, NULL) == 0);
+    /* The parent lists its children and reads a child's status (41 bytes). */
+    CHECK_OK(ec_runtime_send(rt, "sup", "status", 6));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/list.result", 0, &js, NULL));
+    CHECK(strstr(js, "\"out\":\"worker\\ncrasher\\n\""));
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/status.result", 0, &js, NULL));
+    CHECK(strstr(js, "\"ret\":41"));
+    free(js);
     /* The worker stopped itself: the parent hears of it; stopping the parent stops all. */
     CHECK_OK(ec_runtime_send(rt, "sup.worker", "quit", 4));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
     CHECK(ec_actor_get_state(w) == EC_ACTOR_STOPPED);
     CHECK(strstr(ec_actor_reason(w), "asked to quit") != NULL);
-    CHECK_OK(ec_runtime_stop(rt, "sup", "test over"));
+    /* The worker's own stop reached the parent as a child notice (event 2). */
+    found = 0;
+    for (int k = 0; k < 20 && !found; k++) {
+        if (find_event(ec_actor_chain(p), "wasm/call", k, &js, NULL))
+            break;
+        found = strstr(js, "\"fn\":\"ec_handle_child\"") && strstr(js, "\"arg\":2") &&
+                strstr(js, "\"from\":\"sup.worker\"");
+        free(js);
+    }
+    CHECK(found);
+    /* The parent stops a child itself; a second stop finds it stopped (ESTATE). */
+    CHECK_OK(ec_runtime_send(rt, "sup", "stop crasher", 12));
+    CHECK_OK(ec_runtime_send(rt, "sup", "stop crasher", 12));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
     CHECK(ec_actor_get_state(c) == EC_ACTOR_STOPPED);
+    CHECK(strstr(ec_actor_reason(c), "stopped by its supervisor") != NULL);
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/stop.result", 0, &js, NULL));
+    CHECK(strstr(js, "\"ret\":0"));
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/stop.result", 1, &js, NULL));
+    CHECK(strstr(js, "\"ret\":-7"));
+    free(js);
+    CHECK_OK(ec_runtime_stop(rt, "sup", "test over"));
+    CHECK(ec_actor_get_state(p) == EC_ACTOR_STOPPED);
     CHECK(find_event(ec_actor_chain(c), "actor/stop", 0, NULL, NULL) == 0);
     for (size_t k = 0; k < ec_runtime_actor_count(rt); k++)
         CHECK(check_chain(ec_actor_chain(ec_runtime_actor_at(rt, k))) > 0);

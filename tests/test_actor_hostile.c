@@ -62,6 +62,12 @@ static void traps_are_contained(void)
     CHECK(js && strstr(js, "out of bounds"));
     CHECK(trapped(rt, "bomb"));
     free(js);
+    /* It grew to the runtime's cap (64 pages here), not to the 1024 its module declares. */
+    js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "bomb")), "runtime/log", 0, &js, NULL) ==
+          0);
+    CHECK(js && strstr(js, "\"text\":\"pages 64\""));
+    free(js);
 
     js = attack(rt, "deep", "recurse", "wasm/trap");
     CHECK(js && (strstr(js, "call stack exhausted") || strstr(js, "out of bounds")));
