@@ -182,7 +182,8 @@ static void counter_store_and_binding(void)
     REQUIRE_OK(ec_payload_to_json("actor/start", ev.data, ev.data_len, &js));
     CHECK(strstr(js, "\"abi\":1") && strstr(js, "\"alg\":\"sha256\"") &&
           strstr(js, "\"actor\":\"c1\"") && strstr(js, "\"args\":\"hello\"") &&
-          strstr(js, "\"module_sha256\":\""));
+          strstr(js, "\"module_sha256\":\"") && strstr(js, "\"fuel\":1000000000") &&
+          strstr(js, "\"call_depth\":2000") && strstr(js, "\"memory_pages\":256"));
     free(js);
     /* Every call is a call/result pair; the first is ec_init with its arguments. */
     REQUIRE_OK(find_event(c, "wasm/call", 0, &js, NULL));

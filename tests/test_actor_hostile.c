@@ -151,6 +151,12 @@ static void reentry_and_spawn_refused(void)
                      NULL) == 0);
     CHECK(js && strstr(js, "\"ret\":-5"));
     free(js);
+    /* A parent that traps takes its children with it. */
+    CHECK_OK(ec_runtime_send(rt, "sp3", "divzero", 7));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *kid = ec_runtime_find(rt, "sp3.kid");
+    CHECK(trapped(rt, "sp3") && ec_actor_get_state(kid) == EC_ACTOR_STOPPED);
+    CHECK(strstr(ec_actor_reason(kid), "parent trapped") != NULL);
     ec_runtime_free(rt);
     scratch_end();
 }

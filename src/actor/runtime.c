@@ -424,6 +424,10 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         if (!rt->quiet)
             fprintf(stderr, "evchain: actor %s trapped in %s: %s\n", a->id, fn_names[fn], why);
         notify_parent(a, 1);
+        /* Its children go with it: nothing supervises them any more. */
+        for (size_t k = 0; k < rt->nactors; k++)
+            if (rt->actors[k]->parent == a)
+                ec_actor_stop(rt->actors[k], "parent trapped", 0);
         if (rc)
             return rc;
         return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s", a->id, fn_names[fn], why);
@@ -450,7 +454,9 @@ static int record_start(ec_actor *a, const char *type)
     cbuf b;
     cb_init(&b, small, sizeof small);
     /* The binding event: who, what code, which interface and hash, with what inputs. */
-    cb_map(&b, 7);
+    /* The limits too: what memory.grow returns, when fuel runs out and how deep calls go
+     * are observable by the actor, so a replay must run under the same ones. */
+    cb_map(&b, 10);
     cb_str(&b, "abi");
     cb_uint(&b, EC_ABI_VERSION);
     cb_str(&b, "alg");
@@ -461,6 +467,8 @@ static int record_start(ec_actor *a, const char *type)
         cb_str(&b, a->env_allow[k]);
     cb_str(&b, "args");
     cb_blob(&b, a->args ? a->args : (const uint8_t *)"", a->args_len);
+    cb_str(&b, "fuel");
+    cb_uint(&b, a->rt->fuel);
     cb_str(&b, "actor");
     cb_str(&b, a->id);
     cb_str(&b, "parent");
@@ -468,6 +476,10 @@ static int record_start(ec_actor *a, const char *type)
         cb_str(&b, a->parent->id);
     else
         cb_null(&b);
+    cb_str(&b, "call_depth");
+    cb_uint(&b, EC_WASM_MAX_CALL_DEPTH);
+    cb_str(&b, "memory_pages");
+    cb_uint(&b, a->rt->memory_pages);
     cb_str(&b, "module_sha256");
     cb_bytes(&b, a->mod->sha, 32);
     int rc = ec_actor_record(a, type, &b, NULL);
@@ -679,7 +691,7 @@ int ec_actor_stop(ec_actor *a, const char *reason, int notify)
     a->state = EC_ACTOR_STOPPED;
     a->stop_requested = 0;
     snprintf(a->reason, sizeof a->reason, "stopped: %s", reason);
-    /* Stopping a parent stops its children first-come: they cannot outlive supervision. */
+    /* A stopped parent takes its children with it: they cannot outlive supervision. */
     for (size_t k = 0; k < a->rt->nactors; k++)
         if (a->rt->actors[k]->parent == a)
             ec_actor_stop(a->rt->actors[k], "parent stopped", 0);

@@ -88,7 +88,7 @@ static void write_full(int fd, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
     while (n) {
-        ssize_t k = write(fd, p, n);
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL); /* a peer gone is an error, not SIGPIPE */
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
