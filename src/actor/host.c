@@ -165,8 +165,18 @@ static void fx_log(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r
 {
     (void)h, (void)hl;
     const u32 *pl = ctx;
-    if (!a->rt->quiet)
-        fprintf(stderr, "[%s] %.*s\n", a->id, (int)pl[1], mp(a, pl[0]));
+    if (!a->rt->quiet) {
+        /* Control bytes are shown as \xNN: an actor does not get to drive the terminal. */
+        const unsigned char *t = (const unsigned char *)mp(a, pl[0]);
+        fprintf(stderr, "[%s] ", a->id);
+        for (u32 k = 0; k < pl[1]; k++) {
+            if ((t[k] < 0x20 && t[k] != '\n' && t[k] != '\t') || t[k] == 0x7f)
+                fprintf(stderr, "\\x%02x", t[k]);
+            else
+                fputc(t[k], stderr);
+        }
+        fputc('\n', stderr);
+    }
     r->ret = 0;
 }
 
