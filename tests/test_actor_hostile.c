@@ -161,6 +161,31 @@ static void reentry_and_spawn_refused(void)
     scratch_end();
 }
 
+/* Input the actor cannot place: its ec_alloc refuses (returns 0) and the call is a trap,
+ * recorded; an outside message over the runtime's limit is refused before it is queued. */
+static void oversized_input(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "counter", "c", NULL));
+    size_t n = 300 * 1024; /* over the actors' 256 KiB input arena, under the 1 MiB limit */
+    char *big = calloc(1, 2u << 20);
+    REQUIRE(big);
+    memset(big, 'x', n);
+    CHECK_OK(ec_runtime_send(rt, "c", big, n));
+    CHECK(ec_runtime_send(rt, "c", big, 2u << 20) == EC_EDENIED);
+    free(big);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(trapped(rt, "c"));
+    char *js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "c")), "wasm/trap", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "ec_alloc(307200) returned 0"));
+    free(js);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 static void path_escapes_refused(void)
 {
     scratch_begin();
@@ -222,6 +247,7 @@ static void path_escapes_refused(void)
 int main(void)
 {
     RUN(traps_are_contained);
+    RUN(oversized_input);
     RUN(path_escapes_refused);
     RUN(reentry_and_spawn_refused);
     TEST_END();
