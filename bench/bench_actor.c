@@ -11,6 +11,8 @@
 #include <evchain/evchain.h>
 #include "bench.h"
 
+#define REPS 3
+
 static char data_dir[] = "/tmp/evchain-bench-actor-XXXXXX";
 static char actors_dir[1024];
 
@@ -150,16 +152,23 @@ int main(int argc, char **argv)
     /* 1. Recorded host calls: time_now in a loop, two events each. */
     unsigned long n = bench_scaled(300000);
     hint_events = 2 * n + 100;
-    ec_runtime *rt = runtime(warm_cache);
-    spawn(rt, "bench", "clock", "none");
     char msg[64];
-    snprintf(msg, sizeof msg, "clock %lu", n);
-    run_message(rt, "clock", "clock 1000"); /* warm-up */
-    double calls = (double)n / run_message(rt, "clock", msg);
-    ec_runtime_free(rt);
     static const char *const two[] = {"time/now", "time/now.result"};
     static const size_t two_sizes[] = {1, 14};
-    double pairs = append_rate(n, two, two_sizes, 2);
+    /* The machine is shared: the best of REPS interleaved runs of each side. */
+    double calls = 0, pairs = 0;
+    ec_runtime *rt;
+    for (int rep = 0; rep < REPS; rep++) {
+        rt = runtime(warm_cache);
+        spawn(rt, "bench", "clock", "none");
+        snprintf(msg, sizeof msg, "clock %lu", n);
+        run_message(rt, "clock", "clock 1000"); /* warm-up */
+        double c = (double)n / run_message(rt, "clock", msg);
+        ec_runtime_free(rt);
+        double p = append_rate(n, two, two_sizes, 2);
+        calls = c > calls ? c : calls;
+        pairs = p > pairs ? p : pairs;
+    }
     printf("host calls (time_now, recorded: 2 events each): %.3f M calls/s\n", calls / 1e6);
     printf("limit, appending the same 2 events directly:     %.3f M pairs/s\n", pairs / 1e6);
     printf("ratio %.3f (target >= 0.7, and >= 0.5 M calls/s absolute)\n", calls / pairs);
@@ -196,20 +205,25 @@ int main(int argc, char **argv)
 
     /* 2. Request round trips between two actors: 6 events and 2 calls into wasm each. */
     unsigned long m = bench_scaled(100000);
-    hint_events = 4 * m + 1000; /* per chain: a records 2 + its calls, b 4 per trip */
-    rt = runtime(warm_cache);
-    spawn(rt, "bench", "a", "b");
-    spawn(rt, "bench", "b", "a");
-    run_message(rt, "a", "ask 100");
-    snprintf(msg, sizeof msg, "ask %lu", m);
-    double trips = (double)m / run_message(rt, "a", msg);
-    ec_runtime_free(rt);
+    double trips = 0, sixes = 0;
     static const char *const six[] = {"message/request", "wasm/call",
                                       "message/reply",   "message/reply.result",
                                       "wasm/result",     "message/request.result"};
     static const size_t six_sizes[] = {16, 60, 12, 6, 30, 50};
-    hint_events = 6 * m + 1000;
-    double sixes = append_rate(m, six, six_sizes, 6);
+    for (int rep = 0; rep < REPS; rep++) {
+        hint_events = 4 * m + 1000; /* per chain: a records 2 + its calls, b 4 per trip */
+        rt = runtime(warm_cache);
+        spawn(rt, "bench", "a", "b");
+        spawn(rt, "bench", "b", "a");
+        run_message(rt, "a", "ask 100");
+        snprintf(msg, sizeof msg, "ask %lu", m);
+        double t = (double)m / run_message(rt, "a", msg);
+        ec_runtime_free(rt);
+        hint_events = 6 * m + 1000;
+        double x = append_rate(m, six, six_sizes, 6);
+        trips = t > trips ? t : trips;
+        sixes = x > sixes ? x : sixes;
+    }
     printf("request round trips (recorded: 6 events, 2 wasm calls): %.3f k/s\n", trips / 1e3);
     printf("limit, appending the same 6 events directly:              %.3f k/s\n", sixes / 1e3);
     printf("ratio %.3f\n", trips / sixes);

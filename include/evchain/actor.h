@@ -13,6 +13,9 @@ extern "C" {
 
 #define EC_ABI_VERSION 1
 
+/* A runtime is driven from one thread at a time (it is not locked internally); runtimes may
+ * live on different threads: wasm execution is serialized process-wide, since wasm2c's
+ * runtime state is global. */
 typedef struct ec_runtime ec_runtime;
 typedef struct ec_actor ec_actor;
 

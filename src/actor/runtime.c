@@ -3,6 +3,7 @@
  * traps contained with wasm_rt_impl_try, and the queue of messages, timers and notices. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,21 @@ static int has_export(ec_module *m, int fn)
 
 static void notify_parent(ec_actor *a, uint32_t event);
 
+/* wasm2c's runtime state (jump buffer, call depth) is process-global: wasm runs on one
+ * thread at a time, whatever the number of runtimes. Recursive: a call nests inside a host
+ * call on the same thread. */
+static pthread_mutex_t wasm_lock;
+static pthread_once_t wasm_lock_once = PTHREAD_ONCE_INIT;
+
+static void wasm_lock_init(void)
+{
+    pthread_mutexattr_t at;
+    pthread_mutexattr_init(&at);
+    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&wasm_lock, &at);
+    pthread_mutexattr_destroy(&at);
+}
+
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret)
 {
@@ -401,7 +417,10 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     a->host_trap[0] = 0;
     rt->depth++;
     uint32_t result = 0;
+    pthread_once(&wasm_lock_once, wasm_lock_init);
+    pthread_mutex_lock(&wasm_lock);
     wasm_rt_trap_t t = guarded_call(a, fn, input, in_len, arg, &result);
+    pthread_mutex_unlock(&wasm_lock);
     rt->depth--;
     a->on_stack = 0;
 
