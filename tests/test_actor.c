@@ -527,6 +527,33 @@ static void files_env_random(void)
     scratch_end();
 }
 
+/* time_now gives the actor the clock, and the chain records exactly what it was given. */
+static void time_recorded(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "bench", "clock", "none");
+    REQUIRE(a);
+    uint64_t before = ec_time_now_ns();
+    CHECK_OK(ec_runtime_send(rt, "clock", "clock 3", 7));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    uint64_t after = ec_time_now_ns();
+    uint64_t prev = 0;
+    for (int k = 0; k < 3; k++) {
+        char *js = NULL;
+        REQUIRE_OK(find_event(ec_actor_chain(a), "time/now.result", k, &js, NULL));
+        const char *r = strstr(js, "\"ret\":");
+        unsigned long long v = r ? strtoull(r + 6, NULL, 10) : 0;
+        CHECK(v >= before && v <= after && v >= prev);
+        prev = v;
+        free(js);
+    }
+    CHECK(find_event(ec_actor_chain(a), "time/now.result", 3, NULL, NULL) == -1);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 int main(void)
 {
     RUN(payload_encoding);
@@ -538,5 +565,6 @@ int main(void)
     RUN(supervisor_restarts_trapping_child);
     RUN(group_links);
     RUN(files_env_random);
+    RUN(time_recorded);
     TEST_END();
 }
