@@ -55,6 +55,15 @@ if have_cmd log; then
   has "$T/out" "store/label_set"
   has "$T/out" "actor/stop"
 fi
+# The effects policy: the same outcome, synced only where an effect leaves the actor.
+expect 0 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --cache "$CACHE" --quiet \
+  --durability effects --message "write a.txt synced" --message "read a.txt"
+[ "$(cat "$T/d1e/actors/files/fs/a.txt" 2>/dev/null)" = "synced" ] && ok || bad "effects: no file"
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d1e/actors/files/chain"
+fi
+expect 2 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --durability sometimes
+has "$T/err" "sometimes"
 # The same actor id again in the same data directory: refused, the chain is left alone.
 expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet
 has "$T/err" "already holds a chain"

@@ -40,11 +40,20 @@ typedef struct ec_runtime_options {
     /* Capacity hints for memory chains (see ec_memory_options); 0: grow as needed. */
     uint64_t memory_expected_events;
     size_t memory_expected_bytes;
+    /* 1: instead of `durability`, sync an actor's chain before each effect that leaves the
+     * actor (file, store, message, reply, log, supervision) and when it stops or traps; pure
+     * host calls (time, random, reads) and calls into the actor are not synced on their own.
+     * A crash can then lose only events whose consequences never left the process. */
+    int sync_effects;
+    /* When set, makes each actor's backend (instead of chain_store): a user's own storage, or
+     * a test's instrumented one. chain_dir is where a disk chain would go. */
+    int (*backend_new)(ec_backend **out, const char *actor_id, const char *chain_dir, void *ctx);
+    void *backend_ctx;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0                                                                                \
+            0, 0, 0, 0, NULL, NULL                                                                 \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

@@ -106,6 +106,9 @@ struct ec_runtime {
     uint64_t fuel;
     uint32_t memory_pages, max_message;
     int quiet;
+    int sync_effects;
+    int (*backend_new)(ec_backend **out, const char *actor_id, const char *chain_dir, void *ctx);
+    void *backend_ctx;
     ec_memory_options mem_hint;
     ec_actor **actors;
     size_t nactors, cap;
@@ -123,6 +126,8 @@ void ec_module_free_all(ec_runtime *rt);
 
 /* runtime.c: the executor. Every call into an actor goes through exec_call. */
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+/* sync_effects mode: make everything recorded so far durable (no-op otherwise). */
+int ec_actor_sync(ec_actor *a);
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret);
 enum { FN_INIT, FN_MESSAGE, FN_REQUEST, FN_TIMER, FN_CHILD };

@@ -79,6 +79,21 @@ static void trap_recording(ec_actor *a, const char *type)
     wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
 }
 
+/* Host calls whose effect leaves the actor (another actor, the store, the sandbox, the
+ * terminal): in sync_effects mode their request, and everything before it, is made durable
+ * before the effect. The rest only give the actor values, recorded in its own chain. */
+static int is_effect(const char *type)
+{
+    static const char *const effects[] = {
+        "runtime/log",      "store/put",       "store/label_set",    "fs/write",
+        "fs/delete",        "message/send",    "message/request",    "message/reply",
+        "supervisor/spawn", "supervisor/stop", "supervisor/restart", "runtime/shutdown"};
+    for (size_t k = 0; k < sizeof effects / sizeof effects[0]; k++)
+        if (strcmp(type, effects[k]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Record mode: append the request event `type`, perform the effect, append `<type>.result`
  * with what the actor is given, then give it (out bytes into its memory, ret as the return
  * value). A replay mode replaces only the middle step: it reads the recorded request and
@@ -92,6 +107,8 @@ static int64_t host_call(ec_actor *a, const char *type, cbuf *req, effect_fn fx,
     int rc = ec_actor_record(a, type, req, h);
     cb_free(req);
     if (rc)
+        trap_recording(a, type);
+    if (a->rt->sync_effects && is_effect(type) && ec_actor_sync(a))
         trap_recording(a, type);
     hresp r;
     memset(&r, 0, sizeof r);

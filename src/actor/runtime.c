@@ -96,6 +96,9 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->memory_pages = opts->memory_pages ? opts->memory_pages : 256;
     rt->max_message = opts->max_message ? opts->max_message : (1u << 20);
     rt->quiet = opts->quiet;
+    rt->sync_effects = opts->sync_effects;
+    rt->backend_new = opts->backend_new;
+    rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
     mo.expected_events = opts->memory_expected_events;
     mo.expected_bytes = opts->memory_expected_bytes;
@@ -237,6 +240,22 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     if (rc) {
         const ec_error *e = ec_error_last();
         return ec_error_set(rc, "actor %s: recording %s: %s", a->id, type,
+                            e ? e->message : "failed");
+    }
+    return 0;
+}
+
+int ec_actor_sync(ec_actor *a)
+{
+    if (!a->rt->sync_effects || !a->chain)
+        return 0;
+    ec_backend *be = ec_chain_backend(a->chain);
+    if (!be->sync)
+        return 0;
+    int rc = be->sync(be);
+    if (rc) {
+        const ec_error *e = ec_error_last();
+        return ec_error_set(rc, "actor %s: syncing its chain: %s", a->id,
                             e ? e->message : "failed");
     }
     return 0;
@@ -436,6 +455,8 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         cb_str(&b, why);
         rc = ec_actor_record(a, "wasm/trap", &b, NULL);
         cb_free(&b);
+        if (rc == 0)
+            rc = ec_actor_sync(a); /* the parent hears of it: an effect */
         /* After a trap the instance is half-updated: it is discarded, never resumed. */
         actor_discard_instance(a);
         a->state = EC_ACTOR_TRAPPED;
@@ -511,7 +532,13 @@ static int open_chain(ec_actor *a)
     ec_runtime *rt = a->rt;
     ec_backend *be = NULL;
     int rc;
-    if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
+    if (rt->backend_new) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/chain", a->dir);
+        rc = rt->backend_new(&be, a->id, path, rt->backend_ctx);
+        if (rc == 0 && !be)
+            rc = ec_error_set(EC_EINVAL, "actor %s: backend_new gave no backend", a->id);
+    } else if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
         rc = ec_backend_memory(&be, &rt->mem_hint);
     } else {
         char path[4300];
@@ -525,7 +552,8 @@ static int open_chain(ec_actor *a)
         ec_disk_options o = EC_DISK_OPTIONS_INIT;
         o.create = 1;
         o.alg = rt->alg;
-        o.durability = rt->durability;
+        /* sync_effects: the runtime decides when to sync (ec_actor_sync), not each append. */
+        o.durability = rt->sync_effects ? EC_DURABLE_NONE : rt->durability;
         rc = ec_backend_disk(&be, path, &o);
     }
     if (rc)
@@ -706,6 +734,8 @@ int ec_actor_stop(ec_actor *a, const char *reason, int notify)
     cb_str(&b, reason);
     int rc = ec_actor_record(a, "actor/stop", &b, NULL);
     cb_free(&b);
+    if (rc == 0)
+        rc = ec_actor_sync(a);
     actor_discard_instance(a);
     a->state = EC_ACTOR_STOPPED;
     a->stop_requested = 0;
