@@ -56,6 +56,16 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
     }
     if (ec_starts(p, n, "spawn ")) /* a child from a module name the runtime must vet */
         return ec_sup_spawn(p + 6, n - 6, "kid", 3, "", 0);
+    if (ec_starts(p, n, "flood ")) { /* N messages to itself, N timers: refused past a cap */
+        char id[64];
+        i32 l = ec_actor_id(id, sizeof id);
+        u64 k = ec_atou(p + 6, n - 6);
+        for (u64 i = 0; i < k; i++) {
+            ec_msg_send(id, (u32)l, "x", 1);
+            ec_timer_set(3600000, i);
+        }
+        return 0;
+    }
     if (ec_starts(p, n, "divzero")) {
         volatile i32 num = 100; /* both unknown to clang: a real i32.div_s */
         return num / (i32)sink;

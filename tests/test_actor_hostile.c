@@ -34,6 +34,7 @@ static ec_runtime *hostile_runtime(void)
     o.fuel = 2000000; /* enough for every example; an endless loop runs out fast */
     o.memory_pages = 64;
     o.max_message = 64 * 1024;
+    o.max_queue = 100;
     o.quiet = 1;
     ec_runtime *rt = NULL;
     return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
@@ -105,6 +106,29 @@ static void traps_are_contained(void)
           0);
     CHECK(js && strstr(js, "\"len\":2097152") && !strstr(js, "\"body\""));
     free(js);
+
+    /* A flood of messages and timers: the first 100 of each are queued, the rest refused
+     * (EBUSY, recorded); the queue drains and the actor goes on. */
+    js = attack(rt, "flood", "flood 150", "wasm/result");
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    ec_chain *fc = ec_actor_chain(ec_runtime_find(rt, "flood"));
+    js = NULL;
+    CHECK(find_event(fc, "message/send.result", 99, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(fc, "message/send.result", 100, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "queue is full"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(fc, "timer/set.result", 100, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "timers already pending"));
+    free(js);
+    CHECK(find_event(fc, "wasm/call", 100, NULL, NULL) == 0);  /* the flood, 100 "x"... */
+    CHECK(find_event(fc, "wasm/call", 101, NULL, NULL) == -1); /* ...and no more */
+    CHECK(ec_runtime_send(rt, "bystander", "x", 1) == 0);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
 
     /* The bystander never noticed. */
     CHECK_OK(ec_runtime_send(rt, "bystander", "inc", 3));

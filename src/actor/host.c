@@ -286,7 +286,9 @@ static void fx_timer(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp 
         return;
     }
     if (ec_queue_timer(a->rt, a->id, pl[0], pl[1], h, hl)) {
-        fail(r, ABI_EIO, "out of memory");
+        const ec_error *e = ec_error_last();
+        fail(r, a->rt->ntimers >= a->rt->max_queue ? ABI_EBUSY : ABI_EIO, "%s",
+             e ? e->message : "cannot set the timer");
         return;
     }
     r->ret = 0;
@@ -1096,7 +1098,9 @@ static void fx_send(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *
         return;
     /* The receipt names this request event: the link between the two chains. */
     if (ec_queue_message(a->rt, t->id, a->id, mp(a, c->body), c->len, h, hl)) {
-        fail(r, ABI_EIO, "out of memory");
+        const ec_error *e = ec_error_last();
+        fail(r, a->rt->queued >= a->rt->max_queue ? ABI_EBUSY : ABI_EIO, "%s",
+             e ? e->message : "cannot queue");
         return;
     }
     r->ret = 0;

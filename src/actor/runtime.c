@@ -97,6 +97,7 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->max_message = opts->max_message ? opts->max_message : (1u << 20);
     rt->quiet = opts->quiet;
     rt->sync_effects = opts->sync_effects;
+    rt->max_queue = opts->max_queue ? opts->max_queue : 65536;
     rt->backend_new = opts->backend_new;
     rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
@@ -805,6 +806,7 @@ static work *work_new(const char *to, const char *from, const void *body, size_t
 
 static void enqueue(ec_runtime *rt, work *w)
 {
+    rt->queued++;
     if (rt->queue_tail)
         rt->queue_tail->next = w;
     else
@@ -815,6 +817,9 @@ static void enqueue(ec_runtime *rt, work *w)
 int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body, size_t len,
                      const uint8_t *link, size_t link_len)
 {
+    if (rt->queued >= rt->max_queue)
+        return ec_error_set(EC_EDENIED, "message to %s: the queue is full (%zu waiting)", to,
+                            rt->queued);
     work *w = work_new(to, from, body, len, link, link_len);
     if (!w)
         return ec_error_set(EC_ENOMEM, "message to %s: out of memory", to);
@@ -826,12 +831,16 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
 int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
                    const uint8_t *link, size_t link_len)
 {
+    if (rt->ntimers >= rt->max_queue)
+        return ec_error_set(EC_EDENIED, "timer for %s: %zu timers already pending", to,
+                            rt->ntimers);
     work *w = work_new(to, NULL, NULL, 0, link, link_len);
     if (!w)
         return ec_error_set(EC_ENOMEM, "timer for %s: out of memory", to);
     w->kind = WORK_TIMER;
     w->tag = tag;
     w->due_ns = mono_ns() + delay_ms * 1000000u;
+    rt->ntimers++;
     work **p = &rt->timers;
     while (*p && (*p)->due_ns <= w->due_ns)
         p = &(*p)->next;
@@ -909,6 +918,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
         while (rt->queue) {
             work *w = rt->queue;
             rt->queue = w->next;
+            rt->queued--;
             if (!rt->queue)
                 rt->queue_tail = NULL;
             deliver(rt, w);
@@ -918,6 +928,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
         if (rt->timers && rt->timers->due_ns <= now) {
             work *w = rt->timers;
             rt->timers = w->next;
+            rt->ntimers--;
             w->next = NULL;
             enqueue(rt, w);
             continue;
