@@ -54,6 +54,16 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
         i32 l = ec_actor_id(id, sizeof id);
         return ec_msg_request(id, (u32)l, "x", 1, out, sizeof out);
     }
+    if (ec_starts(p, n, "spawnmany ")) { /* children until refused: returns how many */
+        char name[16] = "k";
+        u64 k, want = ec_atou(p + 10, n - 10);
+        for (k = 0; k < want; k++) {
+            u32 l = 1 + ec_utoa(k, name + 1);
+            if (ec_sup_spawn("worker", 6, name, l, "", 0) != 0)
+                break;
+        }
+        return (i32)k;
+    }
     if (ec_starts(p, n, "spawn ")) /* a child from a module name the runtime must vet */
         return ec_sup_spawn(p + 6, n - 6, "kid", 3, "", 0);
     if (ec_starts(p, n, "flood ")) { /* N messages to itself, N timers: refused past a cap */

@@ -35,6 +35,7 @@ static ec_runtime *hostile_runtime(void)
     o.memory_pages = 64;
     o.max_message = 64 * 1024;
     o.max_queue = 100;
+    o.max_actors = 24;
     o.quiet = 1;
     ec_runtime *rt = NULL;
     return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
@@ -175,6 +176,14 @@ static void reentry_and_spawn_refused(void)
                      NULL) == 0);
     CHECK(js && strstr(js, "\"ret\":-5"));
     free(js);
+    /* Spawning without end stops at the runtime's bound on actors (24 here), refused. */
+    size_t before = ec_runtime_actor_count(rt);
+    js = attack(rt, "many", "spawnmany 2000", "wasm/result");
+    char want[32];
+    snprintf(want, sizeof want, "\"ret\":%zu", 24 - before - 1);
+    CHECK(js && strstr(js, want));
+    free(js);
+    CHECK(ec_runtime_actor_count(rt) == 24);
     /* A parent that traps takes its children with it. */
     CHECK_OK(ec_runtime_send(rt, "sp3", "divzero", 7));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));

@@ -52,11 +52,13 @@ typedef struct ec_runtime_options {
     /* Messages and notices waiting for delivery, all actors together; a send beyond it is
      * refused (EBUSY to an actor, EC_EDENIED to ec_runtime_send). 0: 65536. */
     uint32_t max_queue;
+    /* Actors in the runtime, children included: a spawn beyond it is refused. 0: 1024. */
+    uint32_t max_actors;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0, 0, NULL, NULL, 0                                                              \
+            0, 0, 0, 0, NULL, NULL, 0, 0                                                           \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

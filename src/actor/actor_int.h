@@ -115,7 +115,8 @@ struct ec_runtime {
     ec_module *modules;
     work *queue, *queue_tail;
     size_t queued, ntimers, max_queue; /* floods are refused, not memory bombs */
-    work *timers;                      /* sorted by due_ns */
+    size_t max_actors;
+    work *timers; /* sorted by due_ns */
     char *store_dir;
     int depth; /* nested executor calls (request, spawn inside a call) */
 };

@@ -98,6 +98,7 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->quiet = opts->quiet;
     rt->sync_effects = opts->sync_effects;
     rt->max_queue = opts->max_queue ? opts->max_queue : 65536;
+    rt->max_actors = opts->max_actors ? opts->max_actors : 1024;
     rt->backend_new = opts->backend_new;
     rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
@@ -700,6 +701,12 @@ int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
     if (ec_runtime_lookup(rt, id)) {
         *abi_err = ABI_EBUSY;
         return 0;
+    }
+    /* Actors spawning actors: each may hold its memory cap, so their number is bounded. */
+    if (rt->nactors >= rt->max_actors) {
+        *abi_err = ABI_EBUSY;
+        return ec_error_set(EC_EDENIED, "actor %s: the runtime already runs %zu actors", id,
+                            rt->max_actors);
     }
     /* Children come from modules next to the parent's: a plain name, never a path. */
     const char *slash = strrchr(parent->mod->path, '/');
