@@ -55,6 +55,12 @@ if have_cmd log; then
   has "$T/out" "store/label_set"
   has "$T/out" "actor/stop"
 fi
+if have_cmd show; then
+  # Payloads are decoded for people: the binding event and a store result.
+  expect 0 "$EV" show "$T/d1/actors/counter/chain" 0
+  has "$T/out" '"abi":1'
+  has "$T/out" '"actor":"counter"'
+fi
 # The effects policy: the same outcome, synced only where an effect leaves the actor.
 expect 0 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --cache "$CACHE" --quiet \
   --durability effects --message "write a.txt synced" --message "read a.txt"
