@@ -17,7 +17,7 @@
 #include "run_control.h"
 
 const char help_run[] =
-    "Run WebAssembly actors, recording everything they do in their chains\n"
+    "run WebAssembly actors, recording everything they do in their chains\n"
     "usage: evchain run <module.wasm> [options]\n"
     "       evchain run --manifest FILE [options]\n"
     "options:\n"
