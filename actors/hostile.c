@@ -76,6 +76,15 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
         }
         return 0;
     }
+    if (ec_starts(p, n, "fill ")) { /* N files of 1 KiB: returns how many were written */
+        static char kb[1024];
+        char name[16] = "f";
+        u64 k, want = ec_atou(p + 5, n - 5);
+        for (k = 0; k < want; k++)
+            if (ec_fs_write(name, 1 + ec_utoa(k, name + 1), kb, sizeof kb) != 0)
+                break;
+        return (i32)k;
+    }
     if (ec_starts(p, n, "divzero")) {
         volatile i32 num = 100; /* both unknown to clang: a real i32.div_s */
         return num / (i32)sink;

@@ -36,6 +36,7 @@ static ec_runtime *hostile_runtime(void)
     o.max_message = 64 * 1024;
     o.max_queue = 100;
     o.max_actors = 24;
+    o.write_budget = 4096;
     o.quiet = 1;
     ec_runtime *rt = NULL;
     return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
@@ -130,6 +131,16 @@ static void traps_are_contained(void)
     CHECK(find_event(fc, "wasm/call", 101, NULL, NULL) == -1); /* ...and no more */
     CHECK(ec_runtime_send(rt, "bystander", "x", 1) == 0);
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
+
+    /* A disk bomb: four 1 KiB files fit the 4 KiB write budget, the fifth is refused. */
+    js = attack(rt, "fill", "fill 100", "wasm/result");
+    CHECK(js && strstr(js, "\"ret\":4"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "fill")), "fs/write.result", 4, &js,
+                     NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-4") && strstr(js, "write budget"));
+    free(js);
 
     /* The bystander never noticed. */
     CHECK_OK(ec_runtime_send(rt, "bystander", "inc", 3));

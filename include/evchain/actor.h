@@ -54,11 +54,14 @@ typedef struct ec_runtime_options {
     uint32_t max_queue;
     /* Actors in the runtime, children included: a spawn beyond it is refused. 0: 1024. */
     uint32_t max_actors;
+    /* Bytes an actor may write (fs_write and store_put together, over its life): a disk
+     * bomb is refused like a memory bomb. 0: 256 MiB. */
+    uint64_t write_budget;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0, 0, NULL, NULL, 0, 0                                                           \
+            0, 0, 0, 0, NULL, NULL, 0, 0, 0                                                        \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

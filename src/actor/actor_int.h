@@ -86,6 +86,7 @@ struct ec_actor {
     char **env_allow;
     size_t env_allow_count;
     uint64_t fuel;
+    uint64_t written;   /* fs_write and store_put bytes so far, against rt->write_budget */
     int on_stack;       /* a call into this actor is running: no re-entry, no stop */
     int stop_requested; /* shutdown() called: stop after the current call */
     char *stop_reason;
@@ -116,6 +117,7 @@ struct ec_runtime {
     work *queue, *queue_tail;
     size_t queued, ntimers, max_queue; /* floods are refused, not memory bombs */
     size_t max_actors;
+    uint64_t write_budget;
     work *timers; /* sorted by due_ns */
     char *store_dir;
     int depth; /* nested executor calls (request, spawn inside a call) */

@@ -457,10 +457,23 @@ static int read_small_file(const char *path, size_t max, uint8_t **out, size_t *
     return rc;
 }
 
+/* The write budget: what the actor has written so far is a function of its chain (every
+ * write is recorded), so a replay refuses at the same point. */
+static int over_budget(ec_actor *a, uint64_t n, hresp *r)
+{
+    if (a->written + n <= a->rt->write_budget)
+        return 0;
+    fail(r, ABI_ETOOBIG, "write budget of %llu bytes used up (%llu written)",
+         (unsigned long long)a->rt->write_budget, (unsigned long long)a->written);
+    return 1;
+}
+
 static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r)
 {
     (void)h, (void)hl;
     const u32 *pl = ctx;
+    if (over_budget(a, pl[1], r))
+        return;
     static uint8_t digest[32]; /* copied out by host_call before the next call */
     unsigned dl = 0;
     char dir[4300], path[4400], hex[65];
@@ -478,6 +491,7 @@ static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
             return;
         }
     }
+    a->written += pl[1];
     r->out = digest;
     r->out_len = 32;
     r->has_out = 1;
@@ -819,6 +833,8 @@ static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
         fail(r, ABI_ETOOBIG, "%s: files are limited to %u bytes", c->path, FILE_MAX);
         return;
     }
+    if (over_budget(a, c->len, r))
+        return;
     const char *base;
     int dfd = open_parent(a, c, &base, r);
     if (dfd < 0)
@@ -859,6 +875,7 @@ static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
         return;
     }
     close(dfd);
+    a->written += c->len;
     r->ret = 0;
 }
 

@@ -99,6 +99,7 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->sync_effects = opts->sync_effects;
     rt->max_queue = opts->max_queue ? opts->max_queue : 65536;
     rt->max_actors = opts->max_actors ? opts->max_actors : 1024;
+    rt->write_budget = opts->write_budget ? opts->write_budget : (256u << 20);
     rt->backend_new = opts->backend_new;
     rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
