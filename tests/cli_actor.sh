@@ -55,6 +55,21 @@ if have_cmd log; then
   has "$T/out" "store/label_set"
   has "$T/out" "actor/stop"
 fi
+if have_cmd show; then
+  # Payloads are decoded for people: the binding event and a store result.
+  expect 0 "$EV" show "$T/d1/actors/counter/chain" 0
+  has "$T/out" '"abi":1'
+  has "$T/out" '"actor":"counter"'
+fi
+# The effects policy: the same outcome, synced only where an effect leaves the actor.
+expect 0 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --cache "$CACHE" --quiet \
+  --durability effects --message "write a.txt synced" --message "read a.txt"
+[ "$(cat "$T/d1e/actors/files/fs/a.txt" 2>/dev/null)" = "synced" ] && ok || bad "effects: no file"
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d1e/actors/files/chain"
+fi
+expect 2 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --durability sometimes
+has "$T/err" "sometimes"
 # The same actor id again in the same data directory: refused, the chain is left alone.
 expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet
 has "$T/err" "already holds a chain"
@@ -100,6 +115,18 @@ done
 if have_cmd verify; then
   expect 0 "$EV" verify "$T/d4/actors/sup/chain" "$T/d4/actors/sup.crasher/chain" \
     "$T/d4/actors/ping/chain" "$T/d4/actors/pong/chain"
+fi
+
+# --- the group's chains checked against each other; mixing two runs breaks the links
+if have_cmd verify; then
+  expect 0 "$EV" verify --links "$T/d4"
+  has "$T/out" "links: ok, 9 links between 5 chains"
+  expect 0 "$EV" run --manifest "$T/group.json" --data-dir "$T/d4b" --cache "$CACHE" --quiet
+  expect 1 "$EV" verify --links "$T/d4/actors/ping/chain" "$T/d4b/actors/pong/chain"
+  has "$T/out" "which is not in pong's chain"
+  expect 0 "$EV" verify --links "$T/d4/actors/pong/chain"
+  has "$T/out" "to actors outside the group (not checked)"
+  expect 2 "$EV" verify --links "$T/d4/actors/pong/chain" "$T/group.json"
 fi
 
 # --- serve, feed with evchain send, stop with evchain send --stop
