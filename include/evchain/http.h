@@ -98,9 +98,12 @@ typedef struct ec_http_server ec_http_server;
  * value or status): a reply is always encodable. */
 typedef struct ec_http_reply ec_http_reply;
 
+/* A reply outside a server (replay calls the handler directly). The server makes its own. */
+int ec_http_reply_new(ec_http_reply **out);
+void ec_http_reply_free(ec_http_reply *r);
 int ec_http_reply_status(ec_http_reply *r, unsigned status);
-/* Append a header field (value may be empty). Content-Length and Transfer-Encoding are
- * refused: the server frames the body itself. */
+/* Append a header field. Refused: an empty value (libmicrohttpd cannot send one), and
+ * Content-Length and Transfer-Encoding (the server frames the body itself). */
 int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value);
 /* Append bytes to the body. */
 int ec_http_reply_body(ec_http_reply *r, const void *data, size_t len);

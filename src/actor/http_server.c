@@ -87,6 +87,11 @@ int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value)
                             "http reply: header %s: value must be at most %u bytes without "
                             "NUL/CR/LF or surrounding blanks",
                             name, EC_HTTP_VALUE_MAX);
+    if (vl == 0)
+        return ec_error_set(EC_EINVAL,
+                            "http reply: header %s: empty value (libmicrohttpd cannot "
+                            "send one)",
+                            name);
     if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0)
         return ec_error_set(EC_EINVAL, "http reply: header %s: set by the server, not the handler",
                             name);
@@ -94,18 +99,18 @@ int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value)
         return ec_error_set(EC_EINVAL, "http reply: more than %u header fields",
                             EC_HTTP_HEADERS_MAX);
     if (grow((void **)&r->hdrs, &r->caph, r->nh + 1, sizeof *r->hdrs) ||
-        grow((void **)&r->txt, &r->txt_cap, r->txt_len + nl + vl + 1, 1))
+        grow((void **)&r->txt, &r->txt_cap, r->txt_len + nl + vl + 2, 1))
         return ec_error_set(EC_ENOMEM, "http reply: header %s", name);
+    /* Each name and value is NUL-terminated too: libmicrohttpd takes C strings. */
     struct hdr_off *h = &r->hdrs[r->nh++];
     h->name_off = r->txt_len;
     h->name_len = nl;
-    memcpy(r->txt + r->txt_len, name, nl);
-    r->txt_len += nl;
+    memcpy(r->txt + r->txt_len, name, nl + 1);
+    r->txt_len += nl + 1;
     h->value_off = r->txt_len;
     h->value_len = vl;
-    if (vl)
-        memcpy(r->txt + r->txt_len, value, vl);
-    r->txt_len += vl;
+    memcpy(r->txt + r->txt_len, value, vl + 1);
+    r->txt_len += vl + 1;
     return 0;
 }
 
@@ -157,6 +162,24 @@ static void reply_reset(ec_http_reply *r)
     r->status = 200;
 }
 
+int ec_http_reply_new(ec_http_reply **out)
+{
+    ec_http_reply *r = calloc(1, sizeof *r);
+    if (!r)
+        return ec_error_set(EC_ENOMEM, "http reply: out of memory");
+    reply_reset(r);
+    *out = r;
+    return 0;
+}
+
+void ec_http_reply_free(ec_http_reply *r)
+{
+    if (!r)
+        return;
+    reply_reset(r);
+    free(r);
+}
+
 /* ---- requests ---- */
 
 enum phase { PH_HEADERS, PH_BODY, PH_WAITING, PH_DONE };
@@ -180,6 +203,7 @@ struct job {
     uint8_t *body;
     size_t body_len, body_cap;
     int too_large;
+    int counted; /* in srv->inflight */
     /* the answer */
     struct MHD_Response *resp;
     unsigned resp_status;
@@ -200,6 +224,10 @@ struct ec_http_server {
     job *head, *tail;                 /* queue, arrival order */
     job *running;
     int stopping;
+    /* Requests queued for the handler whose connection MHD has not completed yet: stop waits
+     * (briefly) for them so that replies already chosen are sent before MHD closes. */
+    unsigned inflight;
+    pthread_cond_t idle_cv;
     pthread_t worker, watchdog;
     ec_http_server_stats stats;
 };
@@ -301,6 +329,12 @@ static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char 
 {
     job *j = cls;
     (void)kind;
+    /* Optional whitespace around a field value is not part of it (RFC 9112 5.1); this
+     * libmicrohttpd strips only the leading side. */
+    while (value_size && (value[0] == ' ' || value[0] == '\t'))
+        value++, value_size--;
+    while (value_size && (value[value_size - 1] == ' ' || value[value_size - 1] == '\t'))
+        value_size--;
     if (grow((void **)&j->hdrs, &j->caph, j->nh + 1, sizeof *j->hdrs)) {
         j->hdr_oom = 1;
         return MHD_NO;
@@ -324,11 +358,18 @@ static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char 
 static void notify_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                              enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    ec_http_server *s = cls;
+    job *j = *req_cls;
     (void)conn;
     (void)toe;
-    if (*req_cls)
-        job_unref(*req_cls);
+    if (j && j->counted) {
+        pthread_mutex_lock(&s->mu);
+        if (--s->inflight == 0)
+            pthread_cond_broadcast(&s->idle_cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (j)
+        job_unref(j);
     *req_cls = NULL;
 }
 
@@ -389,7 +430,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     ec_http_server *s = cls;
     job *j = *req_cls;
     (void)url;
-    (void)version;
     if (!j) { /* out of memory in uri_cb */
         struct MHD_Response *r = text_response("500 out of memory\n");
         enum MHD_Result ok = r ? MHD_queue_response(conn, 500, r) : MHD_NO;
@@ -417,6 +457,26 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         }
         if (ec_http_msg_check(&m) != 0) {
             set_refusal(j, 400, "400 Bad Request: %s", ec_error_last()->message);
+            return refuse_now(s, j, conn);
+        }
+        /* Framing this libmicrohttpd lets through but RFC 9112 forbids: refused, so that two
+         * parsers can never disagree on where a body ends (request smuggling). */
+        size_t n_cl = 0, n_te = 0, n_host = 0;
+        for (size_t i = 0; i < j->nh; i++) {
+            n_cl += strcasecmp(j->hdrs[i].name, "Content-Length") == 0;
+            n_te += strcasecmp(j->hdrs[i].name, "Transfer-Encoding") == 0;
+            n_host += strcasecmp(j->hdrs[i].name, "Host") == 0;
+        }
+        if (n_cl > 1 || (n_cl && n_te)) {
+            set_refusal(j, 400, "400 Bad Request: %s",
+                        n_te ? "both Content-Length and Transfer-Encoding"
+                             : "more than one Content-Length");
+            return refuse_now(s, j, conn);
+        }
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && n_host != 1) {
+            set_refusal(j, 400,
+                        "400 Bad Request: an HTTP/1.1 request needs exactly one Host "
+                        "header (RFC 9112 3.2)");
             return refuse_now(s, j, conn);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -472,6 +532,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         s->stats.received++;
         j->deadline_ns = mono_ns() + (uint64_t)s->timeout_ms * 1000000ull;
         j->phase = PH_WAITING;
+        j->counted = 1;
+        s->inflight++;
         enqueue_locked(s, j);
         /* Suspend under the lock: nobody can answer (and resume) before this returns. */
         MHD_suspend_connection(conn);
@@ -679,6 +741,7 @@ static void server_free(ec_http_server *s)
 {
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->watch_cv);
+    pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -734,6 +797,7 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->watch_cv, &ca);
+    pthread_cond_init(&s->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {
         server_free(s);
@@ -801,6 +865,15 @@ void ec_http_server_stop(ec_http_server *s)
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->watchdog, NULL);
     pthread_join(s->worker, NULL);
+    /* Every queued request is answered now; give MHD up to a second to send those replies
+     * (a client that does not read must not hold the stop forever). */
+    pthread_mutex_lock(&s->mu);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 1;
+    while (s->inflight && pthread_cond_timedwait(&s->idle_cv, &s->mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&s->mu);
     if (s->d)
         MHD_stop_daemon(s->d);
     if (ls != MHD_INVALID_SOCKET)
