@@ -3,7 +3,7 @@
  * What must stay true: a host off the list is refused before libcurl is even set up (nothing
  * is resolved or sent), and nothing can take the request elsewhere: no redirects are
  * followed, no proxy from the environment is used, and only http/https are enabled. */
-#include <ctype.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,7 +65,11 @@ static int entry_matches(const char *e, const char *host, unsigned port)
     }
     size_t n = strlen(host);
     if (hl > 2 && h[0] == '*' && h[1] == '.') {
-        /* "*.example.com": any name ending in ".example.com", not example.com itself. */
+        /* "*.example.com": any name ending in ".example.com", not example.com itself, and
+         * never an address literal ("*.0.0.1" must not admit 127.0.0.1). */
+        unsigned char a[16];
+        if (inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1)
+            return 0;
         size_t sl = hl - 1; /* ".example.com" */
         return n > sl && strncasecmp(host + n - sl, h + 1, sl) == 0;
     }
