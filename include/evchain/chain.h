@@ -56,13 +56,13 @@ typedef struct ec_chain ec_chain;
 #define EC_CHAIN_OPTIONS_VERSION 1
 typedef struct ec_chain_options {
     unsigned version;
-    ec_hash_alg alg;         /* for a new (empty) backend; 0: SHA-256. Ignored when the
-                                backend already records one, unless it differs: EC_EINVAL */
+    ec_hash_alg alg;         /* 0: the backend's recorded algorithm, SHA-256 for a new one.
+                                Non-zero and different from a non-empty backend's: EC_EINVAL */
     unsigned verify_threads; /* 0: number of online CPUs */
 } ec_chain_options;
 #define EC_CHAIN_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        EC_CHAIN_OPTIONS_VERSION, EC_HASH_SHA256, 0                                                \
+        EC_CHAIN_OPTIONS_VERSION, 0, 0                                                             \
     }
 
 /* Open a chain over a backend; the chain owns the backend from then on (freed with it, also

@@ -6,5 +6,7 @@
 #include "backend.h"
 #include "chain.h"
 #include "store.h"
+#include "proof.h"
+#include "actor.h"
 
 #endif

@@ -83,7 +83,8 @@ typedef struct ec_open_options {
 
 /* Open any chain by path: a directory (disk backend) or a JSON/JSONL/Theater file, loaded
  * into a memory backend and verified while read (refused with EC_EVERIFY at the first bad
- * seq unless opts->inspect). Errors name the file and the event or byte offset. */
+ * seq unless opts->inspect). "-" reads a file from standard input. Errors name the file
+ * and the event or byte offset. */
 int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *opts);
 
 /* Read a JSON/JSONL/Theater stream into an open (usually empty) chain. `name` is used in
@@ -106,7 +107,11 @@ typedef struct ec_export_options {
 
 /* Stream a chain out. THEATER requires a theater-sha1 chain (its hashes are Theater's). */
 int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts);
-/* Same, to a file: written to a temporary name in the same directory, fsynced, renamed.
+/* One event as the JSON event object of FORMAT.md section 2 (no newline): the form
+ * `evchain log --json` prints per line. */
+int ec_event_write_json(FILE *out, const ec_event *ev);
+
+/* Stream a chain to a file: written to a temporary name in the same directory, fsynced, renamed.
  * Never leaves a half-written file at path. */
 int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *opts);
 

@@ -1,0 +1,131 @@
+/* evchain/actor.h: the WebAssembly actor runtime. Actors run from wasm2c-compiled modules in
+ * one process; every call into an actor and every host call it makes is recorded in the
+ * actor's own chain before it takes effect. The host interface is docs/ABI.md. */
+#ifndef EVCHAIN_ACTOR_H
+#define EVCHAIN_ACTOR_H
+
+#include "chain.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EC_ABI_VERSION 1
+
+typedef struct ec_runtime ec_runtime;
+typedef struct ec_actor ec_actor;
+
+/* Where actor chains are kept. */
+typedef enum ec_chain_store {
+    EC_CHAIN_STORE_DISK = 0,   /* <data_dir>/actors/<id>/chain, the durable disk backend */
+    EC_CHAIN_STORE_MEMORY = 1, /* in memory only (tests, benchmarks): lost at exit */
+} ec_chain_store;
+
+#define EC_RUNTIME_OPTIONS_VERSION 1
+typedef struct ec_runtime_options {
+    unsigned version;
+    const char *data_dir;       /* NULL: "./evchain-data" */
+    const char *cache_dir;      /* compiled modules; NULL: <data_dir>/cache */
+    ec_chain_store chain_store; /* default disk */
+    ec_durability durability;   /* disk chains; default batch */
+    ec_hash_alg alg;            /* new chains; 0: SHA-256 */
+    uint64_t fuel;              /* per call into an actor; 0: 1e9 */
+    uint32_t memory_pages;      /* per actor cap in 64 KiB pages; 0: 256 (16 MiB) */
+    uint32_t max_message;       /* bytes; 0: 1 MiB */
+    int quiet;                  /* 1: do not echo actor log lines to stderr */
+    /* Capacity hints for memory chains (see ec_memory_options); 0: grow as needed. */
+    uint64_t memory_expected_events;
+    size_t memory_expected_bytes;
+} ec_runtime_options;
+#define EC_RUNTIME_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
+            0, 0, 0                                                                                \
+    }
+
+int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);
+/* Stops every running actor (recording actor/stop) and frees everything. */
+void ec_runtime_free(ec_runtime *rt);
+
+#define EC_ACTOR_OPTIONS_VERSION 1
+typedef struct ec_actor_options {
+    unsigned version;
+    const char *id;   /* required: [A-Za-z0-9_.-], 1..64, not starting with '.' */
+    const void *args; /* initial arguments given to ec_init, recorded in event 0 */
+    size_t args_len;
+    const char *const *env_allow; /* names the actor may read with env_get */
+    size_t env_allow_count;
+} ec_actor_options;
+#define EC_ACTOR_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        EC_ACTOR_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0                                           \
+    }
+
+/* Load (compiling once, cached by SHA-256), check the imports against ABI v1, instantiate,
+ * record actor/start and call ec_init. A trap in ec_init is recorded and leaves the actor
+ * trapped (returns 0: see ec_actor_state); a module that cannot run returns an error. */
+int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_options *opts,
+                     ec_actor **out);
+
+typedef enum ec_actor_state {
+    EC_ACTOR_RUNNING = 0,
+    EC_ACTOR_STOPPED = 1,
+    EC_ACTOR_TRAPPED = 2,
+} ec_actor_state;
+const char *ec_actor_state_name(ec_actor_state s);
+
+ec_actor *ec_runtime_find(ec_runtime *rt, const char *id);
+const char *ec_actor_id(const ec_actor *a);
+ec_actor_state ec_actor_get_state(const ec_actor *a);
+/* Why the actor last trapped or stopped ("" when running). */
+const char *ec_actor_reason(const ec_actor *a);
+/* The actor's chain (owned by the runtime; valid until ec_runtime_free). */
+ec_chain *ec_actor_chain(ec_actor *a);
+/* Number of actors known to the runtime, and the i-th (spawn order). */
+size_t ec_runtime_actor_count(const ec_runtime *rt);
+ec_actor *ec_runtime_actor_at(ec_runtime *rt, size_t i);
+
+/* Queue a message from outside the runtime (recorded in the receiver's chain with sender
+ * "@external"). Delivered by ec_runtime_run. */
+int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len);
+/* Stop an actor (recorded), as a supervisor or operator would. */
+int ec_runtime_stop(ec_runtime *rt, const char *id, const char *reason);
+/* Deliver queued work (messages, due timers, supervisor notices) until none is left, waiting
+ * for pending timers for at most timeout_ms (0: do not wait). *pending_out (may be NULL) gets
+ * the number of timers still pending. */
+int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out);
+/* Milliseconds until the next timer is due (0 when one is due or work is queued), or -1
+ * when nothing is pending: for a caller's poll() loop. */
+int64_t ec_runtime_next_wake_ms(ec_runtime *rt);
+
+/* Compile a module into the cache without running it; *compiled_out (may be NULL) is 1 when
+ * a compile happened, 0 when the cache already held it. */
+int ec_runtime_prepare(ec_runtime *rt, const char *module_path, int *compiled_out);
+
+/* Check the chains of a group of actors against each other (docs/ABI.md section 3): every
+ * message, request, reply, timer and child-notice link must name an event of the right type
+ * (addressed to the right actor) in the named actor's chain. Each chain should have been
+ * verified on its own first. 0 when every link resolves, EC_EVERIFY with out->reason naming
+ * the actor, the event and the link otherwise, EC_EFORMAT when a chain is not an actor
+ * chain. Links to actors outside the group are counted in out->unresolved. */
+typedef struct ec_links_result {
+    uint64_t checked;    /* links that resolved */
+    uint64_t unresolved; /* links naming an actor whose chain was not given */
+    size_t actor;        /* index of the chain with the first broken link */
+    uint64_t seq;        /* its event */
+    char reason[512];
+} ec_links_result;
+int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out);
+
+/* Render an actor event's payload (deterministic CBOR, docs/ABI.md) as JSON. json_out is
+ * malloc'd, NUL-terminated. EC_EUNSUPPORTED when event_type is not an actor event type,
+ * EC_EFORMAT when the payload is not well-formed deterministic CBOR. */
+int ec_payload_to_json(const char *event_type, const uint8_t *data, size_t len, char **json_out);
+/* 1 when event_type names an actor event category (wasm/, fs/, message/...). */
+int ec_payload_is_actor_type(const char *event_type, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,151 @@
+/* actor/actor_int.h: the actor layer's private types: the runtime, its actors, loaded
+ * modules, the work queue, and the functions module.c, host.c and runtime.c share. */
+#ifndef EVCHAIN_ACTOR_INT_H
+#define EVCHAIN_ACTOR_INT_H
+
+#include <setjmp.h>
+#include <stdint.h>
+#include <wasm-rt.h>
+
+#include <evchain/actor.h>
+#include "actor/cbor.h"
+
+/* Compile-time limits of the wasm2c pipeline. The host's copy of the wasm2c runtime and every
+ * compiled module must agree on them (layer.cmake passes the same values). */
+#ifndef EC_WASM_MAX_CALL_DEPTH
+#error "EC_WASM_MAX_CALL_DEPTH must come from src/actor/layer.cmake"
+#endif
+
+/* ABI error codes returned (negative) by host functions: docs/ABI.md section 2. */
+enum {
+    ABI_OK = 0,
+    ABI_EINVAL = -1, /* malformed argument (bad name, bad path syntax) */
+    ABI_ENOTFOUND = -2,
+    ABI_EDENIED = -3, /* refused by policy: sandbox, allow-list, not your child */
+    ABI_ETOOBIG = -4, /* output buffer too small or message over the limit */
+    ABI_EBUSY = -5,   /* target actor is on the call stack or not running */
+    ABI_EIO = -6,
+    ABI_ESTATE = -7, /* not valid now (reply outside a request...) */
+};
+
+/* One compiled module, shared by every actor running it. */
+typedef struct ec_module {
+    uint8_t sha[32];
+    char hex[65];
+    char *path; /* where it was loaded from (for errors and child lookups) */
+    void *dl;
+    size_t inst_size;
+    void (*instantiate)(void *inst, void *env);
+    void (*free_inst)(void *inst);
+    wasm_rt_memory_t *(*memory)(void *inst);
+    uint32_t (*ex_alloc)(void *, uint32_t);
+    uint32_t (*ex_init)(void *, uint32_t, uint32_t);
+    uint32_t (*ex_message)(void *, uint32_t, uint32_t);
+    uint32_t (*ex_request)(void *, uint32_t, uint32_t);
+    uint32_t (*ex_timer)(void *, uint64_t);
+    uint32_t (*ex_child)(void *, uint32_t, uint32_t, uint32_t);
+    uint32_t initial_pages, max_pages;
+    int refs;
+    struct ec_module *next;
+} ec_module;
+
+/* What a parsed module declares (module.c). */
+typedef struct ec_wasm_info {
+    uint32_t initial_pages, max_pages; /* max_pages = UINT32_MAX when undeclared */
+    unsigned exports;                  /* bit set of EX_* below */
+} ec_wasm_info;
+enum { EX_ALLOC = 1, EX_INIT = 2, EX_MESSAGE = 4, EX_REQUEST = 8, EX_TIMER = 16, EX_CHILD = 32 };
+
+/* Parse a wasm binary and check it against ABI v1: every import must be a host function with
+ * the right signature, memory must be defined and exported, handler exports must have the
+ * documented types. `instrumented`: env.log_execution (fuel) is allowed. */
+int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrumented,
+                  ec_wasm_info *info);
+
+/* Work queued for delivery by ec_runtime_run. */
+typedef enum work_kind { WORK_MESSAGE, WORK_TIMER, WORK_CHILD } work_kind;
+typedef struct work {
+    work_kind kind;
+    char *to;      /* actor id */
+    char *from;    /* sender id (messages), child name (notices) */
+    uint8_t *body; /* message body / child name */
+    size_t body_len;
+    uint8_t link[32]; /* hash of the causing event (send, timer/set, child's last event) */
+    size_t link_len;
+    uint64_t tag;    /* timer tag */
+    uint32_t event;  /* child notice: 1 trapped, 2 stopped */
+    uint64_t due_ns; /* timers: monotonic due time */
+    struct work *next;
+} work;
+
+struct ec_actor {
+    struct ec_runtime *rt;
+    char *id;
+    char *dir; /* <data>/actors/<id> */
+    char *fs_root;
+    int fs_fd; /* the sandbox directory, opened once; every path resolves beneath it */
+    ec_module *mod;
+    void *inst; /* wasm2c instance, NULL when not running */
+    wasm_rt_memory_t *mem;
+    ec_chain *chain;
+    ec_actor_state state;
+    char reason[256];
+    struct ec_actor *parent; /* NULL for top-level actors */
+    char *child_name;        /* name under the parent */
+    uint8_t *args;
+    size_t args_len;
+    char **env_allow;
+    size_t env_allow_count;
+    uint64_t fuel;
+    int on_stack;       /* a call into this actor is running: no re-entry, no stop */
+    int stop_requested; /* shutdown() called: stop after the current call */
+    char *stop_reason;
+    int in_request; /* inside ec_handle_request: msg_reply allowed */
+    uint8_t *reply;
+    size_t reply_len;
+    int replied;
+    uint8_t reply_hash[32];
+    /* Set by a host function before wasm_rt_trap so that the recorded trap says why. */
+    char host_trap[200];
+};
+
+struct ec_runtime {
+    char *data_dir, *cache_dir;
+    ec_chain_store chain_store;
+    ec_durability durability;
+    ec_hash_alg alg;
+    uint64_t fuel;
+    uint32_t memory_pages, max_message;
+    int quiet;
+    ec_memory_options mem_hint;
+    ec_actor **actors;
+    size_t nactors, cap;
+    ec_module *modules;
+    work *queue, *queue_tail;
+    work *timers; /* sorted by due_ns */
+    char *store_dir;
+    int depth; /* nested executor calls (request, spawn inside a call) */
+};
+
+/* module.c */
+int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compiled);
+void ec_module_release(ec_runtime *rt, ec_module *m);
+void ec_module_free_all(ec_runtime *rt);
+
+/* runtime.c: the executor. Every call into an actor goes through exec_call. */
+int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
+                 const char *from, const uint8_t *link, size_t link_len, int32_t *ret);
+enum { FN_INIT, FN_MESSAGE, FN_REQUEST, FN_TIMER, FN_CHILD };
+ec_actor *ec_runtime_lookup(ec_runtime *rt, const char *id);
+int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name, const void *args,
+                         size_t args_len, int *abi_err);
+int ec_actor_stop(ec_actor *a, const char *reason, int notify);
+int ec_actor_restart(ec_actor *a);
+int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body, size_t len,
+                     const uint8_t *link, size_t link_len);
+int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
+                   const uint8_t *link, size_t link_len);
+int ec_valid_id(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,207 @@
+/* actor/links.c: checking the chains of a group of actors against each other: every
+ * cross-chain link (docs/ABI.md section 3) must name an event of the right type in the right
+ * actor's chain. Each chain is verified on its own first; this checks what joins them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "actor/cbor.h"
+#include <evchain/actor.h>
+
+typedef struct member {
+    ec_chain *chain;
+    char id[65];
+} member;
+
+static int text_field(const ec_event *ev, const char *key, char *out, size_t cap)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_map_find(ev->data, ev->data_len, key, &mt, &v, &vl, &num) || mt != 3 || vl >= cap)
+        return -1;
+    memcpy(out, v, vl);
+    out[vl] = 0;
+    return 0;
+}
+
+/* The link of an event: 1 with the hash, 0 when null or absent, -1 malformed. */
+static int link_field(const ec_event *ev, uint8_t *hash, size_t *hl)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_map_find(ev->data, ev->data_len, "link", &mt, &v, &vl, &num))
+        return 0;
+    if (mt == 7 && num == 22)
+        return 0;
+    if (mt != 2 || vl == 0 || vl > EC_HASH_MAX)
+        return -1;
+    memcpy(hash, v, vl);
+    *hl = vl;
+    return 1;
+}
+
+static int is_type(const ec_event *ev, const char *t)
+{
+    return ev->type_len == strlen(t) && memcmp(ev->type, t, ev->type_len) == 0;
+}
+
+static member *find_member(member *m, size_t n, const char *id)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(m[k].id, id) == 0)
+            return &m[k];
+    return NULL;
+}
+
+/* Resolve a link into `to`'s chain; want_type NULL: any type. For message/send and
+ * message/request, the named event must also be addressed to `receiver`. */
+static int resolve(member *to, const uint8_t *hash, size_t hl, const char *want_type,
+                   const char *receiver, char *why, size_t cap)
+{
+    uint64_t seq;
+    ec_event ev;
+    char hex[2 * EC_HASH_MAX + 1];
+    ec_hex_encode(hex, hash, hl);
+    if (ec_chain_find(to->chain, hash, hl, &seq) != 0) {
+        snprintf(why, cap, "names %.16s..., which is not in %s's chain", hex, to->id);
+        return -1;
+    }
+    if (ec_chain_get(to->chain, seq, &ev) != 0) {
+        snprintf(why, cap, "names event %llu of %s's chain, which cannot be read",
+                 (unsigned long long)seq, to->id);
+        return -1;
+    }
+    if (want_type && !is_type(&ev, want_type)) {
+        snprintf(why, cap, "names event %llu of %s's chain, a %.*s, not a %s",
+                 (unsigned long long)seq, to->id, (int)ev.type_len, ev.type, want_type);
+        return -1;
+    }
+    if (receiver) {
+        char dest[65];
+        if (text_field(&ev, "to", dest, sizeof dest) || strcmp(dest, receiver) != 0) {
+            snprintf(why, cap, "names event %llu of %s's chain, addressed to someone else",
+                     (unsigned long long)seq, to->id);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_one(member *all, size_t n, member *me, ec_links_result *out)
+{
+    ec_iter *it;
+    int rc = ec_iter_new(&it, me->chain, 0);
+    if (rc)
+        return rc;
+    ec_event ev;
+    char last_request_to[65] = "";
+    while ((rc = ec_iter_next(it, &ev)) == 0) {
+        uint8_t hash[EC_HASH_MAX];
+        size_t hl = 0;
+        char from[65], fn[40], why[256];
+        const char *want = NULL, *receiver = NULL;
+        member *target = NULL;
+        uint64_t seq = ev.seq;
+        if (is_type(&ev, "message/request"))
+            text_field(&ev, "to", last_request_to, sizeof last_request_to);
+        if (is_type(&ev, "message/request.result")) {
+            int l = link_field(&ev, hash, &hl);
+            if (l == 0)
+                continue;
+            target = l > 0 ? find_member(all, n, last_request_to) : NULL;
+            want = "message/reply";
+            if (l < 0) {
+                snprintf(out->reason, sizeof out->reason, "%s: event %llu: malformed link",
+                         me->id, (unsigned long long)seq);
+                rc = EC_EVERIFY;
+                break;
+            }
+        } else if (is_type(&ev, "wasm/call")) {
+            if (text_field(&ev, "from", from, sizeof from))
+                continue; /* ec_init: no sender */
+            if (text_field(&ev, "fn", fn, sizeof fn))
+                fn[0] = 0;
+            int l = link_field(&ev, hash, &hl);
+            if (l < 0) {
+                snprintf(out->reason, sizeof out->reason, "%s: event %llu: malformed link",
+                         me->id, (unsigned long long)seq);
+                rc = EC_EVERIFY;
+                break;
+            }
+            if (strcmp(from, "@external") == 0)
+                continue;
+            if (l == 0) {
+                snprintf(out->reason, sizeof out->reason,
+                         "%s: event %llu: a call from %s without a link", me->id,
+                         (unsigned long long)seq, from);
+                rc = EC_EVERIFY;
+                break;
+            }
+            if (strcmp(from, "@timer") == 0) {
+                target = me;
+                want = "timer/set";
+            } else {
+                target = find_member(all, n, from);
+                if (strcmp(fn, "ec_handle_message") == 0) {
+                    want = "message/send";
+                    receiver = me->id;
+                } else if (strcmp(fn, "ec_handle_request") == 0) {
+                    want = "message/request";
+                    receiver = me->id;
+                }
+            }
+        } else {
+            continue;
+        }
+        if (!target) {
+            out->unresolved++;
+            continue;
+        }
+        /* The iterator's view is not used past this point: resolve reads other records. */
+        if (resolve(target, hash, hl, want, receiver, why, sizeof why)) {
+            snprintf(out->reason, sizeof out->reason, "%s: event %llu: link %s", me->id,
+                     (unsigned long long)seq, why);
+            out->seq = seq;
+            rc = EC_EVERIFY;
+            break;
+        }
+        out->checked++;
+    }
+    ec_iter_free(it);
+    return rc == EC_ITEROVER ? 0 : rc;
+}
+
+int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out)
+{
+    if (!out || (!chains && n))
+        return ec_error_set(EC_EINVAL, "ec_actor_check_links: NULL argument");
+    memset(out, 0, sizeof *out);
+    member *m = calloc(n ? n : 1, sizeof *m);
+    if (!m)
+        return ec_error_set(EC_ENOMEM, "ec_actor_check_links: out of memory");
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        ec_event ev;
+        m[k].chain = chains[k];
+        if (ec_chain_get(chains[k], 0, &ev) || !is_type(&ev, "actor/start") ||
+            text_field(&ev, "actor", m[k].id, sizeof m[k].id))
+            rc = ec_error_set(EC_EFORMAT,
+                              "chain %zu: not an actor chain (event 0 is not actor/start)", k);
+        else if (find_member(m, k, m[k].id))
+            rc = ec_error_set(EC_EINVAL, "chain %zu: actor %s given twice", k, m[k].id);
+    }
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        rc = check_one(m, n, &m[k], out);
+        if (rc == EC_EVERIFY)
+            out->actor = k;
+    }
+    free(m);
+    if (rc == EC_EVERIFY)
+        return ec_error_set(EC_EVERIFY, "%s", out->reason);
+    return rc;
+}

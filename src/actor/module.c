@@ -1,0 +1,700 @@
+/* actor/module.c: from a .wasm file to a loaded module: parse and check it against ABI v1,
+ * add fuel (wasm-opt --log-execution), translate (wasm2c), compile (gcc) into a shared object
+ * cached by the module's SHA-256, and dlopen it. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "core/internal.h"
+#include "actor/actor_int.h"
+
+#define STR2(x) #x
+#define STR(x)  STR2(x)
+
+/* The compile flags. Fixed for determinism: no FMA contraction, no fast-math, no
+ * -march=native; bounds-checked memory (no signal handler) and a call-depth limit that the
+ * host's copy of the runtime shares. Part of the cache key: changing them recompiles. */
+static const char *const cc_flags[] = {
+    "-O2",
+    "-fPIC",
+    "-shared",
+    "-ffp-contract=off",
+    "-fno-fast-math",
+    "-w",
+    "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
+    "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(EC_WASM_MAX_CALL_DEPTH)};
+#define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v1"
+
+/* ---- the host interface, ABI v1 (docs/ABI.md section 2) ---- */
+
+/* Signatures: one letter per wasm value type, i = i32, j = i64; "params>results". */
+static const struct abi_import {
+    const char *name;
+    const char *sig;
+} abi_imports[] = {
+    {"log", "ii>i"},         {"actor_id", "ii>i"},      {"shutdown", "ii>i"},
+    {"time_now", ">j"},      {"timer_set", "ij>i"},     {"random_get", "ii>i"},
+    {"env_get", "iiii>i"},   {"store_put", "iii>i"},    {"store_get", "iii>i"},
+    {"label_set", "iii>i"},  {"label_get", "iii>i"},    {"fs_read", "iiii>i"},
+    {"fs_write", "iiii>i"},  {"fs_list", "iiii>i"},     {"fs_delete", "ii>i"},
+    {"fs_exists", "ii>i"},   {"msg_send", "iiii>i"},    {"msg_request", "iiiiii>i"},
+    {"msg_reply", "ii>i"},   {"sup_spawn", "iiiiii>i"}, {"sup_stop", "ii>i"},
+    {"sup_restart", "ii>i"}, {"sup_list", "ii>i"},      {"sup_status", "iiii>i"},
+};
+
+static const struct abi_export {
+    const char *name;
+    const char *sig;
+    unsigned bit;
+} abi_exports[] = {
+    {"ec_alloc", "i>i", EX_ALLOC},
+    {"ec_init", "ii>i", EX_INIT},
+    {"ec_handle_message", "ii>i", EX_MESSAGE},
+    {"ec_handle_request", "ii>i", EX_REQUEST},
+    {"ec_handle_timer", "j>i", EX_TIMER},
+    {"ec_handle_child", "iii>i", EX_CHILD},
+};
+
+/* ---- a strict reader of the parts of the binary format the check needs ---- */
+
+typedef struct wr {
+    const uint8_t *p;
+    size_t len, off;
+    const char *name;
+} wr;
+
+static int wfail(wr *r, const char *why)
+{
+    return ec_error_set(EC_EFORMAT, "%s: byte %zu: %s", r->name, r->off, why);
+}
+
+static int wu32(wr *r, uint32_t *out)
+{
+    uint64_t v = 0;
+    *out = 0;
+    for (unsigned shift = 0; shift < 35; shift += 7) {
+        if (r->off >= r->len)
+            return wfail(r, "truncated LEB128 integer");
+        uint8_t b = r->p[r->off++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (v > UINT32_MAX)
+                return wfail(r, "LEB128 integer over 32 bits");
+            *out = (uint32_t)v;
+            return 0;
+        }
+    }
+    return wfail(r, "LEB128 integer too long");
+}
+
+static int wbyte(wr *r, uint8_t *out)
+{
+    *out = 0;
+    if (r->off >= r->len)
+        return wfail(r, "truncated");
+    *out = r->p[r->off++];
+    return 0;
+}
+
+static int wname(wr *r, const char **s, uint32_t *n)
+{
+    int rc = wu32(r, n);
+    if (rc)
+        return rc;
+    if (*n > r->len - r->off)
+        return wfail(r, "name runs past the end");
+    *s = (const char *)r->p + r->off;
+    r->off += *n;
+    return 0;
+}
+
+#define MAX_TYPES 4096
+#define MAX_FUNCS 100000
+
+/* A function type rendered as "params>results" in the letters above ('?' for f32/f64/refs,
+ * which no ABI function uses). */
+typedef struct {
+    char sig[24];
+} wsig;
+
+static char valtype_letter(uint8_t t)
+{
+    return t == 0x7f ? 'i' : t == 0x7e ? 'j' : '?';
+}
+
+int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrumented,
+                  ec_wasm_info *info)
+{
+    wr r = {wasm, len, 0, name};
+    int rc = 0;
+    wsig *types = NULL;
+    uint32_t ntypes = 0, nimported_funcs = 0, nfuncs = 0;
+    uint32_t *func_types = NULL;
+    int have_memory = 0, memory_exported = 0;
+    memset(info, 0, sizeof *info);
+    info->max_pages = UINT32_MAX;
+    if (len < 8 || memcmp(wasm, "\0asm", 4) != 0)
+        return ec_error_set(EC_EFORMAT, "%s: not a WebAssembly module (bad magic)", name);
+    if (memcmp(wasm + 4, "\1\0\0\0", 4) != 0)
+        return ec_error_set(EC_EUNSUPPORTED, "%s: unsupported WebAssembly version", name);
+    r.off = 8;
+    /* Section headers first: the export check needs the type and function sections, which
+     * precede it in every valid module (sections come in a fixed order). */
+    while (r.off < len) {
+        uint8_t id;
+        uint32_t size;
+        if ((rc = wbyte(&r, &id)) || (rc = wu32(&r, &size)))
+            goto out;
+        if (size > len - r.off) {
+            rc = wfail(&r, "section runs past the end of the module");
+            goto out;
+        }
+        size_t end = r.off + size;
+        wr s = {wasm, end, r.off, name};
+        uint32_t n;
+        if (id != 0 && id <= 12 && (rc = wu32(&s, &n)))
+            goto out;
+        if (id == 1) { /* types */
+            if (n > MAX_TYPES) {
+                rc = wfail(&s, "too many types");
+                goto out;
+            }
+            types = calloc(n ? n : 1, sizeof *types);
+            if (!types) {
+                rc = ec_error_set(EC_ENOMEM, "%s: out of memory", name);
+                goto out;
+            }
+            ntypes = n;
+            for (uint32_t k = 0; k < n; k++) {
+                uint8_t form;
+                size_t w = 0;
+                if ((rc = wbyte(&s, &form)))
+                    goto out;
+                if (form != 0x60) {
+                    rc = wfail(&s, "type is not a function type");
+                    goto out;
+                }
+                for (int part = 0; part < 2; part++) {
+                    uint32_t cnt;
+                    if ((rc = wu32(&s, &cnt)))
+                        goto out;
+                    for (uint32_t q = 0; q < cnt; q++) {
+                        uint8_t t;
+                        if ((rc = wbyte(&s, &t)))
+                            goto out;
+                        if (w < sizeof types[k].sig - 2)
+                            types[k].sig[w++] = valtype_letter(t);
+                    }
+                    if (part == 0)
+                        types[k].sig[w++] = '>';
+                }
+                types[k].sig[w] = 0;
+            }
+        } else if (id == 2) { /* imports */
+            for (uint32_t k = 0; k < n; k++) {
+                const char *mod, *field;
+                uint32_t ml, fl, idx;
+                uint8_t kind;
+                if ((rc = wname(&s, &mod, &ml)) || (rc = wname(&s, &field, &fl)) ||
+                    (rc = wbyte(&s, &kind)))
+                    goto out;
+                if (kind != 0) {
+                    rc = ec_error_set(EC_EUNSUPPORTED,
+                                      "%s: import %.*s.%.*s is a %s; ABI v1 imports only "
+                                      "functions (the module must define its own memory)",
+                                      name, (int)ml, mod, (int)fl, field,
+                                      kind == 1   ? "table"
+                                      : kind == 2 ? "memory"
+                                      : kind == 3 ? "global"
+                                                  : "tag");
+                    goto out;
+                }
+                if ((rc = wu32(&s, &idx)))
+                    goto out;
+                if (idx >= ntypes) {
+                    rc = wfail(&s, "import names a type that does not exist");
+                    goto out;
+                }
+                const char *want = NULL;
+                int reserved = ml == 3 && memcmp(mod, "env", 3) == 0 && fl == 13 &&
+                               memcmp(field, "log_execution", 13) == 0;
+                if (reserved) {
+                    if (!instrumented) {
+                        rc = ec_error_set(EC_EDENIED,
+                                          "%s: import env.log_execution is reserved for the "
+                                          "runtime's fuel counter",
+                                          name);
+                        goto out;
+                    }
+                    want = "i>";
+                } else if (ml == 3 && memcmp(mod, "env", 3) == 0) {
+                    for (size_t q = 0; q < sizeof abi_imports / sizeof abi_imports[0]; q++)
+                        if (strlen(abi_imports[q].name) == fl &&
+                            memcmp(abi_imports[q].name, field, fl) == 0)
+                            want = abi_imports[q].sig;
+                }
+                if (!want) {
+                    rc = ec_error_set(EC_EUNSUPPORTED,
+                                      "%s: import %.*s.%.*s (%s) is not in the host "
+                                      "interface (ABI v%d, docs/ABI.md)",
+                                      name, (int)ml, mod, (int)fl, field, types[idx].sig,
+                                      EC_ABI_VERSION);
+                    goto out;
+                }
+                if (strcmp(want, types[idx].sig) != 0) {
+                    rc = ec_error_set(EC_EUNSUPPORTED,
+                                      "%s: import env.%.*s has type %s, ABI v%d says %s", name,
+                                      (int)fl, field, types[idx].sig, EC_ABI_VERSION, want);
+                    goto out;
+                }
+                nimported_funcs++;
+            }
+        } else if (id == 3) { /* function declarations */
+            if (n > MAX_FUNCS) {
+                rc = wfail(&s, "too many functions");
+                goto out;
+            }
+            nfuncs = n;
+            func_types = calloc(n ? n : 1, sizeof *func_types);
+            if (!func_types) {
+                rc = ec_error_set(EC_ENOMEM, "%s: out of memory", name);
+                goto out;
+            }
+            for (uint32_t k = 0; k < n; k++)
+                if ((rc = wu32(&s, &func_types[k])))
+                    goto out;
+                else if (func_types[k] >= ntypes) {
+                    rc = wfail(&s, "function names a type that does not exist");
+                    goto out;
+                }
+        } else if (id == 5) { /* memories */
+            if (n != 1) {
+                rc = ec_error_set(EC_EUNSUPPORTED, "%s: %u memories; ABI v1 needs exactly one",
+                                  name, n);
+                goto out;
+            }
+            uint8_t flags;
+            if ((rc = wbyte(&s, &flags)) || (rc = wu32(&s, &info->initial_pages)))
+                goto out;
+            if (flags & ~1u) {
+                rc = ec_error_set(EC_EUNSUPPORTED, "%s: shared or 64-bit memory", name);
+                goto out;
+            }
+            if ((flags & 1) && (rc = wu32(&s, &info->max_pages)))
+                goto out;
+            have_memory = 1;
+        } else if (id == 7) { /* exports */
+            for (uint32_t k = 0; k < n; k++) {
+                const char *en;
+                uint32_t el, idx;
+                uint8_t kind;
+                if ((rc = wname(&s, &en, &el)) || (rc = wbyte(&s, &kind)) || (rc = wu32(&s, &idx)))
+                    goto out;
+                if (kind == 2 && el == 6 && memcmp(en, "memory", 6) == 0)
+                    memory_exported = 1;
+                if (kind != 0)
+                    continue;
+                for (size_t q = 0; q < sizeof abi_exports / sizeof abi_exports[0]; q++) {
+                    if (strlen(abi_exports[q].name) != el ||
+                        memcmp(abi_exports[q].name, en, el) != 0)
+                        continue;
+                    if (idx < nimported_funcs || idx - nimported_funcs >= nfuncs) {
+                        rc = wfail(&s, "export names a function that does not exist");
+                        goto out;
+                    }
+                    const char *got = types[func_types[idx - nimported_funcs]].sig;
+                    if (strcmp(got, abi_exports[q].sig) != 0) {
+                        rc = ec_error_set(
+                            EC_EUNSUPPORTED, "%s: export %s has type %s, ABI v%d says %s", name,
+                            abi_exports[q].name, got, EC_ABI_VERSION, abi_exports[q].sig);
+                        goto out;
+                    }
+                    info->exports |= abi_exports[q].bit;
+                }
+            }
+        }
+        r.off = end;
+    }
+    if (!have_memory || !memory_exported) {
+        rc =
+            ec_error_set(EC_EUNSUPPORTED, "%s: the module must define and export \"memory\"", name);
+        goto out;
+    }
+    if ((info->exports & (EX_INIT | EX_MESSAGE | EX_REQUEST | EX_CHILD)) &&
+        !(info->exports & EX_ALLOC)) {
+        rc = ec_error_set(EC_EUNSUPPORTED,
+                          "%s: handlers that take input need the export ec_alloc(i32)->i32", name);
+        goto out;
+    }
+out:
+    free(types);
+    free(func_types);
+    return rc;
+}
+
+/* ---- the toolchain ---- */
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno, "%s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ec_error_set(EC_EINVAL, "%s: not a regular file", path);
+    }
+    if (st.st_size > (64 << 20)) {
+        close(fd);
+        return ec_error_set(EC_EDENIED, "%s: module larger than 64 MiB", path);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *p = malloc(n ? n : 1);
+    if (!p) {
+        close(fd);
+        return ec_error_set(EC_ENOMEM, "%s: out of memory", path);
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, p + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int e = k < 0 ? errno : EIO;
+            free(p);
+            close(fd);
+            return ec_error_set_errno(EC_EIO, e, "%s: read", path);
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    *out = p;
+    *len = n;
+    return 0;
+}
+
+static int write_all(const char *path, const void *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s", path);
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int e = errno;
+            close(fd);
+            return ec_error_set_errno(EC_EIO, e, "%s: write", path);
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    if (close(fd) != 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s: close", path);
+    return 0;
+}
+
+/* Run a tool with its output in log; on failure the error quotes the end of the log. */
+static int run_tool(const char *const *argv, const char *log, const char *what)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s: fork", what);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp(argv[0], (char *const *)argv);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return ec_error_set_errno(EC_EIO, errno, "%s: waitpid", what);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char tail[600] = "";
+    int fd = open(log, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        off_t from = end > (off_t)sizeof tail - 1 ? end - (off_t)sizeof tail + 1 : 0;
+        ssize_t k = pread(fd, tail, sizeof tail - 1, from);
+        tail[k > 0 ? k : 0] = 0;
+        close(fd);
+        for (char *c = tail; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+    }
+    return ec_error_set(EC_ERROR, "%s: %s failed (%s %d): %s", what, argv[0],
+                        WIFEXITED(status) ? "exit" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return ec_error_set(EC_EINVAL, "%s: path too long", path);
+    memcpy(buf, path, n + 1);
+    for (size_t k = 1; k <= n; k++) {
+        if (buf[k] == '/' || buf[k] == 0) {
+            char c = buf[k];
+            buf[k] = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return ec_error_set_errno(EC_EIO, errno, "mkdir %s", buf);
+            buf[k] = c;
+        }
+    }
+    return 0;
+}
+
+int ec_mkdir_p(const char *path)
+{
+    return mkdir_p(path);
+}
+
+static void rm_tree_flat(const char *dir)
+{
+    static const char *const names[] = {"in.wasm", "fuel.wasm", "actor.c", "actor.h",
+                                        "glue.c",  "out.so",    "log"};
+    char p[4200];
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        if (snprintf(p, sizeof p, "%s/%s", dir, names[k]) < (int)sizeof p)
+            unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* Glue compiled into every .so: the host cannot know sizeof(instance) otherwise. */
+static const char glue_src[] = "#include \"actor.h\"\n"
+                               "const unsigned long ec_actor_instance_size = "
+                               "sizeof(Z_actor_instance_t);\n";
+
+static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const char *name,
+                          const char *so_path)
+{
+    char tmp[4200], in[4300], fuel[4300], csrc[4300], glue[4300], out[4300], log[4300];
+    int rc = mkdir_p(rt->cache_dir);
+    if (rc)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s/tmp.XXXXXX", rt->cache_dir);
+    if (!mkdtemp(tmp))
+        return ec_error_set_errno(EC_EIO, errno, "%s: mkdtemp", tmp);
+    snprintf(in, sizeof in, "%s/in.wasm", tmp);
+    snprintf(fuel, sizeof fuel, "%s/fuel.wasm", tmp);
+    snprintf(csrc, sizeof csrc, "%s/actor.c", tmp);
+    snprintf(glue, sizeof glue, "%s/glue.c", tmp);
+    snprintf(out, sizeof out, "%s/out.so", tmp);
+    snprintf(log, sizeof log, "%s/log", tmp);
+    if ((rc = write_all(in, wasm, len)) || (rc = write_all(glue, glue_src, strlen(glue_src))))
+        goto done;
+    {
+        /* Fuel: a call to env.log_execution at every function entry and loop head. */
+        const char *opt[] = {"wasm-opt", in, "--log-execution", "-o", fuel, NULL};
+        if ((rc = run_tool(opt, log, name)))
+            goto done;
+        uint8_t *fw = NULL;
+        size_t fl = 0;
+        ec_wasm_info info;
+        if ((rc = read_file(fuel, &fw, &fl)))
+            goto done;
+        rc = ec_wasm_check(fw, fl, name, 1, &info);
+        free(fw);
+        if (rc)
+            goto done;
+    }
+    {
+        const char *w2c[] = {"wasm2c", fuel, "-n", "actor", "-o", csrc, NULL};
+        if ((rc = run_tool(w2c, log, name)))
+            goto done;
+    }
+    {
+        const char *cc[32];
+        size_t k = 0;
+        cc[k++] = "gcc";
+        for (size_t q = 0; q < sizeof cc_flags / sizeof cc_flags[0]; q++)
+            cc[k++] = cc_flags[q];
+        cc[k++] = "-I";
+        cc[k++] = tmp;
+        cc[k++] = csrc;
+        cc[k++] = glue;
+        cc[k++] = "-o";
+        cc[k++] = out;
+        cc[k] = NULL;
+        if ((rc = run_tool(cc, log, name)))
+            goto done;
+    }
+    /* Publish atomically: concurrent runtimes sharing a cache see either no file or a whole
+     * one; the loser of a race renames an identical file over it. */
+    if (rename(out, so_path) != 0)
+        rc = ec_error_set_errno(EC_EIO, errno, "%s: rename into the cache", so_path);
+done:
+    rm_tree_flat(tmp);
+    return rc;
+}
+
+static void cache_key(const uint8_t sha[32], char out[200])
+{
+    uint8_t d[32];
+    unsigned dl = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        EVP_DigestUpdate(c, CACHE_KEY_SALT, strlen(CACHE_KEY_SALT));
+        for (size_t q = 0; q < sizeof cc_flags / sizeof cc_flags[0]; q++)
+            EVP_DigestUpdate(c, cc_flags[q], strlen(cc_flags[q]) + 1);
+        EVP_DigestFinal_ex(c, d, &dl);
+    }
+    EVP_MD_CTX_free(c);
+    char hs[65], hf[65];
+    ec_hex_encode(hs, sha, 32);
+    ec_hex_encode(hf, d, 8);
+    snprintf(out, 200, "%s-%s.so", hs, hf);
+}
+
+static void *sym(void *dl, const char *name)
+{
+    return dlsym(dl, name);
+}
+
+int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compiled)
+{
+    uint8_t *wasm = NULL;
+    size_t len = 0;
+    ec_wasm_info info;
+    if (compiled)
+        *compiled = 0;
+    int rc = read_file(path, &wasm, &len);
+    if (rc)
+        return rc;
+    uint8_t sha[32];
+    unsigned dl = 0;
+    if (!EVP_Digest(wasm, len, sha, &dl, EVP_sha256(), NULL)) {
+        free(wasm);
+        return ec_error_set(EC_ERROR, "%s: SHA-256 failed", path);
+    }
+    for (ec_module *m = rt->modules; m; m = m->next)
+        if (memcmp(m->sha, sha, 32) == 0) {
+            free(wasm);
+            m->refs++;
+            *out = m;
+            return 0;
+        }
+    if ((rc = ec_wasm_check(wasm, len, path, 0, &info))) {
+        free(wasm);
+        return rc;
+    }
+    if (info.initial_pages > rt->memory_pages) {
+        free(wasm);
+        return ec_error_set(EC_EDENIED,
+                            "%s: module asks for %u pages of memory at start; the cap is %u", path,
+                            info.initial_pages, rt->memory_pages);
+    }
+    char key[200], so[4400];
+    cache_key(sha, key);
+    snprintf(so, sizeof so, "%s/%s", rt->cache_dir, key);
+    if (access(so, R_OK) != 0) {
+        rc = compile_module(rt, wasm, len, path, so);
+        if (rc) {
+            free(wasm);
+            return rc;
+        }
+        if (compiled)
+            *compiled = 1;
+    }
+    free(wasm);
+    ec_module *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return ec_error_set(EC_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(m->sha, sha, 32);
+    ec_hex_encode(m->hex, sha, 32);
+    m->initial_pages = info.initial_pages;
+    m->max_pages = info.max_pages;
+    /* RTLD_LOCAL: two modules' identical symbol names never meet. RTLD_NOW: a missing host
+     * symbol fails here, not at the first call. */
+    m->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!m->dl) {
+        rc = ec_error_set(EC_ERROR, "%s: loading compiled module %s: %s", path, so, dlerror());
+        free(m->path);
+        free(m);
+        return rc;
+    }
+    const unsigned long *size = sym(m->dl, "ec_actor_instance_size");
+    void (*init_module)(void) = (void (*)(void))sym(m->dl, "Z_actor_init_module");
+    m->instantiate = (void (*)(void *, void *))sym(m->dl, "Z_actor_instantiate");
+    m->free_inst = (void (*)(void *))sym(m->dl, "Z_actor_free");
+    m->memory = (wasm_rt_memory_t * (*)(void *)) sym(m->dl, "Z_actorZ_memory");
+    if (!size || !init_module || !m->instantiate || !m->free_inst || !m->memory) {
+        dlclose(m->dl);
+        free(m->path);
+        free(m);
+        return ec_error_set(EC_EFORMAT, "%s: compiled module %s lacks the wasm2c entry points",
+                            path, so);
+    }
+    m->inst_size = *size;
+    if (info.exports & EX_ALLOC)
+        m->ex_alloc = (uint32_t(*)(void *, uint32_t))sym(m->dl, "Z_actorZ_ec_alloc");
+    if (info.exports & EX_INIT)
+        m->ex_init = (uint32_t(*)(void *, uint32_t, uint32_t))sym(m->dl, "Z_actorZ_ec_init");
+    if (info.exports & EX_MESSAGE)
+        m->ex_message =
+            (uint32_t(*)(void *, uint32_t, uint32_t))sym(m->dl, "Z_actorZ_ec_handle_message");
+    if (info.exports & EX_REQUEST)
+        m->ex_request =
+            (uint32_t(*)(void *, uint32_t, uint32_t))sym(m->dl, "Z_actorZ_ec_handle_request");
+    if (info.exports & EX_TIMER)
+        m->ex_timer = (uint32_t(*)(void *, uint64_t))sym(m->dl, "Z_actorZ_ec_handle_timer");
+    if (info.exports & EX_CHILD)
+        m->ex_child = (uint32_t(*)(void *, uint32_t, uint32_t, uint32_t))sym(
+            m->dl, "Z_actorZ_ec_handle_child");
+    init_module();
+    m->refs = 1;
+    m->next = rt->modules;
+    rt->modules = m;
+    *out = m;
+    return 0;
+}
+
+void ec_module_release(ec_runtime *rt, ec_module *m)
+{
+    (void)rt;
+    if (m)
+        m->refs--; /* unloaded with the runtime: a later spawn of it needs no dlopen */
+}
+
+void ec_module_free_all(ec_runtime *rt)
+{
+    ec_module *m = rt->modules;
+    while (m) {
+        ec_module *n = m->next;
+        dlclose(m->dl);
+        free(m->path);
+        free(m);
+        m = n;
+    }
+    rt->modules = NULL;
+}
+
+int ec_runtime_prepare(ec_runtime *rt, const char *module_path, int *compiled_out)
+{
+    ec_module *m;
+    int rc = ec_module_load(rt, module_path, &m, compiled_out);
+    if (rc == 0)
+        ec_module_release(rt, m);
+    return rc;
+}

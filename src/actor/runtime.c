@@ -1,0 +1,890 @@
+/* actor/runtime.c: the actor runtime: actors and their chains, the one executor through which
+ * every call into an actor is recorded (wasm/call before, wasm/result or wasm/trap after),
+ * traps contained with wasm_rt_impl_try, and the queue of messages, timers and notices. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <wasm-rt-impl.h>
+
+#include "core/internal.h"
+#include "actor/actor_int.h"
+
+int ec_mkdir_p(const char *path);
+int ec_host_anchor(void);
+
+static const char *const fn_names[] = {"ec_init", "ec_handle_message", "ec_handle_request",
+                                       "ec_handle_timer", "ec_handle_child"};
+
+/* Nested executor calls (a request, a spawn's init, inside a call) past this are refused:
+ * it bounds the host stack whatever the actors do. */
+#define MAX_NESTING 8
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int ec_valid_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 64 || s[0] == '.')
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        char c = s[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+const char *ec_actor_state_name(ec_actor_state s)
+{
+    switch (s) {
+    case EC_ACTOR_RUNNING:
+        return "running";
+    case EC_ACTOR_STOPPED:
+        return "stopped";
+    case EC_ACTOR_TRAPPED:
+        return "trapped";
+    }
+    return "unknown";
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
+{
+    ec_runtime_options def = EC_RUNTIME_OPTIONS_INIT;
+    if (!out)
+        return ec_error_set(EC_EINVAL, "ec_runtime_new: out is NULL");
+    *out = NULL;
+    if (!opts)
+        opts = &def;
+    if (opts->version != EC_RUNTIME_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_runtime_new: options version %u unknown",
+                            opts->version);
+    ec_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
+    const char *data = opts->data_dir ? opts->data_dir : "./evchain-data";
+    char buf[4200];
+    rt->data_dir = xstrdup(data);
+    if (opts->cache_dir)
+        rt->cache_dir = xstrdup(opts->cache_dir);
+    else {
+        snprintf(buf, sizeof buf, "%s/cache", data);
+        rt->cache_dir = xstrdup(buf);
+    }
+    snprintf(buf, sizeof buf, "%s/store", data);
+    rt->store_dir = xstrdup(buf);
+    rt->chain_store = opts->chain_store;
+    rt->durability = opts->durability;
+    rt->alg = opts->alg ? opts->alg : EC_HASH_SHA256;
+    rt->fuel = opts->fuel ? opts->fuel : 1000000000u;
+    rt->memory_pages = opts->memory_pages ? opts->memory_pages : 256;
+    rt->max_message = opts->max_message ? opts->max_message : (1u << 20);
+    rt->quiet = opts->quiet;
+    ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
+    mo.expected_events = opts->memory_expected_events;
+    mo.expected_bytes = opts->memory_expected_bytes;
+    rt->mem_hint = mo;
+    if (!rt->data_dir || !rt->cache_dir || !rt->store_dir) {
+        ec_runtime_free(rt);
+        return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
+    }
+    if (strlen(data) > 3000) {
+        ec_runtime_free(rt);
+        return ec_error_set(EC_EINVAL, "ec_runtime_new: data directory path too long");
+    }
+    if (rt->memory_pages > 65536) {
+        ec_runtime_free(rt);
+        return ec_error_set(EC_EINVAL, "ec_runtime_new: memory cap over 4 GiB");
+    }
+    int rc = ec_mkdir_p(rt->data_dir);
+    if (rc) {
+        ec_runtime_free(rt);
+        return rc;
+    }
+    if (!wasm_rt_is_initialized() && ec_host_anchor())
+        wasm_rt_init();
+    *out = rt;
+    return 0;
+}
+
+static void work_free(work *w)
+{
+    free(w->to);
+    free(w->from);
+    free(w->body);
+    free(w);
+}
+
+static void actor_discard_instance(ec_actor *a)
+{
+    if (a->inst) {
+        a->mod->free_inst(a->inst);
+        free(a->inst);
+        a->inst = NULL;
+        a->mem = NULL;
+    }
+}
+
+static void actor_free(ec_actor *a)
+{
+    actor_discard_instance(a);
+    if (a->mod)
+        ec_module_release(a->rt, a->mod);
+    ec_chain_free(a->chain);
+    if (a->fs_fd >= 0)
+        close(a->fs_fd);
+    free(a->id);
+    free(a->dir);
+    free(a->fs_root);
+    free(a->child_name);
+    free(a->args);
+    for (size_t k = 0; k < a->env_allow_count; k++)
+        free(a->env_allow[k]);
+    free(a->env_allow);
+    free(a->stop_reason);
+    free(a->reply);
+    free(a);
+}
+
+void ec_runtime_free(ec_runtime *rt)
+{
+    if (!rt)
+        return;
+    for (size_t k = 0; k < rt->nactors; k++)
+        if (rt->actors[k]->state == EC_ACTOR_RUNNING)
+            ec_actor_stop(rt->actors[k], "runtime shutdown", 0);
+    for (size_t k = 0; k < rt->nactors; k++)
+        actor_free(rt->actors[k]);
+    free(rt->actors);
+    for (work *w = rt->queue, *n; w; w = n) {
+        n = w->next;
+        work_free(w);
+    }
+    for (work *w = rt->timers, *n; w; w = n) {
+        n = w->next;
+        work_free(w);
+    }
+    ec_module_free_all(rt);
+    free(rt->data_dir);
+    free(rt->cache_dir);
+    free(rt->store_dir);
+    free(rt);
+}
+
+ec_actor *ec_runtime_lookup(ec_runtime *rt, const char *id)
+{
+    for (size_t k = 0; k < rt->nactors; k++)
+        if (strcmp(rt->actors[k]->id, id) == 0)
+            return rt->actors[k];
+    return NULL;
+}
+
+ec_actor *ec_runtime_find(ec_runtime *rt, const char *id)
+{
+    return rt && id ? ec_runtime_lookup(rt, id) : NULL;
+}
+const char *ec_actor_id(const ec_actor *a)
+{
+    return a->id;
+}
+ec_actor_state ec_actor_get_state(const ec_actor *a)
+{
+    return a->state;
+}
+const char *ec_actor_reason(const ec_actor *a)
+{
+    return a->reason;
+}
+ec_chain *ec_actor_chain(ec_actor *a)
+{
+    return a->chain;
+}
+size_t ec_runtime_actor_count(const ec_runtime *rt)
+{
+    return rt->nactors;
+}
+ec_actor *ec_runtime_actor_at(ec_runtime *rt, size_t i)
+{
+    return i < rt->nactors ? rt->actors[i] : NULL;
+}
+
+int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out)
+{
+    if (payload->oom)
+        return ec_error_set(EC_ENOMEM, "actor %s: %s: out of memory encoding the event", a->id,
+                            type);
+    ec_event_input in = {0};
+    in.type = type;
+    in.data = payload->p;
+    in.data_len = payload->len;
+    int rc = ec_chain_append(a->chain, &in, NULL, hash_out);
+    if (rc) {
+        const ec_error *e = ec_error_last();
+        return ec_error_set(rc, "actor %s: recording %s: %s", a->id, type,
+                            e ? e->message : "failed");
+    }
+    return 0;
+}
+
+/* ---- instances ---- */
+
+static int actor_instantiate(ec_actor *a)
+{
+    ec_module *m = a->mod;
+    void *inst = calloc(1, m->inst_size);
+    if (!inst)
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory for the instance", a->id);
+    m->instantiate(inst, a); /* the env instance every import receives is the actor */
+    wasm_rt_memory_t *mem = m->memory(inst);
+    /* The per-actor cap: memory.grow past it returns -1 inside the actor. */
+    if (mem->max_pages > a->rt->memory_pages)
+        mem->max_pages = a->rt->memory_pages;
+    a->inst = inst;
+    a->mem = mem;
+    return 0;
+}
+
+/* ---- the executor ---- */
+
+static const char *trap_name(wasm_rt_trap_t t)
+{
+    switch (t) {
+    case WASM_RT_TRAP_OOB:
+        return "out of bounds";
+    case WASM_RT_TRAP_INT_OVERFLOW:
+        return "integer overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+        return "division by zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+        return "invalid conversion";
+    case WASM_RT_TRAP_UNREACHABLE:
+        return "unreachable";
+    case WASM_RT_TRAP_CALL_INDIRECT:
+        return "bad indirect call";
+    case WASM_RT_TRAP_EXHAUSTION:
+        return "call stack exhausted";
+    default:
+        return "trap";
+    }
+}
+
+/* The guarded call: everything between the setjmp in wasm_rt_impl_try and a trap's longjmp
+ * stays inside this function, whose locals are not modified after the setjmp. The runtime's
+ * jump buffer and saved depth are global: saved and restored so that a nested call (a
+ * request inside a call) returns to its caller's handler. */
+static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_t in_len,
+                                   uint64_t arg, uint32_t *result)
+{
+    jmp_buf saved;
+    memcpy(saved, wasm_rt_jmp_buf, sizeof saved);
+    uint32_t saved_depth = wasm_rt_saved_call_stack_depth;
+    WASM_RT_UNWIND_TARGET *saved_target = wasm_rt_get_unwind_target();
+    ec_module *m = a->mod;
+    wasm_rt_trap_t t = (wasm_rt_trap_t)wasm_rt_impl_try();
+    if (t == WASM_RT_TRAP_NONE) {
+        uint32_t ptr = 0;
+        if (input) {
+            ptr = m->ex_alloc(a->inst, (uint32_t)in_len);
+            if ((uint64_t)ptr + in_len > a->mem->size || ptr == 0) {
+                snprintf(a->host_trap, sizeof a->host_trap,
+                         "ec_alloc(%zu) returned %u, outside memory of %u bytes", in_len, ptr,
+                         a->mem->size);
+                wasm_rt_trap(WASM_RT_TRAP_OOB);
+            }
+            if (in_len)
+                memcpy(a->mem->data + ptr, input, in_len);
+        }
+        switch (fn) {
+        case FN_INIT:
+            *result = m->ex_init(a->inst, ptr, (uint32_t)in_len);
+            break;
+        case FN_MESSAGE:
+            *result = m->ex_message(a->inst, ptr, (uint32_t)in_len);
+            break;
+        case FN_REQUEST:
+            *result = m->ex_request(a->inst, ptr, (uint32_t)in_len);
+            break;
+        case FN_TIMER:
+            *result = m->ex_timer(a->inst, arg);
+            break;
+        default:
+            *result = m->ex_child(a->inst, ptr, (uint32_t)in_len, (uint32_t)arg);
+            break;
+        }
+    }
+    memcpy(wasm_rt_jmp_buf, saved, sizeof saved);
+    wasm_rt_saved_call_stack_depth = saved_depth;
+    wasm_rt_set_unwind_target(saved_target);
+    return t;
+}
+
+static int has_export(ec_module *m, int fn)
+{
+    switch (fn) {
+    case FN_INIT:
+        return m->ex_init != NULL;
+    case FN_MESSAGE:
+        return m->ex_message != NULL;
+    case FN_REQUEST:
+        return m->ex_request != NULL;
+    case FN_TIMER:
+        return m->ex_timer != NULL;
+    default:
+        return m->ex_child != NULL;
+    }
+}
+
+static void notify_parent(ec_actor *a, uint32_t event);
+
+int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
+                 const char *from, const uint8_t *link, size_t link_len, int32_t *ret)
+{
+    ec_runtime *rt = a->rt;
+    if (a->state != EC_ACTOR_RUNNING || !a->inst)
+        return ec_error_set(EC_EINVAL, "actor %s: not running (%s)", a->id,
+                            ec_actor_state_name(a->state));
+    if (a->on_stack)
+        return ec_error_set(EC_EDENIED, "actor %s: already handling a call (no re-entry)", a->id);
+    if (rt->depth >= MAX_NESTING)
+        return ec_error_set(EC_EDENIED, "actor %s: calls nested deeper than %d", a->id,
+                            MAX_NESTING);
+    if (!has_export(a->mod, fn))
+        return ec_error_set(EC_ENOTFOUND, "actor %s: module exports no %s", a->id, fn_names[fn]);
+    /* wasm/call: the call and everything the actor is given, before it runs. Keys in
+     * deterministic order (docs/ABI.md section 3). */
+    uint8_t small[512];
+    cbuf b;
+    cb_init(&b, small, sizeof small);
+    int with_arg = fn == FN_TIMER || fn == FN_CHILD;
+    cb_map(&b, 1 + (size_t)with_arg + (from ? 2 : 0) + (input ? 1 : 0));
+    cb_str(&b, "fn");
+    cb_str(&b, fn_names[fn]);
+    if (with_arg) {
+        cb_str(&b, "arg");
+        cb_uint(&b, arg);
+    }
+    if (from) {
+        cb_str(&b, "from");
+        cb_str(&b, from);
+        cb_str(&b, "link");
+        if (link_len)
+            cb_bytes(&b, link, link_len);
+        else
+            cb_null(&b);
+    }
+    if (input) {
+        cb_str(&b, "input");
+        cb_blob(&b, input, in_len);
+    }
+    int rc = ec_actor_record(a, "wasm/call", &b, NULL);
+    cb_free(&b);
+    if (rc)
+        return rc;
+
+    a->on_stack = 1;
+    a->fuel = rt->fuel;
+    a->host_trap[0] = 0;
+    rt->depth++;
+    uint32_t result = 0;
+    wasm_rt_trap_t t = guarded_call(a, fn, input, in_len, arg, &result);
+    rt->depth--;
+    a->on_stack = 0;
+
+    cb_init(&b, small, sizeof small);
+    if (t != WASM_RT_TRAP_NONE) {
+        const char *why = a->host_trap[0] ? a->host_trap : trap_name(t);
+        cb_map(&b, 3);
+        cb_str(&b, "fn");
+        cb_str(&b, fn_names[fn]);
+        cb_str(&b, "code");
+        cb_uint(&b, (uint64_t)t);
+        cb_str(&b, "reason");
+        cb_str(&b, why);
+        rc = ec_actor_record(a, "wasm/trap", &b, NULL);
+        cb_free(&b);
+        /* After a trap the instance is half-updated: it is discarded, never resumed. */
+        actor_discard_instance(a);
+        a->state = EC_ACTOR_TRAPPED;
+        snprintf(a->reason, sizeof a->reason, "trap in %s: %s", fn_names[fn], why);
+        if (!rt->quiet)
+            fprintf(stderr, "evchain: actor %s trapped in %s: %s\n", a->id, fn_names[fn], why);
+        notify_parent(a, 1);
+        if (rc)
+            return rc;
+        return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s", a->id, fn_names[fn], why);
+    }
+    cb_map(&b, 2);
+    cb_str(&b, "fn");
+    cb_str(&b, fn_names[fn]);
+    cb_str(&b, "ret");
+    cb_int(&b, (int32_t)result);
+    rc = ec_actor_record(a, "wasm/result", &b, NULL);
+    cb_free(&b);
+    if (ret)
+        *ret = (int32_t)result;
+    if (rc == 0 && a->stop_requested)
+        rc = ec_actor_stop(a, a->stop_reason ? a->stop_reason : "shutdown", 1);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static int record_start(ec_actor *a, const char *type)
+{
+    uint8_t small[512];
+    cbuf b;
+    cb_init(&b, small, sizeof small);
+    /* The binding event: who, what code, which interface and hash, with what inputs. */
+    cb_map(&b, 7);
+    cb_str(&b, "abi");
+    cb_uint(&b, EC_ABI_VERSION);
+    cb_str(&b, "alg");
+    cb_str(&b, ec_hash_name(ec_chain_alg(a->chain)));
+    cb_str(&b, "env");
+    cb_array(&b, a->env_allow_count);
+    for (size_t k = 0; k < a->env_allow_count; k++)
+        cb_str(&b, a->env_allow[k]);
+    cb_str(&b, "args");
+    cb_blob(&b, a->args ? a->args : (const uint8_t *)"", a->args_len);
+    cb_str(&b, "actor");
+    cb_str(&b, a->id);
+    cb_str(&b, "parent");
+    if (a->parent)
+        cb_str(&b, a->parent->id);
+    else
+        cb_null(&b);
+    cb_str(&b, "module_sha256");
+    cb_bytes(&b, a->mod->sha, 32);
+    int rc = ec_actor_record(a, type, &b, NULL);
+    cb_free(&b);
+    return rc;
+}
+
+static int open_chain(ec_actor *a)
+{
+    ec_runtime *rt = a->rt;
+    ec_backend *be = NULL;
+    int rc;
+    if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
+        rc = ec_backend_memory(&be, &rt->mem_hint);
+    } else {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/chain", a->dir);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            return ec_error_set(EC_EEXISTS,
+                                "actor %s: %s already holds a chain (use another data "
+                                "directory or actor id)",
+                                a->id, path);
+        ec_disk_options o = EC_DISK_OPTIONS_INIT;
+        o.create = 1;
+        o.alg = rt->alg;
+        o.durability = rt->durability;
+        rc = ec_backend_disk(&be, path, &o);
+    }
+    if (rc)
+        return rc;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = rt->alg;
+    return ec_chain_open(&a->chain, be, &co);
+}
+
+static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
+                        const char *child_name, const void *args, size_t args_len,
+                        const char *const *env, size_t nenv, ec_actor **out)
+{
+    int rc;
+    if (rt->nactors == rt->cap) {
+        size_t nc = rt->cap ? rt->cap * 2 : 8;
+        ec_actor **na = realloc(rt->actors, nc * sizeof *na);
+        if (!na)
+            return ec_error_set(EC_ENOMEM, "actor %s: out of memory", id);
+        rt->actors = na;
+        rt->cap = nc;
+    }
+    ec_actor *a = calloc(1, sizeof *a);
+    if (!a)
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory", id);
+    a->rt = rt;
+    a->fs_fd = -1;
+    a->mod = mod;
+    a->parent = parent;
+    a->state = EC_ACTOR_RUNNING;
+    char buf[4300];
+    snprintf(buf, sizeof buf, "%s/actors/%s", rt->data_dir, id);
+    a->id = strdup(id);
+    a->dir = strdup(buf);
+    snprintf(buf, sizeof buf, "%s/actors/%s/fs", rt->data_dir, id);
+    a->fs_root = strdup(buf);
+    a->child_name = child_name ? strdup(child_name) : NULL;
+    a->args = malloc(args_len ? args_len : 1);
+    a->env_allow = calloc(nenv ? nenv : 1, sizeof *a->env_allow);
+    if (!a->id || !a->dir || !a->fs_root || (child_name && !a->child_name) || !a->args ||
+        !a->env_allow) {
+        actor_free(a);
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory", id);
+    }
+    if (args_len)
+        memcpy(a->args, args, args_len);
+    a->args_len = args_len;
+    for (size_t k = 0; k < nenv; k++) {
+        if (!(a->env_allow[k] = strdup(env[k]))) {
+            actor_free(a);
+            return ec_error_set(EC_ENOMEM, "actor %s: out of memory", id);
+        }
+        a->env_allow_count++;
+    }
+    if ((rc = ec_mkdir_p(a->fs_root))) {
+        actor_free(a);
+        return rc;
+    }
+    a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (a->fs_fd < 0) {
+        rc = ec_error_set_errno(EC_EIO, errno, "actor %s: sandbox %s", id, a->fs_root);
+        actor_free(a);
+        return rc;
+    }
+    if ((rc = open_chain(a))) {
+        a->mod = NULL; /* the caller still owns its module reference */
+        actor_free(a);
+        return rc;
+    }
+    if ((rc = record_start(a, "actor/start")) || (rc = actor_instantiate(a))) {
+        a->mod = NULL;
+        actor_free(a);
+        return rc;
+    }
+    rt->actors[rt->nactors++] = a;
+    *out = a;
+    return 0;
+}
+
+static int run_init(ec_actor *a)
+{
+    if (!a->mod->ex_init)
+        return 0;
+    int32_t ret = 0;
+    int rc = ec_exec_call(a, FN_INIT, a->args, a->args_len, 0, NULL, NULL, 0, &ret);
+    return rc == EC_ETRAP ? 0 : rc; /* a trap is recorded and is the actor's state */
+}
+
+int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_options *opts,
+                     ec_actor **out)
+{
+    if (out)
+        *out = NULL;
+    if (!rt || !module_path || !opts)
+        return ec_error_set(EC_EINVAL, "ec_runtime_spawn: NULL argument");
+    if (opts->version != EC_ACTOR_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_runtime_spawn: options version %u unknown",
+                            opts->version);
+    if (!opts->id || !ec_valid_id(opts->id, strlen(opts->id)))
+        return ec_error_set(EC_EINVAL,
+                            "actor id '%s': use 1 to 64 of A-Z a-z 0-9 _ - . (not first)",
+                            opts->id ? opts->id : "(null)");
+    if (ec_runtime_lookup(rt, opts->id))
+        return ec_error_set(EC_EEXISTS, "actor %s: already exists in this runtime", opts->id);
+    for (size_t k = 0; k < opts->env_allow_count; k++)
+        if (!opts->env_allow[k] || !*opts->env_allow[k] || strchr(opts->env_allow[k], '='))
+            return ec_error_set(EC_EINVAL, "actor %s: env allow-list entry %zu is not a name",
+                                opts->id, k);
+    ec_module *m;
+    int rc = ec_module_load(rt, module_path, &m, NULL);
+    if (rc)
+        return rc;
+    ec_actor *a;
+    rc = actor_create(rt, m, opts->id, NULL, NULL, opts->args, opts->args_len, opts->env_allow,
+                      opts->env_allow_count, &a);
+    if (rc) {
+        ec_module_release(rt, m);
+        return rc;
+    }
+    if ((rc = run_init(a)))
+        return rc;
+    if (out)
+        *out = a;
+    return 0;
+}
+
+int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name, const void *args,
+                         size_t args_len, int *abi_err)
+{
+    ec_runtime *rt = parent->rt;
+    char id[200], path[4400];
+    *abi_err = ABI_OK;
+    if (!ec_valid_id(name, strlen(name)) || strchr(name, '.') ||
+        !ec_valid_id(module, strlen(module)) || strchr(module, '.')) {
+        *abi_err = ABI_EINVAL;
+        return 0;
+    }
+    snprintf(id, sizeof id, "%s.%s", parent->id, name);
+    if (strlen(id) > 64) {
+        *abi_err = ABI_EINVAL;
+        return 0;
+    }
+    if (ec_runtime_lookup(rt, id)) {
+        *abi_err = ABI_EBUSY;
+        return 0;
+    }
+    /* Children come from modules next to the parent's: a plain name, never a path. */
+    const char *slash = strrchr(parent->mod->path, '/');
+    int dl = slash ? (int)(slash - parent->mod->path) : 1;
+    snprintf(path, sizeof path, "%.*s/%s.wasm", dl, slash ? parent->mod->path : ".", module);
+    ec_module *m;
+    int rc = ec_module_load(rt, path, &m, NULL);
+    if (rc) {
+        *abi_err = rc == EC_ENOTFOUND ? ABI_ENOTFOUND : ABI_EINVAL;
+        return rc;
+    }
+    ec_actor *c;
+    rc = actor_create(rt, m, id, parent, name, args, args_len, NULL, 0, &c);
+    if (rc) {
+        ec_module_release(rt, m);
+        *abi_err = ABI_EIO;
+        return rc;
+    }
+    return run_init(c);
+}
+
+int ec_actor_stop(ec_actor *a, const char *reason, int notify)
+{
+    if (a->state != EC_ACTOR_RUNNING)
+        return 0;
+    if (a->on_stack)
+        return ec_error_set(EC_EDENIED, "actor %s: cannot stop while it is running a call", a->id);
+    uint8_t small[320];
+    cbuf b;
+    cb_init(&b, small, sizeof small);
+    cb_map(&b, 1);
+    cb_str(&b, "reason");
+    cb_str(&b, reason);
+    int rc = ec_actor_record(a, "actor/stop", &b, NULL);
+    cb_free(&b);
+    actor_discard_instance(a);
+    a->state = EC_ACTOR_STOPPED;
+    a->stop_requested = 0;
+    snprintf(a->reason, sizeof a->reason, "stopped: %s", reason);
+    /* Stopping a parent stops its children first-come: they cannot outlive supervision. */
+    for (size_t k = 0; k < a->rt->nactors; k++)
+        if (a->rt->actors[k]->parent == a)
+            ec_actor_stop(a->rt->actors[k], "parent stopped", 0);
+    if (notify)
+        notify_parent(a, 2);
+    return rc;
+}
+
+int ec_actor_restart(ec_actor *a)
+{
+    if (a->state == EC_ACTOR_RUNNING) {
+        int rc = ec_actor_stop(a, "restart", 0);
+        if (rc)
+            return rc;
+    }
+    a->state = EC_ACTOR_RUNNING;
+    a->reason[0] = 0;
+    int rc = record_start(a, "actor/restart");
+    if (rc == 0)
+        rc = actor_instantiate(a);
+    if (rc) {
+        a->state = EC_ACTOR_STOPPED;
+        snprintf(a->reason, sizeof a->reason, "restart failed");
+        return rc;
+    }
+    return run_init(a);
+}
+
+int ec_runtime_stop(ec_runtime *rt, const char *id, const char *reason)
+{
+    ec_actor *a = rt && id ? ec_runtime_lookup(rt, id) : NULL;
+    if (!a)
+        return ec_error_set(EC_ENOTFOUND, "actor %s: no such actor", id ? id : "(null)");
+    return ec_actor_stop(a, reason ? reason : "stopped by the operator", 1);
+}
+
+/* ---- the queue ---- */
+
+static work *work_new(const char *to, const char *from, const void *body, size_t len,
+                      const uint8_t *link, size_t link_len)
+{
+    work *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->to = strdup(to);
+    w->from = from ? strdup(from) : NULL;
+    w->body = malloc(len ? len : 1);
+    if (!w->to || (from && !w->from) || !w->body) {
+        work_free(w);
+        return NULL;
+    }
+    if (len)
+        memcpy(w->body, body, len);
+    w->body_len = len;
+    if (link_len > sizeof w->link)
+        link_len = sizeof w->link;
+    if (link_len)
+        memcpy(w->link, link, link_len);
+    w->link_len = link_len;
+    return w;
+}
+
+static void enqueue(ec_runtime *rt, work *w)
+{
+    if (rt->queue_tail)
+        rt->queue_tail->next = w;
+    else
+        rt->queue = w;
+    rt->queue_tail = w;
+}
+
+int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body, size_t len,
+                     const uint8_t *link, size_t link_len)
+{
+    work *w = work_new(to, from, body, len, link, link_len);
+    if (!w)
+        return ec_error_set(EC_ENOMEM, "message to %s: out of memory", to);
+    w->kind = WORK_MESSAGE;
+    enqueue(rt, w);
+    return 0;
+}
+
+int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
+                   const uint8_t *link, size_t link_len)
+{
+    work *w = work_new(to, NULL, NULL, 0, link, link_len);
+    if (!w)
+        return ec_error_set(EC_ENOMEM, "timer for %s: out of memory", to);
+    w->kind = WORK_TIMER;
+    w->tag = tag;
+    w->due_ns = mono_ns() + delay_ms * 1000000u;
+    work **p = &rt->timers;
+    while (*p && (*p)->due_ns <= w->due_ns)
+        p = &(*p)->next;
+    w->next = *p;
+    *p = w;
+    return 0;
+}
+
+static void notify_parent(ec_actor *a, uint32_t event)
+{
+    if (!a->parent || a->parent->state != EC_ACTOR_RUNNING)
+        return;
+    uint8_t head[EC_HASH_MAX];
+    uint64_t seq;
+    size_t hl = 0;
+    if (ec_chain_head(a->chain, head, &seq) == 0)
+        hl = ec_hash_len(ec_chain_alg(a->chain));
+    work *w = work_new(a->parent->id, a->id, a->child_name, strlen(a->child_name), head, hl);
+    if (!w)
+        return; /* out of memory: the child's own chain still records what happened */
+    w->kind = WORK_CHILD;
+    w->event = event;
+    enqueue(a->rt, w);
+}
+
+int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len)
+{
+    if (!rt || !to || (!body && len))
+        return ec_error_set(EC_EINVAL, "ec_runtime_send: NULL argument");
+    ec_actor *a = ec_runtime_lookup(rt, to);
+    if (!a)
+        return ec_error_set(EC_ENOTFOUND, "message to %s: no such actor", to);
+    if (len > rt->max_message)
+        return ec_error_set(EC_EDENIED, "message to %s: %zu bytes, over the limit of %u", to, len,
+                            rt->max_message);
+    return ec_queue_message(rt, to, "@external", body, len, NULL, 0);
+}
+
+/* Deliver one work item. A message to an actor that is gone, or without a handler, is
+ * dropped: the sender's chain already says it was sent, the receiver's says nothing. */
+static void deliver(ec_runtime *rt, work *w)
+{
+    ec_actor *a = ec_runtime_lookup(rt, w->to);
+    if (!a || a->state != EC_ACTOR_RUNNING)
+        return;
+    int32_t ret;
+    int rc = 0;
+    switch (w->kind) {
+    case WORK_MESSAGE:
+        if (a->mod->ex_message)
+            rc = ec_exec_call(a, FN_MESSAGE, w->body, w->body_len, 0, w->from, w->link, w->link_len,
+                              &ret);
+        break;
+    case WORK_TIMER:
+        if (a->mod->ex_timer)
+            rc = ec_exec_call(a, FN_TIMER, NULL, 0, w->tag, "@timer", w->link, w->link_len, &ret);
+        break;
+    case WORK_CHILD:
+        if (a->mod->ex_child)
+            rc = ec_exec_call(a, FN_CHILD, w->body, w->body_len, w->event, w->from, w->link,
+                              w->link_len, &ret);
+        break;
+    }
+    if (rc && rc != EC_ETRAP && !rt->quiet)
+        fprintf(stderr, "evchain: delivering to %s: %s\n", w->to,
+                ec_error_last() ? ec_error_last()->message : "failed");
+}
+
+int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
+{
+    if (!rt)
+        return ec_error_set(EC_EINVAL, "ec_runtime_run: NULL runtime");
+    uint64_t deadline = mono_ns() + timeout_ms * 1000000u;
+    for (;;) {
+        while (rt->queue) {
+            work *w = rt->queue;
+            rt->queue = w->next;
+            if (!rt->queue)
+                rt->queue_tail = NULL;
+            deliver(rt, w);
+            work_free(w);
+        }
+        uint64_t now = mono_ns();
+        if (rt->timers && rt->timers->due_ns <= now) {
+            work *w = rt->timers;
+            rt->timers = w->next;
+            w->next = NULL;
+            enqueue(rt, w);
+            continue;
+        }
+        if (!rt->timers || now >= deadline)
+            break;
+        uint64_t until = rt->timers->due_ns < deadline ? rt->timers->due_ns : deadline;
+        struct timespec ts = {(time_t)((until - now) / 1000000000u),
+                              (long)((until - now) % 1000000000u)};
+        nanosleep(&ts, NULL);
+    }
+    if (pending_out) {
+        size_t n = 0;
+        for (work *w = rt->timers; w; w = w->next)
+            n++;
+        *pending_out = n;
+    }
+    return 0;
+}
+
+int64_t ec_runtime_next_wake_ms(ec_runtime *rt)
+{
+    if (rt->queue)
+        return 0;
+    if (!rt->timers)
+        return -1;
+    uint64_t now = mono_ns();
+    if (rt->timers->due_ns <= now)
+        return 0;
+    return (int64_t)((rt->timers->due_ns - now + 999999u) / 1000000u);
+}

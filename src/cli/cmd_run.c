@@ -1,0 +1,333 @@
+/* cli/cmd_run.c: `evchain run`: start actors (one module, or a group from a manifest), give
+ * them messages, run until idle, or serve messages from `evchain send` on a control socket
+ * in the data directory until told to stop. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "run_control.h"
+
+const char help_run[] =
+    "Run WebAssembly actors, recording everything they do in their chains\n"
+    "usage: evchain run <module.wasm> [options]\n"
+    "       evchain run --manifest FILE [options]\n"
+    "options:\n"
+    "  --name ID            the actor's id (default: the module's file name)\n"
+    "  --data-dir DIR       runtime data: chains, sandboxes, store (default ./evchain-data)\n"
+    "  --message TEXT       send TEXT to the actor once it started (repeatable)\n"
+    "  --args TEXT          initial arguments given to ec_init\n"
+    "  --env NAME           let the actor read environment variable NAME (repeatable)\n"
+    "  --manifest FILE      start a group: {\"actors\":[{\"id\",\"module\",\"args\",\"env\"}],\n"
+    "                       \"messages\":[{\"to\",\"body\"}]}; modules relative to FILE\n"
+    "  --serve              keep running: accept `evchain send` until `evchain send --stop`\n"
+    "                       or SIGINT/SIGTERM\n"
+    "  --wait MS            when not serving, wait this long for pending timers (1000)\n"
+    "  --durability P       always | batch | none (default batch)\n"
+    "  --fuel N             fuel per call into an actor (default 1e9)\n"
+    "  --memory-pages N     memory cap per actor, 64 KiB pages (default 256)\n"
+    "  --cache DIR          compiled modules (default DIR/cache)\n"
+    "  --quiet              do not echo actor logs\n"
+    "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* Local to the command: the names are those of docs (always, batch, none). */
+static int parse_durability(ec_durability *out, const char *v)
+{
+    if (strcmp(v, "always") == 0)
+        *out = EC_DURABLE_ALWAYS;
+    else if (strcmp(v, "batch") == 0)
+        *out = EC_DURABLE_BATCH;
+    else if (strcmp(v, "none") == 0)
+        *out = EC_DURABLE_NONE;
+    else
+        return -1;
+    return 0;
+}
+
+#define MAX_LIST 64
+
+typedef struct start {
+    char *id, *module, *args;
+    const char *env[MAX_LIST];
+    size_t nenv;
+} start;
+
+static int spawn_one(ec_runtime *rt, const start *s)
+{
+    ec_actor_options o = EC_ACTOR_OPTIONS_INIT;
+    o.id = s->id;
+    o.args = s->args;
+    o.args_len = s->args ? strlen(s->args) : 0;
+    o.env_allow = s->env;
+    o.env_allow_count = s->nenv;
+    int rc = ec_runtime_spawn(rt, s->module, &o, NULL);
+    if (rc)
+        cli_error("run", 1, "starting %s from %s", s->id, s->module);
+    return rc;
+}
+
+static char *default_id(const char *module)
+{
+    const char *b = strrchr(module, '/');
+    b = b ? b + 1 : module;
+    size_t n = strcspn(b, ".");
+    return strndup(b, n ? n : strlen(b));
+}
+
+/* The manifest: modules are relative to the manifest's directory. */
+static int run_manifest(ec_runtime *rt, const char *path)
+{
+    json_error_t err;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        cli_error("run", 0, "%s: line %d column %d: %s", path, err.line, err.column, err.text);
+        return EC_EFORMAT;
+    }
+    int rc = 0;
+    json_t *actors = json_object_get(root, "actors");
+    json_t *msgs = json_object_get(root, "messages");
+    if (!json_is_array(actors) || json_array_size(actors) == 0 || (msgs && !json_is_array(msgs))) {
+        cli_error("run", 0, "%s: needs \"actors\": a non-empty array (and \"messages\": an array)",
+                  path);
+        json_decref(root);
+        return EC_EFORMAT;
+    }
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? (int)(slash - path) : 1;
+    size_t i;
+    json_t *a;
+    json_array_foreach(actors, i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        const char *mod = json_string_value(json_object_get(a, "module"));
+        json_t *args = json_object_get(a, "args");
+        json_t *env = json_object_get(a, "env");
+        if (!id || !mod || (args && !json_is_string(args)) || (env && !json_is_array(env)) ||
+            json_array_size(env) > MAX_LIST) {
+            cli_error("run", 0,
+                      "%s: actors[%zu]: needs \"id\" and \"module\" strings, optional \"args\" "
+                      "string and \"env\" array of names",
+                      path, i);
+            rc = EC_EFORMAT;
+            break;
+        }
+        start s = {0};
+        char mpath[4200];
+        if (mod[0] == '/')
+            snprintf(mpath, sizeof mpath, "%s", mod);
+        else
+            snprintf(mpath, sizeof mpath, "%.*s/%s", dl, slash ? path : ".", mod);
+        s.id = (char *)id;
+        s.module = mpath;
+        s.args = (char *)json_string_value(args);
+        size_t k;
+        json_t *e;
+        json_array_foreach(env, k, e)
+        {
+            if (!json_is_string(e)) {
+                cli_error("run", 0, "%s: actors[%zu].env[%zu]: not a string", path, i, k);
+                rc = EC_EFORMAT;
+                break;
+            }
+            s.env[s.nenv++] = json_string_value(e);
+        }
+        if (rc || (rc = spawn_one(rt, &s)))
+            break;
+    }
+    json_array_foreach(msgs, i, a)
+    {
+        if (rc)
+            break;
+        const char *to = json_string_value(json_object_get(a, "to"));
+        const char *body = json_string_value(json_object_get(a, "body"));
+        if (!to || !body) {
+            cli_error("run", 0, "%s: messages[%zu]: needs \"to\" and \"body\" strings", path, i);
+            rc = EC_EFORMAT;
+            break;
+        }
+        if ((rc = ec_runtime_send(rt, to, body, strlen(body))))
+            cli_error("run", 1, "%s: messages[%zu]", path, i);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Serve `evchain send` until stopped. Requests are handled one at a time between deliveries:
+ * the runtime is single-threaded, so a message from outside is queued like any other. */
+static int serve(ec_runtime *rt, const char *data_dir)
+{
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (run_socket_path(sock_path, sizeof sock_path, data_dir)) {
+        cli_error("run", 0, "%s: data directory path too long for a control socket", data_dir);
+        return EC_EINVAL;
+    }
+    int fd = run_listen(sock_path);
+    if (fd < 0) {
+        cli_error("run", 1, "control socket");
+        return fd;
+    }
+    fprintf(stderr, "evchain run: serving on %s (evchain send --data-dir %s ...)\n", sock_path,
+            data_dir);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int stop = 0;
+    while (!stop && !stop_flag) {
+        ec_runtime_run(rt, 0, NULL);
+        int64_t wake = ec_runtime_next_wake_ms(rt);
+        struct pollfd p = {fd, POLLIN, 0};
+        int n = poll(&p, 1, wake < 0 ? 1000 : wake > 1000 ? 1000 : (int)wake);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            run_serve_one(rt, fd, &stop);
+    }
+    close(fd);
+    unlink(sock_path);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *module = NULL, *name = NULL, *manifest = NULL, *args = NULL, *cache = NULL;
+    const char *msgs[MAX_LIST], *env[MAX_LIST];
+    size_t nmsg = 0, nenv = 0;
+    int bad = 0, serve_mode = 0;
+    uint64_t wait_ms = 1000, fuel = 0, pages = 0;
+    ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
+    ro.data_dir = "./evchain-data";
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *v;
+        if ((v = cli_opt(argc, argv, &i, "--name", &bad)))
+            name = v;
+        else if ((v = cli_opt(argc, argv, &i, "--data-dir", &bad)))
+            ro.data_dir = v;
+        else if ((v = cli_opt(argc, argv, &i, "--message", &bad))) {
+            if (nmsg == MAX_LIST) {
+                cli_error("run", 0, "at most %d --message", MAX_LIST);
+                return EXIT_UNUSABLE;
+            }
+            msgs[nmsg++] = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--env", &bad))) {
+            if (nenv == MAX_LIST) {
+                cli_error("run", 0, "at most %d --env", MAX_LIST);
+                return EXIT_UNUSABLE;
+            }
+            env[nenv++] = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--args", &bad)))
+            args = v;
+        else if ((v = cli_opt(argc, argv, &i, "--manifest", &bad)))
+            manifest = v;
+        else if ((v = cli_opt(argc, argv, &i, "--cache", &bad)))
+            cache = v;
+        else if ((v = cli_opt(argc, argv, &i, "--durability", &bad))) {
+            if (parse_durability(&ro.durability, v)) {
+                cli_error("run", 0, "--durability: '%s' is not always, batch or none", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {
+            if (cli_parse_u64(v, &wait_ms) || wait_ms > 3600000) {
+                cli_error("run", 0, "--wait: '%s' is not a number of milliseconds", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--fuel", &bad))) {
+            if (cli_parse_u64(v, &fuel) || fuel == 0) {
+                cli_error("run", 0, "--fuel: '%s' is not a positive number", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--memory-pages", &bad))) {
+            if (cli_parse_u64(v, &pages) || pages == 0 || pages > 65536) {
+                cli_error("run", 0, "--memory-pages: '%s' is not 1..65536", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if (strcmp(argv[i], "--serve") == 0)
+            serve_mode = 1;
+        else if (strcmp(argv[i], "--quiet") == 0)
+            ro.quiet = 1;
+        else if (!bad && argv[i][0] == '-') {
+            cli_error("run", 0, "unknown option %s (see evchain help run)", argv[i]);
+            return EXIT_UNUSABLE;
+        } else if (!bad && !module)
+            module = argv[i];
+        else if (!bad) {
+            cli_error("run", 0, "unexpected argument '%s'", argv[i]);
+            return EXIT_UNUSABLE;
+        }
+    }
+    if (bad)
+        return EXIT_UNUSABLE;
+    if (!module && !manifest) {
+        cli_error("run", 0, "give a module or --manifest FILE (see evchain help run)");
+        return EXIT_UNUSABLE;
+    }
+    if (!module && (name || nmsg || args || nenv)) {
+        cli_error("run", 0, "--name, --message, --args and --env apply to a module argument");
+        return EXIT_UNUSABLE;
+    }
+    ro.cache_dir = cache;
+    ro.fuel = fuel;
+    ro.memory_pages = (uint32_t)pages;
+    ec_runtime *rt;
+    if (ec_runtime_new(&rt, &ro)) {
+        cli_error("run", 1, "cannot start the runtime");
+        return EXIT_UNUSABLE;
+    }
+    int rc = 0;
+    char *id = NULL;
+    if (module) {
+        id = name ? strdup(name) : default_id(module);
+        start s = {0};
+        s.id = id;
+        s.module = (char *)module;
+        s.args = (char *)args;
+        for (size_t k = 0; k < nenv; k++)
+            s.env[k] = env[k];
+        s.nenv = nenv;
+        rc = id ? spawn_one(rt, &s) : EC_ENOMEM;
+        for (size_t k = 0; rc == 0 && k < nmsg; k++)
+            if ((rc = ec_runtime_send(rt, id, msgs[k], strlen(msgs[k]))))
+                cli_error("run", 1, "--message %zu", k + 1);
+    }
+    if (rc == 0 && manifest)
+        rc = run_manifest(rt, manifest);
+    if (rc == 0) {
+        if (serve_mode)
+            rc = serve(rt, ro.data_dir);
+        else
+            rc = ec_runtime_run(rt, wait_ms, NULL);
+    }
+    int trapped = 0;
+    size_t n = ec_runtime_actor_count(rt);
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        ec_actor *a = ec_runtime_actor_at(rt, k);
+        ec_actor_state st = ec_actor_get_state(a);
+        if (st == EC_ACTOR_TRAPPED)
+            trapped = 1;
+        printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
+               (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
+    }
+    /* Stops every running actor (recorded as actor/stop) and closes the chains. */
+    ec_runtime_free(rt);
+    free(id);
+    if (rc)
+        return EXIT_UNUSABLE;
+    return trapped ? EXIT_INVALID : EXIT_VALID;
+}

@@ -1,0 +1,80 @@
+/* cli/cmd_send.c: `evchain send`: give a message to an actor of a runtime started with
+ * `evchain run --serve` (through its control socket), or tell that runtime to stop. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "cli.h"
+#include "run_control.h"
+
+const char help_send[] = "Send a message to a running actor (evchain run --serve)\n"
+                         "usage: evchain send [--data-dir DIR] <actor-id> <message>\n"
+                         "       evchain send [--data-dir DIR] --stop\n"
+                         "options:\n"
+                         "  --data-dir DIR   the runtime's data directory (./evchain-data)\n"
+                         "  --stop           stop the runtime: every actor is stopped and its\n"
+                         "                   chain closed\n"
+                         "exit: 0 delivered to the runtime's queue, 2 otherwise\n";
+
+int cmd_send(int argc, char **argv)
+{
+    const char *dir = "./evchain-data", *pos[2] = {NULL, NULL};
+    int npos = 0, stop = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *v;
+        if ((v = cli_opt(argc, argv, &i, "--data-dir", &bad)))
+            dir = v;
+        else if (strcmp(argv[i], "--stop") == 0)
+            stop = 1;
+        else if (!bad && argv[i][0] == '-' && argv[i][1] == '-') {
+            cli_error("send", 0, "unknown option %s", argv[i]);
+            return EXIT_UNUSABLE;
+        } else if (!bad) {
+            if (npos == 2) {
+                cli_error("send", 0, "unexpected argument '%s'", argv[i]);
+                return EXIT_UNUSABLE;
+            }
+            pos[npos++] = argv[i];
+        }
+    }
+    if (bad)
+        return EXIT_UNUSABLE;
+    if (stop ? npos != 0 : npos != 2) {
+        cli_error("send", 0, "usage: evchain send [--data-dir DIR] <actor-id> <message> | --stop");
+        return EXIT_UNUSABLE;
+    }
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (run_socket_path(path, sizeof path, dir)) {
+        cli_error("send", 0, "%s: path too long for a control socket", dir);
+        return EXIT_UNUSABLE;
+    }
+    size_t len;
+    char *req;
+    if (stop) {
+        len = 5;
+        req = malloc(len);
+        if (req)
+            memcpy(req, "stop", 5);
+    } else {
+        size_t il = strlen(pos[0]), bl = strlen(pos[1]);
+        len = 5 + il + 1 + bl;
+        req = malloc(len);
+        if (req) {
+            memcpy(req, "send", 5);
+            memcpy(req + 5, pos[0], il + 1);
+            memcpy(req + 5 + il + 1, pos[1], bl);
+        }
+    }
+    if (!req) {
+        cli_error("send", 0, "out of memory");
+        return EXIT_UNUSABLE;
+    }
+    char ans[512];
+    int rc = run_request(path, req, len, ans, sizeof ans);
+    free(req);
+    if (rc) {
+        cli_error("send", 0, "%s", ans);
+        return EXIT_UNUSABLE;
+    }
+    return EXIT_VALID;
+}

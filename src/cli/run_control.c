@@ -1,0 +1,185 @@
+/* cli/run_control.c: the control socket of `evchain run --serve`: a unix stream socket in
+ * the data directory (mode 0600), one request per connection framed by a 4-byte big-endian
+ * length, answered by one line ("ok" or "error: ..."). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "run_control.h"
+
+#define REQ_MAX ((2u << 20) + 256u) /* a message of the runtime's default limit, and more */
+
+int run_socket_path(char *out, size_t cap, const char *data_dir)
+{
+    int n = snprintf(out, cap, "%s/run.sock", data_dir);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int run_listen(const char *path)
+{
+    int live = connect_to(path);
+    if (live >= 0) {
+        close(live);
+        fprintf(stderr, "evchain run: %s: another runtime is serving this data directory\n", path);
+        return EC_ELOCKED;
+    }
+    unlink(path); /* a stale socket from a runtime that died */
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "evchain run: socket: %s\n", strerror(errno));
+        return EC_EIO;
+    }
+    mode_t old = umask(077);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0 || listen(fd, 16) != 0) {
+        fprintf(stderr, "evchain run: %s: %s\n", path, strerror(errno));
+        close(fd);
+        return EC_EIO;
+    }
+    return fd;
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void write_full(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return;
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+static void answer(int fd, const char *fmt, const char *detail)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, fmt, detail ? detail : "");
+    if (n > 0)
+        write_full(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void run_serve_one(ec_runtime *rt, int listen_fd, int *stop)
+{
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    /* A client that connects and says nothing must not stall the actors. */
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    uint8_t hdr[4];
+    static uint8_t req[REQ_MAX];
+    if (read_full(fd, hdr, 4) != 0) {
+        close(fd);
+        return;
+    }
+    uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    if (len > REQ_MAX || len < 5) {
+        answer(fd, "error: request of %s bytes refused\n", len > REQ_MAX ? "too many" : "too few");
+        close(fd);
+        return;
+    }
+    if (read_full(fd, req, len) != 0) {
+        close(fd);
+        return;
+    }
+    if (len == 5 && memcmp(req, "stop", 5) == 0) {
+        *stop = 1;
+        answer(fd, "ok%s\n", "");
+    } else if (memcmp(req, "send", 5) == 0) {
+        const char *id = (const char *)req + 5;
+        const uint8_t *nul = memchr(id, 0, len - 5);
+        if (!nul) {
+            answer(fd, "error: malformed send request%s\n", "");
+        } else {
+            size_t body_off = (size_t)(nul - req) + 1;
+            if (ec_runtime_send(rt, id, req + body_off, len - body_off) == 0)
+                answer(fd, "ok%s\n", "");
+            else
+                answer(fd, "error: %s\n",
+                       ec_error_last() ? ec_error_last()->message : "send failed");
+        }
+    } else {
+        answer(fd, "error: unknown request%s\n", "");
+    }
+    close(fd);
+}
+
+int run_request(const char *path, const void *req, size_t len, char *ans, size_t cap)
+{
+    int fd = connect_to(path);
+    if (fd < 0) {
+        snprintf(ans, cap, "no runtime is serving %s (%s): start one with evchain run --serve",
+                 path, strerror(errno));
+        return -1;
+    }
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                      (uint8_t)len};
+    write_full(fd, hdr, 4);
+    write_full(fd, req, len);
+    size_t got = 0;
+    while (got + 1 < cap) {
+        ssize_t k = read(fd, ans + got, cap - 1 - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    ans[got] = 0;
+    char *nl = strchr(ans, '\n');
+    if (nl)
+        *nl = 0;
+    if (got == 0)
+        snprintf(ans, cap, "no answer from the runtime at %s", path);
+    return strcmp(ans, "ok") == 0 ? 0 : -1;
+}

@@ -1,0 +1,563 @@
+/* proof/checkpoint.c: C2SP tlog-checkpoint notes over a chain's Merkle tree, C2SP tlog-proof
+ * files for one event, `verify --since` (a chain against a checkpoint it must extend) and the
+ * periodic checkpointer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <evchain/proof.h>
+#include "core/internal.h"
+#include "proof/proof_internal.h"
+
+#define PROOF_HEADER "c2sp.org/tlog-proof@v1"
+
+/* ---- checkpoints ---- */
+
+int ec_checkpoint_text(char **out, const char *origin, uint64_t size,
+                       const uint8_t root[EC_MERKLE_HASH_LEN])
+{
+    *out = NULL;
+    size_t ol = origin ? strlen(origin) : 0;
+    if (ol == 0 || ol >= EC_NOTE_NAME_MAX || memchr(origin, '\n', ol) || !ec_utf8_valid(origin, ol))
+        return ec_error_set(EC_EINVAL, "checkpoint: origin must be one non-empty UTF-8 line "
+                                       "under 256 bytes");
+    for (size_t i = 0; i < ol; i++)
+        if ((unsigned char)origin[i] < 0x20)
+            return ec_error_set(EC_EINVAL, "checkpoint: control character in the origin");
+    char b64[64];
+    ec_base64_encode(b64, root, EC_MERKLE_HASH_LEN);
+    size_t n = ol + 1 + 21 + 1 + strlen(b64) + 2;
+    *out = malloc(n);
+    if (!*out)
+        return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+    snprintf(*out, n, "%s\n%llu\n%s\n", origin, (unsigned long long)size, b64);
+    return 0;
+}
+
+/* A decimal with no sign, no leading zero (but "0") and no overflow. */
+static int parse_dec(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Next line of [*p, end): NULL at the end or when the text does not end in a newline. */
+static const char *next_line(const char **p, const char *end, size_t *len)
+{
+    if (*p >= end)
+        return NULL;
+    const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+    if (!nl)
+        return NULL;
+    *len = (size_t)(nl - s);
+    *p = nl + 1;
+    return s;
+}
+
+int ec_checkpoint_parse(ec_checkpoint *out, const char *text, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (len == 0 || text[len - 1] != '\n')
+        return ec_error_set(EC_EFORMAT, "checkpoint: the text does not end with a newline");
+    /* The note rules hold for the text alone too (it may come without its signatures). */
+    if (!ec_utf8_valid(text, len))
+        return ec_error_set(EC_EFORMAT, "checkpoint: not valid UTF-8");
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x20 && text[i] != '\n')
+            return ec_error_set(EC_EFORMAT, "checkpoint: control character 0x%02x at byte %zu",
+                                (unsigned char)text[i], i);
+    const char *p = text, *end = text + len, *l;
+    size_t ll;
+    l = next_line(&p, end, &ll);
+    if (!l || ll == 0)
+        return ec_error_set(EC_EFORMAT, "checkpoint: line 1: empty origin");
+    if (ll >= EC_NOTE_NAME_MAX)
+        return ec_error_set(EC_EFORMAT, "checkpoint: line 1: origin longer than %d bytes",
+                            EC_NOTE_NAME_MAX - 1);
+    memcpy(out->origin, l, ll);
+    l = next_line(&p, end, &ll);
+    if (!l || parse_dec(l, ll, &out->size) != 0)
+        return ec_error_set(EC_EFORMAT, "checkpoint: line 2: tree size is not a decimal "
+                                        "without leading zeroes");
+    l = next_line(&p, end, &ll);
+    uint8_t root[48];
+    size_t rl;
+    if (!l || ll != 44 || ec_base64_decode(root, &rl, l, ll) != 0 || rl != EC_MERKLE_HASH_LEN)
+        return ec_error_set(EC_EFORMAT, "checkpoint: line 3: root hash is not base64 of 32 "
+                                        "bytes");
+    memcpy(out->root, root, EC_MERKLE_HASH_LEN);
+    for (unsigned n = 4; (l = next_line(&p, end, &ll)) != NULL; n++)
+        if (ll == 0)
+            return ec_error_set(EC_EFORMAT, "checkpoint: line %u: empty extension line", n);
+    return 0;
+}
+
+int ec_checkpoint_open(ec_checkpoint *out, const char *note, size_t len, ec_vkey *const *keys,
+                       size_t nkeys)
+{
+    ec_note_result r;
+    memset(out, 0, sizeof *out);
+    int rc = ec_note_open(note, len, keys, nkeys, &r);
+    if (rc)
+        return rc;
+    rc = ec_checkpoint_parse(out, note, r.text_len);
+    if (rc == 0)
+        snprintf(out->signer, sizeof out->signer, "%s", r.signer);
+    return rc;
+}
+
+int ec_checkpoint_sign(char **out, size_t *out_len, ec_tree *t, const char *origin,
+                       ec_signer *signer)
+{
+    uint8_t root[EC_MERKLE_HASH_LEN];
+    char *text;
+    *out = NULL;
+    int rc = ec_tree_root(t, ec_tree_size(t), root);
+    if (rc)
+        return rc;
+    rc = ec_checkpoint_text(&text, origin ? origin : ec_signer_name(signer), ec_tree_size(t), root);
+    if (rc)
+        return rc;
+    rc = ec_note_sign(out, out_len, text, strlen(text), &signer, 1);
+    free(text);
+    return rc;
+}
+
+/* ---- tlog-proof ---- */
+
+void ec_tlog_proof_free(ec_tlog_proof *p)
+{
+    if (!p)
+        return;
+    free(p->extra);
+    free(p->checkpoint);
+    free(p);
+}
+
+int ec_tlog_proof_format(char **out, size_t *out_len, const ec_tlog_proof *p)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (p->count > EC_MERKLE_PROOF_MAX - 1 || !p->checkpoint || !p->checkpoint_len)
+        return ec_error_set(EC_EINVAL, "tlog-proof: %zu hashes or no checkpoint", p->count);
+    size_t cap = sizeof PROOF_HEADER + 6 + ec_base64_len(p->extra_len) + 1 + 6 + 21 +
+                 p->count * 46 + 1 + p->checkpoint_len + 1;
+    char *buf = malloc(cap);
+    if (!buf)
+        return ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
+    size_t o = (size_t)snprintf(buf, cap, "%s\n", PROOF_HEADER);
+    if (p->extra) {
+        memcpy(buf + o, "extra ", 6);
+        o += 6;
+        ec_base64_encode(buf + o, p->extra, p->extra_len);
+        o += ec_base64_len(p->extra_len);
+        buf[o++] = '\n';
+    }
+    o += (size_t)snprintf(buf + o, cap - o, "index %llu\n", (unsigned long long)p->index);
+    for (size_t i = 0; i < p->count; i++) {
+        ec_base64_encode(buf + o, p->hashes[i], EC_MERKLE_HASH_LEN);
+        o += 44;
+        buf[o++] = '\n';
+    }
+    buf[o++] = '\n';
+    memcpy(buf + o, p->checkpoint, p->checkpoint_len);
+    o += p->checkpoint_len;
+    buf[o] = 0;
+    *out = buf;
+    *out_len = o;
+    return 0;
+}
+
+int ec_tlog_proof_parse(ec_tlog_proof **out, const char *text, size_t len)
+{
+    *out = NULL;
+    if (len > EC_NOTE_MAX_LEN + (96u << 20))
+        return ec_error_set(EC_EFORMAT, "tlog-proof: %zu bytes is too large", len);
+    ec_tlog_proof *p = calloc(1, sizeof *p);
+    if (!p)
+        return ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
+    const char *cur = text, *end = text + len, *l;
+    size_t ll;
+    unsigned line = 1;
+    int rc = 0;
+    l = next_line(&cur, end, &ll);
+    if (!l || ll != sizeof PROOF_HEADER - 1 || memcmp(l, PROOF_HEADER, ll) != 0) {
+        rc = ec_error_set(EC_EFORMAT, "tlog-proof: line 1: not '%s'", PROOF_HEADER);
+        goto fail;
+    }
+    l = next_line(&cur, end, &ll);
+    line++;
+    if (l && ll >= 6 && memcmp(l, "extra ", 6) == 0) {
+        p->extra = malloc(ll / 4 * 3 + 3);
+        if (!p->extra) {
+            rc = ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
+            goto fail;
+        }
+        if (ec_base64_decode(p->extra, &p->extra_len, l + 6, ll - 6) != 0) {
+            rc = ec_error_set(EC_EFORMAT, "tlog-proof: line %u: bad base64 extra data", line);
+            goto fail;
+        }
+        l = next_line(&cur, end, &ll);
+        line++;
+    }
+    if (!l || ll < 7 || memcmp(l, "index ", 6) != 0 || parse_dec(l + 6, ll - 6, &p->index)) {
+        rc = ec_error_set(EC_EFORMAT, "tlog-proof: line %u: expected 'index <decimal>'", line);
+        goto fail;
+    }
+    for (;;) {
+        l = next_line(&cur, end, &ll);
+        line++;
+        if (!l) {
+            rc = ec_error_set(EC_EFORMAT, "tlog-proof: no blank line before the checkpoint");
+            goto fail;
+        }
+        if (ll == 0)
+            break;
+        uint8_t h[48];
+        size_t hl;
+        if (p->count == EC_MERKLE_PROOF_MAX - 1) {
+            rc = ec_error_set(EC_EFORMAT, "tlog-proof: line %u: more than %d proof hashes", line,
+                              EC_MERKLE_PROOF_MAX - 1);
+            goto fail;
+        }
+        if (ll != 44 || ec_base64_decode(h, &hl, l, ll) != 0 || hl != EC_MERKLE_HASH_LEN) {
+            rc = ec_error_set(EC_EFORMAT, "tlog-proof: line %u: not a base64 SHA-256 hash", line);
+            goto fail;
+        }
+        memcpy(p->hashes[p->count++], h, EC_MERKLE_HASH_LEN);
+    }
+    p->checkpoint_len = (size_t)(end - cur);
+    if (p->checkpoint_len == 0) {
+        rc = ec_error_set(EC_EFORMAT, "tlog-proof: line %u: no checkpoint after the blank line",
+                          line);
+        goto fail;
+    }
+    p->checkpoint = malloc(p->checkpoint_len + 1);
+    if (!p->checkpoint) {
+        rc = ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
+        goto fail;
+    }
+    memcpy(p->checkpoint, cur, p->checkpoint_len);
+    p->checkpoint[p->checkpoint_len] = 0;
+    *out = p;
+    return 0;
+fail:
+    ec_tlog_proof_free(p);
+    return rc;
+}
+
+/* The checkpoint inside a note we are about to use ourselves: parsed, signature unchecked
+ * (the caller produced it or verifies it separately). */
+static int peek_checkpoint(ec_checkpoint *cp, const char *note, size_t len)
+{
+    size_t tl;
+    int rc = ec_note_split(note, len, &tl);
+    return rc ? rc : ec_checkpoint_parse(cp, note, tl);
+}
+
+int ec_tlog_proof_build(ec_tlog_proof **out, ec_tree *t, uint64_t seq, const char *checkpoint,
+                        size_t checkpoint_len)
+{
+    *out = NULL;
+    ec_checkpoint cp;
+    int rc = peek_checkpoint(&cp, checkpoint, checkpoint_len);
+    if (rc)
+        return rc;
+    if (cp.size > ec_tree_size(t))
+        return ec_error_set(EC_EINVAL,
+                            "prove: the checkpoint covers %llu events, the chain has %llu",
+                            (unsigned long long)cp.size, (unsigned long long)ec_tree_size(t));
+    if (seq >= cp.size)
+        return ec_error_set(EC_EINVAL,
+                            "prove: event %llu is not in the checkpoint's tree of %llu events",
+                            (unsigned long long)seq, (unsigned long long)cp.size);
+    uint8_t root[EC_MERKLE_HASH_LEN];
+    rc = ec_tree_root(t, cp.size, root);
+    if (rc)
+        return rc;
+    if (memcmp(root, cp.root, EC_MERKLE_HASH_LEN) != 0)
+        return ec_error_set(EC_EVERIFY,
+                            "prove: the checkpoint's root is not this chain's root at size %llu",
+                            (unsigned long long)cp.size);
+    ec_tlog_proof *p = calloc(1, sizeof *p);
+    if (!p)
+        return ec_error_set(EC_ENOMEM, "prove: no memory");
+    p->index = seq;
+    rc = ec_tree_inclusion(t, seq, cp.size, p->hashes, &p->count);
+    const uint8_t *rec = NULL;
+    size_t rl = 0;
+    if (rc == 0) {
+        ec_backend *b = ec_chain_backend(ec_tree_chain(t));
+        rc = b->get(b, seq, &rec, &rl);
+    }
+    if (rc == 0) {
+        p->extra = malloc(rl ? rl : 1);
+        p->checkpoint = malloc(checkpoint_len + 1);
+        if (!p->extra || !p->checkpoint)
+            rc = ec_error_set(EC_ENOMEM, "prove: no memory");
+    }
+    if (rc) {
+        ec_tlog_proof_free(p);
+        return rc;
+    }
+    memcpy(p->extra, rec, rl);
+    p->extra_len = rl;
+    memcpy(p->checkpoint, checkpoint, checkpoint_len);
+    p->checkpoint[checkpoint_len] = 0;
+    p->checkpoint_len = checkpoint_len;
+    *out = p;
+    return 0;
+}
+
+int ec_tlog_proof_verify(const ec_tlog_proof *p, const uint8_t *event_hash, size_t hash_len,
+                         ec_vkey *const *keys, size_t nkeys, ec_checkpoint *cp_out)
+{
+    ec_checkpoint cp;
+    int rc = ec_checkpoint_open(&cp, p->checkpoint, p->checkpoint_len, keys, nkeys);
+    if (cp_out)
+        *cp_out = cp;
+    if (rc)
+        return rc;
+    if (p->index >= cp.size)
+        return ec_error_set(EC_EVERIFY,
+                            "tlog-proof: index %llu is past the checkpoint's tree size %llu",
+                            (unsigned long long)p->index, (unsigned long long)cp.size);
+    uint8_t leaf[EC_MERKLE_HASH_LEN];
+    ec_merkle_leaf_hash(event_hash, hash_len, leaf);
+    return ec_merkle_verify_inclusion(leaf, p->index, cp.size, cp.root, p->hashes, p->count);
+}
+
+/* ---- verify --since ---- */
+
+int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey *const *keys,
+                          size_t nkeys, const ec_since_options *opts, ec_since_result *res)
+{
+    ec_since_result tmp;
+    if (!res)
+        res = &tmp;
+    memset(res, 0, sizeof *res);
+    int rc = ec_checkpoint_open(&res->checkpoint, note, len, keys, nkeys);
+    if (rc) {
+        snprintf(res->reason, sizeof res->reason, "checkpoint: %s",
+                 ec_error_last() ? ec_error_last()->message : "unusable");
+        return rc;
+    }
+    const ec_checkpoint *cp = &res->checkpoint;
+    res->chain_size = ec_chain_count(chain);
+    if (!opts || !opts->chain_verified) {
+        ec_verify_result vr;
+        rc = ec_chain_verify(chain, NULL, &vr);
+        if (rc == EC_EVERIFY) {
+            res->status = EC_SINCE_BROKEN;
+            snprintf(res->reason, sizeof res->reason, "the chain itself is broken at seq %llu: %s",
+                     (unsigned long long)vr.seq, vr.reason);
+            return ec_error_set(EC_EVERIFY, "%s", res->reason);
+        }
+        if (rc)
+            return rc;
+    }
+    if (res->chain_size < cp->size) {
+        res->status = EC_SINCE_TRUNCATED;
+        snprintf(res->reason, sizeof res->reason,
+                 "truncated: the chain has %llu events but the checkpoint signed by %s covers "
+                 "%llu: events %llu to %llu were removed",
+                 (unsigned long long)res->chain_size, cp->signer, (unsigned long long)cp->size,
+                 (unsigned long long)res->chain_size, (unsigned long long)cp->size - 1);
+        return ec_error_set(EC_EVERIFY, "%s", res->reason);
+    }
+    /* The roots come from the chain's own (just verified) event hashes, never from a stored
+     * tree file, which whoever rewrote the chain could have rewritten too. */
+    ec_tree *t;
+    rc = ec_tree_open(&t, chain, NULL);
+    if (rc)
+        return rc;
+    uint8_t root_m[EC_MERKLE_HASH_LEN], root_n[EC_MERKLE_HASH_LEN];
+    uint8_t proof[EC_MERKLE_PROOF_MAX][EC_MERKLE_HASH_LEN];
+    rc = ec_tree_root(t, cp->size, root_m);
+    if (rc == 0)
+        rc = ec_tree_root(t, ec_tree_size(t), root_n);
+    if (rc == 0 && memcmp(root_m, cp->root, EC_MERKLE_HASH_LEN) != 0) {
+        res->status = EC_SINCE_FORKED;
+        snprintf(res->reason, sizeof res->reason,
+                 "forked: the chain's first %llu events are not the ones signed by %s: events "
+                 "before seq %llu were rewritten after the checkpoint",
+                 (unsigned long long)cp->size, cp->signer, (unsigned long long)cp->size);
+        ec_tree_free(t);
+        return ec_error_set(EC_EVERIFY, "%s", res->reason);
+    }
+    /* The chain extends the checkpoint. The RFC 9162 consistency proof between the two
+     * sizes is what a party without the chain would be given; checking it here keeps the
+     * proof path honest end to end. */
+    if (rc == 0)
+        rc = ec_tree_consistency(t, cp->size, ec_tree_size(t), proof, &res->proof_count);
+    if (rc == 0 && ec_merkle_verify_consistency(cp->size, cp->root, ec_tree_size(t), root_n, proof,
+                                                res->proof_count) != 0)
+        rc = ec_error_set(EC_ERROR, "internal: consistency proof %llu -> %llu failed: %s",
+                          (unsigned long long)cp->size, (unsigned long long)ec_tree_size(t),
+                          ec_error_last()->message);
+    ec_tree_free(t);
+    if (rc == 0)
+        snprintf(res->reason, sizeof res->reason,
+                 "the chain (%llu events) extends the checkpoint signed by %s (%llu events)",
+                 (unsigned long long)res->chain_size, cp->signer, (unsigned long long)cp->size);
+    return rc;
+}
+
+/* ---- periodic checkpoints ---- */
+
+struct ec_checkpointer {
+    ec_tree *tree;
+    ec_signer *signer;
+    uint64_t every_events, every_ns;
+    char *dir, *origin;
+    uint64_t last_size, last_ns;
+    int have_last;
+    char *last;
+    size_t last_len;
+};
+
+void ec_checkpointer_free(ec_checkpointer *c)
+{
+    if (!c)
+        return;
+    free(c->dir);
+    free(c->origin);
+    free(c->last);
+    free(c);
+}
+
+static int write_file(ec_checkpointer *c, const char *name, const char *data, size_t len)
+{
+    size_t n = strlen(c->dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    if (!path)
+        return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+    snprintf(path, n, "%s/%s", c->dir, name);
+    int rc = ec_write_file_atomic(path, data, len);
+    free(path);
+    return rc;
+}
+
+int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
+                        const ec_checkpointer_options *opts)
+{
+    ec_checkpointer_options def = EC_CHECKPOINTER_OPTIONS_INIT;
+    if (!opts)
+        opts = &def;
+    *out = NULL;
+    if (opts->version != EC_CHECKPOINTER_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_checkpointer_new: options version %u",
+                            opts->version);
+    ec_checkpointer *c = calloc(1, sizeof *c);
+    if (!c)
+        return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+    c->tree = tree;
+    c->signer = signer;
+    c->every_events = opts->every_events;
+    c->every_ns = opts->every_ns;
+    c->last_ns = ec_time_now_ns();
+    if ((opts->dir && !(c->dir = strdup(opts->dir))) ||
+        (opts->origin && !(c->origin = strdup(opts->origin)))) {
+        ec_checkpointer_free(c);
+        return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+    }
+    if (c->dir) {
+        if (mkdir(c->dir, 0755) != 0 && errno != EEXIST) {
+            int rc =
+                ec_error_set_errno(EC_EIO, errno, "%s: creating the checkpoint folder", c->dir);
+            ec_checkpointer_free(c);
+            return rc;
+        }
+        /* Resume counting from the last checkpoint written there. */
+        size_t n = strlen(c->dir) + 8;
+        char *path = malloc(n);
+        if (path) {
+            snprintf(path, n, "%s/latest", c->dir);
+            FILE *f = fopen(path, "rb");
+            if (f) {
+                char buf[4096];
+                size_t got = fread(buf, 1, sizeof buf, f);
+                ec_checkpoint cp;
+                if (peek_checkpoint(&cp, buf, got) == 0 && cp.size <= ec_tree_size(tree)) {
+                    c->last_size = cp.size;
+                    c->have_last = 1;
+                }
+                fclose(f);
+            }
+            free(path);
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+int ec_checkpointer_write(ec_checkpointer *c, int force)
+{
+    if (!force && c->have_last && ec_tree_size(c->tree) == c->last_size)
+        return 0;
+    char *note;
+    size_t len;
+    int rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);
+    if (rc)
+        return rc;
+    if (c->dir) {
+        char name[48];
+        snprintf(name, sizeof name, "%020llu.checkpoint",
+                 (unsigned long long)ec_tree_size(c->tree));
+        rc = ec_tree_flush(c->tree);
+        if (rc == 0)
+            rc = write_file(c, name, note, len);
+        if (rc == 0)
+            rc = write_file(c, "latest", note, len);
+        if (rc) {
+            free(note);
+            return rc;
+        }
+    }
+    free(c->last);
+    c->last = note;
+    c->last_len = len;
+    c->last_size = ec_tree_size(c->tree);
+    c->last_ns = ec_time_now_ns();
+    c->have_last = 1;
+    return 0;
+}
+
+int ec_checkpointer_tick(ec_checkpointer *c, int *written)
+{
+    if (written)
+        *written = 0;
+    int rc = ec_tree_sync(c->tree);
+    if (rc)
+        return rc;
+    uint64_t size = ec_tree_size(c->tree);
+    if (size == c->last_size && c->have_last)
+        return 0;
+    int due = (c->every_events && size - c->last_size >= c->every_events) ||
+              (c->every_ns && size > c->last_size && ec_time_now_ns() - c->last_ns >= c->every_ns);
+    if (!due)
+        return 0;
+    rc = ec_checkpointer_write(c, 0);
+    if (rc == 0 && written)
+        *written = 1;
+    return rc;
+}
+
+const char *ec_checkpointer_last(const ec_checkpointer *c, size_t *len)
+{
+    if (len)
+        *len = c->last ? c->last_len : 0;
+    return c->last;
+}

@@ -1,0 +1,33 @@
+/* store/disk_internal.h: private pieces of the disk backend shared by its files, its tests,
+ * its fuzz harness and its benchmark: CRC32C and the on-disk layout constants
+ * (docs/FORMAT.md section 4). */
+#ifndef EVCHAIN_STORE_DISK_INTERNAL_H
+#define EVCHAIN_STORE_DISK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* CRC32C (Castagnoli, reflected, init and final xor 0xFFFFFFFF): crc32c("123456789") is
+ * 0xE3069283. Pass 0 as crc to start; pass a previous result to continue. */
+uint32_t ec_crc32c(uint32_t crc, const void *data, size_t len);
+
+#define EC_DIR_HEADER_NAME   "EVCHAIN"
+#define EC_DIR_MAGIC         "evchdir\x01"
+#define EC_SEG_MAGIC         "evchseg\x01"
+#define EC_IDX_MAGIC         "evchidx\x01"
+#define EC_DIR_HEADER_LEN    28
+#define EC_SEG_HEADER_LEN    24
+#define EC_FRAME_HEADER_LEN  12
+#define EC_IDX_HEADER_LEN    48
+#define EC_IDX_SLOT_LEN      12
+#define EC_SEG_DEFAULT_BYTES (64u << 20)
+/* The largest record a frame may carry: data, type and description at their limits. */
+#define EC_FRAME_MAX ((uint32_t)(2 * (64u << 20) + (1u << 20)))
+
+/* Scan a segment image (header included) held in memory: the segment reader the fuzz harness
+ * drives. Returns 0 and the record count and clean end when every frame is intact up to the
+ * end, EC_EFORMAT with a message naming the seq and byte offset otherwise. Never reads
+ * outside [buf, buf+len). */
+int ec_disk_scan_image(const uint8_t *buf, size_t len, uint64_t *count, uint64_t *end);
+
+#endif

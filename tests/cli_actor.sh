@@ -1,0 +1,138 @@
+#!/bin/sh
+# tests/cli_actor.sh: `evchain run` and `evchain send` end to end on disk chains: a module
+# with messages, a manifest group, the exit codes (0 clean, 1 an actor ended trapped, 2
+# unusable input), a server fed by `evchain send` and stopped by it, and the chains read back
+# by `evchain verify`/`evchain log` when those commands are built. $1 is the evchain binary.
+set -u
+EV=$1
+B=${EVCHAIN_BUILD:-build}
+A=$B/actors
+CACHE=$B/actor-cache
+T=$(mktemp -d /tmp/evchain_cli_actor.XXXXXX)
+SERVER=
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect() {
+  want=$1
+  shift
+  "$@" >"$T/out" 2>"$T/err"
+  got=$?
+  if [ "$got" -eq "$want" ]; then ok; else
+    bad "exit $got (want $want): $*"
+    sed 's/^/  stdout: /' "$T/out" >&2
+    sed 's/^/  stderr: /' "$T/err" >&2
+  fi
+}
+has() {
+  if grep -qF -- "$2" "$1"; then ok; else
+    bad "$1 lacks '$2'"
+    sed 's/^/  got: /' "$1" >&2
+  fi
+}
+have_cmd() { "$EV" help "$1" >/dev/null 2>&1; }
+
+# --- one module, messages, a disk chain that verifies
+expect 0 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet \
+  --message inc --message "add 41"
+has "$T/out" "counter"
+has "$T/out" "running"
+[ -d "$T/d1/actors/counter/chain" ] && ok || bad "no chain directory for counter"
+obj=$(cat "$T/d1/store/labels/counter-counter" 2>/dev/null)
+[ "$(cat "$T/d1/store/objects/$obj" 2>/dev/null)" = "42" ] && ok || bad "counter value not 42"
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d1/actors/counter/chain"
+fi
+if have_cmd log; then
+  expect 0 "$EV" log "$T/d1/actors/counter/chain"
+  has "$T/out" "actor/start"
+  has "$T/out" "store/label_set"
+  has "$T/out" "actor/stop"
+fi
+# The same actor id again in the same data directory: refused, the chain is left alone.
+expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet
+has "$T/err" "already holds a chain"
+
+# --- unusable input: exit 2 with the reason
+expect 2 "$EV" run "$A/badimport.wasm" --data-dir "$T/d2" --cache "$CACHE"
+has "$T/err" "env.launch_missiles"
+expect 2 "$EV" run "$T/missing.wasm" --data-dir "$T/d2"
+has "$T/err" "missing.wasm"
+expect 2 "$EV" run --data-dir "$T/d2"
+expect 2 "$EV" run "$A/counter.wasm" --fuel 0
+expect 2 "$EV" run "$A/counter.wasm" --bogus
+echo '{"actors": [{"id": "x"}]}' >"$T/bad.json"
+expect 2 "$EV" run --manifest "$T/bad.json" --data-dir "$T/d2"
+has "$T/err" "actors[0]"
+echo '{"actors": [' >"$T/broken.json"
+expect 2 "$EV" run --manifest "$T/broken.json" --data-dir "$T/d2"
+has "$T/err" "line"
+
+# --- a hostile actor ends trapped (exit 1), recorded; the command does not crash
+expect 1 "$EV" run "$A/hostile.wasm" --data-dir "$T/d3" --cache "$CACHE" --fuel 100000 \
+  --message loop
+has "$T/err" "out of fuel"
+has "$T/out" "trapped"
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d3/actors/hostile/chain"
+fi
+
+# --- a manifest group: supervisor (whose crasher child traps and is restarted) and a pair
+cat >"$T/group.json" <<JSON
+{"actors": [
+  {"id": "sup", "module": "$(cd "$A" && pwd)/supervisor.wasm"},
+  {"id": "ping", "module": "$(cd "$A" && pwd)/pingpong.wasm", "args": "pong"},
+  {"id": "pong", "module": "$(cd "$A" && pwd)/pingpong.wasm", "args": "ping"}],
+ "messages": [{"to": "sup", "body": "work 3"}, {"to": "sup", "body": "crash"},
+              {"to": "ping", "body": "serve 3"}]}
+JSON
+expect 0 "$EV" run --manifest "$T/group.json" --data-dir "$T/d4" --cache "$CACHE" --quiet
+for id in sup sup.worker sup.crasher ping pong; do
+  has "$T/out" "$id"
+  [ -d "$T/d4/actors/$id/chain" ] && ok || bad "no chain for $id"
+done
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d4/actors/sup/chain" "$T/d4/actors/sup.crasher/chain" \
+    "$T/d4/actors/ping/chain" "$T/d4/actors/pong/chain"
+fi
+
+# --- serve, feed with evchain send, stop with evchain send --stop
+"$EV" run "$A/counter.wasm" --data-dir "$T/d5" --cache "$CACHE" --quiet --serve \
+  >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+i=0
+while [ ! -S "$T/d5/run.sock" ] && [ $i -lt 100 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+[ -S "$T/d5/run.sock" ] && ok || bad "control socket never appeared"
+expect 0 "$EV" send --data-dir "$T/d5" counter inc
+expect 0 "$EV" send --data-dir "$T/d5" counter "add 9"
+expect 2 "$EV" send --data-dir "$T/d5" nobody inc
+has "$T/err" "no such actor"
+# A second server on the same data directory is refused.
+expect 2 "$EV" run "$A/counter.wasm" --name other --data-dir "$T/d5" --cache "$CACHE" --serve
+has "$T/err" "another runtime"
+expect 0 "$EV" send --data-dir "$T/d5" --stop
+wait "$SERVER"
+rc=$?
+SERVER=
+[ "$rc" -eq 0 ] && ok || bad "server exit $rc"
+[ ! -e "$T/d5/run.sock" ] && ok || bad "socket left behind"
+obj=$(cat "$T/d5/store/labels/counter-counter" 2>/dev/null)
+[ "$(cat "$T/d5/store/objects/$obj" 2>/dev/null)" = "10" ] && ok || bad "served counter not 10"
+expect 2 "$EV" send --data-dir "$T/d5" counter inc
+has "$T/err" "no runtime is serving"
+expect 2 "$EV" send --data-dir "$T/d5" counter
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d5/actors/counter/chain"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

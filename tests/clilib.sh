@@ -1,0 +1,36 @@
+# tests/clilib.sh: helpers the shell tests of the evchain command share (sourced, not run).
+# Each test sets EV (the binary) and T (its temp dir), then uses expect/has/lines and ends
+# with `finish`, which prints "N passed, N failed" and sets the exit status.
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect CODE CMD...: run CMD, keep stdout in $T/out and stderr in $T/err, check the exit.
+expect() {
+  want=$1
+  shift
+  "$@" >"$T/out" 2>"$T/err"
+  got=$?
+  if [ "$got" -eq "$want" ]; then ok; else
+    bad "exit $got (want $want): $*"
+    sed 's/^/  stderr: /' "$T/err" >&2
+  fi
+}
+# has FILE TEXT: FILE contains TEXT (fixed string).
+has() {
+  if grep -qF -- "$2" "$1"; then ok; else
+    bad "$1 lacks '$2'"
+    sed 's/^/  got: /' "$1" >&2
+  fi
+}
+# lines FILE N: FILE has exactly N lines.
+lines() {
+  n=$(wc -l <"$1" | tr -d ' ')
+  if [ "$n" -eq "$2" ]; then ok; else bad "$1 has $n lines, want $2"; fi
+}
+finish() {
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+}

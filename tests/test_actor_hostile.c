@@ -1,0 +1,176 @@
+/* tests/test_actor_hostile.c: hostile actors are contained: an endless loop, a memory bomb,
+ * deep recursion, bad pointers and lengths given to host calls, path escapes (.., absolute,
+ * symlinks), a message over the limit, an import the host lacks. Each ends as a recorded
+ * trap or a recorded refusal, and a bystander actor keeps working. */
+#include <sys/stat.h>
+#include "test_actor_util.h"
+
+/* Run one attack on a fresh hostile actor; returns the JSON of its first event of `type`. */
+static char *attack(ec_runtime *rt, const char *id, const char *msg, const char *type)
+{
+    ec_actor *h = spawn(rt, "hostile", id, NULL);
+    if (!h)
+        return NULL;
+    if (ec_runtime_send(rt, id, msg, strlen(msg)) || ec_runtime_run(rt, 0, NULL))
+        return NULL;
+    char *js = NULL;
+    if (find_event(ec_actor_chain(h), type, 0, &js, NULL))
+        return NULL;
+    if (check_chain(ec_actor_chain(h)) < 0) {
+        free(js);
+        return NULL;
+    }
+    return js;
+}
+
+static ec_runtime *hostile_runtime(void)
+{
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = t_data;
+    o.cache_dir = cache;
+    o.chain_store = EC_CHAIN_STORE_MEMORY;
+    o.fuel = 2000000; /* enough for every example; an endless loop runs out fast */
+    o.memory_pages = 64;
+    o.max_message = 64 * 1024;
+    o.quiet = 1;
+    ec_runtime *rt = NULL;
+    return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
+}
+
+static int trapped(ec_runtime *rt, const char *id)
+{
+    ec_actor *a = ec_runtime_find(rt, id);
+    return a && ec_actor_get_state(a) == EC_ACTOR_TRAPPED;
+}
+
+static void traps_are_contained(void)
+{
+    scratch_begin();
+    ec_runtime *rt = hostile_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "counter", "bystander", NULL));
+    char *js;
+
+    js = attack(rt, "loop", "loop", "wasm/trap");
+    CHECK(js && strstr(js, "out of fuel"));
+    CHECK(trapped(rt, "loop"));
+    free(js);
+
+    js = attack(rt, "bomb", "bomb", "wasm/trap");
+    CHECK(js && strstr(js, "out of bounds"));
+    CHECK(trapped(rt, "bomb"));
+    free(js);
+
+    js = attack(rt, "deep", "recurse", "wasm/trap");
+    CHECK(js && (strstr(js, "call stack exhausted") || strstr(js, "out of bounds")));
+    CHECK(trapped(rt, "deep"));
+    free(js);
+
+    js = attack(rt, "oob", "oob", "wasm/trap");
+    CHECK(js && strstr(js, "host call log given a bad pointer"));
+    CHECK(trapped(rt, "oob"));
+    free(js);
+    /* A bad pointer traps before anything is recorded for the host call. */
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "oob")), "runtime/log", 0, NULL, NULL) ==
+          -1);
+
+    js = attack(rt, "len", "len", "wasm/trap");
+    CHECK(js && strstr(js, "host call fs_write given a bad pointer"));
+    free(js);
+
+    js = attack(rt, "div", "divzero", "wasm/trap");
+    CHECK(js && strstr(js, "division by zero"));
+    free(js);
+
+    /* A trapped actor takes no more calls; its queued messages are dropped. */
+    CHECK(ec_runtime_send(rt, "div", "x", 1) == 0);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "div")), "wasm/call", 1, NULL, NULL) == -1);
+
+    /* Refusals, not traps: the actor keeps running. */
+    js = attack(rt, "huge", "huge", "message/send.result");
+    CHECK(js && strstr(js, "\"ret\":-4") && strstr(js, "over the limit"));
+    CHECK(!trapped(rt, "huge"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "huge")), "message/send", 0, &js, NULL) ==
+          0);
+    CHECK(js && strstr(js, "\"len\":2097152") && !strstr(js, "\"body\""));
+    free(js);
+
+    /* The bystander never noticed. */
+    CHECK_OK(ec_runtime_send(rt, "bystander", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *b = ec_runtime_find(rt, "bystander");
+    CHECK(ec_actor_get_state(b) == EC_ACTOR_RUNNING);
+    CHECK(find_event(ec_actor_chain(b), "wasm/result", 1, NULL, NULL) == 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+static void path_escapes_refused(void)
+{
+    scratch_begin();
+    ec_runtime *rt = hostile_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "files", "f", NULL));
+    /* Symlinks planted in the sandbox: one absolute, one relative that climbs out, one that
+     * stays inside (allowed). */
+    char p[512], secret[512];
+    snprintf(secret, sizeof secret, "%s/secret.txt", t_data);
+    FILE *fp = fopen(secret, "w");
+    REQUIRE(fp);
+    fputs("top secret", fp);
+    fclose(fp);
+    snprintf(p, sizeof p, "%s/actors/f/fs/abs", t_data);
+    REQUIRE(symlink(secret, p) == 0);
+    snprintf(p, sizeof p, "%s/actors/f/fs/up", t_data);
+    REQUIRE(symlink("../../..", p) == 0);
+    snprintf(p, sizeof p, "%s/actors/f/fs/inside", t_data);
+    REQUIRE(symlink("in.txt", p) == 0);
+    const char *attacks[] = {
+        "read ../../../secret.txt", "read /etc/passwd",       "read abs",
+        "read up/secret.txt",       "write up/planted.txt x", "delete up/secret.txt",
+        "exists up/secret.txt",     "write ok/../../x y"};
+    for (size_t k = 0; k < sizeof attacks / sizeof attacks[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "f", attacks[k], strlen(attacks[k])));
+    CHECK_OK(ec_runtime_send(rt, "f", "write in.txt fine", 17));
+    CHECK_OK(ec_runtime_send(rt, "f", "read inside", 11));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *f = ec_runtime_find(rt, "f");
+    CHECK(ec_actor_get_state(f) == EC_ACTOR_RUNNING);
+    ec_chain *c = ec_actor_chain(f);
+    static const char *const types[] = {"fs/read.result",   "fs/read.result",  "fs/read.result",
+                                        "fs/read.result",   "fs/write.result", "fs/delete.result",
+                                        "fs/exists.result", "fs/write.result"};
+    int nth[8] = {0, 1, 2, 3, 0, 0, 0, 1};
+    for (int k = 0; k < 8; k++) {
+        char *js = NULL;
+        CHECK(find_event(c, types[k], nth[k], &js, NULL) == 0);
+        if (!js || !strstr(js, "\"ret\":-3") || !(strstr(js, "sandbox") || strstr(js, "refused")))
+            fprintf(stderr, "attack %d (%s) not refused: %s\n", k, attacks[k], js);
+        CHECK(js && strstr(js, "\"ret\":-3"));
+        free(js);
+    }
+    struct stat st;
+    snprintf(p, sizeof p, "%s/planted.txt", t_data);
+    CHECK(stat(p, &st) != 0);
+    CHECK(stat(secret, &st) == 0);
+    /* The symlink that stays inside works. */
+    char *js = NULL;
+    CHECK(find_event(c, "fs/read.result", 4, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"out\":\"fine\""));
+    free(js);
+    CHECK(check_chain(c) > 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+int main(void)
+{
+    RUN(traps_are_contained);
+    RUN(path_escapes_refused);
+    TEST_END();
+}

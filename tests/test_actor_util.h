@@ -1,0 +1,130 @@
+/* tests/test_actor_util.h: what the actor tests share: paths of the built actors, a scratch
+ * data directory, a runtime over memory chains, and reading an actor's chain back as
+ * (type, JSON payload) pairs. */
+#ifndef TEST_ACTOR_UTIL_H
+#define TEST_ACTOR_UTIL_H
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "test.h"
+
+static char t_data[256];
+
+static inline const char *build_dir(void)
+{
+    const char *b = getenv("EVCHAIN_BUILD");
+    return b && *b ? b : "build";
+}
+
+static inline const char *actor_path(const char *name)
+{
+    static char buf[8][512];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s/actors/%s.wasm", build_dir(), name);
+    return buf[i];
+}
+
+static inline int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static inline void scratch_begin(void)
+{
+    snprintf(t_data, sizeof t_data, "/tmp/evchain-actor-XXXXXX");
+    if (!mkdtemp(t_data)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+static inline void scratch_end(void)
+{
+    nftw(t_data, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A runtime over memory chains, sharing the build's module cache across tests. */
+static inline ec_runtime *new_runtime(uint64_t fuel)
+{
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = t_data;
+    o.cache_dir = cache;
+    o.chain_store = EC_CHAIN_STORE_MEMORY;
+    o.fuel = fuel;
+    o.quiet = 1;
+    ec_runtime *rt = NULL;
+    if (ec_runtime_new(&rt, &o) != 0)
+        return NULL;
+    return rt;
+}
+
+static inline ec_actor *spawn(ec_runtime *rt, const char *module, const char *id, const char *args)
+{
+    ec_actor_options o = EC_ACTOR_OPTIONS_INIT;
+    o.id = id;
+    o.args = args;
+    o.args_len = args ? strlen(args) : 0;
+    ec_actor *a = NULL;
+    if (ec_runtime_spawn(rt, actor_path(module), &o, &a) != 0)
+        return NULL;
+    return a;
+}
+
+/* The n-th event of a chain whose type is `type` (n from 0), its payload as JSON in json
+ * (malloc'd), its seq in *seq. -1 when there is none. */
+static inline int find_event(ec_chain *c, const char *type, int n, char **json, uint64_t *seq)
+{
+    ec_iter *it;
+    ec_event ev;
+    if (ec_iter_new(&it, c, 0))
+        return -1;
+    int found = -1;
+    while (ec_iter_next(it, &ev) == 0) {
+        if (ev.type_len == strlen(type) && memcmp(ev.type, type, ev.type_len) == 0 && n-- == 0) {
+            char t[128];
+            snprintf(t, sizeof t, "%.*s", (int)ev.type_len, ev.type);
+            if (json && ec_payload_to_json(t, ev.data, ev.data_len, json) != 0)
+                break;
+            if (seq)
+                *seq = ev.seq;
+            found = 0;
+            break;
+        }
+    }
+    ec_iter_free(it);
+    return found;
+}
+
+/* Every payload decodes as deterministic CBOR, every type is an actor type, and the chain
+ * verifies. Returns the number of events, or -1. */
+static inline long check_chain(ec_chain *c)
+{
+    ec_iter *it;
+    ec_event ev;
+    long n = 0;
+    if (ec_iter_new(&it, c, 0))
+        return -1;
+    while (ec_iter_next(it, &ev) == 0) {
+        char t[128], *js = NULL;
+        snprintf(t, sizeof t, "%.*s", (int)ev.type_len, ev.type);
+        if (ec_payload_to_json(t, ev.data, ev.data_len, &js) != 0) {
+            fprintf(stderr, "event %llu (%s) does not decode\n", (unsigned long long)ev.seq, t);
+            ec_iter_free(it);
+            return -1;
+        }
+        free(js);
+        n++;
+    }
+    ec_iter_free(it);
+    ec_verify_result vr;
+    if (ec_chain_verify(c, NULL, &vr) != 0)
+        return -1;
+    return n;
+}
+
+#endif

@@ -1,0 +1,477 @@
+/* tests/test_disk.c: the disk backend through the chain API: reopen, segments and their
+ * indexes, the three durability policies, many threads, one writer and live readers, and
+ * faults injected behind the vfs seam (full disk, failed sync, read-only directory). */
+#include "disk_util.h"
+#include <errno.h>
+#include <pthread.h>
+#include "test.h"
+#include "store/disk_internal.h"
+#include "store/vfs.h"
+
+static char root[256];
+
+static void path_in(char *out, size_t n, const char *name)
+{
+    static int k;
+    snprintf(out, n, "%s/%s-%d", root, name, k++);
+}
+
+/* Bit-at-a-time CRC32C: the definition, to check the fast paths against. */
+static uint32_t crc_ref(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    }
+    return ~c;
+}
+
+static void crc_vectors(void)
+{
+    uint8_t buf[1300];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 131 + (i >> 5));
+    int bad = 0;
+    for (size_t n = 0; n <= sizeof buf - 7; n++) /* every length, odd alignments too */
+        bad += ec_crc32c(0, buf + n % 7, n) != crc_ref(buf + n % 7, n);
+    CHECK(bad == 0);
+    CHECK(ec_crc32c(0, "123456789", 9) == 0xE3069283u);
+    CHECK(ec_crc32c(0, "", 0) == 0);
+    /* incremental equals one shot, at every split (the hardware path works 8 bytes at once) */
+    const char *s = "The quick brown fox jumps over the lazy dog, twice over.";
+    size_t n = strlen(s);
+    uint32_t whole = ec_crc32c(0, s, n);
+    for (size_t k = 0; k <= n; k++)
+        CHECK(ec_crc32c(ec_crc32c(0, s, k), s + k, n - k) == whole);
+}
+
+static void reopen_keeps_everything(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "reopen");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 0, 0));
+    uint8_t hashes[50][EC_HASH_MAX];
+    for (uint64_t i = 0; i < 50; i++)
+        REQUIRE_OK(du_append(c, i, 40 + i, hashes[i]));
+    ec_chain_free(c);
+
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+    CHECK(ec_chain_count(c) == 50);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    for (uint64_t i = 0; i < 50; i++) {
+        ec_event ev;
+        REQUIRE_OK(ec_chain_get(c, i, &ev));
+        CHECK(ev.seq == i && ev.data_len == 40 + i && memcmp(ev.hash, hashes[i], 32) == 0);
+        uint64_t s = 99;
+        CHECK_OK(ec_chain_find(c, hashes[i], 32, &s));
+        CHECK(s == i);
+    }
+    uint8_t nothere[32] = {1, 2, 3};
+    uint64_t s;
+    CHECK(ec_chain_find(c, nothere, 32, &s) == EC_ENOTFOUND);
+    /* appending continues the same chain */
+    REQUIRE_OK(du_append(c, 50, 10, NULL));
+    ec_event ev;
+    REQUIRE_OK(ec_chain_get(c, 50, &ev));
+    CHECK(ev.parent_hash && memcmp(ev.parent_hash, hashes[49], 32) == 0);
+    ec_chain_free(c);
+
+    /* creating over it is refused; a directory that is not a chain is named as such */
+    ec_backend *be;
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    o.create = 1;
+    CHECK(ec_backend_disk(&be, dir, &o) == EC_EEXISTS);
+    CHECK(du_contains(ec_error_last()->message, "not empty"));
+    o.create = 0;
+    CHECK(ec_backend_disk(&be, root, &o) == EC_ENOTFOUND);
+    CHECK(du_contains(ec_error_last()->message, "not a chain directory"));
+}
+
+static void sha1_chain(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "sha1");
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    o.create = 1;
+    o.alg = EC_HASH_SHA1;
+    ec_backend *be;
+    ec_chain *c;
+    REQUIRE_OK(ec_backend_disk(&be, dir, &o));
+    REQUIRE_OK(ec_chain_open(&c, be, NULL));
+    CHECK(ec_chain_alg(c) == EC_HASH_SHA1);
+    for (uint64_t i = 0; i < 5; i++)
+        REQUIRE_OK(du_append(c, i, 30, NULL));
+    ec_chain_free(c);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
+    CHECK(ec_chain_alg(c) == EC_HASH_SHA1 && ec_chain_count(c) == 5);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
+/* Small segments: many rolls, index files, finds across sealed segments, rebuilt indexes. */
+static void segments_and_indexes(void)
+{
+    char dir[300], p[400];
+    path_in(dir, sizeof dir, "segs");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 4096, 0));
+    enum { N = 400 };
+    static uint8_t h[N][EC_HASH_MAX];
+    for (uint64_t i = 0; i < N; i++)
+        REQUIRE_OK(du_append(c, i, 100, h[i]));
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+    snprintf(p, sizeof p, "%s/seg-0000000000000000.idx", dir);
+    CHECK(du_file_size(p) > 0);
+    snprintf(p, sizeof p, "%s/seg-0000000000000000.log", dir);
+    CHECK(du_file_size(p) <= 4096);
+
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) { /* indexes deleted: rebuilt */
+            snprintf(p, sizeof p, "%s/seg-0000000000000000.idx", dir);
+            CHECK(unlink(p) == 0);
+        }
+        if (round == 2) { /* index body damaged: detected by its checksum, rebuilt */
+            snprintf(p, sizeof p, "%s/seg-0000000000000000.idx", dir);
+            CHECK(du_flip(p, EC_IDX_HEADER_LEN + 2, 0x40) == 0);
+        }
+        for (int ro = 0; ro < 2; ro++) {
+            REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 4096, ro));
+            CHECK(ec_chain_count(c) == N);
+            CHECK_OK(ec_chain_verify(c, NULL, NULL));
+            for (uint64_t i = 0; i < N; i += 7) {
+                uint64_t s = 0;
+                CHECK_OK(ec_chain_find(c, h[i], 32, &s));
+                CHECK(s == i);
+                ec_event ev;
+                REQUIRE_OK(ec_chain_get(c, i, &ev));
+                CHECK(memcmp(ev.hash, h[i], 32) == 0);
+            }
+            /* iterate from the middle of a sealed segment across several rolls */
+            ec_iter *it;
+            REQUIRE_OK(ec_iter_new(&it, c, 123));
+            ec_event ev;
+            uint64_t want = 123;
+            while (ec_iter_next(it, &ev) == 0) {
+                CHECK(ev.seq == want && memcmp(ev.hash, h[want], 32) == 0);
+                want++;
+            }
+            ec_iter_free(it);
+            CHECK(want == N);
+            ec_chain_free(c);
+        }
+        snprintf(p, sizeof p, "%s/seg-0000000000000000.idx", dir);
+        CHECK(du_file_size(p) > 0); /* the writer wrote it back */
+    }
+}
+
+struct thr {
+    ec_chain *c;
+    int id, n, failed;
+};
+
+static void *appender(void *arg)
+{
+    struct thr *t = arg;
+    for (int i = 0; i < t->n; i++) {
+        char data[64];
+        int l = snprintf(data, sizeof data, "thread %d event %d", t->id, i);
+        ec_event_input in = {.type = "test/thread", .data = data, .data_len = (size_t)l};
+        if (ec_chain_append(t->c, &in, NULL, NULL))
+            t->failed++;
+    }
+    return NULL;
+}
+
+static void policies_and_threads(void)
+{
+    static const ec_durability pol[] = {EC_DURABLE_ALWAYS, EC_DURABLE_BATCH, EC_DURABLE_NONE};
+    for (int k = 0; k < 3; k++) {
+        char dir[300];
+        path_in(dir, sizeof dir, ec_durability_name(pol[k]));
+        ec_chain *c;
+        REQUIRE_OK(du_open(&c, dir, 1, pol[k], 8192, 0));
+        enum { T = 4 };
+        int per = pol[k] == EC_DURABLE_ALWAYS ? 25 : 300;
+        struct thr t[T];
+        pthread_t th[T];
+        for (int i = 0; i < T; i++) {
+            t[i] = (struct thr){c, i, per, 0};
+            pthread_create(&th[i], NULL, appender, &t[i]);
+        }
+        for (int i = 0; i < T; i++) {
+            pthread_join(th[i], NULL);
+            CHECK(t[i].failed == 0);
+        }
+        CHECK(ec_chain_count(c) == (uint64_t)(T * per));
+        /* readable before close, buffered or not */
+        ec_verify_options vo = EC_VERIFY_OPTIONS_INIT;
+        vo.threads = 2;
+        CHECK_OK(ec_chain_verify(c, &vo, NULL));
+        ec_event ev;
+        CHECK_OK(ec_chain_get(c, (uint64_t)(T * per - 1), &ev));
+        ec_chain_free(c);
+        REQUIRE_OK(du_open(&c, dir, 0, pol[k], 8192, 1));
+        CHECK(ec_chain_count(c) == (uint64_t)(T * per));
+        CHECK_OK(ec_chain_verify(c, &vo, NULL));
+        ec_chain_free(c);
+        CHECK(ec_durability_from_name(&(ec_durability){0}, ec_durability_name(pol[k])) == 0);
+    }
+    ec_durability d;
+    CHECK(ec_durability_from_name(&d, "everysec") == EC_EUNSUPPORTED);
+}
+
+/* One writer at a time; readers any time, and they see what the writer appends. */
+static void one_writer_live_readers(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "lock");
+    ec_chain *w, *w2 = NULL, *r;
+    REQUIRE_OK(du_open(&w, dir, 1, EC_DURABLE_ALWAYS, 4096, 0));
+    CHECK(du_open(&w2, dir, 0, EC_DURABLE_ALWAYS, 0, 0) == EC_ELOCKED);
+    CHECK(du_contains(ec_error_last()->message, "another writer"));
+    for (uint64_t i = 0; i < 10; i++)
+        REQUIRE_OK(du_append(w, i, 200, NULL));
+    REQUIRE_OK(du_open(&r, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
+    CHECK(ec_chain_count(r) == 10);
+    ec_backend *rb = ec_chain_backend(r);
+    for (uint64_t i = 10; i < 60; i++) /* rolls segments under the reader */
+        REQUIRE_OK(du_append(w, i, 200, NULL));
+    uint64_t n = 0;
+    CHECK_OK(rb->count(rb, &n));
+    CHECK(n == 60);
+    ec_verifier v;
+    ec_verifier_init(&v, EC_HASH_SHA256, 0, NULL);
+    ec_backend_iter *it;
+    REQUIRE_OK(rb->iter_new(rb, 0, &it));
+    const uint8_t *rec;
+    size_t len;
+    uint64_t seen = 0;
+    while (rb->iter_next(it, &rec, &len) == 0) {
+        CHECK_OK(ec_verifier_feed(&v, rec, len, NULL));
+        seen++;
+    }
+    rb->iter_free(it);
+    CHECK(seen == 60);
+    ec_chain_free(r);
+    ec_chain_free(w);
+    /* the lock goes with the writer */
+    REQUIRE_OK(du_open(&w2, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+    CHECK(ec_chain_count(w2) == 60);
+    ec_chain_free(w2);
+}
+
+/* ---- fault injection behind the vfs seam ---- */
+
+static struct {
+    int pwrite_fail_after; /* -1: never; else fail once this many more calls succeeded */
+    int pwrite_errno;
+    int short_write; /* fail by writing only part, then ENOSPC */
+    int fdatasync_fail_after;
+    int deny_writes; /* open for writing, mkdir, rename, unlink: EACCES */
+    int calls;
+} fx;
+
+static ssize_t fx_pwrite(int fd, const void *b, size_t n, off_t off)
+{
+    fx.calls++;
+    if (fx.pwrite_fail_after >= 0 && fx.pwrite_fail_after-- == 0) {
+        if (fx.short_write && n > 1) {
+            ssize_t w = pwrite(fd, b, n / 2, off);
+            (void)w;
+        }
+        errno = fx.pwrite_errno;
+        return -1;
+    }
+    return pwrite(fd, b, n, off);
+}
+static int fx_fdatasync(int fd)
+{
+    if (fx.fdatasync_fail_after >= 0 && fx.fdatasync_fail_after-- == 0) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+static int fx_open(const char *p, int flags, mode_t mode)
+{
+    if (fx.deny_writes && (flags & (O_WRONLY | O_RDWR | O_CREAT))) {
+        errno = EACCES;
+        return -1;
+    }
+    return ec_vfs_posix.open(p, flags, mode);
+}
+static int fx_mkdir(const char *p, mode_t m)
+{
+    if (fx.deny_writes) {
+        errno = EACCES;
+        return -1;
+    }
+    return mkdir(p, m);
+}
+
+static ec_vfs fx_vfs;
+
+static void fx_install(void)
+{
+    fx_vfs = ec_vfs_posix;
+    fx_vfs.pwrite = fx_pwrite;
+    fx_vfs.fdatasync = fx_fdatasync;
+    fx_vfs.open = fx_open;
+    fx_vfs.mkdir = fx_mkdir;
+    memset(&fx, 0, sizeof fx);
+    fx.pwrite_fail_after = fx.fdatasync_fail_after = -1;
+    ec_vfs_set(&fx_vfs);
+}
+
+/* The chain's files byte for byte, to show a failure left them as they were. */
+static long dir_bytes(const char *dir)
+{
+    char p[400];
+    long total = 0;
+    for (int k = 0; k < 64; k++) {
+        snprintf(p, sizeof p, "%s/seg-%016llx.log", dir, (unsigned long long)k);
+        long s = du_file_size(p);
+        total += s > 0 ? s : 0;
+    }
+    return total;
+}
+
+static void full_disk(void)
+{
+    for (int shortw = 0; shortw < 2; shortw++) {
+        char dir[300];
+        path_in(dir, sizeof dir, "enospc");
+        fx_install();
+        ec_chain *c;
+        REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 0, 0));
+        for (uint64_t i = 0; i < 5; i++)
+            REQUIRE_OK(du_append(c, i, 64, NULL));
+        long before = dir_bytes(dir);
+        fx.pwrite_fail_after = 0;
+        fx.pwrite_errno = ENOSPC;
+        fx.short_write = shortw;
+        CHECK(du_append(c, 5, 64, NULL) == EC_ENOSPC);
+        CHECK(du_contains(ec_error_last()->message, "seq 5"));
+        CHECK(ec_chain_count(c) == 5);
+        CHECK(dir_bytes(dir) == before); /* the half-written frame was cut off */
+        /* space comes back: the same chain goes on */
+        REQUIRE_OK(du_append(c, 5, 64, NULL));
+        ec_chain_free(c);
+        ec_vfs_set(NULL);
+        REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+        CHECK(ec_chain_count(c) == 6);
+        CHECK_OK(ec_chain_verify(c, NULL, NULL));
+        ec_chain_free(c);
+    }
+    /* batch: a failed group write fails every append in it and poisons the open chain;
+     * reopening recovers exactly what was durable before */
+    char dir[300];
+    path_in(dir, sizeof dir, "enospc-batch");
+    fx_install();
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_BATCH, 0, 0));
+    for (uint64_t i = 0; i < 5; i++)
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+    fx.pwrite_fail_after = 0;
+    fx.pwrite_errno = ENOSPC;
+    CHECK(du_append(c, 5, 64, NULL) == EC_ENOSPC);
+    CHECK(du_append(c, 6, 64, NULL) == EC_ENOSPC); /* poisoned: no silent divergence */
+    CHECK(du_contains(ec_error_last()->message, "reopen"));
+    ec_chain_free(c);
+    ec_vfs_set(NULL);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_BATCH, 0, 0));
+    CHECK(ec_chain_count(c) == 5);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    REQUIRE_OK(du_append(c, 5, 64, NULL));
+    ec_chain_free(c);
+    /* a segment roll on a full disk: the append fails, nothing changes */
+    path_in(dir, sizeof dir, "enospc-roll");
+    fx_install();
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 4096, 0));
+    uint64_t i = 0;
+    for (; i < 12; i++) /* 12 x ~220 bytes: just under one 4 KiB segment */
+        REQUIRE_OK(du_append(c, i, 180, NULL));
+    fx.pwrite_fail_after = 0; /* the next write is the new segment's header */
+    fx.pwrite_errno = ENOSPC;
+    int rc = 0;
+    for (; i < 40 && rc == 0; i++)
+        rc = du_append(c, i, 180, NULL);
+    CHECK(rc == EC_ENOSPC);
+    uint64_t n = ec_chain_count(c);
+    ec_chain_free(c);
+    ec_vfs_set(NULL);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 4096, 0));
+    CHECK(ec_chain_count(c) == n);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
+static void failed_sync(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "eio");
+    fx_install();
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 0, 0));
+    REQUIRE_OK(du_append(c, 0, 64, NULL));
+    fx.fdatasync_fail_after = 0;
+    CHECK(du_append(c, 1, 64, NULL) == EC_EIO);
+    CHECK(ec_chain_count(c) == 1);
+    CHECK(du_append(c, 1, 64, NULL) == EC_EIO); /* after a failed fsync, trust nothing */
+    ec_chain_free(c);
+    ec_vfs_set(NULL);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+    CHECK(ec_chain_count(c) == 1);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
+static void read_only_directory(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "rodir");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 0, 0));
+    REQUIRE_OK(du_append(c, 0, 64, NULL));
+    ec_chain_free(c);
+    long before = dir_bytes(dir);
+    fx_install();
+    fx.deny_writes = 1;
+    CHECK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0) == EC_EIO);
+    CHECK(du_contains(ec_error_last()->message, "Permission denied"));
+    char sub[400];
+    snprintf(sub, sizeof sub, "%s/new", dir);
+    CHECK(du_open(&c, sub, 1, EC_DURABLE_ALWAYS, 0, 0) == EC_EIO);
+    /* reading needs no write access */
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
+    CHECK(ec_chain_count(c) == 1);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    CHECK(du_append(c, 1, 64, NULL) != 0);
+    ec_chain_free(c);
+    ec_vfs_set(NULL);
+    CHECK(dir_bytes(dir) == before);
+}
+
+int main(void)
+{
+    if (du_tmpdir(root, sizeof root, "disk")) {
+        perror("mkdtemp");
+        return 2;
+    }
+    RUN(crc_vectors);
+    RUN(reopen_keeps_everything);
+    RUN(sha1_chain);
+    RUN(segments_and_indexes);
+    RUN(policies_and_threads);
+    RUN(one_writer_live_readers);
+    RUN(full_disk);
+    RUN(failed_sync);
+    RUN(read_only_directory);
+    ec_vfs_set(NULL);
+    du_rmtree(root);
+    TEST_END();
+}
