@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <evchain/http.h>
 #include "test.h"
+#include "core/internal.h"
 
 static void sleep_ms(unsigned ms)
 {
@@ -659,6 +660,97 @@ static void reply_rules(void)
     CHECK(bad == 8);
 }
 
+/* ---- held replies (released once the caller's durability wait returns) ---- */
+
+typedef struct hold_ctx {
+    srv_ctx base;
+    atomic_int gate, fail, handled;
+    atomic_int released[8];
+    atomic_int nreleased;
+} hold_ctx;
+
+static int hold_handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
+{
+    hold_ctx *h = arg;
+    int n = atomic_fetch_add(&h->handled, 1) + 1;
+    (void)req;
+    ec_http_reply_body(reply, "held", 4);
+    ec_http_reply_hold(reply, (uint64_t)n);
+    return 0;
+}
+
+static int hold_release(void *arg, uint64_t token)
+{
+    hold_ctx *h = arg;
+    while (!atomic_load(&h->gate))
+        sleep_ms(2);
+    int i = atomic_fetch_add(&h->nreleased, 1);
+    if (i < 8)
+        atomic_store(&h->released[i], (int)token);
+    if (atomic_load(&h->fail))
+        return ec_error_set(EC_EIO, "test: sync failed");
+    return 0;
+}
+
+static void hold_refused(void *arg, const ec_http_msg *r)
+{
+    on_refused(&((hold_ctx *)arg)->base, r);
+}
+
+static ec_http_server *hold_start(hold_ctx *h, unsigned timeout_ms)
+{
+    memset(h, 0, sizeof *h);
+    ctx_init(&h->base);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.timeout_ms = timeout_ms;
+    o.on_refused = hold_refused;
+    o.release = hold_release;
+    ec_http_server *s = NULL;
+    return ec_http_server_start(&s, &o, hold_handler, h) == 0 ? s : NULL;
+}
+
+static void held_replies(void)
+{
+    static hold_ctx h;
+    ec_http_server *s = hold_start(&h, 3000);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static resp r1, r2;
+    client_arg a1 = {port, 0, 1, 0, "/h", &r1}, a2 = {port, 1, 1, 0, "/h", &r2};
+    pthread_t t1, t2;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    WAIT_FOR(atomic_load(&h.handled) == 1);
+    REQUIRE(pthread_create(&t2, NULL, client_main, &a2) == 0);
+    /* The worker handles the second request while the first reply is still held. */
+    WAIT_FOR(atomic_load(&h.handled) == 2);
+    CHECK(atomic_load(&h.handled) == 2 && r1.status == 0 && r2.status == 0);
+    atomic_store(&h.gate, 1);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK(r1.status == 200 && r1.body_len == 4 && r2.status == 200);
+    CHECK(atomic_load(&h.nreleased) == 2 && atomic_load(&h.released[0]) == 1 &&
+          atomic_load(&h.released[1]) == 2);
+    /* A failed release sends 500 and is reported. */
+    atomic_store(&h.fail, 1);
+    CHECK(do_req(NULL, port, "GET", "/f", NULL, NULL, 0, &r1) == 0 && r1.status == 500);
+    CHECK(strstr(r1.body, "test: sync failed") != NULL);
+    WAIT_FOR(nref(&h.base) == 1);
+    CHECK(nref(&h.base) == 1 && h.base.ref_status[0] == 500);
+    ec_http_server_stop(s);
+
+    /* Still held at the deadline: 504 at the deadline, reported as discarded. */
+    s = hold_start(&h, 150);
+    REQUIRE(s);
+    CHECK(do_req(NULL, ec_http_server_port(s), "GET", "/late", NULL, NULL, 0, &r1) == 0);
+    CHECK(r1.status == 504 && r1.seconds < 0.380);
+    atomic_store(&h.gate, 1);
+    WAIT_FOR(nref(&h.base) == 1);
+    CHECK(nref(&h.base) == 1 && h.base.ref_status[0] == 504 &&
+          strstr(h.base.ref_reason[0], "not released") &&
+          strcmp(h.base.ref_target[0], "/late") == 0);
+    ec_http_server_stop(s);
+}
+
 /* ---- recording and replay, wired as docs/HTTP.md says ---- */
 
 typedef struct kv_actor {
@@ -822,6 +914,7 @@ int main(void)
     RUN(stop_answers_waiting_503);
     RUN(bad_options);
     RUN(reply_rules);
+    RUN(held_replies);
     RUN(record_and_replay);
     curl_global_cleanup();
     TEST_END();

@@ -107,6 +107,10 @@ int ec_http_reply_status(ec_http_reply *r, unsigned status);
 int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value);
 /* Append bytes to the body. */
 int ec_http_reply_body(ec_http_reply *r, const void *data, size_t len);
+/* Send the reply only once the server's release callback returned for this token (e.g. the
+ * seq of the reply's event: release waits until the chain is durable up to it). The worker
+ * goes on with the next request meanwhile; replies are still sent in order. */
+void ec_http_reply_hold(ec_http_reply *r, uint64_t token);
 /* The reply as a message of kind EC_HTTP_RESPONSE (status 200 unless set), for recording.
  * Valid until the handler returns. */
 const ec_http_msg *ec_http_reply_msg(ec_http_reply *r);
@@ -120,6 +124,10 @@ typedef int (*ec_http_handler)(void *ctx, const ec_http_msg *req, ec_http_reply 
  * 500 the handler failed, 503 the server stopped first. Called on the same thread as the
  * handler and in the same order, so a caller recording both keeps one linear history. */
 typedef void (*ec_http_refused_cb)(void *ctx, const ec_http_msg *refusal);
+/* Called on the server's releaser thread for each held reply, in order; returns when the
+ * reply may be sent: 0, or an error to send 500 instead (reported to on_refused). A reply
+ * still held at its deadline gets 504 and is reported as discarded. */
+typedef int (*ec_http_release_cb)(void *ctx, uint64_t token);
 
 #define EC_HTTP_SERVER_OPTIONS_VERSION 1
 typedef struct ec_http_server_options {
@@ -132,10 +140,11 @@ typedef struct ec_http_server_options {
     unsigned max_connections;      /* 0: 64 */
     unsigned idle_timeout_s;       /* close an idle keep-alive connection; 0: 30 */
     ec_http_refused_cb on_refused; /* may be NULL; gets the handler's ctx */
+    ec_http_release_cb release;    /* may be NULL (held replies are then sent at once) */
 } ec_http_server_options;
 #define EC_HTTP_SERVER_OPTIONS_INIT                                                                \
     {                                                                                              \
-        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL                                  \
+        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL                            \
     }
 
 /* Start listening; requests are handed to handler(ctx, ...). */

@@ -7,7 +7,11 @@
  * passes first. A complete request is queued and its connection suspended; whoever answers
  * first (worker or watchdog) marks the job answered under the server lock, builds the MHD
  * response and resumes the connection, exactly once. MHD then calls the access handler again,
- * which queues that response. A late reply is discarded and reported as a refusal. */
+ * which queues that response. A late reply is discarded and reported as a refusal.
+ * A reply the handler holds (ec_http_reply_hold) goes to a fourth thread, the releaser, which
+ * waits for the caller's release callback (typically: the chain is durable up to the reply's
+ * event) before sending it, while the worker goes on with the next request: one sync then
+ * covers the events of several requests. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -49,6 +53,8 @@ struct ec_http_reply {
     ec_http_header *view;
     ec_http_msg msg;
     int oom;
+    int held; /* ec_http_reply_hold: send only once release(token) returned */
+    uint64_t token;
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -128,6 +134,12 @@ int ec_http_reply_body(ec_http_reply *r, const void *data, size_t len)
     return 0;
 }
 
+void ec_http_reply_hold(ec_http_reply *r, uint64_t token)
+{
+    r->held = 1;
+    r->token = token;
+}
+
 const ec_http_msg *ec_http_reply_msg(ec_http_reply *r)
 {
     free(r->view);
@@ -193,7 +205,6 @@ struct job {
     enum phase phase; /* MHD thread only */
     int notice_only;  /* answered on the MHD thread already; the worker only reports it */
     int answered;     /* under srv->mu: a response is chosen, the connection resumed */
-    int running;      /* under srv->mu: the handler has it */
     uint64_t deadline_ns;
     /* the request as received */
     char *target, *method;
@@ -207,6 +218,11 @@ struct job {
     /* the answer */
     struct MHD_Response *resp;
     unsigned resp_status;
+    /* a held reply, waiting in the release queue */
+    struct MHD_Response *held_resp;
+    unsigned held_status;
+    uint64_t token;
+    job *rnext;
     unsigned ref_status; /* refusal to report (0: none) */
     char reason[384];
 };
@@ -223,12 +239,17 @@ struct ec_http_server {
     pthread_cond_t work_cv, watch_cv; /* watch_cv uses CLOCK_MONOTONIC */
     job *head, *tail;                 /* queue, arrival order */
     job *running;
+    job *rhead, *rtail; /* held replies waiting for release, in the order they were made */
+    ec_http_release_cb release;
+    pthread_cond_t rel_cv;
+    int worker_exited;
+    int have_worker, have_watchdog, have_releaser;
     int stopping;
     /* Requests queued for the handler whose connection MHD has not completed yet: stop waits
      * (briefly) for them so that replies already chosen are sent before MHD closes. */
     unsigned inflight;
     pthread_cond_t idle_cv;
-    pthread_t worker, watchdog;
+    pthread_t worker, watchdog, releaser;
     ec_http_server_stats stats;
 };
 
@@ -251,6 +272,8 @@ static void job_free(job *j)
     free(j->body);
     if (j->resp)
         MHD_destroy_response(j->resp);
+    if (j->held_resp)
+        MHD_destroy_response(j->held_resp);
     free(j);
 }
 
@@ -613,9 +636,11 @@ static void run_job(ec_http_server *s, job *j)
     char why[256] = "";
     struct MHD_Response *r = NULL;
     unsigned status = 500;
+    int from_reply = 0;
     if (rc == 0) {
         r = reply_response(&rp, why, sizeof why);
         status = rp.status;
+        from_reply = r != NULL;
     } else {
         const ec_error *e = ec_error_last();
         snprintf(why, sizeof why, "%s%s%s", rc == EC_ETRAP ? "the actor trapped" : "handler failed",
@@ -629,6 +654,24 @@ static void run_job(ec_http_server *s, job *j)
     pthread_mutex_lock(&s->mu);
     s->running = NULL;
     s->stats.handled++;
+    if (from_reply && rp.held && s->release && !j->answered) {
+        /* Held: the releaser sends it (or its refusal) later; nothing to report now. */
+        j->held_resp = r;
+        j->held_status = status;
+        j->token = rp.token;
+        j->refs++;
+        j->rnext = NULL;
+        if (s->rtail)
+            s->rtail->rnext = j;
+        else
+            s->rhead = j;
+        s->rtail = j;
+        pthread_cond_signal(&s->rel_cv);
+        pthread_cond_signal(&s->watch_cv);
+        pthread_mutex_unlock(&s->mu);
+        reply_reset(&rp);
+        return;
+    }
     int won = claim_locked(j);
     pthread_mutex_unlock(&s->mu);
     if (won) {
@@ -677,6 +720,62 @@ static void *worker_main(void *arg)
         job_unref(j);
         pthread_mutex_lock(&s->mu);
     }
+    s->worker_exited = 1;
+    pthread_cond_broadcast(&s->rel_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Sends held replies once released, in the order the handler made them. A reply whose
+ * deadline passed meanwhile was answered 504 by the watchdog: it is discarded, and the
+ * refusal goes through the worker queue so that on_refused stays on the worker thread. */
+static void *releaser_main(void *arg)
+{
+    ec_http_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->rhead && !(s->stopping && s->worker_exited))
+            pthread_cond_wait(&s->rel_cv, &s->mu);
+        /* Left at the head while release runs, so that the watchdog still sees its deadline;
+         * only this thread removes from the release queue. */
+        job *j = s->rhead;
+        if (!j)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        ec_error_clear();
+        int rc = s->release(s->ctx, j->token);
+        pthread_mutex_lock(&s->mu);
+        s->rhead = j->rnext;
+        if (!s->rhead)
+            s->rtail = NULL;
+        int won = claim_locked(j);
+        struct MHD_Response *r = j->held_resp;
+        j->held_resp = NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (won && rc == 0) {
+            resume_with(j, j->held_status, r);
+        } else {
+            MHD_destroy_response(r);
+            if (won) {
+                const ec_error *e = ec_error_last();
+                set_refusal(j, 500,
+                            "500 Internal Server Error: the reply could not be released: %s",
+                            e ? e->message : "release failed");
+                resume_with(j, 500, refusal_response(j));
+            } else {
+                set_refusal(j, 504,
+                            "504 Gateway Timeout: the reply (status %u) was not released within "
+                            "%u ms and was discarded",
+                            j->held_status, s->timeout_ms);
+            }
+            pthread_mutex_lock(&s->mu);
+            j->notice_only = 1;
+            enqueue_locked(s, j); /* reported by the worker, or by stop once it left */
+            pthread_mutex_unlock(&s->mu);
+        }
+        job_unref(j);
+        pthread_mutex_lock(&s->mu);
+    }
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -690,7 +789,10 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         job *next = NULL;
-        if (s->running && !s->running->answered)
+        for (job *q = s->rhead; !next && q; q = q->rnext)
+            if (!q->answered)
+                next = q;
+        if (!next && s->running && !s->running->answered)
             next = s->running;
         for (job *q = s->head; !next && q; q = q->next)
             if (!q->answered)
@@ -707,8 +809,8 @@ static void *watchdog_main(void *arg)
             continue;
         }
         claim_locked(next);
-        int running = next == s->running;
-        if (!running)
+        int waiting = next != s->running && !next->held_resp;
+        if (waiting)
             set_refusal(next, 504,
                         "504 Gateway Timeout: no reply within %u ms (waited for earlier requests; "
                         "the handler was not called)",
@@ -740,6 +842,7 @@ void ec_http_server_stats_get(ec_http_server *srv, ec_http_server_stats *out)
 static void server_free(ec_http_server *s)
 {
     pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->rel_cv);
     pthread_cond_destroy(&s->watch_cv);
     pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->mu);
@@ -789,28 +892,26 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     s->handler = handler;
     s->ctx = ctx;
     s->on_refused = o.on_refused;
+    s->release = o.release;
     s->body_limit = o.body_limit ? o.body_limit : DEFAULT_BODY_LIMIT;
     s->timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->rel_cv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->watch_cv, &ca);
     pthread_cond_init(&s->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {
-        server_free(s);
-        return ec_error_set(EC_ERROR, "http server: cannot start the worker thread");
-    }
-    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = 1;
-        pthread_cond_broadcast(&s->work_cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->worker, NULL);
-        server_free(s);
-        return ec_error_set(EC_ERROR, "http server: cannot start the watchdog thread");
+    /* Threads first (stop joins only those that started), then the listening socket. */
+    s->have_worker = pthread_create(&s->worker, NULL, worker_main, s) == 0;
+    s->have_watchdog = s->have_worker && pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    s->have_releaser =
+        s->have_watchdog && s->release && pthread_create(&s->releaser, NULL, releaser_main, s) == 0;
+    if (!s->have_watchdog || (s->release && !s->have_releaser)) {
+        ec_http_server_stop(s);
+        return ec_error_set(EC_ERROR, "http server: cannot start its threads");
     }
     errno = 0;
     s->d = MHD_start_daemon(flags, (uint16_t)o.port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
@@ -863,8 +964,12 @@ void ec_http_server_stop(ec_http_server *s)
     pthread_cond_broadcast(&s->work_cv);
     pthread_cond_broadcast(&s->watch_cv);
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->watchdog, NULL);
-    pthread_join(s->worker, NULL);
+    if (s->have_watchdog)
+        pthread_join(s->watchdog, NULL);
+    if (s->have_worker)
+        pthread_join(s->worker, NULL);
+    if (s->have_releaser)
+        pthread_join(s->releaser, NULL); /* leaves once the worker left and nothing is held */
     /* Every queued request is answered now; give MHD up to a second to send those replies
      * (a client that does not read must not hold the stop forever). */
     pthread_mutex_lock(&s->mu);
