@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ec_http_msg m;
     if (ec_http_decode(&m, data, size) != 0)
         return 0;
-    if (!inside(m.method, m.method_len, data, size) || !inside(m.target, m.target_len, data, size) ||
+    if (!inside(m.method, m.method_len, data, size) ||
+        !inside(m.target, m.target_len, data, size) ||
         !inside(m.reason, m.reason_len, data, size) || !inside(m.body, m.body_len, data, size))
         abort();
     for (size_t i = 0; i < m.header_count; i++)
