@@ -468,6 +468,34 @@ static void invalid_requests(void)
     ec_http_outcome_clear(NULL);
 }
 
+static void ipv6_literal(void)
+{
+    far_end f;
+    memset(&f, 0, sizeof f);
+    ec_http_server_options so = EC_HTTP_SERVER_OPTIONS_INIT;
+    so.bind_address = "::1";
+    ec_http_server *s = NULL;
+    if (ec_http_server_start(&s, &so, far_handler, &f) != 0)
+        return; /* no IPv6 loopback on this machine: nothing to test */
+    char url[128];
+    snprintf(url, sizeof url, "http://[::1]:%u/six", ec_http_server_port(s));
+    const char *const six[] = {"::1"}, *const four[] = {"127.0.0.1"};
+    ec_http_client_options o = copts(2000);
+    o.allow = six;
+    ec_http_msg m = creq("GET", url);
+    ec_http_outcome out;
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.kind == EC_HTTP_RESPONSE && out.msg.status == 200);
+    ec_http_outcome_clear(&out);
+    o.allow = four;
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.kind == EC_HTTP_CLIENT_ERROR && out.msg.error == EC_HTTP_ERR_DENIED);
+    CHECK(strstr(out.msg.reason, "host ::1 port") != NULL);
+    ec_http_outcome_clear(&out);
+    CHECK(atomic_load(&f.calls) == 1);
+    ec_http_server_stop(s);
+}
+
 int main(void)
 {
     RUN(allow_list_matching);
@@ -477,5 +505,6 @@ int main(void)
     RUN(limits_and_redirects);
     RUN(odd_responses);
     RUN(invalid_requests);
+    RUN(ipv6_literal);
     TEST_END();
 }
