@@ -131,11 +131,11 @@ static int handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
     bench_ctx *b = arg;
     uint64_t seq = 0;
     if (b->chain)
-        record(b, "http/request", req, &seq);
+        record(b, EC_HTTP_EV_REQUEST, req, &seq);
     ec_http_reply_header(reply, "Content-Type", "text/plain");
     ec_http_reply_body(reply, "ok", 2);
     if (b->chain)
-        record(b, "http/response", ec_http_reply_msg(reply), &seq);
+        record(b, EC_HTTP_EV_RESPONSE, ec_http_reply_msg(reply), &seq);
     if (b->durable)
         ec_http_reply_hold(reply, seq);
     return 0;

@@ -809,16 +809,16 @@ static void record(recorder *r, const char *type, const ec_http_msg *m)
 static int rec_handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
 {
     recorder *r = arg;
-    record(r, "http/request", req); /* before the actor runs */
+    record(r, EC_HTTP_EV_REQUEST, req); /* before the actor runs */
     int rc = kv_handle(&r->actor, req, reply);
     if (rc == 0)
-        record(r, "http/response", ec_http_reply_msg(reply)); /* before it is sent */
+        record(r, EC_HTTP_EV_RESPONSE, ec_http_reply_msg(reply)); /* before it is sent */
     return rc;
 }
 
 static void rec_refused(void *arg, const ec_http_msg *m)
 {
-    record(arg, "http/refused", m);
+    record(arg, EC_HTTP_EV_REFUSED, m);
 }
 
 static ec_chain *mem_chain(void)

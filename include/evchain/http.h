@@ -12,6 +12,14 @@ extern "C" {
 
 /* ---- payloads (codec) ---- */
 
+/* The event types that carry these payloads (docs/HTTP.md section 3 says when each is
+ * appended). */
+#define EC_HTTP_EV_REQUEST         "http/request"         /* kind EC_HTTP_REQUEST */
+#define EC_HTTP_EV_RESPONSE        "http/response"        /* kind EC_HTTP_RESPONSE */
+#define EC_HTTP_EV_REFUSED         "http/refused"         /* kind EC_HTTP_REFUSAL */
+#define EC_HTTP_EV_CLIENT_REQUEST  "http/client-request"  /* kind EC_HTTP_CLIENT_REQUEST */
+#define EC_HTTP_EV_CLIENT_RESPONSE "http/client-response" /* RESPONSE or CLIENT_ERROR */
+
 /* What a payload holds. Values are part of the byte format. */
 typedef enum ec_http_kind {
     EC_HTTP_REQUEST = 1,        /* served request: method, target, headers, body */
