@@ -116,8 +116,16 @@ static size_t raw_exchange(unsigned port, const char *req, size_t req_len, char 
     if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
         send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len) {
         ssize_t n;
-        while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0)
+        while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0) {
             got += (size_t)n;
+            out[got] = 0;
+            /* One whole response (head and Content-Length body) is enough: a kept-alive
+             * connection would otherwise hold us until the timeout. */
+            const char *end = strstr(out, "\r\n\r\n"), *cl = strstr(out, "Content-Length: ");
+            if (end && cl && cl < end &&
+                got >= (size_t)(end + 4 - out) + strtoul(cl + 16, NULL, 10))
+                break;
+        }
     }
     out[got] = 0;
     close(fd);
@@ -598,6 +606,53 @@ static void stop_answers_waiting_503(void)
     CHECK(nref(&c) == 1 && c.ref_status[0] == 503 && strcmp(c.ref_target[0], "/waiting/1/0") == 0);
 }
 
+static void limits_of_connections_and_headers(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.max_connections = 2;
+    o.on_refused = on_refused;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, handler, &c));
+    unsigned port = ec_http_server_port(s);
+    /* Two idle connections take the two places; a third waits (not accepted) until one
+     * of them closes. */
+    int fds[3];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 3; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
+        sleep_ms(30); /* accepted in this order */
+    }
+    const char *get = "GET /third HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(send(fds[2], get, strlen(get), MSG_NOSIGNAL) == (ssize_t)strlen(get));
+    struct timeval tv = {0, 200000};
+    setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char out[4096];
+    CHECK(recv(fds[2], out, sizeof out, 0) < 0); /* nothing within 200 ms */
+    CHECK(c.n == 0);
+    close(fds[0]);
+    tv.tv_sec = 3;
+    setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t got = recv(fds[2], out, sizeof out - 1, 0);
+    CHECK(got > 12 && strncmp(out, "HTTP/1.1 200", 12) == 0);
+    close(fds[1]);
+    close(fds[2]);
+    /* A header value over the format's 8192 bytes: 400, reported without the headers. */
+    static char big[10100];
+    int n = snprintf(big, sizeof big, "GET /bighdr HTTP/1.1\r\nHost: a\r\nX-Big: ");
+    memset(big + n, 'v', 9000);
+    memcpy(big + n + 9000, "\r\n\r\n", 5);
+    raw_exchange(port, big, (size_t)n + 9004, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    WAIT_FOR(nref(&c) == 1);
+    CHECK(nref(&c) == 1 && c.ref_status[0] == 400 && strstr(c.ref_reason[0], "X-Big") &&
+          strcmp(c.ref_target[0], "/bighdr") == 0);
+    ec_http_server_stop(s);
+}
+
 static void bad_options(void)
 {
     ec_http_server *s = NULL;
@@ -912,6 +967,7 @@ int main(void)
     RUN(timeout_504);
     RUN(servers_in_parallel);
     RUN(stop_answers_waiting_503);
+    RUN(limits_of_connections_and_headers);
     RUN(bad_options);
     RUN(reply_rules);
     RUN(held_replies);
