@@ -41,7 +41,7 @@ $(BUILD_FUZZ)/CMakeCache.txt:
 	@CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_FUZZ=ON >/dev/null
 
 fuzz-build: deps $(BUILD_FUZZ)/CMakeCache.txt
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) -- --no-print-directory -s
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers -- --no-print-directory -s
 
 # A short run of every harness over its seed corpus; `make fuzz FUZZ_SECONDS=600` for long.
 fuzz-short: fuzz-build
