@@ -47,6 +47,65 @@ static void crc_vectors(void)
         CHECK(ec_crc32c(ec_crc32c(0, s, k), s + k, n - k) == whole);
 }
 
+/* FORMAT.md section 4's vectors: a directory holding the records of section 1's vectors 1
+ * and 2, rolled by a 4000-byte third event, is byte for byte tests/vectors/disk/ (which
+ * docs/disk_vectors.py recomputes from the spec alone). */
+static int file_is_hex(const char *path, const char *hexfile)
+{
+    FILE *h = fopen(hexfile, "r");
+    if (!h)
+        return 0;
+    static char hex[8192];
+    size_t n = fread(hex, 1, sizeof hex - 1, h);
+    fclose(h);
+    while (n && (hex[n - 1] == '\n' || hex[n - 1] == ' '))
+        n--;
+    static uint8_t want[4096], got[4096];
+    if (n % 2 || ec_hex_decode(want, n / 2, hex, n) != 0)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t g = fread(got, 1, sizeof got, f);
+    fclose(f);
+    return g == n / 2 && memcmp(got, want, g) == 0;
+}
+
+static void format_vectors(void)
+{
+    static const char *rec_hex[] = {
+        "6576636861696e0101020000000000000000187b656d7ede00000000000d72756e74696d652f73746172"
+        "740000000d6163746f722073746172746564000000137b226163746f72223a22636f756e746572227d"
+        "c9fba897e80487aff7ab32ed670774d12f39a8adb76acb3ae09385de582ca309",
+        "6576636861696e0101010000000000000001187b656d7ede0001c9fba897e80487aff7ab32ed670774d1"
+        "2f39a8adb76acb3ae09385de582ca3090000000a74696d65722f7469636b00000000"
+        "b6ac09e236831bdfadb3cfe3f1af94e2b959060ca8f00ff3cad8659aee666cd1"};
+    char dir[300], p[400];
+    path_in(dir, sizeof dir, "vectors");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 4096, 0));
+    for (int i = 0; i < 2; i++) {
+        uint8_t rec[256];
+        size_t n = strlen(rec_hex[i]);
+        REQUIRE_OK(ec_hex_decode(rec, n / 2, rec_hex[i], n));
+        REQUIRE_OK(ec_chain_append_record(c, rec, n / 2));
+    }
+    static char pad[4000];
+    memset(pad, 'x', sizeof pad);
+    ec_event_input in = {
+        .type = "pad", .data = pad, .data_len = sizeof pad, .timestamp = 1764115200000000002ull};
+    REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+    ec_chain_free(c);
+    static const char *names[] = {"EVCHAIN", "seg-0000000000000000.log",
+                                  "seg-0000000000000000.idx"};
+    for (int i = 0; i < 3; i++) {
+        char hexfile[200];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        snprintf(hexfile, sizeof hexfile, "tests/vectors/disk/%s.hex", names[i]);
+        CHECK(file_is_hex(p, hexfile));
+    }
+}
+
 static void reopen_keeps_everything(void)
 {
     char dir[300];
@@ -72,8 +131,13 @@ static void reopen_keeps_everything(void)
     uint8_t nothere[32] = {1, 2, 3};
     uint64_t s;
     CHECK(ec_chain_find(c, nothere, 32, &s) == EC_ENOTFOUND);
-    /* appending continues the same chain */
-    REQUIRE_OK(du_append(c, 50, 10, NULL));
+    /* appending continues the same chain; new events are found at once */
+    uint8_t h50[EC_HASH_MAX];
+    REQUIRE_OK(du_append(c, 50, 10, h50));
+    CHECK_OK(ec_chain_find(c, h50, 32, &s));
+    CHECK(s == 50);
+    CHECK_OK(ec_chain_find(c, hashes[3], 32, &s));
+    CHECK(s == 3);
     ec_event ev;
     REQUIRE_OK(ec_chain_get(c, 50, &ev));
     CHECK(ev.parent_hash && memcmp(ev.parent_hash, hashes[49], 32) == 0);
@@ -166,6 +230,43 @@ static void segments_and_indexes(void)
         snprintf(p, sizeof p, "%s/seg-0000000000000000.idx", dir);
         CHECK(du_file_size(p) > 0); /* the writer wrote it back */
     }
+}
+
+/* Events larger than a segment and than one iterator read (256 KiB) each get their own
+ * segment and read back whole. */
+static void big_events(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "big");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 4096, 0));
+    static const size_t sizes[] = {10, 1u << 20, 20, 300000, 5, 3u << 20};
+    size_t maxs = 3u << 20;
+    uint8_t *buf = malloc(maxs);
+    REQUIRE(buf);
+    for (size_t i = 0; i < 6; i++) {
+        for (size_t k = 0; k < sizes[i]; k++)
+            buf[k] = (uint8_t)(k * 31 + i);
+        ec_event_input in = {.type = "big", .data = buf, .data_len = sizes[i]};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+    }
+    ec_chain_free(c);
+    for (int ro = 0; ro < 2; ro++) {
+        REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 4096, ro));
+        CHECK_OK(ec_chain_verify(c, NULL, NULL));
+        ec_iter *it;
+        REQUIRE_OK(ec_iter_new(&it, c, 0));
+        ec_event ev;
+        size_t i = 0;
+        while (ec_iter_next(it, &ev) == 0) {
+            CHECK(ev.data_len == sizes[i] && (sizes[i] < 2 || ev.data[1] == (uint8_t)(31 + i)));
+            i++;
+        }
+        ec_iter_free(it);
+        CHECK(i == 6);
+        ec_chain_free(c);
+    }
+    free(buf);
 }
 
 struct thr {
@@ -446,6 +547,14 @@ static void read_only_directory(void)
     char sub[400];
     snprintf(sub, sizeof sub, "%s/new", dir);
     CHECK(du_open(&c, sub, 1, EC_DURABLE_ALWAYS, 0, 0) == EC_EIO);
+    fx.deny_writes = 0;
+    /* a create that fails half way (full disk at the header) leaves nothing behind */
+    fx.pwrite_fail_after = 1; /* the segment header is written, the EVCHAIN header is not */
+    fx.pwrite_errno = ENOSPC;
+    CHECK(du_open(&c, sub, 1, EC_DURABLE_ALWAYS, 0, 0) == EC_ENOSPC);
+    CHECK(du_file_size(sub) < 0);
+    fx.pwrite_fail_after = -1;
+    fx.deny_writes = 1;
     /* reading needs no write access */
     REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
     CHECK(ec_chain_count(c) == 1);
@@ -463,9 +572,11 @@ int main(void)
         return 2;
     }
     RUN(crc_vectors);
+    RUN(format_vectors);
     RUN(reopen_keeps_everything);
     RUN(sha1_chain);
     RUN(segments_and_indexes);
+    RUN(big_events);
     RUN(policies_and_threads);
     RUN(one_writer_live_readers);
     RUN(full_disk);
