@@ -158,6 +158,36 @@ static void *batch_worker(void *arg)
     }
 }
 
+/* For context: ec_chain_append from many threads, each append waiting for its own group. */
+struct api_arg {
+    ec_chain *c;
+    unsigned long n;
+};
+
+static void *api_worker(void *arg)
+{
+    struct api_arg *a = arg;
+    append_n(a->c, 0, a->n);
+    return NULL;
+}
+
+static double chain_api_batch(const char *dir, unsigned threads, unsigned long per)
+{
+    ec_chain *c = open_dir(dir, 1, EC_DURABLE_BATCH, 0);
+    pthread_t th[64];
+    struct api_arg a = {c, per};
+    double t0 = bench_now();
+    for (unsigned i = 0; i < threads; i++)
+        pthread_create(&th[i], NULL, api_worker, &a);
+    for (unsigned i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    double t = bench_now() - t0;
+    uint64_t n = ec_chain_count(c);
+    ec_chain_free(c);
+    rmrf(dir);
+    return (double)n / t;
+}
+
 static double disk_batch(const char *dir, unsigned long n, unsigned b)
 {
     ec_disk_options o = EC_DISK_OPTIONS_INIT;
@@ -391,6 +421,11 @@ int main(int argc, char **argv)
                "synchronous=FULL, transactions of %u: %.3f M rows/s\n",
                b, BATCH_THREADS, bat / 1e6, b, sql / 1e6);
         bat_ratio = sql > 0 ? bat / sql : 0;
+        snprintf(dir, sizeof dir, "%s/api", root);
+        double api = chain_api_batch(dir, 32, bench_scaled(2000));
+        printf("(for context: ec_chain_append from 32 threads, each call waiting for its group: "
+               "%.0f events/s)\n",
+               api);
     }
 
     /* verify: 1M-event directory, page cache warm, against the same chain in memory; one
