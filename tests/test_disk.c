@@ -2,6 +2,7 @@
  * indexes, the three durability policies, many threads, one writer and live readers, and
  * faults injected behind the vfs seam (full disk, failed sync, read-only directory). */
 #include "disk_util.h"
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include "test.h"
@@ -267,6 +268,46 @@ static void big_events(void)
         ec_chain_free(c);
     }
     free(buf);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Hundreds of segments: descriptors stay bounded while every segment is read and searched. */
+static void many_segments(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "many");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_NONE, 4096, 0));
+    enum { N = 1000 }; /* about 90 segments: 180 files, well past FD_CAP */
+    static uint8_t h[N][EC_HASH_MAX];
+    for (uint64_t i = 0; i < N; i++)
+        REQUIRE_OK(du_append(c, i, 300, h[i]));
+    ec_chain_free(c);
+    int before = open_fds();
+    for (int ro = 0; ro < 2; ro++) {
+        REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 4096, ro));
+        CHECK(ec_chain_count(c) == N);
+        CHECK_OK(ec_chain_verify(c, NULL, NULL));
+        for (uint64_t i = 0; i < N; i += 13) {
+            uint64_t s = 0;
+            CHECK_OK(ec_chain_find(c, h[i], 32, &s));
+            CHECK(s == i);
+        }
+        CHECK(open_fds() - before < 80); /* FD_CAP (64) and a few */
+        ec_chain_free(c);
+    }
+    CHECK(open_fds() == before);
 }
 
 struct thr {
@@ -577,6 +618,7 @@ int main(void)
     RUN(sha1_chain);
     RUN(segments_and_indexes);
     RUN(big_events);
+    RUN(many_segments);
     RUN(policies_and_threads);
     RUN(one_writer_live_readers);
     RUN(full_disk);
