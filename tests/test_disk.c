@@ -2,8 +2,10 @@
  * indexes, the three durability policies, many threads, one writer and live readers, and
  * faults injected behind the vfs seam (full disk, failed sync, read-only directory). */
 #include "disk_util.h"
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include "test.h"
 #include "store/disk_internal.h"
 #include "store/vfs.h"
@@ -269,6 +271,46 @@ static void big_events(void)
     free(buf);
 }
 
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Hundreds of segments: descriptors stay bounded while every segment is read and searched. */
+static void many_segments(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "many");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_NONE, 4096, 0));
+    enum { N = 1000 }; /* about 90 segments: 180 files, well past FD_CAP */
+    static uint8_t h[N][EC_HASH_MAX];
+    for (uint64_t i = 0; i < N; i++)
+        REQUIRE_OK(du_append(c, i, 300, h[i]));
+    ec_chain_free(c);
+    int before = open_fds();
+    for (int ro = 0; ro < 2; ro++) {
+        REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 4096, ro));
+        CHECK(ec_chain_count(c) == N);
+        CHECK_OK(ec_chain_verify(c, NULL, NULL));
+        for (uint64_t i = 0; i < N; i += 13) {
+            uint64_t s = 0;
+            CHECK_OK(ec_chain_find(c, h[i], 32, &s));
+            CHECK(s == i);
+        }
+        CHECK(open_fds() - before < 80); /* FD_CAP (64) and a few */
+        ec_chain_free(c);
+    }
+    CHECK(open_fds() == before);
+}
+
 struct thr {
     ec_chain *c;
     int id, n, failed;
@@ -363,6 +405,76 @@ static void one_writer_live_readers(void)
     REQUIRE_OK(du_open(&w2, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
     CHECK(ec_chain_count(w2) == 60);
     ec_chain_free(w2);
+}
+
+/* A reader thread follows a writer thread as it appends and rolls segments (what
+ * `evchain log -f` does across processes), verifying every record it sees. */
+struct follower {
+    const char *dir;
+    uint64_t want, seen;
+    int bad;
+};
+
+static void *follow_main(void *arg)
+{
+    struct follower *f = arg;
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    o.read_only = 1;
+    ec_backend *be;
+    if (ec_backend_disk(&be, f->dir, &o) != 0) {
+        f->bad = 1;
+        return NULL;
+    }
+    ec_verifier v;
+    ec_verifier_init(&v, EC_HASH_SHA256, 0, NULL);
+    time_t deadline = time(NULL) + 30; /* a hang is a failure, not a stuck test */
+    while (f->seen < f->want && !f->bad && time(NULL) < deadline) {
+        uint64_t n;
+        if (be->count(be, &n) != 0) {
+            f->bad = 2;
+            break;
+        }
+        if (n <= f->seen) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        ec_backend_iter *it;
+        if (be->iter_new(be, f->seen, &it) != 0) {
+            f->bad = 3;
+            break;
+        }
+        const uint8_t *rec;
+        size_t len;
+        int rc;
+        while ((rc = be->iter_next(it, &rec, &len)) == 0) {
+            if (ec_verifier_feed(&v, rec, len, NULL) != 0)
+                f->bad = 4;
+            f->seen++;
+        }
+        if (rc != EC_ITEROVER)
+            f->bad = 5;
+        be->iter_free(it);
+    }
+    be->free(be);
+    return NULL;
+}
+
+static void reader_follows_writer(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "follow");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_BATCH, 4096, 0));
+    struct follower f = {dir, 600, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, follow_main, &f);
+    for (uint64_t i = 0; i < 600; i++)
+        REQUIRE_OK(du_append(c, i, 150, NULL));
+    pthread_join(th, NULL);
+    CHECK(f.bad == 0);
+    CHECK(f.seen == 600);
+    ec_chain_free(c);
 }
 
 /* ---- fault injection behind the vfs seam ---- */
@@ -577,8 +689,10 @@ int main(void)
     RUN(sha1_chain);
     RUN(segments_and_indexes);
     RUN(big_events);
+    RUN(many_segments);
     RUN(policies_and_threads);
     RUN(one_writer_live_readers);
+    RUN(reader_follows_writer);
     RUN(full_disk);
     RUN(failed_sync);
     RUN(read_only_directory);

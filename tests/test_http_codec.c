@@ -1,5 +1,5 @@
 /* tests/test_http_codec.c: the HTTP payload codec against the vectors of docs/FORMAT.md
- * "HTTP payloads" (tests/vectors/http.txt, made by docs/http_vectors.py from the spec alone),
+ * section 7 (tests/vectors/http.txt, made by docs/http_vectors.py from the spec alone),
  * strict decoding of every truncation and mutation, field rules, and the JSON rendering. */
 #include <evchain/http.h>
 #include "test.h"

@@ -1,5 +1,5 @@
 /* evchain/http.h: HTTP for actors: the binary payload of a recorded HTTP exchange (codec,
- * docs/FORMAT.md, "HTTP payloads"), a server on libmicrohttpd that hands requests to one handler at
+ * docs/FORMAT.md section 7), a server on libmicrohttpd that hands requests to one handler at
  * a time, and a client on libcurl restricted to an allow-list. Wiring: docs/HTTP.md. */
 #ifndef EVCHAIN_HTTP_H
 #define EVCHAIN_HTTP_H

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <evchain/http.h>
 
-/* Payload header: magic "evhttp", format version, kind (docs/FORMAT.md, "HTTP payloads"). */
+/* Payload header: magic "evhttp", format version, kind (docs/FORMAT.md section 7). */
 #define EC_HTTP_MAGIC      "evhttp"
 #define EC_HTTP_MAGIC_LEN  6
 #define EC_HTTP_VERSION    1

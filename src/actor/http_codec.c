@@ -1,5 +1,5 @@
-/* actor/http_codec.c: the binary payload of recorded HTTP messages (docs/FORMAT.md, "HTTP
- * payloads"): check, encode, strict decode, and JSON for display. Sits on core (internal.h) only.
+/* actor/http_codec.c: the binary payload of recorded HTTP messages (docs/FORMAT.md section 7):
+ * check, encode, strict decode, and JSON for display. Sits on core (internal.h) only.
  * What must stay true: one message has exactly one encoding (every field in a fixed order,
  * each length-prefixed, no optional parts), and the encoder and decoder accept exactly the
  * same set of messages, so decode(encode(m)) == m and encode(decode(b)) == b. */

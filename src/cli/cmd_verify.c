@@ -5,12 +5,16 @@
 
 #include "cli.h"
 #include "proof_util.h"
+#include "verify_links.h"
 
 const char help_verify[] =
     "check that chains are intact\n"
-    "usage: evchain verify [--since CHECKPOINT --vkey VKEY...] [--] <chain>...\n"
+    "usage: evchain verify [--links] [--since CHECKPOINT --vkey VKEY...] [--] <chain>...\n"
     "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected);\n"
     "            '-' reads a file from standard input\n"
+    "  --links   the chains are a group of actors (a runtime data directory stands for all\n"
+    "            its actors): also check that every message, request, reply, timer and\n"
+    "            child notice names an existing event of the right actor (docs/ABI.md)\n"
     "  --since CHECKPOINT  also check that each chain extends this signed checkpoint (not\n"
     "            truncated below it, not rewritten before it): RFC 9162 consistency\n"
     "  --vkey VKEY  a trusted verifier key (`name+id+key`) or a file of them; repeatable\n"
@@ -29,6 +33,7 @@ struct verify_args {
     const char *since; /* --since CHECKPOINT, with --vkey keys (cli_verify_since) */
     char **vkeys;
     int nvkeys;
+    int links; /* --links: the chains are a group of actors; check the links between them */
 };
 
 static int parse_args(int argc, char **argv, struct verify_args *a)
@@ -54,6 +59,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             return -1;
         } else if (!only_paths && strcmp(s, "--") == 0) {
             only_paths = 1;
+        } else if (!only_paths && strcmp(s, "--links") == 0) {
+            a->links = 1;
         } else if (!only_paths && s[0] == '-' && s[1] != '\0') {
             cli_error("verify", 0, "unknown option '%s' (see `evchain help verify`)", s);
             return -1;
@@ -123,6 +130,18 @@ int cmd_verify(int argc, char **argv)
         free(a.vkeys);
         return EXIT_UNUSABLE;
     }
+    char **expanded = NULL;
+    int nexpanded = 0;
+    if (a.links) {
+        if (cli_links_expand(a.paths, a.npaths, &expanded, &nexpanded) != 0) {
+            free(a.paths);
+            free(a.vkeys);
+            return EXIT_UNUSABLE;
+        }
+        free(a.paths);
+        a.paths = expanded;
+        a.npaths = nexpanded;
+    }
     int worst = EXIT_VALID;
     for (int k = 0; k < a.npaths; k++) {
         int code = verify_one(a.paths[k], &a);
@@ -130,7 +149,12 @@ int cmd_verify(int argc, char **argv)
             worst = code; /* unusable (2) outranks broken (1) outranks intact (0) */
         fflush(stdout);
     }
-    free(a.paths);
     free(a.vkeys);
+    if (a.links && worst == EXIT_VALID)
+        worst = cli_links_check(a.paths, a.npaths);
+    if (a.links)
+        cli_links_free(a.paths, a.npaths);
+    else
+        free(a.paths);
     return worst;
 }
