@@ -146,6 +146,39 @@ typedef struct ec_links_result {
 } ec_links_result;
 int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out);
 
+/* ---- HTTP (docs/ABI.md section 8, docs/HTTP.md) ---- */
+
+/* The runtime's lock. HTTP servers call into actors from their own threads, taking it; while
+ * any actor serves HTTP, a caller driving the runtime (ec_runtime_send, ec_runtime_run,
+ * ec_runtime_stop...) holds it around each call. Recursive. Never hold it around
+ * ec_runtime_free (which stops the servers and waits for their handlers). */
+void ec_runtime_lock(ec_runtime *rt);
+void ec_runtime_unlock(ec_runtime *rt);
+
+/* Hosts every actor of the runtime may reach with http_request (docs/HTTP.md section 2 gives
+ * the entry syntax); copied. timeout_ms: per request (0: 10 s). Call before spawning. */
+int ec_runtime_http_allow(ec_runtime *rt, const char *const *hosts, size_t n, unsigned timeout_ms);
+
+#define EC_ACTOR_HTTP_OPTIONS_VERSION 1
+typedef struct ec_actor_http_options {
+    unsigned version;
+    const char *bind_address; /* IPv4 or IPv6 literal; NULL: 127.0.0.1 */
+    unsigned port;            /* 0: ephemeral (see *port_out) */
+    size_t body_limit;        /* request bodies over it get 413; 0: 1 MiB */
+    unsigned timeout_ms;      /* arrival to reply, then 504; 0: 10 s */
+    unsigned max_connections; /* 0: 64 */
+} ec_actor_http_options;
+#define EC_ACTOR_HTTP_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        EC_ACTOR_HTTP_OPTIONS_VERSION, NULL, 0, 0, 0, 0                                            \
+    }
+
+/* Serve HTTP for actor a (which must export ec_handle_http): each request is recorded as
+ * http/request, handed to the actor, and its http_respond answer sent once recorded (and,
+ * on a durable chain, once durable). One server per actor. *port_out (may be NULL): the
+ * port bound. The server stops with the runtime. */
+int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned *port_out);
+
 /* Render an actor event's payload (deterministic CBOR, docs/ABI.md) as JSON. json_out is
  * malloc'd, NUL-terminated. EC_EUNSUPPORTED when event_type is not an actor event type,
  * EC_EFORMAT when the payload is not well-formed deterministic CBOR. */

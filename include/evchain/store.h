@@ -53,6 +53,16 @@ typedef struct ec_disk_options {
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts);
 
+/* A wrapper (taking ownership of inner) whose appends return at commit while deferring is on,
+ * durable only once ec_backend_deferred_wait(seq) returns: a server holds its reply until
+ * then, and one sync covers the events of several requests (docs/HTTP.md). With deferring
+ * off (the default) it behaves exactly as inner. */
+int ec_backend_deferred(ec_backend **out, ec_backend *inner);
+/* Turn deferring on or off; returns the previous setting (EC_EINVAL: not such a wrapper). */
+int ec_backend_deferred_set(ec_backend *b, int on);
+/* Wait until record seq is durable (inner's wait_durable); any backend: its own wait. */
+int ec_backend_deferred_wait(ec_backend *b, uint64_t seq);
+
 /* ---- interchange files ---- */
 
 typedef enum ec_file_format {

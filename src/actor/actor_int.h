@@ -44,6 +44,7 @@ typedef struct ec_module {
     uint32_t (*ex_request)(void *, uint32_t, uint32_t);
     uint32_t (*ex_timer)(void *, uint64_t);
     uint32_t (*ex_child)(void *, uint32_t, uint32_t, uint32_t);
+    uint32_t (*ex_http)(void *, uint32_t, uint32_t);
     uint32_t initial_pages, max_pages;
     int refs;
     struct ec_module *next;
@@ -98,6 +99,7 @@ struct ec_actor {
     uint8_t reply_hash[32];
     /* Set by a host function before wasm_rt_trap so that the recorded trap says why. */
     char host_trap[200];
+    struct ec_actor_http *http; /* http_actor.c: its server and the reply being built */
 };
 
 struct ec_runtime {
@@ -123,7 +125,8 @@ struct ec_runtime {
     uint64_t cp_every_events, cp_every_ns;
     work *timers; /* sorted by due_ns */
     char *store_dir;
-    int depth; /* nested executor calls (request, spawn inside a call) */
+    int depth;               /* nested executor calls (request, spawn inside a call) */
+    struct ec_http_rt *http; /* http_actor.c: the runtime lock, servers, client allow-list */
 };
 
 /* module.c */
@@ -137,7 +140,7 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
 int ec_actor_sync(ec_actor *a);
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret);
-enum { FN_INIT, FN_MESSAGE, FN_REQUEST, FN_TIMER, FN_CHILD };
+enum { FN_INIT, FN_MESSAGE, FN_REQUEST, FN_TIMER, FN_CHILD, FN_HTTP };
 ec_actor *ec_runtime_lookup(ec_runtime *rt, const char *id);
 int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name, const void *args,
                          size_t args_len, int *abi_err);
@@ -148,5 +151,23 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
 int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
                    const uint8_t *link, size_t link_len);
 int ec_valid_id(const char *s, size_t n);
+
+/* http_actor.c: HTTP for actors (docs/ABI.md section 8). new/free with the runtime (free
+ * first of all: it stops the servers, whose handlers take the runtime lock). */
+int ec_http_rt_new(ec_runtime *rt);
+void ec_http_rt_free(ec_runtime *rt);
+/* The two HTTP imports, called from host.c. check: refuse (a negative ABI code) what depends
+ * only on the actor's arguments and call state, before anything is recorded; effect: the
+ * part between the request event and the result event (out is malloc'd, given to host.c). */
+typedef struct ec_host_out {
+    int64_t ret;
+    uint8_t *out;
+    size_t out_len;
+    char error[200];
+} ec_host_out;
+int ec_http_request_check(ec_actor *a, const uint8_t *p, size_t n);
+void ec_http_request_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o);
+int ec_http_respond_check(ec_actor *a, const uint8_t *p, size_t n);
+void ec_http_respond_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o);
 
 #endif

@@ -1471,6 +1471,64 @@ u32 Z_envZ_sup_status(struct Z_env_instance_t *env, u32 name, u32 nl, u32 out, u
     return (u32)host_call(a, "supervisor/status", &b, fx_status, &c, out, cap);
 }
 
+/* ---- HTTP (ABI v2 names, docs/ABI.md section 8): the work is in http_actor.c ---- */
+
+struct http_ctx {
+    void (*effect)(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o);
+    const uint8_t *p; /* the actor's payload: its memory does not move during the effect */
+    size_t n;
+};
+
+static void fx_http(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r)
+{
+    (void)h, (void)hl;
+    const struct http_ctx *c = ctx;
+    ec_host_out o;
+    memset(&o, 0, sizeof o);
+    c->effect(a, c->p, c->n, &o);
+    r->ret = o.ret;
+    if (o.out) {
+        r->heap = o.out;
+        r->out = o.out;
+        r->out_len = o.out_len;
+        r->has_out = 1;
+    }
+    if (o.ret < 0)
+        snprintf(r->error, sizeof r->error, "%s", o.error);
+}
+
+/* The request event's payload is the actor's FORMAT.md section 7 bytes as given: a payload
+ * that is not one (or a respond outside ec_handle_http) is refused before anything is
+ * recorded, a function of the actor's own arguments and call state like a bad pointer. */
+static u32 http_import(struct Z_env_instance_t *env, const char *fn, const char *type, u32 p, u32 n,
+                       u32 out, u32 cap, int (*check)(ec_actor *, const uint8_t *, size_t),
+                       void (*effect)(ec_actor *, const uint8_t *, size_t, ec_host_out *))
+{
+    ec_actor *a = ACTOR(env);
+    chk(a, p, n, fn, "payload");
+    chk(a, out, cap, fn, "out");
+    int e = check(a, (const uint8_t *)mp(a, p), n);
+    if (e)
+        return (u32)e;
+    struct http_ctx c = {effect, (const uint8_t *)mp(a, p), n};
+    cbuf b;
+    cb_init(&b, (uint8_t *)a->mem->data + p, n);
+    b.len = n;
+    return (u32)host_call(a, type, &b, fx_http, &c, out, cap);
+}
+
+u32 Z_envZ_http_request(struct Z_env_instance_t *env, u32 req, u32 rl, u32 out, u32 cap)
+{
+    return http_import(env, "http_request", "http/client-request", req, rl, out, cap,
+                       ec_http_request_check, ec_http_request_effect);
+}
+
+u32 Z_envZ_http_respond(struct Z_env_instance_t *env, u32 resp, u32 len)
+{
+    return http_import(env, "http_respond", "http/response", resp, len, 0, 0, ec_http_respond_check,
+                       ec_http_respond_effect);
+}
+
 /* Referenced by ec_runtime_new so that a static link always keeps this object: compiled
  * modules resolve the Z_envZ_* imports above from the host executable at dlopen time. */
 int ec_host_anchor(void)

@@ -145,6 +145,9 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
             if (strcmp(from, "@timer") == 0) {
                 target = me;
                 want = "timer/set";
+            } else if (strcmp(from, "@http") == 0) { /* a served request: its own record */
+                target = me;
+                want = "http/request";
             } else {
                 target = find_member(all, n, from);
                 if (strcmp(fn, "ec_handle_message") == 0) {

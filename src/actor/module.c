@@ -40,14 +40,32 @@ static const struct abi_import {
     const char *name;
     const char *sig;
 } abi_imports[] = {
-    {"log", "ii>i"},         {"actor_id", "ii>i"},      {"shutdown", "ii>i"},
-    {"time_now", ">j"},      {"timer_set", "ij>i"},     {"random_get", "ii>i"},
-    {"env_get", "iiii>i"},   {"store_put", "iii>i"},    {"store_get", "iii>i"},
-    {"label_set", "iii>i"},  {"label_get", "iii>i"},    {"fs_read", "iiii>i"},
-    {"fs_write", "iiii>i"},  {"fs_list", "iiii>i"},     {"fs_delete", "ii>i"},
-    {"fs_exists", "ii>i"},   {"msg_send", "iiii>i"},    {"msg_request", "iiiiii>i"},
-    {"msg_reply", "ii>i"},   {"sup_spawn", "iiiiii>i"}, {"sup_stop", "ii>i"},
-    {"sup_restart", "ii>i"}, {"sup_list", "ii>i"},      {"sup_status", "iiii>i"},
+    {"log", "ii>i"},
+    {"actor_id", "ii>i"},
+    {"shutdown", "ii>i"},
+    {"time_now", ">j"},
+    {"timer_set", "ij>i"},
+    {"random_get", "ii>i"},
+    {"env_get", "iiii>i"},
+    {"store_put", "iii>i"},
+    {"store_get", "iii>i"},
+    {"label_set", "iii>i"},
+    {"label_get", "iii>i"},
+    {"fs_read", "iiii>i"},
+    {"fs_write", "iiii>i"},
+    {"fs_list", "iiii>i"},
+    {"fs_delete", "ii>i"},
+    {"fs_exists", "ii>i"},
+    {"msg_send", "iiii>i"},
+    {"msg_request", "iiiiii>i"},
+    {"msg_reply", "ii>i"},
+    {"sup_spawn", "iiiiii>i"},
+    {"sup_stop", "ii>i"},
+    {"sup_restart", "ii>i"},
+    {"sup_list", "ii>i"},
+    {"sup_status", "iiii>i"},
+    {"http_request", "iiii>i"},
+    {"http_respond", "ii>i"},
 };
 
 static const struct abi_export {
@@ -61,6 +79,7 @@ static const struct abi_export {
     {"ec_handle_request", "ii>i", EX_REQUEST},
     {"ec_handle_timer", "j>i", EX_TIMER},
     {"ec_handle_child", "iii>i", EX_CHILD},
+    {"ec_handle_http", "ii>i", EX_HTTP},
 };
 
 /* ---- a strict reader of the parts of the binary format the check needs ---- */
@@ -336,7 +355,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
             ec_error_set(EC_EUNSUPPORTED, "%s: the module must define and export \"memory\"", name);
         goto out;
     }
-    if ((info->exports & (EX_INIT | EX_MESSAGE | EX_REQUEST | EX_CHILD)) &&
+    if ((info->exports & (EX_INIT | EX_MESSAGE | EX_REQUEST | EX_CHILD | EX_HTTP)) &&
         !(info->exports & EX_ALLOC)) {
         rc = ec_error_set(EC_EUNSUPPORTED,
                           "%s: handlers that take input need the export ec_alloc(i32)->i32", name);
@@ -670,6 +689,8 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
     if (info.exports & EX_CHILD)
         m->ex_child = (uint32_t(*)(void *, uint32_t, uint32_t, uint32_t))sym(
             m->dl, "Z_actorZ_ec_handle_child");
+    if (info.exports & EX_HTTP)
+        m->ex_http = (uint32_t(*)(void *, uint32_t, uint32_t))sym(m->dl, "Z_actorZ_ec_handle_http");
     init_module();
     m->refs = 1;
     m->next = rt->modules;

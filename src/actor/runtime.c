@@ -19,8 +19,8 @@
 int ec_mkdir_p(const char *path);
 int ec_host_anchor(void);
 
-static const char *const fn_names[] = {"ec_init", "ec_handle_message", "ec_handle_request",
-                                       "ec_handle_timer", "ec_handle_child"};
+static const char *const fn_names[] = {"ec_init",         "ec_handle_message", "ec_handle_request",
+                                       "ec_handle_timer", "ec_handle_child",   "ec_handle_http"};
 
 /* Nested executor calls (a request, a spawn's init, inside a call) past this are refused:
  * it bounds the host stack whatever the actors do. */
@@ -109,7 +109,7 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     mo.expected_events = opts->memory_expected_events;
     mo.expected_bytes = opts->memory_expected_bytes;
     rt->mem_hint = mo;
-    if (!rt->data_dir || !rt->cache_dir || !rt->store_dir) {
+    if (!rt->data_dir || !rt->cache_dir || !rt->store_dir || ec_http_rt_new(rt)) {
         ec_runtime_free(rt);
         return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
     }
@@ -183,6 +183,7 @@ void ec_runtime_free(ec_runtime *rt)
 {
     if (!rt)
         return;
+    ec_http_rt_free(rt); /* servers first: their handlers call into the actors */
     for (size_t k = 0; k < rt->nactors; k++)
         if (rt->actors[k]->state == EC_ACTOR_RUNNING)
             ec_actor_stop(rt->actors[k], "runtime shutdown", 0);
@@ -358,6 +359,9 @@ static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_
         case FN_TIMER:
             *result = m->ex_timer(a->inst, arg);
             break;
+        case FN_HTTP:
+            *result = m->ex_http(a->inst, ptr, (uint32_t)in_len);
+            break;
         default:
             *result = m->ex_child(a->inst, ptr, (uint32_t)in_len, (uint32_t)arg);
             break;
@@ -380,6 +384,8 @@ static int has_export(ec_module *m, int fn)
         return m->ex_request != NULL;
     case FN_TIMER:
         return m->ex_timer != NULL;
+    case FN_HTTP:
+        return m->ex_http != NULL;
     default:
         return m->ex_child != NULL;
     }
@@ -571,6 +577,12 @@ static int open_chain(ec_actor *a)
         /* sync_effects: the runtime decides when to sync (ec_actor_sync), not each append. */
         o.durability = rt->sync_effects ? EC_DURABLE_NONE : rt->durability;
         rc = ec_backend_disk(&be, path, &o);
+        /* Served HTTP requests defer the wait for durability to the reply (docs/HTTP.md);
+         * everything else waits as the policy says: the wrapper is inert until then. */
+        ec_backend *w = NULL;
+        if (rc == 0 && (rc = ec_backend_deferred(&w, be)) != 0)
+            be->free(be);
+        be = w;
     }
     if (rc)
         return rc;

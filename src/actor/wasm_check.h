@@ -11,7 +11,15 @@ typedef struct ec_wasm_info {
     uint32_t initial_pages, max_pages; /* max_pages = UINT32_MAX when undeclared */
     unsigned exports;                  /* bit set of EX_* below */
 } ec_wasm_info;
-enum { EX_ALLOC = 1, EX_INIT = 2, EX_MESSAGE = 4, EX_REQUEST = 8, EX_TIMER = 16, EX_CHILD = 32 };
+enum {
+    EX_ALLOC = 1,
+    EX_INIT = 2,
+    EX_MESSAGE = 4,
+    EX_REQUEST = 8,
+    EX_TIMER = 16,
+    EX_CHILD = 32,
+    EX_HTTP = 64
+};
 
 /* Parse a wasm binary and check it against ABI v1: every import must be a host function with
  * the right signature, memory must be defined and exported, handler exports must have the

@@ -1,0 +1,365 @@
+/* actor/http_actor.c: HTTP wired into the actor runtime (docs/ABI.md section 8): one
+ * ec_http_server per serving actor whose handler records http/request, runs the actor's
+ * ec_handle_http through the executor and lets the reply go once recorded (and durable);
+ * and the work behind the http_request / http_respond imports (host.c calls them). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <evchain/http.h>
+#include "core/internal.h"
+#include "actor/actor_int.h"
+
+/* Per serving actor. `reply` is set only while its ec_handle_http runs (under the runtime
+ * lock): http_respond outside that call is refused. */
+typedef struct ec_actor_http {
+    ec_actor *a;
+    ec_http_server *srv;
+    ec_http_reply *reply;
+    int in_call, responded;
+} ec_actor_http;
+
+struct ec_http_rt {
+    pthread_mutex_t lock; /* recursive: a handler's call may nest (request, spawn) */
+    char **allow;
+    size_t nallow;
+    ec_http_client_options copts;
+    ec_actor_http **served;
+    size_t nserved;
+};
+
+int ec_http_rt_new(ec_runtime *rt)
+{
+    struct ec_http_rt *h = calloc(1, sizeof *h);
+    if (!h)
+        return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
+    pthread_mutexattr_t at;
+    pthread_mutexattr_init(&at);
+    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h->lock, &at);
+    pthread_mutexattr_destroy(&at);
+    ec_http_client_options co = EC_HTTP_CLIENT_OPTIONS_INIT;
+    h->copts = co;
+    rt->http = h;
+    return 0;
+}
+
+static void free_allow(struct ec_http_rt *h)
+{
+    for (size_t k = 0; k < h->nallow; k++)
+        free(h->allow[k]);
+    free(h->allow);
+    h->allow = NULL;
+    h->nallow = 0;
+}
+
+void ec_http_rt_free(ec_runtime *rt)
+{
+    struct ec_http_rt *h = rt->http;
+    if (!h)
+        return;
+    /* Not under the lock: stopping waits for a running handler, which takes it. */
+    for (size_t k = 0; k < h->nserved; k++) {
+        ec_http_server_stop(h->served[k]->srv);
+        h->served[k]->a->http = NULL;
+        free(h->served[k]);
+    }
+    free(h->served);
+    free_allow(h);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    rt->http = NULL;
+}
+
+void ec_runtime_lock(ec_runtime *rt)
+{
+    pthread_mutex_lock(&rt->http->lock);
+}
+
+void ec_runtime_unlock(ec_runtime *rt)
+{
+    pthread_mutex_unlock(&rt->http->lock);
+}
+
+int ec_runtime_http_allow(ec_runtime *rt, const char *const *hosts, size_t n, unsigned timeout_ms)
+{
+    if (!rt || (n && !hosts))
+        return ec_error_set(EC_EINVAL, "ec_runtime_http_allow: rt and hosts are required");
+    struct ec_http_rt *h = rt->http;
+    char **copy = calloc(n ? n : 1, sizeof *copy);
+    if (!copy)
+        return ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory");
+    for (size_t k = 0; k < n; k++) {
+        if (!hosts[k] || !hosts[k][0] || !(copy[k] = strdup(hosts[k]))) {
+            for (size_t q = 0; q < k; q++)
+                free(copy[q]);
+            free(copy);
+            return hosts[k] && hosts[k][0]
+                       ? ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory")
+                       : ec_error_set(EC_EINVAL, "ec_runtime_http_allow: host %zu is empty", k);
+        }
+    }
+    ec_runtime_lock(rt);
+    free_allow(h);
+    h->allow = copy;
+    h->nallow = n;
+    h->copts.allow = (const char *const *)h->allow;
+    h->copts.allow_count = n;
+    h->copts.timeout_ms = timeout_ms;
+    ec_runtime_unlock(rt);
+    return 0;
+}
+
+/* ---- serving ---- */
+
+/* Append an HTTP payload (FORMAT.md section 7 bytes, recorded as they are). */
+static int record_msg(ec_actor *a, const char *type, const ec_http_msg *m, uint8_t *hash_out)
+{
+    uint8_t *enc = NULL;
+    size_t n = 0;
+    int rc = ec_http_encode_alloc(m, &enc, &n);
+    if (rc)
+        return rc;
+    cbuf b;
+    cb_init(&b, enc, n);
+    b.len = n;
+    rc = ec_actor_record(a, type, &b, hash_out);
+    free(enc);
+    return rc;
+}
+
+/* Appends made on a server thread return at commit; the reply waits for durability on the
+ * releaser thread instead (held), so one sync covers several requests. Returns the previous
+ * setting, or -1 when the chain is not deferrable (memory: nothing to wait for). */
+static int defer_begin(ec_actor *a)
+{
+    ec_backend *be = ec_chain_backend(a->chain);
+    if (!be || be->wait_durable == NULL)
+        return -1;
+    int prev = ec_backend_deferred_set(be, 1);
+    if (prev < 0)
+        ec_error_clear();
+    return prev < 0 ? -1 : prev;
+}
+
+static void defer_end(ec_actor *a, int prev)
+{
+    if (prev >= 0)
+        ec_backend_deferred_set(ec_chain_backend(a->chain), prev);
+}
+
+static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
+{
+    ec_actor_http *h = ctx;
+    ec_actor *a = h->a;
+    ec_runtime *rt = a->rt;
+    ec_runtime_lock(rt);
+    int rc;
+    if (a->state != EC_ACTOR_RUNNING || !a->inst) {
+        /* Answered 500 by the server and recorded by on_refused with this reason. */
+        rc = ec_error_set(EC_EINVAL, "actor %s is %s", a->id, ec_actor_state_name(a->state));
+        ec_runtime_unlock(rt);
+        return rc;
+    }
+    int prev = defer_begin(a);
+    uint8_t *enc = NULL;
+    size_t n = 0;
+    uint8_t hash[EC_HASH_MAX];
+    size_t hl = ec_hash_len(ec_chain_alg(a->chain));
+    rc = ec_http_encode_alloc(req, &enc, &n);
+    if (rc == 0) {
+        cbuf b;
+        cb_init(&b, enc, n);
+        b.len = n;
+        rc = ec_actor_record(a, EC_HTTP_EV_REQUEST, &b, hash);
+    }
+    int32_t ret = 0;
+    if (rc == 0) {
+        /* The actor gets the recorded payload itself; its wasm/call links the record. */
+        h->reply = reply;
+        h->responded = 0;
+        h->in_call = 1;
+        rc = ec_exec_call(a, FN_HTTP, enc, n, 0, "@http", hash, hl, &ret);
+        h->in_call = 0;
+        h->reply = NULL;
+    }
+    free(enc);
+    if (rc == 0 && !h->responded)
+        rc = ec_error_set(EC_EINVAL, "actor %s: ec_handle_http returned %d without http_respond",
+                          a->id, ret);
+    if (rc == 0 && prev >= 0)
+        ec_http_reply_hold(reply, ec_chain_count(a->chain) - 1);
+    defer_end(a, prev);
+    ec_runtime_unlock(rt);
+    return rc;
+}
+
+static void on_refused(void *ctx, const ec_http_msg *refusal)
+{
+    ec_actor_http *h = ctx;
+    ec_actor *a = h->a;
+    ec_runtime_lock(a->rt);
+    int prev = defer_begin(a);
+    if (record_msg(a, EC_HTTP_EV_REFUSED, refusal, NULL) != 0) {
+        /* The answer went out already; all that is left is to say the record failed. */
+        const ec_error *e = ec_error_last();
+        fprintf(stderr, "evchain: actor %s: recording an HTTP refusal (%u): %s\n", a->id,
+                refusal->status, e ? e->message : "failed");
+    }
+    defer_end(a, prev);
+    ec_runtime_unlock(a->rt);
+}
+
+static int on_release(void *ctx, uint64_t seq)
+{
+    ec_actor_http *h = ctx;
+    /* No runtime lock: the disk backend's wait is meant to run beside appends. */
+    return ec_backend_deferred_wait(ec_chain_backend(h->a->chain), seq);
+}
+
+int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned *port_out)
+{
+    ec_actor_http_options def = EC_ACTOR_HTTP_OPTIONS_INIT;
+    if (!a)
+        return ec_error_set(EC_EINVAL, "ec_actor_serve_http: actor is NULL");
+    if (!opts)
+        opts = &def;
+    if (opts->version != EC_ACTOR_HTTP_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_actor_serve_http: options version %u unknown",
+                            opts->version);
+    if (!a->mod || !a->mod->ex_http)
+        return ec_error_set(EC_EINVAL, "actor %s: serving HTTP needs an ec_handle_http export",
+                            a->id);
+    if (a->http)
+        return ec_error_set(EC_EEXISTS, "actor %s: already serves HTTP", a->id);
+    struct ec_http_rt *rh = a->rt->http;
+    ec_actor_http *h = calloc(1, sizeof *h);
+    ec_actor_http **grown = realloc(rh->served, (rh->nserved + 1) * sizeof *grown);
+    if (!h || !grown) {
+        free(h);
+        if (grown)
+            rh->served = grown;
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory", a->id);
+    }
+    rh->served = grown;
+    h->a = a;
+    ec_http_server_options so = EC_HTTP_SERVER_OPTIONS_INIT;
+    so.bind_address = opts->bind_address;
+    so.port = opts->port;
+    so.body_limit = opts->body_limit;
+    so.timeout_ms = opts->timeout_ms;
+    so.max_connections = opts->max_connections;
+    so.on_refused = on_refused;
+    so.release = on_release;
+    int rc = ec_http_server_start(&h->srv, &so, on_http, h);
+    if (rc) {
+        free(h);
+        const ec_error *e = ec_error_last();
+        return ec_error_set(rc, "actor %s: HTTP server: %s", a->id, e ? e->message : "failed");
+    }
+    ec_runtime_lock(a->rt);
+    a->http = h;
+    rh->served[rh->nserved++] = h;
+    ec_runtime_unlock(a->rt);
+    if (port_out)
+        *port_out = ec_http_server_port(h->srv);
+    return 0;
+}
+
+/* ---- the imports ---- */
+
+/* Copy a decoded response into a reply (each setter validates: a reply is always sendable). */
+static int apply(ec_http_reply *r, const ec_http_msg *m)
+{
+    int rc = ec_http_reply_status(r, m->status);
+    char name[EC_HTTP_NAME_MAX + 1];
+    char *value = malloc(EC_HTTP_VALUE_MAX + 1);
+    if (!value)
+        return ec_error_set(EC_ENOMEM, "http_respond: out of memory");
+    for (size_t k = 0; rc == 0 && k < m->header_count; k++) {
+        memcpy(name, m->headers[k].name, m->headers[k].name_len);
+        name[m->headers[k].name_len] = 0;
+        memcpy(value, m->headers[k].value, m->headers[k].value_len);
+        value[m->headers[k].value_len] = 0;
+        rc = ec_http_reply_header(r, name, value);
+    }
+    free(value);
+    if (rc == 0)
+        rc = ec_http_reply_body(r, m->body, m->body_len);
+    return rc;
+}
+
+int ec_http_request_check(ec_actor *a, const uint8_t *p, size_t n)
+{
+    (void)a;
+    ec_http_msg m;
+    int bad = ec_http_decode(&m, p, n) != 0;
+    if (!bad) {
+        bad = m.kind != EC_HTTP_CLIENT_REQUEST;
+        ec_http_msg_clear(&m);
+    }
+    if (bad)
+        ec_error_clear();
+    return bad ? ABI_EINVAL : 0;
+}
+
+void ec_http_request_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o)
+{
+    ec_http_msg m;
+    ec_http_outcome out;
+    int rc = ec_http_decode(&m, p, n); /* checked before: cannot fail */
+    if (rc == 0) {
+        rc = ec_http_request(&out, &m, &a->rt->http->copts);
+        ec_http_msg_clear(&m);
+    }
+    if (rc) {
+        const ec_error *e = ec_error_last();
+        o->ret = ABI_EIO;
+        snprintf(o->error, sizeof o->error, "%s", e ? e->message : "request failed");
+        return;
+    }
+    /* The outcome's payload goes to the actor as it is (and into the .result event). */
+    ec_http_msg_clear(&out.msg);
+    o->out = out.data;
+    o->out_len = out.len;
+    o->ret = (int64_t)out.len;
+}
+
+int ec_http_respond_check(ec_actor *a, const uint8_t *p, size_t n)
+{
+    if (!a->http || !a->http->in_call || a->http->responded)
+        return ABI_ESTATE;
+    ec_http_msg m;
+    if (ec_http_decode(&m, p, n) != 0) {
+        ec_error_clear();
+        return ABI_EINVAL;
+    }
+    int bad = m.kind != EC_HTTP_RESPONSE;
+    ec_http_reply *scratch = NULL;
+    if (!bad && ec_http_reply_new(&scratch) == 0)
+        bad = apply(scratch, &m) != 0;
+    ec_http_reply_free(scratch);
+    ec_http_msg_clear(&m);
+    if (bad)
+        ec_error_clear();
+    return bad ? ABI_EINVAL : 0;
+}
+
+void ec_http_respond_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o)
+{
+    ec_http_msg m;
+    int rc = ec_http_decode(&m, p, n);
+    if (rc == 0) {
+        rc = apply(a->http->reply, &m);
+        ec_http_msg_clear(&m);
+    }
+    if (rc) {
+        const ec_error *e = ec_error_last();
+        o->ret = ABI_EIO;
+        snprintf(o->error, sizeof o->error, "%s", e ? e->message : "respond failed");
+        return;
+    }
+    a->http->responded = 1;
+    o->ret = 0;
+}
