@@ -44,6 +44,14 @@ const char help_run[] =
     "  --checkpoint-every N sign a checkpoint every N events of a chain (default 1000)\n"
     "  --checkpoint-seconds S  ... or every S seconds when events were added (default 10)\n"
     "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n"
+    "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"
+    "                       (port 0: any free one); implies --serve. In a manifest: an\n"
+    "                       actor's \"http\": \"ADDR:PORT\"\n"
+    "  --http-allow HOST    hosts the actors may reach with http_request: host, host:port,\n"
+    "                       *.domain, [v6]:port (repeatable; manifest: \"http_allow\": [...])\n"
+    "  --http-timeout MS    served request deadline, then 504 (default 10000); also the\n"
+    "                       timeout of the actors' own requests\n"
+    "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"
     "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input\n";
 
 static volatile sig_atomic_t stop_flag;
@@ -105,7 +113,61 @@ typedef struct start {
     char *id, *module, *args;
     const char *env[MAX_LIST];
     size_t nenv;
+    const char *http; /* ADDR:PORT to serve on, or NULL */
 } start;
+
+/* HTTP settings shared by every served actor, and whether any serves. */
+static unsigned http_timeout_ms;
+static size_t http_body_limit;
+static int http_serving;
+
+/* "ADDR:PORT" or "[v6]:PORT" into addr (brackets removed) and port. */
+static int parse_listen(const char *v, char *addr, size_t cap, unsigned *port)
+{
+    const char *colon = strrchr(v, ':');
+    uint64_t p;
+    if (!colon || colon == v || cli_parse_u64(colon + 1, &p) || p > 65535)
+        return -1;
+    const char *a = v;
+    size_t n = (size_t)(colon - v);
+    if (a[0] == '[') {
+        if (n < 3 || a[n - 1] != ']')
+            return -1;
+        a++;
+        n -= 2;
+    }
+    if (n >= cap)
+        return -1;
+    memcpy(addr, a, n);
+    addr[n] = 0;
+    *port = (unsigned)p;
+    return 0;
+}
+
+static int serve_http(ec_actor *a, const char *listen)
+{
+    char addr[128];
+    ec_actor_http_options o = EC_ACTOR_HTTP_OPTIONS_INIT;
+    if (parse_listen(listen, addr, sizeof addr, &o.port)) {
+        cli_error("run", 0, "actor %s: http: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080)",
+                  ec_actor_id(a), listen);
+        return EC_EINVAL;
+    }
+    o.bind_address = addr;
+    o.timeout_ms = http_timeout_ms;
+    o.body_limit = http_body_limit;
+    unsigned port = 0;
+    int rc = ec_actor_serve_http(a, &o, &port);
+    if (rc) {
+        cli_error("run", 1, "actor %s: cannot serve HTTP on %s", ec_actor_id(a), listen);
+        return rc;
+    }
+    int v6 = strchr(addr, ':') != NULL;
+    fprintf(stderr, "evchain run: actor %s serves HTTP on http://%s%s%s:%u/\n", ec_actor_id(a),
+            v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    http_serving = 1;
+    return 0;
+}
 
 static int spawn_one(ec_runtime *rt, const start *s)
 {
@@ -115,9 +177,14 @@ static int spawn_one(ec_runtime *rt, const start *s)
     o.args_len = s->args ? strlen(s->args) : 0;
     o.env_allow = s->env;
     o.env_allow_count = s->nenv;
-    int rc = ec_runtime_spawn(rt, s->module, &o, NULL);
+    ec_actor *a = NULL;
+    ec_runtime_lock(rt); /* actors spawned earlier may already serve HTTP */
+    int rc = ec_runtime_spawn(rt, s->module, &o, &a);
+    ec_runtime_unlock(rt);
     if (rc)
         cli_error("run", 1, "starting %s from %s", s->id, s->module);
+    else if (s->http)
+        rc = serve_http(a, s->http);
     return rc;
 }
 
@@ -141,11 +208,39 @@ static int run_manifest(ec_runtime *rt, const char *path)
     int rc = 0;
     json_t *actors = json_object_get(root, "actors");
     json_t *msgs = json_object_get(root, "messages");
+    json_t *allow = json_object_get(root, "http_allow");
     if (!json_is_array(actors) || json_array_size(actors) == 0 || (msgs && !json_is_array(msgs))) {
         cli_error("run", 0, "%s: needs \"actors\": a non-empty array (and \"messages\": an array)",
                   path);
         json_decref(root);
         return EC_EFORMAT;
+    }
+    if (allow) {
+        /* Before any spawn: an ec_init may already make requests. */
+        const char *hosts[MAX_LIST];
+        size_t nh = 0, k;
+        json_t *h;
+        if (!json_is_array(allow) || json_array_size(allow) > MAX_LIST)
+            rc = EC_EFORMAT;
+        json_array_foreach(allow, k, h)
+        {
+            if (rc || !json_is_string(h) || !json_string_length(h)) {
+                rc = EC_EFORMAT;
+                break;
+            }
+            hosts[nh++] = json_string_value(h);
+        }
+        if (rc) {
+            cli_error("run", 0, "%s: \"http_allow\": an array of at most %d host names", path,
+                      MAX_LIST);
+            json_decref(root);
+            return rc;
+        }
+        if ((rc = ec_runtime_http_allow(rt, hosts, nh, http_timeout_ms))) {
+            cli_error("run", 1, "%s: http_allow", path);
+            json_decref(root);
+            return rc;
+        }
     }
     const char *slash = strrchr(path, '/');
     int dl = slash ? (int)(slash - path) : 1;
@@ -157,11 +252,12 @@ static int run_manifest(ec_runtime *rt, const char *path)
         const char *mod = json_string_value(json_object_get(a, "module"));
         json_t *args = json_object_get(a, "args");
         json_t *env = json_object_get(a, "env");
+        json_t *http = json_object_get(a, "http");
         if (!id || !mod || (args && !json_is_string(args)) || (env && !json_is_array(env)) ||
-            json_array_size(env) > MAX_LIST) {
+            json_array_size(env) > MAX_LIST || (http && !json_is_string(http))) {
             cli_error("run", 0,
                       "%s: actors[%zu]: needs \"id\" and \"module\" strings, optional \"args\" "
-                      "string and \"env\" array of names",
+                      "string, \"env\" array of names and \"http\" string ADDR:PORT",
                       path, i);
             rc = EC_EFORMAT;
             break;
@@ -175,6 +271,7 @@ static int run_manifest(ec_runtime *rt, const char *path)
         s.id = (char *)id;
         s.module = mpath;
         s.args = (char *)json_string_value(args);
+        s.http = json_string_value(http);
         size_t k;
         json_t *e;
         json_array_foreach(env, k, e)
@@ -200,8 +297,10 @@ static int run_manifest(ec_runtime *rt, const char *path)
             rc = EC_EFORMAT;
             break;
         }
+        ec_runtime_lock(rt);
         if ((rc = ec_runtime_send(rt, to, body, strlen(body))))
             cli_error("run", 1, "%s: messages[%zu]", path, i);
+        ec_runtime_unlock(rt);
     }
     json_decref(root);
     return rc;
@@ -229,28 +328,38 @@ static int serve(ec_runtime *rt, const char *data_dir)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int stop = 0;
+    /* HTTP handlers run on the servers' threads under the runtime lock; this loop takes it
+     * for each step, and wakes often enough to deliver the messages they queue. */
+    int cap_ms = http_serving ? 20 : 1000;
     while (!stop && !stop_flag) {
+        ec_runtime_lock(rt);
         ec_runtime_run(rt, 0, NULL);
         int64_t wake = ec_runtime_next_wake_ms(rt);
+        ec_runtime_unlock(rt);
         struct pollfd p = {fd, POLLIN, 0};
-        int n = poll(&p, 1, wake < 0 ? 1000 : wake > 1000 ? 1000 : (int)wake);
+        int n = poll(&p, 1, wake < 0 || wake > cap_ms ? cap_ms : (int)wake);
         if (n < 0 && errno != EINTR)
             break;
-        if (n > 0)
+        if (n > 0) {
+            ec_runtime_lock(rt);
             run_serve_one(rt, fd, &stop);
+            ec_runtime_unlock(rt);
+        }
     }
     close(fd);
     unlink(sock_path);
     /* What was accepted ("ok") is delivered before the actors stop; timers are not waited. */
+    ec_runtime_lock(rt);
     ec_runtime_run(rt, 0, NULL);
+    ec_runtime_unlock(rt);
     return 0;
 }
 
 int cmd_run(int argc, char **argv)
 {
     const char *module = NULL, *name = NULL, *manifest = NULL, *args = NULL, *cache = NULL;
-    const char *msgs[MAX_LIST], *env[MAX_LIST];
-    size_t nmsg = 0, nenv = 0;
+    const char *msgs[MAX_LIST], *env[MAX_LIST], *allow[MAX_LIST], *http = NULL;
+    size_t nmsg = 0, nenv = 0, nallow = 0;
     int bad = 0, serve_mode = 0;
     uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0;
     const char *cp_key = NULL;
@@ -275,7 +384,30 @@ int cmd_run(int argc, char **argv)
                 return EXIT_UNUSABLE;
             }
             env[nenv++] = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--args", &bad)))
+        } else if ((v = cli_opt(argc, argv, &i, "--http-allow", &bad))) {
+            if (nallow == MAX_LIST || !*v) {
+                cli_error("run", 0, "--http-allow: at most %d non-empty hosts", MAX_LIST);
+                return EXIT_UNUSABLE;
+            }
+            allow[nallow++] = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--http-timeout", &bad))) {
+            uint64_t t;
+            if (cli_parse_u64(v, &t) || t == 0 || t > 3600000) {
+                cli_error("run", 0, "--http-timeout: '%s' is not 1..3600000 milliseconds", v);
+                return EXIT_UNUSABLE;
+            }
+            http_timeout_ms = (unsigned)t;
+        } else if ((v = cli_opt(argc, argv, &i, "--http-body-limit", &bad))) {
+            uint64_t t;
+            if (cli_parse_u64(v, &t) || t == 0 || t > EC_HTTP_BODY_MAX) {
+                cli_error("run", 0, "--http-body-limit: '%s' is not 1..%u bytes", v,
+                          EC_HTTP_BODY_MAX);
+                return EXIT_UNUSABLE;
+            }
+            http_body_limit = (size_t)t;
+        } else if ((v = cli_opt(argc, argv, &i, "--http", &bad)))
+            http = v;
+        else if ((v = cli_opt(argc, argv, &i, "--args", &bad)))
             args = v;
         else if ((v = cli_opt(argc, argv, &i, "--manifest", &bad)))
             manifest = v;
@@ -338,8 +470,9 @@ int cmd_run(int argc, char **argv)
         cli_error("run", 0, "give a module or --manifest FILE (see evchain help run)");
         return EXIT_UNUSABLE;
     }
-    if (!module && (name || nmsg || args || nenv)) {
-        cli_error("run", 0, "--name, --message, --args and --env apply to a module argument");
+    if (!module && (name || nmsg || args || nenv || http)) {
+        cli_error("run", 0,
+                  "--name, --message, --args, --env and --http apply to a module argument");
         return EXIT_UNUSABLE;
     }
     ro.cache_dir = cache;
@@ -361,7 +494,13 @@ int cmd_run(int argc, char **argv)
     }
     int rc = 0;
     char *id = NULL;
-    if (module) {
+    if (nallow && ec_runtime_http_allow(rt, allow, nallow, http_timeout_ms)) {
+        cli_error("run", 1, "--http-allow");
+        rc = EC_EINVAL;
+    } else if (http_timeout_ms && ec_runtime_http_allow(rt, NULL, 0, http_timeout_ms)) {
+        rc = EC_EINVAL;
+    }
+    if (rc == 0 && module) {
         id = name ? strdup(name) : default_id(module);
         start s = {0};
         s.id = id;
@@ -370,20 +509,24 @@ int cmd_run(int argc, char **argv)
         for (size_t k = 0; k < nenv; k++)
             s.env[k] = env[k];
         s.nenv = nenv;
+        s.http = http;
         rc = id ? spawn_one(rt, &s) : EC_ENOMEM;
+        ec_runtime_lock(rt);
         for (size_t k = 0; rc == 0 && k < nmsg; k++)
             if ((rc = ec_runtime_send(rt, id, msgs[k], strlen(msgs[k]))))
                 cli_error("run", 1, "--message %zu", k + 1);
+        ec_runtime_unlock(rt);
     }
     if (rc == 0 && manifest)
         rc = run_manifest(rt, manifest);
     if (rc == 0) {
-        if (serve_mode)
+        if (serve_mode || http_serving)
             rc = serve(rt, ro.data_dir);
         else
             rc = ec_runtime_run(rt, wait_ms, NULL);
     }
     int trapped = 0;
+    ec_runtime_lock(rt); /* HTTP servers still run until ec_runtime_free */
     size_t n = ec_runtime_actor_count(rt);
     for (size_t k = 0; k < n && rc == 0; k++) {
         ec_actor *a = ec_runtime_actor_at(rt, k);
@@ -393,6 +536,7 @@ int cmd_run(int argc, char **argv)
         printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
                (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
     }
+    ec_runtime_unlock(rt);
     /* Stops every running actor (recorded as actor/stop) and closes the chains. */
     ec_runtime_free(rt);
     ec_signer_free(signer);
