@@ -1,0 +1,523 @@
+/* tests/test_http_actor.c: actors serving HTTP and making HTTP requests through the runtime
+ * (docs/ABI.md section 8), with real requests over loopback from libcurl and raw sockets:
+ * what the client gets, and what the actor's chain records. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "test_actor_util.h"
+
+typedef struct resp {
+    long status;
+    char body[8192];
+    size_t body_len;
+    char headers[4096];
+    size_t headers_len;
+} resp;
+
+static size_t on_body(char *d, size_t sz, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = sz * n, room = sizeof r->body - 1 - r->body_len;
+    size_t k = len < room ? len : room;
+    memcpy(r->body + r->body_len, d, k);
+    r->body_len += k;
+    r->body[r->body_len] = 0;
+    return len;
+}
+
+static size_t on_hdr(char *d, size_t sz, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = sz * n, room = sizeof r->headers - 1 - r->headers_len;
+    size_t k = len < room ? len : room;
+    memcpy(r->headers + r->headers_len, d, k);
+    r->headers_len += k;
+    r->headers[r->headers_len] = 0;
+    return len;
+}
+
+/* One request (body NULL: none); easy may be a reused handle (keep-alive) or NULL. */
+static int req(CURL *easy, unsigned port, const char *method, const char *path, const char *hdr,
+               const char *body, size_t body_len, resp *r)
+{
+    CURL *c = easy ? easy : curl_easy_init();
+    if (!c)
+        return -1;
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    memset(r, 0, sizeof *r);
+    struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
+    if (hdr)
+        sl = curl_slist_append(sl, hdr);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(sl);
+    if (!easy)
+        curl_easy_cleanup(c);
+    return (int)rc;
+}
+
+static unsigned serve(ec_actor *a, size_t body_limit, unsigned timeout_ms)
+{
+    ec_actor_http_options o = EC_ACTOR_HTTP_OPTIONS_INIT;
+    o.body_limit = body_limit;
+    o.timeout_ms = timeout_ms;
+    unsigned port = 0;
+    if (ec_actor_serve_http(a, &o, &port) != 0)
+        return 0;
+    return port;
+}
+
+/* Count events of a type, under the runtime lock (servers may be appending). */
+static int count_type(ec_runtime *rt, ec_chain *c, const char *type)
+{
+    ec_runtime_lock(rt);
+    int n = 0;
+    while (find_event(c, type, n, NULL, NULL) == 0)
+        n++;
+    ec_runtime_unlock(rt);
+    return n;
+}
+
+/* The JSON of the n-th event of a type (malloc'd), under the lock. */
+static char *event_json(ec_runtime *rt, ec_chain *c, const char *type, int n)
+{
+    char *js = NULL;
+    ec_runtime_lock(rt);
+    if (find_event(c, type, n, &js, NULL) != 0)
+        js = NULL;
+    ec_runtime_unlock(rt);
+    return js;
+}
+
+/* Every served request is one unbroken stretch: http/request, wasm/call (linking it), the
+ * actor's events, then http/response and its result before wasm/result; nothing of another
+ * request in between. Returns the number of requests, -1 on a break. */
+static int check_nesting(ec_chain *c)
+{
+    ec_iter *it;
+    ec_event ev;
+    if (ec_iter_new(&it, c, 0))
+        return -1;
+    int state = 0, n = 0, bad = 0; /* 0 idle, 1 after http/request, 2 in the call */
+    uint8_t req_hash[64];
+    while (!bad && ec_iter_next(it, &ev) == 0) {
+        char t[64];
+        snprintf(t, sizeof t, "%.*s", (int)ev.type_len, ev.type);
+        if (strcmp(t, "http/request") == 0) {
+            bad = state != 0;
+            memcpy(req_hash, ev.hash, 32);
+            state = 1;
+        } else if (state == 1) {
+            char *js = NULL, hex[65];
+            ec_hex_encode(hex, req_hash, 32);
+            bad = strcmp(t, "wasm/call") != 0 || ec_payload_to_json(t, ev.data, ev.data_len, &js) ||
+                  !strstr(js, "\"fn\":\"ec_handle_http\"") || !strstr(js, hex);
+            free(js);
+            state = 2;
+        } else if (state == 2 && (strcmp(t, "wasm/result") == 0 || strcmp(t, "wasm/trap") == 0)) {
+            state = 0;
+            n++;
+        }
+    }
+    ec_iter_free(it);
+    return bad || state ? -1 : n;
+}
+
+static void kv_over_loopback(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "kv", "kv", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 0, 0);
+    REQUIRE(port);
+    resp r;
+    CHECK(req(NULL, port, "PUT", "/kv/greeting", NULL, "{\"hi\":1}", 8, &r) == 0);
+    CHECK(r.status == 201 && strcmp(r.body, "{\"ok\":true}") == 0);
+    CHECK(strstr(r.headers, "Content-Type: application/json"));
+    CHECK(req(NULL, port, "PUT", "/kv/greeting", NULL, "[2]", 3, &r) == 0 && r.status == 200);
+    CHECK(req(NULL, port, "PUT", "/kv/other", NULL, "3", 1, &r) == 0 && r.status == 201);
+    CHECK(req(NULL, port, "GET", "/kv/greeting?x=1", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "[2]") == 0);
+    CHECK(req(NULL, port, "GET", "/kv", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "{\"keys\":[\"greeting\",\"other\"]}") == 0);
+    CHECK(req(NULL, port, "DELETE", "/kv/greeting", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    CHECK(req(NULL, port, "GET", "/kv/greeting", NULL, NULL, 0, &r) == 0 && r.status == 404);
+    CHECK(req(NULL, port, "GET", "/kv/bad%20key", NULL, NULL, 0, &r) == 0 && r.status == 400);
+    CHECK(req(NULL, port, "POST", "/kv", NULL, "x", 1, &r) == 0 && r.status == 405);
+    ec_chain *c = ec_actor_chain(a);
+    ec_runtime_lock(rt);
+    CHECK(check_chain(c) > 0); /* every payload decodes (http events through the codec) */
+    CHECK(check_nesting(c) == 9);
+    ec_links_result lr;
+    CHECK_OK(ec_actor_check_links(&c, 1, &lr)); /* each wasm/call links its http/request */
+    CHECK(lr.checked >= 9);
+    ec_runtime_unlock(rt);
+    char *js = event_json(rt, c, "http/request", 0);
+    CHECK(js && strstr(js, "\"method\":\"PUT\"") && strstr(js, "\"target\":\"/kv/greeting\"") &&
+          strstr(js, "\"body\":\"{\\\"hi\\\":1}\""));
+    free(js);
+    js = event_json(rt, c, "http/response", 0);
+    CHECK(js && strstr(js, "\"status\":201") && strstr(js, "application/json"));
+    free(js);
+    js = event_json(rt, c, "http/request", 3);
+    CHECK(js && strstr(js, "\"query\":\"x=1\""));
+    free(js);
+    /* The data is in the store: a restarted runtime's kv (same data dir) finds it. */
+    ec_runtime_free(rt);
+    rt = new_runtime(0);
+    REQUIRE(rt);
+    a = spawn(rt, "kv", "kv", NULL);
+    REQUIRE(a);
+    port = serve(a, 0, 0);
+    REQUIRE(port);
+    CHECK(req(NULL, port, "GET", "/kv/other", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "3") == 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* On disk under batch: replies are held until their events are durable (deferred appends);
+ * the chain reads back whole. */
+static void kv_on_disk_batch(void)
+{
+    scratch_begin();
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = t_data;
+    o.cache_dir = cache;
+    o.quiet = 1;
+    ec_runtime *rt = NULL;
+    REQUIRE_OK(ec_runtime_new(&rt, &o));
+    ec_actor *a = spawn(rt, "kv", "kv", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 0, 0);
+    REQUIRE(port);
+    CURL *easy = curl_easy_init();
+    resp r;
+    CHECK(req(easy, port, "PUT", "/kv/k", NULL, "\"v\"", 3, &r) == 0 && r.status == 201);
+    for (int i = 0; i < 20; i++)
+        CHECK(req(easy, port, "GET", "/kv/k", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    curl_easy_cleanup(easy);
+    ec_runtime_lock(rt);
+    CHECK(check_nesting(ec_actor_chain(a)) == 21);
+    uint64_t n = ec_chain_count(ec_actor_chain(a));
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    /* Reopened from disk: every event is there and verifies. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/actors/kv/chain", t_data);
+    ec_chain *c = NULL;
+    REQUIRE_OK(ec_chain_open_path(&c, path, NULL));
+    CHECK(ec_chain_count(c) == n + 1); /* + actor/stop */
+    ec_verify_result vr;
+    CHECK_OK(ec_chain_verify(c, NULL, &vr));
+    ec_chain_free(c);
+    scratch_end();
+}
+
+/* Raw bytes to a port; the answer's status line into out. */
+static int raw_status(unsigned port, const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256] = {0};
+    int status = -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        send(fd, request, strlen(request), MSG_NOSIGNAL) == (ssize_t)strlen(request) &&
+        recv(fd, buf, sizeof buf - 1, 0) > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0)
+        status = atoi(buf + 9);
+    close(fd);
+    return status;
+}
+
+static void failures_get_clear_answers(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "t1", NULL);
+    ec_actor *b = spawn(rt, "httptest", "t2", NULL);
+    REQUIRE(a && b);
+    unsigned pa = serve(a, 1000, 0), pb = serve(b, 0, 0);
+    REQUIRE(pa && pb);
+    ec_chain *c = ec_actor_chain(a);
+    resp r;
+    /* A header and the request line reach the actor. */
+    CHECK(req(NULL, pa, "GET", "/echo", "X-Tag: hello", NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "GET /echo 0") == 0 &&
+          strstr(r.headers, "X-Tag: hello"));
+    /* Returning without http_respond: 500, recorded as a refusal naming why. */
+    CHECK(req(NULL, pa, "GET", "/silent", NULL, NULL, 0, &r) == 0 && r.status == 500);
+    char *js = event_json(rt, c, "http/refused", 0);
+    CHECK(js && strstr(js, "\"status\":500") && strstr(js, "without http_respond"));
+    free(js);
+    /* A second answer is refused (ESTATE) without a second record; the first is sent. */
+    CHECK(req(NULL, pa, "GET", "/twice", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "first") == 0);
+    js = event_json(rt, c, "wasm/result", 3); /* ec_init, echo, silent, twice */
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    CHECK(count_type(rt, c, "http/response") == 2); /* echo and the first of twice */
+    /* A malformed payload is EINVAL to the actor, which then answers properly. */
+    CHECK(req(NULL, pa, "GET", "/garbage", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "refused"));
+    /* Over the body limit: 413, a lone http/refused; the actor never sees it. */
+    static char big[5000];
+    memset(big, 'x', sizeof big);
+    int calls = count_type(rt, c, "wasm/call");
+    CHECK(req(NULL, pa, "PUT", "/echo", NULL, big, sizeof big, &r) == 0 && r.status == 413);
+    js = event_json(rt, c, "http/refused", 1);
+    CHECK(js && strstr(js, "\"status\":413"));
+    free(js);
+    /* Malformed (HTTP/1.1 without Host): 400, recorded. */
+    CHECK(raw_status(pa, "GET /echo HTTP/1.1\r\n\r\n") == 400);
+    js = event_json(rt, c, "http/refused", 2);
+    CHECK(js && strstr(js, "\"status\":400"));
+    free(js);
+    CHECK(count_type(rt, c, "wasm/call") == calls);
+    /* A trap after responding: 500 (the reply is never sent), the trap and the refusal are
+     * in the chain; then the trapped actor answers 500 to everything; the server stays up. */
+    CHECK(req(NULL, pa, "GET", "/trap", NULL, NULL, 0, &r) == 0 && r.status == 500);
+    CHECK(count_type(rt, c, "wasm/trap") == 1);
+    js = event_json(rt, c, "http/refused", 3);
+    CHECK(js && strstr(js, "\"status\":500") && strstr(js, "trap"));
+    free(js);
+    CHECK(req(NULL, pa, "GET", "/echo", NULL, NULL, 0, &r) == 0 && r.status == 500);
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    /* The other actor is untouched. */
+    CHECK(req(NULL, pb, "GET", "/echo", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    ec_runtime_lock(rt);
+    CHECK(check_chain(c) > 0);
+    CHECK(check_chain(ec_actor_chain(b)) > 0);
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A slow actor: the client gets 504 at the deadline; the late end is recorded. */
+static void slow_actor_times_out(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(300000000); /* the spin runs out of fuel in about 1 s */
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "slow", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 0, 200);
+    REQUIRE(port);
+    resp r;
+    double t0 = now_s();
+    CHECK(req(NULL, port, "GET", "/slow", NULL, NULL, 0, &r) == 0 && r.status == 504);
+    double took = now_s() - t0;
+    CHECK(took >= 0.15 && took < 3);
+    /* The handler ends (out of fuel: a trap) and its late end is reported and recorded. */
+    int ok = 0;
+    for (int i = 0; i < 200 && !ok; i++) {
+        char *js = event_json(rt, ec_actor_chain(a), "http/refused", 0);
+        ok = js && strstr(js, "\"status\":504");
+        free(js);
+        if (!ok)
+            usleep(50000);
+    }
+    CHECK(ok);
+    CHECK(count_type(rt, ec_actor_chain(a), "wasm/trap") == 1);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A plain HTTP service (not an actor) for the actors' requests to reach. */
+static int svc_handler(void *ctx, const ec_http_msg *m, ec_http_reply *reply)
+{
+    (void)ctx, (void)m;
+    ec_http_reply_header(reply, "Content-Type", "text/plain");
+    return ec_http_reply_body(reply, "hello\n", 6);
+}
+
+static void requests_from_actors(void)
+{
+    scratch_begin();
+    ec_http_server_options so = EC_HTTP_SERVER_OPTIONS_INIT;
+    ec_http_server *svc = NULL;
+    REQUIRE_OK(ec_http_server_start(&svc, &so, svc_handler, NULL));
+    unsigned sp = ec_http_server_port(svc);
+    /* A closed port: bind one, note it, close it. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+    unsigned closed = ntohs(sa.sin_port);
+    close(fd);
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    char allow0[64], u_ok[128], u_denied[128], u_refused[128];
+    snprintf(allow0, sizeof allow0, "127.0.0.1:%u", sp);
+    const char *allow[] = {allow0, "localhost"};
+    REQUIRE_OK(ec_runtime_http_allow(rt, allow, 2, 2000));
+    snprintf(u_ok, sizeof u_ok, "http://127.0.0.1:%u/data", sp);
+    snprintf(u_denied, sizeof u_denied, "http://127.0.0.1:%u/data", closed);
+    snprintf(u_refused, sizeof u_refused, "http://localhost:%u/", closed);
+    ec_actor *ok = spawn(rt, "httptest", "ok", u_ok);
+    ec_actor *den = spawn(rt, "httptest", "denied", u_denied);
+    ec_actor *ref = spawn(rt, "httptest", "refused", u_refused);
+    REQUIRE(ok && den && ref);
+    unsigned p1 = serve(ok, 0, 0), p2 = serve(den, 0, 0), p3 = serve(ref, 0, 0);
+    REQUIRE(p1 && p2 && p3);
+    resp r;
+    CHECK(req(NULL, p1, "GET", "/fetch", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "status 200 hello\n") == 0);
+    CHECK(req(NULL, p2, "GET", "/fetch", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strcmp(r.body, "error 4") == 0); /* denied: nothing sent */
+    CHECK(req(NULL, p3, "GET", "/fetch", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && (strcmp(r.body, "error 1") == 0 || strcmp(r.body, "error 6") == 0));
+    /* The chain: the request as the actor made it, then the outcome it was given. */
+    char *js = event_json(rt, ec_actor_chain(ok), "http/client-request", 0);
+    CHECK(js && strstr(js, "\"http\":\"client-request\"") && strstr(js, u_ok));
+    free(js);
+    js = event_json(rt, ec_actor_chain(ok), "http/client-request.result", 0);
+    CHECK(js && strstr(js, "\"out\":\"6576687474700102")); /* a kind 2 payload, as given */
+    free(js);
+    js = event_json(rt, ec_actor_chain(den), "http/client-request.result", 0);
+    /* kind 5, the error: all ASCII here, so the payload is recorded as text (ABI.md 4) */
+    CHECK(js && strstr(js, "\"out\":\"evhttp\\u0001\\u0005\\u0004") &&
+          strstr(js, "not on the allow-list"));
+    free(js);
+    ec_runtime_lock(rt);
+    CHECK(check_chain(ec_actor_chain(ok)) > 0 && check_chain(ec_actor_chain(den)) > 0);
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    ec_http_server_stop(svc);
+    scratch_end();
+}
+
+/* Concurrent clients on two actors, and messages from the main thread meanwhile: each chain
+ * stays one unbroken stretch per request. */
+typedef struct client_arg {
+    unsigned port;
+    int n, ok;
+} client_arg;
+
+static void *client(void *p)
+{
+    client_arg *c = p;
+    CURL *easy = curl_easy_init();
+    resp *r = malloc(sizeof *r);
+    for (int i = 0; easy && r && i < c->n; i++)
+        if (req(easy, c->port, "GET", "/kv", NULL, NULL, 0, r) == 0 && r->status == 200)
+            c->ok++;
+    free(r);
+    curl_easy_cleanup(easy);
+    return NULL;
+}
+
+static void concurrent_clients(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *k1 = spawn(rt, "kv", "k1", NULL), *k2 = spawn(rt, "kv", "k2", NULL);
+    ec_actor *cnt = spawn(rt, "counter", "counter", NULL);
+    REQUIRE(k1 && k2 && cnt);
+    unsigned p1 = serve(k1, 0, 0), p2 = serve(k2, 0, 0);
+    REQUIRE(p1 && p2);
+    enum { T = 4, N = 15 };
+    pthread_t th[T];
+    client_arg ca[T];
+    for (int i = 0; i < T; i++) {
+        ca[i] = (client_arg){i % 2 ? p2 : p1, N, 0};
+        pthread_create(&th[i], NULL, client, &ca[i]);
+    }
+    for (int i = 0; i < 20; i++) {
+        ec_runtime_lock(rt);
+        CHECK_OK(ec_runtime_send(rt, "counter", "inc", 3));
+        CHECK_OK(ec_runtime_run(rt, 0, NULL));
+        ec_runtime_unlock(rt);
+        usleep(1000);
+    }
+    int total = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        total += ca[i].ok;
+    }
+    CHECK(total == T * N);
+    ec_runtime_lock(rt);
+    CHECK(check_nesting(ec_actor_chain(k1)) == 2 * N);
+    CHECK(check_nesting(ec_actor_chain(k2)) == 2 * N);
+    CHECK(count_type(rt, ec_actor_chain(cnt), "wasm/result") == 21);
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+static void refuses_misuse(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *c = spawn(rt, "counter", "counter", NULL);
+    ec_actor *k = spawn(rt, "kv", "kv", NULL);
+    REQUIRE(c && k);
+    CHECK(ec_actor_serve_http(c, NULL, NULL) == EC_EINVAL); /* no ec_handle_http */
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "ec_handle_http"));
+    CHECK(serve(k, 0, 0) != 0);
+    CHECK(ec_actor_serve_http(k, NULL, NULL) == EC_EEXISTS);
+    ec_actor_http_options o = EC_ACTOR_HTTP_OPTIONS_INIT;
+    o.version = 99;
+    CHECK(ec_actor_serve_http(k, &o, NULL) == EC_EUNSUPPORTED);
+    const char *empty[] = {""};
+    CHECK(ec_runtime_http_allow(rt, empty, 1, 0) == EC_EINVAL);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RUN(kv_over_loopback);
+    RUN(kv_on_disk_batch);
+    RUN(failures_get_clear_answers);
+    RUN(slow_actor_times_out);
+    RUN(requests_from_actors);
+    RUN(concurrent_clients);
+    RUN(refuses_misuse);
+    curl_global_cleanup();
+    TEST_END();
+}
