@@ -30,7 +30,8 @@ EXPORT("ec_init") i32 init(const char *args, u32 n)
     return rc;
 }
 
-/* "work N" -> worker, "crash" -> crasher, "status" -> log the children and their heads. */
+/* "work N" -> worker, "crash" -> crasher, "status" -> log the children and their heads,
+ * "total" -> ask the worker for its total, "stop NAME" -> stop that child. */
 EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
 {
     char id[140];
@@ -63,6 +64,8 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
         }
         return 0;
     }
+    if (ec_starts(p, n, "stop "))
+        return ec_sup_stop(p + 5, n - 5);
     if (ec_starts(p, n, "total")) {
         char b[32];
         u32 l = child_id("worker", id);

@@ -7,7 +7,12 @@ set -eu
 B=${1:-build}
 EV=$B/evchain
 A=$(cd "$B/actors" && pwd)
-D=$(mktemp -d /tmp/evchain-demo.XXXXXX)
+# On local disk by default, where the chains stay to be inspected after the demo; each run
+# starts its own group afresh (the runtime refuses to start an actor id that already exists).
+D=${EVCHAIN_DEMO_DIR:-./evchain-data/demo}
+rm -rf "$D"
+mkdir -p "$D"
+D=$(cd "$D" && pwd)
 SERVER=
 cleanup() {
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
@@ -56,14 +61,16 @@ say "stopping the runtime"
 wait "$SERVER"
 SERVER=
 
-say "verifying every chain"
-for c in "$D"/actors/*/chain; do
-  "$EV" verify "$c"
-done
+say "verifying every chain, and the links between them"
+"$EV" verify --links "$D"
 
-say "the counter's chain"
-"$EV" log "$D/actors/counter/chain"
-say "the refused path escape, in the file user's chain"
-"$EV" log "$D/actors/files/chain" --type 'fs/read*'
+say "the counter's chain (first 17 events: start, init, one message through the store)"
+"$EV" log "$D/actors/counter/chain" --to 16
+say "the crasher's trap and restart, as recorded in its own chain"
+"$EV" log "$D/actors/sup.crasher/chain" --type 'wasm/trap'
+"$EV" log "$D/actors/sup.crasher/chain" --type 'actor/restart'
+say "the refused path escape, in the file user's chain, decoded"
+seq=$("$EV" log "$D/actors/files/chain" --type 'fs/read.result' | tail -n 1 | cut -d' ' -f1)
+"$EV" show "$D/actors/files/chain" "$seq"
 echo
 echo "chains, sandboxes and store kept in $D"

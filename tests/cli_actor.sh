@@ -55,6 +55,21 @@ if have_cmd log; then
   has "$T/out" "store/label_set"
   has "$T/out" "actor/stop"
 fi
+if have_cmd show; then
+  # Payloads are decoded for people: the binding event and a store result.
+  expect 0 "$EV" show "$T/d1/actors/counter/chain" 0
+  has "$T/out" '"abi":1'
+  has "$T/out" '"actor":"counter"'
+fi
+# The effects policy: the same outcome, synced only where an effect leaves the actor.
+expect 0 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --cache "$CACHE" --quiet \
+  --durability effects --message "write a.txt synced" --message "read a.txt"
+[ "$(cat "$T/d1e/actors/files/fs/a.txt" 2>/dev/null)" = "synced" ] && ok || bad "effects: no file"
+if have_cmd verify; then
+  expect 0 "$EV" verify "$T/d1e/actors/files/chain"
+fi
+expect 2 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --durability sometimes
+has "$T/err" "sometimes"
 # The same actor id again in the same data directory: refused, the chain is left alone.
 expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet
 has "$T/err" "already holds a chain"
@@ -102,6 +117,18 @@ if have_cmd verify; then
     "$T/d4/actors/ping/chain" "$T/d4/actors/pong/chain"
 fi
 
+# --- the group's chains checked against each other; mixing two runs breaks the links
+if have_cmd verify; then
+  expect 0 "$EV" verify --links "$T/d4"
+  has "$T/out" "links: ok, 9 links between 5 chains"
+  expect 0 "$EV" run --manifest "$T/group.json" --data-dir "$T/d4b" --cache "$CACHE" --quiet
+  expect 1 "$EV" verify --links "$T/d4/actors/ping/chain" "$T/d4b/actors/pong/chain"
+  has "$T/out" "which is not in pong's chain"
+  expect 0 "$EV" verify --links "$T/d4/actors/pong/chain"
+  has "$T/out" "to actors outside the group (not checked)"
+  expect 2 "$EV" verify --links "$T/d4/actors/pong/chain" "$T/group.json"
+fi
+
 # --- serve, feed with evchain send, stop with evchain send --stop
 "$EV" run "$A/counter.wasm" --data-dir "$T/d5" --cache "$CACHE" --quiet --serve \
   >"$T/serve.out" 2>"$T/serve.err" &
@@ -132,6 +159,27 @@ has "$T/err" "no runtime is serving"
 expect 2 "$EV" send --data-dir "$T/d5" counter
 if have_cmd verify; then
   expect 0 "$EV" verify "$T/d5/actors/counter/chain"
+fi
+
+# --- SIGTERM stops a serving runtime cleanly: actors stopped (recorded), socket removed
+"$EV" run "$A/counter.wasm" --data-dir "$T/d6" --cache "$CACHE" --quiet --serve \
+  >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+i=0
+while [ ! -S "$T/d6/run.sock" ] && [ $i -lt 100 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+expect 0 "$EV" send --data-dir "$T/d6" counter inc
+kill -TERM "$SERVER"
+wait "$SERVER"
+rc=$?
+SERVER=
+[ "$rc" -eq 0 ] && ok || bad "server exit $rc after SIGTERM"
+[ ! -e "$T/d6/run.sock" ] && ok || bad "socket left behind after SIGTERM"
+if have_cmd log; then
+  expect 0 "$EV" log "$T/d6/actors/counter/chain" --type 'actor/stop'
+  has "$T/out" "actor/stop"
 fi
 
 echo "$pass passed, $fail failed"

@@ -182,7 +182,8 @@ static void counter_store_and_binding(void)
     REQUIRE_OK(ec_payload_to_json("actor/start", ev.data, ev.data_len, &js));
     CHECK(strstr(js, "\"abi\":1") && strstr(js, "\"alg\":\"sha256\"") &&
           strstr(js, "\"actor\":\"c1\"") && strstr(js, "\"args\":\"hello\"") &&
-          strstr(js, "\"module_sha256\":\""));
+          strstr(js, "\"module_sha256\":\"") && strstr(js, "\"fuel\":1000000000") &&
+          strstr(js, "\"call_depth\":2000") && strstr(js, "\"memory_pages\":256"));
     free(js);
     /* Every call is a call/result pair; the first is ec_init with its arguments. */
     REQUIRE_OK(find_event(c, "wasm/call", 0, &js, NULL));
@@ -334,8 +335,8 @@ static void group_links(void)
     REQUIRE(rt);
     REQUIRE(spawn(rt, "pingpong", "ping", "pong") && spawn(rt, "pingpong", "pong", "ping"));
     REQUIRE(spawn(rt, "supervisor", "sup", NULL) && spawn(rt, "counter", "cnt", NULL));
-    const char *msgs[][2] = {{"ping", "serve 2"}, {"sup", "work 1"}, {"sup", "crash"},
-                             {"cnt", "tick"}};
+    const char *msgs[][2] = {
+        {"ping", "serve 2"}, {"sup", "work 1"}, {"sup", "crash"}, {"cnt", "tick"}};
     for (int k = 0; k < 4; k++)
         CHECK_OK(ec_runtime_send(rt, msgs[k][0], msgs[k][1], strlen(msgs[k][1])));
     CHECK_OK(ec_runtime_run(rt, 2000, NULL));
@@ -426,13 +427,44 @@ static void supervisor_restarts_trapping_child(void)
     CHECK(strstr(js, "\"out\":\"12\"") && strstr(js, "\"link\":\""));
     free(js);
     CHECK(find_event(ec_actor_chain(w), "message/reply", 0, NULL, NULL) == 0);
+    /* The parent lists its children and reads a child's status (41 bytes). */
+    CHECK_OK(ec_runtime_send(rt, "sup", "status", 6));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/list.result", 0, &js, NULL));
+    CHECK(strstr(js, "\"out\":\"worker\\ncrasher\\n\""));
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/status.result", 0, &js, NULL));
+    CHECK(strstr(js, "\"ret\":41"));
+    free(js);
     /* The worker stopped itself: the parent hears of it; stopping the parent stops all. */
     CHECK_OK(ec_runtime_send(rt, "sup.worker", "quit", 4));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
     CHECK(ec_actor_get_state(w) == EC_ACTOR_STOPPED);
     CHECK(strstr(ec_actor_reason(w), "asked to quit") != NULL);
-    CHECK_OK(ec_runtime_stop(rt, "sup", "test over"));
+    /* The worker's own stop reached the parent as a child notice (event 2). */
+    found = 0;
+    for (int k = 0; k < 20 && !found; k++) {
+        if (find_event(ec_actor_chain(p), "wasm/call", k, &js, NULL))
+            break;
+        found = strstr(js, "\"fn\":\"ec_handle_child\"") && strstr(js, "\"arg\":2") &&
+                strstr(js, "\"from\":\"sup.worker\"");
+        free(js);
+    }
+    CHECK(found);
+    /* The parent stops a child itself; a second stop finds it stopped (ESTATE). */
+    CHECK_OK(ec_runtime_send(rt, "sup", "stop crasher", 12));
+    CHECK_OK(ec_runtime_send(rt, "sup", "stop crasher", 12));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
     CHECK(ec_actor_get_state(c) == EC_ACTOR_STOPPED);
+    CHECK(strstr(ec_actor_reason(c), "stopped by its supervisor") != NULL);
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/stop.result", 0, &js, NULL));
+    CHECK(strstr(js, "\"ret\":0"));
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(p), "supervisor/stop.result", 1, &js, NULL));
+    CHECK(strstr(js, "\"ret\":-7"));
+    free(js);
+    CHECK_OK(ec_runtime_stop(rt, "sup", "test over"));
+    CHECK(ec_actor_get_state(p) == EC_ACTOR_STOPPED);
     CHECK(find_event(ec_actor_chain(c), "actor/stop", 0, NULL, NULL) == 0);
     for (size_t k = 0; k < ec_runtime_actor_count(rt); k++)
         CHECK(check_chain(ec_actor_chain(ec_runtime_actor_at(rt, k))) > 0);
@@ -495,6 +527,188 @@ static void files_env_random(void)
     scratch_end();
 }
 
+/* time_now gives the actor the clock, and the chain records exactly what it was given. */
+static void time_recorded(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "bench", "clock", "none");
+    REQUIRE(a);
+    uint64_t before = ec_time_now_ns();
+    CHECK_OK(ec_runtime_send(rt, "clock", "clock 3", 7));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    uint64_t after = ec_time_now_ns();
+    uint64_t prev = 0;
+    for (int k = 0; k < 3; k++) {
+        char *js = NULL;
+        REQUIRE_OK(find_event(ec_actor_chain(a), "time/now.result", k, &js, NULL));
+        const char *r = strstr(js, "\"ret\":");
+        unsigned long long v = r ? strtoull(r + 6, NULL, 10) : 0;
+        CHECK(v >= before && v <= after && v >= prev);
+        prev = v;
+        free(js);
+    }
+    CHECK(find_event(ec_actor_chain(a), "time/now.result", 3, NULL, NULL) == -1);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- sync_effects: an instrumented backend records where the runtime syncs ---- */
+
+typedef struct probe {
+    ec_backend base;
+    ec_backend *inner;
+    size_t nsync;
+    uint64_t synced_at[256]; /* record count at each sync */
+} probe;
+
+static probe *probes[8];
+static size_t nprobes;
+
+#define INNER(b) (((probe *)(b))->inner)
+static int p_get_alg(ec_backend *b, ec_hash_alg *o)
+{
+    return INNER(b)->get_alg(INNER(b), o);
+}
+static int p_set_alg(ec_backend *b, ec_hash_alg a)
+{
+    return INNER(b)->set_alg(INNER(b), a);
+}
+static int p_count(ec_backend *b, uint64_t *o)
+{
+    return INNER(b)->count(INNER(b), o);
+}
+static int p_reserve(ec_backend *b, size_t len, uint8_t **o)
+{
+    return INNER(b)->reserve(INNER(b), len, o);
+}
+static int p_commit(ec_backend *b, uint64_t seq, size_t off)
+{
+    return INNER(b)->commit(INNER(b), seq, off);
+}
+static int p_get(ec_backend *b, uint64_t seq, const uint8_t **r, size_t *l)
+{
+    return INNER(b)->get(INNER(b), seq, r, l);
+}
+static int p_find(ec_backend *b, const uint8_t *h, size_t hl, uint64_t *o)
+{
+    return INNER(b)->find_hash(INNER(b), h, hl, o);
+}
+static int p_iter_new(ec_backend *b, uint64_t from, ec_backend_iter **o)
+{
+    return INNER(b)->iter_new(INNER(b), from, o);
+}
+static int p_sync(ec_backend *b)
+{
+    probe *p = (probe *)b;
+    uint64_t n = 0;
+    p->inner->count(p->inner, &n);
+    if (p->nsync < 256)
+        p->synced_at[p->nsync++] = n;
+    return 0;
+}
+static void p_free(ec_backend *b)
+{
+    INNER(b)->free(INNER(b));
+    for (size_t k = 0; k < nprobes; k++)
+        if (probes[k] == (probe *)b)
+            probes[k] = NULL;
+    free(b);
+}
+
+static int probe_new(ec_backend **out, const char *id, const char *dir, void *ctx)
+{
+    (void)id, (void)dir, (void)ctx;
+    probe *p = calloc(1, sizeof *p);
+    if (!p || nprobes == 8 || ec_backend_memory(&p->inner, NULL)) {
+        free(p);
+        return EC_ENOMEM;
+    }
+    p->base = *p->inner; /* iter_next and iter_free take the iterator only */
+    p->base.get_alg = p_get_alg;
+    p->base.set_alg = p_set_alg;
+    p->base.count = p_count;
+    p->base.reserve = p_reserve;
+    p->base.commit = p_commit;
+    p->base.get = p_get;
+    p->base.find_hash = p_find;
+    p->base.iter_new = p_iter_new;
+    p->base.wait_durable = NULL;
+    p->base.sync = p_sync;
+    p->base.free = p_free;
+    probes[nprobes++] = p;
+    *out = &p->base;
+    return 0;
+}
+
+/* docs/ABI.md section 1: the host calls whose effect leaves the actor. */
+static int effect_type(const ec_event *ev)
+{
+    static const char *const t[] = {"runtime/log",     "store/put",          "store/label_set",
+                                    "fs/write",        "fs/delete",          "message/send",
+                                    "message/request", "message/reply",      "supervisor/spawn",
+                                    "supervisor/stop", "supervisor/restart", "runtime/shutdown",
+                                    "wasm/trap",       "actor/stop"};
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        if (ev->type_len == strlen(t[k]) && memcmp(ev->type, t[k], ev->type_len) == 0)
+            return 1;
+    return 0;
+}
+
+static void sync_before_effects(void)
+{
+    scratch_begin();
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = t_data;
+    o.cache_dir = cache;
+    o.sync_effects = 1;
+    o.backend_new = probe_new;
+    o.quiet = 1;
+    nprobes = 0;
+    ec_runtime *rt;
+    REQUIRE_OK(ec_runtime_new(&rt, &o));
+    setenv("GREETING", "hi", 1);
+    const char *allow[] = {"GREETING"};
+    ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;
+    ao.id = "f";
+    ao.env_allow = allow;
+    ao.env_allow_count = 1;
+    ec_actor *a;
+    REQUIRE_OK(ec_runtime_spawn(rt, actor_path("files"), &ao, &a));
+    const char *msgs[] = {"write a.txt hi", "read a.txt", "greet", "list", "delete a.txt"};
+    for (int k = 0; k < 5; k++)
+        CHECK_OK(ec_runtime_send(rt, "f", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK_OK(ec_runtime_stop(rt, "f", "done"));
+    REQUIRE(nprobes == 1 && probes[0]);
+    probe *p = probes[0];
+    /* Every effect's request (and the stop) is followed by a sync right after it is
+     * recorded; nothing else is: reads, time, random and calls into the actor are not. */
+    ec_chain *c = ec_actor_chain(a);
+    size_t want = 0, effects = 0, pure = 0;
+    ec_iter *it;
+    ec_event ev;
+    REQUIRE_OK(ec_iter_new(&it, c, 0));
+    while (ec_iter_next(it, &ev) == 0) {
+        if (!effect_type(&ev)) {
+            for (size_t k = 0; k < p->nsync; k++)
+                CHECK(p->synced_at[k] != ev.seq + 1 || ev.seq + 1 == 0);
+            pure++;
+            continue;
+        }
+        effects++;
+        CHECK(want < p->nsync && p->synced_at[want] == ev.seq + 1);
+        want++;
+    }
+    ec_iter_free(it);
+    CHECK(p->nsync == want && effects >= 6 && pure > effects);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 int main(void)
 {
     RUN(payload_encoding);
@@ -506,5 +720,7 @@ int main(void)
     RUN(supervisor_restarts_trapping_child);
     RUN(group_links);
     RUN(files_env_random);
+    RUN(time_recorded);
+    RUN(sync_before_effects);
     TEST_END();
 }

@@ -34,6 +34,9 @@ static ec_runtime *hostile_runtime(void)
     o.fuel = 2000000; /* enough for every example; an endless loop runs out fast */
     o.memory_pages = 64;
     o.max_message = 64 * 1024;
+    o.max_queue = 100;
+    o.max_actors = 24;
+    o.write_budget = 4096;
     o.quiet = 1;
     ec_runtime *rt = NULL;
     return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
@@ -61,6 +64,12 @@ static void traps_are_contained(void)
     js = attack(rt, "bomb", "bomb", "wasm/trap");
     CHECK(js && strstr(js, "out of bounds"));
     CHECK(trapped(rt, "bomb"));
+    free(js);
+    /* It grew to the runtime's cap (64 pages here), not to the 1024 its module declares. */
+    js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "bomb")), "runtime/log", 0, &js, NULL) ==
+          0);
+    CHECK(js && strstr(js, "\"text\":\"pages 64\""));
     free(js);
 
     js = attack(rt, "deep", "recurse", "wasm/trap");
@@ -100,12 +109,123 @@ static void traps_are_contained(void)
     CHECK(js && strstr(js, "\"len\":2097152") && !strstr(js, "\"body\""));
     free(js);
 
+    /* A flood of messages and timers: the first 100 of each are queued, the rest refused
+     * (EBUSY, recorded); the queue drains and the actor goes on. */
+    js = attack(rt, "flood", "flood 150", "wasm/result");
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    ec_chain *fc = ec_actor_chain(ec_runtime_find(rt, "flood"));
+    js = NULL;
+    CHECK(find_event(fc, "message/send.result", 99, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(fc, "message/send.result", 100, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "queue is full"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(fc, "timer/set.result", 100, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "timers already pending"));
+    free(js);
+    CHECK(find_event(fc, "wasm/call", 100, NULL, NULL) == 0);  /* the flood, 100 "x"... */
+    CHECK(find_event(fc, "wasm/call", 101, NULL, NULL) == -1); /* ...and no more */
+    CHECK(ec_runtime_send(rt, "bystander", "x", 1) == 0);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+
+    /* A disk bomb: four 1 KiB files fit the 4 KiB write budget, the fifth is refused. */
+    js = attack(rt, "fill", "fill 100", "wasm/result");
+    CHECK(js && strstr(js, "\"ret\":4"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "fill")), "fs/write.result", 4, &js,
+                     NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-4") && strstr(js, "write budget"));
+    free(js);
+
     /* The bystander never noticed. */
     CHECK_OK(ec_runtime_send(rt, "bystander", "inc", 3));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
     ec_actor *b = ec_runtime_find(rt, "bystander");
     CHECK(ec_actor_get_state(b) == EC_ACTOR_RUNNING);
     CHECK(find_event(ec_actor_chain(b), "wasm/result", 1, NULL, NULL) == 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* Nesting is bounded: an actor on the call stack is not re-entered, and children come only
+ * from plain module names next to the parent's module. */
+static void reentry_and_spawn_refused(void)
+{
+    scratch_begin();
+    ec_runtime *rt = hostile_runtime();
+    REQUIRE(rt);
+    char *js = attack(rt, "me", "self", "message/request.result");
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "already in a call"));
+    free(js);
+    CHECK(!trapped(rt, "me"));
+    static const char *const bad[][2] = {{"spawn ../../bin/x", "\"ret\":-1"},
+                                         {"spawn nosuch", "\"ret\":-2"},
+                                         {"spawn badimport", "launch_missiles"}};
+    for (int k = 0; k < 3; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "sp%d", k);
+        js = attack(rt, id, bad[k][0], "supervisor/spawn.result");
+        CHECK(js && strstr(js, bad[k][1]));
+        if (js && !strstr(js, bad[k][1]))
+            fprintf(stderr, "%s: %s\n", bad[k][0], js);
+        free(js);
+    }
+    CHECK(ec_runtime_find(rt, "sp0.kid") == NULL && ec_runtime_find(rt, "sp2.kid") == NULL);
+    /* A good child spawns, once: the same name again is busy. */
+    js = attack(rt, "sp3", "spawn worker", "supervisor/spawn.result");
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    CHECK(ec_runtime_find(rt, "sp3.kid") != NULL);
+    CHECK_OK(ec_runtime_send(rt, "sp3", "spawn worker", 12));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "sp3")), "supervisor/spawn.result", 1, &js,
+                     NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5"));
+    free(js);
+    /* Spawning without end stops at the runtime's bound on actors (24 here), refused. */
+    size_t before = ec_runtime_actor_count(rt);
+    js = attack(rt, "many", "spawnmany 2000", "wasm/result");
+    char want[32];
+    snprintf(want, sizeof want, "\"ret\":%zu", 24 - before - 1);
+    CHECK(js && strstr(js, want));
+    free(js);
+    CHECK(ec_runtime_actor_count(rt) == 24);
+    /* A parent that traps takes its children with it. */
+    CHECK_OK(ec_runtime_send(rt, "sp3", "divzero", 7));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *kid = ec_runtime_find(rt, "sp3.kid");
+    CHECK(trapped(rt, "sp3") && ec_actor_get_state(kid) == EC_ACTOR_STOPPED);
+    CHECK(strstr(ec_actor_reason(kid), "parent trapped") != NULL);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* Input the actor cannot place: its ec_alloc refuses (returns 0) and the call is a trap,
+ * recorded; an outside message over the runtime's limit is refused before it is queued. */
+static void oversized_input(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "counter", "c", NULL));
+    size_t n = 300 * 1024; /* over the actors' 256 KiB input arena, under the 1 MiB limit */
+    char *big = calloc(1, 2u << 20);
+    REQUIRE(big);
+    memset(big, 'x', n);
+    CHECK_OK(ec_runtime_send(rt, "c", big, n));
+    CHECK(ec_runtime_send(rt, "c", big, 2u << 20) == EC_EDENIED);
+    free(big);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(trapped(rt, "c"));
+    char *js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "c")), "wasm/trap", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "ec_alloc(307200) returned 0"));
+    free(js);
     ec_runtime_free(rt);
     scratch_end();
 }
@@ -171,6 +291,8 @@ static void path_escapes_refused(void)
 int main(void)
 {
     RUN(traps_are_contained);
+    RUN(oversized_input);
     RUN(path_escapes_refused);
+    RUN(reentry_and_spawn_refused);
     TEST_END();
 }

@@ -13,6 +13,9 @@ extern "C" {
 
 #define EC_ABI_VERSION 1
 
+/* A runtime is driven from one thread at a time (it is not locked internally); runtimes may
+ * live on different threads: wasm execution is serialized process-wide, since wasm2c's
+ * runtime state is global. */
 typedef struct ec_runtime ec_runtime;
 typedef struct ec_actor ec_actor;
 
@@ -37,11 +40,28 @@ typedef struct ec_runtime_options {
     /* Capacity hints for memory chains (see ec_memory_options); 0: grow as needed. */
     uint64_t memory_expected_events;
     size_t memory_expected_bytes;
+    /* 1: instead of `durability`, sync an actor's chain before each effect that leaves the
+     * actor (file, store, message, reply, log, supervision) and when it stops or traps; pure
+     * host calls (time, random, reads) and calls into the actor are not synced on their own.
+     * A crash can then lose only events whose consequences never left the process. */
+    int sync_effects;
+    /* When set, makes each actor's backend (instead of chain_store): a user's own storage, or
+     * a test's instrumented one. chain_dir is where a disk chain would go. */
+    int (*backend_new)(ec_backend **out, const char *actor_id, const char *chain_dir, void *ctx);
+    void *backend_ctx;
+    /* Messages and notices waiting for delivery, all actors together; a send beyond it is
+     * refused (EBUSY to an actor, EC_EDENIED to ec_runtime_send). 0: 65536. */
+    uint32_t max_queue;
+    /* Actors in the runtime, children included: a spawn beyond it is refused. 0: 1024. */
+    uint32_t max_actors;
+    /* Bytes an actor may write (fs_write and store_put together, over its life): a disk
+     * bomb is refused like a memory bomb. 0: 256 MiB. */
+    uint64_t write_budget;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0                                                                                \
+            0, 0, 0, 0, NULL, NULL, 0, 0, 0                                                        \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

@@ -49,18 +49,7 @@ typedef struct ec_module {
     struct ec_module *next;
 } ec_module;
 
-/* What a parsed module declares (module.c). */
-typedef struct ec_wasm_info {
-    uint32_t initial_pages, max_pages; /* max_pages = UINT32_MAX when undeclared */
-    unsigned exports;                  /* bit set of EX_* below */
-} ec_wasm_info;
-enum { EX_ALLOC = 1, EX_INIT = 2, EX_MESSAGE = 4, EX_REQUEST = 8, EX_TIMER = 16, EX_CHILD = 32 };
-
-/* Parse a wasm binary and check it against ABI v1: every import must be a host function with
- * the right signature, memory must be defined and exported, handler exports must have the
- * documented types. `instrumented`: env.log_execution (fuel) is allowed. */
-int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrumented,
-                  ec_wasm_info *info);
+#include "actor/wasm_check.h"
 
 /* Work queued for delivery by ec_runtime_run. */
 typedef enum work_kind { WORK_MESSAGE, WORK_TIMER, WORK_CHILD } work_kind;
@@ -97,6 +86,7 @@ struct ec_actor {
     char **env_allow;
     size_t env_allow_count;
     uint64_t fuel;
+    uint64_t written;   /* fs_write and store_put bytes so far, against rt->write_budget */
     int on_stack;       /* a call into this actor is running: no re-entry, no stop */
     int stop_requested; /* shutdown() called: stop after the current call */
     char *stop_reason;
@@ -117,11 +107,17 @@ struct ec_runtime {
     uint64_t fuel;
     uint32_t memory_pages, max_message;
     int quiet;
+    int sync_effects;
+    int (*backend_new)(ec_backend **out, const char *actor_id, const char *chain_dir, void *ctx);
+    void *backend_ctx;
     ec_memory_options mem_hint;
     ec_actor **actors;
     size_t nactors, cap;
     ec_module *modules;
     work *queue, *queue_tail;
+    size_t queued, ntimers, max_queue; /* floods are refused, not memory bombs */
+    size_t max_actors;
+    uint64_t write_budget;
     work *timers; /* sorted by due_ns */
     char *store_dir;
     int depth; /* nested executor calls (request, spawn inside a call) */
@@ -134,6 +130,8 @@ void ec_module_free_all(ec_runtime *rt);
 
 /* runtime.c: the executor. Every call into an actor goes through exec_call. */
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+/* sync_effects mode: make everything recorded so far durable (no-op otherwise). */
+int ec_actor_sync(ec_actor *a);
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret);
 enum { FN_INIT, FN_MESSAGE, FN_REQUEST, FN_TIMER, FN_CHILD };

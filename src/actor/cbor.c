@@ -251,6 +251,10 @@ static int rd_item(rd *r, int depth, const uint8_t **key, size_t *key_len)
     int rc = rd_head(r, &mt, &v);
     if (rc)
         return rc;
+    if (key && mt != 3) { /* every path below that is not text must not leave *key unset */
+        r->off = start;
+        return rd_fail(r, "map key is not a text string");
+    }
     switch (mt) {
     case 0:
         if (r->json) {
@@ -427,8 +431,8 @@ int ec_payload_to_json(const char *event_type, const uint8_t *data, size_t len, 
     return 0;
 }
 
-int cb_map_find(const uint8_t *data, size_t len, const char *key, unsigned *mt,
-                const uint8_t **val, size_t *val_len, uint64_t *num)
+int cb_map_find(const uint8_t *data, size_t len, const char *key, unsigned *mt, const uint8_t **val,
+                size_t *val_len, uint64_t *num)
 {
     rd r = {data, len, 0, NULL};
     unsigned m;

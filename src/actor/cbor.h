@@ -41,7 +41,7 @@ int cb_check(const uint8_t *data, size_t len);
 /* The value under text key `key` of the map `data`: its major type (0 unsigned, 2 bytes,
  * 3 text, 7 simple), its bytes for strings, its argument (the integer, or 20/21/22 for
  * false/true/null). -1 when absent or not a map. */
-int cb_map_find(const uint8_t *data, size_t len, const char *key, unsigned *mt,
-                const uint8_t **val, size_t *val_len, uint64_t *num);
+int cb_map_find(const uint8_t *data, size_t len, const char *key, unsigned *mt, const uint8_t **val,
+                size_t *val_len, uint64_t *num);
 
 #endif

@@ -50,7 +50,8 @@ typedef struct hresp {
     const void *out; /* bytes for the actor, copied to its out pointer */
     size_t out_len;
     int has_out;
-    void *heap; /* freed after the call */
+    void *heap;        /* freed after the call */
+    uint8_t small[48]; /* small outputs (hashes, status) live here: no statics */
     char error[200];
     uint8_t link[EC_HASH_MAX];
     size_t link_len;
@@ -79,6 +80,21 @@ static void trap_recording(ec_actor *a, const char *type)
     wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
 }
 
+/* Host calls whose effect leaves the actor (another actor, the store, the sandbox, the
+ * terminal): in sync_effects mode their request, and everything before it, is made durable
+ * before the effect. The rest only give the actor values, recorded in its own chain. */
+static int is_effect(const char *type)
+{
+    static const char *const effects[] = {
+        "runtime/log",      "store/put",       "store/label_set",    "fs/write",
+        "fs/delete",        "message/send",    "message/request",    "message/reply",
+        "supervisor/spawn", "supervisor/stop", "supervisor/restart", "runtime/shutdown"};
+    for (size_t k = 0; k < sizeof effects / sizeof effects[0]; k++)
+        if (strcmp(type, effects[k]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Record mode: append the request event `type`, perform the effect, append `<type>.result`
  * with what the actor is given, then give it (out bytes into its memory, ret as the return
  * value). A replay mode replaces only the middle step: it reads the recorded request and
@@ -92,6 +108,8 @@ static int64_t host_call(ec_actor *a, const char *type, cbuf *req, effect_fn fx,
     int rc = ec_actor_record(a, type, req, h);
     cb_free(req);
     if (rc)
+        trap_recording(a, type);
+    if (a->rt->sync_effects && is_effect(type) && ec_actor_sync(a))
         trap_recording(a, type);
     hresp r;
     memset(&r, 0, sizeof r);
@@ -165,8 +183,18 @@ static void fx_log(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r
 {
     (void)h, (void)hl;
     const u32 *pl = ctx;
-    if (!a->rt->quiet)
-        fprintf(stderr, "[%s] %.*s\n", a->id, (int)pl[1], mp(a, pl[0]));
+    if (!a->rt->quiet) {
+        /* Control bytes are shown as \xNN: an actor does not get to drive the terminal. */
+        const unsigned char *t = (const unsigned char *)mp(a, pl[0]);
+        fprintf(stderr, "[%s] ", a->id);
+        for (u32 k = 0; k < pl[1]; k++) {
+            if ((t[k] < 0x20 && t[k] != '\n' && t[k] != '\t') || t[k] == 0x7f)
+                fprintf(stderr, "\\x%02x", t[k]);
+            else
+                fputc(t[k], stderr);
+        }
+        fputc('\n', stderr);
+    }
     r->ret = 0;
 }
 
@@ -259,7 +287,9 @@ static void fx_timer(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp 
         return;
     }
     if (ec_queue_timer(a->rt, a->id, pl[0], pl[1], h, hl)) {
-        fail(r, ABI_EIO, "out of memory");
+        const ec_error *e = ec_error_last();
+        fail(r, a->rt->ntimers >= a->rt->max_queue ? ABI_EBUSY : ABI_EIO, "%s",
+             e ? e->message : "cannot set the timer");
         return;
     }
     r->ret = 0;
@@ -428,11 +458,24 @@ static int read_small_file(const char *path, size_t max, uint8_t **out, size_t *
     return rc;
 }
 
+/* The write budget: what the actor has written so far is a function of its chain (every
+ * write is recorded), so a replay refuses at the same point. */
+static int over_budget(ec_actor *a, uint64_t n, hresp *r)
+{
+    if (a->written + n <= a->rt->write_budget)
+        return 0;
+    fail(r, ABI_ETOOBIG, "write budget of %llu bytes used up (%llu written)",
+         (unsigned long long)a->rt->write_budget, (unsigned long long)a->written);
+    return 1;
+}
+
 static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r)
 {
     (void)h, (void)hl;
     const u32 *pl = ctx;
-    static uint8_t digest[32]; /* copied out by host_call before the next call */
+    if (over_budget(a, pl[1], r))
+        return;
+    uint8_t *digest = r->small;
     unsigned dl = 0;
     char dir[4300], path[4400], hex[65];
     if (!EVP_Digest(mp(a, pl[0]), pl[1], digest, &dl, EVP_sha256(), NULL)) {
@@ -449,6 +492,7 @@ static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
             return;
         }
     }
+    a->written += pl[1];
     r->out = digest;
     r->out_len = 32;
     r->has_out = 1;
@@ -544,7 +588,7 @@ static void fx_label_get(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
 {
     (void)h, (void)hl;
     const struct label_ctx *c = ctx;
-    static uint8_t hash[32];
+    uint8_t *hash = r->small;
     char dir[4300], path[4400];
     if (c->bad) {
         fail(r, ABI_EINVAL, "label names use 1 to 64 of A-Z a-z 0-9 _ - .");
@@ -790,6 +834,8 @@ static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
         fail(r, ABI_ETOOBIG, "%s: files are limited to %u bytes", c->path, FILE_MAX);
         return;
     }
+    if (over_budget(a, c->len, r))
+        return;
     const char *base;
     int dfd = open_parent(a, c, &base, r);
     if (dfd < 0)
@@ -830,6 +876,7 @@ static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
         return;
     }
     close(dfd);
+    a->written += c->len;
     r->ret = 0;
 }
 
@@ -1069,7 +1116,9 @@ static void fx_send(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *
         return;
     /* The receipt names this request event: the link between the two chains. */
     if (ec_queue_message(a->rt, t->id, a->id, mp(a, c->body), c->len, h, hl)) {
-        fail(r, ABI_EIO, "out of memory");
+        const ec_error *e = ec_error_last();
+        fail(r, a->rt->queued >= a->rt->max_queue ? ABI_EBUSY : ABI_EIO, "%s",
+             e ? e->message : "cannot queue");
         return;
     }
     r->ret = 0;
@@ -1383,7 +1432,7 @@ static void fx_status(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp
 {
     (void)h, (void)hl;
     struct sup_ctx *c = ctx;
-    static uint8_t st[STATUS_LEN];
+    uint8_t *st = r->small;
     if (c->bad) {
         fail(r, ABI_EINVAL, "not a child name");
         return;
@@ -1393,7 +1442,7 @@ static void fx_status(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp
         fail(r, ABI_ENOTFOUND, "no child %s", c->name);
         return;
     }
-    memset(st, 0, sizeof st);
+    memset(st, 0, STATUS_LEN);
     st[0] = (uint8_t)ch->state;
     uint64_t seq = 0;
     uint8_t head[EC_HASH_MAX];

@@ -116,8 +116,8 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
             target = l > 0 ? find_member(all, n, last_request_to) : NULL;
             want = "message/reply";
             if (l < 0) {
-                snprintf(out->reason, sizeof out->reason, "%s: event %llu: malformed link",
-                         me->id, (unsigned long long)seq);
+                snprintf(out->reason, sizeof out->reason, "%s: event %llu: malformed link", me->id,
+                         (unsigned long long)seq);
                 rc = EC_EVERIFY;
                 break;
             }
@@ -128,8 +128,8 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
                 fn[0] = 0;
             int l = link_field(&ev, hash, &hl);
             if (l < 0) {
-                snprintf(out->reason, sizeof out->reason, "%s: event %llu: malformed link",
-                         me->id, (unsigned long long)seq);
+                snprintf(out->reason, sizeof out->reason, "%s: event %llu: malformed link", me->id,
+                         (unsigned long long)seq);
                 rc = EC_EVERIFY;
                 break;
             }

@@ -30,7 +30,7 @@ static const char *const cc_flags[] = {
     "-fno-fast-math",
     "-w",
     "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
-    "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(EC_WASM_MAX_CALL_DEPTH)};
+    ("-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(EC_WASM_MAX_CALL_DEPTH))};
 #define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v1"
 
 /* ---- the host interface, ABI v1 (docs/ABI.md section 2) ---- */
@@ -139,6 +139,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
     uint32_t ntypes = 0, nimported_funcs = 0, nfuncs = 0;
     uint32_t *func_types = NULL;
     int have_memory = 0, memory_exported = 0;
+    uint32_t seen = 0;
     memset(info, 0, sizeof *info);
     info->max_pages = UINT32_MAX;
     if (len < 8 || memcmp(wasm, "\0asm", 4) != 0)
@@ -156,6 +157,13 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
         if (size > len - r.off) {
             rc = wfail(&r, "section runs past the end of the module");
             goto out;
+        }
+        if (id != 0) { /* a repeated section would redefine what was checked */
+            if (id > 31 || (seen & (1u << id))) {
+                rc = wfail(&r, "section repeated or unknown");
+                goto out;
+            }
+            seen |= 1u << id;
         }
         size_t end = r.off + size;
         wr s = {wasm, end, r.off, name};

@@ -3,6 +3,7 @@
  * traps contained with wasm_rt_impl_try, and the queue of messages, timers and notices. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,12 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->memory_pages = opts->memory_pages ? opts->memory_pages : 256;
     rt->max_message = opts->max_message ? opts->max_message : (1u << 20);
     rt->quiet = opts->quiet;
+    rt->sync_effects = opts->sync_effects;
+    rt->max_queue = opts->max_queue ? opts->max_queue : 65536;
+    rt->max_actors = opts->max_actors ? opts->max_actors : 1024;
+    rt->write_budget = opts->write_budget ? opts->write_budget : (256u << 20);
+    rt->backend_new = opts->backend_new;
+    rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
     mo.expected_events = opts->memory_expected_events;
     mo.expected_bytes = opts->memory_expected_bytes;
@@ -241,6 +248,22 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     return 0;
 }
 
+int ec_actor_sync(ec_actor *a)
+{
+    if (!a->rt->sync_effects || !a->chain)
+        return 0;
+    ec_backend *be = ec_chain_backend(a->chain);
+    if (!be->sync)
+        return 0;
+    int rc = be->sync(be);
+    if (rc) {
+        const ec_error *e = ec_error_last();
+        return ec_error_set(rc, "actor %s: syncing its chain: %s", a->id,
+                            e ? e->message : "failed");
+    }
+    return 0;
+}
+
 /* ---- instances ---- */
 
 static int actor_instantiate(ec_actor *a)
@@ -351,6 +374,21 @@ static int has_export(ec_module *m, int fn)
 
 static void notify_parent(ec_actor *a, uint32_t event);
 
+/* wasm2c's runtime state (jump buffer, call depth) is process-global: wasm runs on one
+ * thread at a time, whatever the number of runtimes. Recursive: a call nests inside a host
+ * call on the same thread. */
+static pthread_mutex_t wasm_lock;
+static pthread_once_t wasm_lock_once = PTHREAD_ONCE_INIT;
+
+static void wasm_lock_init(void)
+{
+    pthread_mutexattr_t at;
+    pthread_mutexattr_init(&at);
+    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&wasm_lock, &at);
+    pthread_mutexattr_destroy(&at);
+}
+
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret)
 {
@@ -401,7 +439,10 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     a->host_trap[0] = 0;
     rt->depth++;
     uint32_t result = 0;
+    pthread_once(&wasm_lock_once, wasm_lock_init);
+    pthread_mutex_lock(&wasm_lock);
     wasm_rt_trap_t t = guarded_call(a, fn, input, in_len, arg, &result);
+    pthread_mutex_unlock(&wasm_lock);
     rt->depth--;
     a->on_stack = 0;
 
@@ -417,6 +458,8 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         cb_str(&b, why);
         rc = ec_actor_record(a, "wasm/trap", &b, NULL);
         cb_free(&b);
+        if (rc == 0)
+            rc = ec_actor_sync(a); /* the parent hears of it: an effect */
         /* After a trap the instance is half-updated: it is discarded, never resumed. */
         actor_discard_instance(a);
         a->state = EC_ACTOR_TRAPPED;
@@ -424,6 +467,10 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         if (!rt->quiet)
             fprintf(stderr, "evchain: actor %s trapped in %s: %s\n", a->id, fn_names[fn], why);
         notify_parent(a, 1);
+        /* Its children go with it: nothing supervises them any more. */
+        for (size_t k = 0; k < rt->nactors; k++)
+            if (rt->actors[k]->parent == a)
+                ec_actor_stop(rt->actors[k], "parent trapped", 0);
         if (rc)
             return rc;
         return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s", a->id, fn_names[fn], why);
@@ -450,7 +497,9 @@ static int record_start(ec_actor *a, const char *type)
     cbuf b;
     cb_init(&b, small, sizeof small);
     /* The binding event: who, what code, which interface and hash, with what inputs. */
-    cb_map(&b, 7);
+    /* The limits too: what memory.grow returns, when fuel runs out and how deep calls go
+     * are observable by the actor, so a replay must run under the same ones. */
+    cb_map(&b, 10);
     cb_str(&b, "abi");
     cb_uint(&b, EC_ABI_VERSION);
     cb_str(&b, "alg");
@@ -461,6 +510,8 @@ static int record_start(ec_actor *a, const char *type)
         cb_str(&b, a->env_allow[k]);
     cb_str(&b, "args");
     cb_blob(&b, a->args ? a->args : (const uint8_t *)"", a->args_len);
+    cb_str(&b, "fuel");
+    cb_uint(&b, a->rt->fuel);
     cb_str(&b, "actor");
     cb_str(&b, a->id);
     cb_str(&b, "parent");
@@ -468,6 +519,10 @@ static int record_start(ec_actor *a, const char *type)
         cb_str(&b, a->parent->id);
     else
         cb_null(&b);
+    cb_str(&b, "call_depth");
+    cb_uint(&b, EC_WASM_MAX_CALL_DEPTH);
+    cb_str(&b, "memory_pages");
+    cb_uint(&b, a->rt->memory_pages);
     cb_str(&b, "module_sha256");
     cb_bytes(&b, a->mod->sha, 32);
     int rc = ec_actor_record(a, type, &b, NULL);
@@ -480,7 +535,13 @@ static int open_chain(ec_actor *a)
     ec_runtime *rt = a->rt;
     ec_backend *be = NULL;
     int rc;
-    if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
+    if (rt->backend_new) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/chain", a->dir);
+        rc = rt->backend_new(&be, a->id, path, rt->backend_ctx);
+        if (rc == 0 && !be)
+            rc = ec_error_set(EC_EINVAL, "actor %s: backend_new gave no backend", a->id);
+    } else if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
         rc = ec_backend_memory(&be, &rt->mem_hint);
     } else {
         char path[4300];
@@ -494,7 +555,8 @@ static int open_chain(ec_actor *a)
         ec_disk_options o = EC_DISK_OPTIONS_INIT;
         o.create = 1;
         o.alg = rt->alg;
-        o.durability = rt->durability;
+        /* sync_effects: the runtime decides when to sync (ec_actor_sync), not each append. */
+        o.durability = rt->sync_effects ? EC_DURABLE_NONE : rt->durability;
         rc = ec_backend_disk(&be, path, &o);
     }
     if (rc)
@@ -641,6 +703,12 @@ int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
         *abi_err = ABI_EBUSY;
         return 0;
     }
+    /* Actors spawning actors: each may hold its memory cap, so their number is bounded. */
+    if (rt->nactors >= rt->max_actors) {
+        *abi_err = ABI_EBUSY;
+        return ec_error_set(EC_EDENIED, "actor %s: the runtime already runs %zu actors", id,
+                            rt->max_actors);
+    }
     /* Children come from modules next to the parent's: a plain name, never a path. */
     const char *slash = strrchr(parent->mod->path, '/');
     int dl = slash ? (int)(slash - parent->mod->path) : 1;
@@ -675,11 +743,13 @@ int ec_actor_stop(ec_actor *a, const char *reason, int notify)
     cb_str(&b, reason);
     int rc = ec_actor_record(a, "actor/stop", &b, NULL);
     cb_free(&b);
+    if (rc == 0)
+        rc = ec_actor_sync(a);
     actor_discard_instance(a);
     a->state = EC_ACTOR_STOPPED;
     a->stop_requested = 0;
     snprintf(a->reason, sizeof a->reason, "stopped: %s", reason);
-    /* Stopping a parent stops its children first-come: they cannot outlive supervision. */
+    /* A stopped parent takes its children with it: they cannot outlive supervision. */
     for (size_t k = 0; k < a->rt->nactors; k++)
         if (a->rt->actors[k]->parent == a)
             ec_actor_stop(a->rt->actors[k], "parent stopped", 0);
@@ -744,6 +814,7 @@ static work *work_new(const char *to, const char *from, const void *body, size_t
 
 static void enqueue(ec_runtime *rt, work *w)
 {
+    rt->queued++;
     if (rt->queue_tail)
         rt->queue_tail->next = w;
     else
@@ -754,6 +825,9 @@ static void enqueue(ec_runtime *rt, work *w)
 int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const void *body, size_t len,
                      const uint8_t *link, size_t link_len)
 {
+    if (rt->queued >= rt->max_queue)
+        return ec_error_set(EC_EDENIED, "message to %s: the queue is full (%zu waiting)", to,
+                            rt->queued);
     work *w = work_new(to, from, body, len, link, link_len);
     if (!w)
         return ec_error_set(EC_ENOMEM, "message to %s: out of memory", to);
@@ -765,12 +839,16 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
 int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
                    const uint8_t *link, size_t link_len)
 {
+    if (rt->ntimers >= rt->max_queue)
+        return ec_error_set(EC_EDENIED, "timer for %s: %zu timers already pending", to,
+                            rt->ntimers);
     work *w = work_new(to, NULL, NULL, 0, link, link_len);
     if (!w)
         return ec_error_set(EC_ENOMEM, "timer for %s: out of memory", to);
     w->kind = WORK_TIMER;
     w->tag = tag;
     w->due_ns = mono_ns() + delay_ms * 1000000u;
+    rt->ntimers++;
     work **p = &rt->timers;
     while (*p && (*p)->due_ns <= w->due_ns)
         p = &(*p)->next;
@@ -848,6 +926,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
         while (rt->queue) {
             work *w = rt->queue;
             rt->queue = w->next;
+            rt->queued--;
             if (!rt->queue)
                 rt->queue_tail = NULL;
             deliver(rt, w);
@@ -857,6 +936,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
         if (rt->timers && rt->timers->due_ns <= now) {
             work *w = rt->timers;
             rt->timers = w->next;
+            rt->ntimers--;
             w->next = NULL;
             enqueue(rt, w);
             continue;

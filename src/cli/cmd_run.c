@@ -17,7 +17,7 @@
 #include "run_control.h"
 
 const char help_run[] =
-    "Run WebAssembly actors, recording everything they do in their chains\n"
+    "run WebAssembly actors, recording everything they do in their chains\n"
     "usage: evchain run <module.wasm> [options]\n"
     "       evchain run --manifest FILE [options]\n"
     "options:\n"
@@ -31,7 +31,8 @@ const char help_run[] =
     "  --serve              keep running: accept `evchain send` until `evchain send --stop`\n"
     "                       or SIGINT/SIGTERM\n"
     "  --wait MS            when not serving, wait this long for pending timers (1000)\n"
-    "  --durability P       always | batch | none (default batch)\n"
+    "  --durability P       always | batch | none: the chains' policy (default batch);\n"
+    "                       effects: sync before each effect that leaves an actor\n"
     "  --fuel N             fuel per call into an actor (default 1e9)\n"
     "  --memory-pages N     memory cap per actor, 64 KiB pages (default 256)\n"
     "  --cache DIR          compiled modules (default DIR/cache)\n"
@@ -202,6 +203,8 @@ static int serve(ec_runtime *rt, const char *data_dir)
     }
     close(fd);
     unlink(sock_path);
+    /* What was accepted ("ok") is delivered before the actors stop; timers are not waited. */
+    ec_runtime_run(rt, 0, NULL);
     return 0;
 }
 
@@ -239,8 +242,10 @@ int cmd_run(int argc, char **argv)
         else if ((v = cli_opt(argc, argv, &i, "--cache", &bad)))
             cache = v;
         else if ((v = cli_opt(argc, argv, &i, "--durability", &bad))) {
-            if (parse_durability(&ro.durability, v)) {
-                cli_error("run", 0, "--durability: '%s' is not always, batch or none", v);
+            if (strcmp(v, "effects") == 0)
+                ro.sync_effects = 1;
+            else if (parse_durability(&ro.durability, v)) {
+                cli_error("run", 0, "--durability: '%s' is not always, batch, none or effects", v);
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {

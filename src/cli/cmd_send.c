@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "run_control.h"
 
-const char help_send[] = "Send a message to a running actor (evchain run --serve)\n"
+const char help_send[] = "send a message to a running actor (evchain run --serve)\n"
                          "usage: evchain send [--data-dir DIR] <actor-id> <message>\n"
                          "       evchain send [--data-dir DIR] --stop\n"
                          "options:\n"

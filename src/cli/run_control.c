@@ -88,7 +88,7 @@ static void write_full(int fd, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
     while (n) {
-        ssize_t k = write(fd, p, n);
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL); /* a peer gone is an error, not SIGPIPE */
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -161,6 +161,11 @@ int run_request(const char *path, const void *req, size_t len, char *ans, size_t
                  path, strerror(errno));
         return -1;
     }
+    /* The runtime answers between deliveries; a long call into an actor delays it, a dead
+     * one must not hang the client. */
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
                       (uint8_t)len};
     write_full(fd, hdr, 4);

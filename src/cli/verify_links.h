@@ -1,0 +1,12 @@
+/* cli/verify_links.h: `evchain verify --links` (the actor layer's part of verify). */
+#ifndef EVCHAIN_CLI_VERIFY_LINKS_H
+#define EVCHAIN_CLI_VERIFY_LINKS_H
+
+/* Replace each runtime data directory among paths by its actors' chain directories
+ * (<dir>/actors/<id>/chain, sorted); other paths are kept. *out is freed by cli_links_free. */
+int cli_links_expand(char **paths, int npaths, char ***out, int *nout);
+void cli_links_free(char **paths, int n);
+/* Check the links between the chains; prints one line; returns an exit code. */
+int cli_links_check(char **paths, int n);
+
+#endif
