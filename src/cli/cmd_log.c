@@ -21,19 +21,6 @@ const char help_log[] =
     "as \\xNN. The chain is verified while a file is read; a broken one is refused.\n"
     "exit: 0 listed, 1 the chain is broken, 2 unreadable input or usage error\n";
 
-/* Print bytes with control characters escaped, so a hostile type or description cannot
- * drive the terminal or fake extra lines. */
-static void put_clean(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            printf(c == '\\' ? "\\\\" : "\\x%02x", c);
-        else
-            putchar(c);
-    }
-}
-
 /* What one listed event needs; shared by the listing and follow mode (follow.c). */
 struct log_ctx {
     const char *glob;
@@ -59,10 +46,10 @@ static int print_event(const ec_event *ev, void *arg)
     ec_hex_encode(hex, ev->hash, ev->hash_len);
     cli_format_time(when, sizeof when, ev->timestamp);
     printf("%llu %.12s %s ", (unsigned long long)ev->seq, hex, when);
-    put_clean(ev->type, ev->type_len);
+    cli_put_clean(stdout, ev->type, ev->type_len);
     if (ev->description) {
         putchar(' ');
-        put_clean(ev->description, ev->description_len);
+        cli_put_clean(stdout, ev->description, ev->description_len);
     }
     putchar('\n');
     return 0;
