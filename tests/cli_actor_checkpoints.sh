@@ -67,6 +67,12 @@ PY
 expect 0 "$EV" verify "$T/forged.jsonl"
 expect 1 "$EV" verify "$T/forged.jsonl" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"
 
+# log --json decodes actor payloads for jq ("payload"), and still imports back as a chain.
+expect 0 "$EV" log --json "$C" --to 1
+has "$T/out" '"payload":{"fn":"ec_init"'
+{ echo '{"evchain":1,"hash_alg":"sha256"}'; "$EV" log --json "$C"; } >"$T/logged.jsonl"
+expect 0 "$EV" diff "$C" "$T/logged.jsonl"
+
 # --no-checkpoints: no tree, no checkpoints, no key needed.
 expect 0 "$EV" run "$A/counter.wasm" --name plain --data-dir "$T/d2" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
   --message inc --quiet --no-checkpoints

@@ -28,6 +28,30 @@ struct log_ctx {
     char *type;
 };
 
+/* The JSONL event form, plus "payload": the decoded data when the event type has a
+ * specified payload (actor events), for jq. An importer ignores "payload". */
+static int print_json(const ec_event *ev)
+{
+    char *payload = NULL, *obj = NULL;
+    size_t len = 0;
+    if (cli_payload_json(ev, &payload) != 0 || !payload) {
+        int rc = ec_event_write_json(stdout, ev);
+        putchar('\n');
+        return rc;
+    }
+    FILE *m = open_memstream(&obj, &len);
+    int rc = m ? ec_event_write_json(m, ev) : EC_ENOMEM;
+    if (m)
+        fclose(m);
+    if (rc == 0 && len > 0 && obj[len - 1] == '}')
+        printf("%.*s,\"payload\":%s}\n", (int)(len - 1), obj, payload);
+    else if (rc == 0)
+        rc = EC_ERROR;
+    free(obj);
+    free(payload);
+    return rc;
+}
+
 static int print_event(const ec_event *ev, void *arg)
 {
     struct log_ctx *x = arg;
@@ -37,11 +61,8 @@ static int print_event(const ec_event *ev, void *arg)
         if (fnmatch(x->glob, x->type, 0) != 0)
             return 0;
     }
-    if (x->json) {
-        int rc = ec_event_write_json(stdout, ev);
-        putchar('\n');
-        return rc;
-    }
+    if (x->json)
+        return print_json(ev);
     char hex[2 * EC_HASH_MAX + 1], when[64];
     ec_hex_encode(hex, ev->hash, ev->hash_len);
     cli_format_time(when, sizeof when, ev->timestamp);
