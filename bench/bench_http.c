@@ -1,7 +1,9 @@
-/* bench/bench_http.c: requests per second and latency of the HTTP server for small keep-alive
- * GETs from a few concurrent connections (a raw-socket load generator in this program), with
- * every request and reply recorded as two chain events, against the same server and handler
- * with recording off (the limit, measured in the same run). Prints `http.serve: ratio`. */
+/* bench/bench_http.c: requests per second and latency of HTTP serving for small keep-alive
+ * GETs from a few concurrent connections (a raw-socket load generator in this program).
+ * The actor path (`http.serve`): the kv actor served by the runtime, its chain on disk under
+ * batch durability, against the same actor, runtime and server with recording off (events
+ * discarded: the limit, measured in the same run). The module path (`http.serve_module`,
+ * `http.serve_memory`): the server with a handler appending two events per request. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ftw.h>
+#include <libgen.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,86 +33,14 @@ typedef struct bench_ctx {
     int failed;
 } bench_ctx;
 
-/* ---- deferred durability: how an actor runtime records under `batch` (docs/HTTP.md) ----
- * The chain appends through a thin wrapper backend without wait_durable, so an append
- * returns once committed; the server holds the reply, and its releaser thread waits on the
- * real backend's wait_durable before sending. The worker meanwhile handles the next request,
- * so one sync covers the events of several requests instead of one sync per append. */
-typedef struct deferred {
-    ec_backend base;
-    ec_backend *in;
-} deferred;
-
-#define IN(b) (((deferred *)(b))->in)
-static int df_get_alg(ec_backend *b, ec_hash_alg *o)
-{
-    return IN(b)->get_alg(IN(b), o);
-}
-static int df_set_alg(ec_backend *b, ec_hash_alg a)
-{
-    return IN(b)->set_alg(IN(b), a);
-}
-static int df_count(ec_backend *b, uint64_t *o)
-{
-    return IN(b)->count(IN(b), o);
-}
-static int df_reserve(ec_backend *b, size_t len, uint8_t **o)
-{
-    return IN(b)->reserve(IN(b), len, o);
-}
-static int df_commit(ec_backend *b, uint64_t seq, size_t off)
-{
-    return IN(b)->commit(IN(b), seq, off);
-}
-static int df_get(ec_backend *b, uint64_t seq, const uint8_t **r, size_t *l)
-{
-    return IN(b)->get(IN(b), seq, r, l);
-}
-static int df_find(ec_backend *b, const uint8_t *h, size_t hl, uint64_t *o)
-{
-    return IN(b)->find_hash(IN(b), h, hl, o);
-}
-static int df_iter_new(ec_backend *b, uint64_t from, ec_backend_iter **o)
-{
-    return IN(b)->iter_new(IN(b), from, o);
-}
-static int df_sync(ec_backend *b)
-{
-    return IN(b)->sync ? IN(b)->sync(IN(b)) : 0;
-}
-static void df_free(ec_backend *b)
-{
-    IN(b)->free(IN(b));
-    free(b);
-}
-
-static ec_backend *deferred_wrap(ec_backend *in)
-{
-    deferred *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    d->in = in;
-    d->base = (ec_backend){EC_BACKEND_VERSION,
-                           df_get_alg,
-                           df_set_alg,
-                           df_count,
-                           df_reserve,
-                           df_commit,
-                           df_get,
-                           in->find_hash ? df_find : NULL,
-                           df_iter_new,
-                           in->iter_next,
-                           in->iter_free,
-                           NULL,
-                           df_sync,
-                           df_free};
-    return &d->base;
-}
-
+/* Deferred durability (store/deferred.c, docs/HTTP.md): the chain appends through a wrapper
+ * whose appends return at commit; the server holds the reply, and its releaser thread waits
+ * on the real backend's durability before sending. The worker meanwhile handles the next
+ * request, so one sync covers the events of several requests instead of one per append. */
 static int release_durable(void *arg, uint64_t seq)
 {
     bench_ctx *b = arg;
-    return b->durable->wait_durable(b->durable, seq);
+    return ec_backend_deferred_wait(b->durable, seq);
 }
 
 static void record(bench_ctx *b, const char *type, const ec_http_msg *m, uint64_t *seq)
@@ -140,6 +72,10 @@ static int handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
         ec_http_reply_hold(reply, seq);
     return 0;
 }
+
+/* What every load connection sends, over and over. */
+static const char *load_request = "GET /bench?item=42 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  "User-Agent: bench_http\r\nAccept: */*\r\n\r\n";
 
 typedef struct loader {
     unsigned port;
@@ -188,12 +124,12 @@ static void *load_main(void *arg)
         l->failed = 1;
         return NULL;
     }
-    static const char req[] = "GET /bench?item=42 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                              "User-Agent: bench_http\r\nAccept: */*\r\n\r\n";
+    const char *req = load_request;
+    ssize_t rl = (ssize_t)strlen(req);
     char buf[4096];
     for (unsigned long i = 0; i < l->n; i++) {
         double t0 = bench_now();
-        if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1) ||
+        if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl ||
             read_response(fd, buf, sizeof buf) != 0) {
             l->failed = 1;
             break;
@@ -214,6 +150,8 @@ typedef struct result {
     double rps, p50_us, p99_us;
 } result;
 
+static int run_load(unsigned port, unsigned long n, result *out);
+
 /* One timed run: CONNS connections of n requests each against a fresh server. */
 static int run(bench_ctx *b, unsigned long n, result *out)
 {
@@ -223,16 +161,22 @@ static int run(bench_ctx *b, unsigned long n, result *out)
     ec_http_server *s = NULL;
     if (ec_http_server_start(&s, &o, handler, b) != 0)
         return -1;
+    int rc = run_load(ec_http_server_port(s), n, out);
+    ec_http_server_stop(s);
+    return rc || b->failed ? -1 : 0;
+}
+
+/* CONNS connections of n requests each against the server on port. */
+static int run_load(unsigned port, unsigned long n, result *out)
+{
     loader l[64];
     pthread_t t[64];
     double *lat = malloc(sizeof(double) * n * CONNS);
-    if (!lat) {
-        ec_http_server_stop(s);
+    if (!lat)
         return -1;
-    }
     double t0 = bench_now();
     for (int i = 0; i < CONNS; i++) {
-        l[i] = (loader){ec_http_server_port(s), n, lat + (size_t)i * n, 0};
+        l[i] = (loader){port, n, lat + (size_t)i * n, 0};
         pthread_create(&t[i], NULL, load_main, &l[i]);
     }
     int failed = 0;
@@ -241,8 +185,7 @@ static int run(bench_ctx *b, unsigned long n, result *out)
         failed |= l[i].failed;
     }
     double dt = bench_now() - t0;
-    ec_http_server_stop(s);
-    if (failed || b->failed) {
+    if (failed) {
         free(lat);
         return -1;
     }
@@ -267,19 +210,20 @@ static ec_chain *disk_chain(const char *dir, const char *name, int deferred, ec_
     d.durability = EC_DURABLE_BATCH;
     if (getenv("BENCH_DELAY_US"))
         d.batch_max_delay_us = (unsigned)atoi(getenv("BENCH_DELAY_US"));
-    ec_backend *be = NULL, *use;
+    ec_backend *be = NULL, *use = NULL;
     ec_chain *c = NULL;
     if (ec_backend_disk(&be, path, &d) != 0)
         return NULL;
-    use = deferred ? deferred_wrap(be) : be;
-    if (!use) {
+    if (!deferred)
+        use = be;
+    else if (ec_backend_deferred(&use, be) != 0)
         be->free(be);
-        return NULL;
-    }
-    if (ec_chain_open(&c, use, NULL) != 0)
+    else
+        ec_backend_deferred_set(use, 1);
+    if (!use || ec_chain_open(&c, use, NULL) != 0)
         return NULL;
     if (inner)
-        *inner = be;
+        *inner = use;
     return c;
 }
 
@@ -325,12 +269,221 @@ static int best_of(bench_ctx *b, unsigned long n, result *best, result *off)
     return 0;
 }
 
-int main(void)
+/* ---- the actor path ---- */
+
+/* Recording off, for the limit: a backend that keeps only the last record (the chain reads
+ * its head back) and never syncs. Events are still encoded and hashed by the runtime. */
+typedef struct discard {
+    ec_backend base;
+    uint64_t count;
+    uint8_t *buf;
+    size_t cap, len;
+    ec_hash_alg alg;
+} discard;
+
+static int dc_get_alg(ec_backend *b, ec_hash_alg *o)
+{
+    *o = ((discard *)b)->alg;
+    return 0;
+}
+static int dc_set_alg(ec_backend *b, ec_hash_alg a)
+{
+    ((discard *)b)->alg = a;
+    return 0;
+}
+static int dc_count(ec_backend *b, uint64_t *o)
+{
+    *o = ((discard *)b)->count;
+    return 0;
+}
+static int dc_reserve(ec_backend *b, size_t len, uint8_t **o)
+{
+    discard *d = (discard *)b;
+    if (len > d->cap) {
+        uint8_t *p = realloc(d->buf, len);
+        if (!p)
+            return EC_ENOMEM;
+        d->buf = p;
+        d->cap = len;
+    }
+    d->len = len;
+    *o = d->buf;
+    return 0;
+}
+static int dc_commit(ec_backend *b, uint64_t seq, size_t off)
+{
+    (void)seq, (void)off;
+    ((discard *)b)->count++;
+    return 0;
+}
+static int dc_get(ec_backend *b, uint64_t seq, const uint8_t **r, size_t *l)
+{
+    discard *d = (discard *)b;
+    if (d->count == 0 || seq != d->count - 1)
+        return EC_ENOTFOUND;
+    *r = d->buf;
+    *l = d->len;
+    return 0;
+}
+static int dc_iter_new(ec_backend *b, uint64_t from, ec_backend_iter **o)
+{
+    (void)b, (void)from, (void)o;
+    return EC_EUNSUPPORTED;
+}
+static void dc_free(ec_backend *b)
+{
+    free(((discard *)b)->buf);
+    free(b);
+}
+static int discard_new(ec_backend **out, const char *id, const char *dir, void *ctx)
+{
+    (void)id, (void)dir, (void)ctx;
+    discard *d = calloc(1, sizeof *d);
+    if (!d)
+        return EC_ENOMEM;
+    d->base = (ec_backend){
+        EC_BACKEND_VERSION, dc_get_alg, dc_set_alg, dc_count, dc_reserve, dc_commit, dc_get, NULL,
+        dc_iter_new,        NULL,       NULL,       NULL,     NULL,       dc_free};
+    *out = &d->base;
+    return 0;
+}
+
+static char kv_module[1200], actor_root[64], actor_cache[128];
+static int actor_runs;
+
+/* One request on a fresh connection, for seeding; the status. */
+static int one_request(unsigned port, const char *req)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char buf[1024] = {0};
+    int status = -1;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req) &&
+        recv(fd, buf, sizeof buf - 1, 0) > 12)
+        status = atoi(buf + 9);
+    if (fd >= 0)
+        close(fd);
+    return status;
+}
+
+/* The kv actor served by a fresh runtime (its chain on disk under batch, or discarded),
+ * one key stored, then the load: GETs of that key. *events: the chain's length after. */
+static int run_actor(int recorded, unsigned long n, result *out, uint64_t *events, int *intact)
+{
+    char data[128];
+    snprintf(data, sizeof data, "%s/run%d", actor_root, actor_runs++);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = data;
+    o.cache_dir = actor_cache;
+    o.quiet = 1;
+    o.durability = EC_DURABLE_BATCH;
+    if (!recorded)
+        o.backend_new = discard_new;
+    ec_runtime *rt = NULL;
+    if (ec_runtime_new(&rt, &o) != 0)
+        return -1;
+    ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;
+    ao.id = "kv";
+    ec_actor *a = NULL;
+    ec_actor_http_options ho = EC_ACTOR_HTTP_OPTIONS_INIT;
+    ho.timeout_ms = 10000;
+    unsigned port = 0;
+    int rc = -1;
+    if (ec_runtime_spawn(rt, kv_module, &ao, &a) == 0 && ec_actor_serve_http(a, &ho, &port) == 0 &&
+        one_request(port, "PUT /kv/item HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+                          "Connection: close\r\n\r\n42") == 201) {
+        const char *saved = load_request;
+        load_request = "GET /kv/item HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "User-Agent: bench_http\r\nAccept: */*\r\n\r\n";
+        rc = run_load(port, n, out);
+        load_request = saved;
+    }
+    if (rc == 0 && events) {
+        ec_runtime_lock(rt);
+        *events = ec_chain_count(ec_actor_chain(a));
+        ec_verify_result vr;
+        *intact = ec_chain_verify(ec_actor_chain(a), NULL, &vr) == 0;
+        ec_runtime_unlock(rt);
+    }
+    ec_runtime_free(rt);
+    return rc;
+}
+
+/* Best of REPS alternating runs of the actor recorded and not. */
+static int actor_best(unsigned long n, result *on, result *off, uint64_t *events, int *intact)
+{
+    result r;
+    *intact = 1;
+    for (int rep = 0; rep < REPS; rep++) {
+        if (run_actor(0, n, &r, NULL, NULL) != 0)
+            return -1;
+        if (r.rps > off->rps)
+            *off = r;
+        uint64_t ev = 0;
+        int ok = 0;
+        if (run_actor(1, n, &r, &ev, &ok) != 0)
+            return -1;
+        *intact &= ok;
+        *events += ev;
+        if (r.rps > on->rps)
+            *on = r;
+    }
+    return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+int main(int argc, char **argv)
 {
     unsigned long n = bench_scaled(5000);
     const char *ce = getenv("BENCH_CONNS");
     if (ce && atoi(ce) > 0 && atoi(ce) <= 64)
         CONNS = atoi(ce);
+    (void)argc;
+
+    /* 1. The actor path. */
+    char self[1024];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(kv_module, sizeof kv_module, "%s/actors/kv.wasm", dirname(self));
+    snprintf(actor_root, sizeof actor_root, "/tmp/bench_http_actor.XXXXXX");
+    if (!mkdtemp(actor_root)) {
+        perror("bench_http: mkdtemp");
+        return 1;
+    }
+    snprintf(actor_cache, sizeof actor_cache, "%s/cache", actor_root);
+    result a_on = {0, 0, 0}, a_off = {0, 0, 0}, warm;
+    uint64_t a_events = 0;
+    int a_intact = 0;
+    unsigned long an = n / 5 + 1;
+    int a_rc = run_actor(0, 10, &warm, NULL, NULL); /* compiles kv.wasm into the cache */
+    if (a_rc == 0)
+        a_rc = actor_best(an, &a_on, &a_off, &a_events, &a_intact);
+    if (a_rc != 0)
+        fprintf(stderr, "bench_http: the actor path failed (%s): %s\n", kv_module,
+                ec_error_last() ? ec_error_last()->message : "a run failed");
+    nftw(actor_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    if (a_rc != 0)
+        return 1;
+    printf("http actor: kv actor, %d keep-alive connections x %lu GET /kv/item per run, best of "
+           "%d\n",
+           CONNS, an, REPS);
+    printf("recording off (limit):   %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (same actor, "
+           "runtime and server; events discarded)\n",
+           a_off.rps, a_off.p50_us, a_off.p99_us);
+    printf("recorded, disk batch:    %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (replies held "
+           "until their events are synced)\n",
+           a_on.rps, a_on.p50_us, a_on.p99_us);
+    printf("events recorded: %llu (5 per GET: http/request, wasm/call, http/response and its "
+           "result, wasm/result), chains %s\n",
+           (unsigned long long)a_events, a_intact ? "verified intact" : "FAILED verification");
+
+    /* 2. The module path. */
     char dir[] = "/tmp/bench_http.XXXXXX";
     if (!mkdtemp(dir)) {
         perror("bench_http: mkdtemp");
@@ -374,8 +527,8 @@ int main(void)
     if (system(cmd) != 0)
         fprintf(stderr, "bench_http: could not remove %s\n", dir);
 
-    printf("http: %d keep-alive connections x %lu small GETs per run, best of %d, loopback\n",
-           CONNS, n, REPS);
+    printf("http module: %d keep-alive connections x %lu small GETs per run, best of %d\n", CONNS,
+           n, REPS);
     printf("recording off (limit):   %9.0f req/s  p50 %7.1f us  p99 %7.1f us\n", off.rps,
            off.p50_us, off.p99_us);
     printf("recorded, memory:        %9.0f req/s  p50 %7.1f us  p99 %7.1f us\n", r_mem.rps,
@@ -399,6 +552,7 @@ int main(void)
            intact ? "verified intact" : "FAILED verification");
     printf("http.serve_memory: %.3f\n", r_mem.rps / off.rps);
     if (disk)
-        printf("http.serve: %.3f\n", r_disk.rps / off.rps);
-    return intact ? 0 : 1;
+        printf("http.serve_module: %.3f\n", r_disk.rps / off.rps);
+    printf("http.serve: %.3f\n", a_on.rps / a_off.rps);
+    return intact && a_intact ? 0 : 1;
 }
