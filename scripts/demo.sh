@@ -1,8 +1,9 @@
 #!/bin/sh
 # scripts/demo.sh BUILD_DIR: what `make run` shows: a small group of example actors (a
 # counter in the shared store, a ping-pong pair, a supervisor whose crasher child traps and
-# is restarted, a file user) started from a manifest and served; work is sent to them with
-# `evchain send`; they are stopped; then every chain is verified and listed.
+# is restarted, a file user, and the kv actor serving a JSON API over HTTP) started from a
+# manifest and served; work is sent to them with `evchain send` and curl; they are stopped;
+# then every chain is verified and listed. EVCHAIN_DEMO_HTTP sets the kv actor's address.
 set -eu
 B=${1:-build}
 EV=$B/evchain
@@ -19,6 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 say() { printf '\n== %s\n' "$*"; }
+HTTP=${EVCHAIN_DEMO_HTTP:-127.0.0.1:8080}
 
 cat >"$D/group.json" <<JSON
 {"actors": [
@@ -26,7 +28,8 @@ cat >"$D/group.json" <<JSON
   {"id": "ping", "module": "$A/pingpong.wasm", "args": "pong"},
   {"id": "pong", "module": "$A/pingpong.wasm", "args": "ping"},
   {"id": "sup", "module": "$A/supervisor.wasm"},
-  {"id": "files", "module": "$A/files.wasm", "env": ["GREETING"]}],
+  {"id": "files", "module": "$A/files.wasm", "env": ["GREETING"]},
+  {"id": "kv", "module": "$A/kv.wasm", "http": "$HTTP"}],
  "messages": [{"to": "counter", "body": "inc"}]}
 JSON
 
@@ -54,6 +57,16 @@ for m in "add 10" tick inc; do "$EV" send --data-dir "$D" counter "$m"; done
 "$EV" send --data-dir "$D" files greet
 "$EV" send --data-dir "$D" files list
 "$EV" send --data-dir "$D" files "read ../../../etc/passwd"
+
+say "the kv actor's JSON API over HTTP (curl against http://$HTTP)"
+U=http://$HTTP
+show() { echo "\$ curl $*"; curl -s -w ' [%{http_code}]\n' "$@"; }
+show -X PUT --data '{"name":"evchain","chains":3}' "$U/kv/project"
+show -X PUT --data '"hello"' "$U/kv/greeting"
+show "$U/kv/project"
+show "$U/kv"
+show -X DELETE "$U/kv/greeting"
+show "$U/kv/greeting"
 sleep 0.5
 
 say "stopping the runtime"
@@ -72,6 +85,10 @@ say "the crasher's trap and restart, as recorded in its own chain"
 say "the refused path escape, in the file user's chain, decoded"
 seq=$("$EV" log "$D/actors/files/chain" --type 'fs/read.result' | tail -n 1 | cut -d' ' -f1)
 "$EV" show "$D/actors/files/chain" "$seq"
+say "the kv actor's HTTP events, and its first request decoded"
+"$EV" log "$D/actors/kv/chain" --type 'http/*'
+seq=$("$EV" log "$D/actors/kv/chain" --type 'http/request' | head -n 1 | cut -d' ' -f1)
+"$EV" show "$D/actors/kv/chain" "$seq"
 say "what an auditor checks with only the runtime's verifier key ($D/runtime.vkey)"
 C=$D/actors/counter/chain
 "$EV" verify "$C" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"
