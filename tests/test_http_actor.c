@@ -112,6 +112,17 @@ static char *event_json(ec_runtime *rt, ec_chain *c, const char *type, int n)
     return js;
 }
 
+/* The JSON of the n-th event of a type once it exists (up to 5 s): the server may answer a
+ * refusal before its worker thread has recorded it. */
+static char *await_json(ec_runtime *rt, ec_chain *c, const char *type, int n)
+{
+    char *js = NULL;
+    for (int i = 0; i < 500 && !js; i++)
+        if (!(js = event_json(rt, c, type, n)))
+            usleep(10000);
+    return js;
+}
+
 /* Every served request is one unbroken stretch: http/request, wasm/call (linking it), the
  * actor's events, then http/response and its result before wasm/result; nothing of another
  * request in between. Returns the number of requests, -1 on a break. */
@@ -279,7 +290,7 @@ static void failures_get_clear_answers(void)
           strstr(r.headers, "X-Tag: hello"));
     /* Returning without http_respond: 500, recorded as a refusal naming why. */
     CHECK(req(NULL, pa, "GET", "/silent", NULL, NULL, 0, &r) == 0 && r.status == 500);
-    char *js = event_json(rt, c, "http/refused", 0);
+    char *js = await_json(rt, c, "http/refused", 0);
     CHECK(js && strstr(js, "\"status\":500") && strstr(js, "without http_respond"));
     free(js);
     /* A second answer is refused (ESTATE) without a second record; the first is sent. */
@@ -297,12 +308,12 @@ static void failures_get_clear_answers(void)
     memset(big, 'x', sizeof big);
     int calls = count_type(rt, c, "wasm/call");
     CHECK(req(NULL, pa, "PUT", "/echo", NULL, big, sizeof big, &r) == 0 && r.status == 413);
-    js = event_json(rt, c, "http/refused", 1);
+    js = await_json(rt, c, "http/refused", 1);
     CHECK(js && strstr(js, "\"status\":413"));
     free(js);
     /* Malformed (HTTP/1.1 without Host): 400, recorded. */
     CHECK(raw_status(pa, "GET /echo HTTP/1.1\r\n\r\n") == 400);
-    js = event_json(rt, c, "http/refused", 2);
+    js = await_json(rt, c, "http/refused", 2);
     CHECK(js && strstr(js, "\"status\":400"));
     free(js);
     CHECK(count_type(rt, c, "wasm/call") == calls);
@@ -310,7 +321,7 @@ static void failures_get_clear_answers(void)
      * in the chain; then the trapped actor answers 500 to everything; the server stays up. */
     CHECK(req(NULL, pa, "GET", "/trap", NULL, NULL, 0, &r) == 0 && r.status == 500);
     CHECK(count_type(rt, c, "wasm/trap") == 1);
-    js = event_json(rt, c, "http/refused", 3);
+    js = await_json(rt, c, "http/refused", 3);
     CHECK(js && strstr(js, "\"status\":500") && strstr(js, "trap"));
     free(js);
     CHECK(req(NULL, pa, "GET", "/echo", NULL, NULL, 0, &r) == 0 && r.status == 500);
