@@ -100,6 +100,9 @@ struct ec_actor {
     /* Set by a host function before wasm_rt_trap so that the recorded trap says why. */
     char host_trap[200];
     struct ec_actor_http *http; /* http_actor.c: its server and the reply being built */
+    /* Inside ec_handle_http (set by the executor, live or in a replay): http_respond allowed,
+     * once; http_responded says it was. */
+    int in_http, http_responded;
 };
 
 struct ec_runtime {

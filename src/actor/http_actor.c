@@ -12,12 +12,12 @@
 #include "actor/actor_int.h"
 
 /* Per serving actor. `reply` is set only while its ec_handle_http runs (under the runtime
- * lock): http_respond outside that call is refused. */
+ * lock). Whether http_respond is allowed is the actor's in_http/http_responded, kept by the
+ * executor, so that a replay (no server, no reply) refuses exactly as the live run did. */
 typedef struct ec_actor_http {
     ec_actor *a;
     ec_http_server *srv;
     ec_http_reply *reply;
-    int in_call, responded;
 } ec_actor_http;
 
 struct ec_http_rt {
@@ -178,14 +178,11 @@ static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
     if (rc == 0) {
         /* The actor gets the recorded payload itself; its wasm/call links the record. */
         h->reply = reply;
-        h->responded = 0;
-        h->in_call = 1;
         rc = ec_exec_call(a, FN_HTTP, enc, n, 0, "@http", hash, hl, &ret);
-        h->in_call = 0;
         h->reply = NULL;
     }
     free(enc);
-    if (rc == 0 && !h->responded)
+    if (rc == 0 && !a->http_responded)
         rc = ec_error_set(EC_EINVAL, "actor %s: ec_handle_http returned %d without http_respond",
                           a->id, ret);
     if (rc == 0 && prev >= 0)
@@ -326,9 +323,11 @@ void ec_http_request_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out
     o->ret = (int64_t)out.len;
 }
 
+/* Claims the one answer when it returns 0 (live and in a replay alike, where the effect does
+ * not run): a second http_respond is then ESTATE. */
 int ec_http_respond_check(ec_actor *a, const uint8_t *p, size_t n)
 {
-    if (!a->http || !a->http->in_call || a->http->responded)
+    if (!a->in_http || a->http_responded)
         return ABI_ESTATE;
     ec_http_msg m;
     if (ec_http_decode(&m, p, n) != 0) {
@@ -343,12 +342,20 @@ int ec_http_respond_check(ec_actor *a, const uint8_t *p, size_t n)
     ec_http_msg_clear(&m);
     if (bad)
         ec_error_clear();
+    else
+        a->http_responded = 1;
     return bad ? ABI_EINVAL : 0;
 }
 
 void ec_http_respond_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o)
 {
     ec_http_msg m;
+    if (!a->http || !a->http->reply) {
+        /* ec_handle_http called without a server (a caller of the executor other than
+         * on_http): the answer has nowhere to go but the chain. */
+        o->ret = 0;
+        return;
+    }
     int rc = ec_http_decode(&m, p, n);
     if (rc == 0) {
         rc = apply(a->http->reply, &m);
@@ -360,6 +367,5 @@ void ec_http_respond_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out
         snprintf(o->error, sizeof o->error, "%s", e ? e->message : "respond failed");
         return;
     }
-    a->http->responded = 1;
     o->ret = 0;
 }

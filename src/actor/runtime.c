@@ -454,6 +454,10 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         return rc;
 
     a->on_stack = 1;
+    if (fn == FN_HTTP) {
+        a->in_http = 1;
+        a->http_responded = 0;
+    }
     a->fuel = rt->fuel;
     a->host_trap[0] = 0;
     rt->depth++;
@@ -464,6 +468,8 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     pthread_mutex_unlock(&wasm_lock);
     rt->depth--;
     a->on_stack = 0;
+    if (fn == FN_HTTP)
+        a->in_http = 0;
 
     cb_init(&b, small, sizeof small);
     if (t != WASM_RT_TRAP_NONE) {
