@@ -6,7 +6,10 @@
  *   /twice     responds twice: the second answer is ESTATE, told in an X-Second header
  *   /garbage   http_respond with a malformed payload: EINVAL, then 200 saying so
  *   /slow      spins until its fuel runs out (with a large --fuel: longer than the timeout)
- *   /fetch     http_request to the URL given as the actor's argument, body = its result */
+ *   /fetch     http_request to the URL given as the actor's argument, body = its result
+ *   /badreq    http_request with a malformed payload: EINVAL (nothing recorded), then 200
+ *   /small     http_request with a 16-byte buffer: ETOOBIG (recorded), then 200
+ * A message makes it try http_respond outside ec_handle_http; it returns what it got. */
 #include "evchain_abi.h"
 
 static char url[512];
@@ -109,5 +112,25 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
         }
         return ec_http_reply(200, "text/plain", out, k);
     }
+    if (is(&v, "/badreq")) {
+        i32 rc = ec_http_request("junk", 4, buf, sizeof buf);
+        return rc == EC_EINVAL ? HTTP_JSON(200, "{\"badreq\":\"EINVAL\"}")
+                               : HTTP_JSON(500, "{\"badreq\":\"accepted?\"}");
+    }
+    if (is(&v, "/small")) {
+        ec_http_out o = {buf, sizeof buf, 0, 0, 0};
+        ec_http_begin_request(&o, "GET", url, url_len);
+        ec_http_end(&o, "", 0);
+        unsigned char tiny[16];
+        i32 rc = ec_http_request(o.p, o.len, tiny, sizeof tiny);
+        return rc == EC_ETOOBIG ? HTTP_JSON(200, "{\"small\":\"ETOOBIG\"}")
+                                : HTTP_JSON(500, "{\"small\":\"fit?\"}");
+    }
     return HTTP_JSON(404, "{\"error\":\"no such test path\"}");
+}
+
+EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
+{
+    (void)p, (void)n;
+    return HTTP_JSON(200, "{\"outside\":\"a request\"}");
 }

@@ -328,6 +328,16 @@ static void failures_get_clear_answers(void)
     CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
     /* The other actor is untouched. */
     CHECK(req(NULL, pb, "GET", "/echo", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    /* http_respond outside ec_handle_http: ESTATE, nothing recorded. */
+    int responses = count_type(rt, ec_actor_chain(b), "http/response");
+    ec_runtime_lock(rt);
+    CHECK_OK(ec_runtime_send(rt, "t2", "hi", 2));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_runtime_unlock(rt);
+    CHECK(count_type(rt, ec_actor_chain(b), "http/response") == responses);
+    js = event_json(rt, ec_actor_chain(b), "wasm/result", 2); /* init, echo, the message */
+    CHECK(js && strstr(js, "\"fn\":\"ec_handle_message\",\"ret\":-7"));
+    free(js);
     ec_runtime_lock(rt);
     CHECK(check_chain(c) > 0);
     CHECK(check_chain(ec_actor_chain(b)) > 0);
@@ -413,14 +423,26 @@ static void requests_from_actors(void)
     unsigned p1 = serve(ok, 0, 0), p2 = serve(den, 0, 0), p3 = serve(ref, 0, 0);
     REQUIRE(p1 && p2 && p3);
     resp r;
+    char *js;
     CHECK(req(NULL, p1, "GET", "/fetch", NULL, NULL, 0, &r) == 0);
     CHECK(r.status == 200 && strcmp(r.body, "status 200 hello\n") == 0);
     CHECK(req(NULL, p2, "GET", "/fetch", NULL, NULL, 0, &r) == 0);
     CHECK(r.status == 200 && strcmp(r.body, "error 4") == 0); /* denied: nothing sent */
+    /* A malformed request payload: EINVAL, nothing recorded; a buffer too small: ETOOBIG,
+     * recorded (the request went out). */
+    int before = count_type(rt, ec_actor_chain(ok), "http/client-request");
+    CHECK(req(NULL, p1, "GET", "/badreq", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "EINVAL"));
+    CHECK(count_type(rt, ec_actor_chain(ok), "http/client-request") == before);
+    CHECK(req(NULL, p1, "GET", "/small", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "ETOOBIG"));
+    js = event_json(rt, ec_actor_chain(ok), "http/client-request.result", 1);
+    CHECK(js && strstr(js, "\"ret\":-4") && strstr(js, "buffer holds 16"));
+    free(js);
     CHECK(req(NULL, p3, "GET", "/fetch", NULL, NULL, 0, &r) == 0);
     CHECK(r.status == 200 && (strcmp(r.body, "error 1") == 0 || strcmp(r.body, "error 6") == 0));
     /* The chain: the request as the actor made it, then the outcome it was given. */
-    char *js = event_json(rt, ec_actor_chain(ok), "http/client-request", 0);
+    js = event_json(rt, ec_actor_chain(ok), "http/client-request", 0);
     CHECK(js && strstr(js, "\"http\":\"client-request\"") && strstr(js, u_ok));
     free(js);
     js = event_json(rt, ec_actor_chain(ok), "http/client-request.result", 0);
