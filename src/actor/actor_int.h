@@ -121,6 +121,9 @@ struct ec_runtime {
     work *timers; /* sorted by due_ns */
     char *store_dir;
     int depth; /* nested executor calls (request, spawn inside a call) */
+    /* Set while the runtime replays a chain (replay.c): every event is checked against the
+     * recorded one and every host call answered from the chain, with no effect. */
+    struct ec_replay_state *replay;
 };
 
 /* module.c */
@@ -145,5 +148,23 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
 int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
                    const uint8_t *link, size_t link_len);
 int ec_valid_id(const char *s, size_t n);
+
+/* runtime.c, for replay.c: create an actor (actor/start recorded, instance made) without
+ * running its ec_init; the replay drives every call from the chain. */
+int ec_actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
+                    const char *child_name, const void *args, size_t args_len,
+                    const char *const *env, size_t nenv, ec_actor **out);
+
+/* replay.c: the replay hooks. ec_replay_record stands in for the append of every event while
+ * rt->replay is set; ec_replay_answer stands in for a host call's effect and result event: it
+ * checks the recorded `<type>.result`, copies its `out` into the actor's memory and gives its
+ * `ret`. Both return non-zero (with the divergence noted) to stop the replay. */
+ec_chain *ec_replay_target(ec_runtime *rt);
+int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
+                     int64_t *ret);
+/* module.c keeps a copy of each module it loads as <cache>/<sha256>.wasm, so that a replay
+ * finds the module a chain names by its hash. */
+void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *wasm, size_t len);
 
 #endif

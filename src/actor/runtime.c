@@ -152,7 +152,8 @@ static void actor_free(ec_actor *a)
     actor_discard_instance(a);
     if (a->mod)
         ec_module_release(a->rt, a->mod);
-    ec_chain_free(a->chain);
+    if (!a->rt->replay)
+        ec_chain_free(a->chain);
     if (a->fs_fd >= 0)
         close(a->fs_fd);
     free(a->id);
@@ -235,6 +236,8 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     if (payload->oom)
         return ec_error_set(EC_ENOMEM, "actor %s: %s: out of memory encoding the event", a->id,
                             type);
+    if (a->rt->replay)
+        return ec_replay_record(a, type, payload, hash_out);
     ec_event_input in = {0};
     in.type = type;
     in.data = payload->p;
@@ -535,6 +538,8 @@ static int open_chain(ec_actor *a)
     ec_runtime *rt = a->rt;
     ec_backend *be = NULL;
     int rc;
+    if (rt->replay) /* the replay's chain, owned by replay.c */
+        return (a->chain = ec_replay_target(rt)) ? 0 : EC_EINVAL;
     if (rt->backend_new) {
         char path[4300];
         snprintf(path, sizeof path, "%s/chain", a->dir);
@@ -611,12 +616,14 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
         }
         a->env_allow_count++;
     }
-    if ((rc = ec_mkdir_p(a->fs_root))) {
+    /* A replay has no sandbox: its fs calls are answered from the chain. */
+    if (!rt->replay && (rc = ec_mkdir_p(a->fs_root))) {
         actor_free(a);
         return rc;
     }
-    a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (a->fs_fd < 0) {
+    if (!rt->replay)
+        a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!rt->replay && a->fs_fd < 0) {
         rc = ec_error_set_errno(EC_EIO, errno, "actor %s: sandbox %s", id, a->fs_root);
         actor_free(a);
         return rc;
@@ -634,6 +641,13 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
     rt->actors[rt->nactors++] = a;
     *out = a;
     return 0;
+}
+
+int ec_actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
+                    const char *child_name, const void *args, size_t args_len,
+                    const char *const *env, size_t nenv, ec_actor **out)
+{
+    return actor_create(rt, mod, id, parent, child_name, args, args_len, env, nenv, out);
 }
 
 static int run_init(ec_actor *a)

@@ -1,0 +1,61 @@
+/* evchain/replay.h: deterministic replay of an actor from its chain (docs/ABI.md section 7):
+ * the actor runs again, every host call is answered from the chain, and every event it makes
+ * is checked against the recorded one; plus recovery and migration built on it. */
+#ifndef EVCHAIN_REPLAY_H
+#define EVCHAIN_REPLAY_H
+
+#include "actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EC_REPLAY_OPTIONS_VERSION 1
+typedef struct ec_replay_options {
+    unsigned version;
+    /* The module to run. NULL: <cache_dir>/<sha256>.wasm, the copy the runtime keeps of each
+     * module it loads. A module whose SHA-256 differs from the chain's is refused unless
+     * any_module is set (then actor/start and actor/restart are taken as recorded and the
+     * replay shows where the new module behaves differently). */
+    const char *module_path;
+    const char *cache_dir; /* compiled modules; NULL: evchain-data/cache */
+    int any_module;
+    /* Reproduce events 0..until only (UINT64_MAX: the whole chain). */
+    uint64_t until;
+} ec_replay_options;
+#define EC_REPLAY_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        EC_REPLAY_OPTIONS_VERSION, NULL, NULL, 0, UINT64_MAX                                       \
+    }
+
+/* What a replay found. On a divergence, expected_* is the recorded event at `seq` (type
+ * "(end of chain)" when the actor went on past it) and actual_* what the replayed actor
+ * produced there ("(idle)" when it made no event where the chain has one). */
+typedef struct ec_replay_report {
+    uint64_t events; /* events reproduced and identical (the replayed chain's count) */
+    uint8_t head[EC_HASH_MAX];
+    size_t head_len;
+    int diverged;
+    uint64_t seq;
+    char *expected_type, *actual_type;
+    uint8_t *expected_data, *actual_data;
+    size_t expected_len, actual_len;
+    char why[256];     /* one line: what differs */
+    int trapped;       /* the replayed actor ended trapped */
+    uint64_t trap_seq; /* the seq of its last wasm/trap */
+} ec_replay_report;
+void ec_replay_report_free(ec_replay_report *r);
+
+/* Replay `chain` (an actor chain, event 0 actor/start). Returns 0 when every event was
+ * reproduced identically (same type, payload, timestamp and hash), EC_EVERIFY with the
+ * report filled on the first divergence, another error when the replay cannot start (no
+ * module, wrong module, not an actor chain). `replayed` (may be NULL) receives a chain the
+ * events are written to; NULL: a memory chain, discarded. Nothing outside the process is
+ * touched: no file, message, clock or randomness. */
+int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
+                    ec_replay_report *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

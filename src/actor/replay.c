@@ -1,0 +1,613 @@
+/* actor/replay.c: deterministic replay (docs/ABI.md section 7). The actor runs again in a
+ * runtime whose every recorded event is checked against the chain and whose every host call
+ * is answered from the chain's `.result` event, so nothing outside the process is touched. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <evchain/replay.h>
+
+#include "core/internal.h"
+#include "actor/actor_int.h"
+
+int ec_mkdir_p(const char *path);
+
+/* The replay's position: `cursor` is the seq of the next recorded event the actor must
+ * reproduce; events before `limit` are expected. */
+typedef struct ec_replay_state {
+    ec_chain *orig;
+    ec_chain *into; /* where the replayed events go */
+    uint64_t cursor, limit, count;
+    int any_module;
+    int stop;     /* diverged or limit reached: every further record is refused */
+    int diverged; /* the report below is filled */
+    ec_replay_report *rep;
+} ec_replay_state;
+
+static char *dupn(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        if (n)
+            memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+void ec_replay_report_free(ec_replay_report *r)
+{
+    if (!r)
+        return;
+    free(r->expected_type);
+    free(r->actual_type);
+    free(r->expected_data);
+    free(r->actual_data);
+    r->expected_type = r->actual_type = NULL;
+    r->expected_data = r->actual_data = NULL;
+}
+
+/* Note the first divergence: the recorded event at seq (or none) against what the actor
+ * did (or none). Later ones are consequences of the first and are not reported. */
+static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_type,
+                   const void *act_data, size_t act_len, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+#include <stdarg.h>
+static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_type,
+                   const void *act_data, size_t act_len, const char *fmt, ...)
+{
+    if (rs->stop)
+        return EC_EVERIFY;
+    rs->stop = 1;
+    rs->diverged = 1;
+    ec_replay_report *r = rs->rep;
+    r->diverged = 1;
+    r->seq = rs->cursor;
+    if (exp) {
+        r->expected_type = dupn(exp->type, exp->type_len);
+        r->expected_data = (uint8_t *)dupn(exp->data, exp->data_len);
+        r->expected_len = exp->data_len;
+    } else {
+        r->expected_type = dupn("(end of chain)", 14);
+    }
+    r->actual_type = dupn(act_type, strlen(act_type));
+    r->actual_data = (uint8_t *)dupn(act_data, act_data ? act_len : 0);
+    r->actual_len = act_data ? act_len : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+    return ec_error_set(EC_EVERIFY, "replay diverges at seq %llu: %s",
+                        (unsigned long long)rs->cursor, r->why);
+}
+
+/* Reached `until`: the replay ends here, without a divergence. */
+static int reached(ec_replay_state *rs)
+{
+    rs->stop = 1;
+    return ec_error_set(EC_EVERIFY, "replay stopped at seq %llu", (unsigned long long)rs->limit);
+}
+
+ec_chain *ec_replay_target(ec_runtime *rt)
+{
+    return rt->replay->into;
+}
+
+int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out)
+{
+    ec_replay_state *rs = a->rt->replay;
+    if (rs->stop)
+        return ec_error_set(EC_EVERIFY, "replay already stopped");
+    if (rs->cursor >= rs->limit) {
+        if (rs->limit < rs->count)
+            return reached(rs);
+        return diverge(rs, NULL, type, payload->p, payload->len,
+                       "the actor goes on after the last recorded event");
+    }
+    ec_event ev;
+    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    if (rc)
+        return rc;
+    size_t tl = strlen(type);
+    int same_type = ev.type_len == tl && memcmp(ev.type, type, tl) == 0;
+    /* A module other than the recorded one (any_module): its binding events are taken as
+     * recorded, so that the replay goes on to the first difference in behaviour. */
+    int as_recorded = rs->any_module && same_type &&
+                      (strcmp(type, "actor/start") == 0 || strcmp(type, "actor/restart") == 0);
+    if (!same_type)
+        return diverge(rs, &ev, type, payload->p, payload->len,
+                       "the chain has %.*s, the actor made %s", (int)ev.type_len, ev.type, type);
+    if (!as_recorded &&
+        (ev.data_len != payload->len || (ev.data_len && memcmp(ev.data, payload->p, ev.data_len))))
+        return diverge(rs, &ev, type, payload->p, payload->len, "same event type %s, other payload",
+                       type);
+    ec_event_input in = {0};
+    in.type = type;
+    in.data = as_recorded ? ev.data : payload->p;
+    in.data_len = as_recorded ? ev.data_len : payload->len;
+    in.description = ev.description;
+    in.description_len = ev.description_len;
+    in.timestamp = ev.timestamp; /* the recorded time: the same record, the same hash */
+    /* ev borrows from the original's record: copy what is compared after the append. */
+    uint8_t want[EC_HASH_MAX];
+    size_t wl = ev.hash_len;
+    memcpy(want, ev.hash, wl);
+    uint8_t got[EC_HASH_MAX];
+    uint64_t seq = 0;
+    if (in.description && !in.description_len)
+        in.description = NULL; /* absent stays absent; an empty one cannot be re-made */
+    rc = ec_chain_append(a->chain, &in, &seq, got);
+    if (rc)
+        return rc;
+    if (seq != rs->cursor || memcmp(got, want, wl) != 0) {
+        ec_event e2;
+        if (ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
+            return diverge(rs, &e2, type, payload->p, payload->len,
+                           "same type and payload, but the record differs (seq %llu, other "
+                           "parent, time or description)",
+                           (unsigned long long)seq);
+        return rc;
+    }
+    if (hash_out)
+        memcpy(hash_out, got, wl);
+    rs->cursor++;
+    return 0;
+}
+
+int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
+                     int64_t *ret)
+{
+    ec_replay_state *rs = a->rt->replay;
+    if (rs->stop)
+        return ec_error_set(EC_EVERIFY, "replay already stopped");
+    if (rs->cursor >= rs->limit)
+        return rs->limit < rs->count
+                   ? reached(rs)
+                   : diverge(rs, NULL, rtype, NULL, 0, "the chain ends before the host's answer");
+    ec_event ev;
+    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    if (rc)
+        return rc;
+    size_t tl = strlen(rtype);
+    if (ev.type_len != tl || memcmp(ev.type, rtype, tl) != 0)
+        return diverge(rs, &ev, rtype, NULL, 0, "the chain has %.*s where the answer %s belongs",
+                       (int)ev.type_len, ev.type, rtype);
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev.data, ev.data_len) ||
+        cb_map_find(ev.data, ev.data_len, "ret", &mt, &v, &vl, &num) || (mt != 0 && mt != 1))
+        return diverge(rs, &ev, rtype, NULL, 0, "the recorded answer has no integer ret");
+    /* CBOR: major type 1 holds -1 - n. */
+    if (mt == 0 && num > INT64_MAX)
+        return diverge(rs, &ev, rtype, NULL, 0, "the recorded ret is out of range");
+    int64_t r = mt == 0 ? (int64_t)num : -1 - (int64_t)(num & INT64_MAX);
+    const uint8_t *out = NULL;
+    size_t out_len = 0;
+    if (cb_map_find(ev.data, ev.data_len, "out", &mt, &v, &vl, &num) == 0) {
+        if (mt != 2 && mt != 3)
+            return diverge(rs, &ev, rtype, NULL, 0, "the recorded out is not bytes");
+        out = v;
+        out_len = vl;
+        if (out_len > out_cap)
+            return diverge(rs, &ev, rtype, NULL, 0,
+                           "the recorded out holds %zu bytes, the actor's buffer %u", out_len,
+                           out_cap);
+    }
+    /* The result event is the recorded one, byte for byte: the actor gets exactly it. */
+    cbuf b;
+    /* Copy first: the append may invalidate ev's borrowed pointers. */
+    uint8_t small[512];
+    uint8_t *copy = ev.data_len <= sizeof small ? small : malloc(ev.data_len);
+    if (!copy)
+        return ec_error_set(EC_ENOMEM, "replay: out of memory");
+    memcpy(copy, ev.data, ev.data_len);
+    size_t off = out ? (size_t)(out - ev.data) : 0;
+    cb_init(&b, copy, ev.data_len);
+    b.len = ev.data_len;
+    rc = ec_replay_record(a, rtype, &b, NULL);
+    if (rc == 0 && out_len)
+        memcpy(a->mem->data + out_ptr, copy + off, out_len);
+    if (copy != small)
+        free(copy);
+    if (rc)
+        return rc;
+    *ret = r;
+    return 0;
+}
+
+/* ---- the driver ---- */
+
+static int fn_index(const uint8_t *s, size_t n)
+{
+    static const char *const names[] = {"ec_init", "ec_handle_message", "ec_handle_request",
+                                        "ec_handle_timer", "ec_handle_child"};
+    for (int k = 0; k < 5; k++)
+        if (strlen(names[k]) == n && memcmp(names[k], s, n) == 0)
+            return k;
+    return -1;
+}
+
+/* Replay one recorded wasm/call: the same export, input, argument and origin. */
+static int drive_call(ec_replay_state *rs, ec_actor *a, const ec_event *ev)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev->data, ev->data_len) ||
+        cb_map_find(ev->data, ev->data_len, "fn", &mt, &v, &vl, &num) || mt != 3)
+        return diverge(rs, ev, "(idle)", NULL, 0, "a wasm/call without fn");
+    int fn = fn_index(v, vl);
+    if (fn < 0)
+        return diverge(rs, ev, "(idle)", NULL, 0, "a wasm/call of an unknown export");
+    uint64_t arg = 0;
+    if (cb_map_find(ev->data, ev->data_len, "arg", &mt, &v, &vl, &num) == 0 && mt == 0)
+        arg = num;
+    char from[80];
+    const char *fromp = NULL;
+    if (cb_map_find(ev->data, ev->data_len, "from", &mt, &v, &vl, &num) == 0) {
+        if (mt != 3 || vl >= sizeof from)
+            return diverge(rs, ev, "(idle)", NULL, 0, "a wasm/call with a bad from");
+        memcpy(from, v, vl);
+        from[vl] = 0;
+        fromp = from;
+    }
+    uint8_t link[EC_HASH_MAX];
+    size_t link_len = 0;
+    if (cb_map_find(ev->data, ev->data_len, "link", &mt, &v, &vl, &num) == 0 && mt == 2 &&
+        vl <= sizeof link) {
+        memcpy(link, v, vl);
+        link_len = vl;
+    }
+    uint8_t *input = NULL;
+    size_t in_len = 0;
+    if (cb_map_find(ev->data, ev->data_len, "input", &mt, &v, &vl, &num) == 0) {
+        input = malloc(vl ? vl : 1);
+        if (!input)
+            return ec_error_set(EC_ENOMEM, "replay: out of memory");
+        if (vl)
+            memcpy(input, v, vl);
+        in_len = vl;
+    }
+    int32_t ret;
+    if (a->state != EC_ACTOR_RUNNING) {
+        free(input);
+        return diverge(rs, ev, "(idle)", NULL, 0, "the chain calls the actor, which is %s",
+                       ec_actor_state_name(a->state));
+    }
+    int rc = ec_exec_call(a, fn, input, in_len, arg, fromp, link, link_len, &ret);
+    free(input);
+    if (rc == EC_ETRAP && !rs->stop)
+        rc = 0; /* a recorded trap, reproduced */
+    return rs->stop ? EC_EVERIFY : rc;
+}
+
+static int text_field(const ec_event *ev, const char *key, char *out, size_t cap)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_map_find(ev->data, ev->data_len, key, &mt, &v, &vl, &num) || (mt != 2 && mt != 3) ||
+        vl >= cap)
+        return -1;
+    memcpy(out, v, vl);
+    out[vl] = 0;
+    return 0;
+}
+
+/* The start parameters recorded in event 0 (docs/ABI.md section 3). */
+typedef struct start_info {
+    char id[80], parent[80], alg[16];
+    uint8_t sha[32];
+    uint8_t *args;
+    size_t args_len;
+    char **env;
+    size_t nenv;
+    uint64_t fuel, pages, depth;
+} start_info;
+
+static void start_free(start_info *s)
+{
+    free(s->args);
+    for (size_t k = 0; k < s->nenv; k++)
+        free(s->env[k]);
+    free(s->env);
+}
+
+static int uint_field(const ec_event *ev, const char *key, uint64_t *out)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    if (cb_map_find(ev->data, ev->data_len, key, &mt, &v, &vl, out) || mt != 0)
+        return -1;
+    return 0;
+}
+
+/* The env allow-list: an array of text. cb_map_find does not walk arrays, so the array is
+ * read here: a head, then that many text items. */
+static int read_env(const ec_event *ev, start_info *s)
+{
+    const uint8_t *p = ev->data, *end = ev->data + ev->data_len;
+    /* Find "env" (a text key of 3 bytes: 0x63 'e' 'n' 'v') followed by an array head. */
+    for (const uint8_t *q = p; q + 5 <= end; q++) {
+        if (q[0] != 0x63 || memcmp(q + 1, "env", 3) != 0 || (q[4] >> 5) != 4)
+            continue;
+        const uint8_t *r = q + 4;
+        uint64_t n = r[0] & 31u;
+        r++;
+        if (n == 24 && r < end)
+            n = *r++;
+        else if (n > 23)
+            return -1;
+        if (n > 1024)
+            return -1;
+        s->env = calloc(n ? n : 1, sizeof *s->env);
+        if (!s->env)
+            return -1;
+        for (uint64_t k = 0; k < n; k++) {
+            if (r >= end || (r[0] >> 5) != 3)
+                return -1;
+            uint64_t l = r[0] & 31u;
+            r++;
+            if (l == 24 && r < end)
+                l = *r++;
+            else if (l > 23 || l > (uint64_t)(end - r))
+                return -1;
+            if (l > (uint64_t)(end - r) || !(s->env[k] = dupn(r, (size_t)l)))
+                return -1;
+            s->nenv++;
+            r += l;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int read_start(ec_chain *c, start_info *s)
+{
+    memset(s, 0, sizeof *s);
+    ec_event ev;
+    int rc = ec_chain_get(c, 0, &ev);
+    if (rc)
+        return rc;
+    if (ev.type_len != 11 || memcmp(ev.type, "actor/start", 11) != 0)
+        return ec_error_set(EC_EFORMAT,
+                            "replay: event 0 is %.*s, not actor/start: not an "
+                            "actor chain",
+                            (int)ev.type_len, ev.type);
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev.data, ev.data_len) || text_field(&ev, "actor", s->id, sizeof s->id) ||
+        text_field(&ev, "alg", s->alg, sizeof s->alg) || uint_field(&ev, "fuel", &s->fuel) ||
+        uint_field(&ev, "memory_pages", &s->pages) || uint_field(&ev, "call_depth", &s->depth) ||
+        cb_map_find(ev.data, ev.data_len, "module_sha256", &mt, &v, &vl, &num) || mt != 2 ||
+        vl != 32)
+        return ec_error_set(EC_EFORMAT, "replay: event 0 (actor/start) lacks its fields "
+                                        "(docs/ABI.md section 3)");
+    memcpy(s->sha, v, 32);
+    if (text_field(&ev, "parent", s->parent, sizeof s->parent))
+        s->parent[0] = 0; /* null: a top-level actor */
+    if (cb_map_find(ev.data, ev.data_len, "args", &mt, &v, &vl, &num) || (mt != 2 && mt != 3))
+        return ec_error_set(EC_EFORMAT, "replay: actor/start: no args");
+    s->args = (uint8_t *)dupn(v, vl);
+    s->args_len = vl;
+    if (!s->args || read_env(&ev, s)) {
+        start_free(s);
+        return ec_error_set(EC_EFORMAT, "replay: actor/start: bad env allow-list");
+    }
+    if (s->depth != EC_WASM_MAX_CALL_DEPTH) {
+        start_free(s);
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "replay: the chain was recorded with a call depth of %llu, this "
+                            "runtime has %d: the actor could behave differently",
+                            (unsigned long long)s->depth, EC_WASM_MAX_CALL_DEPTH);
+    }
+    if (s->pages == 0 || s->pages > 65536 || s->fuel == 0) {
+        start_free(s);
+        return ec_error_set(EC_EFORMAT, "replay: actor/start: bad limits");
+    }
+    return 0;
+}
+
+void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *wasm, size_t len)
+{
+    char hex[65], path[4400];
+    ec_hex_encode(hex, sha, 32);
+    snprintf(path, sizeof path, "%s/%s.wasm", rt->cache_dir, hex);
+    if (access(path, F_OK) == 0 || ec_mkdir_p(rt->cache_dir))
+        return;
+    /* Best effort: the copy only serves later replays; a failure loses nothing recorded. */
+    (void)ec_write_file_atomic(path, wasm, len);
+    ec_error_clear();
+}
+
+/* A stand-in for the recorded parent of a child actor: it is never running, so nothing is
+ * ever delivered to it, and it is not among the runtime's actors. */
+typedef struct ghost {
+    ec_actor a;
+} ghost;
+
+int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
+                    ec_replay_report *out)
+{
+    ec_replay_options def = EC_REPLAY_OPTIONS_INIT;
+    if (!chain || !out)
+        return ec_error_set(EC_EINVAL, "ec_actor_replay: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!opts)
+        opts = &def;
+    if (opts->version != EC_REPLAY_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_actor_replay: options version %u unknown",
+                            opts->version);
+    uint64_t count = ec_chain_count(chain);
+    if (count == 0)
+        return ec_error_set(EC_EFORMAT, "replay: the chain is empty");
+    start_info si;
+    int rc = read_start(chain, &si);
+    if (rc)
+        return rc;
+    ec_hash_alg alg;
+    if (ec_hash_from_name(&alg, si.alg) || alg != ec_chain_alg(chain)) {
+        start_free(&si);
+        return ec_error_set(EC_EFORMAT, "replay: actor/start names hash %s, the chain uses %s",
+                            si.alg, ec_hash_name(ec_chain_alg(chain)));
+    }
+    char cache[4200], modpath[4400], hex[65];
+    snprintf(cache, sizeof cache, "%s", opts->cache_dir ? opts->cache_dir : "evchain-data/cache");
+    ec_hex_encode(hex, si.sha, 32);
+    if (opts->module_path)
+        snprintf(modpath, sizeof modpath, "%s", opts->module_path);
+    else
+        snprintf(modpath, sizeof modpath, "%s/%s.wasm", cache, hex);
+    if (!opts->module_path && access(modpath, R_OK) != 0) {
+        start_free(&si);
+        return ec_error_set(EC_ENOTFOUND,
+                            "replay: module %s (SHA-256 from the chain's actor/start) is not in "
+                            "the cache %s: give it with --module",
+                            hex, cache);
+    }
+
+    ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
+    ro.data_dir = "/"; /* exists: the replay creates no directory and no sandbox */
+    ro.cache_dir = cache;
+    ro.chain_store = EC_CHAIN_STORE_MEMORY;
+    ro.alg = alg;
+    ro.fuel = si.fuel;
+    ro.memory_pages = (uint32_t)si.pages;
+    ro.quiet = 1;
+    ec_runtime *rt = NULL;
+    ec_chain *own = NULL;
+    ec_module *m = NULL;
+    ghost *g = NULL;
+    ec_replay_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.orig = chain;
+    rs.count = count;
+    rs.limit = opts->until < count ? opts->until + 1 : count;
+    rs.any_module = opts->any_module;
+    rs.rep = out;
+    if ((rc = ec_runtime_new(&rt, &ro)))
+        goto done;
+    if ((rc = ec_module_load(rt, modpath, &m, NULL)))
+        goto done;
+    if (memcmp(m->sha, si.sha, 32) != 0 && !opts->any_module) {
+        rc = ec_error_set(EC_EDENIED,
+                          "replay: module %s has SHA-256 %s, the chain was recorded with %s",
+                          modpath, m->hex, hex);
+        goto done;
+    }
+    if (!replayed) {
+        ec_backend *be = NULL;
+        ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+        co.alg = alg;
+        if ((rc = ec_backend_memory(&be, NULL)) || (rc = ec_chain_open(&own, be, &co)))
+            goto done;
+        replayed = own;
+    }
+    if (ec_chain_count(replayed) != 0) {
+        rc = ec_error_set(EC_EINVAL, "replay: the chain to replay into is not empty");
+        goto done;
+    }
+    if (si.parent[0]) {
+        size_t pl = strlen(si.parent);
+        if (strncmp(si.id, si.parent, pl) != 0 || si.id[pl] != '.') {
+            rc = ec_error_set(EC_EFORMAT, "replay: actor %s cannot be a child of %s", si.id,
+                              si.parent);
+            goto done;
+        }
+        g = calloc(1, sizeof *g);
+        if (!g || !(g->a.id = strdup(si.parent))) {
+            rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
+            goto done;
+        }
+        g->a.rt = rt;
+        g->a.state = EC_ACTOR_STOPPED;
+        g->a.fs_fd = -1;
+    }
+    rt->replay = &rs;
+    ec_actor *a = NULL;
+    {
+        rs.into = replayed; /* actor_create takes it through ec_replay_target */
+        rc = ec_actor_create(rt, m, si.id, g ? &g->a : NULL,
+                             g ? si.id + strlen(si.parent) + 1 : NULL, si.args, si.args_len,
+                             (const char *const *)si.env, si.nenv, &a);
+        if (rc == 0)
+            m = NULL; /* the actor holds the module reference now */
+    }
+    while (rc == 0 && !rs.stop && rs.cursor < rs.limit) {
+        ec_event ev;
+        if ((rc = ec_chain_get(chain, rs.cursor, &ev)))
+            break;
+#define IS(t) (ev.type_len == strlen(t) && memcmp(ev.type, t, ev.type_len) == 0)
+        if (IS("wasm/call")) {
+            rc = drive_call(&rs, a, &ev);
+        } else if (IS("actor/stop")) {
+            char reason[300];
+            if (text_field(&ev, "reason", reason, sizeof reason))
+                rc = diverge(&rs, &ev, "(idle)", NULL, 0, "actor/stop without a reason");
+            else if (a->state != EC_ACTOR_RUNNING)
+                rc = diverge(&rs, &ev, "(idle)", NULL, 0, "the chain stops an actor that is %s",
+                             ec_actor_state_name(a->state));
+            else
+                rc = ec_actor_stop(a, reason, 0);
+        } else if (IS("actor/restart")) {
+            rc = ec_actor_restart(a);
+            if (rc == EC_ETRAP && !rs.stop)
+                rc = 0;
+        } else {
+            rc = diverge(&rs, &ev, "(idle)", NULL, 0,
+                         "the chain has %.*s where the actor is between calls", (int)ev.type_len,
+                         ev.type);
+        }
+#undef IS
+        if (rs.stop)
+            rc = 0;
+    }
+    if (rc == 0 && rs.diverged)
+        rc = EC_EVERIFY;
+    if (a)
+        out->trapped = a->state == EC_ACTOR_TRAPPED;
+    out->events = ec_chain_count(replayed);
+    {
+        uint64_t hs;
+        if (out->events && ec_chain_head(replayed, out->head, &hs) == 0)
+            out->head_len = ec_hash_len(alg);
+        if (out->trapped) {
+            ec_event e;
+            for (uint64_t s = out->events; s-- > 0;)
+                if (ec_chain_get(replayed, s, &e) == 0 && e.type_len == 9 &&
+                    memcmp(e.type, "wasm/trap", 9) == 0) {
+                    out->trap_seq = s;
+                    break;
+                }
+        }
+    }
+done:
+    if (rt) {
+        /* Actors still running are not stopped: a replay records nothing of its own. */
+        for (size_t k = 0; k < rt->nactors; k++)
+            rt->actors[k]->state = EC_ACTOR_STOPPED;
+        if (m)
+            ec_module_release(rt, m);
+        ec_runtime_free(rt); /* rt->replay still set: the chains stay ours */
+    }
+    if (g) {
+        free(g->a.id);
+        free(g);
+    }
+    ec_chain_free(own);
+    start_free(&si);
+    if (rc == EC_EVERIFY && rs.diverged)
+        return ec_error_set(EC_EVERIFY, "replay diverges at seq %llu: %s",
+                            (unsigned long long)out->seq, out->why);
+    return rc;
+}
