@@ -1,0 +1,321 @@
+/* tests/test_replay.c: deterministic replay: every example actor's chain (the supervisor
+ * group's three, a trapping one) reproduced byte for byte, no effect outside the process,
+ * a changed module's divergence reported at the right seq, bad modules refused. */
+#include <ftw.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <evchain/replay.h>
+#include "test_actor_util.h"
+
+static char cache_dir[512];
+
+static const char *cache(void)
+{
+    snprintf(cache_dir, sizeof cache_dir, "%s/actor-cache", build_dir());
+    return cache_dir;
+}
+
+/* Replay `c` into a memory chain and check it is the same chain: the same count, and at every
+ * seq the same hash (hence the same type, payload, timestamp and parent). */
+static int replay_identical(ec_chain *c, ec_replay_report *rep)
+{
+    ec_backend *be;
+    ec_chain *out;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = ec_chain_alg(c);
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&out, be, &co))
+        return -1;
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    int rc = ec_actor_replay(c, out, &o, rep);
+    if (rc) {
+        if (rep->diverged)
+            fprintf(stderr, "diverged at %llu: %s\n", (unsigned long long)rep->seq, rep->why);
+        ec_chain_free(out);
+        return rc;
+    }
+    int ok = ec_chain_count(out) == ec_chain_count(c) && rep->events == ec_chain_count(c);
+    for (uint64_t s = 0; ok && s < ec_chain_count(c); s++) {
+        ec_event a, b;
+        ok = ec_chain_get(c, s, &a) == 0 && ec_chain_get(out, s, &b) == 0 &&
+             a.hash_len == b.hash_len && memcmp(a.hash, b.hash, a.hash_len) == 0 &&
+             a.timestamp == b.timestamp;
+    }
+    uint8_t h1[EC_HASH_MAX], h2[EC_HASH_MAX];
+    uint64_t s1, s2;
+    ok = ok && ec_chain_head(c, h1, &s1) == 0 && ec_chain_head(out, h2, &s2) == 0 && s1 == s2 &&
+         memcmp(h1, h2, ec_hash_len(co.alg)) == 0 && memcmp(h1, rep->head, rep->head_len) == 0;
+    ec_verify_result vr;
+    ok = ok && ec_chain_verify(out, NULL, &vr) == 0;
+    ec_chain_free(out);
+    return ok ? 0 : -1;
+}
+
+static void counter_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    const char *msgs[] = {"inc", "add 5", "inc"};
+    for (size_t k = 0; k < 3; k++)
+        CHECK_OK(ec_runtime_send(rt, "c", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK_OK(ec_runtime_stop(rt, "c", "test over"));
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    CHECK(!rep.diverged && !rep.trapped);
+    ec_replay_report_free(&rep);
+    /* --until: a prefix, up to and including that seq. */
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.until = 12;
+    CHECK_OK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep));
+    CHECK(rep.events == 13 && !rep.diverged);
+    ec_event e;
+    CHECK(ec_chain_get(ec_actor_chain(a), 12, &e) == 0 && memcmp(e.hash, rep.head, 32) == 0);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+static void pingpong_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "pingpong", "ping", "pong");
+    ec_actor *b = spawn(rt, "pingpong", "pong", "ping");
+    REQUIRE(a && b);
+    CHECK_OK(ec_runtime_send(rt, "ping", "serve 4", 7));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    ec_replay_report_free(&rep);
+    CHECK_OK(replay_identical(ec_actor_chain(b), &rep));
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* The supervisor group: each actor replayed from its own chain, the crasher's with its
+ * traps and restarts; the worker answers a request from its parent. */
+static void supervisor_group_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "supervisor", "sup", NULL));
+    const char *msgs[] = {"work 3", "crash", "work 4", "status", "total", "crash"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "sup", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE(ec_runtime_actor_count(rt) == 3);
+    for (size_t k = 0; k < 3; k++) {
+        ec_actor *x = ec_runtime_actor_at(rt, k);
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(x), &rep));
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A chain that ends in a trap: the replay traps at the same seq. */
+static void trap_reproduced(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "crasher", "x", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "x", "crash", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    uint64_t trap_seq = 0;
+    CHECK_OK(find_event(ec_actor_chain(a), "wasm/trap", 0, NULL, &trap_seq));
+    CHECK(rep.trapped && rep.trap_seq == trap_seq && trap_seq + 1 == rep.events);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- no effect ---- */
+
+static uint64_t tree_sum;
+static int sum_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)flag, (void)ftw;
+    /* FNV-1a over each path, size and modification time: any file made, changed or
+     * removed changes the sum. */
+    uint64_t h = tree_sum ^ 0xcbf29ce484222325ull;
+    for (const char *s = p; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    uint64_t v[3] = {(uint64_t)sb->st_size, (uint64_t)sb->st_mtim.tv_sec,
+                     (uint64_t)sb->st_mtim.tv_nsec};
+    for (int k = 0; k < 3; k++)
+        h = (h ^ v[k]) * 0x100000001b3ull;
+    tree_sum += h;
+    return 0;
+}
+static uint64_t tree_digest(const char *dir)
+{
+    tree_sum = 0;
+    nftw(dir, sum_cb, 16, FTW_PHYS);
+    return tree_sum;
+}
+
+/* The files actor writes, reads, lists and deletes in its sandbox, reads the environment and
+ * random bytes, and the counter uses the store: their replays leave the data directory (the
+ * sandbox, the store) as it was, and do not read the environment again. */
+static void no_effect(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    setenv("GREETING", "bonjour", 1);
+    const char *allow[] = {"GREETING"};
+    ec_actor_options o = EC_ACTOR_OPTIONS_INIT;
+    o.id = "f";
+    o.env_allow = allow;
+    o.env_allow_count = 1;
+    ec_actor *a = NULL;
+    REQUIRE_OK(ec_runtime_spawn(rt, actor_path("files"), &o, &a));
+    ec_actor *c = spawn(rt, "counter", "c", NULL);
+    REQUIRE(c);
+    const char *msgs[] = {"write a.txt hello world", "read a.txt", "greet", "list", "delete a.txt",
+                          "write b.txt kept"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "f", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    uint64_t before = tree_digest(t_data);
+    /* Another value in the environment: the replay must give the recorded one. */
+    setenv("GREETING", "changed", 1);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    ec_replay_report_free(&rep);
+    CHECK_OK(replay_identical(ec_actor_chain(c), &rep));
+    ec_replay_report_free(&rep);
+    CHECK(tree_digest(t_data) == before);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- divergence ---- */
+
+/* counter2 counts by 2: replayed on counter's chain, the first store/put differs. */
+static void divergence_reported(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    uint64_t put_seq = 0;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "store/put", 0, NULL, &put_seq));
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.module_path = actor_path("counter2");
+    ec_replay_report rep;
+    /* Another module is refused unless asked for. */
+    CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EDENIED);
+    CHECK(!rep.diverged && strstr(ec_error_last()->message, "SHA-256"));
+    o.any_module = 1;
+    CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EVERIFY);
+    CHECK(rep.diverged && rep.seq == put_seq && rep.events == put_seq);
+    CHECK(strcmp(rep.expected_type, "store/put") == 0 && strcmp(rep.actual_type, "store/put") == 0);
+    char *e = NULL, *g = NULL;
+    CHECK_OK(ec_payload_to_json("store/put", rep.expected_data, rep.expected_len, &e));
+    CHECK_OK(ec_payload_to_json("store/put", rep.actual_data, rep.actual_len, &g));
+    CHECK(e && strcmp(e, "{\"data\":\"1\"}") == 0);
+    CHECK(g && strcmp(g, "{\"data\":\"2\"}") == 0);
+    free(e);
+    free(g);
+    ec_replay_report_free(&rep);
+    /* The same module as recorded, taken from the cache: no divergence. */
+    o.module_path = NULL;
+    o.any_module = 0;
+    CHECK_OK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep));
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A chain that asks more of the actor than it does: an extra recorded call result. The
+ * replayed actor stops at the forged event, and the report says what it did instead. */
+static void forged_chain_diverges(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *src = ec_actor_chain(a);
+    uint64_t res_seq = 0;
+    REQUIRE_OK(find_event(src, "wasm/result", 1, NULL, &res_seq));
+    /* A copy with a time/now inserted before the message's wasm/result. */
+    ec_backend *be;
+    ec_chain *f;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&f, be, NULL));
+    for (uint64_t s = 0; s < ec_chain_count(src); s++) {
+        ec_event ev;
+        REQUIRE_OK(ec_chain_get(src, s, &ev));
+        ec_event_input in = {0};
+        if (s == res_seq) {
+            in.type = "time/now";
+            in.data = "\xa0";
+            in.data_len = 1;
+            in.timestamp = ev.timestamp;
+            REQUIRE_OK(ec_chain_append(f, &in, NULL, NULL));
+            REQUIRE_OK(ec_chain_get(src, s, &ev));
+        }
+        in.type = ev.type;
+        in.type_len = ev.type_len;
+        in.data = ev.data;
+        in.data_len = ev.data_len;
+        in.timestamp = ev.timestamp;
+        REQUIRE_OK(ec_chain_append(f, &in, NULL, NULL));
+    }
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    ec_replay_report rep;
+    CHECK(ec_actor_replay(f, NULL, &o, &rep) == EC_EVERIFY);
+    CHECK(rep.diverged && rep.seq == res_seq);
+    CHECK(strcmp(rep.expected_type, "time/now") == 0 &&
+          strcmp(rep.actual_type, "wasm/result") == 0);
+    ec_replay_report_free(&rep);
+    /* Not an actor chain at all. */
+    ec_chain *plain;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&plain, be, NULL));
+    ec_event_input in = {0};
+    in.type = "note";
+    REQUIRE_OK(ec_chain_append(plain, &in, NULL, NULL));
+    CHECK(ec_actor_replay(plain, NULL, &o, &rep) == EC_EFORMAT);
+    ec_chain_free(plain);
+    ec_chain_free(f);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+int main(void)
+{
+    RUN(counter_identical);
+    RUN(pingpong_identical);
+    RUN(supervisor_group_identical);
+    RUN(trap_reproduced);
+    RUN(no_effect);
+    RUN(divergence_reported);
+    RUN(forged_chain_diverges);
+    TEST_END();
+}
