@@ -5,6 +5,10 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 FUZZ_SECONDS ?= 5
+# Builds print only what matters (warnings, errors); pipefail keeps their exit status.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+QUIET := | grep -v -E '^\[ *[0-9]+%\] (Built target|Building|Linking)' || test $$? -eq 1
 
 .PHONY: all deps build test test-normal test-asan run bench fuzz fuzz-build install stress clean format
 
@@ -17,13 +21,13 @@ $(BUILD)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 
 build: deps $(BUILD)/CMakeCache.txt
-	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory -s
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory -s $(QUIET)
 
 $(BUILD_ASAN)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_SANITIZE=ON >/dev/null
 
 build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
-	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory -s
+	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory -s $(QUIET)
 
 test-normal: build
 	@echo "== tests (normal build)"
@@ -41,7 +45,7 @@ $(BUILD_FUZZ)/CMakeCache.txt:
 	@CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_FUZZ=ON >/dev/null
 
 fuzz-build: deps $(BUILD_FUZZ)/CMakeCache.txt
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) -- --no-print-directory -s
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers -- --no-print-directory -s $(QUIET)
 
 # A short run of every harness over its seed corpus; `make fuzz FUZZ_SECONDS=600` for long.
 fuzz-short: fuzz-build

@@ -7,7 +7,12 @@ set -eu
 B=${1:-build}
 EV=$B/evchain
 A=$(cd "$B/actors" && pwd)
-D=$(mktemp -d /tmp/evchain-demo.XXXXXX)
+# On local disk by default, where the chains stay to be inspected after the demo; each run
+# starts its own group afresh (the runtime refuses to start an actor id that already exists).
+D=${EVCHAIN_DEMO_DIR:-./evchain-data/demo}
+rm -rf "$D"
+mkdir -p "$D"
+D=$(cd "$D" && pwd)
 SERVER=
 cleanup() {
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi

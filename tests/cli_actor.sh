@@ -161,5 +161,26 @@ if have_cmd verify; then
   expect 0 "$EV" verify "$T/d5/actors/counter/chain"
 fi
 
+# --- SIGTERM stops a serving runtime cleanly: actors stopped (recorded), socket removed
+"$EV" run "$A/counter.wasm" --data-dir "$T/d6" --cache "$CACHE" --quiet --serve \
+  >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+i=0
+while [ ! -S "$T/d6/run.sock" ] && [ $i -lt 100 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+expect 0 "$EV" send --data-dir "$T/d6" counter inc
+kill -TERM "$SERVER"
+wait "$SERVER"
+rc=$?
+SERVER=
+[ "$rc" -eq 0 ] && ok || bad "server exit $rc after SIGTERM"
+[ ! -e "$T/d6/run.sock" ] && ok || bad "socket left behind after SIGTERM"
+if have_cmd log; then
+  expect 0 "$EV" log "$T/d6/actors/counter/chain" --type 'actor/stop'
+  has "$T/out" "actor/stop"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,40 +1,14 @@
 #!/bin/sh
 # tests/cli_basic.sh: the evchain command's verify, log, show and export on the Theater
-# vectors and on JSON/JSONL files: exit codes (0 intact, 1 tampered, 2 unusable) and the
-# messages naming file and event. $1 is the evchain binary. Run from the source directory.
+# vectors, JSON/JSONL files and a chain directory: exit codes (0 intact, 1 tampered,
+# 2 unusable) and the messages naming file and event. $1 is the evchain binary; run from
+# the source directory.
 set -u
 EV=$1
 V=tests/vectors/theater
 T=$(mktemp -d /tmp/evchain_cli_basic.XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE CMD...: run CMD, keep stdout in $T/out and stderr in $T/err, check the exit.
-expect() {
-  want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  got=$?
-  if [ "$got" -eq "$want" ]; then ok; else
-    bad "exit $got (want $want): $*"
-    sed 's/^/  stderr: /' "$T/err" >&2
-  fi
-}
-# has FILE TEXT: FILE contains TEXT (fixed string).
-has() {
-  if grep -qF -- "$2" "$1"; then ok; else
-    bad "$1 lacks '$2'"
-    sed 's/^/  got: /' "$1" >&2
-  fi
-}
-lines() {
-  n=$(wc -l <"$1" | tr -d ' ')
-  if [ "$n" -eq "$2" ]; then ok; else bad "$1 has $n lines, want $2"; fi
-}
+. tests/clilib.sh # expect, has, lines, finish
 
 # --- verify the six Theater vectors, one by one and together (61 events)
 for f in runtime-test:6 environment-test:8 wasi-clocks-test:16 wasi-random-test:7 \
@@ -96,7 +70,7 @@ if [ -e "$T/never.jsonl" ]; then bad "export of a broken chain wrote a file"; el
 # --- unusable input: malformed, missing, empty, usage -> exit 2 with what and where
 printf '{"evchain":1,"hash_alg":"sha256","events":[\n{"seq":0,' >"$T/trunc.json"
 expect 2 "$EV" verify "$T/trunc.json"
-has "$T/err" "$T/trunc.json: line 2"
+has "$T/err" "$T/trunc.json: byte 53 (event 0): the file ends inside an event"
 printf '{"evchain":1,"hash_alg":"sha256"}\n{"seq":0,"hash":"00","parent_hash":null,"event_type":"t","timestamp":1,"description":null,"data":""}\n' >"$T/short.jsonl"
 expect 2 "$EV" verify "$T/short.jsonl"
 has "$T/err" "$T/short.jsonl: line 2 (event 0): hash: expected 64 hex digits"
@@ -125,6 +99,11 @@ has "$T/out" "2 352d5fbbe60a"
 expect 0 "$EV" log "$V/runtime-test.json" --json --to 0
 lines "$T/out" 1
 has "$T/out" '{"seq":0,"hash":"584d8e1be21fed4367e60f8297f7c104cd377791","parent_hash":null,"event_type":"wasm","timestamp":0,"description":null,"data":"eyJ'
+# log --json lines under a header line make a JSONL file that verifies
+expect 0 "$EV" log "$V/runtime-test.json" --json
+{ echo '{"evchain":1,"hash_alg":"theater-sha1"}'; cat "$T/out"; } >"$T/log.jsonl"
+expect 0 "$EV" verify "$T/log.jsonl"
+has "$T/out" "$T/log.jsonl: ok, 6 events, head 26c0e93400b048d09857c0c3b0e9b574bcc90901"
 expect 2 "$EV" log "$V/runtime-test.json" --from x
 expect 0 "$EV" log tests/vectors/json/example.jsonl
 has "$T/out" "0 cbf41e2dcc43 2023-11-14T22:13:20.000000000Z greeting first"
@@ -153,5 +132,20 @@ has "$T/err" "unknown output format 'xml'"
 expect 2 "$EV" export tests/vectors/json/example.jsonl -o /nonexistent/dir/x.json
 has "$T/err" "/nonexistent/dir/x.json"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+# --- a chain directory: verify, then through JSON and back to a file that verifies
+expect 0 "$EV" init "$T/dir"
+expect 0 "$EV" append "$T/dir" --type a/b --data '{"x":1}' --description "first one"
+expect 0 "$EV" append "$T/dir" --type a/c --data second
+expect 0 "$EV" verify "$T/dir"
+has "$T/out" "$T/dir: ok, 2 events, head "
+head=$(sed -n 's/.*head \([0-9a-f]*\)$/\1/p' "$T/out")
+expect 0 "$EV" export "$T/dir" --format json -o "$T/dir.json"
+expect 0 "$EV" verify "$T/dir.json"
+has "$T/out" "$T/dir.json: ok, 2 events, head $head"
+expect 0 "$EV" log "$T/dir" --type 'a/c'
+lines "$T/out" 1
+has "$T/out" "a/c"
+expect 2 "$EV" export "$T/dir" --format theater
+has "$T/err" "sha256 chain cannot be written as Theater"
+
+finish

@@ -96,22 +96,6 @@ static inline int du_flip(const char *p, long off, unsigned char x)
     return rc;
 }
 
-static inline int du_copy_file(const char *from, const char *to)
-{
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    int rc = a && b ? 0 : -1;
-    char buf[65536];
-    size_t n;
-    while (!rc && (n = fread(buf, 1, sizeof buf, a)) > 0)
-        if (fwrite(buf, 1, n, b) != n)
-            rc = -1;
-    if (a)
-        fclose(a);
-    if (b && fclose(b))
-        rc = -1;
-    return rc;
-}
-
 /* Copy a flat directory (a chain directory has no subdirectories). */
 static inline int du_copy_dir(const char *from, const char *to)
 {

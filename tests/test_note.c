@@ -120,12 +120,11 @@ static void test_python_vector(void)
 
 static void test_keys_and_notes(void)
 {
-    ec_signer *a, *b;
+    ec_signer *a, *b, *none;
     REQUIRE_OK(ec_signer_generate(&a, "a.example/log"));
-    REQUIRE_OK(ec_signer_generate(&b, "b.example/witness"));
-    CHECK(ec_signer_generate(&b, "has space") == EC_EINVAL);
-    CHECK(ec_signer_generate(&b, "has+plus") == EC_EINVAL);
-    CHECK(ec_signer_generate(&b, "") == EC_EINVAL);
+    CHECK(ec_signer_generate(&none, "has space") == EC_EINVAL && !none);
+    CHECK(ec_signer_generate(&none, "has+plus") == EC_EINVAL);
+    CHECK(ec_signer_generate(&none, "") == EC_EINVAL);
     REQUIRE_OK(ec_signer_generate(&b, "b.example/witness"));
     char *va, *vb, *sa;
     REQUIRE_OK(ec_signer_vkey_text(a, &va));
@@ -535,6 +534,37 @@ static void test_checkpointer(void)
     CHECK(w == 0); /* nothing new */
     ec_checkpointer_free(cp);
 
+    /* Never a checkpoint inconsistent with the last one: not for a rewritten chain, not for
+     * a shorter one. */
+    ec_chain *forked = make_chain(0, (size_t)-1);
+    REQUIRE(forked);
+    for (int i = 0; i < 30; i++) {
+        ec_event_input in = {.type = i == 4 ? "E" : "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(forked, &in, NULL, NULL));
+    }
+    ec_tree *ft;
+    REQUIRE_OK(ec_tree_open(&ft, forked, NULL));
+    REQUIRE_OK(ec_checkpointer_new(&cp, ft, s, &o));
+    CHECK(ec_checkpointer_write(cp, 1) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "refusing to sign"));
+    CHECK(ec_checkpointer_tick(cp, &w) == EC_EVERIFY);
+    ec_checkpointer_free(cp);
+    ec_tree_free(ft);
+    ec_chain_free(forked);
+    ec_chain *shorter = make_chain(0, (size_t)-1);
+    REQUIRE(shorter);
+    for (int i = 0; i < 10; i++) {
+        ec_event_input in = {.type = "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(shorter, &in, NULL, NULL));
+    }
+    REQUIRE_OK(ec_tree_open(&ft, shorter, NULL));
+    REQUIRE_OK(ec_checkpointer_new(&cp, ft, s, &o));
+    CHECK(ec_checkpointer_tick(cp, &w) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "truncated"));
+    ec_checkpointer_free(cp);
+    ec_tree_free(ft);
+    ec_chain_free(shorter);
+
     /* The folder holds the numbered checkpoints and `latest`. */
     DIR *d = opendir(cdir);
     REQUIRE(d);
@@ -558,6 +588,65 @@ static void test_checkpointer(void)
     ec_chain_free(c);
 }
 
+/* The runtime's set-up: a disk chain directory, checkpoints every 10 events or 1 ns. */
+static void test_checkpointer_open(void)
+{
+    char dir[64] = "/tmp/ec_note_dir_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128], path[256];
+    snprintf(cdir, sizeof cdir, "%s/chain", dir);
+    ec_disk_options dopt = EC_DISK_OPTIONS_INIT;
+    dopt.create = 1;
+    dopt.durability = EC_DURABLE_NONE;
+    ec_backend *b;
+    ec_chain *c;
+    REQUIRE_OK(ec_backend_disk(&b, cdir, &dopt));
+    REQUIRE_OK(ec_chain_open(&c, b, NULL));
+    ec_signer *s;
+    REQUIRE_OK(ec_signer_generate(&s, "example.org/runtime"));
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.every_events = 10;
+    ec_checkpointer *cp;
+    REQUIRE_OK(ec_checkpointer_open(&cp, c, cdir, s, &o));
+    int writes = 0, w;
+    for (int i = 0; i < 35; i++) {
+        ec_event_input in = {.type = "actor/event", .data = "x", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+        REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+        writes += w;
+    }
+    CHECK(writes == 3);
+    REQUIRE_OK(ec_checkpointer_write(cp, 0)); /* at close: the last 5 events too */
+    ec_checkpointer_free(cp);
+    snprintf(path, sizeof path, "%s/checkpoints/latest", cdir);
+    size_t len;
+    char *note = slurp(path, &len);
+    REQUIRE(note);
+    char *vt;
+    REQUIRE_OK(ec_signer_vkey_text(s, &vt));
+    ec_vkey *k;
+    REQUIRE_OK(ec_vkey_parse(&k, vt, strlen(vt)));
+    ec_since_result r;
+    CHECK_OK(ec_proof_verify_since(c, note, len, &k, 1, NULL, &r));
+    CHECK(r.checkpoint.size == 35);
+    snprintf(path, sizeof path, "%s/proof/tree", cdir);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 32);
+    /* Reopened, it resumes from `latest`: nothing new, nothing written. */
+    REQUIRE_OK(ec_checkpointer_open(&cp, c, cdir, s, &o));
+    REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+    CHECK(w == 0);
+    ec_checkpointer_free(cp);
+    free(note);
+    free(vt);
+    ec_vkey_free(k);
+    ec_signer_free(s);
+    ec_chain_free(c);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(test_c2sp_example);
@@ -567,5 +656,6 @@ int main(void)
     RUN(test_tlog_proofs);
     RUN(test_since);
     RUN(test_checkpointer);
+    RUN(test_checkpointer_open);
     TEST_END();
 }

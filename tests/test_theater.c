@@ -273,37 +273,59 @@ static void escaping(void)
     ec_chain_free(c);
 }
 
-#define HASH20 "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"
+#define HASH20   "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"
+#define EV_START "[{\"hash\":" HASH20 ",\"parent_hash\":null,"
+/* a valid first event: "wasm", no data (hash from Python's hashlib, see layouts) */
+#define EV_OK                                                                                      \
+    "[{\"hash\":[163,233,173,105,97,55,220,63,91,4,6,33,36,131,94,162,240,181,76,194],"            \
+    "\"parent_hash\":null,\"event_type\":\"wasm\",\"data\":[]}"
 static void bad_inputs(void)
 {
     struct {
         const char *text;
         const char *msg;
     } cases[] = {
-        {"[", "chain.json: line 1"},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":[1,2", "line 1"},
-        {"[5]", "event 0: not a JSON object"},
+        {"[", "chain.json: byte 1 (event 0): expected an event object '{', found the end"},
+        {EV_START "\"event_type\":\"t\",\"data\":[1,2", "data: expected ',' or ']', found the end"},
+        {"[5]", "byte 1 (event 0): expected an event object '{', found '5'"},
+        {"[{}]", "event 0): empty event object"},
         {"[{\"hash\":[0,0],\"parent_hash\":null,\"event_type\":\"t\",\"data\":[]}]",
-         "event 0: hash: not 20 bytes"},
+         "(event 0): hash: 2 bytes, not 20"},
+        {"[{\"hash\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}]",
+         "(event 0): hash: more than 20 bytes"},
         {"[{\"hash\":" HASH20 ",\"parent_hash\":[1],\"event_type\":\"t\",\"data\":[]}]",
-         "event 0: parent_hash: not 20 bytes"},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":[256]}]",
-         "event 0: data: element 0 is not an integer 0..255"},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":[1,-1]}]",
-         "data: element 1"},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":\"ab\"}]",
-         "data: not an array of bytes"},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":1,\"data\":[]}]",
-         "event_type: not a string"},
+         "parent_hash: 1 bytes, not 20"},
+        {EV_START "\"event_type\":\"t\",\"data\":[256]}]",
+         "data: element 0 is not an integer 0..255"},
+        {EV_START "\"event_type\":\"t\",\"data\":[1,-1]}]", "data: element 1: expected an integer"},
+        {EV_START "\"event_type\":\"t\",\"data\":[01]}]", "data: element 0 is not an integer"},
+        {EV_START "\"event_type\":\"t\",\"data\":[1.0]}]", "data: element 0 is not an integer"},
+        {EV_START "\"event_type\":\"t\",\"data\":[1e2]}]", "data: element 0 is not an integer"},
+        {EV_START "\"event_type\":\"t\",\"data\":[1,]}]", "data: element 1: expected an integer"},
+        {EV_START "\"event_type\":\"t\",\"data\":\"ab\"}]", "data: not an array of bytes"},
+        {EV_START "\"event_type\":1,\"data\":[]}]", "event_type: not a string"},
+        {EV_START "\"event_type\":\"\",\"data\":[]}]", "event_type: empty"},
+        {EV_START "\"event_type\":\"a\\u0000\",\"data\":[]}]", "event_type: contains U+0000"},
+        {EV_START "\"event_type\":\"\\ud800\",\"data\":[]}]", "lone high surrogate \\ud800"},
+        {EV_START "\"event_type\":\"\\udc00x\",\"data\":[]}]", "lone low surrogate"},
+        {EV_START "\"event_type\":\"\\ud800\\u0041\",\"data\":[]}]", "bad surrogate pair"},
+        {EV_START "\"event_type\":\"\\x\",\"data\":[]}]", "bad escape"},
+        {EV_START "\"event_type\":\"\\u12G4\",\"data\":[]}]", "bad \\u escape"},
+        {EV_START "\"event_type\":\"a\tb\",\"data\":[]}]", "control character 0x09"},
+        {EV_START "\"event_type\":\"\xff\",\"data\":[]}]", "event_type: not valid UTF-8"},
+        {EV_START "\"event_type\":\"t\",\"data\":[]",
+         "expected ',' or '}' in an event, found the end"},
+        {"[{\"hash\":" HASH20 ",\"parent_hash\":nul,\"event_type\":\"t\",\"data\":[]}]",
+         "parent_hash: neither null nor an array"},
         {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"data\":[]}]", "missing key \"event_type\""},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":[],"
-         "\"x\":1}]",
-         "unknown key \"x\""},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":[],"
-         "\"timestamp\":5}]",
+        {EV_START "\"event_type\":\"t\",\"data\":[],\"x\":1}]", "unknown key \"x\""},
+        {EV_START "\"event_type\":\"t\",\"data\":[],\"data\":[]}]", "duplicate key \"data\""},
+        {EV_START "\"event_type\":\"t\",\"data\":[],\"timestamp\":5}]",
          "\"timestamp\" is not covered by Theater's hash"},
-        {"[{\"hash\":" HASH20 ",\"parent_hash\":null,\"event_type\":\"t\",\"data\":[]}]",
-         "event 0: hash mismatch"},
+        {EV_START "\"event_type\" \"t\",\"data\":[]}]", "event_type: expected ':', found '\"'"},
+        {EV_OK " x", "expected ',' or ']' after an event"},
+        {EV_OK "] x", "'x' after the end of the array"},
+        {EV_START "\"event_type\":\"t\",\"data\":[]}]", "event 0: hash mismatch"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         ec_chain *d = NULL;
@@ -319,6 +341,59 @@ static void bad_inputs(void)
     }
 }
 
+/* The reader takes any JSON layout of the same values: compact, odd whitespace, escapes,
+ * keys in another order. Each loads to the same chain as the original file. */
+static void layouts(void)
+{
+    ec_chain *ref = open_vector("runtime-test.json");
+    REQUIRE(ref);
+    uint8_t want[EC_HASH_MAX];
+    REQUIRE_OK(ec_chain_head(ref, want, NULL));
+    ec_chain_free(ref);
+    size_t len;
+    char *file = read_all("tests/vectors/theater/runtime-test.json", &len);
+    REQUIRE(file);
+    /* compact: drop every space and newline (the file has none inside strings) */
+    char *compact = malloc(len + 1);
+    REQUIRE(compact);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (file[i] != ' ' && file[i] != '\n')
+            compact[n++] = file[i];
+    ec_chain *d;
+    CHECK_OK(load_text(compact, n, 0, &d, NULL));
+    if (d) {
+        uint8_t got[EC_HASH_MAX];
+        CHECK_OK(ec_chain_head(d, got, NULL));
+        CHECK(memcmp(got, want, 20) == 0);
+        ec_chain_free(d);
+    }
+    /* one event ("wasm", no data) with its keys in reverse order and \u escapes in the
+     * type, and the same with odd whitespace: both verify against the hash Python's
+     * hashlib.sha1 gives for {"hash":[],"parent_hash":null,"event_type":"wasm","data":[]} */
+    const char *ev0 = "[{\"data\":[],\"event_type\":\"\\u0077\\u0061sm\",\"parent_hash\":null,"
+                      "\"hash\":[163,233,173,105,97,55,220,63,91,4,6,33,36,131,94,"
+                      "162,240,181,76,194]}]";
+    const char *ev0b = "[\r\n\t{\"hash\":[163,233,173,105,97,55,220,63,91,4,6,33,36,131,"
+                       "94,162,240,181,76,194] , \"parent_hash\" : null,\"event_type\":\"wasm\""
+                       ",\"data\":[ ]}\n]\n";
+    ec_chain *x, *y;
+    int r1 = load_text(ev0, strlen(ev0), 0, &x, NULL);
+    int r2 = load_text(ev0b, strlen(ev0b), 0, &y, NULL);
+    CHECK_OK(r1);
+    CHECK_OK(r2);
+    if (r1 == 0 && r2 == 0) {
+        uint8_t a[EC_HASH_MAX], b[EC_HASH_MAX];
+        CHECK_OK(ec_chain_head(x, a, NULL));
+        CHECK_OK(ec_chain_head(y, b, NULL));
+        CHECK(memcmp(a, b, 20) == 0);
+    }
+    ec_chain_free(x);
+    ec_chain_free(y);
+    free(compact);
+    free(file);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -332,6 +407,7 @@ int main(void)
     RUN(not_theater_refused);
     RUN(escaping);
     RUN(bad_inputs);
+    RUN(layouts);
     rmdir(tmpdir);
     TEST_END();
 }

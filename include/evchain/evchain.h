@@ -8,5 +8,6 @@
 #include "store.h"
 #include "proof.h"
 #include "actor.h"
+#include "http.h"
 
 #endif

@@ -271,6 +271,12 @@ typedef struct ec_checkpointer_options {
 /* The checkpointer borrows the tree and the signer: both must outlive it. */
 int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
                         const ec_checkpointer_options *opts);
+/* The one-call set-up for a writer (the actor runtime): a checkpointer with its own tree of
+ * `chain`, kept in <chain_dir>/proof/tree, writing checkpoints to <chain_dir>/checkpoints/
+ * (opts->dir is ignored). chain_dir NULL: a memory chain, tree and checkpoints in memory.
+ * The chain and the signer must outlive it; ec_checkpointer_free frees the tree. */
+int ec_checkpointer_open(ec_checkpointer **out, ec_chain *chain, const char *chain_dir,
+                         ec_signer *signer, const ec_checkpointer_options *opts);
 void ec_checkpointer_free(ec_checkpointer *c);
 /* Call after appends: brings the tree up to date with the chain and signs a checkpoint when
  * one is due. *written (may be NULL) is set to 1 when a checkpoint was written. */

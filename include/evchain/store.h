@@ -87,8 +87,10 @@ typedef struct ec_open_options {
  * and the event or byte offset. */
 int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *opts);
 
-/* Read a JSON/JSONL/Theater stream into an open (usually empty) chain. `name` is used in
- * error messages. */
+/* Read a JSON/JSONL/Theater stream into an open (usually empty) chain, each event checked in
+ * full as it is appended; on a refusal the events before the bad one stay appended and
+ * verify_out (may be NULL) names it. `name` is used in error messages. inspect is only
+ * possible through ec_chain_open_path (EC_EUNSUPPORTED here). */
 int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format, int inspect,
                      ec_verify_result *verify_out);
 

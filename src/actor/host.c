@@ -50,7 +50,8 @@ typedef struct hresp {
     const void *out; /* bytes for the actor, copied to its out pointer */
     size_t out_len;
     int has_out;
-    void *heap; /* freed after the call */
+    void *heap;        /* freed after the call */
+    uint8_t small[48]; /* small outputs (hashes, status) live here: no statics */
     char error[200];
     uint8_t link[EC_HASH_MAX];
     size_t link_len;
@@ -488,7 +489,7 @@ static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
     const u32 *pl = ctx;
     if (over_budget(a, pl[1], r))
         return;
-    static uint8_t digest[32]; /* copied out by host_call before the next call */
+    uint8_t *digest = r->small;
     unsigned dl = 0;
     char dir[4300], path[4400], hex[65];
     if (!EVP_Digest(mp(a, pl[0]), pl[1], digest, &dl, EVP_sha256(), NULL)) {
@@ -601,7 +602,7 @@ static void fx_label_get(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
 {
     (void)h, (void)hl;
     const struct label_ctx *c = ctx;
-    static uint8_t hash[32];
+    uint8_t *hash = r->small;
     char dir[4300], path[4400];
     if (c->bad) {
         fail(r, ABI_EINVAL, "label names use 1 to 64 of A-Z a-z 0-9 _ - .");
@@ -1445,7 +1446,7 @@ static void fx_status(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp
 {
     (void)h, (void)hl;
     struct sup_ctx *c = ctx;
-    static uint8_t st[STATUS_LEN];
+    uint8_t *st = r->small;
     if (c->bad) {
         fail(r, ABI_EINVAL, "not a child name");
         return;
@@ -1455,7 +1456,7 @@ static void fx_status(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp
         fail(r, ABI_ENOTFOUND, "no child %s", c->name);
         return;
     }
-    memset(st, 0, sizeof st);
+    memset(st, 0, STATUS_LEN);
     st[0] = (uint8_t)ch->state;
     uint64_t seq = 0;
     uint8_t head[EC_HASH_MAX];

@@ -7,7 +7,8 @@
 const char help_export[] =
     "convert a chain to JSON, JSONL or Theater's format\n"
     "usage: evchain export <chain> [--format json|jsonl|theater] [-o FILE]\n"
-    "  <chain>            a chain directory or a JSON, JSONL or Theater file\n"
+    "  <chain>            a chain directory or a JSON, JSONL or Theater file ('-': standard\n"
+    "                     input)\n"
     "  --format FORMAT    json (one document, default), jsonl (a header line, then one\n"
     "                     event per line) or theater (only for a theater-sha1 chain)\n"
     "  -o, --output FILE  write FILE atomically (temporary file, fsync, rename); default\n"

@@ -5,14 +5,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "follow.h"
 
 const char help_log[] =
     "list the events of a chain, one per line\n"
-    "usage: evchain log <chain> [--type GLOB] [--from SEQ] [--to SEQ] [--json]\n"
+    "usage: evchain log <chain> [--type GLOB] [--from SEQ] [--to SEQ] [--json] [-f]\n"
     "  --type GLOB   only events whose type matches GLOB (fnmatch: * ? [..])\n"
     "  --from SEQ    start at SEQ (default 0)\n"
     "  --to SEQ      stop after SEQ (inclusive; default the head)\n"
     "  --json        one JSON event object per line (the JSONL event form)\n"
+    "  -f, --follow  a chain directory: keep listing events as another process appends\n"
+    "                them (as tail -f), each verified as it arrives; stops after --to\n"
     "Line format: seq, the first 12 hex digits of the hash, the time (ISO-8601 UTC with\n"
     "nanoseconds), the type and the description if any. Control characters are shown\n"
     "as \\xNN. The chain is verified while a file is read; a broken one is refused.\n"
@@ -31,11 +34,45 @@ static void put_clean(const char *s, size_t n)
     }
 }
 
+/* What one listed event needs; shared by the listing and follow mode (follow.c). */
+struct log_ctx {
+    const char *glob;
+    int json;
+    char *type;
+};
+
+static int print_event(const ec_event *ev, void *arg)
+{
+    struct log_ctx *x = arg;
+    if (x->glob) {
+        memcpy(x->type, ev->type, ev->type_len);
+        x->type[ev->type_len] = 0;
+        if (fnmatch(x->glob, x->type, 0) != 0)
+            return 0;
+    }
+    if (x->json) {
+        int rc = ec_event_write_json(stdout, ev);
+        putchar('\n');
+        return rc;
+    }
+    char hex[2 * EC_HASH_MAX + 1], when[64];
+    ec_hex_encode(hex, ev->hash, ev->hash_len);
+    cli_format_time(when, sizeof when, ev->timestamp);
+    printf("%llu %.12s %s ", (unsigned long long)ev->seq, hex, when);
+    put_clean(ev->type, ev->type_len);
+    if (ev->description) {
+        putchar(' ');
+        put_clean(ev->description, ev->description_len);
+    }
+    putchar('\n');
+    return 0;
+}
+
 int cmd_log(int argc, char **argv)
 {
     const char *path = NULL, *glob = NULL, *v;
     uint64_t from = 0, to = UINT64_MAX;
-    int json = 0, bad = 0;
+    int json = 0, bad = 0, follow = 0;
     for (int i = 1; i < argc; i++) {
         if ((v = cli_opt(argc, argv, &i, "--type", &bad))) {
             glob = v;
@@ -53,6 +90,8 @@ int cmd_log(int argc, char **argv)
             return EXIT_UNUSABLE;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
+            follow = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("log", 0, "unknown option '%s' (see `evchain help log`)", argv[i]);
             return EXIT_UNUSABLE;
@@ -66,6 +105,16 @@ int cmd_log(int argc, char **argv)
     if (!path) {
         cli_error("log", 0, "no chain given\nusage: evchain log <chain> [options]");
         return EXIT_UNUSABLE;
+    }
+    if (follow) {
+        struct log_ctx x = {glob, json, malloc(65536)};
+        if (!x.type) {
+            cli_error("log", 0, "out of memory");
+            return EXIT_UNUSABLE;
+        }
+        int code = cli_log_follow("log", path, from, to, 0, print_event, &x);
+        free(x.type);
+        return code;
     }
     ec_chain *chain;
     int rc = ec_chain_open_path(&chain, path, NULL);
@@ -82,29 +131,9 @@ int cmd_log(int argc, char **argv)
         rc = ec_iter_new(&it, chain, from);
     }
     ec_event ev;
-    while (rc == 0 && it && (rc = ec_iter_next(it, &ev)) == 0 && ev.seq <= to) {
-        if (glob) {
-            memcpy(type, ev.type, ev.type_len);
-            type[ev.type_len] = 0;
-            if (fnmatch(glob, type, 0) != 0)
-                continue;
-        }
-        if (json) {
-            rc = ec_event_write_json(stdout, &ev);
-            putchar('\n');
-            continue;
-        }
-        char hex[2 * EC_HASH_MAX + 1], when[64];
-        ec_hex_encode(hex, ev.hash, ev.hash_len);
-        cli_format_time(when, sizeof when, ev.timestamp);
-        printf("%llu %.12s %s ", (unsigned long long)ev.seq, hex, when);
-        put_clean(ev.type, ev.type_len);
-        if (ev.description) {
-            putchar(' ');
-            put_clean(ev.description, ev.description_len);
-        }
-        putchar('\n');
-    }
+    struct log_ctx x = {glob, json, type};
+    while (rc == 0 && it && (rc = ec_iter_next(it, &ev)) == 0 && ev.seq <= to)
+        rc = print_event(&ev, &x);
     if (rc == EC_ITEROVER || (rc == 0 && it))
         rc = 0;
     ec_iter_free(it);

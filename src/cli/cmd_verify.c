@@ -4,15 +4,20 @@
 #include <string.h>
 
 #include "cli.h"
+#include "proof_util.h"
 #include "verify_links.h"
 
 const char help_verify[] =
     "check that chains are intact\n"
-    "usage: evchain verify [--links] [--] <chain>...\n"
-    "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected)\n"
+    "usage: evchain verify [--links] [--since CHECKPOINT --vkey VKEY...] [--] <chain>...\n"
+    "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected);\n"
+    "            '-' reads a file from standard input\n"
     "  --links   the chains are a group of actors (a runtime data directory stands for all\n"
     "            its actors): also check that every message, request, reply, timer and\n"
     "            child notice names an existing event of the right actor (docs/ABI.md)\n"
+    "  --since CHECKPOINT  also check that each chain extends this signed checkpoint (not\n"
+    "            truncated below it, not rewritten before it): RFC 9162 consistency\n"
+    "  --vkey VKEY  a trusted verifier key (`name+id+key`) or a file of them; repeatable\n"
     "\n"
     "Every event is checked: its hash, its link to the previous event, its seq and the\n"
     "algorithm. Prints `<chain>: ok, N events, head <hash>` for an intact chain and\n"
@@ -25,6 +30,9 @@ const char help_verify[] =
 struct verify_args {
     char **paths;
     int npaths;
+    const char *since; /* --since CHECKPOINT, with --vkey keys (cli_verify_since) */
+    char **vkeys;
+    int nvkeys;
     int links; /* --links: the chains are a group of actors; check the links between them */
 };
 
@@ -35,10 +43,21 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         cli_error("verify", 0, "out of memory");
         return -1;
     }
-    int only_paths = 0;
+    int only_paths = 0, bad = 0;
+    a->vkeys = calloc((size_t)argc, sizeof *a->vkeys);
+    if (!a->vkeys) {
+        cli_error("verify", 0, "out of memory");
+        return -1;
+    }
     for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!only_paths && strcmp(s, "--") == 0) {
+        const char *s = argv[i], *v;
+        if (!only_paths && (v = cli_opt(argc, argv, &i, "--since", &bad)) != NULL) {
+            a->since = v;
+        } else if (!only_paths && (v = cli_opt(argc, argv, &i, "--vkey", &bad)) != NULL) {
+            a->vkeys[a->nvkeys++] = (char *)v;
+        } else if (bad) {
+            return -1;
+        } else if (!only_paths && strcmp(s, "--") == 0) {
             only_paths = 1;
         } else if (!only_paths && strcmp(s, "--links") == 0) {
             a->links = 1;
@@ -48,6 +67,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         } else {
             a->paths[a->npaths++] = argv[i];
         }
+    }
+    if (!a->nvkeys != !a->since) {
+        cli_error("verify", 0, "--since CHECKPOINT and --vkey VKEY go together");
+        return -1;
     }
     if (a->npaths == 0) {
         cli_error("verify", 0, "no chain given\nusage: evchain verify <chain>...");
@@ -59,7 +82,6 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 /* Returns the exit code for this chain. */
 static int verify_one(const char *path, const struct verify_args *a)
 {
-    (void)a;
     ec_verify_result vr;
     memset(&vr, 0, sizeof vr);
     ec_open_options oo = EC_OPEN_OPTIONS_INIT;
@@ -86,6 +108,8 @@ static int verify_one(const char *path, const struct verify_args *a)
             ec_hex_encode(hex, head, ec_hash_len(ec_chain_alg(chain)));
         printf("%s: ok, %llu event%s, head %s\n", path, (unsigned long long)n, n == 1 ? "" : "s",
                hex);
+        if (a->since)
+            code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys);
     } else if (rc == EC_EVERIFY) {
         printf("%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
                vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
@@ -103,6 +127,7 @@ int cmd_verify(int argc, char **argv)
     struct verify_args a = {0};
     if (parse_args(argc, argv, &a) != 0) {
         free(a.paths);
+        free(a.vkeys);
         return EXIT_UNUSABLE;
     }
     char **expanded = NULL;
@@ -110,6 +135,7 @@ int cmd_verify(int argc, char **argv)
     if (a.links) {
         if (cli_links_expand(a.paths, a.npaths, &expanded, &nexpanded) != 0) {
             free(a.paths);
+            free(a.vkeys);
             return EXIT_UNUSABLE;
         }
         free(a.paths);
@@ -123,6 +149,7 @@ int cmd_verify(int argc, char **argv)
             worst = code; /* unusable (2) outranks broken (1) outranks intact (0) */
         fflush(stdout);
     }
+    free(a.vkeys);
     if (a.links && worst == EXIT_VALID)
         worst = cli_links_check(a.paths, a.npaths);
     if (a.links)

@@ -76,7 +76,11 @@ int cli_links_expand(char **paths, int npaths, char ***out, int *nout)
     *out = NULL;
     *nout = 0;
     for (int k = 0; k < npaths; k++)
-        if (expand_one(paths[k], out, nout, &cap) != 0) {
+        if (strcmp(paths[k], "-") == 0) {
+            cli_links_free(*out, *nout);
+            cli_error("verify", 0, "--links reads each chain twice: not from standard input");
+            return -1;
+        } else if (expand_one(paths[k], out, nout, &cap) != 0) {
             cli_links_free(*out, *nout);
             cli_error("verify", 0, "out of memory");
             return -1;

@@ -277,23 +277,24 @@ int ec_tlog_proof_build(ec_tlog_proof **out, ec_tree *t, uint64_t seq, const cha
         return rc;
     if (cp.size > ec_tree_size(t))
         return ec_error_set(EC_EINVAL,
-                            "prove: the checkpoint covers %llu events, the chain has %llu",
+                            "tlog-proof: the checkpoint covers %llu events, the chain has %llu",
                             (unsigned long long)cp.size, (unsigned long long)ec_tree_size(t));
     if (seq >= cp.size)
         return ec_error_set(EC_EINVAL,
-                            "prove: event %llu is not in the checkpoint's tree of %llu events",
+                            "tlog-proof: event %llu is not in the checkpoint's tree of %llu events "
+                            "(sign a newer checkpoint)",
                             (unsigned long long)seq, (unsigned long long)cp.size);
     uint8_t root[EC_MERKLE_HASH_LEN];
     rc = ec_tree_root(t, cp.size, root);
     if (rc)
         return rc;
     if (memcmp(root, cp.root, EC_MERKLE_HASH_LEN) != 0)
-        return ec_error_set(EC_EVERIFY,
-                            "prove: the checkpoint's root is not this chain's root at size %llu",
-                            (unsigned long long)cp.size);
+        return ec_error_set(
+            EC_EVERIFY, "tlog-proof: the checkpoint's root is not this chain's root at size %llu",
+            (unsigned long long)cp.size);
     ec_tlog_proof *p = calloc(1, sizeof *p);
     if (!p)
-        return ec_error_set(EC_ENOMEM, "prove: no memory");
+        return ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
     p->index = seq;
     rc = ec_tree_inclusion(t, seq, cp.size, p->hashes, &p->count);
     const uint8_t *rec = NULL;
@@ -306,7 +307,7 @@ int ec_tlog_proof_build(ec_tlog_proof **out, ec_tree *t, uint64_t seq, const cha
         p->extra = malloc(rl ? rl : 1);
         p->checkpoint = malloc(checkpoint_len + 1);
         if (!p->extra || !p->checkpoint)
-            rc = ec_error_set(EC_ENOMEM, "prove: no memory");
+            rc = ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
     }
     if (rc) {
         ec_tlog_proof_free(p);
@@ -419,10 +420,12 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
 
 struct ec_checkpointer {
     ec_tree *tree;
+    ec_tree *own_tree; /* opened by ec_checkpointer_open, freed with the checkpointer */
     ec_signer *signer;
     uint64_t every_events, every_ns;
     char *dir, *origin;
     uint64_t last_size, last_ns;
+    uint8_t last_root[EC_MERKLE_HASH_LEN];
     int have_last;
     char *last;
     size_t last_len;
@@ -432,6 +435,7 @@ void ec_checkpointer_free(ec_checkpointer *c)
 {
     if (!c)
         return;
+    ec_tree_free(c->own_tree);
     free(c->dir);
     free(c->origin);
     free(c->last);
@@ -446,6 +450,10 @@ static int write_file(ec_checkpointer *c, const char *name, const char *data, si
         return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
     snprintf(path, n, "%s/%s", c->dir, name);
     int rc = ec_write_file_atomic(path, data, len);
+    /* A checkpoint is public (whoever audits the chain reads it): not the temporary file's
+     * private mode. */
+    if (rc == 0 && chmod(path, 0644) != 0)
+        rc = ec_error_set_errno(EC_EIO, errno, "%s: chmod", path);
     free(path);
     return rc;
 }
@@ -490,8 +498,9 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
                 char buf[4096];
                 size_t got = fread(buf, 1, sizeof buf, f);
                 ec_checkpoint cp;
-                if (peek_checkpoint(&cp, buf, got) == 0 && cp.size <= ec_tree_size(tree)) {
+                if (peek_checkpoint(&cp, buf, got) == 0) {
                     c->last_size = cp.size;
+                    memcpy(c->last_root, cp.root, EC_MERKLE_HASH_LEN);
                     c->have_last = 1;
                 }
                 fclose(f);
@@ -503,13 +512,40 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     return 0;
 }
 
+/* C2SP tlog-checkpoint: a log must never sign a checkpoint inconsistent with one it signed
+ * before. The tree must still have the last checkpoint's root at its size: a chain cut back or
+ * rewritten since, or a damaged tree file, is refused here rather than signed. */
+static int check_consistent(ec_checkpointer *c)
+{
+    uint64_t n = ec_tree_size(c->tree);
+    if (n < c->last_size)
+        return ec_error_set(EC_EVERIFY,
+                            "refusing to sign: the chain has %llu events, fewer than the %llu "
+                            "of the last checkpoint (truncated)",
+                            (unsigned long long)n, (unsigned long long)c->last_size);
+    uint8_t root[EC_MERKLE_HASH_LEN];
+    int rc = ec_tree_root(c->tree, c->last_size, root);
+    if (rc)
+        return rc;
+    if (memcmp(root, c->last_root, EC_MERKLE_HASH_LEN) != 0)
+        return ec_error_set(EC_EVERIFY,
+                            "refusing to sign: the first %llu events no longer have the root "
+                            "of the last checkpoint (the chain was rewritten, or its tree file "
+                            "is damaged: rebuild it from the chain)",
+                            (unsigned long long)c->last_size);
+    return 0;
+}
+
 int ec_checkpointer_write(ec_checkpointer *c, int force)
 {
     if (!force && c->have_last && ec_tree_size(c->tree) == c->last_size)
         return 0;
+    int rc = c->have_last ? check_consistent(c) : 0;
+    if (rc)
+        return rc;
     char *note;
     size_t len;
-    int rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);
+    rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);
     if (rc)
         return rc;
     if (c->dir) {
@@ -530,6 +566,9 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
     c->last = note;
     c->last_len = len;
     c->last_size = ec_tree_size(c->tree);
+    rc = ec_tree_root(c->tree, c->last_size, c->last_root);
+    if (rc)
+        return rc;
     c->last_ns = ec_time_now_ns();
     c->have_last = 1;
     return 0;
@@ -545,6 +584,8 @@ int ec_checkpointer_tick(ec_checkpointer *c, int *written)
     uint64_t size = ec_tree_size(c->tree);
     if (size == c->last_size && c->have_last)
         return 0;
+    if (size < c->last_size && c->have_last)
+        return check_consistent(c); /* the chain shrank under us: say so */
     int due = (c->every_events && size - c->last_size >= c->every_events) ||
               (c->every_ns && size > c->last_size && ec_time_now_ns() - c->last_ns >= c->every_ns);
     if (!due)
@@ -560,4 +601,41 @@ const char *ec_checkpointer_last(const ec_checkpointer *c, size_t *len)
     if (len)
         *len = c->last ? c->last_len : 0;
     return c->last;
+}
+
+int ec_checkpointer_open(ec_checkpointer **out, ec_chain *chain, const char *chain_dir,
+                         ec_signer *signer, const ec_checkpointer_options *opts)
+{
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    if (opts)
+        o = *opts;
+    *out = NULL;
+    char *tree_path = NULL, *cp_dir = NULL;
+    if (chain_dir) {
+        size_t n = strlen(chain_dir) + 16;
+        tree_path = malloc(n);
+        cp_dir = malloc(n);
+        if (!tree_path || !cp_dir) {
+            free(tree_path);
+            free(cp_dir);
+            return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+        }
+        snprintf(tree_path, n, "%s/proof/tree", chain_dir);
+        snprintf(cp_dir, n, "%s/checkpoints", chain_dir);
+        o.dir = cp_dir;
+    }
+    ec_tree_options to = EC_TREE_OPTIONS_INIT;
+    to.path = tree_path;
+    ec_tree *t;
+    int rc = ec_tree_open(&t, chain, &to);
+    if (rc == 0) {
+        rc = ec_checkpointer_new(out, t, signer, &o);
+        if (rc)
+            ec_tree_free(t);
+        else
+            (*out)->own_tree = t;
+    }
+    free(tree_path);
+    free(cp_dir);
+    return rc;
 }

@@ -140,17 +140,23 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void hand_off(ec_tree *t)
+/* Give the filled buffer to the worker once it is done with the other one. After a worker
+ * error nothing more is hashed: the error is returned (and by every drain from then on). */
+static int hand_off(ec_tree *t)
 {
     pthread_mutex_lock(&t->mu);
     while (t->pending || t->busy)
         pthread_cond_wait(&t->cv, &t->mu);
-    t->pending = t->buf[t->cur];
-    t->pending_n = t->fill;
-    pthread_cond_broadcast(&t->cv);
+    int rc = t->worker_rc;
+    if (rc == 0) {
+        t->pending = t->buf[t->cur];
+        t->pending_n = t->fill;
+        pthread_cond_broadcast(&t->cv);
+    }
     pthread_mutex_unlock(&t->mu);
     t->cur ^= 1;
     t->fill = 0;
+    return rc ? ec_error_set(rc, "%s", t->worker_msg) : 0;
 }
 
 /* Wait until every pushed leaf is in the tree; the worker's first error, if any. */
@@ -159,7 +165,7 @@ static int drain(ec_tree *t)
     if (!t->background)
         return 0;
     if (t->fill)
-        hand_off(t);
+        (void)hand_off(t); /* its error, if any, is the one returned below */
     pthread_mutex_lock(&t->mu);
     while (t->pending || t->busy)
         pthread_cond_wait(&t->cv, &t->mu);
@@ -178,14 +184,11 @@ static int push_leaf(ec_tree *t, const uint8_t *event_hash, size_t len)
             t->pushed++;
         return rc;
     }
-    if (t->worker_rc) /* read without the lock: set once, seen at the latest by drain() */
-        return drain(t);
-    t->hlen = len; /* one chain, one hash length */
-    memcpy(t->buf[t->cur][t->fill++], event_hash, len);
+    /* Every leaf of a chain has the chain's hash length: t->hlen, set once at open (the
+     * worker reads it unlocked). */
+    memcpy(t->buf[t->cur][t->fill++], event_hash, len < t->hlen ? len : t->hlen);
     t->pushed++;
-    if (t->fill == BATCH)
-        hand_off(t);
-    return 0;
+    return t->fill == BATCH ? hand_off(t) : 0;
 }
 
 /* The perfect subtree (level, index): stored, or recomputed from the chain's events. */
@@ -397,6 +400,7 @@ int ec_tree_open(ec_tree **out, ec_chain *chain, const ec_tree_options *opts)
     if (!t)
         return ec_error_set(EC_ENOMEM, "ec_tree_open: no memory");
     t->chain = chain;
+    t->hlen = ec_hash_len(ec_chain_alg(chain));
     t->fd = -1;
     t->level = level;
     t->read_only = opts->read_only;

@@ -8,10 +8,9 @@
 #include <jansson.h>
 #include <evchain/store.h>
 
-/* Limits (FORMAT.md section 2): whole-document formats are parsed in memory by jansson,
- * whose tree costs several times the text, so they are capped; JSONL streams. */
+/* Limits (FORMAT.md section 2): the JSON document is parsed whole by jansson, whose tree
+ * costs several times the text, so it is capped; JSONL and Theater stream. */
 #define EC_JSON_DOC_MAX    (512ull << 20)
-#define EC_THEATER_DOC_MAX (64ull << 20) /* an int per byte: about 5x the text in jansson */
 #define EC_JSONL_LINE_MAX  (192ull << 20)
 #define EC_DETECT_LINE_MAX (1u << 20) /* longest first line looked at to tell JSONL */
 
@@ -35,6 +34,25 @@ void ec_src_init(ec_src *s, FILE *f, const char *name);
 void ec_src_free(ec_src *s);
 /* Make at least `want` unread bytes available unless the file ends first. 0 or EC_EIO. */
 int ec_src_fill(ec_src *s, size_t want);
+/* Next byte without consuming it: 0..255, -1 at the end, -2 on a read error. */
+static inline int ec_src_peek(ec_src *s)
+{
+    if (s->pos == s->len) {
+        if (ec_src_fill(s, 1) != 0)
+            return -2;
+        if (s->pos == s->len)
+            return -1;
+    }
+    return (unsigned char)s->buf[s->pos];
+}
+/* Skip JSON whitespace, then peek. */
+static inline int ec_src_peek_ws(ec_src *s)
+{
+    int c;
+    while ((c = ec_src_peek(s)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+        s->pos++;
+    return c;
+}
 /* Detect JSON / JSONL / Theater from the buffered start without consuming anything. */
 int ec_src_detect(ec_src *s, ec_file_format *out);
 /* Parse the rest of the source as one JSON document (at most `limit` bytes). NULL with the
@@ -74,9 +92,17 @@ int ec_jevent_encode(const ec_jevent *ev, ec_hash_alg alg, ec_bytes *out);
 /* u64 from a JSON number >= 0 or a string of decimal digits (FORMAT.md section 2). */
 int ec_json_get_u64(const json_t *v, uint64_t *out);
 
-/* Theater element `idx` of the array into ev (data decoded into *data). Errors name where. */
-int ec_theater_event(const json_t *obj, size_t idx, const char *name, ec_jevent *ev,
-                     ec_bytes *data);
+/* Streaming Theater reader state (store/theater.c). */
+typedef struct ec_tstate {
+    int started, done;
+    size_t idx;              /* index of the next event */
+    ec_bytes key, type, tmp; /* decoded key, event_type, hash bytes */
+} ec_tstate;
+/* Next element of a Theater array from s into ev (data into *data; views valid until the
+ * next call). EC_ITEROVER after the closing ']' (only whitespace may follow). Errors name
+ * the byte offset and the event index. */
+int ec_theater_next(ec_src *s, ec_tstate *t, ec_jevent *ev, ec_bytes *data);
+void ec_tstate_free(ec_tstate *t);
 
 /* Buffered output writer: hand-formatted text, one fwrite per 64 KiB. The first write error
  * sticks in err (later writes are skipped) so callers check once at the end. */
@@ -107,6 +133,13 @@ uint64_t ec_reader_hint(const ec_reader *r);
 /* Next record (valid until the next call); EC_ITEROVER at the end. */
 int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len);
 void ec_reader_free(ec_reader *r);
+
+/* 1 (default): JSONL lines in the writer's exact form skip jansson. Tests and fuzzing set
+ * 0 to compare both paths. */
+extern int ec_jsonl_fast;
+/* 1 (default): a JSON document whose header comes first is streamed element by element;
+ * 0: always parsed whole (tests and fuzzing compare both). */
+extern int ec_json_stream;
 
 /* Load a stream into a new memory-backed chain: verified as read (refused at the first bad
  * seq, *vout filled) unless inspect, then records are stored as they are. */

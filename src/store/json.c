@@ -270,13 +270,17 @@ struct ec_reader {
     const char *name;
     ec_file_format fmt;
     ec_hash_alg alg;
-    json_t *doc;          /* JSON / Theater: the whole document */
+    json_t *doc;          /* JSON: the whole document */
     const json_t *events; /* its array of events */
     size_t idx, n;        /* next index, count */
     uint64_t lineno;      /* JSONL: number of the last line read */
     json_t *cur;          /* JSONL: the current line's object */
     ec_bytes data, rec;
-    char where[96]; /* "event 5" / "line 7 (event 5)": the last event, for messages */
+    ec_tstate theater; /* Theater: the streaming parser's state */
+    int streaming;     /* JSON: read element by element (see json_stream_header) */
+    int ended;         /* JSON streaming: the events array is closed */
+    ec_bytes elem;     /* JSON streaming: the current element's bytes */
+    char where[96];    /* "event 5" / "line 7 (event 5)": the last event, for messages */
 };
 
 ec_hash_alg ec_reader_alg(const ec_reader *r)
@@ -286,7 +290,7 @@ ec_hash_alg ec_reader_alg(const ec_reader *r)
 
 uint64_t ec_reader_hint(const ec_reader *r)
 {
-    return r->fmt == EC_FORMAT_JSONL ? 0 : r->n;
+    return r->fmt == EC_FORMAT_JSON ? r->n : 0;
 }
 
 void ec_reader_free(ec_reader *r)
@@ -297,6 +301,8 @@ void ec_reader_free(ec_reader *r)
     json_decref(r->cur);
     ec_bytes_free(&r->data);
     ec_bytes_free(&r->rec);
+    ec_tstate_free(&r->theater);
+    ec_bytes_free(&r->elem);
     ec_src_free(&r->src);
     free(r);
 }
@@ -446,6 +452,284 @@ static int parse_event(ec_reader *r, const json_t *o, ec_jevent *ev)
     return 0;
 }
 
+/* ---- JSONL fast path ----
+ * Most lines are exactly what the writer emits: keys in order, no whitespace, no escapes.
+ * Those are read here without building a jansson tree (jansson's parse is about 80% of an
+ * import otherwise). Anything else, including every malformed line, returns 0 and takes
+ * the jansson path, which alone raises errors: so the fast path may only ever accept a line
+ * jansson would accept with the same values (fuzz/fuzz_json.c compares both). */
+int ec_jsonl_fast = 1;
+int ec_json_stream = 1;
+
+typedef struct cursor {
+    const char *p, *end;
+} cursor;
+
+static int lit(cursor *c, const char *s, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, s, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+#define LIT(c, s) lit(c, s, sizeof s - 1)
+
+/* A u64 as a plain number (jansson's range: up to 2^63-1, no leading zero) or a string of
+ * decimal digits. */
+static int fast_u64(cursor *c, uint64_t *out)
+{
+    int quoted = c->p < c->end && *c->p == '"';
+    c->p += quoted;
+    const char *d = c->p;
+    uint64_t v = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        unsigned k = (unsigned)(*c->p - '0');
+        if (v > (UINT64_MAX - k) / 10)
+            return 0;
+        v = v * 10 + k;
+        c->p++;
+    }
+    size_t n = (size_t)(c->p - d);
+    if (n == 0 || n > 20)
+        return 0;
+    if (!quoted && ((n > 1 && *d == '0') || v > (uint64_t)INT64_MAX))
+        return 0;
+    if (quoted && !LIT(c, "\""))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* A string without escapes or control bytes, valid UTF-8: its bytes as they are. */
+static int fast_str(cursor *c, const char **s, size_t *n)
+{
+    if (!LIT(c, "\""))
+        return 0;
+    const char *start = c->p;
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char b = (unsigned char)*c->p;
+        if (b < 0x20 || b == '\\')
+            return 0;
+        c->p++;
+    }
+    if (c->p == c->end)
+        return 0;
+    *s = start;
+    *n = (size_t)(c->p - start);
+    c->p++;
+    return ec_utf8_valid(*s, *n);
+}
+
+static int fast_hex(cursor *c, uint8_t *out, size_t h)
+{
+    const char *s;
+    size_t n;
+    return fast_str(c, &s, &n) && n == 2 * h && ec_hex_decode(out, h, s, n) == 0;
+}
+
+static int fast_event(ec_reader *r, const char *line, size_t len, ec_jevent *ev)
+{
+    cursor c = {line, line + len};
+    size_t h = ec_hash_len(r->alg);
+    const char *d;
+    size_t dn;
+    memset(ev, 0, sizeof *ev);
+    if (!LIT(&c, "{\"seq\":") || !fast_u64(&c, &ev->seq) || !LIT(&c, ",\"hash\":") ||
+        !fast_hex(&c, ev->hash, h) || !LIT(&c, ",\"parent_hash\":"))
+        return 0;
+    if (!LIT(&c, "null")) {
+        if (!fast_hex(&c, ev->parent, h))
+            return 0;
+        ev->has_parent = 1;
+    }
+    if (!LIT(&c, ",\"event_type\":") || !fast_str(&c, &ev->type, &ev->type_len) ||
+        ev->type_len == 0 || ev->type_len > EC_TYPE_MAX || !LIT(&c, ",\"timestamp\":") ||
+        !fast_u64(&c, &ev->timestamp) || !LIT(&c, ",\"description\":"))
+        return 0;
+    if (!LIT(&c, "null")) {
+        if (!fast_str(&c, &ev->desc, &ev->desc_len) || ev->desc_len > EC_DATA_MAX)
+            return 0;
+        ev->has_desc = 1;
+    }
+    if (!LIT(&c, ",\"data\":") || !fast_str(&c, &d, &dn) || dn > ec_base64_len(EC_DATA_MAX) ||
+        !LIT(&c, "}"))
+        return 0;
+    while (c.p < c.end && is_ws((unsigned char)*c.p))
+        c.p++;
+    if (c.p != c.end || ec_bytes_reserve(&r->data, dn / 4 * 3 + 3) != 0)
+        return 0;
+    size_t dlen = 0;
+    if (dn && ec_base64_decode(r->data.p, &dlen, d, dn) != 0)
+        return 0;
+    ev->data = r->data.p;
+    ev->data_len = dlen;
+    return 1;
+}
+
+/* ---- JSON documents, streamed ----
+ * When the document starts with its header keys (evchain and hash_alg, in either order,
+ * any whitespace) followed by "events": [, as the writer makes it, the events are read one
+ * element at a time: memory stays bounded by one event and there is no size cap. Any other
+ * layout is parsed whole by jansson (capped at EC_JSON_DOC_MAX). The decision is taken on
+ * peeked bytes, before anything is consumed. */
+
+static int hdr_ws(const char *b, size_t n, size_t *i)
+{
+    while (*i < n && is_ws((unsigned char)b[*i]))
+        (*i)++;
+    return *i < n;
+}
+
+/* A simple string (no escapes) at b[*i]: its bounds. */
+static int hdr_str(const char *b, size_t n, size_t *i, const char **s, size_t *len)
+{
+    if (!hdr_ws(b, n, i) || b[*i] != '"')
+        return 0;
+    size_t k = ++*i;
+    while (k < n && b[k] != '"' && b[k] != '\\' && (unsigned char)b[k] >= 0x20)
+        k++;
+    if (k == n || b[k] != '"')
+        return 0;
+    *s = b + *i;
+    *len = k - *i;
+    *i = k + 1;
+    return 1;
+}
+
+static int hdr_char(const char *b, size_t n, size_t *i, char c)
+{
+    if (!hdr_ws(b, n, i) || b[*i] != c)
+        return 0;
+    (*i)++;
+    return 1;
+}
+
+static int json_stream_header(ec_reader *r)
+{
+    ec_src *s = &r->src;
+    if (ec_src_fill(s, 4096) != 0)
+        return 0; /* the whole-document path reports the read error */
+    const char *b = s->buf + s->pos, *k, *v;
+    size_t n = s->len - s->pos, i = 0, kl, vl;
+    int have_version = 0, have_alg = 0;
+    ec_hash_alg alg = 0;
+    if (!hdr_char(b, n, &i, '{'))
+        return 0;
+    for (int field = 0; field < 2; field++) {
+        if (!hdr_str(b, n, &i, &k, &kl) || !hdr_char(b, n, &i, ':') || !hdr_ws(b, n, &i))
+            return 0;
+        if (kl == 7 && memcmp(k, "evchain", 7) == 0 && !have_version) {
+            if (b[i] != '1' || i + 1 >= n || (b[i + 1] >= '0' && b[i + 1] <= '9'))
+                return 0; /* another version: the whole-document path says which */
+            i++;
+            have_version = 1;
+        } else if (kl == 8 && memcmp(k, "hash_alg", 8) == 0 && !have_alg) {
+            char name[32];
+            if (!hdr_str(b, n, &i, &v, &vl) || vl >= sizeof name)
+                return 0;
+            memcpy(name, v, vl);
+            name[vl] = 0;
+            if (ec_hash_from_name(&alg, name) != 0)
+                return 0;
+            have_alg = 1;
+        } else {
+            return 0;
+        }
+        if (!hdr_char(b, n, &i, ','))
+            return 0;
+    }
+    if (!hdr_str(b, n, &i, &k, &kl) || kl != 6 || memcmp(k, "events", 6) != 0 ||
+        !hdr_char(b, n, &i, ':') || !hdr_char(b, n, &i, '['))
+        return 0;
+    ec_error_clear();
+    s->pos += i;
+    r->alg = alg;
+    r->streaming = 1;
+    return 1;
+}
+
+static int stream_fail(ec_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int stream_fail(ec_reader *r, const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (r->src.io_errno)
+        return ec_error_set_errno(EC_EIO, r->src.io_errno, "%s: reading", r->name);
+    return ec_error_set(EC_EFORMAT, "%s: byte %llu (event %zu): %s", r->name,
+                        (unsigned long long)(r->src.offset + r->src.pos), r->idx, why);
+}
+
+/* Copy one element (an object: '{' is next) into r->elem, tracking strings and nesting. */
+static int scan_element(ec_reader *r)
+{
+    ec_src *s = &r->src;
+    int depth = 0, in_str = 0, esc = 0, done = 0;
+    r->elem.len = 0;
+    while (!done) {
+        if (ec_src_peek(s) < 0)
+            return stream_fail(r, "the file ends inside an event");
+        size_t i = s->pos;
+        for (; i < s->len && !done; i++) {
+            char ch = s->buf[i];
+            if (in_str) {
+                if (esc)
+                    esc = 0;
+                else if (ch == '\\')
+                    esc = 1;
+                else if (ch == '"')
+                    in_str = 0;
+            } else if (ch == '"') {
+                in_str = 1;
+            } else if (ch == '{' || ch == '[') {
+                depth++;
+            } else if ((ch == '}' || ch == ']') && --depth == 0) {
+                done = 1;
+            }
+        }
+        size_t n = i - s->pos;
+        if (r->elem.len + n > EC_JSONL_LINE_MAX)
+            return stream_fail(r, "one event longer than %llu MiB",
+                               (unsigned long long)(EC_JSONL_LINE_MAX >> 20));
+        int rc = ec_bytes_reserve(&r->elem, r->elem.len + n);
+        if (rc)
+            return rc;
+        memcpy(r->elem.p + r->elem.len, s->buf + s->pos, n);
+        r->elem.len += n;
+        s->pos = i;
+    }
+    return 0;
+}
+
+/* Next element of a streamed document: 1 with the bytes in r->elem, 0 at the end. */
+static int stream_next(ec_reader *r)
+{
+    ec_src *s = &r->src;
+    int c = ec_src_peek_ws(s);
+    if (r->idx > 0 || c == ']') {
+        if (c == ']') {
+            s->pos++;
+            if (ec_src_peek_ws(s) != '}')
+                return stream_fail(r, "expected '}' closing the document after the events");
+            s->pos++;
+            if (ec_src_peek_ws(s) != -1)
+                return stream_fail(r, "data after the end of the document");
+            r->ended = 1;
+            return 0;
+        }
+        if (c != ',')
+            return stream_fail(r, "expected ',' or ']' after an event");
+        s->pos++;
+        c = ec_src_peek_ws(s);
+    }
+    if (c != '{')
+        return stream_fail(r, "not a JSON object");
+    int rc = scan_element(r);
+    return rc ? rc : 1;
+}
+
 int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format fmt)
 {
     *out = NULL;
@@ -460,6 +744,8 @@ int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format f
     r->fmt = fmt;
     switch (fmt) {
     case EC_FORMAT_JSON:
+        if (ec_json_stream && json_stream_header(r))
+            break;
         r->doc = ec_src_load_doc(&r->src, EC_JSON_DOC_MAX, "JSON document");
         if (!r->doc) {
             rc = ec_error_last() ? ec_error_last()->code : EC_EFORMAT;
@@ -468,18 +754,7 @@ int ec_reader_open(ec_reader **out, FILE *in, const char *name, ec_file_format f
         rc = check_header(r, r->doc, "top level", 1);
         break;
     case EC_FORMAT_THEATER:
-        r->doc = ec_src_load_doc(&r->src, EC_THEATER_DOC_MAX, "Theater chain");
-        if (!r->doc) {
-            rc = ec_error_last() ? ec_error_last()->code : EC_EFORMAT;
-            goto fail;
-        }
-        if (!json_is_array(r->doc)) {
-            rc = ec_error_set(EC_EFORMAT, "%s: a Theater chain is a JSON array of events", name);
-            goto fail;
-        }
-        r->events = r->doc;
-        r->n = json_array_size(r->doc);
-        r->alg = EC_HASH_THEATER_SHA1;
+        r->alg = EC_HASH_THEATER_SHA1; /* streamed event by event in ec_reader_next */
         break;
     case EC_FORMAT_JSONL: {
         const char *line;
@@ -541,13 +816,36 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
             if (k < n)
                 break;
         }
-        json_decref(r->cur);
-        r->cur = json_loadb(line, n, JFLAGS, &err);
         snprintf(r->where, sizeof r->where, "line %llu (event %zu)", (unsigned long long)r->lineno,
                  r->idx);
+        json_decref(r->cur);
+        r->cur = NULL;
+        if (ec_jsonl_fast && fast_event(r, line, n, &ev))
+            goto encode;
+        r->cur = json_loadb(line, n, JFLAGS, &err);
         if (!r->cur)
             return ec_error_set(EC_EFORMAT, "%s: line %llu, column %d (byte %llu): %s", r->name,
                                 (unsigned long long)r->lineno, err.column,
+                                (unsigned long long)(off + (uint64_t)err.position), err.text);
+        rc = parse_event(r, r->cur, &ev);
+    } else if (r->fmt == EC_FORMAT_THEATER) {
+        snprintf(r->where, sizeof r->where, "event %zu", r->theater.idx);
+        rc = ec_theater_next(&r->src, &r->theater, &ev, &r->data);
+    } else if (r->streaming) {
+        if (r->ended)
+            return EC_ITEROVER;
+        uint64_t off = r->src.offset + r->src.pos;
+        if ((rc = stream_next(r)) <= 0)
+            return rc == 0 ? EC_ITEROVER : rc;
+        snprintf(r->where, sizeof r->where, "event %zu", r->idx);
+        const char *e = (const char *)r->elem.p;
+        if (ec_jsonl_fast && fast_event(r, e, r->elem.len, &ev))
+            goto encode;
+        json_error_t err;
+        json_decref(r->cur);
+        r->cur = json_loadb(e, r->elem.len, JFLAGS, &err);
+        if (!r->cur)
+            return ec_error_set(EC_EFORMAT, "%s: event %zu (near byte %llu): %s", r->name, r->idx,
                                 (unsigned long long)(off + (uint64_t)err.position), err.text);
         rc = parse_event(r, r->cur, &ev);
     } else {
@@ -555,13 +853,11 @@ int ec_reader_next(ec_reader *r, const uint8_t **rec, size_t *len)
             return EC_ITEROVER;
         const json_t *o = json_array_get(r->events, r->idx);
         snprintf(r->where, sizeof r->where, "event %zu", r->idx);
-        if (r->fmt == EC_FORMAT_THEATER)
-            rc = ec_theater_event(o, r->idx, r->name, &ev, &r->data);
-        else
-            rc = parse_event(r, o, &ev);
+        rc = parse_event(r, o, &ev);
     }
     if (rc)
         return rc;
+encode:
     r->idx++;
     if ((rc = ec_jevent_encode(&ev, r->alg, &r->rec)) != 0)
         return rc;
@@ -644,6 +940,14 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         return ec_error_set(EC_EINVAL, "import: no chain or no input stream");
     if (!name)
         name = "(stream)";
+    if (inspect)
+        /* Storing unchecked records under an open chain would leave its cached head and
+         * count stale; inspection loads go through ec_chain_open_path, which fills a fresh
+         * backend before the chain is opened over it. */
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "%s: inspection (loading a broken chain) needs a fresh chain: use "
+                            "ec_chain_open_path with inspect",
+                            name);
     ec_reader *r;
     int rc = ec_reader_open(&r, in, name, format);
     if (rc)
@@ -654,41 +958,34 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         ec_reader_free(r);
         return rc;
     }
-    if (inspect) {
-        /* Storing unchecked records under an open chain would leave its cached head and
-         * count stale; inspection loads go through ec_chain_open_path, which fills a fresh
-         * backend before the chain is opened over it. */
-        ec_reader_free(r);
-        return ec_error_set(EC_EUNSUPPORTED,
-                            "%s: inspection (loading a broken chain) needs a fresh chain: use "
-                            "ec_chain_open_path with inspect",
-                            name);
-    }
     const uint8_t *rec;
     size_t len;
     while ((rc = ec_reader_next(r, &rec, &len)) == 0) {
-        {
-            /* The chain checks in full; on refusal rerun the one record through a verifier
-             * placed at the head to report why, in the same words as ec_chain_verify. */
-            uint8_t head[EC_HASH_MAX];
-            uint64_t head_seq = 0, next = ec_chain_count(into);
-            int have_head = next > 0 && ec_chain_head(into, head, &head_seq) == 0;
-            rc = ec_chain_append_record(into, rec, len);
-            if (rc == EC_EVERIFY || rc == EC_EFORMAT) {
-                ec_verifier v;
-                ec_verify_result res;
-                ec_verifier_init(&v, r->alg, next, have_head ? head : NULL);
-                if (ec_verifier_feed(&v, rec, len, &res) != 0) {
-                    rc = refuse_broken(name, &res, verify_out);
-                } else {
-                    const ec_error *e = ec_error_last();
-                    rc = ec_error_set(rc, "%s: %s: %s", name, r->where,
-                                      e ? e->message : "refused by the chain");
-                }
-            }
+        /* The chain checks in full. On refusal (the chain is unchanged) rerun the record
+         * through a verifier placed at the head, to report why in the same words as
+         * ec_chain_verify and fill verify_out. */
+        rc = ec_chain_append_record(into, rec, len);
+        if (rc != EC_EVERIFY && rc != EC_EFORMAT) {
+            if (rc)
+                break;
+            continue;
         }
-        if (rc)
-            break;
+        uint8_t head[EC_HASH_MAX];
+        uint64_t next = ec_chain_count(into);
+        int have_head = next > 0 && ec_chain_head(into, head, NULL) == 0;
+        ec_verifier v;
+        ec_verify_result res;
+        ec_verifier_init(&v, r->alg, next, have_head ? head : NULL);
+        if (ec_verifier_feed(&v, rec, len, &res) != 0) {
+            rc = refuse_broken(name, &res, verify_out);
+        } else {
+            /* copied first: the message buffer is the one being written */
+            char why[256];
+            const ec_error *e = ec_error_last();
+            snprintf(why, sizeof why, "%s", e ? e->message : "refused by the chain");
+            rc = ec_error_set(rc, "%s: %s: %s", name, r->where, why);
+        }
+        break;
     }
     ec_reader_free(r);
     return rc == EC_ITEROVER ? 0 : rc;
@@ -738,6 +1035,11 @@ char *ec_wbuf_room(ec_wbuf *w, size_t n)
 
 void ec_wbuf_put(ec_wbuf *w, const void *p, size_t n)
 {
+    if (n <= w->cap - w->len && !w->err) { /* the common case: room in the buffer */
+        memcpy(w->b + w->len, p, n);
+        w->len += n;
+        return;
+    }
     if (w->err)
         return;
     if (n > w->cap / 2) {
@@ -758,6 +1060,8 @@ void ec_wbuf_str(ec_wbuf *w, const char *s)
 {
     ec_wbuf_put(w, s, strlen(s));
 }
+/* Literals: the length is known at compile time. */
+#define PUT_LIT(w, s) ec_wbuf_put(w, s, sizeof s - 1)
 
 void ec_wbuf_u64(ec_wbuf *w, uint64_t v)
 {
@@ -895,27 +1199,27 @@ static void put_base64(ec_wbuf *w, const uint8_t *d, size_t n)
 
 static void put_event_json(ec_wbuf *w, const ec_event *ev)
 {
-    ec_wbuf_str(w, "{\"seq\":");
+    PUT_LIT(w, "{\"seq\":");
     put_json_u64(w, ev->seq);
-    ec_wbuf_str(w, ",\"hash\":");
+    PUT_LIT(w, ",\"hash\":");
     put_hex(w, ev->hash, ev->hash_len);
-    ec_wbuf_str(w, ",\"parent_hash\":");
+    PUT_LIT(w, ",\"parent_hash\":");
     if (ev->parent_hash)
         put_hex(w, ev->parent_hash, ev->hash_len);
     else
-        ec_wbuf_str(w, "null");
-    ec_wbuf_str(w, ",\"event_type\":");
+        PUT_LIT(w, "null");
+    PUT_LIT(w, ",\"event_type\":");
     ec_wbuf_json_string(w, ev->type, ev->type_len, 0);
-    ec_wbuf_str(w, ",\"timestamp\":");
+    PUT_LIT(w, ",\"timestamp\":");
     put_json_u64(w, ev->timestamp);
-    ec_wbuf_str(w, ",\"description\":");
+    PUT_LIT(w, ",\"description\":");
     if (ev->description)
         ec_wbuf_json_string(w, ev->description, ev->description_len, 0);
     else
-        ec_wbuf_str(w, "null");
-    ec_wbuf_str(w, ",\"data\":\"");
+        PUT_LIT(w, "null");
+    PUT_LIT(w, ",\"data\":\"");
     put_base64(w, ev->data, ev->data_len);
-    ec_wbuf_str(w, "\"}");
+    PUT_LIT(w, "\"}");
 }
 
 int ec_event_write_json(FILE *out, const ec_event *ev)

@@ -85,7 +85,9 @@ int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *
         int rc = ec_backend_disk(&be, path, &d);
         if (rc)
             return rc;
-        return ec_chain_open(out, be, NULL);
+        ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+        co.alg = 0; /* the directory records its algorithm (sha1 chains too) */
+        return ec_chain_open(out, be, &co);
     }
     if (S_ISDIR(st.st_mode))
         return ec_error_set(EC_EINVAL, "%s: a directory, but format %s was asked for", path,

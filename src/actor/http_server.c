@@ -1,0 +1,997 @@
+/* actor/http_server.c: an HTTP/1.1 server on libmicrohttpd that hands complete requests to
+ * one handler, one at a time, in arrival order, and answers 413/400/500/504/503 itself.
+ *
+ * Threads per server: MHD's polling thread parses requests, reads bodies and sends replies;
+ * the worker thread calls the handler and on_refused, so every callback of one server runs
+ * on one thread in arrival order; the watchdog thread answers 504 when a request's deadline
+ * passes first. A complete request is queued and its connection suspended; whoever answers
+ * first (worker or watchdog) marks the job answered under the server lock, builds the MHD
+ * response and resumes the connection, exactly once. MHD then calls the access handler again,
+ * which queues that response. A late reply is discarded and reported as a refusal.
+ * A reply the handler holds (ec_http_reply_hold) goes to a fourth thread, the releaser, which
+ * waits for the caller's release callback (typically: the chain is durable up to the reply's
+ * event) before sending it, while the worker goes on with the next request: one sync then
+ * covers the events of several requests. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+
+#include "core/internal.h"
+#include "actor/http.h"
+
+#define DEFAULT_BODY_LIMIT (1u << 20)
+#define DEFAULT_TIMEOUT_MS 10000u
+#define DEFAULT_MAX_CONN   64u
+#define DEFAULT_IDLE_S     30u
+
+/* ---- replies ---- */
+
+struct hdr_off {
+    size_t name_off, name_len, value_off, value_len;
+};
+
+/* Header text and body live in growable buffers; header views are made from offsets by
+ * ec_http_reply_msg, since a buffer may move while the handler is still adding to it. */
+struct ec_http_reply {
+    unsigned status;
+    struct hdr_off *hdrs;
+    size_t nh, caph;
+    char *txt;
+    size_t txt_len, txt_cap;
+    uint8_t *body;
+    size_t body_len, body_cap;
+    ec_http_header *view;
+    ec_http_msg msg;
+    int oom;
+    int held; /* ec_http_reply_hold: send only once release(token) returned */
+    uint64_t token;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+int ec_http_reply_status(ec_http_reply *r, unsigned status)
+{
+    if (status < 100 || status > 599)
+        return ec_error_set(EC_EINVAL, "http reply: status %u: must be 100..599", status);
+    r->status = status;
+    return 0;
+}
+
+int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value)
+{
+    size_t nl = name ? strlen(name) : 0, vl = value ? strlen(value) : 0;
+    if (!ec_http_token_ok(name, nl, 1, EC_HTTP_NAME_MAX))
+        return ec_error_set(EC_EINVAL,
+                            "http reply: header name \"%.64s\": must be 1..%u token "
+                            "characters",
+                            name ? name : "", EC_HTTP_NAME_MAX);
+    if (!ec_http_value_ok(value, vl))
+        return ec_error_set(EC_EINVAL,
+                            "http reply: header %s: value must be at most %u bytes without "
+                            "NUL/CR/LF or surrounding blanks",
+                            name, EC_HTTP_VALUE_MAX);
+    if (vl == 0)
+        return ec_error_set(EC_EINVAL,
+                            "http reply: header %s: empty value (libmicrohttpd cannot "
+                            "send one)",
+                            name);
+    if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0)
+        return ec_error_set(EC_EINVAL, "http reply: header %s: set by the server, not the handler",
+                            name);
+    if (r->nh >= EC_HTTP_HEADERS_MAX)
+        return ec_error_set(EC_EINVAL, "http reply: more than %u header fields",
+                            EC_HTTP_HEADERS_MAX);
+    if (grow((void **)&r->hdrs, &r->caph, r->nh + 1, sizeof *r->hdrs) ||
+        grow((void **)&r->txt, &r->txt_cap, r->txt_len + nl + vl + 2, 1))
+        return ec_error_set(EC_ENOMEM, "http reply: header %s", name);
+    /* Each name and value is NUL-terminated too: libmicrohttpd takes C strings. */
+    struct hdr_off *h = &r->hdrs[r->nh++];
+    h->name_off = r->txt_len;
+    h->name_len = nl;
+    memcpy(r->txt + r->txt_len, name, nl + 1);
+    r->txt_len += nl + 1;
+    h->value_off = r->txt_len;
+    h->value_len = vl;
+    memcpy(r->txt + r->txt_len, value, vl + 1);
+    r->txt_len += vl + 1;
+    return 0;
+}
+
+int ec_http_reply_body(ec_http_reply *r, const void *data, size_t len)
+{
+    if (len && !data)
+        return ec_error_set(EC_EINVAL, "http reply: body: NULL data");
+    if (len > EC_HTTP_BODY_MAX - r->body_len)
+        return ec_error_set(EC_EINVAL, "http reply: body over %u bytes", EC_HTTP_BODY_MAX);
+    if (grow((void **)&r->body, &r->body_cap, r->body_len + len, 1))
+        return ec_error_set(EC_ENOMEM, "http reply: body of %zu bytes", r->body_len + len);
+    if (len)
+        memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    return 0;
+}
+
+void ec_http_reply_hold(ec_http_reply *r, uint64_t token)
+{
+    r->held = 1;
+    r->token = token;
+}
+
+const ec_http_msg *ec_http_reply_msg(ec_http_reply *r)
+{
+    free(r->view);
+    r->view = r->nh ? malloc(r->nh * sizeof *r->view) : NULL;
+    memset(&r->msg, 0, sizeof r->msg);
+    r->msg.kind = EC_HTTP_RESPONSE;
+    r->msg.status = r->status;
+    if (r->nh && !r->view) {
+        r->oom = 1; /* the reply is then answered 500: never sent without its headers */
+        return &r->msg;
+    }
+    for (size_t i = 0; i < r->nh; i++) {
+        r->view[i].name = r->txt + r->hdrs[i].name_off;
+        r->view[i].name_len = r->hdrs[i].name_len;
+        r->view[i].value = r->txt + r->hdrs[i].value_off;
+        r->view[i].value_len = r->hdrs[i].value_len;
+    }
+    r->msg.headers = r->view;
+    r->msg.header_count = r->nh;
+    r->msg.body = r->body;
+    r->msg.body_len = r->body_len;
+    return &r->msg;
+}
+
+static void reply_reset(ec_http_reply *r)
+{
+    free(r->hdrs);
+    free(r->txt);
+    free(r->body);
+    free(r->view);
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+}
+
+int ec_http_reply_new(ec_http_reply **out)
+{
+    ec_http_reply *r = calloc(1, sizeof *r);
+    if (!r)
+        return ec_error_set(EC_ENOMEM, "http reply: out of memory");
+    reply_reset(r);
+    *out = r;
+    return 0;
+}
+
+void ec_http_reply_free(ec_http_reply *r)
+{
+    if (!r)
+        return;
+    reply_reset(r);
+    free(r);
+}
+
+/* ---- requests ---- */
+
+enum phase { PH_HEADERS, PH_BODY, PH_WAITING, PH_DONE };
+
+typedef struct job job;
+struct job {
+    ec_http_server *srv;
+    struct MHD_Connection *conn;
+    job *next;        /* worker queue */
+    int refs;         /* the connection's and the queue's; under srv->mu */
+    enum phase phase; /* MHD thread only */
+    int notice_only;  /* answered on the MHD thread already; the worker only reports it */
+    int answered;     /* under srv->mu: a response is chosen, the connection resumed */
+    uint64_t deadline_ns;
+    /* the request as received */
+    char *target, *method;
+    ec_http_header *hdrs;
+    size_t nh, caph;
+    int hdr_oom;
+    uint8_t *body;
+    size_t body_len, body_cap;
+    int too_large;
+    int counted; /* in srv->inflight */
+    /* the answer */
+    struct MHD_Response *resp;
+    unsigned resp_status;
+    /* a held reply, waiting in the release queue */
+    struct MHD_Response *held_resp;
+    unsigned held_status;
+    uint64_t token;
+    job *rnext;
+    unsigned ref_status; /* refusal to report (0: none) */
+    char reason[384];
+};
+
+struct ec_http_server {
+    struct MHD_Daemon *d;
+    ec_http_handler handler;
+    ec_http_refused_cb on_refused;
+    void *ctx;
+    size_t body_limit;
+    unsigned timeout_ms;
+    unsigned port;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, watch_cv; /* watch_cv uses CLOCK_MONOTONIC */
+    job *head, *tail;                 /* queue, arrival order */
+    job *running;
+    job *rhead, *rtail; /* held replies waiting for release, in the order they were made */
+    ec_http_release_cb release;
+    pthread_cond_t rel_cv;
+    int worker_exited;
+    int have_worker, have_watchdog, have_releaser;
+    int stopping;
+    /* Requests queued for the handler whose connection MHD has not completed yet: stop waits
+     * (briefly) for them so that replies already chosen are sent before MHD closes. */
+    unsigned inflight;
+    pthread_cond_t idle_cv;
+    pthread_t worker, watchdog, releaser;
+    ec_http_server_stats stats;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void job_free(job *j)
+{
+    for (size_t i = 0; i < j->nh; i++) {
+        free((char *)j->hdrs[i].name);
+        free((char *)j->hdrs[i].value);
+    }
+    free(j->hdrs);
+    free(j->target);
+    free(j->method);
+    free(j->body);
+    if (j->resp)
+        MHD_destroy_response(j->resp);
+    if (j->held_resp)
+        MHD_destroy_response(j->held_resp);
+    free(j);
+}
+
+/* Drop one reference; takes the lock itself. */
+static void job_unref(job *j)
+{
+    ec_http_server *s = j->srv;
+    pthread_mutex_lock(&s->mu);
+    int left = --j->refs;
+    pthread_mutex_unlock(&s->mu);
+    if (left == 0)
+        job_free(j);
+}
+
+static struct MHD_Response *text_response(const char *text)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (r)
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    return r;
+}
+
+/* Record why a request gets `status` instead of a handler reply, for on_refused. */
+static void set_refusal(job *j, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_refusal(job *j, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->reason, sizeof j->reason, fmt, ap);
+    va_end(ap);
+    j->ref_status = status;
+}
+
+/* The canned answer to a refusal: the status and the reason as text. */
+static struct MHD_Response *refusal_response(job *j)
+{
+    char text[sizeof j->reason + 2];
+    snprintf(text, sizeof text, "%s\n", j->reason);
+    return text_response(text);
+}
+
+static void enqueue_locked(ec_http_server *s, job *j)
+{
+    j->refs++;
+    j->next = NULL;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->stats.queued++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_cond_signal(&s->watch_cv);
+}
+
+static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL; /* the access handler answers 500 for a NULL job */
+    j->srv = cls;
+    j->conn = conn;
+    j->refs = 1;
+    j->target = strdup(uri ? uri : "");
+    if (!j->target) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    job *j = cls;
+    (void)kind;
+    /* Optional whitespace around a field value is not part of it (RFC 9112 5.1); this
+     * libmicrohttpd strips only the leading side. */
+    while (value_size && (value[0] == ' ' || value[0] == '\t'))
+        value++, value_size--;
+    while (value_size && (value[value_size - 1] == ' ' || value[value_size - 1] == '\t'))
+        value_size--;
+    if (grow((void **)&j->hdrs, &j->caph, j->nh + 1, sizeof *j->hdrs)) {
+        j->hdr_oom = 1;
+        return MHD_NO;
+    }
+    char *k = malloc(key_size + 1), *v = malloc(value_size + 1);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        j->hdr_oom = 1;
+        return MHD_NO;
+    }
+    memcpy(k, key, key_size);
+    k[key_size] = 0;
+    if (value_size)
+        memcpy(v, value, value_size);
+    v[value_size] = 0;
+    j->hdrs[j->nh++] = (ec_http_header){k, key_size, v, value_size};
+    return MHD_YES;
+}
+
+static void notify_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    ec_http_server *s = cls;
+    job *j = *req_cls;
+    (void)conn;
+    (void)toe;
+    if (j && j->counted) {
+        pthread_mutex_lock(&s->mu);
+        if (--s->inflight == 0)
+            pthread_cond_broadcast(&s->idle_cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (j)
+        job_unref(j);
+    *req_cls = NULL;
+}
+
+/* The request as a message; refusals keep only what the format can hold. */
+static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
+{
+    memset(m, 0, sizeof *m);
+    m->kind = kind;
+    m->method = j->method;
+    m->method_len = j->method ? strlen(j->method) : 0;
+    m->target = j->target;
+    m->target_len = strlen(j->target);
+    m->headers = j->hdrs;
+    m->header_count = j->nh;
+    m->body = j->body;
+    m->body_len = j->body_len;
+    if (kind == EC_HTTP_REFUSAL) {
+        m->status = j->ref_status;
+        m->reason = j->reason;
+        m->reason_len = strlen(j->reason);
+        m->body = NULL;
+        m->body_len = 0;
+        /* A malformed request may carry fields the format refuses: drop them rather than lose
+         * the refusal (the reason says what was wrong). */
+        if (ec_http_msg_check(m) != 0) {
+            m->headers = NULL;
+            m->header_count = 0;
+            if (!ec_http_token_ok(m->method, m->method_len, 0, EC_HTTP_METHOD_MAX))
+                m->method_len = 0;
+            if (ec_http_msg_check(m) != 0)
+                m->target_len = 0;
+        }
+    }
+}
+
+/* Answer on the MHD thread (refusals found while reading) and report it through the worker. */
+static enum MHD_Result refuse_now(ec_http_server *s, job *j, struct MHD_Connection *conn)
+{
+    struct MHD_Response *r = refusal_response(j);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(conn, j->ref_status, r);
+    MHD_destroy_response(r);
+    j->phase = PH_DONE;
+    j->notice_only = 1;
+    pthread_mutex_lock(&s->mu);
+    s->stats.received++;
+    j->answered = 1;
+    enqueue_locked(s, j); /* reported by the worker, or by ec_http_server_stop once it left */
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    ec_http_server *s = cls;
+    job *j = *req_cls;
+    (void)url;
+    if (!j) { /* out of memory in uri_cb */
+        struct MHD_Response *r = text_response("500 out of memory\n");
+        enum MHD_Result ok = r ? MHD_queue_response(conn, 500, r) : MHD_NO;
+        if (r)
+            MHD_destroy_response(r);
+        return ok;
+    }
+    switch (j->phase) {
+    case PH_HEADERS: {
+        j->method = strdup(method);
+        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_cb, j);
+        if (!j->method || j->hdr_oom) {
+            set_refusal(j, 500, "500 out of memory reading the request");
+            return refuse_now(s, j, conn);
+        }
+        ec_http_msg m;
+        job_msg(j, &m, EC_HTTP_REQUEST);
+        m.body_len = 0;
+        if (!ec_http_target_ok(j->target, strlen(j->target))) {
+            set_refusal(j, 400,
+                        "400 Bad Request: target must be an origin-form path starting with '/' "
+                        "in visible ASCII, at most %u bytes",
+                        EC_HTTP_TARGET_MAX);
+            return refuse_now(s, j, conn);
+        }
+        if (ec_http_msg_check(&m) != 0) {
+            set_refusal(j, 400, "400 Bad Request: %s", ec_error_last()->message);
+            return refuse_now(s, j, conn);
+        }
+        /* Framing this libmicrohttpd lets through but RFC 9112 forbids: refused, so that two
+         * parsers can never disagree on where a body ends (request smuggling). */
+        size_t n_cl = 0, n_te = 0, n_host = 0;
+        for (size_t i = 0; i < j->nh; i++) {
+            n_cl += strcasecmp(j->hdrs[i].name, "Content-Length") == 0;
+            n_te += strcasecmp(j->hdrs[i].name, "Transfer-Encoding") == 0;
+            n_host += strcasecmp(j->hdrs[i].name, "Host") == 0;
+        }
+        if (n_cl > 1 || (n_cl && n_te)) {
+            set_refusal(j, 400, "400 Bad Request: %s",
+                        n_te ? "both Content-Length and Transfer-Encoding"
+                             : "more than one Content-Length");
+            return refuse_now(s, j, conn);
+        }
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && n_host != 1) {
+            set_refusal(j, 400,
+                        "400 Bad Request: an HTTP/1.1 request needs exactly one Host "
+                        "header (RFC 9112 3.2)");
+            return refuse_now(s, j, conn);
+        }
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno == 0 && *end == 0 && n > s->body_limit) {
+                set_refusal(j, 413,
+                            "413 Payload Too Large: body of %llu bytes over the limit of "
+                            "%zu bytes",
+                            n, s->body_limit);
+                return refuse_now(s, j, conn);
+            }
+        }
+        j->phase = PH_BODY;
+        return MHD_YES;
+    }
+    case PH_BODY:
+        if (*upload_data_size) {
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            if (!j->too_large && n > s->body_limit - j->body_len) {
+                /* Chunked upload over the limit: read and drop the rest, then answer 413
+                 * (MHD accepts a response only before or after the whole body). */
+                j->too_large = 1;
+                free(j->body);
+                j->body = NULL;
+                j->body_cap = 0;
+            }
+            if (j->too_large) {
+                j->body_len += n;
+                return MHD_YES;
+            }
+            if (grow((void **)&j->body, &j->body_cap, j->body_len + n, 1))
+                return MHD_NO;
+            memcpy(j->body + j->body_len, upload_data, n);
+            j->body_len += n;
+            return MHD_YES;
+        }
+        if (j->too_large) {
+            set_refusal(j, 413, "413 Payload Too Large: chunked body over the limit of %zu bytes",
+                        s->body_limit);
+            j->body_len = 0;
+            return refuse_now(s, j, conn);
+        }
+        pthread_mutex_lock(&s->mu);
+        if (s->stopping) {
+            pthread_mutex_unlock(&s->mu);
+            set_refusal(j, 503, "503 Service Unavailable: the server is stopping");
+            return refuse_now(s, j, conn);
+        }
+        s->stats.received++;
+        j->deadline_ns = mono_ns() + (uint64_t)s->timeout_ms * 1000000ull;
+        j->phase = PH_WAITING;
+        j->counted = 1;
+        s->inflight++;
+        enqueue_locked(s, j);
+        /* Suspend under the lock: nobody can answer (and resume) before this returns. */
+        MHD_suspend_connection(conn);
+        pthread_mutex_unlock(&s->mu);
+        return MHD_YES;
+    case PH_WAITING: {
+        /* Resumed: the answer was chosen by the worker or the watchdog. */
+        j->phase = PH_DONE;
+        if (!j->resp)
+            return MHD_NO;
+        return MHD_queue_response(conn, j->resp_status, j->resp);
+    }
+    case PH_DONE:
+        break;
+    }
+    return MHD_NO;
+}
+
+/* Choose the answer for j unless someone already did; called with s->mu held. Returns 1 when
+ * the caller won and must build the response and resume the connection (without the lock). */
+static int claim_locked(job *j)
+{
+    if (j->answered)
+        return 0;
+    j->answered = 1;
+    return 1;
+}
+
+static void resume_with(job *j, unsigned status, struct MHD_Response *r)
+{
+    j->resp_status = status;
+    j->resp = r; /* NULL: MHD closes the connection (out of memory) */
+    MHD_resume_connection(j->conn);
+}
+
+static struct MHD_Response *reply_response(ec_http_reply *rp, char *why, size_t why_len)
+{
+    const ec_http_msg *m = ec_http_reply_msg(rp);
+    if (rp->oom) {
+        snprintf(why, why_len, "out of memory building the reply");
+        return NULL;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        m->body_len, m->body_len ? (void *)m->body : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        snprintf(why, why_len, "out of memory building the reply");
+        return NULL;
+    }
+    for (size_t i = 0; i < m->header_count; i++) {
+        if (MHD_add_response_header(r, m->headers[i].name, m->headers[i].value) != MHD_YES) {
+            snprintf(why, why_len, "libmicrohttpd refused reply header %s", m->headers[i].name);
+            MHD_destroy_response(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+static void report(ec_http_server *s, job *j)
+{
+    if (!s->on_refused || !j->ref_status)
+        return;
+    ec_http_msg m;
+    job_msg(j, &m, EC_HTTP_REFUSAL);
+    s->on_refused(s->ctx, &m);
+}
+
+static void run_job(ec_http_server *s, job *j)
+{
+    ec_http_msg req;
+    job_msg(j, &req, EC_HTTP_REQUEST);
+    ec_http_reply rp;
+    memset(&rp, 0, sizeof rp);
+    reply_reset(&rp);
+    ec_error_clear();
+    int rc = s->handler(s->ctx, &req, &rp);
+    char why[256] = "";
+    struct MHD_Response *r = NULL;
+    unsigned status = 500;
+    int from_reply = 0;
+    if (rc == 0) {
+        r = reply_response(&rp, why, sizeof why);
+        status = rp.status;
+        from_reply = r != NULL;
+    } else {
+        const ec_error *e = ec_error_last();
+        snprintf(why, sizeof why, "%s%s%s", rc == EC_ETRAP ? "the actor trapped" : "handler failed",
+                 e ? ": " : "", e ? e->message : "");
+    }
+    if (!r) {
+        set_refusal(j, 500, "500 Internal Server Error: %s", why);
+        r = refusal_response(j);
+        status = 500;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->running = NULL;
+    s->stats.handled++;
+    if (from_reply && rp.held && s->release && !j->answered) {
+        /* Held: the releaser sends it (or its refusal) later; nothing to report now. */
+        j->held_resp = r;
+        j->held_status = status;
+        j->token = rp.token;
+        j->refs++;
+        j->rnext = NULL;
+        if (s->rtail)
+            s->rtail->rnext = j;
+        else
+            s->rhead = j;
+        s->rtail = j;
+        pthread_cond_signal(&s->rel_cv);
+        pthread_cond_signal(&s->watch_cv);
+        pthread_mutex_unlock(&s->mu);
+        reply_reset(&rp);
+        return;
+    }
+    int won = claim_locked(j);
+    pthread_mutex_unlock(&s->mu);
+    if (won) {
+        resume_with(j, status, r);
+    } else {
+        if (r)
+            MHD_destroy_response(r);
+        set_refusal(j, 504,
+                    "504 Gateway Timeout: the handler took longer than %u ms; its reply (status "
+                    "%u) was discarded",
+                    s->timeout_ms, status);
+    }
+    reply_reset(&rp);
+    report(s, j);
+}
+
+static void *worker_main(void *arg)
+{
+    ec_http_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->work_cv, &s->mu);
+        if (!s->head && s->stopping)
+            break;
+        job *j = s->head;
+        s->head = j->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->stats.queued--;
+        if (j->answered || j->notice_only) {
+            /* Refused on arrival, or timed out (or stopped) while waiting: report only. */
+            if (j->ref_status)
+                s->stats.refused++;
+            pthread_mutex_unlock(&s->mu);
+            report(s, j);
+        } else {
+            s->running = j;
+            pthread_mutex_unlock(&s->mu);
+            run_job(s, j);
+            pthread_mutex_lock(&s->mu);
+            if (j->ref_status)
+                s->stats.refused++;
+            pthread_mutex_unlock(&s->mu);
+        }
+        job_unref(j);
+        pthread_mutex_lock(&s->mu);
+    }
+    s->worker_exited = 1;
+    pthread_cond_broadcast(&s->rel_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Sends held replies once released, in the order the handler made them. A reply whose
+ * deadline passed meanwhile was answered 504 by the watchdog: it is discarded, and the
+ * refusal goes through the worker queue so that on_refused stays on the worker thread. */
+static void *releaser_main(void *arg)
+{
+    ec_http_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->rhead && !(s->stopping && s->worker_exited))
+            pthread_cond_wait(&s->rel_cv, &s->mu);
+        /* Left at the head while release runs, so that the watchdog still sees its deadline;
+         * only this thread removes from the release queue. */
+        job *j = s->rhead;
+        if (!j)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        ec_error_clear();
+        int rc = s->release(s->ctx, j->token);
+        pthread_mutex_lock(&s->mu);
+        s->rhead = j->rnext;
+        if (!s->rhead)
+            s->rtail = NULL;
+        int won = claim_locked(j);
+        struct MHD_Response *r = j->held_resp;
+        j->held_resp = NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (won && rc == 0) {
+            resume_with(j, j->held_status, r);
+        } else {
+            MHD_destroy_response(r);
+            if (won) {
+                const ec_error *e = ec_error_last();
+                set_refusal(j, 500,
+                            "500 Internal Server Error: the reply could not be released: %s",
+                            e ? e->message : "release failed");
+                resume_with(j, 500, refusal_response(j));
+            } else {
+                set_refusal(j, 504,
+                            "504 Gateway Timeout: the reply (status %u) was not released within "
+                            "%u ms and was discarded",
+                            j->held_status, s->timeout_ms);
+            }
+            pthread_mutex_lock(&s->mu);
+            j->notice_only = 1;
+            enqueue_locked(s, j); /* reported by the worker, or by stop once it left */
+            pthread_mutex_unlock(&s->mu);
+        }
+        job_unref(j);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Answers 504 to every request whose deadline passed, oldest first. The running job and the
+ * queue are in arrival order, so deadlines increase along them and the first unanswered one
+ * is the next to expire. */
+static void *watchdog_main(void *arg)
+{
+    ec_http_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        job *next = NULL;
+        for (job *q = s->rhead; !next && q; q = q->rnext)
+            if (!q->answered)
+                next = q;
+        if (!next && s->running && !s->running->answered)
+            next = s->running;
+        for (job *q = s->head; !next && q; q = q->next)
+            if (!q->answered)
+                next = q;
+        if (!next) {
+            pthread_cond_wait(&s->watch_cv, &s->mu);
+            continue;
+        }
+        uint64_t now = mono_ns();
+        if (now < next->deadline_ns) {
+            struct timespec ts = {(time_t)(next->deadline_ns / 1000000000ull),
+                                  (long)(next->deadline_ns % 1000000000ull)};
+            pthread_cond_timedwait(&s->watch_cv, &s->mu, &ts);
+            continue;
+        }
+        claim_locked(next);
+        int waiting = next != s->running && !next->held_resp;
+        if (waiting)
+            set_refusal(next, 504,
+                        "504 Gateway Timeout: no reply within %u ms (waited for earlier requests; "
+                        "the handler was not called)",
+                        s->timeout_ms);
+        /* The connection stays suspended (and the job alive) until resumed below: only the
+         * claimer resumes. */
+        pthread_mutex_unlock(&s->mu);
+        char text[128];
+        snprintf(text, sizeof text, "504 Gateway Timeout: no reply within %u ms\n", s->timeout_ms);
+        resume_with(next, 504, text_response(text));
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+unsigned ec_http_server_port(const ec_http_server *srv)
+{
+    return srv ? srv->port : 0;
+}
+
+void ec_http_server_stats_get(ec_http_server *srv, ec_http_server_stats *out)
+{
+    pthread_mutex_lock(&srv->mu);
+    *out = srv->stats;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void server_free(ec_http_server *s)
+{
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->rel_cv);
+    pthread_cond_destroy(&s->watch_cv);
+    pthread_cond_destroy(&s->idle_cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opts,
+                         ec_http_handler handler, void *ctx)
+{
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    if (opts) {
+        if (opts->version != EC_HTTP_SERVER_OPTIONS_VERSION)
+            return ec_error_set(EC_EUNSUPPORTED, "http server: options version %u (expected %u)",
+                                opts->version, EC_HTTP_SERVER_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (!out || !handler)
+        return ec_error_set(EC_EINVAL, "http server: NULL %s", out ? "handler" : "out");
+    *out = NULL;
+    const char *addr = o.bind_address ? o.bind_address : "127.0.0.1";
+    if (o.port > 65535)
+        return ec_error_set(EC_EINVAL, "http server: port %u: must be 0..65535", o.port);
+    if (o.body_limit > EC_HTTP_BODY_MAX)
+        return ec_error_set(EC_EINVAL, "http server: body limit %zu: at most %u", o.body_limit,
+                            EC_HTTP_BODY_MAX);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)o.port);
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)o.port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        return ec_error_set(EC_EINVAL,
+                            "http server: bind address \"%s\": not an IPv4 or IPv6 "
+                            "literal",
+                            addr);
+    }
+    ec_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return ec_error_set(EC_ENOMEM, "http server: out of memory");
+    s->handler = handler;
+    s->ctx = ctx;
+    s->on_refused = o.on_refused;
+    s->release = o.release;
+    s->body_limit = o.body_limit ? o.body_limit : DEFAULT_BODY_LIMIT;
+    s->timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->rel_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->watch_cv, &ca);
+    pthread_cond_init(&s->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    /* Threads first (stop joins only those that started), then the listening socket. */
+    s->have_worker = pthread_create(&s->worker, NULL, worker_main, s) == 0;
+    s->have_watchdog = s->have_worker && pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    s->have_releaser =
+        s->have_watchdog && s->release && pthread_create(&s->releaser, NULL, releaser_main, s) == 0;
+    if (!s->have_watchdog || (s->release && !s->have_releaser)) {
+        ec_http_server_stop(s);
+        return ec_error_set(EC_ERROR, "http server: cannot start its threads");
+    }
+    errno = 0;
+    s->d = MHD_start_daemon(flags, (uint16_t)o.port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)(o.max_connections ? o.max_connections : DEFAULT_MAX_CONN),
+                            MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)(o.idle_timeout_s ? o.idle_timeout_s : DEFAULT_IDLE_S),
+                            MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s, MHD_OPTION_NOTIFY_COMPLETED,
+                            notify_completed, s, MHD_OPTION_END);
+    if (!s->d) {
+        int e = errno;
+        ec_http_server_stop(s);
+        return ec_error_set_errno(EC_EIO, e ? e : EADDRINUSE, "http server: cannot listen on %s:%u",
+                                  addr, o.port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : o.port;
+    *out = s;
+    return 0;
+}
+
+void ec_http_server_stop(ec_http_server *s)
+{
+    if (!s)
+        return;
+    /* No new connections from here on; the listening socket is then ours to close. */
+    MHD_socket ls = s->d ? MHD_quiesce_daemon(s->d) : MHD_INVALID_SOCKET;
+    /* Answer every waiting request 503 and resume it: MHD must not be stopped with suspended
+     * connections. The worker still reports them (in order) and finishes a running handler. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    job *stop_list[64];
+    size_t n;
+    do {
+        n = 0;
+        for (job *q = s->head; q && n < 64; q = q->next) {
+            if (!q->answered && !q->notice_only) {
+                claim_locked(q);
+                set_refusal(q, 503,
+                            "503 Service Unavailable: the server stopped before the "
+                            "handler was called");
+                stop_list[n++] = q;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        for (size_t i = 0; i < n; i++)
+            resume_with(stop_list[i], 503, refusal_response(stop_list[i]));
+        pthread_mutex_lock(&s->mu);
+    } while (n == 64);
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_cond_broadcast(&s->watch_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->have_watchdog)
+        pthread_join(s->watchdog, NULL);
+    if (s->have_worker)
+        pthread_join(s->worker, NULL);
+    if (s->have_releaser)
+        pthread_join(s->releaser, NULL); /* leaves once the worker left and nothing is held */
+    /* Every queued request is answered now; give MHD up to a second to send those replies
+     * (a client that does not read must not hold the stop forever). */
+    pthread_mutex_lock(&s->mu);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 1;
+    while (s->inflight && pthread_cond_timedwait(&s->idle_cv, &s->mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&s->mu);
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    /* Refusals queued by the MHD thread after the worker left (while stopping) are reported
+     * here, still one at a time and in order. */
+    for (job *j = s->head; j;) {
+        job *next = j->next;
+        if (j->ref_status)
+            s->stats.refused++;
+        report(s, j);
+        job_unref(j);
+        j = next;
+    }
+    server_free(s);
+}

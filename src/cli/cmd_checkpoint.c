@@ -1,0 +1,111 @@
+/* cli/cmd_checkpoint.c: `evchain checkpoint`: sign the Merkle root of a chain as a C2SP
+ * checkpoint; a chain directory also keeps it in <dir>/checkpoints/ (and its tree updated). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proof_util.h"
+
+const char help_checkpoint[] =
+    "sign a checkpoint of a chain's Merkle tree\n"
+    "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
+    "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
+    "  --key KEYFILE    private key from `evchain keygen`\n"
+    "  --origin ORIGIN  the checkpoint's first line (default: the key's name)\n"
+    "  -o FILE          write the checkpoint there (default: standard output)\n"
+    "  --rebuild        verify the whole chain and recompute its tree from it first, instead\n"
+    "                   of trusting the stored tree (which is checked only at its ends)\n"
+    "\n"
+    "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
+    "signed as a C2SP signed note. For a chain directory it is also stored as\n"
+    "<chain>/checkpoints/<size>.checkpoint and <chain>/checkpoints/latest, and the tree in\n"
+    "<chain>/proof/ is brought up to date.\n"
+    "exit: 0 signed, 1 the chain is broken, 2 unusable input\n";
+
+int cmd_checkpoint(int argc, char **argv)
+{
+    const char *chain = NULL, *key = NULL, *origin = NULL, *out = NULL, *v;
+    int bad = 0, rebuild = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
+            key = v;
+        else if ((v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL)
+            origin = v;
+        else if ((v = cli_opt(argc, argv, &i, "-o", &bad)) != NULL)
+            out = v;
+        else if (bad)
+            break;
+        else if (strcmp(argv[i], "--rebuild") == 0)
+            rebuild = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("checkpoint", 0, "unknown option '%s' (see `evchain help checkpoint`)",
+                      argv[i]);
+            return EXIT_UNUSABLE;
+        } else if (!chain)
+            chain = argv[i];
+        else {
+            cli_error("checkpoint", 0, "unexpected argument '%s'", argv[i]);
+            return EXIT_UNUSABLE;
+        }
+    }
+    if (bad)
+        return EXIT_UNUSABLE;
+    if (!chain || !key) {
+        cli_error("checkpoint", 0, "usage: evchain checkpoint <chain> --key KEYFILE");
+        return EXIT_UNUSABLE;
+    }
+    ec_signer *s;
+    if (cli_load_signer("checkpoint", key, &s) != 0)
+        return EXIT_UNUSABLE;
+    cli_proof_chain pc;
+    int code = cli_open_proof_chain("checkpoint", chain, 1, rebuild, &pc);
+    if (code != EXIT_VALID) {
+        ec_signer_free(s);
+        return code;
+    }
+    char *note = NULL;
+    size_t len = 0;
+    int rc;
+    if (pc.is_dir && pc.writable) {
+        ec_checkpointer_options co = EC_CHECKPOINTER_OPTIONS_INIT;
+        co.dir = pc.cp_dir;
+        co.origin = origin;
+        ec_checkpointer *cp;
+        rc = ec_checkpointer_new(&cp, pc.tree, s, &co);
+        if (rc == 0)
+            rc = ec_checkpointer_write(cp, 1);
+        if (rc == 0) {
+            const char *last = ec_checkpointer_last(cp, &len);
+            note = malloc(len + 1);
+            if (note)
+                memcpy(note, last, len + 1);
+            else
+                rc = EC_ENOMEM;
+        }
+        ec_checkpointer_free(cp);
+    } else {
+        rc = ec_checkpoint_sign(&note, &len, pc.tree, origin, s);
+    }
+    if (rc) {
+        cli_error("checkpoint", 1, "%s: cannot sign a checkpoint", chain);
+        code = cli_exit_code(rc);
+    } else if (out && strcmp(out, "-") != 0) {
+        if (cli_write_atomic("checkpoint", out, note, len, 0644, 1) != 0)
+            code = EXIT_UNUSABLE;
+    } else {
+        fwrite(note, 1, len, stdout);
+    }
+    if (code == EXIT_VALID) {
+        uint8_t root[EC_MERKLE_HASH_LEN];
+        char hex[2 * EC_MERKLE_HASH_LEN + 1] = "";
+        if (ec_tree_root(pc.tree, ec_tree_size(pc.tree), root) == 0)
+            ec_hex_encode(hex, root, sizeof root);
+        fprintf(stderr, "evchain checkpoint: %llu events, root %s%s%s\n",
+                (unsigned long long)ec_tree_size(pc.tree), hex,
+                pc.is_dir && pc.writable ? ", stored in " : "",
+                pc.is_dir && pc.writable ? pc.cp_dir : "");
+    }
+    free(note);
+    cli_close_proof_chain(&pc);
+    ec_signer_free(s);
+    return code;
+}

@@ -1,0 +1,330 @@
+/* cli/proof_util.c: helpers of the proof subcommands: files, keys, atomic output, and the
+ * `verify --since` check used by cmd_verify.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proof_util.h"
+
+char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error(cmd, 0, "%s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= max)
+                break;
+            cap = cap * 2 > max ? max : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    int extra = buf && n == cap && cap >= max && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf || err || extra) {
+        if (!buf)
+            cli_error(cmd, 0, "%s %s: out of memory", what, path);
+        else if (err)
+            cli_error(cmd, 0, "%s %s: read error", what, path);
+        else
+            cli_error(cmd, 0, "%s %s: larger than %zu bytes", what, path, max);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int cli_write_atomic(const char *cmd, const char *path, const void *data, size_t len, int mode,
+                     int overwrite)
+{
+    struct stat st;
+    if (!overwrite && lstat(path, &st) == 0) {
+        cli_error(cmd, 0, "%s: already exists (not replaced)", path);
+        return -1;
+    }
+    size_t pl = strlen(path) + 16;
+    char *tmp = malloc(pl);
+    if (!tmp) {
+        cli_error(cmd, 0, "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(tmp, pl, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cli_error(cmd, 0, "%s: creating a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    int ok = fchmod(fd, (mode_t)mode) == 0;
+    while (ok && left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            ok = 0;
+        else {
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    int err = errno;
+    if (ok && fsync(fd) != 0) {
+        ok = 0;
+        err = errno;
+    }
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (ok && !overwrite && link(tmp, path) != 0) {
+        /* link() refuses to replace: no race with another writer of the same name. */
+        ok = 0;
+        err = errno;
+    } else if (ok && overwrite && rename(tmp, path) != 0) {
+        ok = 0;
+        err = errno;
+    }
+    if (!ok || !overwrite)
+        unlink(tmp);
+    free(tmp);
+    if (!ok) {
+        cli_error(cmd, 0, "%s: writing: %s", path, strerror(err));
+        return -1;
+    }
+    /* Make the new name durable too. */
+    char *dir = strdup(path);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+        int dfd = open(d, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir);
+    }
+    return 0;
+}
+
+void cli_free_vkeys(ec_vkey **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ec_vkey_free(keys[i]);
+    free(keys);
+}
+
+int cli_load_vkeys(const char *cmd, char **specs, int nspecs, ec_vkey ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (nspecs == 0) {
+        cli_error(cmd, 0, "no verifier key: give --vkey VKEY (a key text or a file)");
+        return -1;
+    }
+    size_t cap = 0;
+    ec_vkey **keys = NULL;
+    for (int i = 0; i < nspecs; i++) {
+        struct stat st;
+        char *text = NULL;
+        size_t len;
+        int is_file = stat(specs[i], &st) == 0;
+        if (is_file) {
+            text = cli_read_file(cmd, "verifier key", specs[i], 1 << 16, &len);
+            if (!text)
+                goto fail;
+        }
+        const char *s = is_file ? text : specs[i];
+        size_t total = is_file ? len : strlen(s);
+        int found = 0;
+        for (size_t pos = 0; pos < total;) {
+            const char *nl = memchr(s + pos, '\n', total - pos);
+            size_t ll = nl ? (size_t)(nl - (s + pos)) : total - pos;
+            const char *line = s + pos;
+            pos += ll + 1;
+            size_t k = 0;
+            while (k < ll && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+                k++;
+            if (k == ll || line[k] == '#')
+                continue;
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 4;
+                ec_vkey **nk = realloc(keys, cap * sizeof *nk);
+                if (!nk) {
+                    free(text);
+                    cli_error(cmd, 0, "out of memory");
+                    goto fail;
+                }
+                keys = nk;
+            }
+            if (ec_vkey_parse(&keys[*n], line, ll) != 0) {
+                cli_error(cmd, 1, "--vkey %s: %s", specs[i],
+                          is_file ? "bad verifier key in file"
+                                  : "neither a file nor a verifier key <name>+<id>+<key>");
+                free(text);
+                goto fail;
+            }
+            (*n)++;
+            found = 1;
+        }
+        free(text);
+        if (!found) {
+            cli_error(cmd, 0, "--vkey %s: no verifier key in it", specs[i]);
+            goto fail;
+        }
+    }
+    *out = keys;
+    return 0;
+fail:
+    cli_free_vkeys(keys, *n);
+    *n = 0;
+    return -1;
+}
+
+int cli_load_signer(const char *cmd, const char *path, ec_signer **out)
+{
+    size_t len;
+    char *text = cli_read_file(cmd, "key file", path, 1 << 16, &len);
+    if (!text)
+        return -1;
+    int rc = ec_signer_parse(out, text, len);
+    memset(text, 0, len);
+    free(text);
+    if (rc) {
+        cli_error(cmd, 1, "key file %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
+                     const char *checkpoint_path, char **vkey_specs, int nvkeys)
+{
+    ec_vkey **keys;
+    size_t nk;
+    if (cli_load_vkeys("verify", vkey_specs, nvkeys, &keys, &nk) != 0)
+        return EXIT_UNUSABLE;
+    size_t len;
+    char *note = cli_read_file("verify", "checkpoint", checkpoint_path, EC_NOTE_MAX_LEN, &len);
+    if (!note) {
+        cli_free_vkeys(keys, nk);
+        return EXIT_UNUSABLE;
+    }
+    ec_since_options so = EC_SINCE_OPTIONS_INIT;
+    so.chain_verified = chain_verified;
+    ec_since_result r;
+    int rc = ec_proof_verify_since(chain, note, len, keys, nk, &so, &r);
+    free(note);
+    cli_free_vkeys(keys, nk);
+    if (rc == 0) {
+        printf("%s: extends checkpoint %s (%llu of %llu events, signed by %s)\n", path,
+               checkpoint_path, (unsigned long long)r.checkpoint.size,
+               (unsigned long long)r.chain_size, r.checkpoint.signer);
+        return EXIT_VALID;
+    }
+    if (rc == EC_EVERIFY) {
+        if (r.status == EC_SINCE_OK) /* the checkpoint's signature did not check */
+            printf("%s: checkpoint %s not trusted: %s\n", path, checkpoint_path,
+                   ec_error_last() ? ec_error_last()->message : r.reason);
+        else
+            printf("%s: %s\n", path, r.reason);
+        return EXIT_INVALID;
+    }
+    cli_error("verify", 1, "%s: --since %s", path, checkpoint_path);
+    return EXIT_UNUSABLE;
+}
+
+int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int rebuild,
+                         cli_proof_chain *pc)
+{
+    memset(pc, 0, sizeof *pc);
+    pc->is_dir = cli_is_dir(path);
+    ec_open_options oo = EC_OPEN_OPTIONS_INIT;
+    ec_verify_result vr;
+    memset(&vr, 0, sizeof vr);
+    oo.verify_out = &vr;
+    oo.writable = pc->is_dir && want_write;
+    int rc = ec_chain_open_path(&pc->chain, path, &oo);
+    if (rc == EC_ELOCKED && oo.writable) {
+        fprintf(stderr,
+                "evchain %s: %s is being written by another process: nothing is "
+                "stored in it\n",
+                cmd, path);
+        oo.writable = 0;
+        rc = ec_chain_open_path(&pc->chain, path, &oo);
+    }
+    if (rc) {
+        cli_error(cmd, 1, "cannot read chain %s", path);
+        return cli_exit_code(rc);
+    }
+    pc->writable = oo.writable;
+    ec_tree_options to = EC_TREE_OPTIONS_INIT;
+    char tree_path[4200];
+    if (pc->is_dir) {
+        snprintf(tree_path, sizeof tree_path, "%s/proof/tree", path);
+        snprintf(pc->cp_dir, sizeof pc->cp_dir, "%s/checkpoints", path);
+        to.path = tree_path;
+        to.read_only = !pc->writable;
+    }
+    if (rebuild) {
+        /* Trust nothing stored: the whole chain verified, the tree recomputed from it. */
+        ec_verify_options vo = EC_VERIFY_OPTIONS_INIT;
+        rc = ec_chain_verify(pc->chain, &vo, &vr);
+        if (rc) {
+            if (rc == EC_EVERIFY)
+                cli_error(cmd, 0, "%s: event %llu: %s", path, (unsigned long long)vr.seq,
+                          vr.reason);
+            else
+                cli_error(cmd, 1, "%s: cannot verify", path);
+            ec_chain_free(pc->chain);
+            pc->chain = NULL;
+            return cli_exit_code(rc);
+        }
+        if (pc->is_dir && pc->writable)
+            unlink(tree_path);
+        else
+            to.path = NULL;
+    }
+    rc = ec_tree_open(&pc->tree, pc->chain, &to);
+    if (rc) {
+        cli_error(cmd, 1, "%s: cannot build its Merkle tree", path);
+        ec_chain_free(pc->chain);
+        pc->chain = NULL;
+        return cli_exit_code(rc);
+    }
+    return EXIT_VALID;
+}
+
+void cli_close_proof_chain(cli_proof_chain *pc)
+{
+    ec_tree_free(pc->tree);
+    ec_chain_free(pc->chain);
+    memset(pc, 0, sizeof *pc);
+}

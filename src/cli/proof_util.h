@@ -1,0 +1,46 @@
+/* cli/proof_util.h: what the proof subcommands (keygen, checkpoint, prove, verify-proof) and
+ * `verify --since` share: reading files and keys, atomic output, a chain's proof paths. */
+#ifndef EVCHAIN_CLI_PROOF_UTIL_H
+#define EVCHAIN_CLI_PROOF_UTIL_H
+
+#include "cli.h"
+
+/* Whole file into a NUL-terminated buffer (malloc'd); NULL with a message printed on error
+ * or when it is larger than max bytes. */
+char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len);
+/* Write data to path atomically (temporary file in the same folder, fsync, rename) with
+ * file mode `mode`; refuses to replace an existing file unless overwrite. 0 or -1 (printed). */
+int cli_write_atomic(const char *cmd, const char *path, const void *data, size_t len, int mode,
+                     int overwrite);
+/* Load verifier keys: each spec is a file holding one key per line, or a key text itself.
+ * *out is a malloc'd array of *n keys; 0 or -1 (printed). */
+int cli_load_vkeys(const char *cmd, char **specs, int nspecs, ec_vkey ***out, size_t *n);
+void cli_free_vkeys(ec_vkey **keys, size_t n);
+/* Load a private key file written by `evchain keygen`. */
+int cli_load_signer(const char *cmd, const char *path, ec_signer **out);
+/* 1 when path is a chain directory (its tree is <dir>/proof/tree, its checkpoints are in
+ * <dir>/checkpoints/). */
+int cli_is_dir(const char *path);
+/* `verify <chain> --since CHECKPOINT --vkey VKEY`: check that an open (and, when
+ * chain_verified, already verified) chain extends a signed checkpoint; prints one line and
+ * returns the exit code (0 extends, 1 truncated/forked/bad signature, 2 unusable). */
+int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
+                     const char *checkpoint_path, char **vkey_specs, int nvkeys);
+
+/* A chain opened with its Merkle tree: a chain directory keeps its tree in <dir>/proof/tree
+ * and its checkpoints in <dir>/checkpoints/; a file chain gets a tree in memory. */
+typedef struct cli_proof_chain {
+    ec_chain *chain;
+    ec_tree *tree;
+    int is_dir;
+    int writable;      /* the chain's writer lock is held: tree and checkpoints are stored */
+    char cp_dir[4200]; /* <dir>/checkpoints when is_dir */
+} cli_proof_chain;
+
+/* Open for proofs; want_write: take the writer lock when it is free (falls back to read-only
+ * with a note when another process writes the chain); rebuild: verify the whole chain and
+ * recompute its tree instead of reading the stored one. Returns an exit code (0 on success). */
+int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int rebuild,
+                         cli_proof_chain *pc);
+void cli_close_proof_chain(cli_proof_chain *pc);
+#endif

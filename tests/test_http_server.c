@@ -1,0 +1,977 @@
+/* tests/test_http_server.c: the HTTP server over loopback with real clients (libcurl, and raw
+ * sockets for malformed requests): requests and replies byte for byte, keep-alive, one
+ * request at a time in arrival order, 413/400/500/504/503 with their refusal reports, servers
+ * in parallel, and a recorded session replayed without the network into an identical chain. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <evchain/http.h>
+#include "test.h"
+#include "core/internal.h"
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- a client on libcurl ---- */
+
+typedef struct resp {
+    long status;
+    char body[1 << 16];
+    size_t body_len;
+    size_t big_len; /* bytes past what body holds */
+    char headers[4096];
+    size_t headers_len;
+    double seconds;
+} resp;
+
+static size_t on_body(char *d, size_t sz, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = sz * n, room = sizeof r->body - r->body_len;
+    size_t k = len < room ? len : room;
+    memcpy(r->body + r->body_len, d, k);
+    r->body_len += k;
+    r->big_len += len - k;
+    return len;
+}
+
+static size_t on_hdr(char *d, size_t sz, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = sz * n, room = sizeof r->headers - 1 - r->headers_len;
+    size_t k = len < room ? len : room;
+    memcpy(r->headers + r->headers_len, d, k);
+    r->headers_len += k;
+    r->headers[r->headers_len] = 0;
+    return len;
+}
+
+/* One request; h may be NULL or a NULL-terminated list of "Name: value". Returns the curl
+ * code. easy may be a reused handle (keep-alive) or NULL. */
+static int do_req(CURL *easy, unsigned port, const char *method, const char *path,
+                  const char *const *h, const void *body, size_t body_len, resp *r)
+{
+    CURL *c = easy ? easy : curl_easy_init();
+    if (!c)
+        return -1;
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    memset(r, 0, sizeof *r);
+    struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
+    for (; h && *h; h++)
+        sl = curl_slist_append(sl, *h);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+    double t0 = now_s();
+    CURLcode rc = curl_easy_perform(c);
+    r->seconds = now_s() - t0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(sl);
+    if (!easy)
+        curl_easy_cleanup(c);
+    return (int)rc;
+}
+
+/* Raw bytes to the server; the whole answer (until close or 2 s) into out. */
+static size_t raw_exchange(unsigned port, const char *req, size_t req_len, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t got = 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len) {
+        ssize_t n;
+        while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0) {
+            got += (size_t)n;
+            out[got] = 0;
+            /* One whole response (head and Content-Length body) is enough: a kept-alive
+             * connection would otherwise hold us until the timeout. */
+            const char *end = strstr(out, "\r\n\r\n"), *cl = strstr(out, "Content-Length: ");
+            if (end && cl && cl < end &&
+                got >= (size_t)(end + 4 - out) + strtoul(cl + 16, NULL, 10))
+                break;
+        }
+    }
+    out[got] = 0;
+    close(fd);
+    return got;
+}
+
+/* ---- a handler that records what it sees ---- */
+
+#define MAXSEEN 256
+typedef struct seen {
+    char target[256];
+    char method[16];
+    char headers[1024]; /* "name=value;" in received order */
+    size_t body_len;
+    unsigned body_sum;
+} seen;
+
+typedef struct srv_ctx {
+    pthread_mutex_t mu;
+    seen s[MAXSEEN];
+    int n;
+    atomic_int inflight, max_inflight;
+    /* refusals */
+    unsigned ref_status[MAXSEEN];
+    char ref_reason[MAXSEEN][384];
+    char ref_target[MAXSEEN][128];
+    int nref;
+    atomic_int gate; /* /block waits while 0 */
+    atomic_int *shared_counter;
+} srv_ctx;
+
+static void ctx_init(srv_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+static int handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
+{
+    srv_ctx *c = arg;
+    int in = atomic_fetch_add(&c->inflight, 1) + 1;
+    if (in > atomic_load(&c->max_inflight))
+        atomic_store(&c->max_inflight, in);
+    pthread_mutex_lock(&c->mu);
+    seen *s = c->n < MAXSEEN ? &c->s[c->n++] : NULL;
+    if (s) {
+        memset(s, 0, sizeof *s);
+        snprintf(s->target, sizeof s->target, "%.*s", (int)req->target_len, req->target);
+        snprintf(s->method, sizeof s->method, "%.*s", (int)req->method_len, req->method);
+        size_t off = 0;
+        for (size_t i = 0; i < req->header_count && off < sizeof s->headers; i++)
+            off += (size_t)snprintf(s->headers + off, sizeof s->headers - off, "%.*s=%.*s;",
+                                    (int)req->headers[i].name_len, req->headers[i].name,
+                                    (int)req->headers[i].value_len, req->headers[i].value);
+        s->body_len = req->body_len;
+        for (size_t i = 0; i < req->body_len; i++)
+            s->body_sum = s->body_sum * 31u + req->body[i];
+    }
+    pthread_mutex_unlock(&c->mu);
+    int rc = 0;
+    const char *path = req->target;
+    size_t pl = req->target_len;
+    if (pl >= 6 && memcmp(path, "/block", 6) == 0) {
+        while (!atomic_load(&c->gate))
+            sleep_ms(2);
+    } else if (pl >= 5 && memcmp(path, "/slow", 5) == 0) {
+        sleep_ms(400);
+    } else if (pl >= 5 && memcmp(path, "/trap", 5) == 0) {
+        rc = EC_ETRAP;
+    } else if (pl >= 5 && memcmp(path, "/pair", 5) == 0) {
+        /* Wait (at most 3 s) for the other server's handler to be running too. */
+        atomic_fetch_add(c->shared_counter, 1);
+        for (int i = 0; i < 1500 && atomic_load(c->shared_counter) < 2; i++)
+            sleep_ms(2);
+        char b[32];
+        snprintf(b, sizeof b, "%d", atomic_load(c->shared_counter));
+        ec_http_reply_body(reply, b, strlen(b));
+    } else if (pl >= 5 && memcmp(path, "/echo", 5) == 0) {
+        ec_http_reply_status(reply, 201);
+        ec_http_reply_header(reply, "X-Reply", "yes");
+        ec_http_reply_body(reply, req->body, req->body_len);
+    } else {
+        ec_http_reply_header(reply, "Content-Type", "text/plain");
+        ec_http_reply_body(reply, "ok", 2);
+    }
+    atomic_fetch_sub(&c->inflight, 1);
+    return rc;
+}
+
+static void on_refused(void *arg, const ec_http_msg *r)
+{
+    srv_ctx *c = arg;
+    pthread_mutex_lock(&c->mu);
+    if (c->nref < MAXSEEN) {
+        c->ref_status[c->nref] = r->status;
+        snprintf(c->ref_reason[c->nref], sizeof c->ref_reason[0], "%.*s", (int)r->reason_len,
+                 r->reason);
+        snprintf(c->ref_target[c->nref], sizeof c->ref_target[0], "%.*s", (int)r->target_len,
+                 r->target);
+        c->nref++;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int nref(srv_ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int n = c->nref;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* Wait up to 3 s for a condition polled every 2 ms. */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        for (int w_ = 0; w_ < 1500 && !(cond); w_++)                                               \
+            sleep_ms(2);                                                                           \
+    } while (0)
+
+static ec_http_server *start(srv_ctx *c, size_t body_limit, unsigned timeout_ms)
+{
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.body_limit = body_limit;
+    o.timeout_ms = timeout_ms;
+    o.on_refused = on_refused;
+    ec_http_server *s = NULL;
+    if (ec_http_server_start(&s, &o, handler, c) != 0)
+        return NULL;
+    return s;
+}
+
+/* ---- cases ---- */
+
+static void request_and_reply_exact(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    CHECK(port > 0);
+    static resp r;
+    const char *h[] = {"X-First: 1", "X-Second:  two  ", "X-Empty;", NULL};
+    REQUIRE(do_req(NULL, port, "POST", "/echo/a%20b?q=%41&x", h, "hello", 5, &r) == 0);
+    CHECK(r.status == 201);
+    CHECK(r.body_len == 5 && memcmp(r.body, "hello", 5) == 0);
+    CHECK(strstr(r.headers, "X-Reply: yes\r\n") != NULL);
+    REQUIRE(c.n == 1);
+    /* The target exactly as sent (percent-encoding kept); headers in the order sent, values
+     * stripped of surrounding blanks. */
+    CHECK(strcmp(c.s[0].target, "/echo/a%20b?q=%41&x") == 0);
+    CHECK(strcmp(c.s[0].method, "POST") == 0);
+    const char *h1 = strstr(c.s[0].headers, "X-First=1;");
+    const char *h2 = strstr(c.s[0].headers, "X-Second=two;");
+    const char *h3 = strstr(c.s[0].headers, "X-Empty=;");
+    CHECK(h1 && h2 && h3 && h1 < h2 && h2 < h3);
+    CHECK(strstr(c.s[0].headers, "Host=127.0.0.1:") == c.s[0].headers);
+    /* A big body, byte for byte. */
+    size_t big = 3u << 20;
+    uint8_t *b = malloc(big);
+    REQUIRE(b);
+    unsigned sum = 0;
+    for (size_t i = 0; i < big; i++) {
+        b[i] = (uint8_t)(i * 7 + (i >> 12));
+        sum = sum * 31u + b[i];
+    }
+    ec_http_server_stop(s);
+    c.n = 0;
+    s = start(&c, 4u << 20, 0);
+    REQUIRE(s);
+    port = ec_http_server_port(s);
+    CHECK(do_req(NULL, port, "PUT", "/echo", NULL, b, big, &r) == 0);
+    CHECK(r.status == 201 && r.body_len + r.big_len == big);
+    CHECK(c.n == 1 && c.s[0].body_len == big && c.s[0].body_sum == sum);
+    free(b);
+    ec_http_server_stats st;
+    ec_http_server_stats_get(s, &st);
+    CHECK(st.received == 1 && st.handled == 1 && st.refused == 0 && st.queued == 0);
+    ec_http_server_stop(s);
+}
+
+static void keep_alive(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    CURL *easy = curl_easy_init();
+    REQUIRE(easy);
+    static resp r;
+    long connects = 0;
+    for (int i = 0; i < 20; i++) {
+        CHECK(do_req(easy, ec_http_server_port(s), "GET", "/k", NULL, NULL, 0, &r) == 0);
+        CHECK(r.status == 200 && r.body_len == 2);
+        long nc = 0;
+        curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &nc);
+        connects += nc;
+    }
+    CHECK(connects == 1); /* one connection carried all 20 */
+    curl_easy_cleanup(easy);
+    ec_http_server_stop(s);
+}
+
+typedef struct client_arg {
+    unsigned port;
+    int id, count, ok;
+    const char *path;
+    resp *r;
+} client_arg;
+
+static void *client_main(void *arg)
+{
+    client_arg *a = arg;
+    CURL *easy = curl_easy_init();
+    for (int i = 0; i < a->count; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/%d/%d", a->path, a->id, i);
+        if (do_req(easy, a->port, "GET", path, NULL, NULL, 0, a->r) == 0 && a->r->status == 200)
+            a->ok++;
+    }
+    curl_easy_cleanup(easy);
+    return NULL;
+}
+
+static void one_at_a_time_in_arrival_order(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    /* Request 0 holds the handler; 1..4 arrive one after the other while it waits. */
+    static resp rs[5];
+    client_arg a[5];
+    pthread_t t[5];
+    for (int i = 0; i < 5; i++) {
+        a[i] = (client_arg){port, i, 1, 0, i == 0 ? "/block" : "/q", &rs[i]};
+        REQUIRE(pthread_create(&t[i], NULL, client_main, &a[i]) == 0);
+        ec_http_server_stats st;
+        if (i == 0)
+            WAIT_FOR(atomic_load(&c.inflight) == 1);
+        else
+            WAIT_FOR((ec_http_server_stats_get(s, &st), st.queued == (uint64_t)i));
+    }
+    ec_http_server_stats st;
+    ec_http_server_stats_get(s, &st);
+    CHECK(st.queued == 4 && st.received == 5 && st.handled == 0);
+    atomic_store(&c.gate, 1);
+    for (int i = 0; i < 5; i++)
+        pthread_join(t[i], NULL);
+    REQUIRE(c.n == 5);
+    for (int i = 0; i < 5; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%s/%d/0", i == 0 ? "/block" : "/q", i);
+        CHECK(strcmp(c.s[i].target, want) == 0);
+        CHECK(a[i].ok == 1);
+    }
+    /* Many concurrent keep-alive clients: never two handler calls at once, nothing lost. */
+    c.n = 0;
+    static resp rr[4];
+    client_arg b[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = (client_arg){port, i, 25, 0, "/c", &rr[i]};
+        REQUIRE(pthread_create(&t[i], NULL, client_main, &b[i]) == 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ok += b[i].ok;
+    }
+    CHECK(ok == 100 && c.n == 100);
+    CHECK(atomic_load(&c.max_inflight) == 1);
+    /* Each client's own requests reach the handler in the order it sent them. */
+    for (int id = 0; id < 4; id++) {
+        int last = -1, mono = 1;
+        for (int i = 0; i < c.n; i++) {
+            int cid, k;
+            if (sscanf(c.s[i].target, "/c/%d/%d", &cid, &k) == 2 && cid == id) {
+                mono &= k == last + 1;
+                last = k;
+            }
+        }
+        CHECK(mono && last == 24);
+    }
+    ec_http_server_stop(s);
+}
+
+static void too_large_413(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 1000, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static char body[5000];
+    memset(body, 'x', sizeof body);
+    static resp r;
+    CHECK(do_req(NULL, port, "POST", "/up?a=1", NULL, body, 5000, &r) == 0);
+    CHECK(r.status == 413);
+    CHECK(strstr(r.body, "over the limit of 1000 bytes") != NULL);
+    CHECK(do_req(NULL, port, "POST", "/up", NULL, body, 1000, &r) == 0); /* exactly the limit */
+    CHECK(r.status == 200);
+    /* Chunked: the size is known only while reading. */
+    char req[8192];
+    int n = snprintf(req, sizeof req,
+                     "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 3; i++)
+        n += snprintf(req + n, sizeof req - (size_t)n, "258\r\n%.600s\r\n", body);
+    n += snprintf(req + n, sizeof req - (size_t)n, "0\r\n\r\n");
+    char out[4096];
+    raw_exchange(port, req, (size_t)n, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 413", 12) == 0);
+    CHECK(strstr(out, "chunked body over the limit") != NULL);
+    WAIT_FOR(nref(&c) == 2);
+    REQUIRE(nref(&c) == 2);
+    CHECK(c.ref_status[0] == 413 && strcmp(c.ref_target[0], "/up?a=1") == 0);
+    CHECK(c.ref_status[1] == 413 && strcmp(c.ref_target[1], "/chunked") == 0);
+    CHECK(c.n == 1); /* the handler saw only the request within the limit */
+    CHECK(do_req(NULL, port, "GET", "/after", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    ec_http_server_stop(s);
+}
+
+static void malformed_400(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    char out[4096];
+    /* Refused by libmicrohttpd itself: never parsed into a request, so not reported. */
+    static const char *bad[] = {
+        "GET /x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n", /* a line without a colon */
+        "GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: zz\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        raw_exchange(port, bad[i], strlen(bad[i]), out, sizeof out);
+        CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    }
+    /* No request line at all: libmicrohttpd closes the connection without an answer. */
+    raw_exchange(port, "GARBAGE\r\n\r\n", 11, out, sizeof out);
+    CHECK(out[0] == 0);
+    /* Parsed, but refused by this server (and reported to on_refused, in order). */
+    static const char *refused[] = {
+        "GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n", /* not origin-form */
+        "GET /nohost HTTP/1.1\r\n\r\n",                                   /* no Host */
+        "POST /twice HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "POST /both HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n0\r\n\r\n",
+        "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", /* a space in the target */
+    };
+    static const char *want[] = {"http://example.com/x", "/nohost", "/twice", "/both", ""};
+    static const char *why[] = {"origin-form", "Host", "more than one Content-Length",
+                                "both Content-Length and Transfer-Encoding", "origin-form"};
+    for (size_t i = 0; i < 5; i++) {
+        raw_exchange(port, refused[i], strlen(refused[i]), out, sizeof out);
+        CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    }
+    WAIT_FOR(nref(&c) == 5);
+    REQUIRE(nref(&c) == 5);
+    for (size_t i = 0; i < 5; i++) {
+        CHECK(c.ref_status[i] == 400);
+        CHECK(strcmp(c.ref_target[i], want[i]) == 0); /* "/a b" is not visible ASCII: dropped */
+        CHECK(strstr(c.ref_reason[i], why[i]) != NULL);
+    }
+    CHECK(c.n == 0);
+    static resp r;
+    CHECK(do_req(NULL, port, "GET", "/still-up", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    ec_http_server_stop(s);
+}
+
+static void trap_500(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    static resp r;
+    CHECK(do_req(NULL, ec_http_server_port(s), "GET", "/trap", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 500 && strstr(r.body, "the actor trapped"));
+    WAIT_FOR(nref(&c) == 1);
+    CHECK(nref(&c) == 1 && c.ref_status[0] == 500 && strstr(c.ref_reason[0], "trapped"));
+    CHECK(do_req(NULL, ec_http_server_port(s), "GET", "/ok", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 200);
+    ec_http_server_stop(s);
+}
+
+static void timeout_504(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 150);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static resp r;
+    /* The handler takes 400 ms: the client has its 504 at about 150 ms. */
+    CHECK(do_req(NULL, port, "GET", "/slow", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 504);
+    CHECK(r.seconds < 0.380);
+    /* The late reply is discarded and reported once the handler returns. */
+    WAIT_FOR(nref(&c) == 1);
+    REQUIRE(nref(&c) == 1);
+    CHECK(c.ref_status[0] == 504 && strstr(c.ref_reason[0], "was discarded"));
+    CHECK(do_req(NULL, port, "GET", "/fast", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    /* A request waiting behind a slow one times out in the queue; the handler never sees it. */
+    static resp r1, r2;
+    client_arg a1 = {port, 0, 1, 0, "/slow", &r1}, a2 = {port, 1, 1, 0, "/behind", &r2};
+    pthread_t t1, t2;
+    int before = c.n;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    WAIT_FOR(atomic_load(&c.inflight) == 1);
+    REQUIRE(pthread_create(&t2, NULL, client_main, &a2) == 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK(r1.status == 504 && r2.status == 504);
+    WAIT_FOR(nref(&c) == 3);
+    REQUIRE(nref(&c) == 3);
+    /* Reported in arrival order: the slow one once its handler returned, then the other. */
+    CHECK(strstr(c.ref_reason[1], "discarded") && strcmp(c.ref_target[1], "/slow/0/0") == 0);
+    CHECK(strstr(c.ref_reason[2], "not called") && strcmp(c.ref_target[2], "/behind/1/0") == 0);
+    CHECK(c.n == before + 1);
+    CHECK(do_req(NULL, port, "GET", "/fast", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    ec_http_server_stop(s);
+}
+
+static void servers_in_parallel(void)
+{
+    atomic_int counter = 0;
+    srv_ctx c1, c2;
+    ctx_init(&c1);
+    ctx_init(&c2);
+    c1.shared_counter = c2.shared_counter = &counter;
+    ec_http_server *s1 = start(&c1, 0, 0), *s2 = start(&c2, 0, 0);
+    REQUIRE(s1 && s2);
+    static resp r1, r2;
+    client_arg a1 = {ec_http_server_port(s1), 0, 1, 0, "/pair", &r1};
+    client_arg a2 = {ec_http_server_port(s2), 1, 1, 0, "/pair", &r2};
+    pthread_t t1, t2;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    REQUIRE(pthread_create(&t2, NULL, client_main, &a2) == 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    /* Each handler saw the other running at the same time. */
+    CHECK(r1.status == 200 && r1.body_len == 1 && r1.body[0] == '2');
+    CHECK(r2.status == 200 && r2.body_len == 1 && r2.body[0] == '2');
+    ec_http_server_stop(s1);
+    ec_http_server_stop(s2);
+}
+
+static void *stop_main(void *arg)
+{
+    ec_http_server_stop(arg);
+    return NULL;
+}
+
+static void stop_answers_waiting_503(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static resp r1, r2;
+    client_arg a1 = {port, 0, 1, 0, "/block", &r1}, a2 = {port, 1, 1, 0, "/waiting", &r2};
+    pthread_t t1, t2, ts;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    WAIT_FOR(atomic_load(&c.inflight) == 1);
+    REQUIRE(pthread_create(&t2, NULL, client_main, &a2) == 0);
+    ec_http_server_stats st;
+    WAIT_FOR((ec_http_server_stats_get(s, &st), st.queued == 1));
+    REQUIRE(pthread_create(&ts, NULL, stop_main, s) == 0);
+    pthread_join(t2, NULL); /* answered while the first request is still in the handler */
+    CHECK(r2.status == 503);
+    atomic_store(&c.gate, 1);
+    pthread_join(t1, NULL);
+    pthread_join(ts, NULL);
+    CHECK(r1.status == 200); /* the running request's reply still went out */
+    CHECK(nref(&c) == 1 && c.ref_status[0] == 503 && strcmp(c.ref_target[0], "/waiting/1/0") == 0);
+}
+
+static void limits_of_connections_and_headers(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.max_connections = 2;
+    o.on_refused = on_refused;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, handler, &c));
+    unsigned port = ec_http_server_port(s);
+    /* Two idle connections take the two places; a third waits (not accepted) until one
+     * of them closes. */
+    int fds[3];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 3; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
+        sleep_ms(30); /* accepted in this order */
+    }
+    const char *get = "GET /third HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(send(fds[2], get, strlen(get), MSG_NOSIGNAL) == (ssize_t)strlen(get));
+    struct timeval tv = {0, 200000};
+    setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char out[4096];
+    CHECK(recv(fds[2], out, sizeof out, 0) < 0); /* nothing within 200 ms */
+    CHECK(c.n == 0);
+    close(fds[0]);
+    tv.tv_sec = 3;
+    setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t got = recv(fds[2], out, sizeof out - 1, 0);
+    CHECK(got > 12 && strncmp(out, "HTTP/1.1 200", 12) == 0);
+    close(fds[1]);
+    close(fds[2]);
+    /* A header value over the format's 8192 bytes: 400, reported without the headers. */
+    static char big[10100];
+    int n = snprintf(big, sizeof big, "GET /bighdr HTTP/1.1\r\nHost: a\r\nX-Big: ");
+    memset(big + n, 'v', 9000);
+    memcpy(big + n + 9000, "\r\n\r\n", 5);
+    raw_exchange(port, big, (size_t)n + 9004, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    WAIT_FOR(nref(&c) == 1);
+    CHECK(nref(&c) == 1 && c.ref_status[0] == 400 && strstr(c.ref_reason[0], "X-Big") &&
+          strcmp(c.ref_target[0], "/bighdr") == 0);
+    ec_http_server_stop(s);
+}
+
+static void bad_options(void)
+{
+    ec_http_server *s = NULL;
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    srv_ctx c;
+    ctx_init(&c);
+    o.bind_address = "localhost:80";
+    CHECK(ec_http_server_start(&s, &o, handler, &c) == EC_EINVAL);
+    CHECK(strstr(ec_error_last()->message, "bind address") != NULL);
+    o.bind_address = NULL;
+    o.body_limit = (size_t)EC_HTTP_BODY_MAX + 1;
+    CHECK(ec_http_server_start(&s, &o, handler, &c) == EC_EINVAL);
+    o.body_limit = 0;
+    CHECK(ec_http_server_start(&s, &o, NULL, &c) == EC_EINVAL);
+    /* A port already taken. */
+    ec_http_server *first = start(&c, 0, 0);
+    REQUIRE(first);
+    o.port = ec_http_server_port(first);
+    CHECK(ec_http_server_start(&s, &o, handler, &c) == EC_EIO);
+    CHECK(s == NULL && strstr(ec_error_last()->message, "cannot listen on 127.0.0.1:") != NULL);
+    ec_http_server_stop(first);
+    o.version = 99;
+    CHECK(ec_http_server_start(&s, &o, handler, &c) == EC_EUNSUPPORTED);
+    /* IPv6 loopback, when the machine has it. */
+    ec_http_server_options o6 = EC_HTTP_SERVER_OPTIONS_INIT;
+    o6.bind_address = "::1";
+    if (ec_http_server_start(&s, &o6, handler, &c) == 0) {
+        CHECK(ec_http_server_port(s) > 0);
+        ec_http_server_stop(s);
+    }
+    ec_http_server_stop(NULL);
+}
+
+static int reply_rules_handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
+{
+    int *bad = arg;
+    (void)req;
+    *bad = 0;
+    *bad += ec_http_reply_header(reply, "Content-Length", "3") == EC_EINVAL;
+    *bad += ec_http_reply_header(reply, "transfer-encoding", "chunked") == EC_EINVAL;
+    *bad += ec_http_reply_header(reply, "X", "a\r\nInjected: 1") == EC_EINVAL;
+    *bad += ec_http_reply_header(reply, "Bad Name", "v") == EC_EINVAL;
+    *bad += ec_http_reply_header(reply, "X-Empty", "") == EC_EINVAL;
+    *bad += ec_http_reply_status(reply, 99) == EC_EINVAL;
+    *bad += ec_http_reply_status(reply, 404) == 0;
+    const ec_http_msg *m = ec_http_reply_msg(reply);
+    *bad += m->kind == EC_HTTP_RESPONSE && m->status == 404 && m->header_count == 0;
+    return 0;
+}
+
+static void reply_rules(void)
+{
+    int bad = -1;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, NULL, reply_rules_handler, &bad));
+    static resp r;
+    CHECK(do_req(NULL, ec_http_server_port(s), "GET", "/", NULL, NULL, 0, &r) == 0);
+    CHECK(r.status == 404 && !strstr(r.headers, "Injected"));
+    ec_http_server_stop(s);
+    CHECK(bad == 8);
+}
+
+/* ---- held replies (released once the caller's durability wait returns) ---- */
+
+typedef struct hold_ctx {
+    srv_ctx base;
+    atomic_int gate, fail, handled;
+    atomic_int released[8];
+    atomic_int nreleased;
+} hold_ctx;
+
+static int hold_handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
+{
+    hold_ctx *h = arg;
+    int n = atomic_fetch_add(&h->handled, 1) + 1;
+    (void)req;
+    ec_http_reply_body(reply, "held", 4);
+    ec_http_reply_hold(reply, (uint64_t)n);
+    return 0;
+}
+
+static int hold_release(void *arg, uint64_t token)
+{
+    hold_ctx *h = arg;
+    while (!atomic_load(&h->gate))
+        sleep_ms(2);
+    int i = atomic_fetch_add(&h->nreleased, 1);
+    if (i < 8)
+        atomic_store(&h->released[i], (int)token);
+    if (atomic_load(&h->fail))
+        return ec_error_set(EC_EIO, "test: sync failed");
+    return 0;
+}
+
+static void hold_refused(void *arg, const ec_http_msg *r)
+{
+    on_refused(&((hold_ctx *)arg)->base, r);
+}
+
+static ec_http_server *hold_start(hold_ctx *h, unsigned timeout_ms)
+{
+    memset(h, 0, sizeof *h);
+    ctx_init(&h->base);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.timeout_ms = timeout_ms;
+    o.on_refused = hold_refused;
+    o.release = hold_release;
+    ec_http_server *s = NULL;
+    return ec_http_server_start(&s, &o, hold_handler, h) == 0 ? s : NULL;
+}
+
+static void held_replies(void)
+{
+    static hold_ctx h;
+    ec_http_server *s = hold_start(&h, 3000);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static resp r1, r2;
+    client_arg a1 = {port, 0, 1, 0, "/h", &r1}, a2 = {port, 1, 1, 0, "/h", &r2};
+    pthread_t t1, t2;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    WAIT_FOR(atomic_load(&h.handled) == 1);
+    REQUIRE(pthread_create(&t2, NULL, client_main, &a2) == 0);
+    /* The worker handles the second request while the first reply is still held. */
+    WAIT_FOR(atomic_load(&h.handled) == 2);
+    CHECK(atomic_load(&h.handled) == 2 && r1.status == 0 && r2.status == 0);
+    atomic_store(&h.gate, 1);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK(r1.status == 200 && r1.body_len == 4 && r2.status == 200);
+    CHECK(atomic_load(&h.nreleased) == 2 && atomic_load(&h.released[0]) == 1 &&
+          atomic_load(&h.released[1]) == 2);
+    /* A failed release sends 500 and is reported. */
+    atomic_store(&h.fail, 1);
+    CHECK(do_req(NULL, port, "GET", "/f", NULL, NULL, 0, &r1) == 0 && r1.status == 500);
+    CHECK(strstr(r1.body, "test: sync failed") != NULL);
+    WAIT_FOR(nref(&h.base) == 1);
+    CHECK(nref(&h.base) == 1 && h.base.ref_status[0] == 500);
+    ec_http_server_stop(s);
+
+    /* Still held at the deadline: 504 at the deadline, reported as discarded. */
+    s = hold_start(&h, 150);
+    REQUIRE(s);
+    CHECK(do_req(NULL, ec_http_server_port(s), "GET", "/late", NULL, NULL, 0, &r1) == 0);
+    CHECK(r1.status == 504 && r1.seconds < 0.380);
+    atomic_store(&h.gate, 1);
+    WAIT_FOR(nref(&h.base) == 1);
+    CHECK(nref(&h.base) == 1 && h.base.ref_status[0] == 504 &&
+          strstr(h.base.ref_reason[0], "not released") &&
+          strcmp(h.base.ref_target[0], "/late") == 0);
+    ec_http_server_stop(s);
+}
+
+/* ---- recording and replay, wired as docs/HTTP.md says ---- */
+
+typedef struct kv_actor {
+    char keys[16][32];
+    char vals[16][64];
+    int n;
+} kv_actor;
+
+/* A deterministic actor: PUT /kv/<key> stores the body, GET /kv/<key> returns it. */
+static int kv_handle(kv_actor *a, const ec_http_msg *req, ec_http_reply *reply)
+{
+    const char *path, *q;
+    size_t pl, ql;
+    ec_http_target_split(req->target, req->target_len, &path, &pl, &q, &ql);
+    if (pl < 5 || memcmp(path, "/kv/", 4) != 0 || pl - 4 >= 32)
+        return ec_http_reply_status(reply, 404);
+    char key[32];
+    snprintf(key, sizeof key, "%.*s", (int)(pl - 4), path + 4);
+    int i = 0;
+    while (i < a->n && strcmp(a->keys[i], key) != 0)
+        i++;
+    if (req->method_len == 3 && memcmp(req->method, "PUT", 3) == 0) {
+        if (i == a->n && a->n < 16)
+            snprintf(a->keys[a->n++], 32, "%s", key);
+        if (i < 16)
+            snprintf(a->vals[i], 64, "%.*s", (int)req->body_len, (const char *)req->body);
+        return ec_http_reply_status(reply, 204);
+    }
+    if (i == a->n)
+        return ec_http_reply_status(reply, 404);
+    ec_http_reply_header(reply, "Content-Type", "text/plain");
+    return ec_http_reply_body(reply, a->vals[i], strlen(a->vals[i]));
+}
+
+typedef struct recorder {
+    ec_chain *chain;
+    kv_actor actor;
+    uint64_t ts; /* deterministic timestamps so the replayed chain can match */
+    int failed;
+} recorder;
+
+static void record(recorder *r, const char *type, const ec_http_msg *m)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    if (ec_http_encode_alloc(m, &p, &n) != 0) {
+        r->failed = 1;
+        return;
+    }
+    ec_event_input in = {.type = type, .data = p, .data_len = n, .timestamp = ++r->ts};
+    if (ec_chain_append(r->chain, &in, NULL, NULL) != 0)
+        r->failed = 1;
+    free(p);
+}
+
+static int rec_handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
+{
+    recorder *r = arg;
+    record(r, EC_HTTP_EV_REQUEST, req); /* before the actor runs */
+    int rc = kv_handle(&r->actor, req, reply);
+    if (rc == 0)
+        record(r, EC_HTTP_EV_RESPONSE, ec_http_reply_msg(reply)); /* before it is sent */
+    return rc;
+}
+
+static void rec_refused(void *arg, const ec_http_msg *m)
+{
+    record(arg, EC_HTTP_EV_REFUSED, m);
+}
+
+static ec_chain *mem_chain(void)
+{
+    ec_backend *be;
+    ec_chain *c = NULL;
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, NULL))
+        return NULL;
+    return c;
+}
+
+static void record_and_replay(void)
+{
+    recorder rec;
+    memset(&rec, 0, sizeof rec);
+    rec.chain = mem_chain();
+    REQUIRE(rec.chain);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.body_limit = 64;
+    o.on_refused = rec_refused;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, rec_handler, &rec));
+    unsigned port = ec_http_server_port(s);
+    static resp r;
+    static char big[100];
+    memset(big, 'b', sizeof big);
+    CHECK(do_req(NULL, port, "PUT", "/kv/greeting", NULL, "hello", 5, &r) == 0 && r.status == 204);
+    CHECK(do_req(NULL, port, "GET", "/kv/greeting", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    CHECK(r.body_len == 5 && memcmp(r.body, "hello", 5) == 0);
+    CHECK(do_req(NULL, port, "PUT", "/kv/big", NULL, big, sizeof big, &r) == 0 && r.status == 413);
+    CHECK(do_req(NULL, port, "GET", "/kv/none", NULL, NULL, 0, &r) == 0 && r.status == 404);
+    ec_http_server_stop(s);
+    CHECK(!rec.failed);
+    REQUIRE(ec_chain_count(rec.chain) == 7);
+    ec_verify_result vr;
+    CHECK_OK(ec_chain_verify(rec.chain, NULL, &vr));
+
+    /* Replay with no server and no network: feed each recorded request to a fresh actor,
+     * record what it answers, copy the server's own events (refusals) from the record. */
+    recorder rep;
+    memset(&rep, 0, sizeof rep);
+    rep.chain = mem_chain();
+    REQUIRE(rep.chain);
+    for (uint64_t seq = 0; seq < ec_chain_count(rec.chain); seq++) {
+        ec_event ev;
+        REQUIRE_OK(ec_chain_get(rec.chain, seq, &ev));
+        uint8_t *data = malloc(ev.data_len);
+        REQUIRE(data);
+        memcpy(data, ev.data, ev.data_len);
+        char type[32];
+        snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+        ec_http_msg m;
+        REQUIRE_OK(ec_http_decode(&m, data, ev.data_len));
+        if (strcmp(type, "http/request") == 0) {
+            CHECK(m.kind == EC_HTTP_REQUEST);
+            /* The actor answers again, through the same handler path as the live server. */
+            ec_http_reply *reply = NULL;
+            REQUIRE_OK(ec_http_reply_new(&reply));
+            rec_handler(&rep, &m, reply);
+            ec_http_reply_free(reply);
+        } else if (strcmp(type, "http/refused") == 0) {
+            /* The server's own decision: taken from the record, not recomputed. */
+            CHECK(m.kind == EC_HTTP_REFUSAL && m.status == 413);
+            rec_refused(&rep, &m);
+        } else {
+            CHECK(strcmp(type, "http/response") == 0 && m.kind == EC_HTTP_RESPONSE);
+        }
+        ec_http_msg_clear(&m);
+        free(data);
+    }
+    CHECK(!rep.failed);
+    /* Byte-identical: same count, same head hash, every record equal. */
+    CHECK(ec_chain_count(rep.chain) == ec_chain_count(rec.chain));
+    uint8_t h1[EC_HASH_MAX], h2[EC_HASH_MAX];
+    CHECK_OK(ec_chain_head(rec.chain, h1, NULL));
+    CHECK_OK(ec_chain_head(rep.chain, h2, NULL));
+    CHECK(memcmp(h1, h2, 32) == 0);
+    ec_chain_free(rep.chain);
+    ec_chain_free(rec.chain);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RUN(request_and_reply_exact);
+    RUN(keep_alive);
+    RUN(one_at_a_time_in_arrival_order);
+    RUN(too_large_413);
+    RUN(malformed_400);
+    RUN(trap_500);
+    RUN(timeout_504);
+    RUN(servers_in_parallel);
+    RUN(stop_answers_waiting_503);
+    RUN(limits_of_connections_and_headers);
+    RUN(bad_options);
+    RUN(reply_rules);
+    RUN(held_replies);
+    RUN(record_and_replay);
+    curl_global_cleanup();
+    TEST_END();
+}
