@@ -47,13 +47,41 @@ typedef struct ec_replay_report {
 void ec_replay_report_free(ec_replay_report *r);
 
 /* Replay `chain` (an actor chain, event 0 actor/start). Returns 0 when every event was
- * reproduced identically (same type, payload, timestamp and hash), EC_EVERIFY with the
+ * reproduced identically (same type, payload, timestamp and hash), EC_EDIVERGE with the
  * report filled on the first divergence, another error when the replay cannot start (no
  * module, wrong module, not an actor chain). `replayed` (may be NULL) receives a chain the
  * events are written to; NULL: a memory chain, discarded. Nothing outside the process is
  * touched: no file, message, clock or randomness. */
 int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
                     ec_replay_report *out);
+
+/* Recovery and migration: rebuild an actor by replaying its chain up to `to` (a call
+ * boundary: a wasm/result event), record a marker (runtime/recovered, or runtime/migrated)
+ * naming that point, and leave the actor running, live, in a new runtime that appends to the
+ * same chain. Events between the point and the marker stay in the chain as an abandoned line
+ * (docs/ABI.md section 7). Pending timers and the parent link do not survive: a recovered
+ * actor runs on its own. */
+#define EC_RECOVER_OPTIONS_VERSION 1
+typedef struct ec_recover_options {
+    unsigned version;
+    const char *module_path; /* NULL: <cache>/<sha256>.wasm */
+    const char *cache_dir;   /* NULL: <data_dir>/cache */
+    const char *data_dir;    /* NULL: <chain_dir>/../../.. (the runtime's data directory) */
+    uint64_t to;             /* UINT64_MAX: the chain's last wasm/result */
+    int migrated;            /* 1: record runtime/migrated (evchain resume), else recovered */
+    int quiet;               /* do not echo actor logs */
+} ec_recover_options;
+#define EC_RECOVER_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0                             \
+    }
+
+/* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with
+ * ec_runtime_send/ec_runtime_run and freed with ec_runtime_free. *marker_seq (may be NULL):
+ * the seq of the marker. On a divergence returns EC_EDIVERGE with rep filled; the chain is then
+ * left as it was. */
+int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
+                       const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
  * runtime whose every recorded event is checked against the chain and whose every host call
  * is answered from the chain's `.result` event, so nothing outside the process is touched. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_typ
                    const void *act_data, size_t act_len, const char *fmt, ...)
 {
     if (rs->stop)
-        return EC_EVERIFY;
+        return EC_EDIVERGE;
     rs->stop = 1;
     rs->diverged = 1;
     ec_replay_report *r = rs->rep;
@@ -80,7 +81,7 @@ static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_typ
     va_start(ap, fmt);
     vsnprintf(r->why, sizeof r->why, fmt, ap);
     va_end(ap);
-    return ec_error_set(EC_EVERIFY, "replay diverges at seq %llu: %s",
+    return ec_error_set(EC_EDIVERGE, "replay diverges at seq %llu: %s",
                         (unsigned long long)rs->cursor, r->why);
 }
 
@@ -88,7 +89,7 @@ static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_typ
 static int reached(ec_replay_state *rs)
 {
     rs->stop = 1;
-    return ec_error_set(EC_EVERIFY, "replay stopped at seq %llu", (unsigned long long)rs->limit);
+    return ec_error_set(EC_EDIVERGE, "replay stopped at seq %llu", (unsigned long long)rs->limit);
 }
 
 ec_chain *ec_replay_target(ec_runtime *rt)
@@ -100,7 +101,7 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
 {
     ec_replay_state *rs = a->rt->replay;
     if (rs->stop)
-        return ec_error_set(EC_EVERIFY, "replay already stopped");
+        return ec_error_set(EC_EDIVERGE, "replay already stopped");
     if (rs->cursor >= rs->limit) {
         if (rs->limit < rs->count)
             return reached(rs);
@@ -162,7 +163,7 @@ int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t 
 {
     ec_replay_state *rs = a->rt->replay;
     if (rs->stop)
-        return ec_error_set(EC_EVERIFY, "replay already stopped");
+        return ec_error_set(EC_EDIVERGE, "replay already stopped");
     if (rs->cursor >= rs->limit)
         return rs->limit < rs->count
                    ? reached(rs)
@@ -284,7 +285,7 @@ static int drive_call(ec_replay_state *rs, ec_actor *a, const ec_event *ev)
     free(input);
     if (rc == EC_ETRAP && !rs->stop)
         rc = 0; /* a recorded trap, reproduced */
-    return rs->stop ? EC_EVERIFY : rc;
+    return rs->stop ? EC_EDIVERGE : rc;
 }
 
 static int text_field(const ec_event *ev, const char *key, char *out, size_t cap)
@@ -436,6 +437,274 @@ typedef struct ghost {
     ec_actor a;
 } ghost;
 
+/* One replay: its runtime, the module (one reference held for each actor created), the
+ * chain's start parameters, and the memory chains made on the way. */
+typedef struct session {
+    ec_runtime *rt;
+    ec_module *m;
+    start_info si;
+    ghost *g;
+    ec_chain *orig;
+    int any_module;
+    uint64_t count;
+    ec_chain *tmp[64];
+    size_t ntmp;
+    int depth;
+} session;
+
+static int memory_chain(ec_hash_alg alg, ec_chain **out)
+{
+    ec_backend *be = NULL;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = alg;
+    int rc = ec_backend_memory(&be, NULL);
+    if (rc == 0)
+        rc = ec_chain_open(out, be, &co);
+    return rc;
+}
+
+/* Append the recorded event at the cursor as it is: a marker the runtime wrote, not the
+ * actor. Its hash must come out the same, as for every other event. */
+static int emit_recorded(ec_replay_state *rs)
+{
+    ec_event ev;
+    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    if (rc)
+        return rc;
+    ec_event_input in = {0};
+    char type[128];
+    snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+    uint8_t *data = (uint8_t *)dupn(ev.data, ev.data_len);
+    if (!data)
+        return ec_error_set(EC_ENOMEM, "replay: out of memory");
+    in.type = type;
+    in.data = data;
+    in.data_len = ev.data_len;
+    in.timestamp = ev.timestamp;
+    uint8_t want[EC_HASH_MAX], got[EC_HASH_MAX];
+    size_t wl = ev.hash_len;
+    memcpy(want, ev.hash, wl);
+    rc = ec_chain_append(rs->into, &in, NULL, got);
+    free(data);
+    if (rc)
+        return rc;
+    if (memcmp(want, got, wl) != 0) {
+        if (ec_chain_get(rs->orig, rs->cursor, &ev) == 0)
+            return diverge(rs, &ev, type, ev.data, ev.data_len,
+                           "the marker's record differs (other parent or description)");
+        return EC_EDIVERGE;
+    }
+    rs->cursor++;
+    return 0;
+}
+
+static int drive(session *s, ec_replay_state *rs, ec_actor **a_out);
+
+/* runtime/recovered or runtime/migrated at the cursor names a `point`: the actor went on
+ * from its state at that seq. That state is rebuilt by a replay of events 0..point into a
+ * scratch chain, whose actor then takes over; the marker itself is reproduced as recorded. */
+static int reset_to(session *s, ec_replay_state *rs, ec_actor **a, const ec_event *ev)
+{
+    uint64_t point;
+    if (cb_check(ev->data, ev->data_len) || uint_field(ev, "point", &point) || point >= rs->cursor)
+        return diverge(rs, ev, "(idle)", NULL, 0, "a %.*s marker without a valid point",
+                       (int)ev->type_len, ev->type);
+    if (s->depth >= 32 || s->ntmp >= sizeof s->tmp / sizeof s->tmp[0])
+        return ec_error_set(EC_EUNSUPPORTED, "replay: more than %zu recoveries in one chain",
+                            sizeof s->tmp / sizeof s->tmp[0]);
+    ec_chain *tmp = NULL;
+    int rc = memory_chain(ec_chain_alg(rs->orig), &tmp);
+    if (rc)
+        return rc;
+    s->tmp[s->ntmp++] = tmp;
+    ec_replay_report subrep;
+    memset(&subrep, 0, sizeof subrep);
+    ec_replay_state sub;
+    memset(&sub, 0, sizeof sub);
+    sub.orig = rs->orig;
+    sub.into = tmp;
+    sub.count = rs->count;
+    sub.limit = point + 1;
+    sub.any_module = rs->any_module;
+    sub.rep = &subrep;
+    ec_actor *na = NULL;
+    s->depth++;
+    rc = drive(s, &sub, &na);
+    s->depth--;
+    ec_replay_report_free(&subrep);
+    if (rc || sub.diverged || !na || na->state != EC_ACTOR_RUNNING || !na->inst)
+        return diverge(rs, ev, "(idle)", NULL, 0,
+                       "cannot rebuild the actor's state at seq %llu (the point of this marker)",
+                       (unsigned long long)point);
+    /* The rebuilt actor goes on in this replay's chain; the old one is left stopped. */
+    (*a)->state = EC_ACTOR_STOPPED;
+    if ((*a)->inst) {
+        (*a)->mod->free_inst((*a)->inst);
+        free((*a)->inst);
+        (*a)->inst = NULL;
+        (*a)->mem = NULL;
+    }
+    (*a)->chain = NULL;
+    na->chain = rs->into;
+    *a = na;
+    return emit_recorded(rs);
+}
+
+#define IS(ev, t) ((ev).type_len == strlen(t) && memcmp((ev).type, t, (ev).type_len) == 0)
+
+/* Reproduce rs->orig's events [0, rs->limit) in rs->into: create the actor (actor/start)
+ * and drive each recorded call, stop, restart and marker; the actor makes the rest. */
+static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
+{
+    ec_runtime *rt = s->rt;
+    ec_replay_state *saved = rt->replay;
+    rt->replay = rs;
+    ec_actor *a = NULL;
+    start_info *si = &s->si;
+    s->m->refs++; /* the new actor's reference */
+    int rc = ec_actor_create(rt, s->m, si->id, s->g ? &s->g->a : NULL,
+                             s->g ? si->id + strlen(si->parent) + 1 : NULL, si->args, si->args_len,
+                             (const char *const *)si->env, si->nenv, &a);
+    if (rc)
+        s->m->refs--;
+    if (rs->stop)
+        rc = 0;
+    while (rc == 0 && !rs->stop && rs->cursor < rs->limit) {
+        ec_event ev;
+        if ((rc = ec_chain_get(rs->orig, rs->cursor, &ev)))
+            break;
+        if (IS(ev, "wasm/call")) {
+            rt->replay = rs;
+            rc = drive_call(rs, a, &ev);
+        } else if (IS(ev, "actor/stop")) {
+            char reason[300];
+            if (text_field(&ev, "reason", reason, sizeof reason))
+                rc = diverge(rs, &ev, "(idle)", NULL, 0, "actor/stop without a reason");
+            else if (a->state != EC_ACTOR_RUNNING)
+                rc = diverge(rs, &ev, "(idle)", NULL, 0, "the chain stops an actor that is %s",
+                             ec_actor_state_name(a->state));
+            else
+                rc = ec_actor_stop(a, reason, 0);
+        } else if (IS(ev, "actor/restart")) {
+            rc = ec_actor_restart(a);
+            if (rc == EC_ETRAP && !rs->stop)
+                rc = 0;
+        } else if (IS(ev, "runtime/recovered") || IS(ev, "runtime/migrated")) {
+            rc = reset_to(s, rs, &a, &ev);
+            rt->replay = rs;
+        } else {
+            rc = diverge(rs, &ev, "(idle)", NULL, 0,
+                         "the chain has %.*s where the actor is between calls", (int)ev.type_len,
+                         ev.type);
+        }
+        if (rs->stop)
+            rc = 0;
+    }
+    if (rc == 0 && rs->diverged)
+        rc = EC_EDIVERGE;
+    rt->replay = saved;
+    *a_out = a;
+    return rc;
+}
+
+/* Open a session for `chain`: read its start, find and check the module, make the runtime
+ * (a replay runtime: memory chains, no sandbox until it goes live). */
+static int session_open(session *s, ec_chain *chain, const char *module_path, const char *cache_dir,
+                        const char *data_dir, int any_module)
+{
+    memset(s, 0, sizeof *s);
+    s->orig = chain;
+    s->any_module = any_module;
+    s->count = ec_chain_count(chain);
+    if (s->count == 0)
+        return ec_error_set(EC_EFORMAT, "replay: the chain is empty");
+    int rc = read_start(chain, &s->si);
+    if (rc)
+        return rc;
+    ec_hash_alg alg;
+    if (ec_hash_from_name(&alg, s->si.alg) || alg != ec_chain_alg(chain))
+        return ec_error_set(EC_EFORMAT, "replay: actor/start names hash %s, the chain uses %s",
+                            s->si.alg, ec_hash_name(ec_chain_alg(chain)));
+    char modpath[4400], hex[65];
+    const char *cache = cache_dir ? cache_dir : "evchain-data/cache";
+    ec_hex_encode(hex, s->si.sha, 32);
+    if (module_path)
+        snprintf(modpath, sizeof modpath, "%s", module_path);
+    else
+        snprintf(modpath, sizeof modpath, "%s/%s.wasm", cache, hex);
+    if (!module_path && access(modpath, R_OK) != 0)
+        return ec_error_set(EC_ENOTFOUND,
+                            "replay: module %s (SHA-256 from the chain's actor/start) is not in "
+                            "the cache %s: give it with --module",
+                            hex, cache);
+    ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
+    ro.data_dir = data_dir ? data_dir : "/"; /* exists: a replay makes no directory */
+    ro.cache_dir = cache;
+    ro.chain_store = EC_CHAIN_STORE_MEMORY;
+    ro.alg = alg;
+    ro.fuel = s->si.fuel;
+    ro.memory_pages = (uint32_t)s->si.pages;
+    ro.quiet = 1;
+    if ((rc = ec_runtime_new(&s->rt, &ro)))
+        return rc;
+    if ((rc = ec_module_load(s->rt, modpath, &s->m, NULL)))
+        return rc;
+    if (memcmp(s->m->sha, s->si.sha, 32) != 0 && !any_module)
+        return ec_error_set(EC_EDENIED,
+                            "replay: module %s has SHA-256 %s, the chain was recorded with %s",
+                            modpath, s->m->hex, hex);
+    if (s->si.parent[0]) {
+        size_t pl = strlen(s->si.parent);
+        if (strncmp(s->si.id, s->si.parent, pl) != 0 || s->si.id[pl] != '.')
+            return ec_error_set(EC_EFORMAT, "replay: actor %s cannot be a child of %s", s->si.id,
+                                s->si.parent);
+        s->g = calloc(1, sizeof *s->g);
+        if (!s->g || !(s->g->a.id = strdup(s->si.parent)))
+            return ec_error_set(EC_ENOMEM, "replay: out of memory");
+        s->g->a.rt = s->rt;
+        s->g->a.state = EC_ACTOR_STOPPED;
+        s->g->a.fs_fd = -1;
+    }
+    return 0;
+}
+
+static void session_close(session *s)
+{
+    if (s->rt) {
+        /* Actors still in replay are not stopped: a replay records nothing of its own. */
+        for (size_t k = 0; k < s->rt->nactors; k++)
+            if (s->rt->replay || s->rt->actors[k]->chain == NULL)
+                s->rt->actors[k]->state = EC_ACTOR_STOPPED;
+        if (s->m)
+            ec_module_release(s->rt, s->m);
+        ec_runtime_free(s->rt);
+    }
+    if (s->g) {
+        free(s->g->a.id);
+        free(s->g);
+    }
+    for (size_t k = 0; k < s->ntmp; k++)
+        ec_chain_free(s->tmp[k]);
+    start_free(&s->si);
+}
+
+static void fill_report(ec_replay_report *out, ec_chain *replayed, ec_actor *a)
+{
+    out->trapped = a && a->state == EC_ACTOR_TRAPPED;
+    out->events = ec_chain_count(replayed);
+    uint64_t hs;
+    if (out->events && ec_chain_head(replayed, out->head, &hs) == 0)
+        out->head_len = ec_hash_len(ec_chain_alg(replayed));
+    if (out->trapped) {
+        ec_event e;
+        for (uint64_t q = out->events; q-- > 0;)
+            if (ec_chain_get(replayed, q, &e) == 0 && IS(e, "wasm/trap")) {
+                out->trap_seq = q;
+                break;
+            }
+    }
+}
+
 int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
                     ec_replay_report *out)
 {
@@ -448,166 +717,206 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
     if (opts->version != EC_REPLAY_OPTIONS_VERSION)
         return ec_error_set(EC_EUNSUPPORTED, "ec_actor_replay: options version %u unknown",
                             opts->version);
-    uint64_t count = ec_chain_count(chain);
-    if (count == 0)
-        return ec_error_set(EC_EFORMAT, "replay: the chain is empty");
-    start_info si;
-    int rc = read_start(chain, &si);
-    if (rc)
-        return rc;
-    ec_hash_alg alg;
-    if (ec_hash_from_name(&alg, si.alg) || alg != ec_chain_alg(chain)) {
-        start_free(&si);
-        return ec_error_set(EC_EFORMAT, "replay: actor/start names hash %s, the chain uses %s",
-                            si.alg, ec_hash_name(ec_chain_alg(chain)));
-    }
-    char cache[4200], modpath[4400], hex[65];
-    snprintf(cache, sizeof cache, "%s", opts->cache_dir ? opts->cache_dir : "evchain-data/cache");
-    ec_hex_encode(hex, si.sha, 32);
-    if (opts->module_path)
-        snprintf(modpath, sizeof modpath, "%s", opts->module_path);
-    else
-        snprintf(modpath, sizeof modpath, "%s/%s.wasm", cache, hex);
-    if (!opts->module_path && access(modpath, R_OK) != 0) {
-        start_free(&si);
-        return ec_error_set(EC_ENOTFOUND,
-                            "replay: module %s (SHA-256 from the chain's actor/start) is not in "
-                            "the cache %s: give it with --module",
-                            hex, cache);
-    }
-
-    ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
-    ro.data_dir = "/"; /* exists: the replay creates no directory and no sandbox */
-    ro.cache_dir = cache;
-    ro.chain_store = EC_CHAIN_STORE_MEMORY;
-    ro.alg = alg;
-    ro.fuel = si.fuel;
-    ro.memory_pages = (uint32_t)si.pages;
-    ro.quiet = 1;
-    ec_runtime *rt = NULL;
+    session s;
     ec_chain *own = NULL;
-    ec_module *m = NULL;
-    ghost *g = NULL;
     ec_replay_state rs;
     memset(&rs, 0, sizeof rs);
-    rs.orig = chain;
-    rs.count = count;
-    rs.limit = opts->until < count ? opts->until + 1 : count;
-    rs.any_module = opts->any_module;
-    rs.rep = out;
-    if ((rc = ec_runtime_new(&rt, &ro)))
-        goto done;
-    if ((rc = ec_module_load(rt, modpath, &m, NULL)))
-        goto done;
-    if (memcmp(m->sha, si.sha, 32) != 0 && !opts->any_module) {
-        rc = ec_error_set(EC_EDENIED,
-                          "replay: module %s has SHA-256 %s, the chain was recorded with %s",
-                          modpath, m->hex, hex);
-        goto done;
-    }
-    if (!replayed) {
-        ec_backend *be = NULL;
-        ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
-        co.alg = alg;
-        if ((rc = ec_backend_memory(&be, NULL)) || (rc = ec_chain_open(&own, be, &co)))
-            goto done;
+    int rc = session_open(&s, chain, opts->module_path, opts->cache_dir, NULL, opts->any_module);
+    if (rc == 0 && !replayed) {
+        rc = memory_chain(ec_chain_alg(chain), &own);
         replayed = own;
     }
-    if (ec_chain_count(replayed) != 0) {
+    if (rc == 0 && ec_chain_count(replayed) != 0)
         rc = ec_error_set(EC_EINVAL, "replay: the chain to replay into is not empty");
-        goto done;
-    }
-    if (si.parent[0]) {
-        size_t pl = strlen(si.parent);
-        if (strncmp(si.id, si.parent, pl) != 0 || si.id[pl] != '.') {
-            rc = ec_error_set(EC_EFORMAT, "replay: actor %s cannot be a child of %s", si.id,
-                              si.parent);
-            goto done;
-        }
-        g = calloc(1, sizeof *g);
-        if (!g || !(g->a.id = strdup(si.parent))) {
-            rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
-            goto done;
-        }
-        g->a.rt = rt;
-        g->a.state = EC_ACTOR_STOPPED;
-        g->a.fs_fd = -1;
-    }
-    rt->replay = &rs;
     ec_actor *a = NULL;
-    {
-        rs.into = replayed; /* actor_create takes it through ec_replay_target */
-        rc = ec_actor_create(rt, m, si.id, g ? &g->a : NULL,
-                             g ? si.id + strlen(si.parent) + 1 : NULL, si.args, si.args_len,
-                             (const char *const *)si.env, si.nenv, &a);
-        if (rc == 0)
-            m = NULL; /* the actor holds the module reference now */
+    if (rc == 0) {
+        rs.orig = chain;
+        rs.into = replayed;
+        rs.count = s.count;
+        rs.limit = opts->until < s.count ? opts->until + 1 : s.count;
+        rs.any_module = opts->any_module;
+        rs.rep = out;
+        s.rt->replay = &rs;
+        rc = drive(&s, &rs, &a);
+        s.rt->replay = &rs;
+        fill_report(out, replayed, a);
     }
-    while (rc == 0 && !rs.stop && rs.cursor < rs.limit) {
-        ec_event ev;
-        if ((rc = ec_chain_get(chain, rs.cursor, &ev)))
-            break;
-#define IS(t) (ev.type_len == strlen(t) && memcmp(ev.type, t, ev.type_len) == 0)
-        if (IS("wasm/call")) {
-            rc = drive_call(&rs, a, &ev);
-        } else if (IS("actor/stop")) {
-            char reason[300];
-            if (text_field(&ev, "reason", reason, sizeof reason))
-                rc = diverge(&rs, &ev, "(idle)", NULL, 0, "actor/stop without a reason");
-            else if (a->state != EC_ACTOR_RUNNING)
-                rc = diverge(&rs, &ev, "(idle)", NULL, 0, "the chain stops an actor that is %s",
-                             ec_actor_state_name(a->state));
-            else
-                rc = ec_actor_stop(a, reason, 0);
-        } else if (IS("actor/restart")) {
-            rc = ec_actor_restart(a);
-            if (rc == EC_ETRAP && !rs.stop)
-                rc = 0;
-        } else {
-            rc = diverge(&rs, &ev, "(idle)", NULL, 0,
-                         "the chain has %.*s where the actor is between calls", (int)ev.type_len,
-                         ev.type);
-        }
-#undef IS
-        if (rs.stop)
-            rc = 0;
-    }
-    if (rc == 0 && rs.diverged)
-        rc = EC_EVERIFY;
-    if (a)
-        out->trapped = a->state == EC_ACTOR_TRAPPED;
-    out->events = ec_chain_count(replayed);
-    {
-        uint64_t hs;
-        if (out->events && ec_chain_head(replayed, out->head, &hs) == 0)
-            out->head_len = ec_hash_len(alg);
-        if (out->trapped) {
-            ec_event e;
-            for (uint64_t s = out->events; s-- > 0;)
-                if (ec_chain_get(replayed, s, &e) == 0 && e.type_len == 9 &&
-                    memcmp(e.type, "wasm/trap", 9) == 0) {
-                    out->trap_seq = s;
-                    break;
-                }
-        }
-    }
-done:
-    if (rt) {
-        /* Actors still running are not stopped: a replay records nothing of its own. */
-        for (size_t k = 0; k < rt->nactors; k++)
-            rt->actors[k]->state = EC_ACTOR_STOPPED;
-        if (m)
-            ec_module_release(rt, m);
-        ec_runtime_free(rt); /* rt->replay still set: the chains stay ours */
-    }
-    if (g) {
-        free(g->a.id);
-        free(g);
-    }
+    session_close(&s);
     ec_chain_free(own);
-    start_free(&si);
-    if (rc == EC_EVERIFY && rs.diverged)
-        return ec_error_set(EC_EVERIFY, "replay diverges at seq %llu: %s",
+    if (rs.diverged)
+        return ec_error_set(EC_EDIVERGE, "replay diverges at seq %llu: %s",
                             (unsigned long long)out->seq, out->why);
     return rc;
+}
+
+/* ---- recovery ---- */
+
+/* The chain's last call boundary: its last wasm/result. */
+static int last_boundary(ec_chain *c, uint64_t *out)
+{
+    for (uint64_t q = ec_chain_count(c); q-- > 0;) {
+        ec_event e;
+        int rc = ec_chain_get(c, q, &e);
+        if (rc)
+            return rc;
+        if (IS(e, "wasm/result")) {
+            *out = q;
+            return 0;
+        }
+    }
+    return ec_error_set(EC_ENOTFOUND, "recover: no call into the actor ever completed (no "
+                                      "wasm/result): there is no state to recover");
+}
+
+int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
+                       const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq)
+{
+    ec_recover_options def = EC_RECOVER_OPTIONS_INIT;
+    if (!rt_out || !actor_out || !chain_dir || !rep)
+        return ec_error_set(EC_EINVAL, "ec_runtime_recover: NULL argument");
+    *rt_out = NULL;
+    *actor_out = NULL;
+    memset(rep, 0, sizeof *rep);
+    if (!opts)
+        opts = &def;
+    if (opts->version != EC_RECOVER_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_runtime_recover: options version %u unknown",
+                            opts->version);
+    char data[4096], cache[4200];
+    if (opts->data_dir)
+        snprintf(data, sizeof data, "%s", opts->data_dir);
+    else {
+        /* <data>/actors/<id>/chain */
+        snprintf(data, sizeof data, "%s", chain_dir);
+        size_t n = strlen(data);
+        while (n > 1 && data[n - 1] == '/')
+            data[--n] = 0;
+        for (int up = 0; up < 3; up++) {
+            char *sl = strrchr(data, '/');
+            if (!sl) {
+                snprintf(data, sizeof data, ".");
+                break;
+            }
+            *sl = 0;
+            if (!data[0])
+                snprintf(data, sizeof data, "/");
+        }
+    }
+    snprintf(cache, sizeof cache, "%s", opts->cache_dir ? opts->cache_dir : data);
+    if (!opts->cache_dir)
+        snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
+
+    ec_chain *chain = NULL;
+    ec_open_options oo = EC_OPEN_OPTIONS_INIT;
+    oo.writable = 1;
+    int rc = ec_chain_open_path(&chain, chain_dir, &oo);
+    if (rc)
+        return rc;
+    uint64_t count = ec_chain_count(chain), to = opts->to;
+    if (to == UINT64_MAX && (rc = last_boundary(chain, &to))) {
+        ec_chain_free(chain);
+        return rc;
+    }
+    ec_event ev;
+    if (to >= count) {
+        ec_chain_free(chain);
+        return ec_error_set(EC_EINVAL, "recover: --to %llu: the chain has %llu events",
+                            (unsigned long long)to, (unsigned long long)count);
+    }
+    if ((rc = ec_chain_get(chain, to, &ev))) {
+        ec_chain_free(chain);
+        return rc;
+    }
+    if (!IS(ev, "wasm/result")) {
+        uint64_t b = 0;
+        ec_event e2;
+        for (uint64_t q = to; q-- > 0;)
+            if (ec_chain_get(chain, q, &e2) == 0 && IS(e2, "wasm/result")) {
+                b = q;
+                break;
+            }
+        ec_chain_free(chain);
+        return ec_error_set(EC_EINVAL,
+                            "recover: event %llu is %.*s, not a call boundary (a wasm/result); "
+                            "the one before it is %llu",
+                            (unsigned long long)to, (int)ev.type_len, ev.type,
+                            (unsigned long long)b);
+    }
+    uint8_t point_hash[EC_HASH_MAX];
+    size_t hl = ev.hash_len;
+    memcpy(point_hash, ev.hash, hl);
+
+    session s;
+    ec_replay_state rs;
+    memset(&rs, 0, sizeof rs);
+    ec_chain *mem = NULL;
+    ec_actor *a = NULL;
+    rc = session_open(&s, chain, opts->module_path, cache, data, 0);
+    if (rc == 0 && (rc = memory_chain(ec_chain_alg(chain), &mem)) == 0)
+        s.tmp[s.ntmp++] = mem;
+    if (rc == 0) {
+        rs.orig = chain;
+        rs.into = mem;
+        rs.count = count;
+        rs.limit = to + 1;
+        rs.rep = rep;
+        rc = drive(&s, &rs, &a);
+        fill_report(rep, mem, a);
+        if (rc == 0 && rs.diverged)
+            rc = EC_EDIVERGE;
+        if (rc == 0 && (!a || a->state != EC_ACTOR_RUNNING || !a->inst))
+            rc = ec_error_set(EC_EINVAL, "recover: the actor is %s at seq %llu",
+                              a ? ec_actor_state_name(a->state) : "gone", (unsigned long long)to);
+    }
+    if (rc) {
+        s.rt->replay = &rs; /* nothing is recorded while the session closes */
+        session_close(&s);
+        ec_chain_free(chain);
+        if (rs.diverged)
+            return ec_error_set(EC_EDIVERGE, "recover: the replay diverges at seq %llu: %s",
+                                (unsigned long long)rep->seq, rep->why);
+        return rc;
+    }
+    /* Live from here: the actor appends to its own chain again, with a sandbox and a store. */
+    ec_runtime *rt = s.rt;
+    rt->replay = NULL;
+    rt->quiet = opts->quiet;
+    for (size_t k = rt->nactors; k-- > 0;)
+        if (rt->actors[k] != a)
+            ec_runtime_drop_actor(rt, rt->actors[k]);
+    a->chain = chain;
+    a->parent = NULL; /* a recovered child runs on its own (its supervisor is not here) */
+    free(a->child_name);
+    a->child_name = NULL;
+    if ((rc = ec_mkdir_p(a->fs_root)) == 0) {
+        a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (a->fs_fd < 0)
+            rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
+    }
+    if (rc == 0) {
+        uint8_t small[128];
+        cbuf b;
+        cb_init(&b, small, sizeof small);
+        cb_map(&b, 3);
+        cb_str(&b, "point");
+        cb_uint(&b, to);
+        cb_str(&b, "abandoned");
+        cb_uint(&b, count - to - 1);
+        cb_str(&b, "point_hash");
+        cb_bytes(&b, point_hash, hl);
+        rc =
+            ec_actor_record(a, opts->migrated ? "runtime/migrated" : "runtime/recovered", &b, NULL);
+        cb_free(&b);
+        if (marker_seq)
+            *marker_seq = count;
+    }
+    s.rt = NULL; /* the caller's now */
+    session_close(&s);
+    if (rc) {
+        ec_runtime_free(rt);
+        return rc;
+    }
+    *rt_out = rt;
+    *actor_out = a;
+    return 0;
 }
