@@ -228,7 +228,7 @@ static void divergence_reported(void)
     CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EDENIED);
     CHECK(!rep.diverged && strstr(ec_error_last()->message, "SHA-256"));
     o.any_module = 1;
-    CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EVERIFY);
+    CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EDIVERGE);
     CHECK(rep.diverged && rep.seq == put_seq && rep.events == put_seq);
     CHECK(strcmp(rep.expected_type, "store/put") == 0 && strcmp(rep.actual_type, "store/put") == 0);
     char *e = NULL, *g = NULL;
@@ -289,7 +289,7 @@ static void forged_chain_diverges(void)
     ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
     o.cache_dir = cache();
     ec_replay_report rep;
-    CHECK(ec_actor_replay(f, NULL, &o, &rep) == EC_EVERIFY);
+    CHECK(ec_actor_replay(f, NULL, &o, &rep) == EC_EDIVERGE);
     CHECK(rep.diverged && rep.seq == res_seq);
     CHECK(strcmp(rep.expected_type, "time/now") == 0 &&
           strcmp(rep.actual_type, "wasm/result") == 0);
@@ -308,6 +308,105 @@ static void forged_chain_diverges(void)
     scratch_end();
 }
 
+/* ---- recovery ---- */
+
+static ec_runtime *disk_runtime(void)
+{
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = t_data;
+    o.cache_dir = cache();
+    o.durability = EC_DURABLE_NONE;
+    o.quiet = 1;
+    ec_runtime *rt = NULL;
+    return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
+}
+
+static ec_chain *open_chain_dir(const char *id)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/actors/%s/chain", t_data, id);
+    ec_chain *c = NULL;
+    return ec_chain_open_path(&c, p, NULL) == 0 ? c : NULL;
+}
+
+/* tally keeps its total in memory: after a trap, recovery rebuilds it (10+5+7) by replay,
+ * marks the point, and the next message makes 23. The chain, abandoned line included, still
+ * replays identically. */
+static void recover_after_trap(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "tally", "t", "10"));
+    const char *msgs[] = {"5", "7", "crash"};
+    for (size_t k = 0; k < 3; k++)
+        CHECK_OK(ec_runtime_send(rt, "t", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE(ec_actor_get_state(ec_runtime_find(rt, "t")) == EC_ACTOR_TRAPPED);
+    ec_runtime_free(rt);
+
+    ec_chain *c = open_chain_dir("t");
+    REQUIRE(c);
+    uint64_t n0 = ec_chain_count(c), last_result = 0, trap = 0;
+    REQUIRE_OK(find_event(c, "wasm/result", 2, NULL, &last_result)); /* init, 5, 7 */
+    REQUIRE_OK(find_event(c, "wasm/trap", 0, NULL, &trap));
+    CHECK(trap > last_result);
+    ec_chain_free(c);
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/actors/t/chain", t_data);
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.quiet = 1;
+    ec_runtime *rt2 = NULL;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    uint64_t mseq = 0;
+    /* Not a call boundary: refused, naming the one before. */
+    o.to = trap;
+    CHECK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq) == EC_EINVAL);
+    CHECK(strstr(ec_error_last()->message, "not a call boundary"));
+    o.to = UINT64_MAX; /* the default: the last good state */
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq));
+    CHECK(mseq == n0 && rep.events == last_result + 1);
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_RUNNING);
+    CHECK_OK(ec_runtime_send(rt2, "t", "1", 1));
+    CHECK_OK(ec_runtime_run(rt2, 0, NULL));
+    char *js = NULL;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", 2, &js, NULL));
+    CHECK(strstr(js, "total = 23"));
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/recovered", 0, &js, NULL));
+    char want[64];
+    snprintf(want, sizeof want, "{\"point\":%llu,\"abandoned\":%llu,",
+             (unsigned long long)last_result, (unsigned long long)(n0 - last_result - 1));
+    CHECK(strncmp(js, want, strlen(want)) == 0);
+    free(js);
+    ec_runtime_free(rt2);
+
+    /* A second recovery on top of the first, to an earlier point (after "5"), then the whole
+     * chain with its two markers replays identically. */
+    c = open_chain_dir("t");
+    REQUIRE(c);
+    uint64_t p1 = 0;
+    REQUIRE_OK(find_event(c, "wasm/result", 1, NULL, &p1));
+    ec_chain_free(c);
+    o.to = p1;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq));
+    CHECK_OK(ec_runtime_send(rt2, "t", "100", 3));
+    CHECK_OK(ec_runtime_run(rt2, 0, NULL));
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", 3, &js, NULL));
+    CHECK(strstr(js, "total = 115"));
+    free(js);
+    ec_runtime_free(rt2);
+    c = open_chain_dir("t");
+    REQUIRE(c);
+    CHECK_OK(replay_identical(c, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
+    scratch_end();
+}
+
 int main(void)
 {
     RUN(counter_identical);
@@ -317,5 +416,6 @@ int main(void)
     RUN(no_effect);
     RUN(divergence_reported);
     RUN(forged_chain_diverges);
+    RUN(recover_after_trap);
     TEST_END();
 }

@@ -828,6 +828,8 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         return rc;
     }
     if (!IS(ev, "wasm/result")) {
+        char type[64];
+        snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
         uint64_t b = 0;
         ec_event e2;
         for (uint64_t q = to; q-- > 0;)
@@ -837,9 +839,9 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
             }
         ec_chain_free(chain);
         return ec_error_set(EC_EINVAL,
-                            "recover: event %llu is %.*s, not a call boundary (a wasm/result); "
+                            "recover: event %llu is %s, not a call boundary (a wasm/result); "
                             "the one before it is %llu",
-                            (unsigned long long)to, (int)ev.type_len, ev.type,
+                            (unsigned long long)to, type,
                             (unsigned long long)b);
     }
     uint8_t point_hash[EC_HASH_MAX];
