@@ -83,6 +83,19 @@ typedef struct ec_recover_options {
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
 
+/* Migration bundles (docs/FORMAT.md section 7). Export: one file with the actor's chain (its
+ * records as stored), its module, and the store objects and labels the chain used; data_dir
+ * NULL: the one holding chain_dir; cache_dir NULL: <data_dir>/cache. Written atomically. */
+int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *cache_dir,
+                     const char *out_path);
+/* Import into data_dir: every entry's digest, the file's digest, every record of the chain,
+ * every object's hash, and a full replay of the chain with the bundled module are checked
+ * before anything is written; then the actor appears as <data_dir>/actors/<id> (its id into
+ * id_out), the module in the cache, the objects and labels in the store. An existing actor of
+ * that id, or a label naming another object, is refused. */
+int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
+                     char *id_out, size_t id_cap);
+
 #ifdef __cplusplus
 }
 #endif
