@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""docs/http_vectors.py: recompute the HTTP payload test vectors of docs/FORMAT.md section 6
+"""docs/http_vectors.py: recompute the HTTP payload test vectors of docs/FORMAT.md section 7
 from the specification alone (standard library only), independently of the C encoder.
 
     python3 docs/http_vectors.py            # print name and hex of each vector

@@ -1,5 +1,5 @@
 /* fuzz/fuzz_http_codec.c: libFuzzer harness for the HTTP payload decoder (docs/FORMAT.md
- * section 6), which reads recorded bytes back from chains of any origin. Checks, beyond "no
+ * section 7), which reads recorded bytes back from chains of any origin. Checks, beyond "no
  * crash": every view lies inside the input, a decoded payload encodes back to exactly the
  * same bytes (one message, one encoding), and the JSON rendering never fails on it. */
 #include <stdint.h>

@@ -297,6 +297,18 @@ static void concurrent_appends(void)
     ec_chain_free(c);
 }
 
+static void error_wraps_previous_message(void)
+{
+    /* Wrapping the last message in a new one must not garble it (the argument points into
+     * the thread's own message buffer). */
+    ec_error_set(EC_EFORMAT, "record too short (%d bytes)", 7);
+    ec_error_set(EC_EFORMAT, "event %d: %s", 3, ec_error_last()->message);
+    CHECK(strcmp(ec_error_last()->message, "event 3: record too short (7 bytes)") == 0);
+    CHECK(ec_error_last()->code == EC_EFORMAT);
+    ec_error_clear();
+    CHECK(ec_error_last() == NULL);
+}
+
 static void helpers(void)
 {
     uint8_t buf[16];
@@ -337,5 +349,6 @@ int main(void)
     RUN(reopen_existing_backend);
     RUN(concurrent_appends);
     RUN(helpers);
+    RUN(error_wraps_previous_message);
     TEST_END();
 }

@@ -653,6 +653,69 @@ static void limits_of_connections_and_headers(void)
     ec_http_server_stop(s);
 }
 
+/* Clients that send damaged requests and hang up at random points: the server answers or
+ * closes each, never crashes (the ASan build runs this too), and still serves afterwards. */
+static void hostile_clients(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 256, 2000);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static const char *seeds[] = {
+        "GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+        "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    };
+    uint32_t rng = 12345;
+    int answered = 0;
+    for (int it = 0; it < 150; it++) {
+        char req[512];
+        const char *seed = seeds[it % 4];
+        size_t n = strlen(seed);
+        memcpy(req, seed, n);
+        int flips = it % 5;
+        for (int f = 0; f < flips; f++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % n;
+            rng = rng * 1103515245u + 12345u;
+            req[at] = (char)(rng >> 16);
+        }
+        rng = rng * 1103515245u + 12345u;
+        if (it % 3 == 2)
+            n = (rng >> 8) % n; /* hang up part way */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        struct timeval tv = {0, 0};
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+            CHECK(0);
+            break;
+        }
+        if (n)
+            send(fd, req, n, MSG_NOSIGNAL);
+        /* Undamaged and complete: an answer must come. Otherwise hang up at once (a server
+         * waiting for the rest of a damaged request would only time out). */
+        char out[1024];
+        if (flips == 0 && it % 3 != 2) {
+            tv.tv_sec = 3;
+            tv.tv_usec = 0;
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            ssize_t got = recv(fd, out, sizeof out, 0);
+            CHECK(got > 9 && strncmp(out, "HTTP/1.1 ", 9) == 0);
+            answered += got > 0;
+        } else if (it % 2) {
+            recv(fd, out, sizeof out, MSG_DONTWAIT);
+        }
+        close(fd);
+    }
+    CHECK(answered > 0);
+    static resp r;
+    CHECK(do_req(NULL, port, "GET", "/after-all-that", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    ec_http_server_stop(s);
+}
+
 static void bad_options(void)
 {
     ec_http_server *s = NULL;
@@ -968,6 +1031,7 @@ int main(void)
     RUN(servers_in_parallel);
     RUN(stop_answers_waiting_503);
     RUN(limits_of_connections_and_headers);
+    RUN(hostile_clients);
     RUN(bad_options);
     RUN(reply_rules);
     RUN(held_replies);

@@ -6,6 +6,7 @@
 
 #include "chain.h"
 #include "store.h"
+#include "proof.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,11 +58,18 @@ typedef struct ec_runtime_options {
     /* Bytes an actor may write (fs_write and store_put together, over its life): a disk
      * bomb is refused like a memory bomb. 0: 256 MiB. */
     uint64_t write_budget;
+    /* Signed checkpoints of every actor chain (docs/FORMAT.md section 5): with a signer, each
+     * actor keeps its chain's Merkle tree and signs a C2SP checkpoint every N events or T ns
+     * (whichever comes first) and when it stops; disk chains write them to
+     * <chain>/checkpoints/. The signer is borrowed: it must outlive the runtime. NULL: none. */
+    ec_signer *checkpoint_signer;
+    uint64_t checkpoint_every_events; /* 0: 1000 */
+    uint64_t checkpoint_every_ns;     /* 0: 10 s */
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0, 0, NULL, NULL, 0, 0, 0                                                        \
+            0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL, 0, 0                                            \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

@@ -1,6 +1,6 @@
 /* evchain/http.h: HTTP for actors: the binary payload of a recorded HTTP exchange (codec,
- * docs/FORMAT.md section 6), a server on libmicrohttpd that hands requests to one handler at a
- * time, and a client on libcurl restricted to an allow-list. Wiring: docs/HTTP.md. */
+ * docs/FORMAT.md section 7), a server on libmicrohttpd that hands requests to one handler at
+ * a time, and a client on libcurl restricted to an allow-list. Wiring: docs/HTTP.md. */
 #ifndef EVCHAIN_HTTP_H
 #define EVCHAIN_HTTP_H
 
@@ -146,7 +146,8 @@ typedef struct ec_http_server_options {
     unsigned timeout_ms;           /* from a request's arrival to its reply, queue wait included;
                                       then 504. 0: 10000 */
     unsigned max_connections;      /* 0: 64 */
-    unsigned idle_timeout_s;       /* close an idle keep-alive connection; 0: 30 */
+    unsigned idle_timeout_s;       /* close a connection silent this long (idle keep-alive,
+                                      or a request sent only in part); 0: 30 */
     ec_http_refused_cb on_refused; /* may be NULL; gets the handler's ctx */
     ec_http_release_cb release;    /* may be NULL (held replies are then sent at once) */
 } ec_http_server_options;

@@ -77,6 +77,7 @@ struct ec_actor {
     void *inst; /* wasm2c instance, NULL when not running */
     wasm_rt_memory_t *mem;
     ec_chain *chain;
+    ec_checkpointer *cp; /* signs checkpoints of chain; NULL when the runtime has no signer */
     ec_actor_state state;
     char reason[256];
     struct ec_actor *parent; /* NULL for top-level actors */
@@ -118,6 +119,8 @@ struct ec_runtime {
     size_t queued, ntimers, max_queue; /* floods are refused, not memory bombs */
     size_t max_actors;
     uint64_t write_budget;
+    ec_signer *signer; /* borrowed; NULL: no checkpoints */
+    uint64_t cp_every_events, cp_every_ns;
     work *timers; /* sorted by due_ns */
     char *store_dir;
     int depth; /* nested executor calls (request, spawn inside a call) */

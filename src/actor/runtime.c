@@ -100,6 +100,9 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->max_queue = opts->max_queue ? opts->max_queue : 65536;
     rt->max_actors = opts->max_actors ? opts->max_actors : 1024;
     rt->write_budget = opts->write_budget ? opts->write_budget : (256u << 20);
+    rt->signer = opts->checkpoint_signer;
+    rt->cp_every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 1000;
+    rt->cp_every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
     rt->backend_new = opts->backend_new;
     rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
@@ -152,6 +155,14 @@ static void actor_free(ec_actor *a)
     actor_discard_instance(a);
     if (a->mod)
         ec_module_release(a->rt, a->mod);
+    if (a->cp) {
+        /* The last events get a signed checkpoint too; a failure here has nowhere to go
+         * but the log, the chain itself is intact. */
+        if (ec_checkpointer_write(a->cp, 0) != 0 && !a->rt->quiet)
+            fprintf(stderr, "evchain: actor %s: final checkpoint: %s\n", a->id,
+                    ec_error_last() ? ec_error_last()->message : "failed");
+        ec_checkpointer_free(a->cp);
+    }
     if (!a->rt->replay)
         ec_chain_free(a->chain);
     if (a->fs_fd >= 0)
@@ -243,6 +254,8 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     in.data = payload->p;
     in.data_len = payload->len;
     int rc = ec_chain_append(a->chain, &in, NULL, hash_out);
+    if (rc == 0 && a->cp)
+        rc = ec_checkpointer_tick(a->cp, NULL);
     if (rc) {
         const ec_error *e = ec_error_last();
         return ec_error_set(rc, "actor %s: recording %s: %s", a->id, type,
@@ -568,7 +581,19 @@ static int open_chain(ec_actor *a)
         return rc;
     ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
     co.alg = rt->alg;
-    return ec_chain_open(&a->chain, be, &co);
+    if ((rc = ec_chain_open(&a->chain, be, &co)))
+        return rc;
+    if (!rt->signer)
+        return 0;
+    ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
+    cpo.every_events = rt->cp_every_events;
+    cpo.every_ns = rt->cp_every_ns;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/chain", a->dir);
+    /* Only the runtime's own disk chains have a directory to keep the tree and checkpoints
+     * in; a memory (or caller-provided) chain keeps them in memory. */
+    int on_disk = !rt->backend_new && rt->chain_store == EC_CHAIN_STORE_DISK;
+    return ec_checkpointer_open(&a->cp, a->chain, on_disk ? path : NULL, rt->signer, &cpo);
 }
 
 static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,

@@ -41,6 +41,9 @@ void cli_progress_done(cli_progress *p);
  * description, and data (decoded JSON for actor payloads, text when it is UTF-8, else a hex
  * dump). Defined in event_print.c. */
 void cli_print_event(FILE *out, const ec_event *ev, const char *indent);
+/* Bytes with control characters and backslash escaped (\xNN, \\), so a hostile type or
+ * description cannot drive the terminal or fake extra lines. */
+void cli_put_clean(FILE *out, const char *s, size_t n);
 /* Same fields, same hash. */
 int cli_events_equal(const ec_event *a, const ec_event *b);
 /* ISO-8601 UTC with nanoseconds ("2026-11-26T06:22:41.123456789Z") into buf (>= 40 bytes). */

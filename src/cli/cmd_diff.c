@@ -6,7 +6,7 @@
 #include "cli.h"
 
 const char help_diff[] =
-    "Compare two chains: the first event where they differ\n"
+    "compare two chains: the first event where they differ\n"
     "\n"
     "usage: evchain diff <chain-a> <chain-b>\n"
     "\n"

@@ -50,31 +50,11 @@ int cmd_keygen(int argc, char **argv)
         cli_error("keygen", 1, "cannot make a key");
         return EXIT_UNUSABLE;
     }
-    char *skey = NULL, *vkey = NULL;
+    char *vkey = NULL;
     int code = EXIT_UNUSABLE;
-    if (ec_signer_text(s, &skey) != 0 || ec_signer_vkey_text(s, &vkey) != 0) {
-        cli_error("keygen", 1, "cannot format the key");
-        goto done;
-    }
-    size_t sl = strlen(skey), vl = strlen(vkey);
-    skey[sl] = '\n'; /* in place of the NUL, written without it, then put back */
-    int wrc = cli_write_atomic("keygen", out, skey, sl + 1, 0600, force);
-    skey[sl] = 0;
-    if (wrc != 0)
-        goto done;
-    if (vout) {
-        vkey[vl] = '\n';
-        int rc = cli_write_atomic("keygen", vout, vkey, vl + 1, 0644, force);
-        vkey[vl] = 0;
-        if (rc != 0)
-            goto done;
-    }
-    printf("%s\n", vkey);
-    code = EXIT_VALID;
-done:
-    if (skey) {
-        memset(skey, 0, strlen(skey));
-        free(skey);
+    if (cli_write_keypair("keygen", s, out, vout, force, &vkey) == 0) {
+        printf("%s\n", vkey);
+        code = EXIT_VALID;
     }
     free(vkey);
     ec_signer_free(s);

@@ -21,25 +21,36 @@ const char help_log[] =
     "as \\xNN. The chain is verified while a file is read; a broken one is refused.\n"
     "exit: 0 listed, 1 the chain is broken, 2 unreadable input or usage error\n";
 
-/* Print bytes with control characters escaped, so a hostile type or description cannot
- * drive the terminal or fake extra lines. */
-static void put_clean(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            printf(c == '\\' ? "\\\\" : "\\x%02x", c);
-        else
-            putchar(c);
-    }
-}
-
 /* What one listed event needs; shared by the listing and follow mode (follow.c). */
 struct log_ctx {
     const char *glob;
     int json;
     char *type;
 };
+
+/* The JSONL event form, plus "payload": the decoded data when the event type has a
+ * specified payload (actor events), for jq. An importer ignores "payload". */
+static int print_json(const ec_event *ev)
+{
+    char *payload = NULL, *obj = NULL;
+    size_t len = 0;
+    if (cli_payload_json(ev, &payload) != 0 || !payload) {
+        int rc = ec_event_write_json(stdout, ev);
+        putchar('\n');
+        return rc;
+    }
+    FILE *m = open_memstream(&obj, &len);
+    int rc = m ? ec_event_write_json(m, ev) : EC_ENOMEM;
+    if (m)
+        fclose(m);
+    if (rc == 0 && len > 0 && obj[len - 1] == '}')
+        printf("%.*s,\"payload\":%s}\n", (int)(len - 1), obj, payload);
+    else if (rc == 0)
+        rc = EC_ERROR;
+    free(obj);
+    free(payload);
+    return rc;
+}
 
 static int print_event(const ec_event *ev, void *arg)
 {
@@ -50,19 +61,16 @@ static int print_event(const ec_event *ev, void *arg)
         if (fnmatch(x->glob, x->type, 0) != 0)
             return 0;
     }
-    if (x->json) {
-        int rc = ec_event_write_json(stdout, ev);
-        putchar('\n');
-        return rc;
-    }
+    if (x->json)
+        return print_json(ev);
     char hex[2 * EC_HASH_MAX + 1], when[64];
     ec_hex_encode(hex, ev->hash, ev->hash_len);
     cli_format_time(when, sizeof when, ev->timestamp);
     printf("%llu %.12s %s ", (unsigned long long)ev->seq, hex, when);
-    put_clean(ev->type, ev->type_len);
+    cli_put_clean(stdout, ev->type, ev->type_len);
     if (ev->description) {
         putchar(' ');
-        put_clean(ev->description, ev->description_len);
+        cli_put_clean(stdout, ev->description, ev->description_len);
     }
     putchar('\n');
     return 0;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "proof_util.h"
 #include "run_control.h"
 
 const char help_run[] =
@@ -37,9 +38,46 @@ const char help_run[] =
     "  --memory-pages N     memory cap per actor, 64 KiB pages (default 256)\n"
     "  --cache DIR          compiled modules (default DIR/cache)\n"
     "  --quiet              do not echo actor logs\n"
+    "  --checkpoint-key F   sign each actor chain's checkpoints with this key (from\n"
+    "                       `evchain keygen`); default DIR/runtime.key, made on first use,\n"
+    "                       its verifier key beside it in DIR/runtime.vkey\n"
+    "  --checkpoint-every N sign a checkpoint every N events of a chain (default 1000)\n"
+    "  --checkpoint-seconds S  ... or every S seconds when events were added (default 10)\n"
+    "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n"
     "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input\n";
 
 static volatile sig_atomic_t stop_flag;
+
+/* The runtime's checkpoint key: the given file, or DIR/runtime.key made on first use (with
+ * DIR/runtime.vkey, the verifier key an auditor checks checkpoints and proofs with). */
+static int runtime_signer(const char *data_dir, const char *key_path, ec_signer **out)
+{
+    char def[4200], vdef[4200];
+    if (key_path)
+        return cli_load_signer("run", key_path, out);
+    snprintf(def, sizeof def, "%s/runtime.key", data_dir);
+    snprintf(vdef, sizeof vdef, "%s/runtime.vkey", data_dir);
+    struct stat st;
+    if (stat(def, &st) == 0)
+        return cli_load_signer("run", def, out);
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        cli_error("run", 0, "%s: %s", data_dir, strerror(errno));
+        return -1;
+    }
+    if (ec_signer_generate(out, "evchain-runtime") != 0) {
+        cli_error("run", 1, "cannot make the runtime's checkpoint key");
+        return -1;
+    }
+    char *vkey = NULL;
+    if (cli_write_keypair("run", *out, def, vdef, 0, &vkey) != 0) {
+        ec_signer_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    fprintf(stderr, "evchain run: made checkpoint key %s; verifier key %s\n", def, vkey);
+    free(vkey);
+    return 0;
+}
 
 static void on_signal(int sig)
 {
@@ -214,7 +252,9 @@ int cmd_run(int argc, char **argv)
     const char *msgs[MAX_LIST], *env[MAX_LIST];
     size_t nmsg = 0, nenv = 0;
     int bad = 0, serve_mode = 0;
-    uint64_t wait_ms = 1000, fuel = 0, pages = 0;
+    uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0;
+    const char *cp_key = NULL;
+    int no_checkpoints = 0;
     ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
     ro.data_dir = "./evchain-data";
     for (int i = 1; i < argc && !bad; i++) {
@@ -263,7 +303,22 @@ int cmd_run(int argc, char **argv)
                 cli_error("run", 0, "--memory-pages: '%s' is not 1..65536", v);
                 return EXIT_UNUSABLE;
             }
-        } else if (strcmp(argv[i], "--serve") == 0)
+        } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-key", &bad))) {
+            cp_key = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-every", &bad))) {
+            if (cli_parse_u64(v, &ro.checkpoint_every_events) || !ro.checkpoint_every_events) {
+                cli_error("run", 0, "--checkpoint-every: '%s' is not a positive number", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-seconds", &bad))) {
+            if (cli_parse_u64(v, &cp_secs) || !cp_secs || cp_secs > 86400) {
+                cli_error("run", 0, "--checkpoint-seconds: '%s' is not 1..86400", v);
+                return EXIT_UNUSABLE;
+            }
+            ro.checkpoint_every_ns = cp_secs * 1000000000ull;
+        } else if (strcmp(argv[i], "--no-checkpoints") == 0)
+            no_checkpoints = 1;
+        else if (strcmp(argv[i], "--serve") == 0)
             serve_mode = 1;
         else if (strcmp(argv[i], "--quiet") == 0)
             ro.quiet = 1;
@@ -290,9 +345,18 @@ int cmd_run(int argc, char **argv)
     ro.cache_dir = cache;
     ro.fuel = fuel;
     ro.memory_pages = (uint32_t)pages;
+    ec_signer *signer = NULL;
+    if (no_checkpoints && cp_key) {
+        cli_error("run", 0, "--no-checkpoints and --checkpoint-key contradict each other");
+        return EXIT_UNUSABLE;
+    }
+    if (!no_checkpoints && runtime_signer(ro.data_dir, cp_key, &signer) != 0)
+        return EXIT_UNUSABLE;
+    ro.checkpoint_signer = signer;
     ec_runtime *rt;
     if (ec_runtime_new(&rt, &ro)) {
         cli_error("run", 1, "cannot start the runtime");
+        ec_signer_free(signer);
         return EXIT_UNUSABLE;
     }
     int rc = 0;
@@ -331,6 +395,7 @@ int cmd_run(int argc, char **argv)
     }
     /* Stops every running actor (recorded as actor/stop) and closes the chains. */
     ec_runtime_free(rt);
+    ec_signer_free(signer);
     free(id);
     if (rc)
         return EXIT_UNUSABLE;

@@ -17,6 +17,17 @@ void cli_format_time(char *buf, size_t n, uint64_t ns)
     snprintf(buf, n, "%s.%09uZ", day, (unsigned)(ns % 1000000000u));
 }
 
+void cli_put_clean(FILE *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            fprintf(out, c == '\\' ? "\\\\" : "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 int cli_events_equal(const ec_event *a, const ec_event *b)
 {
     return a->alg == b->alg && a->hash_len == b->hash_len &&
@@ -97,11 +108,14 @@ void cli_print_event(FILE *out, const ec_event *ev, const char *indent)
     }
     cli_format_time(when, sizeof when, ev->timestamp);
     fprintf(out, "%stimestamp:   %llu (%s)\n", indent, (unsigned long long)ev->timestamp, when);
-    fprintf(out, "%stype:        %.*s\n", indent, (int)ev->type_len, ev->type);
+    fprintf(out, "%stype:        ", indent);
+    cli_put_clean(out, ev->type, ev->type_len);
+    fprintf(out, "\n%sdescription: ", indent);
     if (ev->description)
-        fprintf(out, "%sdescription: %.*s\n", indent, (int)ev->description_len, ev->description);
+        cli_put_clean(out, ev->description, ev->description_len);
     else
-        fprintf(out, "%sdescription: (absent)\n", indent);
+        fputs("(absent)", out);
+    fputc('\n', out);
     fprintf(out, "%sdata:        %zu bytes", indent, ev->data_len);
     char *json = NULL;
     if (cli_payload_json(ev, &json) == 0 && json) {

@@ -218,6 +218,41 @@ int cli_load_signer(const char *cmd, const char *path, ec_signer **out)
     return 0;
 }
 
+int cli_write_keypair(const char *cmd, ec_signer *s, const char *key_path, const char *vkey_path,
+                      int overwrite, char **vkey_out)
+{
+    char *skey = NULL, *vkey = NULL;
+    int rc = -1;
+    *vkey_out = NULL;
+    if (ec_signer_text(s, &skey) != 0 || ec_signer_vkey_text(s, &vkey) != 0) {
+        cli_error(cmd, 1, "cannot format the key");
+        goto done;
+    }
+    size_t sl = strlen(skey), vl = strlen(vkey);
+    skey[sl] = '\n'; /* in place of the NUL, written without it, then put back */
+    int wrc = cli_write_atomic(cmd, key_path, skey, sl + 1, 0600, overwrite);
+    skey[sl] = 0;
+    if (wrc != 0)
+        goto done;
+    if (vkey_path) {
+        vkey[vl] = '\n';
+        wrc = cli_write_atomic(cmd, vkey_path, vkey, vl + 1, 0644, overwrite);
+        vkey[vl] = 0;
+        if (wrc != 0)
+            goto done;
+    }
+    *vkey_out = vkey;
+    vkey = NULL;
+    rc = 0;
+done:
+    if (skey) {
+        memset(skey, 0, strlen(skey));
+        free(skey);
+    }
+    free(vkey);
+    return rc;
+}
+
 int cli_is_dir(const char *path)
 {
     struct stat st;

@@ -18,6 +18,10 @@ int cli_load_vkeys(const char *cmd, char **specs, int nspecs, ec_vkey ***out, si
 void cli_free_vkeys(ec_vkey **keys, size_t n);
 /* Load a private key file written by `evchain keygen`. */
 int cli_load_signer(const char *cmd, const char *path, ec_signer **out);
+/* Write a signer's private key file (mode 0600) and, when vkey_path, its verifier key file;
+ * *vkey_out gets the verifier key text (malloc'd). 0 or -1 (printed). */
+int cli_write_keypair(const char *cmd, ec_signer *s, const char *key_path, const char *vkey_path,
+                      int overwrite, char **vkey_out);
 /* 1 when path is a chain directory (its tree is <dir>/proof/tree, its checkpoints are in
  * <dir>/checkpoints/). */
 int cli_is_dir(const char *path);

@@ -24,9 +24,14 @@ void ec_error_clear(void)
 
 static int raise_v(int code, int errno_value, const char *fmt, va_list ap)
 {
-    int n = vsnprintf(tls_message, sizeof tls_message, fmt, ap);
-    if (errno_value && n >= 0 && (size_t)n < sizeof tls_message)
-        snprintf(tls_message + n, sizeof tls_message - (size_t)n, ": %s", strerror(errno_value));
+    /* Format into a local buffer first: callers often wrap the previous message
+     * (`ec_error_set(rc, "event %llu: %s", seq, ec_error_last()->message)`), an argument
+     * that points into tls_message itself. */
+    char buf[sizeof tls_message];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (errno_value && n >= 0 && (size_t)n < sizeof buf)
+        snprintf(buf + n, sizeof buf - (size_t)n, ": %s", strerror(errno_value));
+    memcpy(tls_message, buf, sizeof buf);
     tls_error.code = code;
     tls_error.message = tls_message;
     tls_set = 1;

@@ -392,7 +392,9 @@ static int parse_event(ec_reader *r, const json_t *o, ec_jevent *ev)
         size_t k = 0;
         while (k < sizeof event_keys / sizeof *event_keys && strcmp(key, event_keys[k]) != 0)
             k++;
-        if (k == sizeof event_keys / sizeof *event_keys)
+        /* "payload" is display only (`evchain log --json` adds the decoded data of actor
+         * events): not part of the event, ignored here (FORMAT.md section 2). */
+        if (k == sizeof event_keys / sizeof *event_keys && strcmp(key, "payload") != 0)
             return ev_fail(r, NULL, "unknown key \"%.40s\"", key);
     }
     for (size_t k = 0; k < sizeof event_keys / sizeof *event_keys; k++)

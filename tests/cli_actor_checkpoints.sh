@@ -1,0 +1,83 @@
+#!/bin/sh
+# tests/cli_actor_checkpoints.sh: `evchain run` signs checkpoints of every actor chain with
+# the runtime's key (made on first use), and an auditor holding only the verifier key can
+# check the chain against them, prove an event, and catch a rewritten chain.
+# $1 is the evchain binary; EVCHAIN_BUILD the build directory (for the example actors).
+set -u
+EV=$1
+A=${EVCHAIN_BUILD:-build}/actors
+T=$(mktemp -d /tmp/evchain_cli_actor_cp.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+. tests/clilib.sh
+D=$T/data
+C=$D/actors/counter/chain
+
+expect 0 "$EV" run "$A/counter.wasm" --name counter --data-dir "$D" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
+  --message inc --message "add 5" --message inc --checkpoint-every 5 --quiet
+has "$T/err" "made checkpoint key"
+[ -f "$D/runtime.key" ] && [ -f "$D/runtime.vkey" ] && ok || bad "no runtime key files"
+has "$D/runtime.vkey" "evchain-runtime+"
+ls "$C/checkpoints/" >"$T/cps"
+has "$T/cps" "latest"
+n=$(grep -c '\.checkpoint$' "$T/cps")
+[ "$n" -ge 3 ] && ok || bad "only $n checkpoints for a chain of more than 15 events"
+
+# The latest checkpoint covers the whole chain (written when the actor stopped).
+events=$("$EV" verify "$C" | sed -n 's/.*ok, \([0-9]*\) events.*/\1/p')
+size=$(sed -n 2p "$C/checkpoints/latest")
+[ "$size" = "$events" ] && ok || bad "latest checkpoint size $size, chain has $events events"
+expect 0 "$EV" verify "$C" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"
+first=$(grep '\.checkpoint$' "$T/cps" | head -n 1)
+expect 0 "$EV" verify "$C" --since "$C/checkpoints/$first" --vkey "$D/runtime.vkey"
+
+# An auditor proves one event offline against the signed checkpoint.
+expect 0 "$EV" prove "$C" 3 -o "$T/p3"
+expect 0 "$EV" verify-proof "$T/p3" --vkey "$D/runtime.vkey"
+
+# A second run reuses the key (no new one is made) and the same verifier key checks it.
+expect 0 "$EV" run "$A/counter.wasm" --name counter2 --data-dir "$D" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
+  --message inc --quiet
+if grep -qF "made checkpoint key" "$T/err"; then bad "a second key was made"; else ok; fi
+expect 0 "$EV" verify "$D/actors/counter2/chain" --since \
+  "$D/actors/counter2/chain/checkpoints/latest" --vkey "$D/runtime.vkey"
+
+# A chain rewritten after its checkpoint was signed is caught: export, change one event's
+# data, re-hash the whole chain (a consistent forgery), and check it against the checkpoint.
+"$EV" export "$C" --format jsonl -o "$T/c.jsonl"
+python3 - "$T/c.jsonl" "$T/forged.jsonl" <<'PY'
+import base64, hashlib, json, struct, sys
+lines = open(sys.argv[1]).read().splitlines()
+head, events = lines[0], [json.loads(l) for l in lines[1:]]
+events[2]["data"] = base64.b64encode(b"forged").decode()
+prev = None
+for e in events:
+    t = e["event_type"].encode(); d = base64.b64decode(e["data"])
+    flags = (1 if prev else 0) | (2 if e["description"] is not None else 0)
+    enc = b"evchain\x01" + bytes([1, flags]) + struct.pack(">QQ", e["seq"], e["timestamp"])
+    enc += (prev or b"") + struct.pack(">I", len(t)) + t
+    if e["description"] is not None:
+        ds = e["description"].encode(); enc += struct.pack(">I", len(ds)) + ds
+    enc += struct.pack(">I", len(d)) + d
+    h = hashlib.sha256(enc).digest()
+    e["parent_hash"] = prev.hex() if prev else None
+    e["hash"] = h.hex(); prev = h
+with open(sys.argv[2], "w") as f:
+    f.write(head + "\n" + "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
+PY
+expect 0 "$EV" verify "$T/forged.jsonl"
+expect 1 "$EV" verify "$T/forged.jsonl" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"
+
+# log --json decodes actor payloads for jq ("payload"), and still imports back as a chain.
+expect 0 "$EV" log --json "$C" --to 1
+has "$T/out" '"payload":{"fn":"ec_init"'
+{ echo '{"evchain":1,"hash_alg":"sha256"}'; "$EV" log --json "$C"; } >"$T/logged.jsonl"
+expect 0 "$EV" diff "$C" "$T/logged.jsonl"
+
+# --no-checkpoints: no tree, no checkpoints, no key needed.
+expect 0 "$EV" run "$A/counter.wasm" --name plain --data-dir "$T/d2" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
+  --message inc --quiet --no-checkpoints
+[ ! -e "$T/d2/actors/plain/chain/checkpoints" ] && [ ! -e "$T/d2/runtime.key" ] && ok ||
+  bad "--no-checkpoints still wrote checkpoints or a key"
+expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d3" --no-checkpoints --checkpoint-key x
+
+finish
