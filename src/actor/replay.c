@@ -500,54 +500,104 @@ static int emit_recorded(ec_replay_state *rs)
 
 static int drive(session *s, ec_replay_state *rs, ec_actor **a_out);
 
+/* A scratch chain holding the original's event 0 as stored: the start of a nested replay
+ * that rebuilds an existing actor from seq 1. */
+static int scratch_chain(session *s, ec_chain *orig, ec_chain **out)
+{
+    if (s->ntmp >= sizeof s->tmp / sizeof s->tmp[0])
+        return ec_error_set(EC_EUNSUPPORTED, "replay: more than %zu recoveries in one chain",
+                            sizeof s->tmp / sizeof s->tmp[0]);
+    ec_chain *tmp = NULL;
+    int rc = memory_chain(ec_chain_alg(orig), &tmp);
+    if (rc)
+        return rc;
+    s->tmp[s->ntmp++] = tmp;
+    ec_backend *be = ec_chain_backend(orig);
+    const uint8_t *rec;
+    size_t rl;
+    if ((rc = be->get(be, 0, &rec, &rl)) || (rc = ec_chain_append_record(tmp, rec, rl)))
+        return rc;
+    *out = tmp;
+    return 0;
+}
+
+/* Rebuild actor `a` (a fresh instance, the same struct: wasm2c's instance points at it) as it
+ * was after event `point` of `orig`, by a nested replay of events 1..point. */
+static int rebuild_at(session *s, ec_chain *orig, uint64_t count, uint64_t point, ec_actor *a)
+{
+    ec_chain *tmp = NULL;
+    int rc = scratch_chain(s, orig, &tmp);
+    if (rc)
+        return rc;
+    ec_replay_report subrep;
+    memset(&subrep, 0, sizeof subrep);
+    ec_replay_state sub;
+    memset(&sub, 0, sizeof sub);
+    sub.orig = orig;
+    sub.into = tmp;
+    sub.count = count;
+    sub.cursor = 1;
+    sub.limit = point + 1;
+    sub.rep = &subrep;
+    ec_chain *live = a->chain;
+    s->depth++;
+    rc = drive(s, &sub, &a);
+    s->depth--;
+    a->chain = live;
+    ec_replay_report_free(&subrep);
+    if (rc == 0 && (sub.diverged || a->state != EC_ACTOR_RUNNING || !a->inst))
+        rc = ec_error_set(EC_EDIVERGE, "cannot rebuild the actor's state at seq %llu",
+                          (unsigned long long)point);
+    return rc;
+}
+
 /* runtime/recovered or runtime/migrated at the cursor names a `point`: the actor went on
- * from its state at that seq. That state is rebuilt by a replay of events 0..point into a
- * scratch chain, whose actor then takes over; the marker itself is reproduced as recorded. */
-static int reset_to(session *s, ec_replay_state *rs, ec_actor **a, const ec_event *ev)
+ * from its state at that seq. It is rebuilt there, and the marker reproduced as recorded. */
+static int reset_to(session *s, ec_replay_state *rs, ec_actor *a, const ec_event *ev)
 {
     uint64_t point;
     if (cb_check(ev->data, ev->data_len) || uint_field(ev, "point", &point) || point >= rs->cursor)
         return diverge(rs, ev, "(idle)", NULL, 0, "a %.*s marker without a valid point",
                        (int)ev->type_len, ev->type);
-    if (s->depth >= 32 || s->ntmp >= sizeof s->tmp / sizeof s->tmp[0])
-        return ec_error_set(EC_EUNSUPPORTED, "replay: more than %zu recoveries in one chain",
-                            sizeof s->tmp / sizeof s->tmp[0]);
-    ec_chain *tmp = NULL;
-    int rc = memory_chain(ec_chain_alg(rs->orig), &tmp);
+    if (s->depth >= 32)
+        return ec_error_set(EC_EUNSUPPORTED, "replay: recoveries nested deeper than 32");
+    char type[64];
+    snprintf(type, sizeof type, "%.*s", (int)ev->type_len, ev->type);
+    int rc = rebuild_at(s, rs->orig, rs->count, point, a);
+    ec_event e2;
+    if (rc && ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
+        return diverge(rs, &e2, "(idle)", NULL, 0, "%s: cannot rebuild the state at seq %llu",
+                       type, (unsigned long long)point);
     if (rc)
         return rc;
-    s->tmp[s->ntmp++] = tmp;
-    ec_replay_report subrep;
-    memset(&subrep, 0, sizeof subrep);
-    ec_replay_state sub;
-    memset(&sub, 0, sizeof sub);
-    sub.orig = rs->orig;
-    sub.into = tmp;
-    sub.count = rs->count;
-    sub.limit = point + 1;
-    sub.any_module = rs->any_module;
-    sub.rep = &subrep;
-    ec_actor *na = NULL;
-    s->depth++;
-    rc = drive(s, &sub, &na);
-    s->depth--;
-    ec_replay_report_free(&subrep);
-    if (rc || sub.diverged || !na || na->state != EC_ACTOR_RUNNING || !na->inst)
-        return diverge(rs, ev, "(idle)", NULL, 0,
-                       "cannot rebuild the actor's state at seq %llu (the point of this marker)",
-                       (unsigned long long)point);
-    /* The rebuilt actor goes on in this replay's chain; the old one is left stopped. */
-    (*a)->state = EC_ACTOR_STOPPED;
-    if ((*a)->inst) {
-        (*a)->mod->free_inst((*a)->inst);
-        free((*a)->inst);
-        (*a)->inst = NULL;
-        (*a)->mem = NULL;
-    }
-    (*a)->chain = NULL;
-    na->chain = rs->into;
-    *a = na;
     return emit_recorded(rs);
+}
+
+/* A fresh instance for an existing actor, as runtime.c makes one. */
+static int fresh_instance(ec_actor *a)
+{
+    ec_module *m = a->mod;
+    if (a->inst) {
+        m->free_inst(a->inst);
+        free(a->inst);
+        a->inst = NULL;
+        a->mem = NULL;
+    }
+    void *inst = calloc(1, m->inst_size);
+    if (!inst)
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory for the instance", a->id);
+    m->instantiate(inst, a);
+    wasm_rt_memory_t *mem = m->memory(inst);
+    if (mem->max_pages > a->rt->memory_pages)
+        mem->max_pages = a->rt->memory_pages;
+    a->inst = inst;
+    a->mem = mem;
+    a->state = EC_ACTOR_RUNNING;
+    a->reason[0] = 0;
+    a->stop_requested = 0;
+    a->in_request = 0;
+    a->replied = 0;
+    return 0;
 }
 
 #define IS(ev, t) ((ev).type_len == strlen(t) && memcmp((ev).type, t, (ev).type_len) == 0)
@@ -559,14 +609,21 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
     ec_runtime *rt = s->rt;
     ec_replay_state *saved = rt->replay;
     rt->replay = rs;
-    ec_actor *a = NULL;
-    start_info *si = &s->si;
-    s->m->refs++; /* the new actor's reference */
-    int rc = ec_actor_create(rt, s->m, si->id, s->g ? &s->g->a : NULL,
-                             s->g ? si->id + strlen(si->parent) + 1 : NULL, si->args, si->args_len,
-                             (const char *const *)si->env, si->nenv, &a);
-    if (rc)
-        s->m->refs--;
+    ec_actor *a = *a_out;
+    int rc;
+    if (a) {
+        /* An existing actor, rebuilt from event 1 (rs->cursor) in rs->into. */
+        a->chain = rs->into;
+        rc = fresh_instance(a);
+    } else {
+        start_info *si = &s->si;
+        s->m->refs++; /* the new actor's reference */
+        rc = ec_actor_create(rt, s->m, si->id, s->g ? &s->g->a : NULL,
+                             s->g ? si->id + strlen(si->parent) + 1 : NULL, si->args,
+                             si->args_len, (const char *const *)si->env, si->nenv, &a);
+        if (rc)
+            s->m->refs--;
+    }
     if (rs->stop)
         rc = 0;
     while (rc == 0 && !rs->stop && rs->cursor < rs->limit) {
@@ -590,7 +647,7 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
             if (rc == EC_ETRAP && !rs->stop)
                 rc = 0;
         } else if (IS(ev, "runtime/recovered") || IS(ev, "runtime/migrated")) {
-            rc = reset_to(s, rs, &a, &ev);
+            rc = reset_to(s, rs, a, &ev);
             rt->replay = rs;
         } else {
             rc = diverge(rs, &ev, "(idle)", NULL, 0,
