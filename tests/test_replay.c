@@ -407,6 +407,71 @@ static void recover_after_trap(void)
     scratch_end();
 }
 
+/* Automatic recovery, bounded: tally traps three times with a budget of two recoveries. Each
+ * recovery resumes from the last good total; the third trap stays. */
+static void auto_recover_bounded(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    CHECK_OK(ec_runtime_set_recover(rt, 2));
+    ec_actor *a = spawn(rt, "tally", "t", "10");
+    REQUIRE(a);
+    const char *msgs[] = {"5", "crash", "7", "crash", "1", "crash", "100"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "t", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    char *js = NULL;
+    const char *want[] = {"total = 15", "total = 22", "total = 23"};
+    for (int k = 0; k < 3; k++) {
+        REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", k, &js, NULL));
+        CHECK(strstr(js, want[k]));
+        free(js);
+    }
+    CHECK(find_event(ec_actor_chain(a), "runtime/log", 3, NULL, NULL) != 0);
+    CHECK_OK(find_event(ec_actor_chain(a), "runtime/recovered", 1, NULL, NULL));
+    CHECK(find_event(ec_actor_chain(a), "runtime/recovered", 2, NULL, NULL) != 0);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    CHECK(rep.trapped);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* In the supervisor group the crasher is recovered by the runtime: its parent is not told
+ * (no ec_handle_child call), and every chain of the group still replays identically. */
+static void auto_recover_in_group(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    CHECK_OK(ec_runtime_set_recover(rt, 3));
+    REQUIRE(spawn(rt, "supervisor", "sup", NULL));
+    const char *msgs[] = {"work 3", "crash", "work 4", "crash", "total"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "sup", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *sup = ec_runtime_find(rt, "sup"), *cr = ec_runtime_find(rt, "sup.crasher");
+    REQUIRE(sup && cr);
+    CHECK(ec_actor_get_state(cr) == EC_ACTOR_RUNNING);
+    CHECK_OK(find_event(ec_actor_chain(cr), "runtime/recovered", 1, NULL, NULL));
+    CHECK(find_event(ec_actor_chain(cr), "actor/restart", 0, NULL, NULL) != 0);
+    char *js = NULL;
+    for (int k = 0; find_event(ec_actor_chain(sup), "wasm/call", k, &js, NULL) == 0; k++) {
+        CHECK(!strstr(js, "ec_handle_child"));
+        free(js);
+    }
+    for (size_t k = 0; k < ec_runtime_actor_count(rt); k++) {
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(ec_runtime_actor_at(rt, k)), &rep));
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* ---- migration ---- */
 
 /* A counter (its value in the store) moves between two data directories: the bundle carries
@@ -543,6 +608,8 @@ int main(void)
     RUN(divergence_reported);
     RUN(forged_chain_diverges);
     RUN(recover_after_trap);
+    RUN(auto_recover_bounded);
+    RUN(auto_recover_in_group);
     RUN(migrate_counter);
     RUN(bundle_vector);
     TEST_END();

@@ -83,6 +83,12 @@ typedef struct ec_recover_options {
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
 
+/* Automatic recovery: when an actor of rt traps, rebuild it from its last good state (its
+ * last wasm/result, by replay of its own chain), record runtime/recovered and keep it
+ * running, at most max_per_actor times per actor; past that (or when the rebuild fails) the
+ * trap takes its course: the actor stays trapped and its parent is told. 0 turns it off. */
+int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor);
+
 /* Migration bundles (docs/FORMAT.md section 7). Export: one file with the actor's chain (its
  * records as stored), its module, and the store objects and labels the chain used; data_dir
  * NULL: the one holding chain_dir; cache_dir NULL: <data_dir>/cache. Written atomically. */

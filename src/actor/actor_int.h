@@ -98,6 +98,7 @@ struct ec_actor {
     uint8_t reply_hash[32];
     /* Set by a host function before wasm_rt_trap so that the recorded trap says why. */
     char host_trap[200];
+    uint32_t recoveries; /* automatic recoveries after a trap so far (replay.c) */
 };
 
 struct ec_runtime {
@@ -127,6 +128,7 @@ struct ec_runtime {
     /* Set while the runtime replays a chain (replay.c): every event is checked against the
      * recorded one and every host call answered from the chain, with no effect. */
     struct ec_replay_state *replay;
+    uint32_t recover_max; /* automatic recoveries per actor after a trap (0: none) */
 };
 
 /* module.c */
@@ -165,6 +167,9 @@ void ec_runtime_drop_actor(ec_runtime *rt, ec_actor *a);
  * checks the recorded `<type>.result`, copies its `out` into the actor's memory and gives its
  * `ret`. Both return non-zero (with the divergence noted) to stop the replay. */
 ec_chain *ec_replay_target(ec_runtime *rt);
+/* After a trap (runtime.c): rebuild the actor at its last wasm/result by replay and record
+ * runtime/recovered, when rt->recover_max allows. 0 when it is running again. */
+int ec_actor_recover_in_place(ec_actor *a);
 int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
 int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
                      int64_t *ret);

@@ -566,8 +566,8 @@ static int reset_to(session *s, ec_replay_state *rs, ec_actor *a, const ec_event
     int rc = rebuild_at(s, rs->orig, rs->count, point, a);
     ec_event e2;
     if (rc && ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
-        return diverge(rs, &e2, "(idle)", NULL, 0, "%s: cannot rebuild the state at seq %llu",
-                       type, (unsigned long long)point);
+        return diverge(rs, &e2, "(idle)", NULL, 0, "%s: cannot rebuild the state at seq %llu", type,
+                       (unsigned long long)point);
     if (rc)
         return rc;
     return emit_recorded(rs);
@@ -619,8 +619,8 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
         start_info *si = &s->si;
         s->m->refs++; /* the new actor's reference */
         rc = ec_actor_create(rt, s->m, si->id, s->g ? &s->g->a : NULL,
-                             s->g ? si->id + strlen(si->parent) + 1 : NULL, si->args,
-                             si->args_len, (const char *const *)si->env, si->nenv, &a);
+                             s->g ? si->id + strlen(si->parent) + 1 : NULL, si->args, si->args_len,
+                             (const char *const *)si->env, si->nenv, &a);
         if (rc)
             s->m->refs--;
     }
@@ -898,8 +898,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         return ec_error_set(EC_EINVAL,
                             "recover: event %llu is %s, not a call boundary (a wasm/result); "
                             "the one before it is %llu",
-                            (unsigned long long)to, type,
-                            (unsigned long long)b);
+                            (unsigned long long)to, type, (unsigned long long)b);
     }
     uint8_t point_hash[EC_HASH_MAX];
     size_t hl = ev.hash_len;
@@ -977,5 +976,82 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     }
     *rt_out = rt;
     *actor_out = a;
+    return 0;
+}
+
+/* ---- automatic recovery inside a running runtime ---- */
+
+int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor)
+{
+    if (!rt)
+        return ec_error_set(EC_EINVAL, "ec_runtime_set_recover: NULL runtime");
+    rt->recover_max = max_per_actor;
+    return 0;
+}
+
+int ec_actor_recover_in_place(ec_actor *a)
+{
+    ec_runtime *rt = a->rt;
+    if (!rt->recover_max || a->recoveries >= rt->recover_max || rt->replay || !a->chain)
+        return -1;
+    ec_chain *live = a->chain;
+    uint64_t count = ec_chain_count(live), point;
+    if (last_boundary(live, &point)) {
+        ec_error_clear(); /* trapped in ec_init: no good state, the trap takes its course */
+        return -1;
+    }
+    uint8_t point_hash[EC_HASH_MAX];
+    size_t hl = 0;
+    {
+        ec_event ev;
+        if (ec_chain_get(live, point, &ev))
+            return -1;
+        hl = ev.hash_len;
+        memcpy(point_hash, ev.hash, hl);
+    }
+    session s;
+    memset(&s, 0, sizeof s);
+    s.rt = rt;
+    s.m = a->mod;
+    s.orig = live;
+    s.count = count;
+    int rc = rebuild_at(&s, live, count, point, a);
+    rt->replay = NULL;
+    a->chain = live;
+    for (size_t k = 0; k < s.ntmp; k++)
+        ec_chain_free(s.tmp[k]);
+    if (rc == 0) {
+        uint8_t small[128];
+        cbuf b;
+        cb_init(&b, small, sizeof small);
+        cb_map(&b, 3);
+        cb_str(&b, "point");
+        cb_uint(&b, point);
+        cb_str(&b, "abandoned");
+        cb_uint(&b, count - point - 1);
+        cb_str(&b, "point_hash");
+        cb_bytes(&b, point_hash, hl);
+        rc = ec_actor_record(a, "runtime/recovered", &b, NULL);
+        cb_free(&b);
+    }
+    if (rc) {
+        /* Left as the trap made it: no instance, trapped. */
+        if (a->inst) {
+            a->mod->free_inst(a->inst);
+            free(a->inst);
+            a->inst = NULL;
+            a->mem = NULL;
+        }
+        a->state = EC_ACTOR_TRAPPED;
+        if (!rt->quiet)
+            fprintf(stderr, "evchain: actor %s: automatic recovery failed: %s\n", a->id,
+                    ec_error_last() ? ec_error_last()->message : "?");
+        return -1;
+    }
+    a->recoveries++;
+    a->reason[0] = 0; /* running */
+    if (!rt->quiet)
+        fprintf(stderr, "evchain: actor %s recovered to seq %llu (%u of %u)\n", a->id,
+                (unsigned long long)point, a->recoveries, rt->recover_max);
     return 0;
 }

@@ -482,9 +482,13 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         snprintf(a->reason, sizeof a->reason, "trap in %s: %s", fn_names[fn], why);
         if (!rt->quiet)
             fprintf(stderr, "evchain: actor %s trapped in %s: %s\n", a->id, fn_names[fn], why);
+        /* Recovered from its last good state (replay.c): running again, nobody to tell. */
+        if (rc == 0 && ec_actor_recover_in_place(a) == 0)
+            return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s (recovered)", a->id,
+                                fn_names[fn], why);
         notify_parent(a, 1);
         /* Its children go with it: nothing supervises them any more. */
-        for (size_t k = 0; k < rt->nactors; k++)
+        for (size_t k = 0; k < rt->nactors && !rt->replay; k++) /* a replay touches no other */
             if (rt->actors[k]->parent == a)
                 ec_actor_stop(rt->actors[k], "parent trapped", 0);
         if (rc)
@@ -800,7 +804,7 @@ int ec_actor_stop(ec_actor *a, const char *reason, int notify)
     a->stop_requested = 0;
     snprintf(a->reason, sizeof a->reason, "stopped: %s", reason);
     /* A stopped parent takes its children with it: they cannot outlive supervision. */
-    for (size_t k = 0; k < a->rt->nactors; k++)
+    for (size_t k = 0; k < a->rt->nactors && !a->rt->replay; k++)
         if (a->rt->actors[k]->parent == a)
             ec_actor_stop(a->rt->actors[k], "parent stopped", 0);
     if (notify)
@@ -909,7 +913,7 @@ int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t t
 
 static void notify_parent(ec_actor *a, uint32_t event)
 {
-    if (!a->parent || a->parent->state != EC_ACTOR_RUNNING)
+    if (!a->parent || a->parent->state != EC_ACTOR_RUNNING || a->rt->replay)
         return;
     uint8_t head[EC_HASH_MAX];
     uint64_t seq;
