@@ -53,6 +53,14 @@ has "$T/err" "total = 22"
 expect 0 "$EV" replay "$TC"
 has "$T/out" "identical"
 
+# Automatic recovery while running: the trap is survived once, the count goes on.
+expect 0 "$EV" run "$A/tally.wasm" --name auto --data-dir "$D" --args 1 --message 2 \
+  --message crash --message 3 --recover 1
+has "$T/err" "recovered to seq"
+has "$T/err" "total = 6"
+has "$T/out" "running"
+expect 0 "$EV" replay "$D/actors/auto/chain"
+
 # Migration: the counter moves to another data directory and counts on.
 expect 0 "$EV" export --bundle "$C" -o "$T/c.bundle"
 expect 0 "$EV" import --bundle "$T/c.bundle" --data-dir "$T/other"
