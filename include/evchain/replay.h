@@ -22,10 +22,15 @@ typedef struct ec_replay_options {
     int any_module;
     /* Reproduce events 0..until only (UINT64_MAX: the whole chain). */
     uint64_t until;
+    /* 1: start from the newest state/snapshot before `until`, read from
+     * <store_dir>/objects/<hash> and checked against its recorded hash, instead of event 0;
+     * the events before it are copied as recorded, those after are replayed and checked. */
+    int from_snapshot;
+    const char *store_dir;
 } ec_replay_options;
 #define EC_REPLAY_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        EC_REPLAY_OPTIONS_VERSION, NULL, NULL, 0, UINT64_MAX                                       \
+        EC_REPLAY_OPTIONS_VERSION, NULL, NULL, 0, UINT64_MAX, 0, NULL                              \
     }
 
 /* What a replay found. On a divergence, expected_* is the recorded event at `seq` (type
@@ -40,9 +45,10 @@ typedef struct ec_replay_report {
     char *expected_type, *actual_type;
     uint8_t *expected_data, *actual_data;
     size_t expected_len, actual_len;
-    char why[256];     /* one line: what differs */
-    int trapped;       /* the replayed actor ended trapped */
-    uint64_t trap_seq; /* the seq of its last wasm/trap */
+    char why[256];         /* one line: what differs */
+    int trapped;           /* the replayed actor ended trapped */
+    uint64_t trap_seq;     /* the seq of its last wasm/trap */
+    uint64_t snapshot_seq; /* from_snapshot: the state/snapshot event started from, or UINT64_MAX */
 } ec_replay_report;
 void ec_replay_report_free(ec_replay_report *r);
 
@@ -70,10 +76,11 @@ typedef struct ec_recover_options {
     uint64_t to;             /* UINT64_MAX: the chain's last wasm/result */
     int migrated;            /* 1: record runtime/migrated (evchain resume), else recovered */
     int quiet;               /* do not echo actor logs */
+    int from_snapshot;       /* 1: rebuild from the newest snapshot before `to` (<data>/store) */
 } ec_recover_options;
 #define EC_RECOVER_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0                             \
+        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0                          \
     }
 
 /* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with
@@ -88,6 +95,13 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
  * running, at most max_per_actor times per actor; past that (or when the rebuild fails) the
  * trap takes its course: the actor stays trapped and its parent is told. 0 turns it off. */
 int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor);
+
+/* Snapshots: an actor's linear memory and globals at a call boundary, stored in the
+ * runtime's store (objects/<sha256>) and named by a state/snapshot event {seq, hash, size}.
+ * ec_actor_snapshot takes one now (the actor must be running, between calls);
+ * ec_runtime_set_snapshot_every takes one after every N calls into each actor (0: never). */
+int ec_actor_snapshot(ec_actor *a);
+int ec_runtime_set_snapshot_every(ec_runtime *rt, uint32_t calls);
 
 /* Migration bundles (docs/FORMAT.md section 7). Export: one file with the actor's chain (its
  * records as stored), its module, and the store objects and labels the chain used; data_dir

@@ -98,7 +98,8 @@ struct ec_actor {
     uint8_t reply_hash[32];
     /* Set by a host function before wasm_rt_trap so that the recorded trap says why. */
     char host_trap[200];
-    uint32_t recoveries; /* automatic recoveries after a trap so far (replay.c) */
+    uint32_t recoveries;           /* automatic recoveries after a trap so far (replay.c) */
+    uint32_t calls_since_snapshot; /* snapshot.c */
 };
 
 struct ec_runtime {
@@ -128,7 +129,8 @@ struct ec_runtime {
     /* Set while the runtime replays a chain (replay.c): every event is checked against the
      * recorded one and every host call answered from the chain, with no effect. */
     struct ec_replay_state *replay;
-    uint32_t recover_max; /* automatic recoveries per actor after a trap (0: none) */
+    uint32_t recover_max;    /* automatic recoveries per actor after a trap (0: none) */
+    uint32_t snapshot_every; /* a state/snapshot every N calls into an actor (0: none) */
 };
 
 /* module.c */
@@ -173,6 +175,15 @@ int ec_actor_recover_in_place(ec_actor *a);
 int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
 int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
                      int64_t *ret);
+/* snapshot.c: encode an actor's memory and globals (taken after event seq), restore them into
+ * a fresh instance of the same module, record a state/snapshot now (stored unless in a
+ * replay), and the executor's hook after each wasm/result (every rt->snapshot_every calls). */
+int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len);
+int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n);
+uint64_t ec_snapshot_seq(const uint8_t *p, size_t n);
+int ec_actor_snapshot_now(ec_actor *a);
+int ec_actor_after_call(ec_actor *a);
+
 /* module.c keeps a copy of each module it loads as <cache>/<sha256>.wasm, so that a replay
  * finds the module a chain names by its hash. */
 void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *wasm, size_t len);

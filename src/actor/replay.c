@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include <evchain/replay.h>
 
 #include "core/internal.h"
@@ -25,6 +27,7 @@ typedef struct ec_replay_state {
     int any_module;
     int stop;     /* diverged or limit reached: every further record is refused */
     int diverged; /* the report below is filled */
+    int resume;   /* drive: the actor already holds the state at the cursor (a snapshot) */
     ec_replay_report *rep;
 } ec_replay_state;
 
@@ -612,9 +615,10 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
     ec_actor *a = *a_out;
     int rc;
     if (a) {
-        /* An existing actor, rebuilt from event 1 (rs->cursor) in rs->into. */
+        /* An existing actor, rebuilt from event 1 (rs->cursor) in rs->into, or already at
+         * the cursor's state (restored from a snapshot). */
         a->chain = rs->into;
-        rc = fresh_instance(a);
+        rc = rs->resume ? 0 : fresh_instance(a);
     } else {
         start_info *si = &s->si;
         s->m->refs++; /* the new actor's reference */
@@ -646,6 +650,13 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
             rc = ec_actor_restart(a);
             if (rc == EC_ETRAP && !rs->stop)
                 rc = 0;
+        } else if (IS(ev, "state/snapshot")) {
+            /* Taken again and compared: the replayed state must hash the same. */
+            if (a->state != EC_ACTOR_RUNNING)
+                rc = diverge(rs, &ev, "(idle)", NULL, 0, "a snapshot of an actor that is %s",
+                             ec_actor_state_name(a->state));
+            else
+                rc = ec_actor_snapshot_now(a);
         } else if (IS(ev, "runtime/recovered") || IS(ev, "runtime/migrated")) {
             rc = reset_to(s, rs, a, &ev);
             rt->replay = rs;
@@ -745,6 +756,111 @@ static void session_close(session *s)
     start_free(&s->si);
 }
 
+/* Start from the newest state/snapshot event before rs->limit: its object is read from
+ * store_dir and checked against the recorded hash, events 0..it are copied into rs->into as
+ * recorded (each record checked as it is added), the actor is created and its memory and
+ * globals restored; the drive then goes on from the next event. EC_ENOTFOUND: no snapshot. */
+static int start_from_snapshot(session *s, ec_replay_state *rs, const char *store_dir,
+                               ec_actor **a_out, uint64_t *snap_seq)
+{
+    uint64_t q = rs->limit;
+    ec_event ev;
+    int rc;
+    for (;;) {
+        if (q-- == 0)
+            return ec_error_set(EC_ENOTFOUND, "replay: no state/snapshot in the chain");
+        if ((rc = ec_chain_get(rs->orig, q, &ev)))
+            return rc;
+        if (IS(ev, "state/snapshot"))
+            break;
+    }
+    uint8_t want[32];
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev.data, ev.data_len) ||
+        cb_map_find(ev.data, ev.data_len, "hash", &mt, &v, &vl, &num) || mt != 2 || vl != 32)
+        return ec_error_set(EC_EFORMAT, "replay: state/snapshot at seq %llu has no hash",
+                            (unsigned long long)q);
+    memcpy(want, v, 32);
+    char hex[65], path[4400];
+    ec_hex_encode(hex, want, 32);
+    snprintf(path, sizeof path, "%s/objects/%s", store_dir ? store_dir : "evchain-data/store", hex);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ec_error_set_errno(EC_ENOTFOUND, errno, "replay: snapshot %s (seq %llu)", path,
+                                  (unsigned long long)q);
+    uint8_t *snap = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            uint8_t *p2 = realloc(snap, cap);
+            if (!p2) {
+                free(snap);
+                fclose(f);
+                return ec_error_set(EC_ENOMEM, "replay: out of memory");
+            }
+            snap = p2;
+        }
+        size_t k = fread(snap + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    fclose(f);
+    uint8_t got[32];
+    unsigned dl = 0;
+    if (!EVP_Digest(snap, n, got, &dl, EVP_sha256(), NULL) || memcmp(got, want, 32) != 0) {
+        free(snap);
+        return ec_error_set(EC_EVERIFY,
+                            "replay: snapshot %s does not match the hash recorded at seq %llu",
+                            path, (unsigned long long)q);
+    }
+    /* The actor, created as at event 0 (checked against it in a scratch chain). */
+    ec_chain *scratch = NULL;
+    if ((rc = memory_chain(ec_chain_alg(rs->orig), &scratch))) {
+        free(snap);
+        return rc;
+    }
+    s->tmp[s->ntmp++] = scratch;
+    ec_replay_state st0;
+    memset(&st0, 0, sizeof st0);
+    st0.orig = rs->orig;
+    st0.into = scratch;
+    st0.count = rs->count;
+    st0.limit = 1;
+    st0.rep = rs->rep;
+    ec_actor *a = NULL;
+    rc = drive(s, &st0, &a);
+    if (rc == 0 && (st0.diverged || !a))
+        rc = ec_error_set(EC_EDIVERGE, "replay: event 0 does not match the module");
+    if (rc == 0)
+        rc = ec_snapshot_restore(a, snap, n);
+    if (rc == 0 && ec_snapshot_seq(snap, n) + 1 != q)
+        rc = ec_error_set(EC_EFORMAT,
+                          "replay: the snapshot at seq %llu says it was taken after "
+                          "seq %llu",
+                          (unsigned long long)q, (unsigned long long)ec_snapshot_seq(snap, n));
+    free(snap);
+    ec_backend *be = ec_chain_backend(rs->orig);
+    for (uint64_t k = 0; rc == 0 && k <= q; k++) {
+        const uint8_t *rec;
+        size_t rl;
+        if ((rc = be->get(be, k, &rec, &rl)) == 0)
+            rc = ec_chain_append_record(rs->into, rec, rl);
+    }
+    if (rc)
+        return rc;
+    a->chain = rs->into;
+    rs->cursor = q + 1;
+    rs->resume = 1;
+    *a_out = a;
+    *snap_seq = q;
+    return 0;
+}
+
 static void fill_report(ec_replay_report *out, ec_chain *replayed, ec_actor *a)
 {
     out->trapped = a && a->state == EC_ACTOR_TRAPPED;
@@ -793,8 +909,12 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
         rs.limit = opts->until < s.count ? opts->until + 1 : s.count;
         rs.any_module = opts->any_module;
         rs.rep = out;
+        out->snapshot_seq = UINT64_MAX;
         s.rt->replay = &rs;
-        rc = drive(&s, &rs, &a);
+        if (opts->from_snapshot)
+            rc = start_from_snapshot(&s, &rs, opts->store_dir, &a, &out->snapshot_seq);
+        if (rc == 0)
+            rc = drive(&s, &rs, &a);
         s.rt->replay = &rs;
         fill_report(out, replayed, a);
     }
@@ -918,7 +1038,14 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         rs.count = count;
         rs.limit = to + 1;
         rs.rep = rep;
-        rc = drive(&s, &rs, &a);
+        rep->snapshot_seq = UINT64_MAX;
+        if (opts->from_snapshot) {
+            char store[4200];
+            snprintf(store, sizeof store, "%s/store", data);
+            rc = start_from_snapshot(&s, &rs, store, &a, &rep->snapshot_seq);
+        }
+        if (rc == 0)
+            rc = drive(&s, &rs, &a);
         fill_report(rep, mem, a);
         if (rc == 0 && rs.diverged)
             rc = EC_EDIVERGE;

@@ -504,6 +504,8 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     cb_free(&b);
     if (ret)
         *ret = (int32_t)result;
+    if (rc == 0)
+        rc = ec_actor_after_call(a); /* a state/snapshot every N calls (snapshot.c) */
     if (rc == 0 && a->stop_requested)
         rc = ec_actor_stop(a, a->stop_reason ? a->stop_reason : "shutdown", 1);
     return rc;
