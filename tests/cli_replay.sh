@@ -61,6 +61,15 @@ has "$T/err" "total = 6"
 has "$T/out" "running"
 expect 0 "$EV" replay "$D/actors/auto/chain"
 
+# Snapshots every 2 calls; the replay can start from the newest one.
+expect 0 "$EV" run "$A/tally.wasm" --name snap --data-dir "$D" --args 1 --message 2 \
+  --message 3 --message 4 --snapshot-every 2 --quiet
+expect 0 "$EV" replay "$D/actors/snap/chain" --from-snapshot
+has "$T/out" "started from the snapshot at seq"
+has "$T/out" "identical"
+expect 0 "$EV" recover "$D/actors/snap/chain" --from-snapshot --message 10
+has "$T/err" "total = 20"
+
 # Migration: the counter moves to another data directory and counts on.
 expect 0 "$EV" export --bundle "$C" -o "$T/c.bundle"
 expect 0 "$EV" import --bundle "$T/c.bundle" --data-dir "$T/other"

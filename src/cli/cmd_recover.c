@@ -13,7 +13,7 @@ const char help_recover[] =
     "rebuild a trapped or stopped actor by replay and continue it live\n"
     "\n"
     "usage: evchain recover <chain-dir> [--to SEQ] [--message TEXT]... [--module FILE]\n"
-    "                       [--data-dir DIR] [--cache DIR] [--quiet]\n"
+    "                       [--data-dir DIR] [--cache DIR] [--from-snapshot] [--quiet]\n"
     "\n"
     "Replays the actor's chain up to SEQ (a wasm/result: the end of a call; default the last\n"
     "one, i.e. the last good state before a trap), checking every event, then records\n"
@@ -21,6 +21,7 @@ const char help_recover[] =
     "--message texts are delivered, then it is stopped. Events between the point and the\n"
     "marker stay in the chain as an abandoned line (docs/ABI.md section 7). The data\n"
     "directory defaults to the one holding <chain-dir> (<data>/actors/<id>/chain).\n"
+    "--from-snapshot starts the rebuild from the newest state/snapshot before the point.\n"
     "Exit 0 when the actor ends running or stopped, 1 when the replay diverges or the actor\n"
     "traps again, 2 on unusable input.\n";
 
@@ -28,6 +29,7 @@ const char help_resume[] =
     "continue an imported (migrated) actor in this data directory\n"
     "\n"
     "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
+    "                      [--from-snapshot]\n"
     "\n"
     "For an actor brought in with `evchain import --bundle`: rebuilds it by replay of\n"
     "<data>/actors/<id>/chain up to its last call boundary (module from <data>/cache),\n"
@@ -72,6 +74,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
             return EXIT_UNUSABLE;
         else if (strcmp(argv[i], "--quiet") == 0)
             o.quiet = 1;
+        else if (strcmp(argv[i], "--from-snapshot") == 0)
+            o.from_snapshot = 1;
         else if (argv[i][0] == '-') {
             cli_error(cmd, 0, "unknown option %s (see evchain help %s)", argv[i], cmd);
             return EXIT_UNUSABLE;

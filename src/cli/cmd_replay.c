@@ -13,7 +13,7 @@ const char help_replay[] =
     "run an actor again from its chain and check it reproduces the chain\n"
     "\n"
     "usage: evchain replay <chain-dir> [--module FILE] [--until SEQ] [--json] [--cache DIR]\n"
-    "                      [--any-module]\n"
+    "                      [--any-module] [--from-snapshot [--store DIR]]\n"
     "\n"
     "The actor's module (named by its SHA-256 in event 0) is taken from the runtime's cache\n"
     "(<data>/cache next to <data>/actors/<id>/chain, or --cache) or given with --module; a\n"
@@ -23,6 +23,8 @@ const char help_replay[] =
     "must equal the recorded one byte for byte; the first that does not stops the replay\n"
     "with a report: the seq, the recorded and the replayed event decoded, the events before.\n"
     "  --until SEQ   reproduce events 0..SEQ only\n"
+    "  --from-snapshot  start from the newest state/snapshot (its object read from\n"
+    "                <data>/store, or --store DIR, and checked against its recorded hash)\n"
     "  --json        the report as one JSON object\n"
     "Exit 0 when the chain is reproduced (a recorded trap included), 1 on a divergence, 2 on\n"
     "unusable input.\n";
@@ -103,7 +105,7 @@ static void text_event(FILE *f, const char *label, const char *type, const uint8
 
 int cmd_replay(int argc, char **argv)
 {
-    const char *path = NULL, *module = NULL, *cache = NULL;
+    const char *path = NULL, *module = NULL, *cache = NULL, *store = NULL;
     int json = 0, bad = 0;
     ec_replay_options ro = EC_REPLAY_OPTIONS_INIT;
     for (int i = 1; i < argc; i++) {
@@ -112,6 +114,8 @@ int cmd_replay(int argc, char **argv)
             module = v;
         else if ((v = cli_opt(argc, argv, &i, "--cache", &bad)))
             cache = v;
+        else if ((v = cli_opt(argc, argv, &i, "--store", &bad)))
+            store = v;
         else if ((v = cli_opt(argc, argv, &i, "--until", &bad))) {
             if (cli_parse_u64(v, &ro.until)) {
                 cli_error("replay", 0, "--until %s: not a seq", v);
@@ -123,6 +127,8 @@ int cmd_replay(int argc, char **argv)
             json = 1;
         else if (strcmp(argv[i], "--any-module") == 0)
             ro.any_module = 1;
+        else if (strcmp(argv[i], "--from-snapshot") == 0)
+            ro.from_snapshot = 1;
         else if (argv[i][0] == '-') {
             cli_error("replay", 0, "unknown option %s (see evchain help replay)", argv[i]);
             return EXIT_UNUSABLE;
@@ -142,8 +148,15 @@ int cmd_replay(int argc, char **argv)
         replay_cli_default_cache(path, cbuf, sizeof cbuf);
         cache = cbuf;
     }
+    char sbuf[4200];
+    if (!store) {
+        /* <data>/cache -> <data>/store */
+        snprintf(sbuf, sizeof sbuf, "%.*s/store", (int)(strlen(cache) - 6), cache);
+        store = sbuf;
+    }
     ro.module_path = module;
     ro.cache_dir = cache;
+    ro.store_dir = store;
     ec_chain *c = NULL;
     ec_open_options oo = EC_OPEN_OPTIONS_INIT;
     if (ec_chain_open_path(&c, path, &oo)) {
@@ -179,6 +192,9 @@ int cmd_replay(int argc, char **argv)
         } else {
             printf("replay of %s: %s %llu events, head %s\n", path,
                    whole ? "identical:" : "identical up to", (unsigned long long)rep.events, hex);
+            if (rep.snapshot_seq != UINT64_MAX)
+                printf("started from the snapshot at seq %llu\n",
+                       (unsigned long long)rep.snapshot_seq);
             if (rep.trapped)
                 printf("the trap at seq %llu is reproduced\n", (unsigned long long)rep.trap_seq);
         }

@@ -41,6 +41,7 @@ const char help_run[] =
     "  --quiet              do not echo actor logs\n"
     "  --recover N          rebuild a trapped actor from its last good state by replay, at\n"
     "                       most N times per actor (runtime/recovered; docs/ABI.md section 7)\n"
+    "  --snapshot-every N   a state/snapshot of each actor every N calls into it\n"
     "  --checkpoint-key F   sign each actor chain's checkpoints with this key (from\n"
     "                       `evchain keygen`); default DIR/runtime.key, made on first use,\n"
     "                       its verifier key beside it in DIR/runtime.vkey\n"
@@ -255,7 +256,7 @@ int cmd_run(int argc, char **argv)
     const char *msgs[MAX_LIST], *env[MAX_LIST];
     size_t nmsg = 0, nenv = 0;
     int bad = 0, serve_mode = 0;
-    uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0, recover = 0;
+    uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0, recover = 0, snap = 0;
     const char *cp_key = NULL;
     int no_checkpoints = 0;
     ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
@@ -294,6 +295,11 @@ int cmd_run(int argc, char **argv)
         } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {
             if (cli_parse_u64(v, &wait_ms) || wait_ms > 3600000) {
                 cli_error("run", 0, "--wait: '%s' is not a number of milliseconds", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--snapshot-every", &bad))) {
+            if (cli_parse_u64(v, &snap) || snap > 1000000000) {
+                cli_error("run", 0, "--snapshot-every: '%s' is not a number of calls", v);
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--recover", &bad))) {
@@ -368,6 +374,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_UNUSABLE;
     }
     ec_runtime_set_recover(rt, (uint32_t)recover);
+    ec_runtime_set_snapshot_every(rt, (uint32_t)snap);
     int rc = 0;
     char *id = NULL;
     if (module) {
