@@ -756,6 +756,131 @@ static void session_close(session *s)
     start_free(&s->si);
 }
 
+/* ---- a chain that continues another one from seq n ---- */
+
+/* Records 0..n-1 are read from `base` (the chain being replayed), records from n on are kept
+ * in memory: a replay from a snapshot then appends after the snapshot without copying (and
+ * re-checking) the events before it, so its cost is bounded by the events since. */
+typedef struct overlay {
+    ec_backend be;
+    ec_backend *base, *mem;
+    uint64_t n;
+} overlay;
+typedef struct overlay_iter {
+    ec_backend *b;
+    uint64_t next;
+} overlay_iter;
+
+#define OV(b) ((overlay *)(void *)(b))
+static int ov_get_alg(ec_backend *b, ec_hash_alg *out)
+{
+    return OV(b)->base->get_alg(OV(b)->base, out);
+}
+static int ov_set_alg(ec_backend *b, ec_hash_alg alg)
+{
+    ec_hash_alg have;
+    int rc = ov_get_alg(b, &have);
+    if (rc == 0 && have != alg)
+        rc = ec_error_set(EC_EINVAL, "overlay chain: algorithm differs from its base");
+    return rc;
+}
+static int ov_count(ec_backend *b, uint64_t *out)
+{
+    uint64_t m;
+    int rc = OV(b)->mem->count(OV(b)->mem, &m);
+    *out = OV(b)->n + m;
+    return rc;
+}
+static int ov_reserve(ec_backend *b, size_t len, uint8_t **out)
+{
+    return OV(b)->mem->reserve(OV(b)->mem, len, out);
+}
+static int ov_commit(ec_backend *b, uint64_t seq, size_t hash_off)
+{
+    return OV(b)->mem->commit(OV(b)->mem, seq - OV(b)->n, hash_off);
+}
+static int ov_get(ec_backend *b, uint64_t seq, const uint8_t **rec, size_t *len)
+{
+    overlay *o = OV(b);
+    return seq < o->n ? o->base->get(o->base, seq, rec, len)
+                      : o->mem->get(o->mem, seq - o->n, rec, len);
+}
+static int ov_find(ec_backend *b, const uint8_t *hash, size_t hl, uint64_t *out)
+{
+    overlay *o = OV(b);
+    uint64_t q;
+    int rc = o->mem->find_hash ? o->mem->find_hash(o->mem, hash, hl, &q) : EC_ENOTFOUND;
+    if (rc == 0) {
+        *out = q + o->n;
+        return 0;
+    }
+    if (!o->base->find_hash)
+        return ec_error_set(EC_EUNSUPPORTED, "overlay chain: no hash index");
+    rc = o->base->find_hash(o->base, hash, hl, &q);
+    if (rc == 0 && q >= o->n)
+        rc = EC_ENOTFOUND;
+    if (rc == 0)
+        *out = q;
+    return rc;
+}
+static int ov_iter_new(ec_backend *b, uint64_t from, ec_backend_iter **out)
+{
+    overlay_iter *it = malloc(sizeof *it);
+    if (!it)
+        return ec_error_set(EC_ENOMEM, "overlay chain: out of memory");
+    it->b = b;
+    it->next = from;
+    *out = (ec_backend_iter *)(void *)it;
+    return 0;
+}
+static int ov_iter_next(ec_backend_iter *i, const uint8_t **rec, size_t *len)
+{
+    overlay_iter *it = (overlay_iter *)(void *)i;
+    uint64_t c;
+    ov_count(it->b, &c);
+    if (it->next >= c)
+        return EC_ITEROVER;
+    return ov_get(it->b, it->next++, rec, len);
+}
+static void ov_iter_free(ec_backend_iter *i)
+{
+    free(i);
+}
+static void ov_free(ec_backend *b)
+{
+    OV(b)->mem->free(OV(b)->mem);
+    free(b);
+}
+
+static int overlay_chain(ec_chain *base, uint64_t n, ec_chain **out)
+{
+    overlay *o = calloc(1, sizeof *o);
+    if (!o)
+        return ec_error_set(EC_ENOMEM, "overlay chain: out of memory");
+    int rc = ec_backend_memory(&o->mem, NULL);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    o->base = ec_chain_backend(base);
+    o->n = n;
+    o->be.version = EC_BACKEND_VERSION;
+    o->be.get_alg = ov_get_alg;
+    o->be.set_alg = ov_set_alg;
+    o->be.count = ov_count;
+    o->be.reserve = ov_reserve;
+    o->be.commit = ov_commit;
+    o->be.get = ov_get;
+    o->be.find_hash = ov_find;
+    o->be.iter_new = ov_iter_new;
+    o->be.iter_next = ov_iter_next;
+    o->be.iter_free = ov_iter_free;
+    o->be.free = ov_free;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = ec_chain_alg(base);
+    return ec_chain_open(out, &o->be, &co);
+}
+
 /* Start from the newest state/snapshot event before rs->limit: its object is read from
  * store_dir and checked against the recorded hash, events 0..it are copied into rs->into as
  * recorded (each record checked as it is added), the actor is created and its memory and
@@ -844,12 +969,18 @@ static int start_from_snapshot(session *s, ec_replay_state *rs, const char *stor
                           "seq %llu",
                           (unsigned long long)q, (unsigned long long)ec_snapshot_seq(snap, n));
     free(snap);
-    ec_backend *be = ec_chain_backend(rs->orig);
-    for (uint64_t k = 0; rc == 0 && k <= q; k++) {
-        const uint8_t *rec;
-        size_t rl;
-        if ((rc = be->get(be, k, &rec, &rl)) == 0)
-            rc = ec_chain_append_record(rs->into, rec, rl);
+    if (rc == 0 && !rs->into) {
+        /* Nobody wants the events before the snapshot again: continue the original. */
+        if ((rc = overlay_chain(rs->orig, q + 1, &rs->into)) == 0)
+            s->tmp[s->ntmp++] = rs->into;
+    } else {
+        ec_backend *be = ec_chain_backend(rs->orig);
+        for (uint64_t k = 0; rc == 0 && k <= q; k++) {
+            const uint8_t *rec;
+            size_t rl;
+            if ((rc = be->get(be, k, &rec, &rl)) == 0)
+                rc = ec_chain_append_record(rs->into, rec, rl);
+        }
     }
     if (rc)
         return rc;
@@ -895,11 +1026,11 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
     ec_replay_state rs;
     memset(&rs, 0, sizeof rs);
     int rc = session_open(&s, chain, opts->module_path, opts->cache_dir, NULL, opts->any_module);
-    if (rc == 0 && !replayed) {
+    if (rc == 0 && !replayed && !opts->from_snapshot) {
         rc = memory_chain(ec_chain_alg(chain), &own);
         replayed = own;
     }
-    if (rc == 0 && ec_chain_count(replayed) != 0)
+    if (rc == 0 && replayed && ec_chain_count(replayed) != 0)
         rc = ec_error_set(EC_EINVAL, "replay: the chain to replay into is not empty");
     ec_actor *a = NULL;
     if (rc == 0) {
@@ -916,7 +1047,8 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
         if (rc == 0)
             rc = drive(&s, &rs, &a);
         s.rt->replay = &rs;
-        fill_report(out, replayed, a);
+        if (rs.into)
+            fill_report(out, rs.into, a);
     }
     session_close(&s);
     ec_chain_free(own);
@@ -1030,7 +1162,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     ec_chain *mem = NULL;
     ec_actor *a = NULL;
     rc = session_open(&s, chain, opts->module_path, cache, data, 0);
-    if (rc == 0 && (rc = memory_chain(ec_chain_alg(chain), &mem)) == 0)
+    if (rc == 0 && !opts->from_snapshot && (rc = memory_chain(ec_chain_alg(chain), &mem)) == 0)
         s.tmp[s.ntmp++] = mem;
     if (rc == 0) {
         rs.orig = chain;
@@ -1046,7 +1178,8 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         }
         if (rc == 0)
             rc = drive(&s, &rs, &a);
-        fill_report(rep, mem, a);
+        if (rs.into)
+            fill_report(rep, rs.into, a);
         if (rc == 0 && rs.diverged)
             rc = EC_EDIVERGE;
         if (rc == 0 && (!a || a->state != EC_ACTOR_RUNNING || !a->inst))
