@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <evchain/replay.h>
+#include "core/internal.h"
 #include "test_actor_util.h"
 
 static char cache_dir[512];
@@ -570,6 +571,66 @@ static void snapshots(void)
     scratch_end();
 }
 
+/* A stored snapshot, read field by field against docs/FORMAT.md section 9. */
+static void snapshot_layout(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "tally", "t", "10");
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "t", "5", 1));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE_OK(ec_actor_snapshot(a));
+    ec_chain *c = ec_actor_chain(a);
+    ec_event ev;
+    REQUIRE_OK(ec_chain_get(c, ec_chain_count(c) - 1, &ev));
+    REQUIRE(ev.type_len == 14 && memcmp(ev.type, "state/snapshot", 14) == 0);
+    /* {"seq": n, "hash": h'..', "size": n}: the hash follows "hash" 0x58 0x20. */
+    const uint8_t *hp = NULL;
+    for (size_t i = 0; i + 6 + 32 <= ev.data_len; i++)
+        if (memcmp(ev.data + i, "hash\x58\x20", 6) == 0)
+            hp = ev.data + i + 6;
+    REQUIRE(hp);
+    char hex[65], path[700];
+    ec_hex_encode(hex, hp, 32);
+    uint64_t seq = ev.seq - 1;
+    snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f);
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    REQUIRE(n > 56);
+    CHECK(memcmp(buf, "EVSNAP\x00\x01", 8) == 0);
+    /* the module's SHA-256, as actor/start records it */
+    f = fopen(actor_path("tally"), "rb");
+    REQUIRE(f);
+    static uint8_t w[1 << 20];
+    size_t wl = fread(w, 1, sizeof w, f);
+    fclose(f);
+    ec_hasher *hs;
+    uint8_t d[32];
+    REQUIRE_OK(ec_hasher_new(&hs, EC_HASH_SHA256));
+    CHECK_OK(ec_hasher_bytes(hs, w, wl, d));
+    CHECK(memcmp(buf + 8, d, 32) == 0);
+    uint64_t s8 = 0;
+    for (int k = 0; k < 8; k++)
+        s8 = s8 << 8 | buf[40 + k];
+    CHECK(s8 == seq);
+    /* One i32 global (the stack pointer, 65536 at rest, host order: little-endian here),
+     * padded to the memory descriptor's 8-byte alignment. */
+    CHECK(buf[48] == 0 && buf[49] == 0 && buf[50] == 0 && buf[51] == 8);
+    CHECK(memcmp(buf + 52, "\x00\x00\x01\x00\x00\x00\x00\x00", 8) == 0);
+    uint32_t pages = (uint32_t)buf[60] << 24 | (uint32_t)buf[61] << 16 | buf[62] << 8 | buf[63];
+    CHECK(pages >= 1 && n == 64 + (size_t)pages * 65536);
+    CHECK_OK(ec_hasher_bytes(hs, buf, n, d));
+    CHECK(memcmp(d, hp, 32) == 0);
+    ec_hasher_free(hs);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* ---- migration ---- */
 
 /* A counter (its value in the store) moves between two data directories: the bundle carries
@@ -709,6 +770,7 @@ int main(void)
     RUN(auto_recover_bounded);
     RUN(auto_recover_in_group);
     RUN(snapshots);
+    RUN(snapshot_layout);
     RUN(migrate_counter);
     RUN(bundle_vector);
     TEST_END();
