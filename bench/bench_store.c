@@ -33,7 +33,7 @@
 
 static char root[256];
 
-static void die(const char *what)
+__attribute__((noreturn)) static void die(const char *what)
 {
     const ec_error *e = ec_error_last();
     fprintf(stderr, "bench_store: %s: %s\n", what, e ? e->message : "");

@@ -15,27 +15,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect() {
-  want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  got=$?
-  if [ "$got" -eq "$want" ]; then ok; else
-    bad "exit $got (want $want): $*"
-    sed 's/^/  stdout: /' "$T/out" >&2
-    sed 's/^/  stderr: /' "$T/err" >&2
-  fi
-}
-has() {
-  if grep -qF -- "$2" "$1"; then ok; else
-    bad "$1 lacks '$2'"
-    sed 's/^/  got: /' "$1" >&2
-  fi
-}
+. tests/clilib.sh
 have_cmd() { "$EV" help "$1" >/dev/null 2>&1; }
 
 # --- one module, messages, a disk chain that verifies
@@ -182,5 +162,4 @@ if have_cmd log; then
   has "$T/out" "actor/stop"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -8,31 +8,7 @@ EV=$1
 V=tests/vectors/theater
 T=$(mktemp -d /tmp/evchain_cli_proof.XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE CMD...: run CMD, keep stdout in $T/out and stderr in $T/err, check the exit.
-expect() {
-  want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  got=$?
-  if [ "$got" -eq "$want" ]; then ok; else
-    bad "exit $got (want $want): $*"
-    sed 's/^/  stdout: /' "$T/out" >&2
-    sed 's/^/  stderr: /' "$T/err" >&2
-  fi
-}
-# has FILE TEXT: FILE contains TEXT (fixed string).
-has() {
-  if grep -qF -- "$2" "$1"; then ok; else
-    bad "$1 lacks '$2'"
-    sed 's/^/  got: /' "$1" >&2
-  fi
-}
+. tests/clilib.sh
 
 # --- keygen
 expect 0 "$EV" keygen example.org/proof-test -o "$T/k.key" --vkey-out "$T/k.vkey"
@@ -274,5 +250,4 @@ expect 0 "$EV" verify-proof "$C/evchain-example-1.tlog-proof" \
   --vkey evchain.test/vector+ad21a967+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4 \
   --hash 2c9ef613cf2b30d32907a2f2d915ccd4da2fb1517d8b705341082e124c8ec37f
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -15,6 +15,7 @@ expect() {
   got=$?
   if [ "$got" -eq "$want" ]; then ok; else
     bad "exit $got (want $want): $*"
+    sed 's/^/  stdout: /' "$T/out" >&2
     sed 's/^/  stderr: /' "$T/err" >&2
   fi
 }

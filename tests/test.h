@@ -11,6 +11,18 @@
 static int t_passed, t_failed, t_case_failed;
 static const char *t_case_name;
 
+/* An empty chain over the memory backend (alg 0: SHA-256), or NULL. */
+static inline ec_chain *test_memory_chain(ec_hash_alg alg)
+{
+    ec_backend *be;
+    ec_chain *c = NULL;
+    ec_chain_options o = EC_CHAIN_OPTIONS_INIT;
+    o.alg = alg;
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, &o))
+        return NULL;
+    return c;
+}
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \

@@ -4,17 +4,6 @@
 #include "test.h"
 #include "core/internal.h"
 
-static ec_chain *new_chain(ec_hash_alg alg)
-{
-    ec_backend *be;
-    ec_chain *c = NULL;
-    ec_chain_options o = EC_CHAIN_OPTIONS_INIT;
-    o.alg = alg;
-    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, &o))
-        return NULL;
-    return c;
-}
-
 static int fill(ec_chain *c, uint64_t n)
 {
     char data[64], desc[32];
@@ -34,7 +23,7 @@ static int fill(ec_chain *c, uint64_t n)
 
 static void append_get_find_iter(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     CHECK(ec_chain_alg(c) == EC_HASH_SHA256);
     uint8_t h[EC_HASH_MAX];
@@ -94,7 +83,7 @@ static void append_get_find_iter(void)
 
 static void bad_appends(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     ec_event_input in = {.type = NULL};
     CHECK(ec_chain_append(c, &in, NULL, NULL) == EC_EINVAL);
@@ -119,7 +108,7 @@ static void bad_appends(void)
     ec_chain_free(c);
 
     /* theater-sha1 chains cannot carry what Theater's hash does not cover */
-    c = new_chain(EC_HASH_THEATER_SHA1);
+    c = test_memory_chain(EC_HASH_THEATER_SHA1);
     REQUIRE(c);
     ec_event_input t = {.type = "wasm", .data = "{}", .data_len = 2, .timestamp = 5};
     CHECK(ec_chain_append(c, &t, NULL, NULL) == EC_EINVAL);
@@ -164,7 +153,7 @@ static void tamper_every_field(void)
         {"data", SIZE_MAX - 33, EC_VERIFY_HASH_MISMATCH},
         {"hash", SIZE_MAX - 1, EC_VERIFY_HASH_MISMATCH},
     };
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     REQUIRE_OK(fill(c, N));
     ec_verify_result r1, r2;
@@ -231,7 +220,7 @@ static void tamper_every_field(void)
 static void reopen_existing_backend(void)
 {
     /* A chain handle over a backend that already has records picks up its head and alg. */
-    ec_chain *c = new_chain(EC_HASH_SHA1);
+    ec_chain *c = test_memory_chain(EC_HASH_SHA1);
     REQUIRE(c);
     REQUIRE_OK(fill(c, 10));
     ec_event ev;
@@ -239,7 +228,7 @@ static void reopen_existing_backend(void)
     uint8_t h[20];
     memcpy(h, ev.hash, 20);
     /* Copy records into a second chain through append_record: full checks. */
-    ec_chain *d = new_chain(EC_HASH_SHA1);
+    ec_chain *d = test_memory_chain(EC_HASH_SHA1);
     REQUIRE(d);
     ec_backend *be = ec_chain_backend(c);
     for (uint64_t s = 0; s < 10; s++) {
@@ -280,7 +269,7 @@ static void *appender(void *arg)
 
 static void concurrent_appends(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     pthread_t th[4];
     struct thr t[4];

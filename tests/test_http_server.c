@@ -473,8 +473,8 @@ static void malformed_400(void)
         "GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n", /* not origin-form */
         "GET /nohost HTTP/1.1\r\n\r\n",                                   /* no Host */
         "POST /twice HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        "POST /both HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
-        "chunked\r\n\r\n0\r\n\r\n",
+        ("POST /both HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n"),
         "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", /* a space in the target */
     };
     static const char *want[] = {"http://example.com/x", "/nohost", "/twice", "/both", ""};

@@ -10,17 +10,6 @@
 
 static char tmpdir[] = "/tmp/evchain_test_json_XXXXXX";
 
-static ec_chain *new_chain(ec_hash_alg alg)
-{
-    ec_backend *be;
-    ec_chain *c = NULL;
-    ec_chain_options o = EC_CHAIN_OPTIONS_INIT;
-    o.alg = alg;
-    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, &o))
-        return NULL;
-    return c;
-}
-
 /* Events at every edge the JSON form has to carry: absent vs empty description, control
  * characters, quotes, NUL in a description, non-ASCII, empty and binary data, and u64
  * timestamps on both sides of 2^63. */
@@ -149,7 +138,7 @@ static int fill_theater(ec_chain *c)
 
 static void roundtrip(ec_hash_alg alg, ec_file_format fmt)
 {
-    ec_chain *c = new_chain(alg);
+    ec_chain *c = test_memory_chain(alg);
     REQUIRE(c);
     REQUIRE_OK(alg == EC_HASH_THEATER_SHA1 ? fill_theater(c) : fill_edges(c));
     size_t len;
@@ -172,7 +161,7 @@ static void roundtrip(ec_hash_alg alg, ec_file_format fmt)
         ec_chain_free(d);
     }
     /* also through ec_import_stream into an open chain */
-    ec_chain *e = new_chain(alg);
+    ec_chain *e = test_memory_chain(alg);
     FILE *f = fmemopen(text, len, "r");
     REQUIRE(e && f);
     CHECK_OK(ec_import_stream(e, f, "mem", EC_FORMAT_AUTO, 0, NULL));
@@ -204,7 +193,7 @@ static void roundtrip_jsonl_theater(void)
  * layout of the same values goes through jansson. Both must give the same records. */
 static void fast_and_slow_agree(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     REQUIRE_OK(fill_edges(c));
     size_t len;
@@ -252,7 +241,7 @@ static void fast_and_slow_agree(void)
  * layout is parsed whole. Both give the same chain, pretty-printed or not. */
 static void json_layouts(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     REQUIRE_OK(fill_edges(c));
     size_t len;
@@ -311,7 +300,7 @@ static void json_layouts(void)
 
 static void u64_forms(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     REQUIRE_OK(fill_edges(c));
     size_t len;
@@ -391,7 +380,7 @@ static void tamper_data(char *text, uint64_t seq)
 
 static void tampered(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     for (int i = 0; i < 20; i++) {
         ec_event_input in = {.type = "t", .data = "payload", .data_len = 7, .timestamp = 5};
@@ -417,7 +406,7 @@ static void tampered(void)
         CHECK(vr.seq == 13 && vr.status == EC_VERIFY_HASH_MISMATCH);
         ec_chain_free(d);
         /* through ec_import_stream: refused at 13 with the first 13 kept */
-        ec_chain *e = new_chain(0);
+        ec_chain *e = test_memory_chain(0);
         FILE *f = fmemopen(text, len, "r");
         memset(&vr, 0, sizeof vr);
         CHECK(ec_import_stream(e, f, "mem", EC_FORMAT_AUTO, 0, &vr) == EC_EVERIFY);
@@ -563,7 +552,7 @@ static void limits(void)
 static void empty_chain(void)
 {
     for (int fmt = EC_FORMAT_JSON; fmt <= EC_FORMAT_JSONL; fmt++) {
-        ec_chain *c = new_chain(EC_HASH_SHA1);
+        ec_chain *c = test_memory_chain(EC_HASH_SHA1);
         REQUIRE(c);
         size_t len;
         int rc;
@@ -583,7 +572,7 @@ static void empty_chain(void)
 
 static void import_into(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     for (int i = 0; i < 10; i++) {
         ec_event_input in = {.type = "x", .data = &i, .data_len = sizeof i, .timestamp = 7};
@@ -603,7 +592,7 @@ static void import_into(void)
     CHECK_OK(ec_export_stream(c, f2, &o));
     fclose(f1);
     fclose(f2);
-    ec_chain *d = new_chain(0);
+    ec_chain *d = test_memory_chain(0);
     REQUIRE(d);
     FILE *in = fmemopen(b2, l2, "r");
     ec_verify_result vr;
@@ -618,7 +607,7 @@ static void import_into(void)
     fclose(in);
     CHECK(same_events(c, d));
     /* algorithm mismatch */
-    ec_chain *s1 = new_chain(EC_HASH_SHA1);
+    ec_chain *s1 = test_memory_chain(EC_HASH_SHA1);
     in = fmemopen(b1, l1, "r");
     CHECK(ec_import_stream(s1, in, "first", EC_FORMAT_AUTO, 0, NULL) == EC_EINVAL);
     CHECK(strstr(ec_error_last()->message, "first: the file's chain uses sha256"));
@@ -652,7 +641,7 @@ static int dir_entries(const char *dir)
 
 static void export_file(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     REQUIRE_OK(fill_edges(c));
     char sub[128], path[160];
@@ -699,7 +688,7 @@ static void export_file(void)
 
 static void event_json(void)
 {
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     REQUIRE_OK(fill_edges(c));
     size_t len;
@@ -728,7 +717,7 @@ static void vector_example(void)
     size_t len;
     char *file = read_file("tests/vectors/json/example.jsonl", &len);
     REQUIRE(file);
-    ec_chain *c = new_chain(0);
+    ec_chain *c = test_memory_chain(0);
     REQUIRE(c);
     ec_event_input a = {.type = "greeting",
                         .data = "hello",

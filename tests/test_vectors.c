@@ -24,17 +24,6 @@ static const struct vec V[] = {
      "68bb54beab0dfdadd90bc3e235496b07993ace45"},
 };
 
-static ec_chain *new_chain(ec_hash_alg alg)
-{
-    ec_backend *be;
-    ec_chain *c = NULL;
-    ec_chain_options o = EC_CHAIN_OPTIONS_INIT;
-    o.alg = alg;
-    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, &o))
-        return NULL;
-    return c;
-}
-
 static void check_record(ec_chain *c, uint64_t seq, const struct vec *v)
 {
     const uint8_t *rec;
@@ -52,7 +41,7 @@ static void check_record(ec_chain *c, uint64_t seq, const struct vec *v)
 
 static void sha256_vectors(void)
 {
-    ec_chain *c = new_chain(EC_HASH_SHA256);
+    ec_chain *c = test_memory_chain(EC_HASH_SHA256);
     REQUIRE(c);
     ec_event_input e1 = {.type = "runtime/start",
                          .data = "{\"actor\":\"counter\"}",
@@ -82,7 +71,7 @@ static void sha256_vectors(void)
 
 static void sha1_vector(void)
 {
-    ec_chain *c = new_chain(EC_HASH_SHA1);
+    ec_chain *c = test_memory_chain(EC_HASH_SHA1);
     REQUIRE(c);
     /* timestamp 0 means "now" for append; import the exact record instead. */
     uint8_t rec[256];
@@ -96,7 +85,7 @@ static void sha1_vector(void)
     CHECK(ev.description && ev.description_len == 0); /* present but empty */
     /* One bit off in the hash and the record is refused. */
     rec[n] ^= 1;
-    ec_chain *c2 = new_chain(EC_HASH_SHA1);
+    ec_chain *c2 = test_memory_chain(EC_HASH_SHA1);
     REQUIRE(c2);
     CHECK(ec_chain_append_record(c2, rec, n + 20) == EC_EVERIFY);
     CHECK(ec_chain_count(c2) == 0);

@@ -178,6 +178,11 @@ int cmd_import(int argc, char **argv)
             return EXIT_UNUSABLE;
         }
     }
+    struct stat ist;
+    if (stat(in, &ist) == 0 && S_ISDIR(ist.st_mode)) {
+        cli_error("import", 0, "%s: a directory; import reads a JSON, JSONL or Theater file", in);
+        return EXIT_UNUSABLE;
+    }
     FILE *f = fopen(in, "rb");
     if (!f) {
         cli_error("import", 0, "%s: %s", in, strerror(errno));

@@ -1502,12 +1502,12 @@ static int d_wait_durable(ec_backend *b, uint64_t seq)
         rc = ec_error_set(EC_EINVAL, "%s: wait for seq %llu, which was never committed", d->dir,
                           (unsigned long long)seq);
     while (!rc) {
+        if (seq < d->durable) /* durable before any later failure: acknowledged */
+            break;
         if (d->failed) {
             rc = poisoned(d);
             break;
         }
-        if (seq < d->durable)
-            break;
         if (d->flushing) {
             pthread_cond_wait(&d->cv, &d->mu);
             continue;
