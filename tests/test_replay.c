@@ -145,6 +145,54 @@ static void trap_reproduced(void)
     scratch_end();
 }
 
+/* The benchmark pair (time_now in a loop, request round trips) and tally. */
+static void bench_and_tally_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *x = spawn(rt, "bench", "x", "y"), *y = spawn(rt, "bench", "y", "x");
+    ec_actor *t = spawn(rt, "tally", "t", "3");
+    REQUIRE(x && y && t);
+    CHECK_OK(ec_runtime_send(rt, "x", "clock 100", 9));
+    CHECK_OK(ec_runtime_send(rt, "x", "ask 3", 5));
+    CHECK_OK(ec_runtime_send(rt, "t", "4", 1));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *all[] = {x, y, t};
+    for (int k = 0; k < 3; k++) {
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(all[k]), &rep));
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* The hostile actor's traps (out of fuel, stack exhausted, a bad pointer given to a host
+ * call, division by zero) and its memory bomb: each reproduced at the same seq. */
+static void hostile_traps_reproduced(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(2000000);
+    REQUIRE(rt);
+    const char *msgs[] = {"loop", "recurse", "oob", "divzero", "bomb"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++) {
+        ec_actor *a = spawn(rt, "hostile", msgs[k], NULL);
+        REQUIRE(a);
+        CHECK_OK(ec_runtime_send(rt, msgs[k], msgs[k], strlen(msgs[k])));
+        CHECK_OK(ec_runtime_run(rt, 0, NULL));
+        CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+        uint64_t trap = 0;
+        CHECK_OK(find_event(ec_actor_chain(a), "wasm/trap", 0, NULL, &trap));
+        CHECK(rep.trapped && rep.trap_seq == trap);
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* ---- no effect ---- */
 
 static uint64_t tree_sum;
@@ -763,6 +811,8 @@ int main(void)
     RUN(pingpong_identical);
     RUN(supervisor_group_identical);
     RUN(trap_reproduced);
+    RUN(bench_and_tally_identical);
+    RUN(hostile_traps_reproduced);
     RUN(no_effect);
     RUN(divergence_reported);
     RUN(forged_chain_diverges);
