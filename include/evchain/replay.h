@@ -113,6 +113,9 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
  * before anything is written; then the actor appears as <data_dir>/actors/<id> (its id into
  * id_out), the module in the cache, the objects and labels in the store. An existing actor of
  * that id, or a label naming another object, is refused. */
+/* Check a bundle's bytes without importing: the digests, the entries, every record of the
+ * chain (not the replay, which needs the module run). 0, EC_EFORMAT or EC_EVERIFY. */
+int ec_bundle_check(const void *data, size_t len);
 int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
                      char *id_out, size_t id_cap);
 

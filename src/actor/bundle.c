@@ -428,23 +428,18 @@ static int rm_rf(const char *path)
     return unlink(path);
 }
 
-int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
-                     char *id_out, size_t id_cap)
+/* Parse a bundle's bytes and check everything that needs no module run: the digests, the
+ * entries, and every record of the chain (into a memory chain, *mem_out). */
+static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry **es_out,
+                size_t *ne_out, const entry **ch_out, const entry **mod_out, ec_chain **mem_out)
 {
-    if (!bundle_path || !data_dir)
-        return ec_error_set(EC_EINVAL, "ec_bundle_import: NULL argument");
-    uint8_t *file = NULL;
-    size_t flen = 0;
-    int rc = read_whole(bundle_path, &file, &flen);
-    if (rc)
-        return rc;
     entry *es = NULL;
     size_t ne = 0;
     ec_chain *mem = NULL;
-    char tmpdir[4400] = "", cache[4400], path[4600], final[4600];
-    if ((rc = parse(bundle_path, file, flen, &es, &ne)))
-        goto done;
     const entry *ch = NULL, *mod = NULL;
+    int rc = parse(bundle_path, file, flen, &es, &ne);
+    if (rc)
+        goto done;
     for (size_t k = 0; k < ne; k++) {
         const entry *e = &es[k];
         if (e->kind == K_CHAIN || e->kind == K_MODULE) {
@@ -484,7 +479,14 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     /* The chain: every record checked (structure, seq, parent link, hash) as it is added. */
     {
         ec_backend *be = NULL;
-        if ((rc = ec_backend_memory(&be, NULL)) || (rc = ec_chain_open(&mem, be, NULL)))
+        ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+        ec_event first;
+        /* The chain's algorithm is its first record's. */
+        if (ch->len >= 4 && ec_get_u32(ch->data) <= ch->len - 4 &&
+            ec_record_decode(&first, ch->data + 4, ec_get_u32(ch->data)) == 0)
+            co.alg = first.alg;
+        ec_error_clear();
+        if ((rc = ec_backend_memory(&be, NULL)) || (rc = ec_chain_open(&mem, be, &co)))
             goto done;
         size_t off = 0;
         while (off < ch->len) {
@@ -503,6 +505,51 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
             off += 4 + rl;
         }
     }
+done:
+    if (rc) {
+        ec_chain_free(mem);
+        free(es);
+        return rc;
+    }
+    *es_out = es;
+    *ne_out = ne;
+    *ch_out = ch;
+    *mod_out = mod;
+    *mem_out = mem;
+    return 0;
+}
+
+int ec_bundle_check(const void *data, size_t len)
+{
+    entry *es = NULL;
+    size_t ne = 0;
+    const entry *ch = NULL, *mod = NULL;
+    ec_chain *mem = NULL;
+    int rc = load("bundle", data, len, &es, &ne, &ch, &mod, &mem);
+    if (rc == 0) {
+        ec_chain_free(mem);
+        free(es);
+    }
+    return rc;
+}
+
+int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
+                     char *id_out, size_t id_cap)
+{
+    if (!bundle_path || !data_dir)
+        return ec_error_set(EC_EINVAL, "ec_bundle_import: NULL argument");
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    int rc = read_whole(bundle_path, &file, &flen);
+    if (rc)
+        return rc;
+    entry *es = NULL;
+    size_t ne = 0;
+    ec_chain *mem = NULL;
+    char tmpdir[4400] = "", cache[4400], path[4600], final[4600];
+    const entry *ch = NULL, *mod = NULL;
+    if ((rc = load(bundle_path, file, flen, &es, &ne, &ch, &mod, &mem)))
+        goto done;
     snprintf(final, sizeof final, "%s/actors/%s", data_dir, ch->name);
     struct stat st;
     if (stat(final, &st) == 0) {
