@@ -35,6 +35,14 @@ expect 1 "$EV" replay "$C" --module "$A/counter2.wasm" --any-module --json
 has "$T/out" '"status": "diverged", "seq": 10'
 has "$T/out" '"actual": {"type": "store/put", "data": {"data":"2"}}'
 
+# The supervisor group: each actor replayed from its own chain.
+expect 0 "$EV" run "$A/supervisor.wasm" --name sup --data-dir "$D" --message "work 3" \
+  --message crash --message total --quiet
+for id in sup sup.worker sup.crasher; do
+  expect 0 "$EV" replay "$D/actors/$id/chain"
+  has "$T/out" "identical"
+done
+
 # Unusable input: no module in the cache, not a chain.
 expect 2 "$EV" replay "$C" --cache "$T/nocache"
 has "$T/err" "give it with --module"
@@ -80,6 +88,9 @@ expect 0 "$EV" resume counter --data-dir "$T/other" --message inc
 has "$T/out" "runtime/migrated"
 has "$T/err" "count = 4"
 expect 0 "$EV" replay "$T/other/actors/counter/chain"
+# The migrated chain continues the original: evchain diff sees a prefix.
+expect 1 "$EV" diff "$C" "$T/other/actors/counter/chain"
+has "$T/out" "identical up to 30"
 # A bundle with one byte changed is refused, and nothing is imported.
 python3 - "$T/c.bundle" "$T/bad.bundle" <<'PY' 2>/dev/null || cp "$T/c.bundle" "$T/bad.bundle"
 import sys

@@ -60,10 +60,17 @@ static void counter_identical(void)
     REQUIRE(rt);
     ec_actor *a = spawn(rt, "counter", "c", NULL);
     REQUIRE(a);
-    const char *msgs[] = {"inc", "add 5", "inc"};
-    for (size_t k = 0; k < 3; k++)
+    const char *msgs[] = {"inc", "add 5", "tick", "inc"};
+    for (size_t k = 0; k < 4; k++)
         CHECK_OK(ec_runtime_send(rt, "c", msgs[k], strlen(msgs[k])));
-    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    size_t pending = 1;
+    CHECK_OK(ec_runtime_run(rt, 2000, &pending)); /* the tick's timer fires */
+    CHECK(pending == 0);
+    CHECK_OK(find_event(ec_actor_chain(a), "timer/set", 0, NULL, NULL));
+    char *tj = NULL;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "wasm/call", 5, &tj, NULL));
+    CHECK(strstr(tj, "ec_handle_timer"));
+    free(tj);
     CHECK_OK(ec_runtime_stop(rt, "c", "test over"));
     ec_replay_report rep;
     CHECK_OK(replay_identical(ec_actor_chain(a), &rep));

@@ -186,9 +186,13 @@ int cmd_replay(int argc, char **argv)
                    same ? (whole ? "identical" : "identical-prefix") : "different-head",
                    (unsigned long long)rep.events, hex);
             if (rep.trapped)
-                printf("%llu}\n", (unsigned long long)rep.trap_seq);
+                printf("%llu", (unsigned long long)rep.trap_seq);
             else
-                printf("null}\n");
+                printf("null");
+            if (rep.snapshot_seq != UINT64_MAX)
+                printf(", \"snapshot_seq\": %llu}\n", (unsigned long long)rep.snapshot_seq);
+            else
+                printf(", \"snapshot_seq\": null}\n");
         } else {
             printf("replay of %s: %s %llu events, head %s\n", path,
                    whole ? "identical:" : "identical up to", (unsigned long long)rep.events, hex);
