@@ -381,8 +381,8 @@ int cb_check(const uint8_t *data, size_t len)
 }
 
 /* Event types this layer writes: "<category>/<name>" with one of these categories. */
-static const char *const categories[] = {"actor", "wasm",    "runtime",   "time",
-                                         "timer", "random",  "env",       "store",
+static const char *const categories[] = {"actor", "wasm",    "runtime",    "time",
+                                         "timer", "random",  "env",        "store",
                                          "fs",    "message", "supervisor", "state"};
 
 int ec_payload_is_actor_type(const char *event_type, size_t len)
