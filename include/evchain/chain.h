@@ -77,7 +77,11 @@ uint64_t ec_chain_count(const ec_chain *chain);
 int ec_chain_head(ec_chain *chain, uint8_t *hash_out, uint64_t *seq_out);
 ec_backend *ec_chain_backend(ec_chain *chain);
 
-/* Append one event. Thread-safe. seq_out and hash_out (EC_HASH_MAX bytes) may be NULL. */
+/* Append one event. Appends may come from many threads at once (they are serialised, and a
+ * durable backend syncs them in groups); reads of the same handle (get, find, iterators,
+ * verify) must not overlap appends: a reader in another process, or a handle opened
+ * read-only on a chain directory, follows a live writer instead. seq_out and hash_out
+ * (EC_HASH_MAX bytes) may be NULL. */
 int ec_chain_append(ec_chain *chain, const ec_event_input *in, uint64_t *seq_out,
                     uint8_t *hash_out);
 /* Append a record that already carries its hash and parent (import, replication): checked
