@@ -101,4 +101,27 @@ PY
 expect 1 "$EV" import --bundle "$T/bad.bundle" --data-dir "$T/third"
 has "$T/err" "digest"
 [ -d "$T/third/actors/counter" ] && bad "a refused bundle left an actor" || ok
+# A well-formed bundle (every digest right) whose module entry names a path, not its hash:
+# refused before anything is written.
+python3 - "$T/c.bundle" "$T/evil.bundle" <<'PY'
+import hashlib, struct, sys
+b = open(sys.argv[1], 'rb').read()
+out, off = bytearray(b[:8]), 8
+def entry(k, name, data):
+    return (bytes([k]) + struct.pack(">H", len(name)) + name + struct.pack(">Q", len(data)) +
+            data + hashlib.sha256(data).digest())
+while off < len(b):
+    k = b[off]; nl = struct.unpack(">H", b[off + 1:off + 3])[0]
+    name = b[off + 3:off + 3 + nl]; off += 3 + nl
+    dl = struct.unpack(">Q", b[off:off + 8])[0]; data = b[off + 8:off + 8 + dl]; off += 8 + dl + 32
+    if k == ord('E'):
+        break
+    out += entry(k, b"../../evil" if k == ord('M') else name, data)
+out += entry(ord('E'), b"", hashlib.sha256(bytes(out)).digest())
+open(sys.argv[2], 'wb').write(out)
+PY
+expect 1 "$EV" import --bundle "$T/evil.bundle" --data-dir "$T/fourth/data"
+has "$T/err" "not named by its SHA-256"
+[ -e "$T/fourth/evil.wasm" ] || [ -e "$T/evil.wasm" ] && bad "a module was written outside" || ok
+[ -d "$T/fourth/data/actors/counter" ] && bad "a refused bundle left an actor" || ok
 finish

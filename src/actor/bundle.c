@@ -472,6 +472,17 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
         rc = ec_error_set(EC_EFORMAT, "%s: needs one chain and one module entry", bundle_path);
         goto done;
     }
+    {
+        /* The module is named by its SHA-256 (it becomes <cache>/<name>.wasm): checked. */
+        uint8_t d[32];
+        char hex[65];
+        if (!is_hex64(mod->name) || sha256(mod->data, mod->len, d) != 0 ||
+            (ec_hex_encode(hex, d, 32), strcmp(hex, mod->name) != 0)) {
+            rc = ec_error_set(EC_EVERIFY, "%s: the module entry is not named by its SHA-256",
+                              bundle_path);
+            goto done;
+        }
+    }
     if (!ec_valid_id(ch->name, strlen(ch->name))) {
         rc = ec_error_set(EC_EFORMAT, "%s: '%s' is not an actor id", bundle_path, ch->name);
         goto done;
