@@ -161,8 +161,6 @@ int ec_valid_id(const char *s, size_t n);
 int ec_actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
                     const char *child_name, const void *args, size_t args_len,
                     const char *const *env, size_t nenv, ec_actor **out);
-/* Remove an actor from the runtime and free it (replay.c: the instances a recovery replaced). */
-void ec_runtime_drop_actor(ec_runtime *rt, ec_actor *a);
 
 /* replay.c: the replay hooks. ec_replay_record stands in for the append of every event while
  * rt->replay is set; ec_replay_answer stands in for a host call's effect and result event: it

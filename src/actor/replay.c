@@ -1199,9 +1199,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     ec_runtime *rt = s.rt;
     rt->replay = NULL;
     rt->quiet = opts->quiet;
-    for (size_t k = rt->nactors; k-- > 0;)
-        if (rt->actors[k] != a)
-            ec_runtime_drop_actor(rt, rt->actors[k]);
+    /* The runtime holds this one actor: markers rebuild it in place, never a second. */
     a->chain = chain;
     a->parent = NULL; /* a recovered child runs on its own (its supervisor is not here) */
     free(a->child_name);

@@ -674,17 +674,6 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
     return 0;
 }
 
-void ec_runtime_drop_actor(ec_runtime *rt, ec_actor *a)
-{
-    for (size_t k = 0; k < rt->nactors; k++)
-        if (rt->actors[k] == a) {
-            memmove(rt->actors + k, rt->actors + k + 1, (rt->nactors - k - 1) * sizeof *rt->actors);
-            rt->nactors--;
-            actor_free(a);
-            return;
-        }
-}
-
 int ec_actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
                     const char *child_name, const void *args, size_t args_len,
                     const char *const *env, size_t nenv, ec_actor **out)
