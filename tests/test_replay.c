@@ -364,6 +364,42 @@ static void forged_chain_diverges(void)
     scratch_end();
 }
 
+/* A chain cut inside a call (as a crash leaves it, or as a running actor's chain looks):
+ * reproduced up to its end, with no divergence and no trap reported. */
+static void cut_chain(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *src = ec_actor_chain(a);
+    uint64_t put = 0;
+    REQUIRE_OK(find_event(src, "store/put", 0, NULL, &put));
+    ec_backend *be;
+    ec_chain *cut = NULL;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&cut, be, NULL));
+    ec_backend *sb = ec_chain_backend(src);
+    for (uint64_t q = 0; q <= put; q++) {
+        const uint8_t *rec;
+        size_t rl;
+        REQUIRE_OK(sb->get(sb, q, &rec, &rl));
+        REQUIRE_OK(ec_chain_append_record(cut, rec, rl));
+    }
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    ec_replay_report rep;
+    CHECK_OK(ec_actor_replay(cut, NULL, &o, &rep));
+    CHECK(rep.cut && !rep.trapped && !rep.diverged && rep.events == put + 1);
+    ec_replay_report_free(&rep);
+    ec_chain_free(cut);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* ---- recovery ---- */
 
 static ec_runtime *disk_runtime(void)
@@ -823,6 +859,7 @@ int main(void)
     RUN(no_effect);
     RUN(divergence_reported);
     RUN(forged_chain_diverges);
+    RUN(cut_chain);
     RUN(recover_after_trap);
     RUN(auto_recover_bounded);
     RUN(auto_recover_in_group);

@@ -47,6 +47,8 @@ typedef struct ec_replay_report {
     size_t expected_len, actual_len;
     char why[256];         /* one line: what differs */
     int trapped;           /* the replayed actor ended trapped */
+    int cut;               /* the chain ends inside a call (cut short by a crash, or still
+                              being written): reproduced up to its end */
     uint64_t trap_seq;     /* the seq of its last wasm/trap */
     uint64_t snapshot_seq; /* from_snapshot: the state/snapshot event started from, or UINT64_MAX */
 } ec_replay_report;

@@ -28,6 +28,7 @@ typedef struct ec_replay_state {
     int stop;     /* diverged or limit reached: every further record is refused */
     int diverged; /* the report below is filled */
     int resume;   /* drive: the actor already holds the state at the cursor (a snapshot) */
+    int cut;      /* the chain ends inside a call (a crash, or still being written) */
     ec_replay_report *rep;
 } ec_replay_state;
 
@@ -106,7 +107,7 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     if (rs->stop)
         return ec_error_set(EC_EDIVERGE, "replay already stopped");
     if (rs->cursor >= rs->limit) {
-        if (rs->limit < rs->count)
+        if (rs->limit < rs->count || rs->cut)
             return reached(rs);
         return diverge(rs, NULL, type, payload->p, payload->len,
                        "the actor goes on after the last recorded event");
@@ -168,7 +169,7 @@ int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t 
     if (rs->stop)
         return ec_error_set(EC_EDIVERGE, "replay already stopped");
     if (rs->cursor >= rs->limit)
-        return rs->limit < rs->count
+        return rs->limit < rs->count || rs->cut
                    ? reached(rs)
                    : diverge(rs, NULL, rtype, NULL, 0, "the chain ends before the host's answer");
     ec_event ev;
@@ -992,10 +993,32 @@ static int start_from_snapshot(session *s, ec_replay_state *rs, const char *stor
     return 0;
 }
 
+/* Whether a chain's last event leaves the actor inside a call: anything but the events that
+ * end a call or come between calls. Such a chain was cut short (a crash) or is still being
+ * written: a replay reproduces it up to its end and stops there, without a divergence. */
+static int ends_inside_call(ec_chain *c)
+{
+    uint64_t n = ec_chain_count(c);
+    ec_event e;
+    if (n == 0 || ec_chain_get(c, n - 1, &e) != 0)
+        return 0;
+    static const char *const between[] = {"wasm/result",       "wasm/trap",       "actor/start",
+                                          "actor/stop",        "actor/restart",   "state/snapshot",
+                                          "runtime/recovered", "runtime/migrated"};
+    for (size_t k = 0; k < sizeof between / sizeof between[0]; k++)
+        if (IS(e, between[k]))
+            return 0;
+    return 1;
+}
+
 static void fill_report(ec_replay_report *out, ec_chain *replayed, ec_actor *a)
 {
-    out->trapped = a && a->state == EC_ACTOR_TRAPPED;
     out->events = ec_chain_count(replayed);
+    /* Trapped as recorded: the replayed chain ends with the trap (a replay stopped inside a
+     * call also leaves the instance discarded, but that is no trap of the actor's). */
+    ec_event last;
+    out->trapped = a && a->state == EC_ACTOR_TRAPPED && out->events &&
+                   ec_chain_get(replayed, out->events - 1, &last) == 0 && IS(last, "wasm/trap");
     uint64_t hs;
     if (out->events && ec_chain_head(replayed, out->head, &hs) == 0)
         out->head_len = ec_hash_len(ec_chain_alg(replayed));
@@ -1038,6 +1061,8 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
         rs.into = replayed;
         rs.count = s.count;
         rs.limit = opts->until < s.count ? opts->until + 1 : s.count;
+        rs.cut = rs.limit == s.count && ends_inside_call(chain);
+        out->cut = rs.cut;
         rs.any_module = opts->any_module;
         rs.rep = out;
         out->snapshot_seq = UINT64_MAX;

@@ -201,6 +201,9 @@ int cmd_replay(int argc, char **argv)
                        (unsigned long long)rep.snapshot_seq);
             if (rep.trapped)
                 printf("the trap at seq %llu is reproduced\n", (unsigned long long)rep.trap_seq);
+            if (rep.cut)
+                printf("the chain ends inside a call (cut short by a crash, or still being "
+                       "written): reproduced up to its end\n");
         }
         ret = same ? EXIT_VALID : EXIT_INVALID;
     } else {
