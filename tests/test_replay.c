@@ -350,6 +350,28 @@ static void forged_chain_diverges(void)
     CHECK(strcmp(rep.expected_type, "time/now") == 0 &&
           strcmp(rep.actual_type, "wasm/result") == 0);
     ec_replay_report_free(&rep);
+    /* The same events, one with a description added: payloads all match, the record (and
+     * so the hash) does not. */
+    ec_chain *d;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&d, be, NULL));
+    for (uint64_t q = 0; q < ec_chain_count(src); q++) {
+        ec_event ev;
+        REQUIRE_OK(ec_chain_get(src, q, &ev));
+        ec_event_input in = {0};
+        in.type = ev.type;
+        in.type_len = ev.type_len;
+        in.data = ev.data;
+        in.data_len = ev.data_len;
+        in.timestamp = ev.timestamp;
+        if (q == res_seq)
+            in.description = "annotated";
+        REQUIRE_OK(ec_chain_append(d, &in, NULL, NULL));
+    }
+    CHECK(ec_actor_replay(d, NULL, &o, &rep) == EC_EDIVERGE);
+    CHECK(rep.diverged && rep.seq == res_seq && strstr(rep.why, "record differs"));
+    ec_replay_report_free(&rep);
+    ec_chain_free(d);
     /* Not an actor chain at all. */
     ec_chain *plain;
     REQUIRE_OK(ec_backend_memory(&be, NULL));

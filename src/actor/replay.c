@@ -133,17 +133,15 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     in.type = type;
     in.data = as_recorded ? ev.data : payload->p;
     in.data_len = as_recorded ? ev.data_len : payload->len;
-    in.description = ev.description;
-    in.description_len = ev.description_len;
-    in.timestamp = ev.timestamp; /* the recorded time: the same record, the same hash */
+    /* The recorded time: the same record, the same hash. No description: the runtime never
+     * writes one, so a recorded one is a difference (in the hash). */
+    in.timestamp = ev.timestamp;
     /* ev borrows from the original's record: copy what is compared after the append. */
     uint8_t want[EC_HASH_MAX];
     size_t wl = ev.hash_len;
     memcpy(want, ev.hash, wl);
     uint8_t got[EC_HASH_MAX];
     uint64_t seq = 0;
-    if (in.description && !in.description_len)
-        in.description = NULL; /* absent stays absent; an empty one cannot be re-made */
     rc = ec_chain_append(a->chain, &in, &seq, got);
     if (rc)
         return rc;
