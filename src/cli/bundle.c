@@ -40,7 +40,7 @@ int cli_export_bundle(int argc, char **argv)
     }
     int rc = ec_bundle_export(chain, data, cache, out);
     if (rc) {
-        cli_error("export", 1, "--bundle %s", chain);
+        cli_error("export", 1, "cannot write the bundle");
         return cli_exit_code(rc);
     }
     printf("bundle %s written from %s\n", out, chain);
@@ -78,7 +78,7 @@ int cli_import_bundle(int argc, char **argv)
     char id[80];
     int rc = ec_bundle_import(file, data, cache, id, sizeof id);
     if (rc) {
-        cli_error("import", 1, "--bundle %s", file);
+        cli_error("import", 1, "bundle refused");
         return rc == EC_EVERIFY || rc == EC_EDIVERGE ? EXIT_INVALID : EXIT_UNUSABLE;
     }
     printf("imported actor %s into %s (verified and replayed); continue it with: evchain "

@@ -113,7 +113,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
                    rep.why);
             printf("  (evchain replay %s shows the report)\n", path);
         } else {
-            cli_error(cmd, 1, "%s", path);
+            cli_error(cmd, 1, "cannot %s", cmd);
         }
         ec_replay_report_free(&rep);
         return rep.diverged ? EXIT_INVALID : EXIT_UNUSABLE;

@@ -167,7 +167,7 @@ int cmd_replay(int argc, char **argv)
     int rc = ec_actor_replay(c, NULL, &ro, &rep);
     int ret;
     if (rc && !rep.diverged) {
-        cli_error("replay", 1, "%s", path);
+        cli_error("replay", 1, "cannot replay");
         ret = EXIT_UNUSABLE;
     } else if (!rep.diverged) {
         char hex[2 * EC_HASH_MAX + 1];
