@@ -1,4 +1,4 @@
-/* actor/bundle.c: migration bundles (docs/FORMAT.md section 7): one file holding an actor's
+/* actor/bundle.c: migration bundles (docs/FORMAT.md section 8): one file holding an actor's
  * chain, its module and the store objects and labels it used, checked in full (every entry's
  * digest, the chain's links, a complete replay) before anything is written on import. */
 #include <dirent.h>
