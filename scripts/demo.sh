@@ -72,6 +72,10 @@ say "the crasher's trap and restart, as recorded in its own chain"
 say "the refused path escape, in the file user's chain, decoded"
 seq=$("$EV" log "$D/actors/files/chain" --type 'fs/read.result' | tail -n 1 | cut -d' ' -f1)
 "$EV" show "$D/actors/files/chain" "$seq"
+say "replay: each actor rebuilt from its chain alone, every event reproduced byte for byte"
+"$EV" replay "$D/actors/counter/chain" --cache "$B/actor-cache"
+"$EV" replay "$D/actors/sup.crasher/chain" --cache "$B/actor-cache"
+
 say "what an auditor checks with only the runtime's verifier key ($D/runtime.vkey)"
 C=$D/actors/counter/chain
 "$EV" verify "$C" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"
