@@ -89,6 +89,11 @@ say "the kv actor's HTTP events, and its first request decoded"
 "$EV" log "$D/actors/kv/chain" --type 'http/*'
 seq=$("$EV" log "$D/actors/kv/chain" --type 'http/request' | head -n 1 | cut -d' ' -f1)
 "$EV" show "$D/actors/kv/chain" "$seq"
+say "replay: each actor rebuilt from its chain alone, every event reproduced byte for byte"
+"$EV" replay "$D/actors/counter/chain" --cache "$B/actor-cache"
+"$EV" replay "$D/actors/sup.crasher/chain" --cache "$B/actor-cache"
+"$EV" replay "$D/actors/kv/chain" --cache "$B/actor-cache"
+
 say "what an auditor checks with only the runtime's verifier key ($D/runtime.vkey)"
 C=$D/actors/counter/chain
 "$EV" verify "$C" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"

@@ -103,6 +103,8 @@ struct ec_actor {
     /* Inside ec_handle_http (set by the executor, live or in a replay): http_respond allowed,
      * once; http_responded says it was. */
     int in_http, http_responded;
+    uint32_t recoveries;           /* automatic recoveries after a trap so far (replay.c) */
+    uint32_t calls_since_snapshot; /* snapshot.c */
 };
 
 struct ec_runtime {
@@ -130,6 +132,11 @@ struct ec_runtime {
     char *store_dir;
     int depth;               /* nested executor calls (request, spawn inside a call) */
     struct ec_http_rt *http; /* http_actor.c: the runtime lock, servers, client allow-list */
+    /* Set while the runtime replays a chain (replay.c): every event is checked against the
+     * recorded one and every host call answered from the chain, with no effect. */
+    struct ec_replay_state *replay;
+    uint32_t recover_max;    /* automatic recoveries per actor after a trap (0: none) */
+    uint32_t snapshot_every; /* a state/snapshot every N calls into an actor (0: none) */
 };
 
 /* module.c */
@@ -172,5 +179,34 @@ int ec_http_request_check(ec_actor *a, const uint8_t *p, size_t n);
 void ec_http_request_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o);
 int ec_http_respond_check(ec_actor *a, const uint8_t *p, size_t n);
 void ec_http_respond_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out *o);
+/* runtime.c, for replay.c: create an actor (actor/start recorded, instance made) without
+ * running its ec_init; the replay drives every call from the chain. */
+int ec_actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
+                    const char *child_name, const void *args, size_t args_len,
+                    const char *const *env, size_t nenv, ec_actor **out);
+
+/* replay.c: the replay hooks. ec_replay_record stands in for the append of every event while
+ * rt->replay is set; ec_replay_answer stands in for a host call's effect and result event: it
+ * checks the recorded `<type>.result`, copies its `out` into the actor's memory and gives its
+ * `ret`. Both return non-zero (with the divergence noted) to stop the replay. */
+ec_chain *ec_replay_target(ec_runtime *rt);
+/* After a trap (runtime.c): rebuild the actor at its last wasm/result by replay and record
+ * runtime/recovered, when rt->recover_max allows. 0 when it is running again. */
+int ec_actor_recover_in_place(ec_actor *a);
+int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
+                     int64_t *ret);
+/* snapshot.c: encode an actor's memory and globals (taken after event seq), restore them into
+ * a fresh instance of the same module, record a state/snapshot now (stored unless in a
+ * replay), and the executor's hook after each wasm/result (every rt->snapshot_every calls). */
+int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len);
+int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n);
+uint64_t ec_snapshot_seq(const uint8_t *p, size_t n);
+int ec_actor_snapshot_now(ec_actor *a);
+int ec_actor_after_call(ec_actor *a);
+
+/* module.c keeps a copy of each module it loads as <cache>/<sha256>.wasm, so that a replay
+ * finds the module a chain names by its hash. */
+void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *wasm, size_t len);
 
 #endif

@@ -382,9 +382,9 @@ int cb_check(const uint8_t *data, size_t len)
 }
 
 /* Event types this layer writes: "<category>/<name>" with one of these categories. */
-static const char *const categories[] = {"actor", "wasm",    "runtime",    "time",
-                                         "timer", "random",  "env",        "store",
-                                         "fs",    "message", "supervisor", "http"};
+static const char *const categories[] = {"actor",      "wasm",  "runtime", "time", "timer",
+                                         "random",     "env",   "store",   "fs",   "message",
+                                         "supervisor", "state", "http"};
 
 int ec_payload_is_actor_type(const char *event_type, size_t len)
 {
@@ -412,7 +412,8 @@ int ec_payload_to_json(const char *event_type, const uint8_t *data, size_t len, 
                             event_type ? event_type : "(null)");
     if (!data && len)
         return ec_error_set(EC_EINVAL, "ec_payload_to_json: data is NULL");
-    /* Events of category http hold FORMAT.md section 7 payloads, except the ABI's .result events. */
+    /* Events of category http hold FORMAT.md section 7 payloads, except the ABI's .result events.
+     */
     size_t tl = strlen(event_type);
     if (strncmp(event_type, "http/", 5) == 0 &&
         !(tl > 7 && strcmp(event_type + tl - 7, ".result") == 0))

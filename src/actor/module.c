@@ -642,6 +642,7 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
         if (compiled)
             *compiled = 1;
     }
+    ec_module_keep_wasm(rt, sha, wasm, len);
     free(wasm);
     ec_module *m = calloc(1, sizeof *m);
     if (!m || !(m->path = strdup(path))) {

@@ -163,7 +163,8 @@ static void actor_free(ec_actor *a)
                     ec_error_last() ? ec_error_last()->message : "failed");
         ec_checkpointer_free(a->cp);
     }
-    ec_chain_free(a->chain);
+    if (!a->rt->replay)
+        ec_chain_free(a->chain);
     if (a->fs_fd >= 0)
         close(a->fs_fd);
     free(a->id);
@@ -247,6 +248,8 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     if (payload->oom)
         return ec_error_set(EC_ENOMEM, "actor %s: %s: out of memory encoding the event", a->id,
                             type);
+    if (a->rt->replay)
+        return ec_replay_record(a, type, payload, hash_out);
     ec_event_input in = {0};
     in.type = type;
     in.data = payload->p;
@@ -491,9 +494,13 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
         snprintf(a->reason, sizeof a->reason, "trap in %s: %s", fn_names[fn], why);
         if (!rt->quiet)
             fprintf(stderr, "evchain: actor %s trapped in %s: %s\n", a->id, fn_names[fn], why);
+        /* Recovered from its last good state (replay.c): running again, nobody to tell. */
+        if (rc == 0 && ec_actor_recover_in_place(a) == 0)
+            return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s (recovered)", a->id,
+                                fn_names[fn], why);
         notify_parent(a, 1);
         /* Its children go with it: nothing supervises them any more. */
-        for (size_t k = 0; k < rt->nactors; k++)
+        for (size_t k = 0; k < rt->nactors && !rt->replay; k++) /* a replay touches no other */
             if (rt->actors[k]->parent == a)
                 ec_actor_stop(rt->actors[k], "parent trapped", 0);
         if (rc)
@@ -509,6 +516,8 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     cb_free(&b);
     if (ret)
         *ret = (int32_t)result;
+    if (rc == 0)
+        rc = ec_actor_after_call(a); /* a state/snapshot every N calls (snapshot.c) */
     if (rc == 0 && a->stop_requested)
         rc = ec_actor_stop(a, a->stop_reason ? a->stop_reason : "shutdown", 1);
     return rc;
@@ -560,6 +569,8 @@ static int open_chain(ec_actor *a)
     ec_runtime *rt = a->rt;
     ec_backend *be = NULL;
     int rc;
+    if (rt->replay) /* the replay's chain, owned by replay.c */
+        return (a->chain = ec_replay_target(rt)) ? 0 : EC_EINVAL;
     if (rt->backend_new) {
         char path[4300];
         snprintf(path, sizeof path, "%s/chain", a->dir);
@@ -654,12 +665,14 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
         }
         a->env_allow_count++;
     }
-    if ((rc = ec_mkdir_p(a->fs_root))) {
+    /* A replay has no sandbox: its fs calls are answered from the chain. */
+    if (!rt->replay && (rc = ec_mkdir_p(a->fs_root))) {
         actor_free(a);
         return rc;
     }
-    a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (a->fs_fd < 0) {
+    if (!rt->replay)
+        a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!rt->replay && a->fs_fd < 0) {
         rc = ec_error_set_errno(EC_EIO, errno, "actor %s: sandbox %s", id, a->fs_root);
         actor_free(a);
         return rc;
@@ -677,6 +690,13 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
     rt->actors[rt->nactors++] = a;
     *out = a;
     return 0;
+}
+
+int ec_actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
+                    const char *child_name, const void *args, size_t args_len,
+                    const char *const *env, size_t nenv, ec_actor **out)
+{
+    return actor_create(rt, mod, id, parent, child_name, args, args_len, env, nenv, out);
 }
 
 static int run_init(ec_actor *a)
@@ -793,7 +813,7 @@ int ec_actor_stop(ec_actor *a, const char *reason, int notify)
     a->stop_requested = 0;
     snprintf(a->reason, sizeof a->reason, "stopped: %s", reason);
     /* A stopped parent takes its children with it: they cannot outlive supervision. */
-    for (size_t k = 0; k < a->rt->nactors; k++)
+    for (size_t k = 0; k < a->rt->nactors && !a->rt->replay; k++)
         if (a->rt->actors[k]->parent == a)
             ec_actor_stop(a->rt->actors[k], "parent stopped", 0);
     if (notify)
@@ -902,7 +922,7 @@ int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t t
 
 static void notify_parent(ec_actor *a, uint32_t event)
 {
-    if (!a->parent || a->parent->state != EC_ACTOR_RUNNING)
+    if (!a->parent || a->parent->state != EC_ACTOR_RUNNING || a->rt->replay)
         return;
     uint8_t head[EC_HASH_MAX];
     uint64_t seq;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "replay_cli.h"
 
 const char help_export[] =
     "convert a chain to JSON, JSONL or Theater's format\n"
@@ -14,10 +15,15 @@ const char help_export[] =
     "  -o, --output FILE  write FILE atomically (temporary file, fsync, rename); default\n"
     "                     standard output\n"
     "The chain is verified while it is read; a broken chain is refused (exit 1).\n"
+    "       evchain export --bundle <actor chain-dir> -o FILE: one file with the actor's\n"
+    "                     chain, module and store objects, for `import --bundle` (migration)\n"
     "exit: 0 written, 1 the chain is broken, 2 unreadable input, refused or usage error\n";
 
 int cmd_export(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* actor migration bundles: cli/bundle.c */
+        if (strcmp(argv[i], "--bundle") == 0)
+            return cli_export_bundle(argc, argv);
     const char *path = NULL, *out = "-", *fmt = "json";
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {

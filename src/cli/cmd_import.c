@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "replay_cli.h"
 
 const char help_import[] =
     "import a JSON, JSONL or Theater file into a new chain directory\n"
@@ -24,6 +25,8 @@ const char help_import[] =
     "  --segment-bytes N   roll segment files at about N bytes (default 64 MiB)\n"
     "Every event is checked (hash, parent link, seq) before it is stored; the first bad one\n"
     "stops the import and nothing is left at DIR.\n"
+    "       evchain import --bundle FILE --data-dir DIR: an actor bundle (export --bundle),\n"
+    "       verified and replayed in full before anything is written; then `evchain resume`\n"
     "exit: 0 imported, 1 the file's chain is broken, 2 unreadable input, DIR not empty, or\n"
     "usage error\n";
 
@@ -122,6 +125,9 @@ static void *progress_main(void *arg)
 
 int cmd_import(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* actor migration bundles: cli/bundle.c */
+        if (strcmp(argv[i], "--bundle") == 0)
+            return cli_import_bundle(argc, argv);
     const char *in = NULL, *dir = NULL, *v;
     ec_file_format fmt = EC_FORMAT_AUTO;
     uint64_t seg_bytes = 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <evchain/replay.h>
 
 #include "cli.h"
 #include "proof_util.h"
@@ -38,6 +39,9 @@ const char help_run[] =
     "  --memory-pages N     memory cap per actor, 64 KiB pages (default 256)\n"
     "  --cache DIR          compiled modules (default DIR/cache)\n"
     "  --quiet              do not echo actor logs\n"
+    "  --recover N          rebuild a trapped actor from its last good state by replay, at\n"
+    "                       most N times per actor (runtime/recovered; docs/ABI.md section 7)\n"
+    "  --snapshot-every N   a state/snapshot of each actor every N calls into it\n"
     "  --checkpoint-key F   sign each actor chain's checkpoints with this key (from\n"
     "                       `evchain keygen`); default DIR/runtime.key, made on first use,\n"
     "                       its verifier key beside it in DIR/runtime.vkey\n"
@@ -361,7 +365,7 @@ int cmd_run(int argc, char **argv)
     const char *msgs[MAX_LIST], *env[MAX_LIST], *allow[MAX_LIST], *http = NULL;
     size_t nmsg = 0, nenv = 0, nallow = 0;
     int bad = 0, serve_mode = 0;
-    uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0;
+    uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0, recover = 0, snap = 0;
     const char *cp_key = NULL;
     int no_checkpoints = 0;
     ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
@@ -423,6 +427,16 @@ int cmd_run(int argc, char **argv)
         } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {
             if (cli_parse_u64(v, &wait_ms) || wait_ms > 3600000) {
                 cli_error("run", 0, "--wait: '%s' is not a number of milliseconds", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--snapshot-every", &bad))) {
+            if (cli_parse_u64(v, &snap) || snap > 1000000000) {
+                cli_error("run", 0, "--snapshot-every: '%s' is not a number of calls", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--recover", &bad))) {
+            if (cli_parse_u64(v, &recover) || recover > 1000000) {
+                cli_error("run", 0, "--recover: '%s' is not a number of recoveries", v);
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--fuel", &bad))) {
@@ -492,6 +506,8 @@ int cmd_run(int argc, char **argv)
         ec_signer_free(signer);
         return EXIT_UNUSABLE;
     }
+    ec_runtime_set_recover(rt, (uint32_t)recover);
+    ec_runtime_set_snapshot_every(rt, (uint32_t)snap);
     int rc = 0;
     char *id = NULL;
     if (nallow && ec_runtime_http_allow(rt, allow, nallow, http_timeout_ms)) {

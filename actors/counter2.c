@@ -1,0 +1,71 @@
+/* actors/counter2.c: counter.c changed to count by 2: the "new version" the replay tests run
+ * against chains recorded by counter.c to show a divergence report. otherwise the
+ * same: the value under store label "counter-<id>", messages, timers and requests. */
+#include "evchain_abi.h"
+
+static char label[80];
+static u32 label_len;
+
+static u64 load(void)
+{
+    unsigned char h[32];
+    char buf[32];
+    if (ec_label_get(label, label_len, h) != 0)
+        return 0; /* first run: no value stored yet */
+    i32 n = ec_store_get(h, buf, sizeof buf);
+    return n > 0 ? ec_atou(buf, (u32)n) : 0;
+}
+
+static u64 add(u64 d)
+{
+    unsigned char h[32];
+    char buf[32];
+    u64 v = load() + d;
+    u32 n = ec_utoa(v, buf);
+    if (ec_store_put(buf, n, h) == 0)
+        ec_label_set(label, label_len, h);
+    return v;
+}
+
+EXPORT("ec_init") i32 init(const char *args, u32 n)
+{
+    (void)args, (void)n;
+    const char pre[] = "counter-";
+    memcpy(label, pre, sizeof pre - 1);
+    i32 l = ec_actor_id(label + sizeof pre - 1, sizeof label - sizeof pre);
+    if (l < 0)
+        return l;
+    label_len = (u32)l + sizeof pre - 1;
+    LOG("counter ready");
+    return 0;
+}
+
+EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
+{
+    char line[64] = "count = ";
+    u64 v;
+    if (ec_starts(p, n, "tick"))
+        return ec_timer_set(5, 1);
+    if (ec_starts(p, n, "add "))
+        v = add(ec_atou(p + 4, n - 4));
+    else
+        v = add(2);
+    u32 k = 8 + ec_utoa(v, line + 8);
+    ec_log(line, k);
+    return 0;
+}
+
+EXPORT("ec_handle_timer") i32 on_timer(u64 tag)
+{
+    add(tag);
+    LOG("tick");
+    return 0;
+}
+
+EXPORT("ec_handle_request") i32 on_request(const char *p, u32 n)
+{
+    (void)p, (void)n;
+    char buf[24];
+    u32 k = ec_utoa(load(), buf);
+    return ec_msg_reply(buf, k);
+}

@@ -1,0 +1,127 @@
+/* evchain/replay.h: deterministic replay of an actor from its chain (docs/ABI.md section 7):
+ * the actor runs again, every host call is answered from the chain, and every event it makes
+ * is checked against the recorded one; plus recovery and migration built on it. */
+#ifndef EVCHAIN_REPLAY_H
+#define EVCHAIN_REPLAY_H
+
+#include "actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EC_REPLAY_OPTIONS_VERSION 1
+typedef struct ec_replay_options {
+    unsigned version;
+    /* The module to run. NULL: <cache_dir>/<sha256>.wasm, the copy the runtime keeps of each
+     * module it loads. A module whose SHA-256 differs from the chain's is refused unless
+     * any_module is set (then actor/start and actor/restart are taken as recorded and the
+     * replay shows where the new module behaves differently). */
+    const char *module_path;
+    const char *cache_dir; /* compiled modules; NULL: evchain-data/cache */
+    int any_module;
+    /* Reproduce events 0..until only (UINT64_MAX: the whole chain). */
+    uint64_t until;
+    /* 1: start from the newest state/snapshot before `until`, read from
+     * <store_dir>/objects/<hash> and checked against its recorded hash, instead of event 0;
+     * the events before it are copied as recorded, those after are replayed and checked. */
+    int from_snapshot;
+    const char *store_dir;
+} ec_replay_options;
+#define EC_REPLAY_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        EC_REPLAY_OPTIONS_VERSION, NULL, NULL, 0, UINT64_MAX, 0, NULL                              \
+    }
+
+/* What a replay found. On a divergence, expected_* is the recorded event at `seq` (type
+ * "(end of chain)" when the actor went on past it) and actual_* what the replayed actor
+ * produced there ("(idle)" when it made no event where the chain has one). */
+typedef struct ec_replay_report {
+    uint64_t events; /* events reproduced and identical (the replayed chain's count) */
+    uint8_t head[EC_HASH_MAX];
+    size_t head_len;
+    int diverged;
+    uint64_t seq;
+    char *expected_type, *actual_type;
+    uint8_t *expected_data, *actual_data;
+    size_t expected_len, actual_len;
+    char why[256];         /* one line: what differs */
+    int trapped;           /* the replayed actor ended trapped */
+    int cut;               /* the chain ends inside a call (cut short by a crash, or still
+                              being written): reproduced up to its end */
+    uint64_t trap_seq;     /* the seq of its last wasm/trap */
+    uint64_t snapshot_seq; /* from_snapshot: the state/snapshot event started from, or UINT64_MAX */
+} ec_replay_report;
+void ec_replay_report_free(ec_replay_report *r);
+
+/* Replay `chain` (an actor chain, event 0 actor/start). Returns 0 when every event was
+ * reproduced identically (same type, payload, timestamp and hash), EC_EDIVERGE with the
+ * report filled on the first divergence, another error when the replay cannot start (no
+ * module, wrong module, not an actor chain). `replayed` (may be NULL) receives a chain the
+ * events are written to; NULL: a memory chain, discarded. Nothing outside the process is
+ * touched: no file, message, clock or randomness. */
+int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
+                    ec_replay_report *out);
+
+/* Recovery and migration: rebuild an actor by replaying its chain up to `to` (a call
+ * boundary: a wasm/result event), record a marker (runtime/recovered, or runtime/migrated)
+ * naming that point, and leave the actor running, live, in a new runtime that appends to the
+ * same chain. Events between the point and the marker stay in the chain as an abandoned line
+ * (docs/ABI.md section 7). Pending timers and the parent link do not survive: a recovered
+ * actor runs on its own. */
+#define EC_RECOVER_OPTIONS_VERSION 1
+typedef struct ec_recover_options {
+    unsigned version;
+    const char *module_path; /* NULL: <cache>/<sha256>.wasm */
+    const char *cache_dir;   /* NULL: <data_dir>/cache */
+    const char *data_dir;    /* NULL: <chain_dir>/../../.. (the runtime's data directory) */
+    uint64_t to;             /* UINT64_MAX: the chain's last wasm/result */
+    int migrated;            /* 1: record runtime/migrated (evchain resume), else recovered */
+    int quiet;               /* do not echo actor logs */
+    int from_snapshot;       /* 1: rebuild from the newest snapshot before `to` (<data>/store) */
+} ec_recover_options;
+#define EC_RECOVER_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0                          \
+    }
+
+/* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with
+ * ec_runtime_send/ec_runtime_run and freed with ec_runtime_free. *marker_seq (may be NULL):
+ * the seq of the marker. On a divergence returns EC_EDIVERGE with rep filled; the chain is then
+ * left as it was. */
+int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
+                       const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
+
+/* Automatic recovery: when an actor of rt traps, rebuild it from its last good state (its
+ * last wasm/result, by replay of its own chain), record runtime/recovered and keep it
+ * running, at most max_per_actor times per actor; past that (or when the rebuild fails) the
+ * trap takes its course: the actor stays trapped and its parent is told. 0 turns it off. */
+int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor);
+
+/* Snapshots: an actor's linear memory and globals at a call boundary, stored in the
+ * runtime's store (objects/<sha256>) and named by a state/snapshot event {seq, hash, size}.
+ * ec_actor_snapshot takes one now (the actor must be running, between calls);
+ * ec_runtime_set_snapshot_every takes one after every N calls into each actor (0: never). */
+int ec_actor_snapshot(ec_actor *a);
+int ec_runtime_set_snapshot_every(ec_runtime *rt, uint32_t calls);
+
+/* Migration bundles (docs/FORMAT.md section 7). Export: one file with the actor's chain (its
+ * records as stored), its module, and the store objects and labels the chain used; data_dir
+ * NULL: the one holding chain_dir; cache_dir NULL: <data_dir>/cache. Written atomically. */
+int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *cache_dir,
+                     const char *out_path);
+/* Import into data_dir: every entry's digest, the file's digest, every record of the chain,
+ * every object's hash, and a full replay of the chain with the bundled module are checked
+ * before anything is written; then the actor appears as <data_dir>/actors/<id> (its id into
+ * id_out), the module in the cache, the objects and labels in the store. An existing actor of
+ * that id, or a label naming another object, is refused. */
+/* Check a bundle's bytes without importing: the digests, the entries, every record of the
+ * chain (not the replay, which needs the module run). 0, EC_EFORMAT or EC_EVERIFY. */
+int ec_bundle_check(const void *data, size_t len);
+int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
+                     char *id_out, size_t id_cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

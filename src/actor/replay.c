@@ -1,0 +1,1355 @@
+/* actor/replay.c: deterministic replay (docs/ABI.md section 7). The actor runs again in a
+ * runtime whose every recorded event is checked against the chain and whose every host call
+ * is answered from the chain's `.result` event, so nothing outside the process is touched. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <evchain/replay.h>
+
+#include "core/internal.h"
+#include "actor/actor_int.h"
+
+int ec_mkdir_p(const char *path);
+
+/* The replay's position: `cursor` is the seq of the next recorded event the actor must
+ * reproduce; events before `limit` are expected. */
+typedef struct ec_replay_state {
+    ec_chain *orig;
+    ec_chain *into; /* where the replayed events go */
+    uint64_t cursor, limit, count;
+    int any_module;
+    int stop;     /* diverged or limit reached: every further record is refused */
+    int diverged; /* the report below is filled */
+    int resume;   /* drive: the actor already holds the state at the cursor (a snapshot) */
+    int cut;      /* the chain ends inside a call (a crash, or still being written) */
+    ec_replay_report *rep;
+} ec_replay_state;
+
+static char *dupn(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        if (n)
+            memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+void ec_replay_report_free(ec_replay_report *r)
+{
+    if (!r)
+        return;
+    free(r->expected_type);
+    free(r->actual_type);
+    free(r->expected_data);
+    free(r->actual_data);
+    r->expected_type = r->actual_type = NULL;
+    r->expected_data = r->actual_data = NULL;
+}
+
+/* Note the first divergence: the recorded event at seq (or none) against what the actor
+ * did (or none). Later ones are consequences of the first and are not reported. */
+static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_type,
+                   const void *act_data, size_t act_len, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+#include <stdarg.h>
+static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_type,
+                   const void *act_data, size_t act_len, const char *fmt, ...)
+{
+    if (rs->stop)
+        return EC_EDIVERGE;
+    rs->stop = 1;
+    rs->diverged = 1;
+    ec_replay_report *r = rs->rep;
+    r->diverged = 1;
+    r->seq = rs->cursor;
+    if (exp) {
+        r->expected_type = dupn(exp->type, exp->type_len);
+        r->expected_data = (uint8_t *)dupn(exp->data, exp->data_len);
+        r->expected_len = exp->data_len;
+    } else {
+        r->expected_type = dupn("(end of chain)", 14);
+    }
+    r->actual_type = dupn(act_type, strlen(act_type));
+    r->actual_data = (uint8_t *)dupn(act_data, act_data ? act_len : 0);
+    r->actual_len = act_data ? act_len : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+    return ec_error_set(EC_EDIVERGE, "replay diverges at seq %llu: %s",
+                        (unsigned long long)rs->cursor, r->why);
+}
+
+/* Reached `until`: the replay ends here, without a divergence. */
+static int reached(ec_replay_state *rs)
+{
+    rs->stop = 1;
+    return ec_error_set(EC_EDIVERGE, "replay stopped at seq %llu", (unsigned long long)rs->limit);
+}
+
+ec_chain *ec_replay_target(ec_runtime *rt)
+{
+    return rt->replay->into;
+}
+
+int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out)
+{
+    ec_replay_state *rs = a->rt->replay;
+    if (rs->stop)
+        return ec_error_set(EC_EDIVERGE, "replay already stopped");
+    if (rs->cursor >= rs->limit) {
+        if (rs->limit < rs->count || rs->cut)
+            return reached(rs);
+        return diverge(rs, NULL, type, payload->p, payload->len,
+                       "the actor goes on after the last recorded event");
+    }
+    ec_event ev;
+    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    if (rc)
+        return rc;
+    size_t tl = strlen(type);
+    int same_type = ev.type_len == tl && memcmp(ev.type, type, tl) == 0;
+    /* A module other than the recorded one (any_module): its binding events are taken as
+     * recorded, so that the replay goes on to the first difference in behaviour. */
+    int as_recorded = rs->any_module && same_type &&
+                      (strcmp(type, "actor/start") == 0 || strcmp(type, "actor/restart") == 0);
+    if (!same_type)
+        return diverge(rs, &ev, type, payload->p, payload->len,
+                       "the chain has %.*s, the actor made %s", (int)ev.type_len, ev.type, type);
+    if (!as_recorded &&
+        (ev.data_len != payload->len || (ev.data_len && memcmp(ev.data, payload->p, ev.data_len))))
+        return diverge(rs, &ev, type, payload->p, payload->len, "same event type %s, other payload",
+                       type);
+    ec_event_input in = {0};
+    in.type = type;
+    in.data = as_recorded ? ev.data : payload->p;
+    in.data_len = as_recorded ? ev.data_len : payload->len;
+    /* The recorded time: the same record, the same hash. No description: the runtime never
+     * writes one, so a recorded one is a difference (in the hash). */
+    in.timestamp = ev.timestamp;
+    /* ev borrows from the original's record: copy what is compared after the append. */
+    uint8_t want[EC_HASH_MAX];
+    size_t wl = ev.hash_len;
+    memcpy(want, ev.hash, wl);
+    uint8_t got[EC_HASH_MAX];
+    uint64_t seq = 0;
+    rc = ec_chain_append(a->chain, &in, &seq, got);
+    if (rc)
+        return rc;
+    if (seq != rs->cursor || memcmp(got, want, wl) != 0) {
+        ec_event e2;
+        if (ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
+            return diverge(rs, &e2, type, payload->p, payload->len,
+                           "same type and payload, but the record differs (seq %llu, other "
+                           "parent, time or description)",
+                           (unsigned long long)seq);
+        return rc;
+    }
+    if (hash_out)
+        memcpy(hash_out, got, wl);
+    rs->cursor++;
+    return 0;
+}
+
+int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
+                     int64_t *ret)
+{
+    ec_replay_state *rs = a->rt->replay;
+    if (rs->stop)
+        return ec_error_set(EC_EDIVERGE, "replay already stopped");
+    if (rs->cursor >= rs->limit)
+        return rs->limit < rs->count || rs->cut
+                   ? reached(rs)
+                   : diverge(rs, NULL, rtype, NULL, 0, "the chain ends before the host's answer");
+    ec_event ev;
+    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    if (rc)
+        return rc;
+    size_t tl = strlen(rtype);
+    if (ev.type_len != tl || memcmp(ev.type, rtype, tl) != 0)
+        return diverge(rs, &ev, rtype, NULL, 0, "the chain has %.*s where the answer %s belongs",
+                       (int)ev.type_len, ev.type, rtype);
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev.data, ev.data_len) ||
+        cb_map_find(ev.data, ev.data_len, "ret", &mt, &v, &vl, &num) || (mt != 0 && mt != 1))
+        return diverge(rs, &ev, rtype, NULL, 0, "the recorded answer has no integer ret");
+    /* CBOR: major type 1 holds -1 - n. */
+    if (mt == 0 && num > INT64_MAX)
+        return diverge(rs, &ev, rtype, NULL, 0, "the recorded ret is out of range");
+    int64_t r = mt == 0 ? (int64_t)num : -1 - (int64_t)(num & INT64_MAX);
+    const uint8_t *out = NULL;
+    size_t out_len = 0;
+    if (cb_map_find(ev.data, ev.data_len, "out", &mt, &v, &vl, &num) == 0) {
+        if (mt != 2 && mt != 3)
+            return diverge(rs, &ev, rtype, NULL, 0, "the recorded out is not bytes");
+        out = v;
+        out_len = vl;
+        if (out_len > out_cap)
+            return diverge(rs, &ev, rtype, NULL, 0,
+                           "the recorded out holds %zu bytes, the actor's buffer %u", out_len,
+                           out_cap);
+    }
+    /* The result event is the recorded one, byte for byte: the actor gets exactly it. */
+    cbuf b;
+    /* Copy first: the append may invalidate ev's borrowed pointers. */
+    uint8_t small[512];
+    uint8_t *copy = ev.data_len <= sizeof small ? small : malloc(ev.data_len);
+    if (!copy)
+        return ec_error_set(EC_ENOMEM, "replay: out of memory");
+    memcpy(copy, ev.data, ev.data_len);
+    size_t off = out ? (size_t)(out - ev.data) : 0;
+    cb_init(&b, copy, ev.data_len);
+    b.len = ev.data_len;
+    rc = ec_replay_record(a, rtype, &b, NULL);
+    if (rc == 0 && out_len)
+        memcpy(a->mem->data + out_ptr, copy + off, out_len);
+    if (copy != small)
+        free(copy);
+    if (rc)
+        return rc;
+    *ret = r;
+    return 0;
+}
+
+/* ---- the driver ---- */
+
+static int fn_index(const uint8_t *s, size_t n)
+{
+    static const char *const names[] = {"ec_init",         "ec_handle_message", "ec_handle_request",
+                                        "ec_handle_timer", "ec_handle_child",   "ec_handle_http"};
+    for (int k = 0; k < 6; k++)
+        if (strlen(names[k]) == n && memcmp(names[k], s, n) == 0)
+            return k;
+    return -1;
+}
+
+/* Replay one recorded wasm/call: the same export, input, argument and origin. */
+static int drive_call(ec_replay_state *rs, ec_actor *a, const ec_event *ev)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev->data, ev->data_len) ||
+        cb_map_find(ev->data, ev->data_len, "fn", &mt, &v, &vl, &num) || mt != 3)
+        return diverge(rs, ev, "(idle)", NULL, 0, "a wasm/call without fn");
+    int fn = fn_index(v, vl);
+    if (fn < 0)
+        return diverge(rs, ev, "(idle)", NULL, 0, "a wasm/call of an unknown export");
+    uint64_t arg = 0;
+    if (cb_map_find(ev->data, ev->data_len, "arg", &mt, &v, &vl, &num) == 0 && mt == 0)
+        arg = num;
+    char from[80];
+    const char *fromp = NULL;
+    if (cb_map_find(ev->data, ev->data_len, "from", &mt, &v, &vl, &num) == 0) {
+        if (mt != 3 || vl >= sizeof from)
+            return diverge(rs, ev, "(idle)", NULL, 0, "a wasm/call with a bad from");
+        memcpy(from, v, vl);
+        from[vl] = 0;
+        fromp = from;
+    }
+    uint8_t link[EC_HASH_MAX];
+    size_t link_len = 0;
+    if (cb_map_find(ev->data, ev->data_len, "link", &mt, &v, &vl, &num) == 0 && mt == 2 &&
+        vl <= sizeof link) {
+        memcpy(link, v, vl);
+        link_len = vl;
+    }
+    uint8_t *input = NULL;
+    size_t in_len = 0;
+    if (cb_map_find(ev->data, ev->data_len, "input", &mt, &v, &vl, &num) == 0) {
+        input = malloc(vl ? vl : 1);
+        if (!input)
+            return ec_error_set(EC_ENOMEM, "replay: out of memory");
+        if (vl)
+            memcpy(input, v, vl);
+        in_len = vl;
+    }
+    int32_t ret;
+    if (a->state != EC_ACTOR_RUNNING) {
+        free(input);
+        return diverge(rs, ev, "(idle)", NULL, 0, "the chain calls the actor, which is %s",
+                       ec_actor_state_name(a->state));
+    }
+    int rc = ec_exec_call(a, fn, input, in_len, arg, fromp, link, link_len, &ret);
+    free(input);
+    if (rc == EC_ETRAP && !rs->stop)
+        rc = 0; /* a recorded trap, reproduced */
+    return rs->stop ? EC_EDIVERGE : rc;
+}
+
+static int text_field(const ec_event *ev, const char *key, char *out, size_t cap)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_map_find(ev->data, ev->data_len, key, &mt, &v, &vl, &num) || (mt != 2 && mt != 3) ||
+        vl >= cap)
+        return -1;
+    memcpy(out, v, vl);
+    out[vl] = 0;
+    return 0;
+}
+
+/* The start parameters recorded in event 0 (docs/ABI.md section 3). */
+typedef struct start_info {
+    char id[80], parent[80], alg[16];
+    uint8_t sha[32];
+    uint8_t *args;
+    size_t args_len;
+    char **env;
+    size_t nenv;
+    uint64_t fuel, pages, depth;
+} start_info;
+
+static void start_free(start_info *s)
+{
+    free(s->args);
+    for (size_t k = 0; k < s->nenv; k++)
+        free(s->env[k]);
+    free(s->env);
+}
+
+static int uint_field(const ec_event *ev, const char *key, uint64_t *out)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    if (cb_map_find(ev->data, ev->data_len, key, &mt, &v, &vl, out) || mt != 0)
+        return -1;
+    return 0;
+}
+
+/* The env allow-list: an array of text. cb_map_find does not walk arrays, so the array is
+ * read here: a head, then that many text items. */
+static int read_env(const ec_event *ev, start_info *s)
+{
+    const uint8_t *p = ev->data, *end = ev->data + ev->data_len;
+    /* Find "env" (a text key of 3 bytes: 0x63 'e' 'n' 'v') followed by an array head. */
+    for (const uint8_t *q = p; q + 5 <= end; q++) {
+        if (q[0] != 0x63 || memcmp(q + 1, "env", 3) != 0 || (q[4] >> 5) != 4)
+            continue;
+        const uint8_t *r = q + 4;
+        uint64_t n = r[0] & 31u;
+        r++;
+        if (n == 24 && r < end)
+            n = *r++;
+        else if (n > 23)
+            return -1;
+        if (n > 1024)
+            return -1;
+        s->env = calloc(n ? n : 1, sizeof *s->env);
+        if (!s->env)
+            return -1;
+        for (uint64_t k = 0; k < n; k++) {
+            if (r >= end || (r[0] >> 5) != 3)
+                return -1;
+            uint64_t l = r[0] & 31u;
+            r++;
+            if (l == 24 && r < end)
+                l = *r++;
+            else if (l > 23 || l > (uint64_t)(end - r))
+                return -1;
+            if (l > (uint64_t)(end - r) || !(s->env[k] = dupn(r, (size_t)l)))
+                return -1;
+            s->nenv++;
+            r += l;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int read_start(ec_chain *c, start_info *s)
+{
+    memset(s, 0, sizeof *s);
+    ec_event ev;
+    int rc = ec_chain_get(c, 0, &ev);
+    if (rc)
+        return rc;
+    if (ev.type_len != 11 || memcmp(ev.type, "actor/start", 11) != 0)
+        return ec_error_set(EC_EFORMAT,
+                            "replay: event 0 is %.*s, not actor/start: not an "
+                            "actor chain",
+                            (int)ev.type_len, ev.type);
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev.data, ev.data_len) || text_field(&ev, "actor", s->id, sizeof s->id) ||
+        text_field(&ev, "alg", s->alg, sizeof s->alg) || uint_field(&ev, "fuel", &s->fuel) ||
+        uint_field(&ev, "memory_pages", &s->pages) || uint_field(&ev, "call_depth", &s->depth) ||
+        cb_map_find(ev.data, ev.data_len, "module_sha256", &mt, &v, &vl, &num) || mt != 2 ||
+        vl != 32)
+        return ec_error_set(EC_EFORMAT, "replay: event 0 (actor/start) lacks its fields "
+                                        "(docs/ABI.md section 3)");
+    memcpy(s->sha, v, 32);
+    if (text_field(&ev, "parent", s->parent, sizeof s->parent))
+        s->parent[0] = 0; /* null: a top-level actor */
+    if (cb_map_find(ev.data, ev.data_len, "args", &mt, &v, &vl, &num) || (mt != 2 && mt != 3))
+        return ec_error_set(EC_EFORMAT, "replay: actor/start: no args");
+    s->args = (uint8_t *)dupn(v, vl);
+    s->args_len = vl;
+    if (!s->args || read_env(&ev, s)) {
+        start_free(s);
+        return ec_error_set(EC_EFORMAT, "replay: actor/start: bad env allow-list");
+    }
+    if (s->depth != EC_WASM_MAX_CALL_DEPTH) {
+        start_free(s);
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "replay: the chain was recorded with a call depth of %llu, this "
+                            "runtime has %d: the actor could behave differently",
+                            (unsigned long long)s->depth, EC_WASM_MAX_CALL_DEPTH);
+    }
+    if (s->pages == 0 || s->pages > 65536 || s->fuel == 0) {
+        start_free(s);
+        return ec_error_set(EC_EFORMAT, "replay: actor/start: bad limits");
+    }
+    return 0;
+}
+
+void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *wasm, size_t len)
+{
+    char hex[65], path[4400];
+    ec_hex_encode(hex, sha, 32);
+    snprintf(path, sizeof path, "%s/%s.wasm", rt->cache_dir, hex);
+    if (access(path, F_OK) == 0 || ec_mkdir_p(rt->cache_dir))
+        return;
+    /* Best effort: the copy only serves later replays; a failure loses nothing recorded. */
+    (void)ec_write_file_atomic(path, wasm, len);
+    ec_error_clear();
+}
+
+/* A stand-in for the recorded parent of a child actor: it is never running, so nothing is
+ * ever delivered to it, and it is not among the runtime's actors. */
+typedef struct ghost {
+    ec_actor a;
+} ghost;
+
+/* One replay: its runtime, the module (one reference held for each actor created), the
+ * chain's start parameters, and the memory chains made on the way. */
+typedef struct session {
+    ec_runtime *rt;
+    ec_module *m;
+    start_info si;
+    ghost *g;
+    ec_chain *orig;
+    int any_module;
+    uint64_t count;
+    ec_chain *tmp[64];
+    size_t ntmp;
+    int depth;
+} session;
+
+static int memory_chain(ec_hash_alg alg, ec_chain **out)
+{
+    ec_backend *be = NULL;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = alg;
+    int rc = ec_backend_memory(&be, NULL);
+    if (rc == 0)
+        rc = ec_chain_open(out, be, &co);
+    return rc;
+}
+
+/* Append the recorded event at the cursor as it is: a marker the runtime wrote, not the
+ * actor. Its hash must come out the same, as for every other event. */
+static int emit_recorded(ec_replay_state *rs)
+{
+    ec_event ev;
+    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    if (rc)
+        return rc;
+    ec_event_input in = {0};
+    char type[128];
+    snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+    uint8_t *data = (uint8_t *)dupn(ev.data, ev.data_len);
+    if (!data)
+        return ec_error_set(EC_ENOMEM, "replay: out of memory");
+    in.type = type;
+    in.data = data;
+    in.data_len = ev.data_len;
+    in.timestamp = ev.timestamp;
+    uint8_t want[EC_HASH_MAX], got[EC_HASH_MAX];
+    size_t wl = ev.hash_len;
+    memcpy(want, ev.hash, wl);
+    rc = ec_chain_append(rs->into, &in, NULL, got);
+    free(data);
+    if (rc)
+        return rc;
+    if (memcmp(want, got, wl) != 0) {
+        if (ec_chain_get(rs->orig, rs->cursor, &ev) == 0)
+            return diverge(rs, &ev, type, ev.data, ev.data_len,
+                           "the marker's record differs (other parent or description)");
+        return EC_EDIVERGE;
+    }
+    rs->cursor++;
+    return 0;
+}
+
+static int drive(session *s, ec_replay_state *rs, ec_actor **a_out);
+
+/* A scratch chain holding the original's event 0 as stored: the start of a nested replay
+ * that rebuilds an existing actor from seq 1. */
+static int scratch_chain(session *s, ec_chain *orig, ec_chain **out)
+{
+    if (s->ntmp >= sizeof s->tmp / sizeof s->tmp[0])
+        return ec_error_set(EC_EUNSUPPORTED, "replay: more than %zu recoveries in one chain",
+                            sizeof s->tmp / sizeof s->tmp[0]);
+    ec_chain *tmp = NULL;
+    int rc = memory_chain(ec_chain_alg(orig), &tmp);
+    if (rc)
+        return rc;
+    s->tmp[s->ntmp++] = tmp;
+    ec_backend *be = ec_chain_backend(orig);
+    const uint8_t *rec;
+    size_t rl;
+    if ((rc = be->get(be, 0, &rec, &rl)) || (rc = ec_chain_append_record(tmp, rec, rl)))
+        return rc;
+    *out = tmp;
+    return 0;
+}
+
+/* Rebuild actor `a` (a fresh instance, the same struct: wasm2c's instance points at it) as it
+ * was after event `point` of `orig`, by a nested replay of events 1..point. */
+static int rebuild_at(session *s, ec_chain *orig, uint64_t count, uint64_t point, ec_actor *a)
+{
+    ec_chain *tmp = NULL;
+    int rc = scratch_chain(s, orig, &tmp);
+    if (rc)
+        return rc;
+    ec_replay_report subrep;
+    memset(&subrep, 0, sizeof subrep);
+    ec_replay_state sub;
+    memset(&sub, 0, sizeof sub);
+    sub.orig = orig;
+    sub.into = tmp;
+    sub.count = count;
+    sub.cursor = 1;
+    sub.limit = point + 1;
+    sub.rep = &subrep;
+    ec_chain *live = a->chain;
+    s->depth++;
+    rc = drive(s, &sub, &a);
+    s->depth--;
+    a->chain = live;
+    ec_replay_report_free(&subrep);
+    if (rc == 0 && (sub.diverged || a->state != EC_ACTOR_RUNNING || !a->inst))
+        rc = ec_error_set(EC_EDIVERGE, "cannot rebuild the actor's state at seq %llu",
+                          (unsigned long long)point);
+    return rc;
+}
+
+/* runtime/recovered or runtime/migrated at the cursor names a `point`: the actor went on
+ * from its state at that seq. It is rebuilt there, and the marker reproduced as recorded. */
+static int reset_to(session *s, ec_replay_state *rs, ec_actor *a, const ec_event *ev)
+{
+    uint64_t point;
+    if (cb_check(ev->data, ev->data_len) || uint_field(ev, "point", &point) || point >= rs->cursor)
+        return diverge(rs, ev, "(idle)", NULL, 0, "a %.*s marker without a valid point",
+                       (int)ev->type_len, ev->type);
+    if (s->depth >= 32)
+        return ec_error_set(EC_EUNSUPPORTED, "replay: recoveries nested deeper than 32");
+    char type[64];
+    snprintf(type, sizeof type, "%.*s", (int)ev->type_len, ev->type);
+    int rc = rebuild_at(s, rs->orig, rs->count, point, a);
+    ec_event e2;
+    if (rc && ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
+        return diverge(rs, &e2, "(idle)", NULL, 0, "%s: cannot rebuild the state at seq %llu", type,
+                       (unsigned long long)point);
+    if (rc)
+        return rc;
+    return emit_recorded(rs);
+}
+
+/* A fresh instance for an existing actor, as runtime.c makes one. */
+static int fresh_instance(ec_actor *a)
+{
+    ec_module *m = a->mod;
+    if (a->inst) {
+        m->free_inst(a->inst);
+        free(a->inst);
+        a->inst = NULL;
+        a->mem = NULL;
+    }
+    void *inst = calloc(1, m->inst_size);
+    if (!inst)
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory for the instance", a->id);
+    m->instantiate(inst, a);
+    wasm_rt_memory_t *mem = m->memory(inst);
+    if (mem->max_pages > a->rt->memory_pages)
+        mem->max_pages = a->rt->memory_pages;
+    a->inst = inst;
+    a->mem = mem;
+    a->state = EC_ACTOR_RUNNING;
+    a->reason[0] = 0;
+    a->stop_requested = 0;
+    a->in_request = 0;
+    a->replied = 0;
+    return 0;
+}
+
+#define IS(ev, t) ((ev).type_len == strlen(t) && memcmp((ev).type, t, (ev).type_len) == 0)
+
+/* Reproduce rs->orig's events [0, rs->limit) in rs->into: create the actor (actor/start)
+ * and drive each recorded call, stop, restart and marker; the actor makes the rest. */
+static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
+{
+    ec_runtime *rt = s->rt;
+    ec_replay_state *saved = rt->replay;
+    rt->replay = rs;
+    ec_actor *a = *a_out;
+    int rc;
+    if (a) {
+        /* An existing actor, rebuilt from event 1 (rs->cursor) in rs->into, or already at
+         * the cursor's state (restored from a snapshot). */
+        a->chain = rs->into;
+        rc = rs->resume ? 0 : fresh_instance(a);
+    } else {
+        start_info *si = &s->si;
+        s->m->refs++; /* the new actor's reference */
+        rc = ec_actor_create(rt, s->m, si->id, s->g ? &s->g->a : NULL,
+                             s->g ? si->id + strlen(si->parent) + 1 : NULL, si->args, si->args_len,
+                             (const char *const *)si->env, si->nenv, &a);
+        if (rc)
+            s->m->refs--;
+    }
+    if (rs->stop)
+        rc = 0;
+    while (rc == 0 && !rs->stop && rs->cursor < rs->limit) {
+        ec_event ev;
+        if ((rc = ec_chain_get(rs->orig, rs->cursor, &ev)))
+            break;
+        if (IS(ev, "wasm/call")) {
+            rt->replay = rs;
+            rc = drive_call(rs, a, &ev);
+        } else if (IS(ev, "actor/stop")) {
+            char reason[300];
+            if (text_field(&ev, "reason", reason, sizeof reason))
+                rc = diverge(rs, &ev, "(idle)", NULL, 0, "actor/stop without a reason");
+            else if (a->state != EC_ACTOR_RUNNING)
+                rc = diverge(rs, &ev, "(idle)", NULL, 0, "the chain stops an actor that is %s",
+                             ec_actor_state_name(a->state));
+            else
+                rc = ec_actor_stop(a, reason, 0);
+        } else if (IS(ev, "actor/restart")) {
+            rc = ec_actor_restart(a);
+            if (rc == EC_ETRAP && !rs->stop)
+                rc = 0;
+        } else if (IS(ev, "state/snapshot")) {
+            /* Taken again and compared: the replayed state must hash the same. */
+            if (a->state != EC_ACTOR_RUNNING)
+                rc = diverge(rs, &ev, "(idle)", NULL, 0, "a snapshot of an actor that is %s",
+                             ec_actor_state_name(a->state));
+            else
+                rc = ec_actor_snapshot_now(a);
+        } else if (IS(ev, "http/request") || IS(ev, "http/refused")) {
+            /* The HTTP server's records (what arrived, what it answered itself), not the
+             * actor's: copied as they are (docs/ABI.md section 8). */
+            char type[32];
+            snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+            uint8_t *copy = malloc(ev.data_len ? ev.data_len : 1);
+            if (!copy) {
+                rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
+                break;
+            }
+            memcpy(copy, ev.data, ev.data_len);
+            cbuf b;
+            cb_init(&b, copy, ev.data_len);
+            b.len = ev.data_len;
+            rt->replay = rs;
+            rc = ec_replay_record(a, type, &b, NULL);
+            free(copy);
+        } else if (IS(ev, "runtime/recovered") || IS(ev, "runtime/migrated")) {
+            rc = reset_to(s, rs, a, &ev);
+            rt->replay = rs;
+        } else {
+            rc = diverge(rs, &ev, "(idle)", NULL, 0,
+                         "the chain has %.*s where the actor is between calls", (int)ev.type_len,
+                         ev.type);
+        }
+        if (rs->stop)
+            rc = 0;
+    }
+    if (rc == 0 && rs->diverged)
+        rc = EC_EDIVERGE;
+    rt->replay = saved;
+    *a_out = a;
+    return rc;
+}
+
+/* Open a session for `chain`: read its start, find and check the module, make the runtime
+ * (a replay runtime: memory chains, no sandbox until it goes live). */
+static int session_open(session *s, ec_chain *chain, const char *module_path, const char *cache_dir,
+                        const char *data_dir, int any_module)
+{
+    memset(s, 0, sizeof *s);
+    s->orig = chain;
+    s->any_module = any_module;
+    s->count = ec_chain_count(chain);
+    if (s->count == 0)
+        return ec_error_set(EC_EFORMAT, "replay: the chain is empty");
+    int rc = read_start(chain, &s->si);
+    if (rc)
+        return rc;
+    ec_hash_alg alg;
+    if (ec_hash_from_name(&alg, s->si.alg) || alg != ec_chain_alg(chain))
+        return ec_error_set(EC_EFORMAT, "replay: actor/start names hash %s, the chain uses %s",
+                            s->si.alg, ec_hash_name(ec_chain_alg(chain)));
+    char modpath[4400], hex[65];
+    const char *cache = cache_dir ? cache_dir : "evchain-data/cache";
+    ec_hex_encode(hex, s->si.sha, 32);
+    if (module_path)
+        snprintf(modpath, sizeof modpath, "%s", module_path);
+    else
+        snprintf(modpath, sizeof modpath, "%s/%s.wasm", cache, hex);
+    if (!module_path && access(modpath, R_OK) != 0)
+        return ec_error_set(EC_ENOTFOUND,
+                            "replay: module %s (SHA-256 from the chain's actor/start) is not in "
+                            "the cache %s: give it with --module",
+                            hex, cache);
+    ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
+    ro.data_dir = data_dir ? data_dir : "/"; /* exists: a replay makes no directory */
+    ro.cache_dir = cache;
+    ro.chain_store = EC_CHAIN_STORE_MEMORY;
+    ro.alg = alg;
+    ro.fuel = s->si.fuel;
+    ro.memory_pages = (uint32_t)s->si.pages;
+    ro.quiet = 1;
+    if ((rc = ec_runtime_new(&s->rt, &ro)))
+        return rc;
+    if ((rc = ec_module_load(s->rt, modpath, &s->m, NULL)))
+        return rc;
+    if (memcmp(s->m->sha, s->si.sha, 32) != 0 && !any_module)
+        return ec_error_set(EC_EDENIED,
+                            "replay: module %s has SHA-256 %s, the chain was recorded with %s",
+                            modpath, s->m->hex, hex);
+    if (s->si.parent[0]) {
+        size_t pl = strlen(s->si.parent);
+        if (strncmp(s->si.id, s->si.parent, pl) != 0 || s->si.id[pl] != '.')
+            return ec_error_set(EC_EFORMAT, "replay: actor %s cannot be a child of %s", s->si.id,
+                                s->si.parent);
+        s->g = calloc(1, sizeof *s->g);
+        if (!s->g || !(s->g->a.id = strdup(s->si.parent)))
+            return ec_error_set(EC_ENOMEM, "replay: out of memory");
+        s->g->a.rt = s->rt;
+        s->g->a.state = EC_ACTOR_STOPPED;
+        s->g->a.fs_fd = -1;
+    }
+    return 0;
+}
+
+static void session_close(session *s)
+{
+    if (s->rt) {
+        /* Actors still in replay are not stopped: a replay records nothing of its own. */
+        for (size_t k = 0; k < s->rt->nactors; k++)
+            if (s->rt->replay || s->rt->actors[k]->chain == NULL)
+                s->rt->actors[k]->state = EC_ACTOR_STOPPED;
+        if (s->m)
+            ec_module_release(s->rt, s->m);
+        ec_runtime_free(s->rt);
+    }
+    if (s->g) {
+        free(s->g->a.id);
+        free(s->g);
+    }
+    for (size_t k = 0; k < s->ntmp; k++)
+        ec_chain_free(s->tmp[k]);
+    start_free(&s->si);
+}
+
+/* ---- a chain that continues another one from seq n ---- */
+
+/* Records 0..n-1 are read from `base` (the chain being replayed), records from n on are kept
+ * in memory: a replay from a snapshot then appends after the snapshot without copying (and
+ * re-checking) the events before it, so its cost is bounded by the events since. */
+typedef struct overlay {
+    ec_backend be;
+    ec_backend *base, *mem;
+    uint64_t n;
+} overlay;
+typedef struct overlay_iter {
+    ec_backend *b;
+    uint64_t next;
+} overlay_iter;
+
+#define OV(b) ((overlay *)(void *)(b))
+static int ov_get_alg(ec_backend *b, ec_hash_alg *out)
+{
+    return OV(b)->base->get_alg(OV(b)->base, out);
+}
+static int ov_set_alg(ec_backend *b, ec_hash_alg alg)
+{
+    ec_hash_alg have;
+    int rc = ov_get_alg(b, &have);
+    if (rc == 0 && have != alg)
+        rc = ec_error_set(EC_EINVAL, "overlay chain: algorithm differs from its base");
+    return rc;
+}
+static int ov_count(ec_backend *b, uint64_t *out)
+{
+    uint64_t m;
+    int rc = OV(b)->mem->count(OV(b)->mem, &m);
+    *out = OV(b)->n + m;
+    return rc;
+}
+static int ov_reserve(ec_backend *b, size_t len, uint8_t **out)
+{
+    return OV(b)->mem->reserve(OV(b)->mem, len, out);
+}
+static int ov_commit(ec_backend *b, uint64_t seq, size_t hash_off)
+{
+    return OV(b)->mem->commit(OV(b)->mem, seq - OV(b)->n, hash_off);
+}
+static int ov_get(ec_backend *b, uint64_t seq, const uint8_t **rec, size_t *len)
+{
+    overlay *o = OV(b);
+    return seq < o->n ? o->base->get(o->base, seq, rec, len)
+                      : o->mem->get(o->mem, seq - o->n, rec, len);
+}
+static int ov_find(ec_backend *b, const uint8_t *hash, size_t hl, uint64_t *out)
+{
+    overlay *o = OV(b);
+    uint64_t q;
+    int rc = o->mem->find_hash ? o->mem->find_hash(o->mem, hash, hl, &q) : EC_ENOTFOUND;
+    if (rc == 0) {
+        *out = q + o->n;
+        return 0;
+    }
+    if (!o->base->find_hash)
+        return ec_error_set(EC_EUNSUPPORTED, "overlay chain: no hash index");
+    rc = o->base->find_hash(o->base, hash, hl, &q);
+    if (rc == 0 && q >= o->n)
+        rc = EC_ENOTFOUND;
+    if (rc == 0)
+        *out = q;
+    return rc;
+}
+static int ov_iter_new(ec_backend *b, uint64_t from, ec_backend_iter **out)
+{
+    overlay_iter *it = malloc(sizeof *it);
+    if (!it)
+        return ec_error_set(EC_ENOMEM, "overlay chain: out of memory");
+    it->b = b;
+    it->next = from;
+    *out = (ec_backend_iter *)(void *)it;
+    return 0;
+}
+static int ov_iter_next(ec_backend_iter *i, const uint8_t **rec, size_t *len)
+{
+    overlay_iter *it = (overlay_iter *)(void *)i;
+    uint64_t c;
+    ov_count(it->b, &c);
+    if (it->next >= c)
+        return EC_ITEROVER;
+    return ov_get(it->b, it->next++, rec, len);
+}
+static void ov_iter_free(ec_backend_iter *i)
+{
+    free(i);
+}
+static void ov_free(ec_backend *b)
+{
+    OV(b)->mem->free(OV(b)->mem);
+    free(b);
+}
+
+static int overlay_chain(ec_chain *base, uint64_t n, ec_chain **out)
+{
+    overlay *o = calloc(1, sizeof *o);
+    if (!o)
+        return ec_error_set(EC_ENOMEM, "overlay chain: out of memory");
+    int rc = ec_backend_memory(&o->mem, NULL);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    o->base = ec_chain_backend(base);
+    o->n = n;
+    o->be.version = EC_BACKEND_VERSION;
+    o->be.get_alg = ov_get_alg;
+    o->be.set_alg = ov_set_alg;
+    o->be.count = ov_count;
+    o->be.reserve = ov_reserve;
+    o->be.commit = ov_commit;
+    o->be.get = ov_get;
+    o->be.find_hash = ov_find;
+    o->be.iter_new = ov_iter_new;
+    o->be.iter_next = ov_iter_next;
+    o->be.iter_free = ov_iter_free;
+    o->be.free = ov_free;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = ec_chain_alg(base);
+    return ec_chain_open(out, &o->be, &co);
+}
+
+/* Start from the newest state/snapshot event before rs->limit: its object is read from
+ * store_dir and checked against the recorded hash, events 0..it are copied into rs->into as
+ * recorded (each record checked as it is added), the actor is created and its memory and
+ * globals restored; the drive then goes on from the next event. EC_ENOTFOUND: no snapshot. */
+static int start_from_snapshot(session *s, ec_replay_state *rs, const char *store_dir,
+                               ec_actor **a_out, uint64_t *snap_seq)
+{
+    uint64_t q = rs->limit;
+    ec_event ev;
+    int rc;
+    for (;;) {
+        if (q-- == 0)
+            return ec_error_set(EC_ENOTFOUND, "replay: no state/snapshot in the chain");
+        if ((rc = ec_chain_get(rs->orig, q, &ev)))
+            return rc;
+        if (IS(ev, "state/snapshot"))
+            break;
+    }
+    uint8_t want[32];
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(ev.data, ev.data_len) ||
+        cb_map_find(ev.data, ev.data_len, "hash", &mt, &v, &vl, &num) || mt != 2 || vl != 32)
+        return ec_error_set(EC_EFORMAT, "replay: state/snapshot at seq %llu has no hash",
+                            (unsigned long long)q);
+    memcpy(want, v, 32);
+    char hex[65], path[4400];
+    ec_hex_encode(hex, want, 32);
+    snprintf(path, sizeof path, "%s/objects/%s", store_dir ? store_dir : "evchain-data/store", hex);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ec_error_set_errno(EC_ENOTFOUND, errno, "replay: snapshot %s (seq %llu)", path,
+                                  (unsigned long long)q);
+    uint8_t *snap = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            uint8_t *p2 = realloc(snap, cap);
+            if (!p2) {
+                free(snap);
+                fclose(f);
+                return ec_error_set(EC_ENOMEM, "replay: out of memory");
+            }
+            snap = p2;
+        }
+        size_t k = fread(snap + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    fclose(f);
+    uint8_t got[32];
+    unsigned dl = 0;
+    if (!EVP_Digest(snap, n, got, &dl, EVP_sha256(), NULL) || memcmp(got, want, 32) != 0) {
+        free(snap);
+        return ec_error_set(EC_EVERIFY,
+                            "replay: snapshot %s does not match the hash recorded at seq %llu",
+                            path, (unsigned long long)q);
+    }
+    /* The actor, created as at event 0 (checked against it in a scratch chain). */
+    ec_chain *scratch = NULL;
+    if ((rc = memory_chain(ec_chain_alg(rs->orig), &scratch))) {
+        free(snap);
+        return rc;
+    }
+    s->tmp[s->ntmp++] = scratch;
+    ec_replay_state st0;
+    memset(&st0, 0, sizeof st0);
+    st0.orig = rs->orig;
+    st0.into = scratch;
+    st0.count = rs->count;
+    st0.limit = 1;
+    st0.rep = rs->rep;
+    ec_actor *a = NULL;
+    rc = drive(s, &st0, &a);
+    if (rc == 0 && (st0.diverged || !a))
+        rc = ec_error_set(EC_EDIVERGE, "replay: event 0 does not match the module");
+    if (rc == 0)
+        rc = ec_snapshot_restore(a, snap, n);
+    if (rc == 0 && ec_snapshot_seq(snap, n) + 1 != q)
+        rc = ec_error_set(EC_EFORMAT,
+                          "replay: the snapshot at seq %llu says it was taken after "
+                          "seq %llu",
+                          (unsigned long long)q, (unsigned long long)ec_snapshot_seq(snap, n));
+    free(snap);
+    if (rc == 0 && !rs->into) {
+        /* Nobody wants the events before the snapshot again: continue the original. */
+        if ((rc = overlay_chain(rs->orig, q + 1, &rs->into)) == 0)
+            s->tmp[s->ntmp++] = rs->into;
+    } else {
+        ec_backend *be = ec_chain_backend(rs->orig);
+        for (uint64_t k = 0; rc == 0 && k <= q; k++) {
+            const uint8_t *rec;
+            size_t rl;
+            if ((rc = be->get(be, k, &rec, &rl)) == 0)
+                rc = ec_chain_append_record(rs->into, rec, rl);
+        }
+    }
+    if (rc)
+        return rc;
+    a->chain = rs->into;
+    rs->cursor = q + 1;
+    rs->resume = 1;
+    *a_out = a;
+    *snap_seq = q;
+    return 0;
+}
+
+/* Whether a chain's last event leaves the actor inside a call: anything but the events that
+ * end a call or come between calls. Such a chain was cut short (a crash) or is still being
+ * written: a replay reproduces it up to its end and stops there, without a divergence. */
+static int ends_inside_call(ec_chain *c)
+{
+    uint64_t n = ec_chain_count(c);
+    ec_event e;
+    if (n == 0 || ec_chain_get(c, n - 1, &e) != 0)
+        return 0;
+    static const char *const between[] = {"wasm/result",       "wasm/trap",        "actor/start",
+                                          "actor/stop",        "actor/restart",    "state/snapshot",
+                                          "runtime/recovered", "runtime/migrated", "http/refused"};
+    for (size_t k = 0; k < sizeof between / sizeof between[0]; k++)
+        if (IS(e, between[k]))
+            return 0;
+    return 1;
+}
+
+static void fill_report(ec_replay_report *out, ec_chain *replayed, ec_actor *a)
+{
+    out->events = ec_chain_count(replayed);
+    /* Trapped as recorded: the replayed chain ends with the trap (a replay stopped inside a
+     * call also leaves the instance discarded, but that is no trap of the actor's). */
+    ec_event last;
+    out->trapped = a && a->state == EC_ACTOR_TRAPPED && out->events &&
+                   ec_chain_get(replayed, out->events - 1, &last) == 0 && IS(last, "wasm/trap");
+    uint64_t hs;
+    if (out->events && ec_chain_head(replayed, out->head, &hs) == 0)
+        out->head_len = ec_hash_len(ec_chain_alg(replayed));
+    if (out->trapped) {
+        ec_event e;
+        for (uint64_t q = out->events; q-- > 0;)
+            if (ec_chain_get(replayed, q, &e) == 0 && IS(e, "wasm/trap")) {
+                out->trap_seq = q;
+                break;
+            }
+    }
+}
+
+int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
+                    ec_replay_report *out)
+{
+    ec_replay_options def = EC_REPLAY_OPTIONS_INIT;
+    if (!chain || !out)
+        return ec_error_set(EC_EINVAL, "ec_actor_replay: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!opts)
+        opts = &def;
+    if (opts->version != EC_REPLAY_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_actor_replay: options version %u unknown",
+                            opts->version);
+    session s;
+    ec_chain *own = NULL;
+    ec_replay_state rs;
+    memset(&rs, 0, sizeof rs);
+    int rc = session_open(&s, chain, opts->module_path, opts->cache_dir, NULL, opts->any_module);
+    if (rc == 0 && !replayed && !opts->from_snapshot) {
+        rc = memory_chain(ec_chain_alg(chain), &own);
+        replayed = own;
+    }
+    if (rc == 0 && replayed && ec_chain_count(replayed) != 0)
+        rc = ec_error_set(EC_EINVAL, "replay: the chain to replay into is not empty");
+    ec_actor *a = NULL;
+    if (rc == 0) {
+        rs.orig = chain;
+        rs.into = replayed;
+        rs.count = s.count;
+        rs.limit = opts->until < s.count ? opts->until + 1 : s.count;
+        rs.cut = rs.limit == s.count && ends_inside_call(chain);
+        out->cut = rs.cut;
+        rs.any_module = opts->any_module;
+        rs.rep = out;
+        out->snapshot_seq = UINT64_MAX;
+        s.rt->replay = &rs;
+        if (opts->from_snapshot)
+            rc = start_from_snapshot(&s, &rs, opts->store_dir, &a, &out->snapshot_seq);
+        if (rc == 0)
+            rc = drive(&s, &rs, &a);
+        s.rt->replay = &rs;
+        if (rs.into)
+            fill_report(out, rs.into, a);
+    }
+    session_close(&s);
+    ec_chain_free(own);
+    if (rs.diverged)
+        return ec_error_set(EC_EDIVERGE, "replay diverges at seq %llu: %s",
+                            (unsigned long long)out->seq, out->why);
+    return rc;
+}
+
+/* ---- recovery ---- */
+
+/* The chain's last call boundary: its last wasm/result. */
+static int last_boundary(ec_chain *c, uint64_t *out)
+{
+    for (uint64_t q = ec_chain_count(c); q-- > 0;) {
+        ec_event e;
+        int rc = ec_chain_get(c, q, &e);
+        if (rc)
+            return rc;
+        if (IS(e, "wasm/result")) {
+            *out = q;
+            return 0;
+        }
+    }
+    return ec_error_set(EC_ENOTFOUND, "recover: no call into the actor ever completed (no "
+                                      "wasm/result): there is no state to recover");
+}
+
+int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
+                       const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq)
+{
+    ec_recover_options def = EC_RECOVER_OPTIONS_INIT;
+    if (!rt_out || !actor_out || !chain_dir || !rep)
+        return ec_error_set(EC_EINVAL, "ec_runtime_recover: NULL argument");
+    *rt_out = NULL;
+    *actor_out = NULL;
+    memset(rep, 0, sizeof *rep);
+    if (!opts)
+        opts = &def;
+    if (opts->version != EC_RECOVER_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_runtime_recover: options version %u unknown",
+                            opts->version);
+    char data[4096], cache[4200];
+    if (opts->data_dir)
+        snprintf(data, sizeof data, "%s", opts->data_dir);
+    else {
+        /* <data>/actors/<id>/chain */
+        snprintf(data, sizeof data, "%s", chain_dir);
+        size_t n = strlen(data);
+        while (n > 1 && data[n - 1] == '/')
+            data[--n] = 0;
+        for (int up = 0; up < 3; up++) {
+            char *sl = strrchr(data, '/');
+            if (!sl) {
+                snprintf(data, sizeof data, ".");
+                break;
+            }
+            *sl = 0;
+            if (!data[0])
+                snprintf(data, sizeof data, "/");
+        }
+    }
+    snprintf(cache, sizeof cache, "%s", opts->cache_dir ? opts->cache_dir : data);
+    if (!opts->cache_dir)
+        snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
+
+    ec_chain *chain = NULL;
+    ec_open_options oo = EC_OPEN_OPTIONS_INIT;
+    oo.writable = 1;
+    int rc = ec_chain_open_path(&chain, chain_dir, &oo);
+    if (rc)
+        return rc;
+    uint64_t count = ec_chain_count(chain), to = opts->to;
+    if (to == UINT64_MAX && (rc = last_boundary(chain, &to))) {
+        ec_chain_free(chain);
+        return rc;
+    }
+    ec_event ev;
+    if (to >= count) {
+        ec_chain_free(chain);
+        return ec_error_set(EC_EINVAL, "recover: --to %llu: the chain has %llu events",
+                            (unsigned long long)to, (unsigned long long)count);
+    }
+    if ((rc = ec_chain_get(chain, to, &ev))) {
+        ec_chain_free(chain);
+        return rc;
+    }
+    if (!IS(ev, "wasm/result")) {
+        char type[64];
+        snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+        uint64_t b = 0;
+        ec_event e2;
+        for (uint64_t q = to; q-- > 0;)
+            if (ec_chain_get(chain, q, &e2) == 0 && IS(e2, "wasm/result")) {
+                b = q;
+                break;
+            }
+        ec_chain_free(chain);
+        return ec_error_set(EC_EINVAL,
+                            "recover: event %llu is %s, not a call boundary (a wasm/result); "
+                            "the one before it is %llu",
+                            (unsigned long long)to, type, (unsigned long long)b);
+    }
+    uint8_t point_hash[EC_HASH_MAX];
+    size_t hl = ev.hash_len;
+    memcpy(point_hash, ev.hash, hl);
+
+    session s;
+    ec_replay_state rs;
+    memset(&rs, 0, sizeof rs);
+    ec_chain *mem = NULL;
+    ec_actor *a = NULL;
+    rc = session_open(&s, chain, opts->module_path, cache, data, 0);
+    if (rc == 0 && !opts->from_snapshot && (rc = memory_chain(ec_chain_alg(chain), &mem)) == 0)
+        s.tmp[s.ntmp++] = mem;
+    if (rc == 0) {
+        rs.orig = chain;
+        rs.into = mem;
+        rs.count = count;
+        rs.limit = to + 1;
+        rs.rep = rep;
+        rep->snapshot_seq = UINT64_MAX;
+        if (opts->from_snapshot) {
+            char store[4200];
+            snprintf(store, sizeof store, "%s/store", data);
+            rc = start_from_snapshot(&s, &rs, store, &a, &rep->snapshot_seq);
+        }
+        if (rc == 0)
+            rc = drive(&s, &rs, &a);
+        if (rs.into)
+            fill_report(rep, rs.into, a);
+        if (rc == 0 && rs.diverged)
+            rc = EC_EDIVERGE;
+        if (rc == 0 && (!a || a->state != EC_ACTOR_RUNNING || !a->inst))
+            rc = ec_error_set(EC_EINVAL, "recover: the actor is %s at seq %llu",
+                              a ? ec_actor_state_name(a->state) : "gone", (unsigned long long)to);
+    }
+    if (rc) {
+        s.rt->replay = &rs; /* nothing is recorded while the session closes */
+        session_close(&s);
+        ec_chain_free(chain);
+        if (rs.diverged)
+            return ec_error_set(EC_EDIVERGE, "recover: the replay diverges at seq %llu: %s",
+                                (unsigned long long)rep->seq, rep->why);
+        return rc;
+    }
+    /* Live from here: the actor appends to its own chain again, with a sandbox and a store. */
+    ec_runtime *rt = s.rt;
+    rt->replay = NULL;
+    rt->quiet = opts->quiet;
+    /* The runtime holds this one actor: markers rebuild it in place, never a second. */
+    a->chain = chain;
+    a->parent = NULL; /* a recovered child runs on its own (its supervisor is not here) */
+    free(a->child_name);
+    a->child_name = NULL;
+    if ((rc = ec_mkdir_p(a->fs_root)) == 0) {
+        a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (a->fs_fd < 0)
+            rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
+    }
+    if (rc == 0) {
+        uint8_t small[128];
+        cbuf b;
+        cb_init(&b, small, sizeof small);
+        cb_map(&b, 3);
+        cb_str(&b, "point");
+        cb_uint(&b, to);
+        cb_str(&b, "abandoned");
+        cb_uint(&b, count - to - 1);
+        cb_str(&b, "point_hash");
+        cb_bytes(&b, point_hash, hl);
+        rc =
+            ec_actor_record(a, opts->migrated ? "runtime/migrated" : "runtime/recovered", &b, NULL);
+        cb_free(&b);
+        if (marker_seq)
+            *marker_seq = count;
+    }
+    s.rt = NULL; /* the caller's now */
+    session_close(&s);
+    if (rc) {
+        ec_runtime_free(rt);
+        return rc;
+    }
+    *rt_out = rt;
+    *actor_out = a;
+    return 0;
+}
+
+/* ---- automatic recovery inside a running runtime ---- */
+
+int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor)
+{
+    if (!rt)
+        return ec_error_set(EC_EINVAL, "ec_runtime_set_recover: NULL runtime");
+    rt->recover_max = max_per_actor;
+    return 0;
+}
+
+int ec_actor_recover_in_place(ec_actor *a)
+{
+    ec_runtime *rt = a->rt;
+    if (!rt->recover_max || a->recoveries >= rt->recover_max || rt->replay || !a->chain)
+        return -1;
+    ec_chain *live = a->chain;
+    uint64_t count = ec_chain_count(live), point;
+    if (last_boundary(live, &point)) {
+        ec_error_clear(); /* trapped in ec_init: no good state, the trap takes its course */
+        return -1;
+    }
+    uint8_t point_hash[EC_HASH_MAX];
+    size_t hl = 0;
+    {
+        ec_event ev;
+        if (ec_chain_get(live, point, &ev))
+            return -1;
+        hl = ev.hash_len;
+        memcpy(point_hash, ev.hash, hl);
+    }
+    session s;
+    memset(&s, 0, sizeof s);
+    s.rt = rt;
+    s.m = a->mod;
+    s.orig = live;
+    s.count = count;
+    int rc = rebuild_at(&s, live, count, point, a);
+    rt->replay = NULL;
+    a->chain = live;
+    for (size_t k = 0; k < s.ntmp; k++)
+        ec_chain_free(s.tmp[k]);
+    if (rc == 0) {
+        uint8_t small[128];
+        cbuf b;
+        cb_init(&b, small, sizeof small);
+        cb_map(&b, 3);
+        cb_str(&b, "point");
+        cb_uint(&b, point);
+        cb_str(&b, "abandoned");
+        cb_uint(&b, count - point - 1);
+        cb_str(&b, "point_hash");
+        cb_bytes(&b, point_hash, hl);
+        rc = ec_actor_record(a, "runtime/recovered", &b, NULL);
+        cb_free(&b);
+    }
+    if (rc) {
+        /* Left as the trap made it: no instance, trapped. */
+        if (a->inst) {
+            a->mod->free_inst(a->inst);
+            free(a->inst);
+            a->inst = NULL;
+            a->mem = NULL;
+        }
+        a->state = EC_ACTOR_TRAPPED;
+        if (!rt->quiet)
+            fprintf(stderr, "evchain: actor %s: automatic recovery failed: %s\n", a->id,
+                    ec_error_last() ? ec_error_last()->message : "?");
+        return -1;
+    }
+    a->recoveries++;
+    a->reason[0] = 0; /* running */
+    if (!rt->quiet)
+        fprintf(stderr, "evchain: actor %s recovered to seq %llu (%u of %u)\n", a->id,
+                (unsigned long long)point, a->recoveries, rt->recover_max);
+    return 0;
+}

@@ -1,0 +1,170 @@
+/* actor/snapshot.c: state snapshots (docs/ABI.md section 7): an actor's linear memory and
+ * globals at a call boundary, stored in the content-addressed store and named by a
+ * state/snapshot event, so that a replay or a resume can start there instead of at event 0. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <evchain/replay.h>
+
+#include "core/internal.h"
+#include "actor/actor_int.h"
+
+int ec_mkdir_p(const char *path);
+
+static const uint8_t SNAP_MAGIC[8] = {'E', 'V', 'S', 'N', 'A', 'P', 0, 1};
+#define SNAP_HEAD (8 + 32 + 8 + 4) /* magic, module, seq, globals length */
+
+/* wasm2c (1.0.32) lays an instance out as: the environment pointer, every global in index
+ * order, the memory descriptor, then tables. The ABI refuses imported globals, tables and
+ * memories, so the bytes between the environment pointer and the memory descriptor are the
+ * module's globals and nothing else: plain values, the same layout for the same compiled
+ * module. Tables are not saved: MVP modules cannot change them after instantiation. */
+static int globals_area(ec_actor *a, uint8_t **p, size_t *n)
+{
+    uint8_t *base = a->inst, *mem = (uint8_t *)a->mem;
+    if (!base || mem < base + sizeof(void *) || mem > base + a->mod->inst_size)
+        return ec_error_set(EC_EUNSUPPORTED, "actor %s: unexpected wasm2c instance layout", a->id);
+    *p = base + sizeof(void *);
+    *n = (size_t)(mem - *p);
+    return 0;
+}
+
+int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len)
+{
+    uint8_t *g = NULL;
+    size_t gl = 0;
+    int rc = globals_area(a, &g, &gl);
+    if (rc)
+        return rc;
+    size_t ml = a->mem->size, n = SNAP_HEAD + gl + 4 + ml;
+    uint8_t *p = malloc(n);
+    if (!p)
+        return ec_error_set(EC_ENOMEM, "actor %s: out of memory for a snapshot", a->id);
+    memcpy(p, SNAP_MAGIC, 8);
+    memcpy(p + 8, a->mod->sha, 32);
+    ec_put_u64(p + 40, seq);
+    ec_put_u32(p + 48, (uint32_t)gl);
+    memcpy(p + SNAP_HEAD, g, gl);
+    ec_put_u32(p + SNAP_HEAD + gl, a->mem->pages);
+    memcpy(p + SNAP_HEAD + gl + 4, a->mem->data, ml);
+    *out = p;
+    *len = n;
+    return 0;
+}
+
+int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n)
+{
+    uint8_t *g = NULL;
+    size_t gl = 0;
+    int rc = globals_area(a, &g, &gl);
+    if (rc)
+        return rc;
+    if (n < SNAP_HEAD || memcmp(p, SNAP_MAGIC, 8) != 0)
+        return ec_error_set(EC_EFORMAT, "snapshot: bad magic");
+    if (memcmp(p + 8, a->mod->sha, 32) != 0)
+        return ec_error_set(EC_EFORMAT, "snapshot: taken of another module");
+    if (ec_get_u32(p + 48) != gl || n - SNAP_HEAD < gl + 4)
+        return ec_error_set(EC_EFORMAT, "snapshot: globals of %u bytes, the module has %zu",
+                            ec_get_u32(p + 48), gl);
+    uint32_t pages = ec_get_u32(p + SNAP_HEAD + gl);
+    if ((uint64_t)pages * 65536u != n - SNAP_HEAD - gl - 4)
+        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, but %zu bytes of memory", pages,
+                            n - SNAP_HEAD - gl - 4);
+    if (pages < a->mem->pages)
+        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, fewer than at instantiation (%u)",
+                            pages, a->mem->pages);
+    if (pages > a->mem->pages && wasm_rt_grow_memory(a->mem, pages - a->mem->pages) == UINT32_MAX)
+        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, over the memory cap", pages);
+    memcpy(g, p + SNAP_HEAD, gl);
+    memcpy(a->mem->data, p + SNAP_HEAD + gl + 4, (size_t)pages * 65536u);
+    return 0;
+}
+
+/* The seq a snapshot was taken after. */
+uint64_t ec_snapshot_seq(const uint8_t *p, size_t n)
+{
+    return n >= SNAP_HEAD ? ec_get_u64(p + 40) : UINT64_MAX;
+}
+
+/* Take a snapshot now (the actor is between calls): store it (live) and record state/snapshot
+ * {seq, hash, size}. In a replay nothing is stored: the event is compared with the recorded
+ * one, so a replayed state that differs from the recorded one is a divergence. */
+int ec_actor_snapshot_now(ec_actor *a)
+{
+    if (a->state != EC_ACTOR_RUNNING || !a->inst || a->on_stack)
+        return ec_error_set(EC_EINVAL, "actor %s: a snapshot needs a running actor between calls",
+                            a->id);
+    uint64_t count = ec_chain_count(a->chain);
+    if (count == 0)
+        return ec_error_set(EC_EINVAL, "actor %s: empty chain", a->id);
+    uint8_t *p;
+    size_t n;
+    int rc = ec_snapshot_encode(a, count - 1, &p, &n);
+    if (rc)
+        return rc;
+    uint8_t h[32];
+    unsigned dl = 0;
+    if (!EVP_Digest(p, n, h, &dl, EVP_sha256(), NULL)) {
+        free(p);
+        return ec_error_set(EC_ERROR, "snapshot: SHA-256 failed");
+    }
+    if (!a->rt->replay) {
+        char dir[4300], path[4400], hex[65];
+        ec_hex_encode(hex, h, 32);
+        snprintf(dir, sizeof dir, "%s/objects", a->rt->store_dir);
+        snprintf(path, sizeof path, "%s/%s", dir, hex);
+        if (access(path, F_OK) != 0 &&
+            ((rc = ec_mkdir_p(dir)) || (rc = ec_write_file_atomic(path, p, n)))) {
+            free(p);
+            return rc;
+        }
+    }
+    free(p);
+    uint8_t small[128];
+    cbuf b;
+    cb_init(&b, small, sizeof small);
+    cb_map(&b, 3);
+    cb_str(&b, "seq");
+    cb_uint(&b, count - 1);
+    cb_str(&b, "hash");
+    cb_bytes(&b, h, 32);
+    cb_str(&b, "size");
+    cb_uint(&b, n);
+    rc = ec_actor_record(a, "state/snapshot", &b, NULL);
+    cb_free(&b);
+    return rc;
+}
+
+int ec_actor_snapshot(ec_actor *a)
+{
+    if (!a)
+        return ec_error_set(EC_EINVAL, "ec_actor_snapshot: NULL actor");
+    if (a->rt->replay)
+        return ec_error_set(EC_EINVAL, "ec_actor_snapshot: not during a replay");
+    return ec_actor_snapshot_now(a);
+}
+
+int ec_runtime_set_snapshot_every(ec_runtime *rt, uint32_t calls)
+{
+    if (!rt)
+        return ec_error_set(EC_EINVAL, "ec_runtime_set_snapshot_every: NULL runtime");
+    rt->snapshot_every = calls;
+    return 0;
+}
+
+/* runtime.c, after each wasm/result of a live call. */
+int ec_actor_after_call(ec_actor *a)
+{
+    ec_runtime *rt = a->rt;
+    if (rt->replay || !rt->snapshot_every || a->state != EC_ACTOR_RUNNING || a->stop_requested)
+        return 0;
+    if (++a->calls_since_snapshot < rt->snapshot_every)
+        return 0;
+    a->calls_since_snapshot = 0;
+    return ec_actor_snapshot_now(a);
+}

@@ -1,0 +1,147 @@
+/* cli/cmd_recover.c: `evchain recover` (rebuild an actor by replay up to a point of its chain
+ * and continue it live, runtime/recovered) and `evchain resume` (the same after a bundle
+ * import, runtime/migrated): both deliver the given messages, then stop the actor. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <evchain/replay.h>
+
+#include "cli.h"
+#include "replay_cli.h"
+
+const char help_recover[] =
+    "rebuild a trapped or stopped actor by replay and continue it live\n"
+    "\n"
+    "usage: evchain recover <chain-dir> [--to SEQ] [--message TEXT]... [--module FILE]\n"
+    "                       [--data-dir DIR] [--cache DIR] [--from-snapshot] [--quiet]\n"
+    "\n"
+    "Replays the actor's chain up to SEQ (a wasm/result: the end of a call; default the last\n"
+    "one, i.e. the last good state before a trap), checking every event, then records\n"
+    "runtime/recovered naming that point and runs the actor live on the same chain: the\n"
+    "--message texts are delivered, then it is stopped. Events between the point and the\n"
+    "marker stay in the chain as an abandoned line (docs/ABI.md section 7). The data\n"
+    "directory defaults to the one holding <chain-dir> (<data>/actors/<id>/chain).\n"
+    "--from-snapshot starts the rebuild from the newest state/snapshot before the point.\n"
+    "Exit 0 when the actor ends running or stopped, 1 when the replay diverges or the actor\n"
+    "traps again, 2 on unusable input.\n";
+
+const char help_resume[] =
+    "continue an imported (migrated) actor in this data directory\n"
+    "\n"
+    "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
+    "                      [--from-snapshot]\n"
+    "\n"
+    "For an actor brought in with `evchain import --bundle`: rebuilds it by replay of\n"
+    "<data>/actors/<id>/chain up to its last call boundary (module from <data>/cache),\n"
+    "records runtime/migrated and continues live: the --message texts are delivered, then\n"
+    "it is stopped. Exit codes as for recover.\n";
+
+#define MAX_MSG 64
+
+static int recover_main(const char *cmd, int argc, char **argv, int migrated)
+{
+    const char *target = NULL, *msgs[MAX_MSG];
+    size_t nmsg = 0;
+    int bad = 0;
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.migrated = migrated;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = cli_opt(argc, argv, &i, "--module", &bad)) && !migrated)
+            o.module_path = v;
+        else if (v) {
+            cli_error(cmd, 0, "--module: the module comes from the bundle");
+            return EXIT_UNUSABLE;
+        } else if ((v = cli_opt(argc, argv, &i, "--cache", &bad)))
+            o.cache_dir = v;
+        else if ((v = cli_opt(argc, argv, &i, "--data-dir", &bad)))
+            o.data_dir = v;
+        else if ((v = cli_opt(argc, argv, &i, "--to", &bad)) && !migrated) {
+            if (cli_parse_u64(v, &o.to) || o.to == UINT64_MAX) {
+                cli_error(cmd, 0, "--to %s: not a seq", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if (v) {
+            cli_error(cmd, 0, "--to: resume continues from the last call boundary");
+            return EXIT_UNUSABLE;
+        } else if ((v = cli_opt(argc, argv, &i, "--message", &bad))) {
+            if (nmsg == MAX_MSG) {
+                cli_error(cmd, 0, "at most %d --message", MAX_MSG);
+                return EXIT_UNUSABLE;
+            }
+            msgs[nmsg++] = v;
+        } else if (bad)
+            return EXIT_UNUSABLE;
+        else if (strcmp(argv[i], "--quiet") == 0)
+            o.quiet = 1;
+        else if (strcmp(argv[i], "--from-snapshot") == 0)
+            o.from_snapshot = 1;
+        else if (argv[i][0] == '-') {
+            cli_error(cmd, 0, "unknown option %s (see evchain help %s)", argv[i], cmd);
+            return EXIT_UNUSABLE;
+        } else if (!target)
+            target = argv[i];
+        else {
+            cli_error(cmd, 0, "one actor at a time (%s)", argv[i]);
+            return EXIT_UNUSABLE;
+        }
+    }
+    if (!target) {
+        cli_error(cmd, 0, "usage: see evchain help %s", cmd);
+        return EXIT_UNUSABLE;
+    }
+    char path[4400];
+    if (migrated) {
+        const char *data = o.data_dir ? o.data_dir : "./evchain-data";
+        if (!target[0] || strchr(target, '/') || target[0] == '.') {
+            cli_error(cmd, 0, "%s: not an actor id", target);
+            return EXIT_UNUSABLE;
+        }
+        snprintf(path, sizeof path, "%s/actors/%s/chain", data, target);
+        o.data_dir = data;
+    } else {
+        snprintf(path, sizeof path, "%s", target);
+    }
+    ec_runtime *rt = NULL;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    uint64_t mseq = 0;
+    int rc = ec_runtime_recover(&rt, &a, path, &o, &rep, &mseq);
+    if (rc) {
+        if (rep.diverged) {
+            printf("%s: the replay diverges at seq %llu: %s\n", path, (unsigned long long)rep.seq,
+                   rep.why);
+            printf("  (evchain replay %s shows the report)\n", path);
+        } else {
+            cli_error(cmd, 1, "cannot %s", cmd);
+        }
+        ec_replay_report_free(&rep);
+        return rep.diverged ? EXIT_INVALID : EXIT_UNUSABLE;
+    }
+    ec_replay_report_free(&rep);
+    printf("%s %s: rebuilt by replay of %llu events, %s at seq %llu\n", cmd, ec_actor_id(a),
+           (unsigned long long)rep.events, migrated ? "runtime/migrated" : "runtime/recovered",
+           (unsigned long long)mseq);
+    for (size_t k = 0; rc == 0 && k < nmsg; k++)
+        if ((rc = ec_runtime_send(rt, ec_actor_id(a), msgs[k], strlen(msgs[k]))))
+            cli_error(cmd, 1, "--message %zu", k + 1);
+    if (rc == 0)
+        rc = ec_runtime_run(rt, 0, NULL);
+    ec_actor_state st = ec_actor_get_state(a);
+    printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
+           (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
+    ec_runtime_free(rt); /* stops the actor: actor/stop recorded */
+    if (rc)
+        return EXIT_UNUSABLE;
+    return st == EC_ACTOR_TRAPPED ? EXIT_INVALID : EXIT_VALID;
+}
+
+int cmd_recover(int argc, char **argv)
+{
+    return recover_main("recover", argc, argv, 0);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    return recover_main("resume", argc, argv, 1);
+}

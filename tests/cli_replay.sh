@@ -1,0 +1,127 @@
+#!/bin/sh
+# tests/cli_replay.sh: `evchain replay` (identical, --json, --until, a changed module's
+# divergence report, refusals), `evchain recover` after a trap, and migration with
+# `export --bundle`, `import --bundle` and `resume`, end to end. $1 is the evchain binary.
+set -u
+EV=$1
+B=${EVCHAIN_BUILD:-build}
+A=$B/actors
+T=$(mktemp -d /tmp/evchain_cli_replay.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+. "$(dirname "$0")/clilib.sh"
+D=$T/data
+
+# A counter run, replayed: identical, the same head as the chain's.
+expect 0 "$EV" run "$A/counter.wasm" --data-dir "$D" --message inc --message "add 2" --quiet
+C=$D/actors/counter/chain
+expect 0 "$EV" replay "$C"
+has "$T/out" "identical: 30 events"
+head=$("$EV" log "$C" 2>/dev/null | tail -1 | cut -d' ' -f2)
+has "$T/out" "head $head"
+expect 0 "$EV" replay "$C" --json
+has "$T/out" '"status": "identical", "events": 30'
+expect 0 "$EV" replay "$C" --until 9
+has "$T/out" "identical up to 10 events"
+
+# A module that counts by 2: refused as another module, then replayed on purpose.
+expect 2 "$EV" replay "$C" --module "$A/counter2.wasm"
+has "$T/err" "the chain was recorded with"
+expect 1 "$EV" replay "$C" --module "$A/counter2.wasm" --any-module
+has "$T/out" "diverges at seq 10"
+has "$T/out" 'expected   store/put {"data":"1"}'
+has "$T/out" 'actual     store/put {"data":"2"}'
+has "$T/out" '9 store/label_get.result {"ret":-2'
+expect 1 "$EV" replay "$C" --module "$A/counter2.wasm" --any-module --json
+has "$T/out" '"status": "diverged", "seq": 10'
+has "$T/out" '"actual": {"type": "store/put", "data": {"data":"2"}}'
+
+# The supervisor group: each actor replayed from its own chain.
+expect 0 "$EV" run "$A/supervisor.wasm" --name sup --data-dir "$D" --message "work 3" \
+  --message crash --message total --quiet
+for id in sup sup.worker sup.crasher; do
+  expect 0 "$EV" replay "$D/actors/$id/chain"
+  has "$T/out" "identical"
+done
+
+# Unusable input: no module in the cache, not a chain.
+expect 2 "$EV" replay "$C" --cache "$T/nocache"
+has "$T/err" "give it with --module"
+expect 2 "$EV" replay "$T/nothing"
+
+# A trap, recovered to the last good state; the replay goes through the marker.
+expect 1 "$EV" run "$A/tally.wasm" --data-dir "$D" --args 10 --message 5 --message crash --quiet
+TC=$D/actors/tally/chain
+expect 0 "$EV" replay "$TC"
+has "$T/out" "is reproduced"
+expect 2 "$EV" recover "$TC" --to 1
+has "$T/err" "not a call boundary"
+expect 0 "$EV" recover "$TC" --message 7
+has "$T/out" "runtime/recovered"
+has "$T/err" "total = 22"
+expect 0 "$EV" replay "$TC"
+has "$T/out" "identical"
+
+# Automatic recovery while running: the trap is survived once, the count goes on.
+expect 0 "$EV" run "$A/tally.wasm" --name auto --data-dir "$D" --args 1 --message 2 \
+  --message crash --message 3 --recover 1
+has "$T/err" "recovered to seq"
+has "$T/err" "total = 6"
+has "$T/out" "running"
+expect 0 "$EV" replay "$D/actors/auto/chain"
+
+# Snapshots every 2 calls; the replay can start from the newest one.
+expect 0 "$EV" run "$A/tally.wasm" --name snap --data-dir "$D" --args 1 --message 2 \
+  --message 3 --message 4 --snapshot-every 2 --quiet
+expect 0 "$EV" replay "$D/actors/snap/chain" --from-snapshot
+has "$T/out" "started from the snapshot at seq"
+has "$T/out" "identical"
+expect 0 "$EV" recover "$D/actors/snap/chain" --from-snapshot --message 10
+has "$T/err" "total = 20"
+
+# Migration: the counter moves to another data directory and counts on.
+expect 0 "$EV" export --bundle "$C" -o "$T/c.bundle"
+expect 0 "$EV" import --bundle "$T/c.bundle" --data-dir "$T/other"
+has "$T/out" "evchain resume counter"
+expect 2 "$EV" import --bundle "$T/c.bundle" --data-dir "$T/other"
+has "$T/err" "already exists"
+expect 0 "$EV" resume counter --data-dir "$T/other" --message inc
+has "$T/out" "runtime/migrated"
+has "$T/err" "count = 4"
+expect 0 "$EV" replay "$T/other/actors/counter/chain"
+# The migrated chain continues the original: evchain diff sees a prefix.
+expect 1 "$EV" diff "$C" "$T/other/actors/counter/chain"
+has "$T/out" "identical up to 30"
+# A bundle with one byte changed is refused, and nothing is imported.
+python3 - "$T/c.bundle" "$T/bad.bundle" <<'PY' 2>/dev/null || cp "$T/c.bundle" "$T/bad.bundle"
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+b[len(b) // 2] ^= 1
+open(sys.argv[2], 'wb').write(b)
+PY
+expect 1 "$EV" import --bundle "$T/bad.bundle" --data-dir "$T/third"
+has "$T/err" "digest"
+[ -d "$T/third/actors/counter" ] && bad "a refused bundle left an actor" || ok
+# A well-formed bundle (every digest right) whose module entry names a path, not its hash:
+# refused before anything is written.
+python3 - "$T/c.bundle" "$T/evil.bundle" <<'PY'
+import hashlib, struct, sys
+b = open(sys.argv[1], 'rb').read()
+out, off = bytearray(b[:8]), 8
+def entry(k, name, data):
+    return (bytes([k]) + struct.pack(">H", len(name)) + name + struct.pack(">Q", len(data)) +
+            data + hashlib.sha256(data).digest())
+while off < len(b):
+    k = b[off]; nl = struct.unpack(">H", b[off + 1:off + 3])[0]
+    name = b[off + 3:off + 3 + nl]; off += 3 + nl
+    dl = struct.unpack(">Q", b[off:off + 8])[0]; data = b[off + 8:off + 8 + dl]; off += 8 + dl + 32
+    if k == ord('E'):
+        break
+    out += entry(k, b"../../evil" if k == ord('M') else name, data)
+out += entry(ord('E'), b"", hashlib.sha256(bytes(out)).digest())
+open(sys.argv[2], 'wb').write(out)
+PY
+expect 1 "$EV" import --bundle "$T/evil.bundle" --data-dir "$T/fourth/data"
+has "$T/err" "not named by its SHA-256"
+[ -e "$T/fourth/evil.wasm" ] || [ -e "$T/evil.wasm" ] && bad "a module was written outside" || ok
+[ -d "$T/fourth/data/actors/counter" ] && bad "a refused bundle left an actor" || ok
+finish

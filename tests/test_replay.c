@@ -1,0 +1,893 @@
+/* tests/test_replay.c: deterministic replay: every example actor's chain (the supervisor
+ * group's three, a trapping one) reproduced byte for byte, no effect outside the process,
+ * a changed module's divergence reported at the right seq, bad modules refused. */
+#include <ftw.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <evchain/replay.h>
+#include "core/internal.h"
+#include "test_actor_util.h"
+
+static char cache_dir[512];
+
+static const char *cache(void)
+{
+    snprintf(cache_dir, sizeof cache_dir, "%s/actor-cache", build_dir());
+    return cache_dir;
+}
+
+/* Replay `c` into a memory chain and check it is the same chain: the same count, and at every
+ * seq the same hash (hence the same type, payload, timestamp and parent). */
+static int replay_identical(ec_chain *c, ec_replay_report *rep)
+{
+    ec_backend *be;
+    ec_chain *out;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = ec_chain_alg(c);
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&out, be, &co))
+        return -1;
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    int rc = ec_actor_replay(c, out, &o, rep);
+    if (rc) {
+        if (rep->diverged)
+            fprintf(stderr, "diverged at %llu: %s\n", (unsigned long long)rep->seq, rep->why);
+        ec_chain_free(out);
+        return rc;
+    }
+    int ok = ec_chain_count(out) == ec_chain_count(c) && rep->events == ec_chain_count(c);
+    for (uint64_t s = 0; ok && s < ec_chain_count(c); s++) {
+        ec_event a, b;
+        ok = ec_chain_get(c, s, &a) == 0 && ec_chain_get(out, s, &b) == 0 &&
+             a.hash_len == b.hash_len && memcmp(a.hash, b.hash, a.hash_len) == 0 &&
+             a.timestamp == b.timestamp;
+    }
+    uint8_t h1[EC_HASH_MAX], h2[EC_HASH_MAX];
+    uint64_t s1, s2;
+    ok = ok && ec_chain_head(c, h1, &s1) == 0 && ec_chain_head(out, h2, &s2) == 0 && s1 == s2 &&
+         memcmp(h1, h2, ec_hash_len(co.alg)) == 0 && memcmp(h1, rep->head, rep->head_len) == 0;
+    ec_verify_result vr;
+    ok = ok && ec_chain_verify(out, NULL, &vr) == 0;
+    ec_chain_free(out);
+    return ok ? 0 : -1;
+}
+
+static void counter_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    const char *msgs[] = {"inc", "add 5", "tick", "inc"};
+    for (size_t k = 0; k < 4; k++)
+        CHECK_OK(ec_runtime_send(rt, "c", msgs[k], strlen(msgs[k])));
+    size_t pending = 1;
+    CHECK_OK(ec_runtime_run(rt, 2000, &pending)); /* the tick's timer fires */
+    CHECK(pending == 0);
+    CHECK_OK(find_event(ec_actor_chain(a), "timer/set", 0, NULL, NULL));
+    char *tj = NULL;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "wasm/call", 5, &tj, NULL));
+    CHECK(strstr(tj, "ec_handle_timer"));
+    free(tj);
+    CHECK_OK(ec_runtime_stop(rt, "c", "test over"));
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    CHECK(!rep.diverged && !rep.trapped);
+    ec_replay_report_free(&rep);
+    /* --until: a prefix, up to and including that seq. */
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.until = 12;
+    CHECK_OK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep));
+    CHECK(rep.events == 13 && !rep.diverged);
+    ec_event e;
+    CHECK(ec_chain_get(ec_actor_chain(a), 12, &e) == 0 && memcmp(e.hash, rep.head, 32) == 0);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+static void pingpong_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "pingpong", "ping", "pong");
+    ec_actor *b = spawn(rt, "pingpong", "pong", "ping");
+    REQUIRE(a && b);
+    CHECK_OK(ec_runtime_send(rt, "ping", "serve 4", 7));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    ec_replay_report_free(&rep);
+    CHECK_OK(replay_identical(ec_actor_chain(b), &rep));
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* The supervisor group: each actor replayed from its own chain, the crasher's with its
+ * traps and restarts; the worker answers a request from its parent. */
+static void supervisor_group_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "supervisor", "sup", NULL));
+    const char *msgs[] = {"work 3", "crash", "work 4", "status", "total", "crash"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "sup", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE(ec_runtime_actor_count(rt) == 3);
+    for (size_t k = 0; k < 3; k++) {
+        ec_actor *x = ec_runtime_actor_at(rt, k);
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(x), &rep));
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A chain that ends in a trap: the replay traps at the same seq. */
+static void trap_reproduced(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "crasher", "x", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "x", "crash", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    uint64_t trap_seq = 0;
+    CHECK_OK(find_event(ec_actor_chain(a), "wasm/trap", 0, NULL, &trap_seq));
+    CHECK(rep.trapped && rep.trap_seq == trap_seq && trap_seq + 1 == rep.events);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* The benchmark pair (time_now in a loop, request round trips) and tally. */
+static void bench_and_tally_identical(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *x = spawn(rt, "bench", "x", "y"), *y = spawn(rt, "bench", "y", "x");
+    ec_actor *t = spawn(rt, "tally", "t", "3");
+    REQUIRE(x && y && t);
+    CHECK_OK(ec_runtime_send(rt, "x", "clock 100", 9));
+    CHECK_OK(ec_runtime_send(rt, "x", "ask 3", 5));
+    CHECK_OK(ec_runtime_send(rt, "t", "4", 1));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *all[] = {x, y, t};
+    for (int k = 0; k < 3; k++) {
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(all[k]), &rep));
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* The hostile actor's traps (out of fuel, stack exhausted, a bad pointer given to a host
+ * call, division by zero) and its memory bomb: each reproduced at the same seq. */
+static void hostile_traps_reproduced(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(2000000);
+    REQUIRE(rt);
+    const char *msgs[] = {"loop", "recurse", "oob", "divzero", "bomb"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++) {
+        ec_actor *a = spawn(rt, "hostile", msgs[k], NULL);
+        REQUIRE(a);
+        CHECK_OK(ec_runtime_send(rt, msgs[k], msgs[k], strlen(msgs[k])));
+        CHECK_OK(ec_runtime_run(rt, 0, NULL));
+        CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+        uint64_t trap = 0;
+        CHECK_OK(find_event(ec_actor_chain(a), "wasm/trap", 0, NULL, &trap));
+        CHECK(rep.trapped && rep.trap_seq == trap);
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- no effect ---- */
+
+static uint64_t tree_sum;
+static int sum_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)flag, (void)ftw;
+    /* FNV-1a over each path, size and modification time: any file made, changed or
+     * removed changes the sum. */
+    uint64_t h = tree_sum ^ 0xcbf29ce484222325ull;
+    for (const char *s = p; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    uint64_t v[3] = {(uint64_t)sb->st_size, (uint64_t)sb->st_mtim.tv_sec,
+                     (uint64_t)sb->st_mtim.tv_nsec};
+    for (int k = 0; k < 3; k++)
+        h = (h ^ v[k]) * 0x100000001b3ull;
+    tree_sum += h;
+    return 0;
+}
+static uint64_t tree_digest(const char *dir)
+{
+    tree_sum = 0;
+    nftw(dir, sum_cb, 16, FTW_PHYS);
+    return tree_sum;
+}
+
+/* The files actor writes, reads, lists and deletes in its sandbox, reads the environment and
+ * random bytes, and the counter uses the store: their replays leave the data directory (the
+ * sandbox, the store) as it was, and do not read the environment again. */
+static void no_effect(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    setenv("GREETING", "bonjour", 1);
+    const char *allow[] = {"GREETING"};
+    ec_actor_options o = EC_ACTOR_OPTIONS_INIT;
+    o.id = "f";
+    o.env_allow = allow;
+    o.env_allow_count = 1;
+    ec_actor *a = NULL;
+    REQUIRE_OK(ec_runtime_spawn(rt, actor_path("files"), &o, &a));
+    ec_actor *c = spawn(rt, "counter", "c", NULL);
+    REQUIRE(c);
+    const char *msgs[] = {"write a.txt hello world", "read a.txt", "greet", "list", "delete a.txt",
+                          "write b.txt kept"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "f", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    uint64_t before = tree_digest(t_data);
+    /* Another value in the environment: the replay must give the recorded one. */
+    setenv("GREETING", "changed", 1);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    ec_replay_report_free(&rep);
+    CHECK_OK(replay_identical(ec_actor_chain(c), &rep));
+    ec_replay_report_free(&rep);
+    CHECK(tree_digest(t_data) == before);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- divergence ---- */
+
+/* counter2 counts by 2: replayed on counter's chain, the first store/put differs. */
+static void divergence_reported(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    uint64_t put_seq = 0;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "store/put", 0, NULL, &put_seq));
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.module_path = actor_path("counter2");
+    ec_replay_report rep;
+    /* Another module is refused unless asked for. */
+    CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EDENIED);
+    CHECK(!rep.diverged && strstr(ec_error_last()->message, "SHA-256"));
+    o.any_module = 1;
+    CHECK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep) == EC_EDIVERGE);
+    CHECK(rep.diverged && rep.seq == put_seq && rep.events == put_seq);
+    CHECK(strcmp(rep.expected_type, "store/put") == 0 && strcmp(rep.actual_type, "store/put") == 0);
+    char *e = NULL, *g = NULL;
+    CHECK_OK(ec_payload_to_json("store/put", rep.expected_data, rep.expected_len, &e));
+    CHECK_OK(ec_payload_to_json("store/put", rep.actual_data, rep.actual_len, &g));
+    CHECK(e && strcmp(e, "{\"data\":\"1\"}") == 0);
+    CHECK(g && strcmp(g, "{\"data\":\"2\"}") == 0);
+    free(e);
+    free(g);
+    ec_replay_report_free(&rep);
+    /* The same module as recorded, taken from the cache: no divergence. */
+    o.module_path = NULL;
+    o.any_module = 0;
+    CHECK_OK(ec_actor_replay(ec_actor_chain(a), NULL, &o, &rep));
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A chain that asks more of the actor than it does: an extra recorded call result. The
+ * replayed actor stops at the forged event, and the report says what it did instead. */
+static void forged_chain_diverges(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *src = ec_actor_chain(a);
+    uint64_t res_seq = 0;
+    REQUIRE_OK(find_event(src, "wasm/result", 1, NULL, &res_seq));
+    /* A copy with a time/now inserted before the message's wasm/result. */
+    ec_backend *be;
+    ec_chain *f;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&f, be, NULL));
+    for (uint64_t s = 0; s < ec_chain_count(src); s++) {
+        ec_event ev;
+        REQUIRE_OK(ec_chain_get(src, s, &ev));
+        ec_event_input in = {0};
+        if (s == res_seq) {
+            in.type = "time/now";
+            in.data = "\xa0";
+            in.data_len = 1;
+            in.timestamp = ev.timestamp;
+            REQUIRE_OK(ec_chain_append(f, &in, NULL, NULL));
+            REQUIRE_OK(ec_chain_get(src, s, &ev));
+        }
+        in.type = ev.type;
+        in.type_len = ev.type_len;
+        in.data = ev.data;
+        in.data_len = ev.data_len;
+        in.timestamp = ev.timestamp;
+        REQUIRE_OK(ec_chain_append(f, &in, NULL, NULL));
+    }
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    ec_replay_report rep;
+    CHECK(ec_actor_replay(f, NULL, &o, &rep) == EC_EDIVERGE);
+    CHECK(rep.diverged && rep.seq == res_seq);
+    CHECK(strcmp(rep.expected_type, "time/now") == 0 &&
+          strcmp(rep.actual_type, "wasm/result") == 0);
+    ec_replay_report_free(&rep);
+    /* The same events, one with a description added: payloads all match, the record (and
+     * so the hash) does not. */
+    ec_chain *d;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&d, be, NULL));
+    for (uint64_t q = 0; q < ec_chain_count(src); q++) {
+        ec_event ev;
+        REQUIRE_OK(ec_chain_get(src, q, &ev));
+        ec_event_input in = {0};
+        in.type = ev.type;
+        in.type_len = ev.type_len;
+        in.data = ev.data;
+        in.data_len = ev.data_len;
+        in.timestamp = ev.timestamp;
+        if (q == res_seq)
+            in.description = "annotated";
+        REQUIRE_OK(ec_chain_append(d, &in, NULL, NULL));
+    }
+    CHECK(ec_actor_replay(d, NULL, &o, &rep) == EC_EDIVERGE);
+    CHECK(rep.diverged && rep.seq == res_seq && strstr(rep.why, "record differs"));
+    ec_replay_report_free(&rep);
+    ec_chain_free(d);
+    /* Not an actor chain at all. */
+    ec_chain *plain;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&plain, be, NULL));
+    ec_event_input in = {0};
+    in.type = "note";
+    REQUIRE_OK(ec_chain_append(plain, &in, NULL, NULL));
+    CHECK(ec_actor_replay(plain, NULL, &o, &rep) == EC_EFORMAT);
+    ec_chain_free(plain);
+    ec_chain_free(f);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A chain cut inside a call (as a crash leaves it, or as a running actor's chain looks):
+ * reproduced up to its end, with no divergence and no trap reported. */
+static void cut_chain(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *src = ec_actor_chain(a);
+    uint64_t put = 0;
+    REQUIRE_OK(find_event(src, "store/put", 0, NULL, &put));
+    ec_backend *be;
+    ec_chain *cut = NULL;
+    REQUIRE_OK(ec_backend_memory(&be, NULL));
+    REQUIRE_OK(ec_chain_open(&cut, be, NULL));
+    ec_backend *sb = ec_chain_backend(src);
+    for (uint64_t q = 0; q <= put; q++) {
+        const uint8_t *rec;
+        size_t rl;
+        REQUIRE_OK(sb->get(sb, q, &rec, &rl));
+        REQUIRE_OK(ec_chain_append_record(cut, rec, rl));
+    }
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    ec_replay_report rep;
+    CHECK_OK(ec_actor_replay(cut, NULL, &o, &rep));
+    CHECK(rep.cut && !rep.trapped && !rep.diverged && rep.events == put + 1);
+    ec_replay_report_free(&rep);
+    ec_chain_free(cut);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- recovery ---- */
+
+static ec_runtime *disk_runtime(void)
+{
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = t_data;
+    o.cache_dir = cache();
+    o.durability = EC_DURABLE_NONE;
+    o.quiet = 1;
+    ec_runtime *rt = NULL;
+    return ec_runtime_new(&rt, &o) == 0 ? rt : NULL;
+}
+
+static ec_chain *open_chain_dir(const char *id)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/actors/%s/chain", t_data, id);
+    ec_chain *c = NULL;
+    return ec_chain_open_path(&c, p, NULL) == 0 ? c : NULL;
+}
+
+/* tally keeps its total in memory: after a trap, recovery rebuilds it (10+5+7) by replay,
+ * marks the point, and the next message makes 23. The chain, abandoned line included, still
+ * replays identically. */
+static void recover_after_trap(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "tally", "t", "10"));
+    const char *msgs[] = {"5", "7", "crash"};
+    for (size_t k = 0; k < 3; k++)
+        CHECK_OK(ec_runtime_send(rt, "t", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE(ec_actor_get_state(ec_runtime_find(rt, "t")) == EC_ACTOR_TRAPPED);
+    ec_runtime_free(rt);
+
+    ec_chain *c = open_chain_dir("t");
+    REQUIRE(c);
+    uint64_t n0 = ec_chain_count(c), last_result = 0, trap = 0;
+    REQUIRE_OK(find_event(c, "wasm/result", 2, NULL, &last_result)); /* init, 5, 7 */
+    REQUIRE_OK(find_event(c, "wasm/trap", 0, NULL, &trap));
+    CHECK(trap > last_result);
+    ec_chain_free(c);
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/actors/t/chain", t_data);
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.quiet = 1;
+    ec_runtime *rt2 = NULL;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    uint64_t mseq = 0;
+    /* Not a call boundary: refused, naming the one before. */
+    o.to = trap;
+    CHECK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq) == EC_EINVAL);
+    CHECK(strstr(ec_error_last()->message, "not a call boundary"));
+    o.to = UINT64_MAX; /* the default: the last good state */
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq));
+    CHECK(mseq == n0 && rep.events == last_result + 1);
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_RUNNING);
+    CHECK_OK(ec_runtime_send(rt2, "t", "1", 1));
+    CHECK_OK(ec_runtime_run(rt2, 0, NULL));
+    char *js = NULL;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", 2, &js, NULL));
+    CHECK(strstr(js, "total = 23"));
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/recovered", 0, &js, NULL));
+    char want[64];
+    snprintf(want, sizeof want, "{\"point\":%llu,\"abandoned\":%llu,",
+             (unsigned long long)last_result, (unsigned long long)(n0 - last_result - 1));
+    CHECK(strncmp(js, want, strlen(want)) == 0);
+    free(js);
+    ec_runtime_free(rt2);
+
+    /* A second recovery on top of the first, to an earlier point (after "5"), then the whole
+     * chain with its two markers replays identically. */
+    c = open_chain_dir("t");
+    REQUIRE(c);
+    uint64_t p1 = 0;
+    REQUIRE_OK(find_event(c, "wasm/result", 1, NULL, &p1));
+    ec_chain_free(c);
+    o.to = p1;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq));
+    CHECK_OK(ec_runtime_send(rt2, "t", "100", 3));
+    CHECK_OK(ec_runtime_run(rt2, 0, NULL));
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", 3, &js, NULL));
+    CHECK(strstr(js, "total = 115"));
+    free(js);
+    ec_runtime_free(rt2);
+    c = open_chain_dir("t");
+    REQUIRE(c);
+    CHECK_OK(replay_identical(c, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
+    scratch_end();
+}
+
+/* Automatic recovery, bounded: tally traps three times with a budget of two recoveries. Each
+ * recovery resumes from the last good total; the third trap stays. */
+static void auto_recover_bounded(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    CHECK_OK(ec_runtime_set_recover(rt, 2));
+    ec_actor *a = spawn(rt, "tally", "t", "10");
+    REQUIRE(a);
+    const char *msgs[] = {"5", "crash", "7", "crash", "1", "crash", "100"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "t", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    char *js = NULL;
+    const char *want[] = {"total = 15", "total = 22", "total = 23"};
+    for (int k = 0; k < 3; k++) {
+        REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", k, &js, NULL));
+        CHECK(strstr(js, want[k]));
+        free(js);
+    }
+    CHECK(find_event(ec_actor_chain(a), "runtime/log", 3, NULL, NULL) != 0);
+    CHECK_OK(find_event(ec_actor_chain(a), "runtime/recovered", 1, NULL, NULL));
+    CHECK(find_event(ec_actor_chain(a), "runtime/recovered", 2, NULL, NULL) != 0);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(ec_actor_chain(a), &rep));
+    CHECK(rep.trapped);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* In the supervisor group the crasher is recovered by the runtime: its parent is not told
+ * (no ec_handle_child call), and every chain of the group still replays identically. */
+static void auto_recover_in_group(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    CHECK_OK(ec_runtime_set_recover(rt, 3));
+    REQUIRE(spawn(rt, "supervisor", "sup", NULL));
+    const char *msgs[] = {"work 3", "crash", "work 4", "crash", "total"};
+    for (size_t k = 0; k < sizeof msgs / sizeof msgs[0]; k++)
+        CHECK_OK(ec_runtime_send(rt, "sup", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_actor *sup = ec_runtime_find(rt, "sup"), *cr = ec_runtime_find(rt, "sup.crasher");
+    REQUIRE(sup && cr);
+    CHECK(ec_actor_get_state(cr) == EC_ACTOR_RUNNING);
+    CHECK_OK(find_event(ec_actor_chain(cr), "runtime/recovered", 1, NULL, NULL));
+    CHECK(find_event(ec_actor_chain(cr), "actor/restart", 0, NULL, NULL) != 0);
+    char *js = NULL;
+    for (int k = 0; find_event(ec_actor_chain(sup), "wasm/call", k, &js, NULL) == 0; k++) {
+        CHECK(!strstr(js, "ec_handle_child"));
+        free(js);
+    }
+    for (size_t k = 0; k < ec_runtime_actor_count(rt); k++) {
+        ec_replay_report rep;
+        CHECK_OK(replay_identical(ec_actor_chain(ec_runtime_actor_at(rt, k)), &rep));
+        ec_replay_report_free(&rep);
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- snapshots ---- */
+
+/* tally with a snapshot every 2 calls: the chain replays identically (each snapshot is taken
+ * again and must hash the same), and from its newest snapshot too; a damaged snapshot object
+ * is refused; recovery after a trap can start from the snapshot. */
+static void snapshots(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    CHECK_OK(ec_runtime_set_snapshot_every(rt, 2));
+    ec_actor *a = spawn(rt, "tally", "t", "10");
+    REQUIRE(a);
+    const char *msgs[] = {"5", "7", "9", "11"};
+    for (size_t k = 0; k < 4; k++)
+        CHECK_OK(ec_runtime_send(rt, "t", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK_OK(ec_actor_snapshot(a)); /* on demand: a third */
+    char *js = NULL;
+    uint64_t s1 = 0, s3 = 0;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "state/snapshot", 0, &js, &s1));
+    CHECK(strncmp(js, "{\"seq\":", 7) == 0);
+    free(js);
+    REQUIRE_OK(find_event(ec_actor_chain(a), "state/snapshot", 2, NULL, &s3));
+    CHECK(find_event(ec_actor_chain(a), "state/snapshot", 3, NULL, NULL) != 0);
+    CHECK_OK(ec_runtime_send(rt, "t", "crash", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_runtime_free(rt);
+
+    ec_chain *c = open_chain_dir("t");
+    REQUIRE(c);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(c, &rep));
+    ec_replay_report_free(&rep);
+    char store[600];
+    snprintf(store, sizeof store, "%s/store", t_data);
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.from_snapshot = 1;
+    o.store_dir = store;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    CHECK(rep.snapshot_seq == s3 && rep.events == ec_chain_count(c) && rep.trapped);
+    ec_replay_report_free(&rep);
+    /* --until before the last snapshot: the one before it is used. */
+    o.until = s3 - 1;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    CHECK(rep.snapshot_seq < s3 && rep.snapshot_seq > s1 && rep.events == s3);
+    ec_replay_report_free(&rep);
+    o.until = UINT64_MAX;
+
+    /* Damage the newest snapshot object: refused, not used. */
+    ec_event ev;
+    REQUIRE_OK(ec_chain_get(c, s3, &ev));
+    char hex[65], path[800];
+    {
+        unsigned char h[32];
+        /* the payload ends with "size"; the hash follows "hash" 0x58 0x20 */
+        const uint8_t *p = ev.data;
+        size_t i = 0;
+        while (i + 6 < ev.data_len && memcmp(p + i, "hash\x58\x20", 6) != 0)
+            i++;
+        REQUIRE(i + 6 + 32 <= ev.data_len);
+        memcpy(h, p + i + 6, 32);
+        ec_hex_encode(hex, h, 32);
+    }
+    snprintf(path, sizeof path, "%s/objects/%s", store, hex);
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    CHECK(ec_actor_replay(c, NULL, &o, &rep) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "does not match the hash"));
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
+
+    /* Recovery from the second snapshot (before the damaged third): total 10+5+7+9+11 = 42
+     * at the last good state, then 1 more. */
+    char cpath[600];
+    snprintf(cpath, sizeof cpath, "%s/actors/t/chain", t_data);
+    ec_recover_options ro = EC_RECOVER_OPTIONS_INIT;
+    ro.cache_dir = cache();
+    ro.quiet = 1;
+    ro.from_snapshot = 1;
+    ro.to = s3 - 1; /* the wasm/result the third snapshot followed */
+    ec_runtime *rt2 = NULL;
+    uint64_t mseq;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, cpath, &ro, &rep, &mseq));
+    CHECK(rep.snapshot_seq < s3);
+    CHECK_OK(ec_runtime_send(rt2, "t", "1", 1));
+    CHECK_OK(ec_runtime_run(rt2, 0, NULL));
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", 4, &js, NULL));
+    CHECK(strstr(js, "total = 43"));
+    free(js);
+    ec_runtime_free(rt2);
+    scratch_end();
+}
+
+/* A stored snapshot, read field by field against docs/FORMAT.md section 9. */
+static void snapshot_layout(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "tally", "t", "10");
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "t", "5", 1));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    REQUIRE_OK(ec_actor_snapshot(a));
+    ec_chain *c = ec_actor_chain(a);
+    ec_event ev;
+    REQUIRE_OK(ec_chain_get(c, ec_chain_count(c) - 1, &ev));
+    REQUIRE(ev.type_len == 14 && memcmp(ev.type, "state/snapshot", 14) == 0);
+    /* {"seq": n, "hash": h'..', "size": n}: the hash follows "hash" 0x58 0x20. */
+    const uint8_t *hp = NULL;
+    for (size_t i = 0; i + 6 + 32 <= ev.data_len; i++)
+        if (memcmp(ev.data + i, "hash\x58\x20", 6) == 0)
+            hp = ev.data + i + 6;
+    REQUIRE(hp);
+    char hex[65], path[700];
+    ec_hex_encode(hex, hp, 32);
+    uint64_t seq = ev.seq - 1;
+    snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f);
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    REQUIRE(n > 56);
+    CHECK(memcmp(buf, "EVSNAP\x00\x01", 8) == 0);
+    /* the module's SHA-256, as actor/start records it */
+    f = fopen(actor_path("tally"), "rb");
+    REQUIRE(f);
+    static uint8_t w[1 << 20];
+    size_t wl = fread(w, 1, sizeof w, f);
+    fclose(f);
+    ec_hasher *hs;
+    uint8_t d[32];
+    REQUIRE_OK(ec_hasher_new(&hs, EC_HASH_SHA256));
+    CHECK_OK(ec_hasher_bytes(hs, w, wl, d));
+    CHECK(memcmp(buf + 8, d, 32) == 0);
+    uint64_t s8 = 0;
+    for (int k = 0; k < 8; k++)
+        s8 = s8 << 8 | buf[40 + k];
+    CHECK(s8 == seq);
+    /* One i32 global (the stack pointer, 65536 at rest, host order: little-endian here),
+     * padded to the memory descriptor's 8-byte alignment. */
+    CHECK(buf[48] == 0 && buf[49] == 0 && buf[50] == 0 && buf[51] == 8);
+    CHECK(memcmp(buf + 52, "\x00\x00\x01\x00\x00\x00\x00\x00", 8) == 0);
+    uint32_t pages = (uint32_t)buf[60] << 24 | (uint32_t)buf[61] << 16 | buf[62] << 8 | buf[63];
+    CHECK(pages >= 1 && n == 64 + (size_t)pages * 65536);
+    CHECK_OK(ec_hasher_bytes(hs, buf, n, d));
+    CHECK(memcmp(d, hp, 32) == 0);
+    ec_hasher_free(hs);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* ---- migration ---- */
+
+/* A counter (its value in the store) moves between two data directories: the bundle carries
+ * the chain, the module and the store objects; the import verifies and replays it; resume
+ * continues the same chain (a prefix of the new one) and the same count. */
+static void migrate_counter(void)
+{
+    scratch_begin();
+    char src[600], dst[600], bundle[600], path[700];
+    snprintf(src, sizeof src, "%s/a", t_data);
+    snprintf(dst, sizeof dst, "%s/b", t_data);
+    snprintf(bundle, sizeof bundle, "%s/counter.bundle", t_data);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = src;
+    o.cache_dir = cache();
+    o.durability = EC_DURABLE_NONE;
+    o.quiet = 1;
+    ec_runtime *rt = NULL;
+    REQUIRE_OK(ec_runtime_new(&rt, &o));
+    REQUIRE(spawn(rt, "counter", "c", NULL));
+    const char *msgs[] = {"inc", "add 40", "inc"};
+    for (size_t k = 0; k < 3; k++)
+        CHECK_OK(ec_runtime_send(rt, "c", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_runtime_free(rt); /* stopped: actor/stop ends the source chain */
+    snprintf(path, sizeof path, "%s/actors/c/chain", src);
+    REQUIRE_OK(ec_bundle_export(path, NULL, cache(), bundle));
+
+    /* A damaged bundle is refused whole: nothing appears in the target. */
+    uint8_t *raw = NULL;
+    size_t rl = 0;
+    {
+        FILE *f = fopen(bundle, "rb");
+        REQUIRE(f);
+        fseek(f, 0, SEEK_END);
+        rl = (size_t)ftell(f);
+        fseek(f, 0, SEEK_SET);
+        raw = malloc(rl);
+        REQUIRE(raw && fread(raw, 1, rl, f) == rl);
+        fclose(f);
+    }
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.bundle", t_data);
+    raw[rl / 2] ^= 1;
+    FILE *f = fopen(bad, "wb");
+    REQUIRE(f && fwrite(raw, 1, rl, f) == rl);
+    fclose(f);
+    free(raw);
+    char id[80] = "";
+    CHECK(ec_bundle_import(bad, dst, cache(), id, sizeof id) == EC_EVERIFY);
+    snprintf(path, sizeof path, "%s/actors/c", dst);
+    struct stat st;
+    CHECK(stat(path, &st) != 0);
+
+    REQUIRE_OK(ec_bundle_import(bundle, dst, cache(), id, sizeof id));
+    CHECK(strcmp(id, "c") == 0);
+    /* Twice: the actor exists now. */
+    CHECK(ec_bundle_import(bundle, dst, cache(), id, sizeof id) == EC_EEXISTS);
+
+    snprintf(path, sizeof path, "%s/actors/c/chain", dst);
+    ec_recover_options ro = EC_RECOVER_OPTIONS_INIT;
+    ro.data_dir = dst;
+    ro.cache_dir = cache();
+    ro.migrated = 1;
+    ro.quiet = 1;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    uint64_t mseq = 0;
+    REQUIRE_OK(ec_runtime_recover(&rt, &a, path, &ro, &rep, &mseq));
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    char *js = NULL;
+    REQUIRE_OK(find_event(ec_actor_chain(a), "runtime/log", 4, &js, NULL));
+    CHECK(strstr(js, "count = 43")); /* 1, 41, 42, then 43 in the new home */
+    free(js);
+    CHECK_OK(find_event(ec_actor_chain(a), "runtime/migrated", 0, NULL, NULL));
+    ec_runtime_free(rt);
+
+    /* The new chain continues the old one: same events up to the old head. */
+    snprintf(path, sizeof path, "%s/actors/c/chain", src);
+    ec_chain *old = NULL, *neu = NULL;
+    REQUIRE_OK(ec_chain_open_path(&old, path, NULL));
+    snprintf(path, sizeof path, "%s/actors/c/chain", dst);
+    REQUIRE_OK(ec_chain_open_path(&neu, path, NULL));
+    CHECK(ec_chain_count(neu) > ec_chain_count(old));
+    for (uint64_t q = 0; q < ec_chain_count(old); q++) {
+        ec_event x, y;
+        REQUIRE_OK(ec_chain_get(old, q, &x));
+        uint8_t hx[32];
+        memcpy(hx, x.hash, 32);
+        REQUIRE_OK(ec_chain_get(neu, q, &y));
+        CHECK(memcmp(hx, y.hash, 32) == 0);
+    }
+    CHECK_OK(replay_identical(neu, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(old);
+    ec_chain_free(neu);
+    scratch_end();
+}
+
+/* docs/FORMAT.md section 8's vector (docs/bundle_vectors.py, an independent writer): its
+ * digests check, and it is then refused for what it lacks; one changed byte fails its digest. */
+static void bundle_vector(void)
+{
+    scratch_begin();
+    const char *vec = "tests/vectors/bundle/label-only.bundle";
+    char id[80];
+    CHECK(ec_bundle_import(vec, t_data, cache(), id, sizeof id) == EC_EFORMAT);
+    CHECK(strstr(ec_error_last()->message, "needs one chain and one module entry"));
+    FILE *f = fopen(vec, "rb");
+    REQUIRE(f);
+    uint8_t b[512];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    REQUIRE(n == 167);
+    b[30] ^= 0x80; /* a byte of the label's hash */
+    char p[600];
+    snprintf(p, sizeof p, "%s/x.bundle", t_data);
+    f = fopen(p, "wb");
+    REQUIRE(f && fwrite(b, 1, n, f) == n);
+    fclose(f);
+    CHECK(ec_bundle_import(p, t_data, cache(), id, sizeof id) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "'L' counter-c at offset 8: digest mismatch"));
+    scratch_end();
+}
+
+int main(void)
+{
+    RUN(counter_identical);
+    RUN(pingpong_identical);
+    RUN(supervisor_group_identical);
+    RUN(trap_reproduced);
+    RUN(bench_and_tally_identical);
+    RUN(hostile_traps_reproduced);
+    RUN(no_effect);
+    RUN(divergence_reported);
+    RUN(forged_chain_diverges);
+    RUN(cut_chain);
+    RUN(recover_after_trap);
+    RUN(auto_recover_bounded);
+    RUN(auto_recover_in_group);
+    RUN(snapshots);
+    RUN(snapshot_layout);
+    RUN(migrate_counter);
+    RUN(bundle_vector);
+    TEST_END();
+}
