@@ -28,6 +28,7 @@ fi
 start() {
   name=$1
   shift
+  : >"$T/$name.err"
   "$EV" run "$@" --quiet --no-checkpoints 2>"$T/$name.err" >"$T/$name.out" &
   PIDS="$PIDS $!"
   LAST=$!
