@@ -98,6 +98,10 @@ call s2 "http://127.0.0.1:$PORT/summary"
 status s2 502
 has "$T/s2" '"error":"denied"'
 
+# A port already taken: a clear error, exit 2.
+expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/busy" --http "127.0.0.1:$KVPORT" --no-checkpoints
+has "$T/err" "cannot listen on 127.0.0.1:$KVPORT"
+
 stop "$D3" "$DEN"
 stop "$D2" "$SUM"
 [ "$STOPPED" -eq 0 ] && ok || bad "summary run exited $STOPPED"

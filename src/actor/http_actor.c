@@ -253,7 +253,7 @@ int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned
     if (rc) {
         free(h);
         const ec_error *e = ec_error_last();
-        return ec_error_set(rc, "actor %s: HTTP server: %s", a->id, e ? e->message : "failed");
+        return ec_error_set(rc, "actor %s: %s", a->id, e ? e->message : "HTTP server failed");
     }
     ec_runtime_lock(a->rt);
     a->http = h;

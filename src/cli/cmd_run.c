@@ -163,7 +163,7 @@ static int serve_http(ec_actor *a, const char *listen)
     unsigned port = 0;
     int rc = ec_actor_serve_http(a, &o, &port);
     if (rc) {
-        cli_error("run", 1, "actor %s: cannot serve HTTP on %s", ec_actor_id(a), listen);
+        cli_error("run", 1, "cannot serve HTTP");
         return rc;
     }
     int v6 = strchr(addr, ':') != NULL;
