@@ -20,9 +20,9 @@ typedef struct ec_backend_iter ec_backend_iter;
  * - a record is stored byte for byte as given; the backend never interprets it beyond the
  *   length and (for find_hash) the trailing hash bytes;
  * - pointers returned by reserve stay valid until commit; a reservation that is never
- *   committed (the append failed half way) is discarded by the next reserve; pointers returned by get stay
- *   valid until the next call on the same backend; pointers returned by iter_next stay
- *   valid until the next iter_next or iter_free of that iterator;
+ *   committed (the append failed half way) is discarded by the next reserve; pointers returned by
+ * get stay valid until the next call on the same backend; pointers returned by iter_next stay valid
+ * until the next iter_next or iter_free of that iterator;
  * - several iterators may be used at once from different threads while no append runs
  *   (parallel verification relies on this). */
 struct ec_backend {

@@ -36,7 +36,7 @@ foreach(src ${EC_ACTOR_C})
     COMMAND ${EC_CLANG_WASM} --target=wasm32-unknown-unknown -O2 -nostdlib -fno-builtin
             -Wall -Wextra -Werror -Wl,--no-entry -Wl,--stack-first -Wl,-z,stack-size=65536
             -Wl,--max-memory=67108864 -fuse-ld=lld -o ${out} ${src}
-    DEPENDS ${src} ${CMAKE_SOURCE_DIR}/actors/evchain_abi.h
+    DEPENDS ${src} ${CMAKE_SOURCE_DIR}/actors/evchain_abi.h ${CMAKE_SOURCE_DIR}/actors/counter.c
     COMMENT "actor ${name}.wasm" VERBATIM)
   list(APPEND EC_ACTOR_WASM ${out})
 endforeach()
