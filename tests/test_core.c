@@ -81,6 +81,27 @@ static void append_get_find_iter(void)
     ec_chain_free(c);
 }
 
+static void find_right_after_append(void)
+{
+    /* The memory backend indexes hashes in batches: an event must be findable the moment its
+     * append returns, and still after later appends. */
+    ec_chain *c = test_memory_chain(0);
+    REQUIRE(c);
+    uint8_t hashes[300][EC_HASH_MAX];
+    for (uint64_t i = 0; i < 300; i++) {
+        ec_event_input in = {.type = "t", .data = &i, .data_len = sizeof i, .timestamp = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, hashes[i]));
+        uint64_t got = UINT64_MAX;
+        CHECK_OK(ec_chain_find(c, hashes[i], 32, &got));
+        CHECK(got == i);
+        if (i >= 70) {
+            CHECK_OK(ec_chain_find(c, hashes[i - 70], 32, &got));
+            CHECK(got == i - 70);
+        }
+    }
+    ec_chain_free(c);
+}
+
 static void bad_appends(void)
 {
     ec_chain *c = test_memory_chain(0);
@@ -333,6 +354,7 @@ static void helpers(void)
 int main(void)
 {
     RUN(append_get_find_iter);
+    RUN(find_right_after_append);
     RUN(bad_appends);
     RUN(tamper_every_field);
     RUN(reopen_existing_backend);

@@ -34,12 +34,13 @@ typedef struct mem_backend {
     struct slot *idx;
     uint64_t count, cap;
     /* hash -> seq table, open addressing keyed by the hash's first 8 bytes. The key is kept
-     * in the slot so that growing never touches the records. The newest record's insert is
-     * deferred to the next commit, its slot prefetched meanwhile: the cache miss of a
-     * random slot then overlaps the next event's hashing instead of stalling the append. */
+     * in the slot so that growing never touches the records. Inserts are made in batches of
+     * INDEX_BATCH: every slot of a batch is prefetched before any is written, so the cache
+     * and TLB misses of random slots overlap instead of stalling each append in turn.
+     * Records [indexed, count) are not in the table yet; find_hash inserts them first. */
     struct tslot *tab;
     uint64_t tab_cap; /* power of two */
-    uint64_t pending; /* seq+1 of a committed record not yet in the table; 0: none */
+    uint64_t indexed;
     uint8_t *reserved;
     size_t reserved_len;
 } mem_backend;
@@ -168,14 +169,21 @@ static int tab_grow(mem_backend *m)
     return 0;
 }
 
-/* Insert the deferred record, if any. */
+#define INDEX_BATCH 64
+
+/* Insert every record not yet in the table. */
 static void tab_flush(mem_backend *m)
 {
-    if (!m->pending)
-        return;
-    struct slot *s = &m->idx[m->pending - 1];
-    tab_put(m->tab, m->tab_cap, key_of(s->rec + s->hash_off), m->pending);
-    m->pending = 0;
+    uint64_t mask = m->tab_cap - 1;
+    for (uint64_t q = m->indexed; q < m->count; q++) {
+        const struct slot *s = &m->idx[q];
+        __builtin_prefetch(&m->tab[key_of(s->rec + s->hash_off) & mask], 1);
+    }
+    for (uint64_t q = m->indexed; q < m->count; q++) {
+        const struct slot *s = &m->idx[q];
+        tab_put(m->tab, m->tab_cap, key_of(s->rec + s->hash_off), q + 1);
+    }
+    m->indexed = m->count;
 }
 
 static int m_commit(ec_backend *b, uint64_t seq, size_t hash_off)
@@ -198,13 +206,12 @@ static int m_commit(ec_backend *b, uint64_t seq, size_t hash_off)
         if (rc)
             return rc;
     }
-    tab_flush(m);
+    if (m->count - m->indexed >= INDEX_BATCH)
+        tab_flush(m);
     struct slot *s = &m->idx[m->count];
     s->rec = m->reserved;
     s->len = (uint32_t)m->reserved_len;
     s->hash_off = (uint32_t)hash_off;
-    __builtin_prefetch(&m->tab[key_of(s->rec + hash_off) & (m->tab_cap - 1)], 1);
-    m->pending = m->count + 1;
     m->cur->used += (m->reserved_len + 7) & ~(size_t)7;
     m->reserved = NULL;
     m->count++;
