@@ -124,6 +124,21 @@ expect 0 "$EV" log "$D2/actors/summary/chain"
 has "$T/out" "http/client-request"
 has "$T/out" "http/client-request.result"
 
+# ---- a manifest: "http" per actor, "http_allow" for the group ----
+AK=$(cd "$A" && pwd)
+printf '{"http_allow":["127.0.0.1:1"],"actors":[{"id":"m1","module":"%s/kv.wasm","http":"127.0.0.1:0"}]}' \
+  "$AK" >"$T/group.json"
+start man --manifest "$T/group.json" --data-dir "$T/mdata"
+MAN=$LAST
+call m1 -X PUT --data '7' "http://127.0.0.1:$PORT/kv/seven"
+status m1 201
+call m2 "http://127.0.0.1:$PORT/kv/seven"
+has "$T/m2" "7"
+stop "$T/mdata" "$MAN"
+[ "$STOPPED" -eq 0 ] && ok || bad "manifest run exited $STOPPED"
+PIDS=
+expect 0 "$EV" verify "$T/mdata/actors/m1/chain"
+
 # ---- usage ----
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u1" --http nonsense --no-checkpoints
 has "$T/err" "is not ADDR:PORT"
