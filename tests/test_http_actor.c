@@ -264,6 +264,9 @@ static void kv_on_disk_batch(void)
     memset(big, 'x', sizeof big);
     CHECK(req(easy, port, "PUT", "/kv/big", NULL, big, sizeof big, &r) == 0 && r.status == 413);
     curl_easy_cleanup(easy);
+    char *js = await_json(rt, ec_actor_chain(a), "http/refused", 0); /* may follow the 413 */
+    CHECK(js && strstr(js, "\"status\":413"));
+    free(js);
     ec_runtime_lock(rt);
     CHECK(check_nesting(ec_actor_chain(a)) == 22);
     uint64_t n = ec_chain_count(ec_actor_chain(a));
