@@ -110,6 +110,12 @@ static void bad_appends(void)
     CHECK(ec_chain_append(c, &in, NULL, NULL) == EC_EINVAL);
     in.type = "bad\xff";
     CHECK(ec_chain_append(c, &in, NULL, NULL) == EC_EINVAL);
+    in.type = "a\0b"; /* a NUL inside, ASCII before and after */
+    in.type_len = 3;
+    CHECK(ec_chain_append(c, &in, NULL, NULL) == EC_EINVAL);
+    in.type = "\xc3\xa7\0"; /* a NUL after a valid non-ASCII character */
+    CHECK(ec_chain_append(c, &in, NULL, NULL) == EC_EINVAL);
+    in.type_len = 0;
     CHECK(strstr(ec_error_last()->message, "UTF-8") != NULL);
     in.type = "ok";
     in.description = "\xc0\x80"; /* overlong NUL */

@@ -143,7 +143,7 @@ int ec_chain_append(ec_chain *c, const ec_event_input *in, uint64_t *seq_out, ui
         return ec_error_set(EC_EINVAL, "append: data pointer is NULL");
     if (dl > UINT32_MAX)
         return ec_error_set(EC_EINVAL, "append: description too long");
-    if (!ec_utf8_valid(in->type, tl) || memchr(in->type, 0, tl))
+    if (!ec_type_valid(in->type, tl))
         return ec_error_set(EC_EINVAL, "append: event type is not valid UTF-8");
     if (desc && !ec_utf8_valid(desc, dl))
         return ec_error_set(EC_EINVAL, "append: description is not valid UTF-8");

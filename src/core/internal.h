@@ -77,6 +77,21 @@ int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len);
 /* Valid UTF-8 (no overlongs, no surrogates)? */
 int ec_utf8_valid(const char *s, size_t n);
 
+/* An event type: non-empty is checked by the caller; valid UTF-8 without NUL. Types are
+ * short and almost always ASCII, and this runs on every append and every verified record,
+ * so plain ASCII is decided in one pass. */
+static inline int ec_type_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0)
+            return 0;
+        if (c >= 0x80)
+            return ec_utf8_valid(s + i, n - i) && !memchr(s + i, 0, n - i);
+    }
+    return 1;
+}
+
 /* Write a whole file atomically: tmp in the same dir, fsync, rename, fsync dir. */
 int ec_write_file_atomic(const char *path, const void *data, size_t len);
 

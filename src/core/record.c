@@ -79,7 +79,7 @@ int ec_encoding_decode(ec_event *ev, const uint8_t *p, size_t enc_len)
     ev->type = (const char *)p + off;
     ev->type_len = tl;
     off += tl;
-    if (!ec_utf8_valid(ev->type, tl) || memchr(ev->type, 0, tl))
+    if (!ec_type_valid(ev->type, tl))
         return ec_error_set(EC_EFORMAT, "event type is not valid UTF-8");
     if (flags & EC_FLAG_DESC) {
         if (enc_len - off < 4)
