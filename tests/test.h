@@ -23,6 +23,32 @@ static inline ec_chain *test_memory_chain(ec_hash_alg alg)
     return c;
 }
 
+/* A whole file into a malloc'd buffer (not NUL-terminated), or NULL. */
+static inline char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, r;
+    do {
+        if (cap - n < 65536) {
+            char *p = realloc(buf, cap = cap * 2 + 65536);
+            if (!p) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = p;
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \

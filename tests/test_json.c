@@ -64,31 +64,6 @@ static int write_file(const char *path, const void *p, size_t n)
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-    do {
-        if (cap - n < 65536) {
-            char *p = realloc(buf, cap = cap * 2 + 65536);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 /* Load text as a chain file through ec_chain_open_path (so detection runs too). */
 static int load_text(const char *text, size_t len, int inspect, ec_chain **out,
                      ec_verify_result *vr)
@@ -654,7 +629,7 @@ static void export_file(void)
     CHECK_OK(ec_export_file(c, path, &o)); /* replaces */
     size_t len, elen;
     int rc;
-    char *got = read_file(path, &len);
+    char *got = test_read_file(path, &len);
     char *want = export_buf(c, EC_FORMAT_JSONL, &elen, &rc);
     CHECK(got && want && len == elen && memcmp(got, want, len) == 0);
     free(got);
@@ -665,7 +640,7 @@ static void export_file(void)
     CHECK(ec_export_file(c, path, &o) == EC_EUNSUPPORTED);
     CHECK(strstr(ec_error_last()->message, "sha256 chain cannot be written as Theater"));
     CHECK(dir_entries(sub) == 1);
-    got = read_file(path, &len);
+    got = test_read_file(path, &len);
     CHECK(got && len == elen);
     free(got);
     o.format = EC_FORMAT_DIR;
@@ -715,7 +690,7 @@ static void event_json(void)
 static void vector_example(void)
 {
     size_t len;
-    char *file = read_file("tests/vectors/json/example.jsonl", &len);
+    char *file = test_read_file("tests/vectors/json/example.jsonl", &len);
     REQUIRE(file);
     ec_chain *c = test_memory_chain(0);
     REQUIRE(c);

@@ -16,31 +16,6 @@ static const struct {
 };
 #define N_VECTORS (sizeof vectors / sizeof *vectors)
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-    do {
-        if (cap - n < 65536) {
-            char *p = realloc(buf, cap = cap * 2 + 65536);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static char *export_buf(ec_chain *c, ec_file_format fmt, size_t *len, int *rc)
 {
     char *buf = NULL;
@@ -144,7 +119,7 @@ static void write_back(void)
         char path[256];
         snprintf(path, sizeof path, "tests/vectors/theater/%s", vectors[k].file);
         size_t flen;
-        char *file = read_all(path, &flen);
+        char *file = test_read_file(path, &flen);
         ec_chain *c = open_vector(vectors[k].file);
         REQUIRE(file && c);
         size_t len;
@@ -175,7 +150,7 @@ static void write_back(void)
 static void tampered(void)
 {
     size_t len;
-    char *file = read_all("tests/vectors/theater/runtime-test.json", &len);
+    char *file = test_read_file("tests/vectors/theater/runtime-test.json", &len);
     REQUIRE(file);
     /* the first data byte of event 3 ('{' = 123) becomes '}' (125) */
     char *ev3 = file;
@@ -197,7 +172,7 @@ static void tampered(void)
     free(file);
 
     /* a broken link: event 2's parent_hash first byte changed */
-    file = read_all("tests/vectors/theater/runtime-test.json", &len);
+    file = test_read_file("tests/vectors/theater/runtime-test.json", &len);
     REQUIRE(file);
     char *ev2 = strstr(file, "\"parent_hash\": [");
     ev2 = ev2 ? strstr(ev2 + 1, "\"parent_hash\": [") : NULL; /* event 1's, then 2's */
@@ -351,7 +326,7 @@ static void layouts(void)
     REQUIRE_OK(ec_chain_head(ref, want, NULL));
     ec_chain_free(ref);
     size_t len;
-    char *file = read_all("tests/vectors/theater/runtime-test.json", &len);
+    char *file = test_read_file("tests/vectors/theater/runtime-test.json", &len);
     REQUIRE(file);
     /* compact: drop every space and newline (the file has none inside strings) */
     char *compact = malloc(len + 1);
