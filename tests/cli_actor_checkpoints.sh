@@ -11,8 +11,9 @@ trap 'rm -rf "$T"' EXIT INT TERM
 . tests/clilib.sh
 D=$T/data
 C=$D/actors/counter/chain
+CACHE=${EVCHAIN_BUILD:-build}/actor-cache
 
-expect 0 "$EV" run "$A/counter.wasm" --name counter --data-dir "$D" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
+expect 0 "$EV" run "$A/counter.wasm" --name counter --data-dir "$D" --cache "$CACHE" \
   --message inc --message "add 5" --message inc --checkpoint-every 5 --quiet
 has "$T/err" "made checkpoint key"
 [ -f "$D/runtime.key" ] && [ -f "$D/runtime.vkey" ] && ok || bad "no runtime key files"
@@ -35,7 +36,7 @@ expect 0 "$EV" prove "$C" 3 -o "$T/p3"
 expect 0 "$EV" verify-proof "$T/p3" --vkey "$D/runtime.vkey"
 
 # A second run reuses the key (no new one is made) and the same verifier key checks it.
-expect 0 "$EV" run "$A/counter.wasm" --name counter2 --data-dir "$D" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
+expect 0 "$EV" run "$A/counter.wasm" --name counter2 --data-dir "$D" --cache "$CACHE" \
   --message inc --quiet
 if grep -qF "made checkpoint key" "$T/err"; then bad "a second key was made"; else ok; fi
 expect 0 "$EV" verify "$D/actors/counter2/chain" --since \
@@ -73,8 +74,22 @@ has "$T/out" '"payload":{"fn":"ec_init"'
 { echo '{"evchain":1,"hash_alg":"sha256"}'; "$EV" log --json "$C"; } >"$T/logged.jsonl"
 expect 0 "$EV" diff "$C" "$T/logged.jsonl"
 
+# An actor recovered after a trap goes on with signed checkpoints, with the same key, and
+# its last checkpoint covers the whole chain, abandoned line and recovery marker included.
+expect 1 "$EV" run "$A/tally.wasm" --name tally --data-dir "$D" --cache "$CACHE" \
+  --message 5 --message crash --quiet
+TC=$D/actors/tally/chain
+expect 0 "$EV" recover "$TC" --cache "$CACHE" --message 7 --quiet
+if grep -qF "made checkpoint key" "$T/err"; then bad "recover made a second key"; else ok; fi
+events=$("$EV" verify "$TC" | sed -n 's/.*ok, \([0-9]*\) events.*/\1/p')
+size=$(sed -n 2p "$TC/checkpoints/latest")
+[ -n "$events" ] && [ "$size" = "$events" ] && ok || bad "tally: checkpoint size $size, chain $events"
+expect 0 "$EV" verify "$TC" --since "$TC/checkpoints/latest" --vkey "$D/runtime.vkey"
+expect 0 "$EV" log "$TC" --type 'runtime/recovered'
+lines "$T/out" 1
+
 # --no-checkpoints: no tree, no checkpoints, no key needed.
-expect 0 "$EV" run "$A/counter.wasm" --name plain --data-dir "$T/d2" --cache "${EVCHAIN_BUILD:-build}/actor-cache" \
+expect 0 "$EV" run "$A/counter.wasm" --name plain --data-dir "$T/d2" --cache "$CACHE" \
   --message inc --quiet --no-checkpoints
 [ ! -e "$T/d2/actors/plain/chain/checkpoints" ] && [ ! -e "$T/d2/runtime.key" ] && ok ||
   bad "--no-checkpoints still wrote checkpoints or a key"

@@ -79,10 +79,15 @@ typedef struct ec_recover_options {
     int migrated;            /* 1: record runtime/migrated (evchain resume), else recovered */
     int quiet;               /* do not echo actor logs */
     int from_snapshot;       /* 1: rebuild from the newest snapshot before `to` (<data>/store) */
+    /* Going on live, sign checkpoints of the chain as `evchain run` does (its tree kept in
+     * <chain_dir>/proof/tree, catching up with the whole chain first). NULL: none. */
+    ec_signer *checkpoint_signer;
+    uint64_t checkpoint_every_events; /* 0: 1000 */
+    uint64_t checkpoint_every_ns;     /* 0: 10 s */
 } ec_recover_options;
 #define EC_RECOVER_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0                          \
+        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0              \
     }
 
 /* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with

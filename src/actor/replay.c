@@ -1249,6 +1249,13 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         if (a->fs_fd < 0)
             rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
     }
+    if (rc == 0 && opts->checkpoint_signer) {
+        /* Before the marker, so that it and everything after are covered as in any run. */
+        ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
+        cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 1000;
+        cpo.every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
+        rc = ec_checkpointer_open(&a->cp, chain, chain_dir, opts->checkpoint_signer, &cpo);
+    }
     if (rc == 0) {
         uint8_t small[128];
         cbuf b;

@@ -7,6 +7,7 @@
 #include <evchain/replay.h>
 
 #include "cli.h"
+#include "proof_util.h"
 #include "replay_cli.h"
 
 const char help_recover[] =
@@ -22,6 +23,8 @@ const char help_recover[] =
     "marker stay in the chain as an abandoned line (docs/ABI.md section 7). The data\n"
     "directory defaults to the one holding <chain-dir> (<data>/actors/<id>/chain).\n"
     "--from-snapshot starts the rebuild from the newest state/snapshot before the point.\n"
+    "Going on live, the chain's checkpoints are signed as under `evchain run`: with\n"
+    "<data>/runtime.key (made on first use) or --checkpoint-key F; --no-checkpoints: none.\n"
     "Exit 0 when the actor ends running or stopped, 1 when the replay diverges or the actor\n"
     "traps again, 2 on unusable input.\n";
 
@@ -42,7 +45,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
 {
     const char *target = NULL, *msgs[MAX_MSG];
     size_t nmsg = 0;
-    int bad = 0;
+    int bad = 0, no_checkpoints = 0;
+    const char *cp_key = NULL;
     ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
     o.migrated = migrated;
     for (int i = 1; i < argc; i++) {
@@ -64,6 +68,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         } else if (v) {
             cli_error(cmd, 0, "--to: resume continues from the last call boundary");
             return EXIT_UNUSABLE;
+        } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-key", &bad))) {
+            cp_key = v;
         } else if ((v = cli_opt(argc, argv, &i, "--message", &bad))) {
             if (nmsg == MAX_MSG) {
                 cli_error(cmd, 0, "at most %d --message", MAX_MSG);
@@ -76,6 +82,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
             o.quiet = 1;
         else if (strcmp(argv[i], "--from-snapshot") == 0)
             o.from_snapshot = 1;
+        else if (strcmp(argv[i], "--no-checkpoints") == 0)
+            no_checkpoints = 1;
         else if (argv[i][0] == '-') {
             cli_error(cmd, 0, "unknown option %s (see evchain help %s)", argv[i], cmd);
             return EXIT_UNUSABLE;
@@ -102,6 +110,23 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     } else {
         snprintf(path, sizeof path, "%s", target);
     }
+    /* Going on live, the chain gets signed checkpoints as under `evchain run`, with the
+     * runtime's key of its data directory (<data>/actors/<id>/chain). */
+    ec_signer *signer = NULL;
+    if (no_checkpoints && cp_key) {
+        cli_error(cmd, 0, "--no-checkpoints and --checkpoint-key contradict each other");
+        return EXIT_UNUSABLE;
+    }
+    if (!no_checkpoints) {
+        char data[4500];
+        if (o.data_dir)
+            snprintf(data, sizeof data, "%s", o.data_dir);
+        else
+            snprintf(data, sizeof data, "%s/../../..", path);
+        if (cli_runtime_signer(cmd, data, cp_key, &signer) != 0)
+            return EXIT_UNUSABLE;
+        o.checkpoint_signer = signer;
+    }
     ec_runtime *rt = NULL;
     ec_actor *a = NULL;
     ec_replay_report rep;
@@ -116,6 +141,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
             cli_error(cmd, 1, "cannot %s", cmd);
         }
         ec_replay_report_free(&rep);
+        ec_signer_free(signer);
         return rep.diverged ? EXIT_INVALID : EXIT_UNUSABLE;
     }
     ec_replay_report_free(&rep);
@@ -130,7 +156,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     ec_actor_state st = ec_actor_get_state(a);
     printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
            (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
-    ec_runtime_free(rt); /* stops the actor: actor/stop recorded */
+    ec_runtime_free(rt); /* stops the actor: actor/stop recorded, a last checkpoint signed */
+    ec_signer_free(signer);
     if (rc)
         return EXIT_UNUSABLE;
     return st == EC_ACTOR_TRAPPED ? EXIT_INVALID : EXIT_VALID;

@@ -61,37 +61,6 @@ const char help_run[] =
 
 static volatile sig_atomic_t stop_flag;
 
-/* The runtime's checkpoint key: the given file, or DIR/runtime.key made on first use (with
- * DIR/runtime.vkey, the verifier key an auditor checks checkpoints and proofs with). */
-static int runtime_signer(const char *data_dir, const char *key_path, ec_signer **out)
-{
-    char def[4200], vdef[4200];
-    if (key_path)
-        return cli_load_signer("run", key_path, out);
-    snprintf(def, sizeof def, "%s/runtime.key", data_dir);
-    snprintf(vdef, sizeof vdef, "%s/runtime.vkey", data_dir);
-    struct stat st;
-    if (stat(def, &st) == 0)
-        return cli_load_signer("run", def, out);
-    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
-        cli_error("run", 0, "%s: %s", data_dir, strerror(errno));
-        return -1;
-    }
-    if (ec_signer_generate(out, "evchain-runtime") != 0) {
-        cli_error("run", 1, "cannot make the runtime's checkpoint key");
-        return -1;
-    }
-    char *vkey = NULL;
-    if (cli_write_keypair("run", *out, def, vdef, 0, &vkey) != 0) {
-        ec_signer_free(*out);
-        *out = NULL;
-        return -1;
-    }
-    fprintf(stderr, "evchain run: made checkpoint key %s; verifier key %s\n", def, vkey);
-    free(vkey);
-    return 0;
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -498,7 +467,7 @@ int cmd_run(int argc, char **argv)
         cli_error("run", 0, "--no-checkpoints and --checkpoint-key contradict each other");
         return EXIT_UNUSABLE;
     }
-    if (!no_checkpoints && runtime_signer(ro.data_dir, cp_key, &signer) != 0)
+    if (!no_checkpoints && cli_runtime_signer("run", ro.data_dir, cp_key, &signer) != 0)
         return EXIT_UNUSABLE;
     ro.checkpoint_signer = signer;
     ec_runtime *rt;

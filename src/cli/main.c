@@ -17,8 +17,9 @@
     X(log)                                                                                         \
     X(show)                                                                                        \
     X(export)                                                                                      \
-    X(init) X(append) X(import) X(diff) X(keygen) X(checkpoint) X(prove) X(verify_proof) X(run)    \
-        X(send) X(replay) X(recover) X(resume)
+    X(init)                                                                                        \
+    X(append) X(import) X(diff) X(keygen) X(checkpoint) X(prove) X(verify_proof) X(run) X(send)    \
+        X(replay) X(recover) X(resume)
 COMMANDS(DECLARE)
 
 struct command {

@@ -253,6 +253,37 @@ done:
     return rc;
 }
 
+/* The runtime's checkpoint key: the given file, or DIR/runtime.key made on first use (with
+ * DIR/runtime.vkey, the verifier key an auditor checks checkpoints and proofs with). */
+int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_path, ec_signer **out)
+{
+    char def[4200], vdef[4200];
+    if (key_path)
+        return cli_load_signer(cmd, key_path, out);
+    snprintf(def, sizeof def, "%s/runtime.key", data_dir);
+    snprintf(vdef, sizeof vdef, "%s/runtime.vkey", data_dir);
+    struct stat st;
+    if (stat(def, &st) == 0)
+        return cli_load_signer(cmd, def, out);
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        cli_error(cmd, 0, "%s: %s", data_dir, strerror(errno));
+        return -1;
+    }
+    if (ec_signer_generate(out, "evchain-runtime") != 0) {
+        cli_error(cmd, 1, "cannot make the runtime's checkpoint key");
+        return -1;
+    }
+    char *vkey = NULL;
+    if (cli_write_keypair(cmd, *out, def, vdef, 0, &vkey) != 0) {
+        ec_signer_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    fprintf(stderr, "evchain %s: made checkpoint key %s; verifier key %s\n", cmd, def, vkey);
+    free(vkey);
+    return 0;
+}
+
 int cli_is_dir(const char *path)
 {
     struct stat st;

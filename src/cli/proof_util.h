@@ -22,6 +22,10 @@ int cli_load_signer(const char *cmd, const char *path, ec_signer **out);
  * *vkey_out gets the verifier key text (malloc'd). 0 or -1 (printed). */
 int cli_write_keypair(const char *cmd, ec_signer *s, const char *key_path, const char *vkey_path,
                       int overwrite, char **vkey_out);
+/* The actor runtime's checkpoint key: key_path, or DATA_DIR/runtime.key made on first use
+ * (with DATA_DIR/runtime.vkey, the verifier key an auditor checks with). 0 or -1 (printed). */
+int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_path,
+                       ec_signer **out);
 /* 1 when path is a chain directory (its tree is <dir>/proof/tree, its checkpoints are in
  * <dir>/checkpoints/). */
 int cli_is_dir(const char *path);
