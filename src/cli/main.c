@@ -12,14 +12,14 @@
 #define DECLARE(name)                                                                              \
     int cmd_##name(int argc, char **argv) __attribute__((weak));                                   \
     extern const char help_##name[] __attribute__((weak));
+/* Every subcommand, in the order `evchain help` lists them. */
+// clang-format off
 #define COMMANDS(X)                                                                                \
-    X(verify)                                                                                      \
-    X(log)                                                                                         \
-    X(show)                                                                                        \
-    X(export)                                                                                      \
-    X(init)                                                                                        \
-    X(append) X(import) X(diff) X(keygen) X(checkpoint) X(prove) X(verify_proof) X(run) X(send)    \
-        X(replay) X(recover) X(resume)
+    X(verify) X(log) X(show) X(export) X(diff)                                                     \
+    X(init) X(append) X(import)                                                                    \
+    X(keygen) X(checkpoint) X(prove) X(verify_proof)                                               \
+    X(run) X(send) X(replay) X(recover) X(resume)
+// clang-format on
 COMMANDS(DECLARE)
 
 struct command {
