@@ -89,12 +89,8 @@ static void *run_slice(void *arg)
             goto out;
         }
         /* seq 0 has no parent; a slice whose predecessor was unreadable skips the link. */
-        rc = ec_check_one(h, s->alg, rec, len, seq, have_prev ? prev : NULL, &s->res);
-        if (rc) {
-            if (rc != EC_EVERIFY && rc != EC_EFORMAT)
-                goto out;
+        if ((rc = ec_check_one(h, s->alg, rec, len, seq, have_prev ? prev : NULL, &s->res)))
             goto out;
-        }
         memcpy(prev, rec + len - hl, hl);
         have_prev = 1;
         s->res.checked++;
