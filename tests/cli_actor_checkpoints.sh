@@ -88,6 +88,12 @@ expect 0 "$EV" verify "$TC" --since "$TC/checkpoints/latest" --vkey "$D/runtime.
 expect 0 "$EV" log "$TC" --type 'runtime/recovered'
 lines "$T/out" 1
 
+# Input that cannot be a module is refused before anything is written (no key, no data dir).
+printf 'not wasm' >"$T/bad.wasm"
+expect 2 "$EV" run "$T/bad.wasm" --data-dir "$T/d4"
+has "$T/err" "not a WebAssembly module"
+[ ! -e "$T/d4" ] && ok || bad "a refused run left $T/d4 behind"
+
 # --no-checkpoints: no tree, no checkpoints, no key needed.
 expect 0 "$EV" run "$A/counter.wasm" --name plain --data-dir "$T/d2" --cache "$CACHE" \
   --message inc --quiet --no-checkpoints

@@ -459,6 +459,22 @@ int cmd_run(int argc, char **argv)
                   "--name, --message, --args, --env and --http apply to a module argument");
         return EXIT_UNUSABLE;
     }
+    /* Refuse what cannot be a module before anything is written (the runtime key, the data
+     * directory); the runtime checks the module in full when it loads it. */
+    const char *first = module ? module : manifest;
+    FILE *mf = fopen(first, "rb");
+    unsigned char magic[4] = {0};
+    size_t got = mf ? fread(magic, 1, sizeof magic, mf) : 0;
+    if (mf)
+        fclose(mf);
+    if (!mf) {
+        cli_error("run", 0, "%s: %s", first, strerror(errno));
+        return EXIT_UNUSABLE;
+    }
+    if (module && (got != 4 || memcmp(magic, "\0asm", 4) != 0)) {
+        cli_error("run", 0, "%s: not a WebAssembly module (no \\0asm magic)", module);
+        return EXIT_UNUSABLE;
+    }
     ro.cache_dir = cache;
     ro.fuel = fuel;
     ro.memory_pages = (uint32_t)pages;
