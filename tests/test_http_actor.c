@@ -12,6 +12,7 @@
 
 #include <evchain/replay.h>
 #include "test_actor_util.h"
+#include "http_client_util.h"
 
 /* Replay a chain (the kv or httptest module, from the build's cache): every event must be
  * reproduced, so the replayed chain's head is the recorded head. Nothing is sent: the
@@ -37,71 +38,12 @@ static int replays_identically(ec_chain *c, const char *module)
     return same;
 }
 
-typedef struct resp {
-    long status;
-    char body[8192];
-    size_t body_len;
-    char headers[4096];
-    size_t headers_len;
-} resp;
-
-static size_t on_body(char *d, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    size_t len = sz * n, room = sizeof r->body - 1 - r->body_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->body + r->body_len, d, k);
-    r->body_len += k;
-    r->body[r->body_len] = 0;
-    return len;
-}
-
-static size_t on_hdr(char *d, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    size_t len = sz * n, room = sizeof r->headers - 1 - r->headers_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->headers + r->headers_len, d, k);
-    r->headers_len += k;
-    r->headers[r->headers_len] = 0;
-    return len;
-}
-
-/* One request (body NULL: none); easy may be a reused handle (keep-alive) or NULL. */
+/* One request with at most one extra header (http_client_util.h does the work). */
 static int req(CURL *easy, unsigned port, const char *method, const char *path, const char *hdr,
                const char *body, size_t body_len, resp *r)
 {
-    CURL *c = easy ? easy : curl_easy_init();
-    if (!c)
-        return -1;
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    memset(r, 0, sizeof *r);
-    struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
-    if (hdr)
-        sl = curl_slist_append(sl, hdr);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(sl);
-    if (!easy)
-        curl_easy_cleanup(c);
-    return (int)rc;
+    const char *h[2] = {hdr, NULL};
+    return http_do(easy, port, method, path, h, body, body_len, r);
 }
 
 static unsigned serve(ec_actor *a, size_t body_limit, unsigned timeout_ms)

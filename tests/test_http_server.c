@@ -13,6 +13,7 @@
 #include <evchain/http.h>
 #include "test.h"
 #include "core/internal.h"
+#include "http_client_util.h"
 
 static void sleep_ms(unsigned ms)
 {
@@ -20,87 +21,10 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- a client on libcurl ---- */
 
-typedef struct resp {
-    long status;
-    char body[1 << 16];
-    size_t body_len;
-    size_t big_len; /* bytes past what body holds */
-    char headers[4096];
-    size_t headers_len;
-    double seconds;
-} resp;
-
-static size_t on_body(char *d, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    size_t len = sz * n, room = sizeof r->body - r->body_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->body + r->body_len, d, k);
-    r->body_len += k;
-    r->big_len += len - k;
-    return len;
-}
-
-static size_t on_hdr(char *d, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    size_t len = sz * n, room = sizeof r->headers - 1 - r->headers_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->headers + r->headers_len, d, k);
-    r->headers_len += k;
-    r->headers[r->headers_len] = 0;
-    return len;
-}
-
-/* One request; h may be NULL or a NULL-terminated list of "Name: value". Returns the curl
- * code. easy may be a reused handle (keep-alive) or NULL. */
-static int do_req(CURL *easy, unsigned port, const char *method, const char *path,
-                  const char *const *h, const void *body, size_t body_len, resp *r)
-{
-    CURL *c = easy ? easy : curl_easy_init();
-    if (!c)
-        return -1;
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    memset(r, 0, sizeof *r);
-    struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
-    for (; h && *h; h++)
-        sl = curl_slist_append(sl, *h);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    double t0 = now_s();
-    CURLcode rc = curl_easy_perform(c);
-    r->seconds = now_s() - t0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(sl);
-    if (!easy)
-        curl_easy_cleanup(c);
-    return (int)rc;
-}
+/* One request (http_client_util.h). */
+#define do_req http_do
 
 /* Raw bytes to the server; the whole answer (until close or 2 s) into out. */
 static size_t raw_exchange(unsigned port, const char *req, size_t req_len, char *out, size_t cap)

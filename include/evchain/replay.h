@@ -90,6 +90,10 @@ typedef struct ec_recover_options {
         EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0              \
     }
 
+/* The runtime data directory that holds an actor chain directory (<data>/actors/<id>/chain),
+ * into out (n bytes): the default data_dir of ec_runtime_recover. */
+void ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir);
+
 /* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with
  * ec_runtime_send/ec_runtime_run and freed with ec_runtime_free. *marker_seq (may be NULL):
  * the seq of the marker. On a divergence returns EC_EDIVERGE with rep filled; the chain is then

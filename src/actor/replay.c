@@ -1117,6 +1117,25 @@ static int last_boundary(ec_chain *c, uint64_t *out)
                                       "wasm/result): there is no state to recover");
 }
 
+void ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
+{
+    /* <data>/actors/<id>/chain: three components up */
+    snprintf(out, n, "%s", chain_dir);
+    size_t len = strlen(out);
+    while (len > 1 && out[len - 1] == '/')
+        out[--len] = 0;
+    for (int up = 0; up < 3; up++) {
+        char *sl = strrchr(out, '/');
+        if (!sl) {
+            snprintf(out, n, ".");
+            break;
+        }
+        *sl = 0;
+        if (!out[0])
+            snprintf(out, n, "/");
+    }
+}
+
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq)
 {
@@ -1134,23 +1153,8 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     char data[4096], cache[4200];
     if (opts->data_dir)
         snprintf(data, sizeof data, "%s", opts->data_dir);
-    else {
-        /* <data>/actors/<id>/chain */
-        snprintf(data, sizeof data, "%s", chain_dir);
-        size_t n = strlen(data);
-        while (n > 1 && data[n - 1] == '/')
-            data[--n] = 0;
-        for (int up = 0; up < 3; up++) {
-            char *sl = strrchr(data, '/');
-            if (!sl) {
-                snprintf(data, sizeof data, ".");
-                break;
-            }
-            *sl = 0;
-            if (!data[0])
-                snprintf(data, sizeof data, "/");
-        }
-    }
+    else
+        ec_actor_data_dir_of(data, sizeof data, chain_dir);
     snprintf(cache, sizeof cache, "%s", opts->cache_dir ? opts->cache_dir : data);
     if (!opts->cache_dir)
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");

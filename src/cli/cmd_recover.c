@@ -122,7 +122,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         if (o.data_dir)
             snprintf(data, sizeof data, "%s", o.data_dir);
         else
-            snprintf(data, sizeof data, "%s/../../..", path);
+            ec_actor_data_dir_of(data, sizeof data, path);
         if (cli_runtime_signer(cmd, data, cp_key, &signer) != 0)
             return EXIT_UNUSABLE;
         o.checkpoint_signer = signer;

@@ -1,0 +1,92 @@
+/* tests/http_client_util.h: the libcurl client the HTTP tests share: one request to
+ * 127.0.0.1, the status, headers and body (NUL-terminated, the excess counted) kept in a
+ * resp, and the time it took. */
+#ifndef EVCHAIN_TEST_HTTP_CLIENT_UTIL_H
+#define EVCHAIN_TEST_HTTP_CLIENT_UTIL_H
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+
+typedef struct resp {
+    long status;
+    char body[1 << 16];
+    size_t body_len;
+    size_t big_len; /* bytes past what body holds */
+    char headers[4096];
+    size_t headers_len;
+    double seconds;
+} resp;
+
+static inline double http_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline size_t http_on_body(char *d, size_t sz, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = sz * n, room = sizeof r->body - 1 - r->body_len;
+    size_t k = len < room ? len : room;
+    memcpy(r->body + r->body_len, d, k);
+    r->body_len += k;
+    r->body[r->body_len] = 0;
+    r->big_len += len - k;
+    return len;
+}
+
+static inline size_t http_on_hdr(char *d, size_t sz, size_t n, void *arg)
+{
+    resp *r = arg;
+    size_t len = sz * n, room = sizeof r->headers - 1 - r->headers_len;
+    size_t k = len < room ? len : room;
+    memcpy(r->headers + r->headers_len, d, k);
+    r->headers_len += k;
+    r->headers[r->headers_len] = 0;
+    return len;
+}
+
+/* One request; h may be NULL or a NULL-terminated list of "Name: value"; body NULL: none.
+ * easy may be a reused handle (keep-alive) or NULL. Returns the curl code. */
+static inline int http_do(CURL *easy, unsigned port, const char *method, const char *path,
+                          const char *const *h, const void *body, size_t body_len, resp *r)
+{
+    CURL *c = easy ? easy : curl_easy_init();
+    if (!c)
+        return -1;
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    memset(r, 0, sizeof *r);
+    struct curl_slist *sl = curl_slist_append(NULL, "Expect:");
+    for (; h && *h; h++)
+        sl = curl_slist_append(sl, *h);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_on_hdr);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    double t0 = http_now_s();
+    CURLcode rc = curl_easy_perform(c);
+    r->seconds = http_now_s() - t0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(sl);
+    if (!easy)
+        curl_easy_cleanup(c);
+    return (int)rc;
+}
+
+#endif
