@@ -4,6 +4,7 @@
  * and verify. `always` with one thread, then `batch` with four. EVCHAIN_STRESS=1 runs longer;
  * EVCHAIN_SANITIZED=1 (the ASan run) fewer. */
 #include "disk_util.h"
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -68,7 +69,7 @@ static void *child_appender(void *arg)
 static void child(const char *dir, ec_durability dur, int threads)
 {
     ec_chain *c;
-    if (du_open(&c, dir, 0, dur, 8192, 0) != 0) {
+    if (du_open(&c, dir, 0, dur, 0, 0) != 0) {
         fprintf(stderr, "child: open: %s\n", ec_error_last()->message);
         _exit(2);
     }
@@ -126,12 +127,34 @@ static int check_after_kill(const char *dir, int round, uint64_t *count_out)
     return bad ? -1 : 0;
 }
 
-static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_delay_us)
+/* Bytes in the chain's segment files. */
+static long seg_bytes_total(const char *dir)
+{
+    DIR *dd = opendir(dir);
+    long total = 0;
+    struct dirent *e;
+    while (dd && (e = readdir(dd)) != NULL) {
+        char p[600];
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 4, ".log") != 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        long sz = du_file_size(p);
+        total += sz > 0 ? sz : 0;
+    }
+    if (dd)
+        closedir(dd);
+    return total;
+}
+
+static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_delay_us,
+                      uint64_t seg_bytes)
 {
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/%s", root, ec_durability_name(dur));
+    snprintf(dir, sizeof dir, "%s/%s-%llu", root, ec_durability_name(dur),
+             (unsigned long long)seg_bytes);
     ec_chain *c;
-    REQUIRE_OK(du_open(&c, dir, 1, dur, 8192, 0));
+    REQUIRE_OK(du_open(&c, dir, 1, dur, seg_bytes, 0));
     ec_chain_free(c);
     uint64_t cap = (uint64_t)rounds * 64 + 64;
     size_t bytes = sizeof(shared) + cap * sizeof sh->ev[0];
@@ -139,7 +162,7 @@ static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_d
     REQUIRE(sh != MAP_FAILED);
     memset(sh, 0, bytes);
     sh->cap = cap;
-    int failures = 0, killed_mid = 0;
+    int failures = 0, killed_mid = 0, cut = 0;
     uint64_t n = 0, acked_total = 0;
     for (int r = 0; r < rounds && failures < 3; r++) {
         fflush(NULL);
@@ -163,18 +186,23 @@ static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_d
             continue;
         }
         uint64_t before = n;
+        long bytes = seg_bytes_total(dir);
         if (check_after_kill(dir, r, &n) != 0)
             failures++;
+        cut += seg_bytes_total(dir) < bytes; /* recovery cut a torn tail (or zeros) */
         killed_mid += n > before;
     }
     for (uint64_t s = 0; s < cap; s++)
         acked_total += (uint64_t)atomic_load(&sh->ev[s].acked);
-    printf("%s, %d thread(s): %d kills, chain grew in %d of them, %llu events, %llu "
-           "acknowledged, all present\n",
-           ec_durability_name(dur), threads, rounds, killed_mid, (unsigned long long)n,
-           (unsigned long long)acked_total);
+    printf("%s, %d thread(s), %llu-byte segments: %d kills, chain grew in %d of them, a tail cut "
+           "in %d, "
+           "%llu events, %llu acknowledged, all present\n",
+           ec_durability_name(dur), threads, (unsigned long long)seg_bytes, rounds, killed_mid, cut,
+           (unsigned long long)n, (unsigned long long)acked_total);
     CHECK(failures == 0);
     CHECK(acked_total > 0 && n >= acked_total);
+    if (seg_bytes >= (8u << 20))
+        CHECK(cut > rounds / 2); /* zeros ahead were there to cut in most kills */
     munmap(sh, bytes);
 }
 
@@ -182,12 +210,19 @@ static int rounds_always = 200, rounds_batch = 50;
 
 static void kill_always(void)
 {
-    kill_loop(EC_DURABLE_ALWAYS, 1, rounds_always, 6000);
+    kill_loop(EC_DURABLE_ALWAYS, 1, rounds_always, 6000, 8192);
 }
 
 static void kill_batch(void)
 {
-    kill_loop(EC_DURABLE_BATCH, 4, rounds_batch, 6000);
+    kill_loop(EC_DURABLE_BATCH, 4, rounds_batch, 6000, 8192);
+}
+
+/* Segments large enough for `batch` to keep zeros ahead of its data: a kill leaves them
+ * after the last frame, and recovery must take them for a torn tail, never for damage. */
+static void kill_batch_zeros(void)
+{
+    kill_loop(EC_DURABLE_BATCH, 4, rounds_batch, 6000, 8u << 20);
 }
 
 int main(void)
@@ -207,6 +242,7 @@ int main(void)
     }
     RUN(kill_always);
     RUN(kill_batch);
+    RUN(kill_batch_zeros);
     du_rmtree(root);
     TEST_END();
 }

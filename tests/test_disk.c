@@ -477,6 +477,61 @@ static void reader_follows_writer(void)
     ec_chain_free(c);
 }
 
+/* Scan a segment file as a reader would: 0 when every frame is intact to the very end. */
+static int seg_clean_to_end(const char *path, uint64_t *count)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    static uint8_t img[4u << 20];
+    size_t len = fread(img, 1, sizeof img, f);
+    fclose(f);
+    uint64_t end = 0;
+    int rc = ec_disk_scan_image(img, len, count, &end);
+    return rc || end != len ? -1 : 0;
+}
+
+/* `batch` keeps the active segment zero-filled ahead of its data (a sync then overwrites
+ * allocated blocks); readers see exactly the records, a sealed segment and a closed chain end
+ * with their last frame. */
+static void zeros_ahead(void)
+{
+    char dir[300], seg0[400], seg1[400];
+    path_in(dir, sizeof dir, "zeros");
+    snprintf(seg0, sizeof seg0, "%s/seg-%016llx.log", dir, 0ull);
+    ec_chain *c, *r;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_BATCH, 3u << 20, 0));
+    for (uint64_t i = 0; i < 10; i++)
+        REQUIRE_OK(du_append(c, i, 100, NULL));
+    CHECK(du_file_size(seg0) >= 1l << 20); /* zeros ahead of ~1.5 KiB of frames */
+    uint64_t n = 0;
+    CHECK(seg_clean_to_end(seg0, &n) != 0); /* the zeros are not frames... */
+    REQUIRE_OK(du_open(&r, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
+    CHECK(ec_chain_count(r) == 10); /* ...and a reader stops before them */
+    CHECK_OK(ec_chain_verify(r, NULL, NULL));
+    ec_chain_free(r);
+    uint64_t i = 10;
+    for (; i < 2000; i++) {
+        REQUIRE_OK(du_append(c, i, 4000, NULL));
+        snprintf(seg1, sizeof seg1, "%s/seg-%016llx.log", dir, (unsigned long long)i);
+        if (du_file_size(seg1) > 0)
+            break;
+    }
+    REQUIRE(i < 2000);
+    CHECK_OK(seg_clean_to_end(seg0, &n)); /* sealed: cut to its last frame, durably */
+    CHECK(n == i);
+    for (uint64_t k = i + 1; k < i + 20; k++)
+        REQUIRE_OK(du_append(c, k, 100, NULL));
+    CHECK(du_file_size(seg1) >= 1l << 20);
+    ec_chain_free(c);
+    CHECK_OK(seg_clean_to_end(seg1, &n)); /* closed: the zeros are gone */
+    CHECK(n == 20);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_BATCH, 0, 0));
+    CHECK(ec_chain_count(c) == i + 20);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
 /* ---- fault injection behind the vfs seam ---- */
 
 static struct {
@@ -623,6 +678,34 @@ static void full_disk(void)
     ec_chain_free(c);
 }
 
+/* Zeros that do not fit (a full disk) cost nothing but the zeros: the group they followed is
+ * durable, later appends go on without them. */
+static void zeros_on_full_disk(void)
+{
+    char dir[300], seg0[400];
+    path_in(dir, sizeof dir, "zeros-enospc");
+    snprintf(seg0, sizeof seg0, "%s/seg-%016llx.log", dir, 0ull);
+    fx_install();
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_BATCH, 0, 0));
+    fx.pwrite_fail_after = 1; /* the group's write succeeds, the first zeros fail */
+    fx.pwrite_errno = ENOSPC;
+    REQUIRE_OK(du_append(c, 0, 64, NULL));
+    uint64_t n = 0;
+    CHECK_OK(seg_clean_to_end(seg0, &n)); /* the partial zeros were cut off */
+    CHECK(n == 1);
+    int calls = fx.calls;
+    for (uint64_t i = 1; i < 5; i++)
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+    CHECK(fx.calls == calls + 4); /* one write per group: no more zeros in this segment */
+    ec_chain_free(c);
+    ec_vfs_set(NULL);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_BATCH, 0, 0));
+    CHECK(ec_chain_count(c) == 5);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
 static void failed_sync(void)
 {
     char dir[300];
@@ -693,7 +776,9 @@ int main(void)
     RUN(policies_and_threads);
     RUN(one_writer_live_readers);
     RUN(reader_follows_writer);
+    RUN(zeros_ahead);
     RUN(full_disk);
+    RUN(zeros_on_full_disk);
     RUN(failed_sync);
     RUN(read_only_directory);
     ec_vfs_set(NULL);

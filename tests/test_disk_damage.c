@@ -121,6 +121,71 @@ static void torn_tail_every_offset(void)
     free(img);
 }
 
+/* A `batch` writer fills the space after its data with zeros, and the pages of the group in
+ * flight reach the disk in any order: after a power loss a frame of that group may hold a
+ * zero sector with the group's later frames intact behind it. Such a tail is torn (cut, at
+ * the first frame the zeros touch); the same zeros with bytes further than EC_SYNC_SPAN after
+ * them, or a flipped byte instead of zeros, are damage (reported, nothing cut). */
+static void torn_group_in_zeros(void)
+{
+    enum { M = 60, Z = 2u << 20 };
+    char dir[300], seg[400];
+    path_in(dir, sizeof dir, "zeros");
+    REQUIRE_OK(make_chain(dir, 0, M));
+    snprintf(seg, sizeof seg, "%s/seg-0000000000000000.log", dir);
+    size_t len;
+    uint8_t *img = slurp(seg, &len);
+    REQUIRE(img);
+    size_t offs[M + 1];
+    REQUIRE(frames(img, len, offs, M) == M);
+    offs[M] = len;
+    uint8_t *z = calloc(1, len + EC_SYNC_SPAN + 4096);
+    REQUIRE(z);
+    /* zeros after the data only (the writer's space ahead): a clean tail, cut on open */
+    memcpy(z, img, len);
+    REQUIRE_OK(spit(seg, z, len + Z));
+    CHECK_OK(opens_with(dir, M));
+    CHECK(du_file_size(seg) == (long)len);
+    /* one sector of zeros inside each of several frames of the last ~2 KiB in turn */
+    int tried = 0;
+    for (size_t sec = (offs[M - 12] + 511) / 512 * 512; sec + 512 < len; sec += 512) {
+        size_t first = 0; /* the first frame the sector touches */
+        while (offs[first + 1] <= sec)
+            first++;
+        memcpy(z, img, len);
+        memset(z + sec, 0, 512);
+        REQUIRE_OK(spit(seg, z, len + Z));
+        if (opens_with(dir, first) != 0)
+            fprintf(stderr, "zero sector at %zu: %s\n", sec,
+                    ec_error_last() ? ec_error_last()->message : "wrong count");
+        CHECK(du_file_size(seg) == (long)offs[first]);
+        tried++;
+        /* the same hole, but a non-zero byte past the span a sync can leave open: damage */
+        memcpy(z, img, len);
+        memset(z + sec, 0, 512);
+        z[offs[first] + EC_SYNC_SPAN + 100] = 0x5a;
+        REQUIRE_OK(spit(seg, z, offs[first] + EC_SYNC_SPAN + 4096));
+        ec_chain *c;
+        CHECK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0) == EC_EFORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "seq %zu at byte offset %zu", first, offs[first]);
+        CHECK(du_contains(ec_error_last()->message, want));
+        CHECK(du_file_size(seg) == (long)(offs[first] + EC_SYNC_SPAN + 4096));
+        z[offs[first] + EC_SYNC_SPAN + 100] = 0;
+    }
+    CHECK(tried >= 3);
+    /* a flipped byte in the last frame, zeros after it: damage, not a torn write */
+    memcpy(z, img, len);
+    z[offs[M - 1] + 40] ^= 1;
+    REQUIRE_OK(spit(seg, z, len + Z));
+    ec_chain *c;
+    CHECK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0) == EC_EFORMAT);
+    CHECK(du_contains(ec_error_last()->message, "record checksum mismatch"));
+    CHECK(du_file_size(seg) == (long)(len + Z));
+    free(z);
+    free(img);
+}
+
 /* Flip every byte of the last record and of a middle record in turn. */
 static void flipped_bytes_reported(void)
 {
@@ -359,6 +424,7 @@ int main(void)
     }
     RUN(torn_tail_every_offset);
     RUN(flipped_bytes_reported);
+    RUN(torn_group_in_zeros);
     RUN(sealed_damage_found_on_read);
     RUN(missing_segments_reported);
     RUN(stale_and_missing_indexes_rebuilt);

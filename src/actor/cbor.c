@@ -448,8 +448,8 @@ int cb_map_find(const uint8_t *data, size_t len, const char *key, unsigned *mt, 
         return -1;
     size_t kl = strlen(key);
     for (uint64_t k = 0; k < n; k++) {
-        unsigned km;
-        uint64_t klen;
+        unsigned km = 0;
+        uint64_t klen = 0;
         if (rd_head(&r, &km, &klen) || km != 3 || klen > r.len - r.off)
             return -1;
         int match = klen == kl && memcmp(r.p + r.off, key, kl) == 0;

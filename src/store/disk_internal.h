@@ -24,6 +24,12 @@ uint32_t ec_crc32c(uint32_t crc, const void *data, size_t len);
 /* The largest record a frame may carry: data, type and description at their limits. */
 #define EC_FRAME_MAX ((uint32_t)(2 * (64u << 20) + (1u << 20)))
 
+/* The most bytes a `batch` or `always` writer hands to the kernel between two syncs (one larger
+ * record is written alone): the reach of a write cut short by a crash (FORMAT.md section 4). */
+#define EC_SYNC_SPAN (4u << 20)
+/* Sectors: the unit a device writes whole or not at all, as far as recovery assumes. */
+#define EC_SECTOR 512u
+
 /* Scan a segment image (header included) held in memory: the segment reader the fuzz harness
  * drives. Returns 0 and the record count and clean end when every frame is intact up to the
  * end, EC_EFORMAT with a message naming the seq and byte offset otherwise. Never reads
