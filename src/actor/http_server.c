@@ -237,6 +237,7 @@ struct ec_http_server {
     unsigned port;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, watch_cv; /* watch_cv uses CLOCK_MONOTONIC */
+    int watch_idle;                   /* the watchdog waits with no deadline to watch */
     job *head, *tail;                 /* queue, arrival order */
     job *running;
     job *rhead, *rtail; /* held replies waiting for release, in the order they were made */
@@ -317,6 +318,14 @@ static struct MHD_Response *refusal_response(job *j)
     return text_response(text);
 }
 
+/* A new deadline is never earlier than those already watched (arrival order), so the
+ * watchdog needs waking only when it watches none: one context switch per request saved. */
+static void wake_watchdog_locked(ec_http_server *s)
+{
+    if (s->watch_idle)
+        pthread_cond_signal(&s->watch_cv);
+}
+
 static void enqueue_locked(ec_http_server *s, job *j)
 {
     j->refs++;
@@ -328,7 +337,7 @@ static void enqueue_locked(ec_http_server *s, job *j)
     s->tail = j;
     s->stats.queued++;
     pthread_cond_signal(&s->work_cv);
-    pthread_cond_signal(&s->watch_cv);
+    wake_watchdog_locked(s);
 }
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -667,7 +676,7 @@ static void run_job(ec_http_server *s, job *j)
             s->rhead = j;
         s->rtail = j;
         pthread_cond_signal(&s->rel_cv);
-        pthread_cond_signal(&s->watch_cv);
+        wake_watchdog_locked(s);
         pthread_mutex_unlock(&s->mu);
         reply_reset(&rp);
         return;
@@ -691,6 +700,7 @@ static void run_job(ec_http_server *s, job *j)
 static void *worker_main(void *arg)
 {
     ec_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "ec-http-worker"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->head && !s->stopping)
@@ -732,6 +742,7 @@ static void *worker_main(void *arg)
 static void *releaser_main(void *arg)
 {
     ec_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "ec-http-release"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->rhead && !(s->stopping && s->worker_exited))
@@ -786,6 +797,7 @@ static void *releaser_main(void *arg)
 static void *watchdog_main(void *arg)
 {
     ec_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "ec-http-watch"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         job *next = NULL;
@@ -798,7 +810,9 @@ static void *watchdog_main(void *arg)
             if (!q->answered)
                 next = q;
         if (!next) {
+            s->watch_idle = 1;
             pthread_cond_wait(&s->watch_cv, &s->mu);
+            s->watch_idle = 0;
             continue;
         }
         uint64_t now = mono_ns();
