@@ -179,6 +179,14 @@ static double pairs_median(const pairs *p)
     return p->n ? (p->n % 2 ? t[p->n / 2] : (t[p->n / 2 - 1] + t[p->n / 2]) / 2) : 0;
 }
 
+/* BENCH_VERBOSE=1: each pair's figures on stderr, to see which side the noise hit. */
+static void pair_note(const result *lim, const result *r)
+{
+    if (getenv("BENCH_VERBOSE"))
+        fprintf(stderr, "pair: limit %.0f req/s (p50 %.0f us), recorded %.0f req/s (p50 %.0f us)\n",
+                lim->rps, lim->p50_us, r->rps, r->p50_us);
+}
+
 static void pairs_print(const char *name, const pairs *p)
 {
     printf("  %s, recorded/limit per pair:", name);
@@ -303,6 +311,7 @@ static int best_of(bench_ctx *b, unsigned long n, result *best, result *off, pai
         if (r.rps > best->rps)
             *best = r;
         pairs_add(pr, r.rps, lim.rps);
+        pair_note(&lim, &r);
     }
     return 0;
 }
@@ -476,6 +485,7 @@ static int actor_best(unsigned long n, result *on, result *off, result *mem, uin
         if (r.rps > on->rps)
             *on = r;
         pairs_add(pr, r.rps, lim.rps);
+        pair_note(&lim, &r);
     }
     return 0;
 }
