@@ -234,6 +234,63 @@ static void segments_and_indexes(void)
     }
 }
 
+/* Files in dir whose name ends with ext. */
+static int count_files(const char *dir, const char *ext)
+{
+    int n = 0;
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    while (dd && (e = readdir(dd)) != NULL) {
+        size_t l = strlen(e->d_name), el = strlen(ext);
+        n += l > el && strcmp(e->d_name + l - el, ext) == 0;
+    }
+    if (dd)
+        closedir(dd);
+    return n;
+}
+
+/* A roll hands the sealed segment's index file to the writer's indexer thread: lookups in
+ * the sealed segments keep working meanwhile (from memory, then from the file), a sync
+ * waits for the files, and closing leaves every one of them written. */
+static void indexes_in_background(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "bgidx");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_BATCH, 4096, 0));
+    enum { N = 400 };
+    static uint8_t h[N][EC_HASH_MAX];
+    int bad = 0, rolls = 0, segs = 1;
+    ec_backend *be = ec_chain_backend(c);
+    for (uint64_t i = 0; i < N; i++) {
+        REQUIRE_OK(du_append(c, i, 100, h[i]));
+        if (i % 3 == 0 && count_files(dir, ".log") > segs) { /* it rolled: sync, then look */
+            segs = count_files(dir, ".log");
+            REQUIRE_OK(be->sync(be));
+            bad += count_files(dir, ".idx") != segs - 1;
+            rolls++;
+        }
+        for (uint64_t k = i % 13; k <= i; k += 37) { /* races the indexer on purpose */
+            uint64_t s = 0;
+            ec_event ev;
+            bad += ec_chain_find(c, h[k], 32, &s) != 0 || s != k;
+            bad += ec_chain_get(c, k, &ev) != 0 || memcmp(ev.hash, h[k], 32) != 0;
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(rolls > 5);
+    for (uint64_t i = N; i < N + 60; i++)                    /* more rolls, then close at once */
+        REQUIRE_OK(du_append(c, i, 100, NULL));
+    uint64_t n = ec_chain_count(c);
+    ec_chain_free(c);
+    segs = count_files(dir, ".log");
+    CHECK(count_files(dir, ".idx") == segs - 1); /* closing waited for the indexer */
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_BATCH, 0, 0));
+    CHECK(ec_chain_count(c) == n);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
 /* Events larger than a segment and than one iterator read (256 KiB) each get their own
  * segment and read back whole. */
 static void big_events(void)
@@ -771,6 +828,7 @@ int main(void)
     RUN(reopen_keeps_everything);
     RUN(sha1_chain);
     RUN(segments_and_indexes);
+    RUN(indexes_in_background);
     RUN(big_events);
     RUN(many_segments);
     RUN(policies_and_threads);

@@ -506,7 +506,8 @@ typedef struct seg {
     int idx_fd;     /* index file, once verified */
     int idx_ok;     /* index file header and body checked */
     uint64_t idx_slots;
-    memidx *mi; /* the active segment's index, or a scratch one for a sealed segment */
+    memidx *mi;   /* the active segment's index, or a scratch one for a sealed segment */
+    int need_idx; /* writer: sealed, its index file still to be written (by the indexer) */
 } seg;
 
 typedef struct disk {
@@ -552,6 +553,14 @@ typedef struct disk {
     size_t gcap;
     size_t scratch_si; /* sealed segment holding a scratch memidx (+1; 0 none) */
     size_t nfds;       /* segment and index files open (fd_trim) */
+
+    /* writer: the indexer thread writes sealed segments' index files, so that an append
+     * that rolls does not wait for them (14 MB written and fsynced for a full 64 MiB
+     * segment of small records: 10 to 40 ms measured under an HTTP load) */
+    pthread_t idx_thread;
+    int idx_started, idx_stop;
+    size_t idx_pending;    /* segments with need_idx set */
+    pthread_cond_t idx_cv; /* work for the indexer, or the indexer finished some */
     size_t fd_cursor;
 } disk;
 
@@ -1461,6 +1470,60 @@ static int drain(disk *d)
     return 0;
 }
 
+/* The indexer: writes the index files of sealed segments, oldest first, without the lock;
+ * on close it finishes what is pending, so a reopen finds every index. */
+static void *indexer_main(void *arg)
+{
+    disk *d = arg;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        size_t si = 0;
+        while (si < d->nsegs && !d->segs[si].need_idx)
+            si++;
+        if (si == d->nsegs) {
+            if (d->idx_stop)
+                break;
+            pthread_cond_wait(&d->idx_cv, &d->mu);
+            continue;
+        }
+        /* A sealed segment and its memidx do not change; the segs array may move, so work
+         * from a copy and find the segment again by index afterwards. */
+        seg copy = d->segs[si];
+        pthread_mutex_unlock(&d->mu);
+        int rc = write_index(d, &copy, copy.mi);
+        ec_error_clear();
+        pthread_mutex_lock(&d->mu);
+        seg *s = &d->segs[si];
+        s->need_idx = 0;
+        d->idx_pending--;
+        if (rc == 0 && s->mi == copy.mi) {
+            mi_free(s->mi);
+            s->mi = NULL;
+        }
+        pthread_cond_broadcast(&d->idx_cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+/* Start the indexer once (mu held); non-zero when there is none (write inline instead). */
+static int indexer_start(disk *d)
+{
+    if (!d->idx_started) {
+        if (pthread_create(&d->idx_thread, NULL, indexer_main, d) != 0)
+            return -1;
+        d->idx_started = 1;
+    }
+    return 0;
+}
+
+/* Wait until every sealed segment's index is written. mu held. */
+static void indexer_drain(disk *d)
+{
+    while (d->idx_pending)
+        pthread_cond_wait(&d->idx_cv, &d->mu);
+}
+
 /* Cut the zeros ahead of the active segment's data (all of it written), durably when
  * `sync`: a sealed segment ends with its last frame, since a reader takes anything after it
  * in a segment that has a successor for damage. mu held. */
@@ -1503,8 +1566,13 @@ static int roll(disk *d)
         return ec_error_set(EC_ENOMEM, "%s: out of memory", d->dir);
     }
     /* The index is written after the next segment exists, so a sealed-looking last segment
-     * on open means a later one was lost. Failing to write it loses nothing. */
-    if (write_index(d, old, old->mi) == 0) {
+     * on open means a later one was lost. Failing to write it loses nothing. Written by the
+     * indexer thread when there is one; the memidx serves lookups until then. */
+    if (indexer_start(d) == 0) {
+        old->need_idx = 1;
+        d->idx_pending++;
+        pthread_cond_broadcast(&d->idx_cv);
+    } else if (write_index(d, old, old->mi) == 0) {
         mi_free(old->mi);
         old->mi = NULL;
     }
@@ -1673,6 +1741,7 @@ static int d_sync(ec_backend *b)
         return 0;
     pthread_mutex_lock(&d->mu);
     int rc = drain(d);
+    indexer_drain(d); /* sync means every file written, the indexes too */
     pthread_mutex_unlock(&d->mu);
     return rc;
 }
@@ -1695,6 +1764,13 @@ static void d_free(ec_backend *b)
             (void)cut_zeros(d, 0);
         pthread_mutex_unlock(&d->mu);
     }
+    if (d->idx_started) { /* it writes what is pending, then leaves */
+        pthread_mutex_lock(&d->mu);
+        d->idx_stop = 1;
+        pthread_cond_broadcast(&d->idx_cv);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->idx_thread, NULL);
+    }
     for (size_t i = 0; i < d->nsegs; i++) {
         if (d->segs[i].fd >= 0)
             d->v->close(d->segs[i].fd);
@@ -1706,6 +1782,7 @@ static void d_free(ec_backend *b)
         d->v->close(d->dirfd); /* releases the writer lock */
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
+    pthread_cond_destroy(&d->idx_cv);
     free(d->segs);
     free(d->rbuf);
     free(d->wbuf);
@@ -2068,6 +2145,7 @@ int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *op
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&d->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&d->idx_cv, NULL);
     pthread_mutex_init(&d->mu, NULL);
     ec_backend *b = &d->be;
     b->version = EC_BACKEND_VERSION;
