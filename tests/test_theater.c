@@ -118,7 +118,7 @@ static void write_back(void)
     for (size_t k = 0; k < N_VECTORS; k++) {
         char path[256];
         snprintf(path, sizeof path, "tests/vectors/theater/%s", vectors[k].file);
-        size_t flen;
+        size_t flen = 0;
         char *file = test_read_file(path, &flen);
         ec_chain *c = open_vector(vectors[k].file);
         REQUIRE(file && c);

@@ -353,7 +353,7 @@ static int rd_headers(reader *r, ec_http_msg *m)
     m->headers = h;
     for (uint32_t i = 0; i < n; i++) {
         size_t at = r->off;
-        const void *s;
+        const void *s = NULL;
         int rc = rd_str(r, "header name", EC_HTTP_NAME_MAX, &s, &h[i].name_len);
         if (rc)
             return rc;

@@ -227,7 +227,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
             }
         } else if (id == 2) { /* imports */
             for (uint32_t k = 0; k < n; k++) {
-                const char *mod, *field;
+                const char *mod = NULL, *field = NULL;
                 uint32_t ml, fl, idx;
                 uint8_t kind;
                 if ((rc = wname(&s, &mod, &ml)) || (rc = wname(&s, &field, &fl)) ||
@@ -320,7 +320,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
             have_memory = 1;
         } else if (id == 7) { /* exports */
             for (uint32_t k = 0; k < n; k++) {
-                const char *en;
+                const char *en = NULL;
                 uint32_t el, idx;
                 uint8_t kind;
                 if ((rc = wname(&s, &en, &el)) || (rc = wbyte(&s, &kind)) || (rc = wu32(&s, &idx)))

@@ -1304,7 +1304,7 @@ int ec_actor_recover_in_place(ec_actor *a)
     if (!rt->recover_max || a->recoveries >= rt->recover_max || rt->replay || !a->chain)
         return -1;
     ec_chain *live = a->chain;
-    uint64_t count = ec_chain_count(live), point;
+    uint64_t count = ec_chain_count(live), point = 0;
     if (last_boundary(live, &point)) {
         ec_error_clear(); /* trapped in ec_init: no good state, the trap takes its course */
         return -1;

@@ -1938,7 +1938,7 @@ static int check_tail(disk *d)
     }
     ec_verifier v;
     ec_verifier_init(&v, d->alg, from, from ? prev : NULL);
-    ec_backend_iter *it;
+    ec_backend_iter *it = NULL;
     if ((rc = d_iter_new(&d->be, from, &it)) != 0)
         return rc;
     ec_verify_result res;
