@@ -30,6 +30,9 @@
  * per sync (12 KiB groups here: fdatasync 153 us appending, 89 us overwriting; see
  * docs/FORMAT.md section 4). Only small groups pay for it: zeros double the bytes written. */
 #define ZERO_AHEAD (1u << 20)
+#define ZERO_FIRST                                                                                 \
+    (64u << 10)                /* a segment's first zeros; each fill doubles, to ZERO_AHEAD, so    \
+                                * a slow chain keeps at most about its own size in zeros */
 #define ZERO_GROUP (64u << 10) /* groups up to this size extend the zero-filled space */
 #define FD_CAP     64
 #define TAIL_CHECK 64 /* records whose hashes and links are rechecked on a writer's open */
@@ -544,6 +547,7 @@ typedef struct disk {
     uint64_t wend;       /* active segment: bytes handed to the kernel */
     uint64_t zend;       /* active segment: the file is zero-filled from wend up to here */
     int zero_off;        /* zero-filling failed (full disk?): not again in this segment */
+    uint64_t zero_step;  /* the next fill's size (0: ZERO_FIRST) */
     uint64_t written;    /* records below this are in the file */
     uint64_t durable;    /* records below this are synced */
     int failed;          /* a write or sync failed: the open chain can no longer be trusted */
@@ -1344,14 +1348,14 @@ static void frame_seal(uint8_t *f)
     ec_put_u32(f + 8, ec_crc32c(0, f, 8));
 }
 
-/* Zero-fill the active segment from `from` to ZERO_AHEAD past it (rounded to 64 KiB), in the
- * write of a group that its sync covers. Returns the new end of the zeros, UINT64_MAX when
- * they could not be written (the file is cut back to `from`: the group's data is unharmed,
- * and the append goes on without zeros ahead). */
-static uint64_t zero_fill(disk *d, int fd, uint64_t from)
+/* Zero-fill the active segment from `from` to `step` bytes past it (rounded to 64 KiB), in
+ * the write of a group that its sync covers. Returns the new end of the zeros, UINT64_MAX
+ * when they could not be written (the file is cut back to `from`: the group's data is
+ * unharmed, and the append goes on without zeros ahead). */
+static uint64_t zero_fill(disk *d, int fd, uint64_t from, uint64_t step)
 {
     static const uint8_t zeros[64u << 10];
-    uint64_t to = (from + ZERO_AHEAD + sizeof zeros - 1) / sizeof zeros * sizeof zeros;
+    uint64_t to = (from + step + sizeof zeros - 1) / sizeof zeros * sizeof zeros;
     for (uint64_t at = from; at < to;) {
         size_t n = (size_t)(to - at < sizeof zeros ? to - at : sizeof zeros);
         if (write_all(d->v, fd, zeros, n, at) != 0) {
@@ -1388,9 +1392,9 @@ static int flush_claimed(disk *d, int sync)
     uint64_t off = d->fbase;
     int rc = 0, e = 0;
     const char *what = NULL;
-    uint64_t zend = d->zend;
+    uint64_t zend = d->zend, step = d->zero_step ? d->zero_step : ZERO_FIRST;
     int zero = sync && d->dur == EC_DURABLE_BATCH && !d->zero_off && d->flen <= ZERO_GROUP &&
-               off + d->flen > zend && off + d->flen + ZERO_AHEAD <= d->seg_bytes;
+               off + d->flen > zend && off + d->flen + step <= d->seg_bytes;
     pthread_mutex_unlock(&d->mu);
     for (size_t at = 0; at < d->flen; at += EC_FRAME_HEADER_LEN + ec_get_u32(d->fbuf + at))
         frame_seal(d->fbuf + at);
@@ -1413,7 +1417,7 @@ static int flush_claimed(disk *d, int sync)
         }
         at += span;
         if (zero && at == d->flen)
-            zend = zero_fill(d, fd, off + at);
+            zend = zero_fill(d, fd, off + at, step);
         if (sync && d->v->fdatasync(fd) != 0) {
             e = errno;
             what = "syncing";
@@ -1422,6 +1426,8 @@ static int flush_claimed(disk *d, int sync)
     pthread_mutex_lock(&d->mu);
     if (zend == UINT64_MAX)
         d->zero_off = 1;
+    else if (zero && !what)
+        d->zero_step = step * 2 < ZERO_AHEAD ? step * 2 : ZERO_AHEAD;
     d->zend = what || zend == UINT64_MAX ? 0 : zend;
     if (what) {
         char m[160];
@@ -1581,6 +1587,7 @@ static int roll(disk *d)
     d->wbase = EC_SEG_HEADER_LEN;
     d->wfirst = d->count;
     d->zero_off = 0;
+    d->zero_step = 0;
     return 0;
 }
 
