@@ -647,6 +647,60 @@ static void test_checkpointer_open(void)
     CHECK(system(cmd) == 0);
 }
 
+/* A checkpoint never names events a crash can take back. An HTTP handler's appends return
+ * at commit (the deferred wrapper), their records still in the writer's memory until the
+ * releaser's sync: a checkpoint written then, followed by a crash, would claim more events
+ * than the chain keeps, and signing would be refused from then on. So the checkpointer
+ * waits for the chain's durability first: a second handle reading the directory finds every
+ * event each checkpoint names. */
+static void test_checkpoint_after_durable(void)
+{
+    char dir[64] = "/tmp/ec_note_dur_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128];
+    snprintf(cdir, sizeof cdir, "%s/chain", dir);
+    ec_disk_options dopt = EC_DISK_OPTIONS_INIT;
+    dopt.create = 1;
+    dopt.durability = EC_DURABLE_BATCH;
+    ec_backend *inner, *b;
+    ec_chain *c;
+    REQUIRE_OK(ec_backend_disk(&inner, cdir, &dopt));
+    REQUIRE_OK(ec_backend_deferred(&b, inner));
+    REQUIRE_OK(ec_chain_open(&c, b, NULL));
+    ec_backend_deferred_set(b, 1);
+    ec_signer *s;
+    REQUIRE_OK(ec_signer_generate(&s, "example.org/runtime"));
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.every_events = 10;
+    ec_checkpointer *cp;
+    REQUIRE_OK(ec_checkpointer_open(&cp, c, cdir, s, &o));
+    int writes = 0, short_of = 0;
+    for (int i = 0; i < 35; i++) {
+        ec_event_input in = {.type = "http/request", .data = "x", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+        int w;
+        REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+        if (!w)
+            continue;
+        writes++;
+        ec_disk_options ro = EC_DISK_OPTIONS_INIT;
+        ro.read_only = 1;
+        ec_backend *rb;
+        ec_chain *rc;
+        REQUIRE_OK(ec_backend_disk(&rb, cdir, &ro));
+        REQUIRE_OK(ec_chain_open(&rc, rb, NULL));
+        short_of += ec_chain_count(rc) < (uint64_t)i + 1;
+        ec_chain_free(rc);
+    }
+    CHECK(writes == 3 && short_of == 0);
+    ec_checkpointer_free(cp);
+    ec_signer_free(s);
+    ec_chain_free(c);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(test_c2sp_example);
@@ -657,5 +711,6 @@ int main(void)
     RUN(test_since);
     RUN(test_checkpointer);
     RUN(test_checkpointer_open);
+    RUN(test_checkpoint_after_durable);
     TEST_END();
 }

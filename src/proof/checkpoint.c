@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <evchain/proof.h>
+#include <evchain/store.h>
 #include "core/internal.h"
 #include "proof/proof_internal.h"
 
@@ -542,6 +543,15 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
         return 0;
     int rc = c->have_last ? check_consistent(c) : 0;
     if (rc)
+        return rc;
+    /* Never sign events a crash can take back: appends that return at commit (an HTTP
+     * handler's, through the deferred wrapper) may still be in the writer's memory, and a
+     * checkpoint past the chain that survives a crash would make every later one refused as
+     * a truncation. Wait for the chain to be durable up to the size signed (batch: one group
+     * commit; always: already; none: not synced, docs/FORMAT.md 5.5). */
+    ec_chain *chain = ec_tree_chain(c->tree);
+    uint64_t size = ec_tree_size(c->tree);
+    if (chain && size && (rc = ec_backend_deferred_wait(ec_chain_backend(chain), size - 1)) != 0)
         return rc;
     char *note;
     size_t len;
