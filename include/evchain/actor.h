@@ -63,7 +63,7 @@ typedef struct ec_runtime_options {
      * (whichever comes first) and when it stops; disk chains write them to
      * <chain>/checkpoints/. The signer is borrowed: it must outlive the runtime. NULL: none. */
     ec_signer *checkpoint_signer;
-    uint64_t checkpoint_every_events; /* 0: 1000 */
+    uint64_t checkpoint_every_events; /* 0: 100000 */
     uint64_t checkpoint_every_ns;     /* 0: 10 s */
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \

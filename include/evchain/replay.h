@@ -82,7 +82,7 @@ typedef struct ec_recover_options {
     /* Going on live, sign checkpoints of the chain as `evchain run` does (its tree kept in
      * <chain_dir>/proof/tree, catching up with the whole chain first). NULL: none. */
     ec_signer *checkpoint_signer;
-    uint64_t checkpoint_every_events; /* 0: 1000 */
+    uint64_t checkpoint_every_events; /* 0: 100000 */
     uint64_t checkpoint_every_ns;     /* 0: 10 s */
 } ec_recover_options;
 #define EC_RECOVER_OPTIONS_INIT                                                                    \

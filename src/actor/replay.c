@@ -1256,7 +1256,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     if (rc == 0 && opts->checkpoint_signer) {
         /* Before the marker, so that it and everything after are covered as in any run. */
         ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
-        cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 1000;
+        cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
         cpo.every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
         rc = ec_checkpointer_open(&a->cp, chain, chain_dir, opts->checkpoint_signer, &cpo);
     }

@@ -101,7 +101,7 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->max_actors = opts->max_actors ? opts->max_actors : 1024;
     rt->write_budget = opts->write_budget ? opts->write_budget : (256u << 20);
     rt->signer = opts->checkpoint_signer;
-    rt->cp_every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 1000;
+    rt->cp_every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
     rt->cp_every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
     rt->backend_new = opts->backend_new;
     rt->backend_ctx = opts->backend_ctx;

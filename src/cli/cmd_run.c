@@ -45,7 +45,7 @@ const char help_run[] =
     "  --checkpoint-key F   sign each actor chain's checkpoints with this key (from\n"
     "                       `evchain keygen`); default DIR/runtime.key, made on first use,\n"
     "                       its verifier key beside it in DIR/runtime.vkey\n"
-    "  --checkpoint-every N sign a checkpoint every N events of a chain (default 1000)\n"
+    "  --checkpoint-every N sign a checkpoint every N events of a chain (default 100000)\n"
     "  --checkpoint-seconds S  ... or every S seconds when events were added (default 10)\n"
     "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n"
     "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"
