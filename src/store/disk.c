@@ -542,7 +542,6 @@ typedef struct disk {
     uint64_t ffirst, fn, fbase;
     int flushing;        /* a thread owns the flush (lingering, writing or syncing) */
     int lingering;       /* the flusher waits for more commits: wake it on commit */
-    uint64_t linger_for; /* ...once this many records are pending */
     uint64_t last_batch; /* records in the last flush: lingering only pays with company */
     uint64_t wend;       /* active segment: bytes handed to the kernel */
     uint64_t zend;       /* active segment: the file is zero-filled from wend up to here */
@@ -1675,8 +1674,11 @@ static int d_commit(ec_backend *b, uint64_t seq, size_t hash_off)
     d->count++;
     if (d->dur == EC_DURABLE_ALWAYS) {
         d->written = d->durable = d->count;
-    } else if (d->lingering && (d->wn >= d->linger_for || d->wlen >= BATCH_FULL_BYTES)) {
-        pthread_cond_broadcast(&d->cv); /* only when it ends the linger: a wake-up is dear */
+    } else if (d->lingering) {
+        /* Every commit, not only the one that completes the group: waking the flusher once,
+         * at the target, measured 5 % slower in bench_store's batch run (1.82 against 1.92
+         * M events/s, ten runs each) and no better over HTTP. */
+        pthread_cond_broadcast(&d->cv);
     }
     if (d->dur == EC_DURABLE_NONE && d->wlen >= NONE_FLUSH_BYTES && !d->flushing) {
         d->flushing = 1;
@@ -1719,7 +1721,6 @@ static int d_wait_durable(ec_backend *b, uint64_t seq)
             /* others are appending: wait a bounded time for their records to join */
             uint64_t deadline = mono_ns() + (uint64_t)d->delay_us * 1000u;
             uint64_t target = d->last_batch;
-            d->linger_for = target;
             d->lingering = 1;
             while (d->wn < target && d->wlen < BATCH_FULL_BYTES) {
                 uint64_t now = mono_ns();
