@@ -1392,8 +1392,9 @@ static int flush_claimed(disk *d, int sync)
     int rc = 0, e = 0;
     const char *what = NULL;
     uint64_t zend = d->zend, step = d->zero_step ? d->zero_step : ZERO_FIRST;
-    int zero = sync && d->dur == EC_DURABLE_BATCH && !d->zero_off && d->flen <= ZERO_GROUP &&
-               off + d->flen > zend && off + d->flen + step <= d->seg_bytes;
+    int zero = sync && d->dur == EC_DURABLE_BATCH && !d->zero_off && d->flen &&
+               d->flen <= ZERO_GROUP && off + d->flen > zend &&
+               off + d->flen + step <= d->seg_bytes;
     pthread_mutex_unlock(&d->mu);
     for (size_t at = 0; at < d->flen; at += EC_FRAME_HEADER_LEN + ec_get_u32(d->fbuf + at))
         frame_seal(d->fbuf + at);
