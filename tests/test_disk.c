@@ -234,18 +234,20 @@ static void segments_and_indexes(void)
     }
 }
 
-/* Files in dir whose name ends with ext. */
+/* Entries of dir whose name ends with ext ("" for all, . and .. included); -1 when dir
+ * cannot be read. */
 static int count_files(const char *dir, const char *ext)
 {
     int n = 0;
     DIR *dd = opendir(dir);
+    if (!dd)
+        return -1;
     struct dirent *e;
-    while (dd && (e = readdir(dd)) != NULL) {
+    while ((e = readdir(dd)) != NULL) {
         size_t l = strlen(e->d_name), el = strlen(ext);
-        n += l > el && strcmp(e->d_name + l - el, ext) == 0;
+        n += l >= el && strcmp(e->d_name + l - el, ext) == 0;
     }
-    if (dd)
-        closedir(dd);
+    closedir(dd);
     return n;
 }
 
@@ -279,7 +281,7 @@ static void indexes_in_background(void)
     }
     CHECK(bad == 0);
     CHECK(rolls > 5);
-    for (uint64_t i = N; i < N + 60; i++)                    /* more rolls, then close at once */
+    for (uint64_t i = N; i < N + 60; i++) /* more rolls, then close at once */
         REQUIRE_OK(du_append(c, i, 100, NULL));
     uint64_t n = ec_chain_count(c);
     ec_chain_free(c);
@@ -330,14 +332,7 @@ static void big_events(void)
 
 static int open_fds(void)
 {
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
+    return count_files("/proc/self/fd", "");
 }
 
 /* Hundreds of segments: descriptors stay bounded while every segment is read and searched. */

@@ -252,23 +252,8 @@ static ssize_t src_read(const scan_src *s, uint8_t *buf, size_t n, uint64_t off)
     return read_full(s->v, s->fd, buf, n, off);
 }
 
-/* Are all bytes in [off, size) zero? A file extended by a crash before its data reached the
- * disk reads as zeros: that is a torn write, not damage. */
-static int all_zero(const scan_src *s, uint64_t off, uint8_t *buf, size_t cap)
-{
-    while (off < s->size) {
-        ssize_t r = src_read(s, buf, cap, off);
-        if (r <= 0)
-            return 0;
-        for (ssize_t i = 0; i < r; i++)
-            if (buf[i])
-                return 0;
-        off += (uint64_t)r;
-    }
-    return 1;
-}
-
-/* Are bytes [a, b) all zero? (b is clipped to the file.) */
+/* Are bytes [a, b) all zero? (b is clipped to the file.) A file extended by a crash before
+ * its data reached the disk reads as zeros: a torn write, not damage. */
 static int range_zero(const scan_src *s, uint64_t a, uint64_t b, uint8_t *buf, size_t cap)
 {
     if (b > s->size)
@@ -381,7 +366,7 @@ static int scan_frames(const scan_src *s, uint64_t start, uint64_t next_seq, ec_
         const uint8_t *h = buf + (off - boff);
         uint32_t len = ec_get_u32(h);
         if (ec_crc32c(0, h, 8) != ec_get_u32(h + 8)) {
-            if (all_zero(s, off, buf, cap)) {
+            if (range_zero(s, off, s->size, buf, cap)) {
                 o->stop = SCAN_TORN;
                 snprintf(o->why, sizeof o->why, "zero-filled tail");
             } else if (torn_in_group(s, off, 0, buf, cap)) {
