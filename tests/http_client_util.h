@@ -26,27 +26,29 @@ static inline double http_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Append what fits of d[0..len) to buf (capacity cap, kept NUL-terminated); returns the
+ * bytes that did not fit. */
+static inline size_t http_keep(char *buf, size_t cap, size_t *used, const char *d, size_t len)
+{
+    size_t room = cap - 1 - *used, k = len < room ? len : room;
+    memcpy(buf + *used, d, k);
+    *used += k;
+    buf[*used] = 0;
+    return len - k;
+}
+
 static inline size_t http_on_body(char *d, size_t sz, size_t n, void *arg)
 {
     resp *r = arg;
-    size_t len = sz * n, room = sizeof r->body - 1 - r->body_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->body + r->body_len, d, k);
-    r->body_len += k;
-    r->body[r->body_len] = 0;
-    r->big_len += len - k;
-    return len;
+    r->big_len += http_keep(r->body, sizeof r->body, &r->body_len, d, sz * n);
+    return sz * n;
 }
 
 static inline size_t http_on_hdr(char *d, size_t sz, size_t n, void *arg)
 {
     resp *r = arg;
-    size_t len = sz * n, room = sizeof r->headers - 1 - r->headers_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->headers + r->headers_len, d, k);
-    r->headers_len += k;
-    r->headers[r->headers_len] = 0;
-    return len;
+    (void)http_keep(r->headers, sizeof r->headers, &r->headers_len, d, sz * n);
+    return sz * n;
 }
 
 /* One request; h may be NULL or a NULL-terminated list of "Name: value"; body NULL: none.

@@ -1381,11 +1381,9 @@ static int flush_claimed(disk *d, int sync)
                d->flen <= ZERO_GROUP && off + d->flen > zend &&
                off + d->flen + step <= d->seg_bytes;
     pthread_mutex_unlock(&d->mu);
-    for (size_t at = 0; at < d->flen; at += EC_FRAME_HEADER_LEN + ec_get_u32(d->fbuf + at))
-        frame_seal(d->fbuf + at);
-    /* Synced in spans of at most EC_SYNC_SPAN bytes (a larger frame alone), so that a crash
-     * leaves at most one span unsynced: what recovery relies on to tell a torn group from
-     * damage. */
+    /* Frames are sealed here, off the appenders' path, and synced in spans of at most
+     * EC_SYNC_SPAN bytes (a larger frame alone), so that a crash leaves at most one span
+     * unsynced: what recovery relies on to tell a torn group from damage. */
     size_t at = 0;
     do {
         size_t span = 0;
@@ -1393,6 +1391,7 @@ static int flush_claimed(disk *d, int sync)
             size_t fl = EC_FRAME_HEADER_LEN + ec_get_u32(d->fbuf + at + span);
             if (span && span + fl > EC_SYNC_SPAN)
                 break;
+            frame_seal(d->fbuf + at + span);
             span += fl;
         }
         if (span && write_all(d->v, fd, d->fbuf + at, span, off + at) != 0) {
