@@ -701,6 +701,133 @@ static void test_checkpoint_after_durable(void)
     CHECK(system(cmd) == 0);
 }
 
+/* The numbered files in a checkpoint folder, as a string of sizes "16 18 20", ascending
+ * (readdir's order is not); other names are counted in *others. */
+static void numbered_files(const char *cdir, char *out, size_t cap, int *others)
+{
+    uint64_t sizes[64];
+    size_t n = 0;
+    *others = 0;
+    DIR *d = opendir(cdir);
+    REQUIRE(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long v;
+        char tail[32];
+        if (de->d_name[0] == '.')
+            continue;
+        if (strlen(de->d_name) == 31 && sscanf(de->d_name, "%20llu%31s", &v, tail) == 2 &&
+            strcmp(tail, ".checkpoint") == 0 && n < 64)
+            sizes[n++] = v;
+        else
+            (*others)++;
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++) /* insertion sort: a handful of entries */
+        for (size_t j = i; j > 0 && sizes[j - 1] > sizes[j]; j--) {
+            uint64_t t = sizes[j];
+            sizes[j] = sizes[j - 1];
+            sizes[j - 1] = t;
+        }
+    size_t at = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < n && at < cap; i++)
+        at += (size_t)snprintf(out + at, cap - at, "%s%llu", i ? " " : "",
+                               (unsigned long long)sizes[i]);
+}
+
+/* Retention: only the newest `keep` numbered checkpoints stay, across reopenings; other files
+ * are left alone; a version 1 options struct (before `keep`) keeps all. */
+static void test_checkpointer_keep(void)
+{
+    char dir[64] = "/tmp/ec_note_keep_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128], path[512], got[512];
+    snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
+    REQUIRE(mkdir(cdir, 0755) == 0);
+    /* names that are not numbered checkpoints: never removed */
+    const char *strangers[] = {"notes.txt", "123.checkpoint", "0000000000000000000x.checkpoint"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", cdir, strangers[i]);
+        FILE *f = fopen(path, "w");
+        REQUIRE(f);
+        fclose(f);
+    }
+    ec_chain *c = make_chain(0, (size_t)-1);
+    REQUIRE(c);
+    ec_tree *t;
+    REQUIRE_OK(ec_tree_open(&t, c, NULL));
+    ec_signer *s;
+    REQUIRE_OK(ec_signer_generate(&s, "example.org/keep"));
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.every_events = 2;
+    o.dir = cdir;
+    o.keep = 3;
+    ec_checkpointer *cp;
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    int others, w;
+    for (int i = 0; i < 20; i++) {
+        ec_event_input in = {.type = "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+        REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+        if (i == 3) { /* two written so far: nothing removed yet */
+            numbered_files(cdir, got, sizeof got, &others);
+            CHECK(strcmp(got, "2 4") == 0);
+        }
+    }
+    numbered_files(cdir, got, sizeof got, &others);
+    CHECK(strcmp(got, "16 18 20") == 0);
+    CHECK(others == 4);                       /* the three strangers and `latest` */
+    REQUIRE_OK(ec_checkpointer_write(cp, 1)); /* a forced rewrite at the same size */
+    numbered_files(cdir, got, sizeof got, &others);
+    CHECK(strcmp(got, "16 18 20") == 0);
+    ec_checkpointer_free(cp);
+
+    /* Reopened with a smaller keep: the files of the earlier run count. */
+    o.keep = 2;
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    for (int i = 0; i < 2; i++) {
+        ec_event_input in = {.type = "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+    }
+    REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+    CHECK(w == 1);
+    numbered_files(cdir, got, sizeof got, &others);
+    CHECK(strcmp(got, "20 22") == 0);
+    ec_checkpointer_free(cp);
+
+    /* Version 1 of the options has no `keep`: whatever follows its fields is not read. */
+    o.version = 1;
+    o.keep = 1;
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    for (int i = 0; i < 4; i++) {
+        ec_event_input in = {.type = "e", .data = "d", .data_len = 1};
+        REQUIRE_OK(ec_chain_append(c, &in, NULL, NULL));
+        REQUIRE_OK(ec_checkpointer_tick(cp, &w));
+    }
+    numbered_files(cdir, got, sizeof got, &others);
+    CHECK(strcmp(got, "20 22 24 26") == 0);
+    ec_checkpointer_free(cp);
+    o.version = 3;
+    CHECK(ec_checkpointer_new(&cp, t, s, &o) == EC_EUNSUPPORTED);
+
+    DIR *d = opendir(cdir);
+    REQUIRE(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", cdir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(cdir);
+    rmdir(dir);
+    ec_signer_free(s);
+    ec_tree_free(t);
+    ec_chain_free(c);
+}
+
 int main(void)
 {
     RUN(test_c2sp_example);
@@ -710,6 +837,7 @@ int main(void)
     RUN(test_tlog_proofs);
     RUN(test_since);
     RUN(test_checkpointer);
+    RUN(test_checkpointer_keep);
     RUN(test_checkpointer_open);
     RUN(test_checkpoint_after_durable);
     TEST_END();

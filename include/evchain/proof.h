@@ -254,7 +254,8 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
 
 typedef struct ec_checkpointer ec_checkpointer;
 
-#define EC_CHECKPOINTER_OPTIONS_VERSION 1
+/* Version 2 added `keep`; a version 1 struct (without it) is still accepted: keep all. */
+#define EC_CHECKPOINTER_OPTIONS_VERSION 2
 typedef struct ec_checkpointer_options {
     unsigned version;
     uint64_t every_events; /* sign when this many events were added since the last; 0: off */
@@ -262,10 +263,12 @@ typedef struct ec_checkpointer_options {
     const char *dir;       /* write checkpoints here (created): <size 20 digits>.checkpoint
                               and `latest`, each atomically; NULL: keep in memory only */
     const char *origin;    /* NULL: the signer's name */
+    uint64_t keep;         /* with dir: after each write, remove all but the newest `keep`
+                              numbered checkpoints there (`latest` stays); 0: keep all */
 } ec_checkpointer_options;
 #define EC_CHECKPOINTER_OPTIONS_INIT                                                               \
     {                                                                                              \
-        EC_CHECKPOINTER_OPTIONS_VERSION, 0, 0, NULL, NULL                                          \
+        EC_CHECKPOINTER_OPTIONS_VERSION, 0, 0, NULL, NULL, 0                                       \
     }
 
 /* The checkpointer borrows the tree and the signer: both must outlive it. */

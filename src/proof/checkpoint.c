@@ -1,10 +1,13 @@
 /* proof/checkpoint.c: C2SP tlog-checkpoint notes over a chain's Merkle tree, C2SP tlog-proof
  * files for one event, `verify --since` (a chain against a checkpoint it must extend) and the
  * periodic checkpointer. */
+#include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <evchain/proof.h>
 #include <evchain/store.h>
@@ -430,6 +433,11 @@ struct ec_checkpointer {
     int have_last;
     char *last;
     size_t last_len;
+    /* Retention (keep > 0): the sizes of the numbered files in dir, ascending; read once at
+     * open, then kept up to date, so that a write never lists the folder. */
+    uint64_t keep;
+    uint64_t *kept;
+    size_t nkept, kept_cap;
 };
 
 void ec_checkpointer_free(ec_checkpointer *c)
@@ -440,7 +448,86 @@ void ec_checkpointer_free(ec_checkpointer *c)
     free(c->dir);
     free(c->origin);
     free(c->last);
+    free(c->kept);
     free(c);
+}
+
+/* "<20 decimal digits>.checkpoint": the size it names, else -1. */
+static int numbered_name(const char *name, uint64_t *size)
+{
+    static const char ext[] = ".checkpoint";
+    if (strlen(name) != 20 + sizeof ext - 1 || strcmp(name + 20, ext) != 0)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *size = v;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int kept_push(ec_checkpointer *c, uint64_t size)
+{
+    if (c->nkept == c->kept_cap) {
+        size_t cap = c->kept_cap ? c->kept_cap * 2 : 64;
+        uint64_t *k = realloc(c->kept, cap * sizeof *k);
+        if (!k)
+            return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+        c->kept = k;
+        c->kept_cap = cap;
+    }
+    c->kept[c->nkept++] = size;
+    return 0;
+}
+
+/* The numbered checkpoints already in the folder (from earlier runs), oldest first. */
+static int kept_scan(ec_checkpointer *c)
+{
+    DIR *d = opendir(c->dir);
+    if (!d)
+        return ec_error_set_errno(EC_EIO, errno, "%s: listing the checkpoints", c->dir);
+    int rc = 0;
+    struct dirent *de;
+    uint64_t size;
+    while (rc == 0 && (de = readdir(d)) != NULL)
+        if (numbered_name(de->d_name, &size) == 0)
+            rc = kept_push(c, size);
+    closedir(d);
+    if (c->nkept > 1)
+        qsort(c->kept, c->nkept, sizeof *c->kept, cmp_u64);
+    return rc;
+}
+
+/* After a write at `size`: remove the oldest numbered files beyond `keep`. The new checkpoint
+ * and `latest` are already durable, so a crash here leaves at most extra files. A file that
+ * cannot be removed is kept on the list and tried again at the next write: the folder may
+ * then hold more than `keep`, never fewer. */
+static void kept_prune(ec_checkpointer *c, uint64_t size)
+{
+    if (!c->keep)
+        return;
+    /* out of memory: the new file is not listed, and stays; the older ones still go */
+    if (!c->nkept || c->kept[c->nkept - 1] < size) /* a forced rewrite reuses the name */
+        (void)kept_push(c, size);
+    size_t n = strlen(c->dir) + 40, drop = 0;
+    char *path = malloc(n);
+    while (path && c->nkept - drop > c->keep) {
+        snprintf(path, n, "%s/%020llu.checkpoint", c->dir, (unsigned long long)c->kept[drop]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            break;
+        drop++;
+    }
+    free(path);
+    memmove(c->kept, c->kept + drop, (c->nkept - drop) * sizeof *c->kept);
+    c->nkept -= drop;
 }
 
 static int write_file(ec_checkpointer *c, const char *name, const char *data, size_t len)
@@ -466,9 +553,16 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     if (!opts)
         opts = &def;
     *out = NULL;
-    if (opts->version != EC_CHECKPOINTER_OPTIONS_VERSION)
+    ec_checkpointer_options v1;
+    if (opts->version == 1) { /* before `keep`: read no further than its fields */
+        v1 = def;
+        memcpy(&v1, opts, offsetof(ec_checkpointer_options, keep));
+        v1.keep = 0;
+        opts = &v1;
+    } else if (opts->version != EC_CHECKPOINTER_OPTIONS_VERSION) {
         return ec_error_set(EC_EUNSUPPORTED, "ec_checkpointer_new: options version %u",
                             opts->version);
+    }
     ec_checkpointer *c = calloc(1, sizeof *c);
     if (!c)
         return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
@@ -476,6 +570,7 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     c->signer = signer;
     c->every_events = opts->every_events;
     c->every_ns = opts->every_ns;
+    c->keep = opts->dir ? opts->keep : 0;
     c->last_ns = ec_time_now_ns();
     if ((opts->dir && !(c->dir = strdup(opts->dir))) ||
         (opts->origin && !(c->origin = strdup(opts->origin)))) {
@@ -507,6 +602,11 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
                 fclose(f);
             }
             free(path);
+        }
+        int rc = c->keep ? kept_scan(c) : 0;
+        if (rc) {
+            ec_checkpointer_free(c);
+            return rc;
         }
     }
     *out = c;
@@ -567,6 +667,8 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
             rc = write_file(c, name, note, len);
         if (rc == 0)
             rc = write_file(c, "latest", note, len);
+        if (rc == 0)
+            kept_prune(c, ec_tree_size(c->tree));
         if (rc) {
             free(note);
             return rc;
