@@ -201,8 +201,11 @@ static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_d
            (unsigned long long)n, (unsigned long long)acked_total);
     CHECK(failures == 0);
     CHECK(acked_total > 0 && n >= acked_total);
+    /* Zeros ahead were there to cut after most kills that found the child appending. Counted
+     * against those, not against all rounds: on a loaded machine more kills land before the
+     * child appends at all (a helper saw this fail under two concurrent builds). */
     if (seg_bytes >= (8u << 20))
-        CHECK(cut > rounds / 2); /* zeros ahead were there to cut in most kills */
+        CHECK(killed_mid > 0 && cut * 4 >= killed_mid * 3);
     munmap(sh, bytes);
 }
 
