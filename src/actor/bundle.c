@@ -1,12 +1,16 @@
 /* actor/bundle.c: migration bundles (docs/FORMAT.md section 8): one file holding an actor's
- * chain, its module and the store objects and labels it used, checked in full (every entry's
- * digest, the chain's links, a complete replay) before anything is written on import. */
+ * chain, its module, the store objects and labels it used and the files of its sandbox,
+ * checked in full (every entry's digest, every sandbox name, the chain's links, a complete
+ * replay) before anything is written on import. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -18,9 +22,28 @@
 
 int ec_mkdir_p(const char *path);
 
-static const uint8_t MAGIC[8] = {'E', 'V', 'B', 'U', 'N', 'D', 'L', 1};
+/* The writer writes version 2; the reader takes 1 (no sandbox entries) and 2. */
+static const uint8_t MAGIC[8] = {'E', 'V', 'B', 'U', 'N', 'D', 'L', 2};
+enum { VERSION_MIN = 1, VERSION_MAX = 2 };
 
-enum { K_CHAIN = 'C', K_MODULE = 'M', K_OBJECT = 'O', K_LABEL = 'L', K_END = 'E' };
+enum {
+    K_CHAIN = 'C',
+    K_MODULE = 'M',
+    K_OBJECT = 'O',
+    K_LABEL = 'L',
+    K_FILE = 'F', /* version 2: a file of the sandbox */
+    K_DIR = 'D',  /* version 2: a directory of the sandbox */
+    K_END = 'E'
+};
+
+/* The sandbox limits of docs/FORMAT.md section 8; a reader refuses past them, so the writer
+ * refuses to write what they would refuse. FS_FILE_MAX is the host's own limit on fs_write
+ * (host.c FILE_MAX): an actor cannot make a larger file. */
+#define FS_NAME_MAX      4096u
+#define FS_COMPONENT_MAX 255u
+#define FS_FILE_MAX      (16u << 20)
+#define FS_TOTAL_MAX     (1ull << 30)
+#define FS_ENTRIES_MAX   (1u << 20)
 
 typedef struct obuf {
     uint8_t *p;
@@ -146,6 +169,305 @@ static int have_hash(uint8_t (*list)[32], size_t n, const uint8_t *h)
         if (memcmp(list[k], h, 32) == 0)
             return 1;
     return 0;
+}
+
+/* ---- the sandbox: names, order, and the walk that exports it ---- */
+
+/* Why a sandbox name (kinds F and D) is refused, or NULL: the rules of docs/FORMAT.md
+ * section 8. They make every accepted name a plain relative path that stays beneath the
+ * sandbox, whose components are Linux file names, and that prints without hiding anything. */
+static const char *fs_name_problem(const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return "an empty name";
+    if (n > FS_NAME_MAX)
+        return "a name longer than 4096 bytes";
+    if (!ec_utf8_valid((const char *)p, n))
+        return "not valid UTF-8";
+    /* C0 (with NUL), DEL and C1 (U+0080..U+009F: C2 80..C2 9F in valid UTF-8). */
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && i + 1 < n && p[i + 1] <= 0x9f))
+            return "a control character";
+    if (p[0] == '/')
+        return "an absolute name (a leading '/')";
+    if (p[n - 1] == '/')
+        return "a trailing '/'";
+    for (size_t i = 0; i < n;) {
+        const uint8_t *sl = memchr(p + i, '/', n - i);
+        size_t cl = sl ? (size_t)(sl - (p + i)) : n - i;
+        if (cl == 0)
+            return "an empty component ('//')";
+        if (cl == 1 && p[i] == '.')
+            return "a '.' component";
+        if (cl == 2 && p[i] == '.' && p[i + 1] == '.')
+            return "a '..' component";
+        if (cl > FS_COMPONENT_MAX)
+            return "a component longer than 255 bytes";
+        i += cl + 1;
+    }
+    return NULL;
+}
+
+/* The canonical order of sandbox names: bytewise with '/' below every other byte, that is
+ * component by component, a name before the names beneath it. It is the order of a
+ * depth-first walk with each directory's entries sorted bytewise, and it puts a directory's
+ * whole subtree right after it. Names hold no NUL (checked first), so 0 is free for '/'. */
+static int fs_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) {
+            unsigned x = a[i] == '/' ? 0 : a[i], y = b[i] == '/' ? 0 : b[i];
+            return x < y ? -1 : 1;
+        }
+    return an < bn ? -1 : an > bn;
+}
+
+/* A name as it may be shown in a message: bytes that are not printable ASCII as \xNN, cut
+ * with "..." past the buffer (a hostile name must not forge or flood a message). */
+static void fs_show(char *out, size_t cap, const uint8_t *p, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (o + 8 >= cap) {
+            memcpy(out + o, "...", 4);
+            return;
+        }
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '\'')
+            out[o++] = (char)p[i];
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
+    }
+    out[o] = 0;
+}
+
+typedef struct fs_walk {
+    obuf *b;
+    const char *root;           /* the sandbox directory, for messages */
+    char name[FS_NAME_MAX + 2]; /* the current name, relative to the sandbox */
+    size_t nl;
+    uint64_t total, count;
+} fs_walk;
+
+static int cmp_cstr(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* A file of the sandbox, opened beneath dfd without following a symlink (one put there
+ * between the walk's look and this open is refused, not followed), at most FS_FILE_MAX. */
+static int fs_read_file(fs_walk *w, int dfd, const char *base, uint8_t **out, size_t *len)
+{
+    int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return ec_error_set_errno(EC_EIO, errno, "bundle: sandbox %s/%s", w->root, w->name);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ec_error_set(EC_EDENIED,
+                            "bundle: sandbox %s/%s is no longer a regular file; not exported",
+                            w->root, w->name);
+    }
+    /* Room for one byte more than fstat said: the read that finds the end, or that finds
+     * the file grew (then it is read on, up to one byte past the limit, which refuses it). */
+    size_t cap =
+        (st.st_size > 0 && (uint64_t)st.st_size <= FS_FILE_MAX ? (size_t)st.st_size : 0) + 1;
+    uint8_t *p = malloc(cap);
+    size_t n = 0;
+    int e = 0, oom = !p;
+    while (!oom) {
+        if (n == cap) {
+            if (cap > FS_FILE_MAX)
+                break;
+            size_t nc = cap * 2 > FS_FILE_MAX + 1 ? FS_FILE_MAX + 1 : cap * 2;
+            uint8_t *q = realloc(p, nc);
+            if (!q) {
+                oom = 1;
+                break;
+            }
+            p = q;
+            cap = nc;
+        }
+        ssize_t k = read(fd, p + n, cap - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            e = errno;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    if (oom) {
+        free(p);
+        return ec_error_set(EC_ENOMEM, "bundle: sandbox %s/%s: out of memory", w->root, w->name);
+    }
+    if (e) {
+        free(p);
+        return ec_error_set_errno(EC_EIO, e, "bundle: sandbox %s/%s: reading", w->root, w->name);
+    }
+    if (n > FS_FILE_MAX) {
+        free(p);
+        return ec_error_set(EC_EDENIED,
+                            "bundle: sandbox %s/%s: more than %u bytes (a bundle's limit for "
+                            "one file); not exported",
+                            w->root, w->name, FS_FILE_MAX);
+    }
+    *out = p;
+    *len = n;
+    return 0;
+}
+
+/* The entries of directory dfd (w->name, "" for the sandbox itself) and everything beneath,
+ * as F and D entries in the canonical order. Only regular files and directories: anything
+ * else (a symlink above all, which the host ABI cannot make) means the sandbox was changed
+ * from outside, and the export is refused rather than carrying it or silently dropping it. */
+static int fs_walk_dir(fs_walk *w, int dfd)
+{
+    int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (!d) {
+        int e = errno;
+        if (lfd >= 0)
+            close(lfd);
+        return ec_error_set_errno(EC_EIO, e, "bundle: sandbox %s/%s: listing", w->root, w->name);
+    }
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (nn == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **q = realloc(names, cap * sizeof *q);
+            if (!q) {
+                rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
+                break;
+            }
+            names = q;
+        }
+        if (!(names[nn] = strdup(de->d_name))) {
+            rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
+            break;
+        }
+        nn++;
+    }
+    closedir(d);
+    if (nn)
+        qsort(names, nn, sizeof *names, cmp_cstr); /* strcmp: bytewise, unsigned */
+    size_t at = w->nl;
+    for (size_t k = 0; rc == 0 && k < nn; k++) {
+        const char *base = names[k];
+        size_t bl = strlen(base);
+        w->nl = at;
+        if (at + (at ? 1 : 0) + bl > FS_NAME_MAX) {
+            w->name[at] = 0;
+            rc = ec_error_set(EC_EDENIED,
+                              "bundle: sandbox %s/%s/%s: a name longer than %u bytes; not "
+                              "exported",
+                              w->root, w->name, base, FS_NAME_MAX);
+            break;
+        }
+        if (at)
+            w->name[w->nl++] = '/';
+        memcpy(w->name + w->nl, base, bl + 1);
+        w->nl += bl;
+        struct stat st;
+        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = ec_error_set_errno(EC_EIO, errno, "bundle: sandbox %s/%s", w->root, w->name);
+            break;
+        }
+        const char *why = fs_name_problem((const uint8_t *)w->name, w->nl);
+        if (why) {
+            char shown[300];
+            fs_show(shown, sizeof shown, (const uint8_t *)w->name, w->nl);
+            rc = ec_error_set(EC_EDENIED,
+                              "bundle: sandbox %s: the name '%s' breaks a rule of the "
+                              "bundle format (%s); not exported",
+                              w->root, shown, why);
+            break;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            rc = ec_error_set(EC_EDENIED,
+                              "bundle: sandbox %s/%s is %s, not a regular file or directory: "
+                              "the host ABI cannot make one, so the sandbox was changed from "
+                              "outside; not exported",
+                              w->root, w->name,
+                              S_ISLNK(st.st_mode) ? "a symbolic link" : "a special file");
+            break;
+        }
+        if (++w->count > FS_ENTRIES_MAX) {
+            rc = ec_error_set(EC_EDENIED,
+                              "bundle: sandbox %s: more than %u files and directories; not "
+                              "exported",
+                              w->root, FS_ENTRIES_MAX);
+            break;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            put_entry(w->b, K_DIR, w->name, "", 0);
+            int cfd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (cfd < 0) {
+                rc = ec_error_set_errno(EC_EIO, errno, "bundle: sandbox %s/%s", w->root, w->name);
+                break;
+            }
+            rc = fs_walk_dir(w, cfd);
+            close(cfd);
+            continue;
+        }
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if ((rc = fs_read_file(w, dfd, base, &data, &len)))
+            break;
+        w->total += len;
+        if (w->total > FS_TOTAL_MAX)
+            rc = ec_error_set(EC_EDENIED,
+                              "bundle: sandbox %s: more than 1 GiB of files in all (a "
+                              "bundle's limit); not exported",
+                              w->root);
+        else
+            put_entry(w->b, K_FILE, w->name, data, len);
+        free(data);
+    }
+    w->nl = at;
+    w->name[at] = 0;
+    for (size_t k = 0; k < nn; k++)
+        free(names[k]);
+    free(names);
+    return rc;
+}
+
+/* The actor's sandbox, <data>/actors/<id>/fs (where the runtime keeps it), as entries. No
+ * sandbox (an actor that never ran live here) is an empty one. */
+static int fs_export(obuf *b, const char *data, const char *id)
+{
+    fs_walk *w = calloc(1, sizeof *w);
+    if (!w)
+        return ec_error_set(EC_ENOMEM, "bundle: out of memory");
+    /* The id names a directory here: one that is not an id (a path) is not followed. */
+    if (!ec_valid_id(id, strlen(id))) {
+        free(w);
+        return ec_error_set(EC_EFORMAT, "bundle: '%s' is not an actor id; no sandbox to look up",
+                            id);
+    }
+    char root[4400];
+    snprintf(root, sizeof root, "%s/actors/%s/fs", data, id);
+    w->b = b;
+    w->root = root;
+    int rc = 0;
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        rc = ec_error_set_errno(EC_EDENIED, errno,
+                                "bundle: the sandbox %s is not a directory one can read "
+                                "without following a link; not exported",
+                                root);
+    else if (fd >= 0) {
+        rc = fs_walk_dir(w, fd);
+        close(fd);
+    }
+    free(w);
+    return rc;
 }
 
 int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *cache_dir,
@@ -294,6 +616,8 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
         if (ok)
             put_entry(&b, K_LABEL, labels[k], h, 32);
     }
+    if ((rc = fs_export(&b, data, id)))
+        goto done;
     {
         uint8_t d[32];
         if (b.oom || sha256(b.p, b.len, d)) {
@@ -321,16 +645,25 @@ done:
 
 typedef struct entry {
     int kind;
-    char name[80];
+    char name[80];     /* F and D: the name as shown in messages (fs_show), perhaps cut */
+    const uint8_t *nm; /* the name's bytes in the file, nl of them */
+    size_t nl;
     const uint8_t *data;
     size_t len;
+    size_t off; /* where the entry starts in the file, for messages */
 } entry;
 
 /* Parse and check every entry's digest and the trailer's digest of the whole file. */
-static int parse(const char *path, const uint8_t *p, size_t n, entry **out, size_t *nout)
+static int parse(const char *path, const uint8_t *p, size_t n, entry **out, size_t *nout,
+                 int *version)
 {
-    if (n < sizeof MAGIC || memcmp(p, MAGIC, sizeof MAGIC) != 0)
+    if (n < sizeof MAGIC || memcmp(p, MAGIC, sizeof MAGIC - 1) != 0)
         return ec_error_set(EC_EFORMAT, "%s: not an evchain bundle (bad magic)", path);
+    if (p[sizeof MAGIC - 1] < VERSION_MIN || p[sizeof MAGIC - 1] > VERSION_MAX)
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "%s: bundle format version %u (this evchain reads 1 and 2)", path,
+                            p[sizeof MAGIC - 1]);
+    *version = p[sizeof MAGIC - 1];
     size_t off = sizeof MAGIC, ne = 0, cap = 0;
     entry *es = NULL;
     int end = 0;
@@ -347,14 +680,25 @@ static int parse(const char *path, const uint8_t *p, size_t n, entry **out, size
         }
         entry e;
         e.kind = p[off];
+        e.off = start;
         size_t nl = ((size_t)p[off + 1] << 8) | p[off + 2];
         off += 3;
-        if (nl >= sizeof e.name || n - off < nl + 8) {
+        /* Sandbox names are long paths, checked by their own rules (load); the others are
+         * short ids and hashes, NUL-free so that the C string is the whole name. */
+        int fs = e.kind == K_FILE || e.kind == K_DIR;
+        if ((!fs && (nl >= sizeof e.name || memchr(p + off, 0, n - off < nl ? n - off : nl))) ||
+            n - off < nl + 8) {
             free(es);
             return ec_error_set(EC_EFORMAT, "%s: entry at offset %zu: bad name", path, start);
         }
-        memcpy(e.name, p + off, nl);
-        e.name[nl] = 0;
+        e.nm = p + off;
+        e.nl = nl;
+        if (fs)
+            fs_show(e.name, sizeof e.name, p + off, nl);
+        else {
+            memcpy(e.name, p + off, nl);
+            e.name[nl] = 0;
+        }
         off += nl;
         uint64_t dl = ec_get_u64(p + off);
         off += 8;
@@ -428,6 +772,67 @@ static int rm_rf(const char *path)
     return unlink(path);
 }
 
+/* One sandbox entry against the rules of docs/FORMAT.md section 8, given the F and D entries
+ * before it (fsi: their indexes in es, nfs of them, in the canonical order already checked):
+ * its name, its size, its place in the order, and its directory listed before it as a D.
+ * Together these make the names distinct, never a file and a directory at once, and never
+ * anything beneath a file, so that writing them in order cannot fail on a rule. */
+static int fs_check(const char *path, const entry *es, const size_t *fsi, size_t nfs,
+                    const entry *e, uint64_t *total)
+{
+    const char *why = fs_name_problem(e->nm, e->nl);
+    char other[200] = "";
+    if (!why && nfs >= FS_ENTRIES_MAX)
+        why = "more than 1048576 sandbox entries";
+    if (!why && e->kind == K_DIR && e->len != 0)
+        why = "a directory entry with data";
+    if (!why && e->kind == K_FILE && e->len > FS_FILE_MAX)
+        why = "a file of more than 16777216 bytes";
+    if (!why && e->kind == K_FILE && (*total += e->len) > FS_TOTAL_MAX)
+        why = "the sandbox's files pass 1 GiB in all";
+    if (!why && nfs) {
+        const entry *prev = &es[fsi[nfs - 1]];
+        int c = fs_cmp(prev->nm, prev->nl, e->nm, e->nl);
+        if (c == 0)
+            why = "a duplicate name";
+        else if (c > 0) {
+            snprintf(other, sizeof other, "out of order: after '%s'", prev->name);
+            why = other;
+        }
+    }
+    const uint8_t *sl = why ? NULL : memrchr(e->nm, '/', e->nl);
+    if (sl) {
+        /* Its directory: the F and D entries before it are in order, so a binary search. */
+        size_t pl = (size_t)(sl - e->nm), lo = 0, hi = nfs;
+        const entry *dir = NULL;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const entry *m = &es[fsi[mid]];
+            int c = fs_cmp(m->nm, m->nl, e->nm, pl);
+            if (c == 0) {
+                dir = m;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        char shown[80];
+        fs_show(shown, sizeof shown, e->nm, pl);
+        if (!dir)
+            snprintf(other, sizeof other, "its directory '%s' is not listed before it", shown);
+        else if (dir->kind != K_DIR)
+            snprintf(other, sizeof other, "its directory '%s' is a file", shown);
+        if (other[0])
+            why = other;
+    }
+    if (why)
+        return ec_error_set(EC_EFORMAT, "%s: sandbox entry '%c' '%s' at offset %zu: %s", path,
+                            e->kind, e->name, e->off, why);
+    return 0;
+}
+
 /* Parse a bundle's bytes and check everything that needs no module run: the digests, the
  * entries, and every record of the chain (into a memory chain, *mem_out). */
 static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry **es_out,
@@ -437,9 +842,16 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
     size_t ne = 0;
     ec_chain *mem = NULL;
     const entry *ch = NULL, *mod = NULL;
-    int rc = parse(bundle_path, file, flen, &es, &ne);
+    size_t *fsi = NULL, nfs = 0;
+    uint64_t total = 0;
+    int version = 0;
+    int rc = parse(bundle_path, file, flen, &es, &ne, &version);
     if (rc)
         goto done;
+    if (!(fsi = malloc((ne ? ne : 1) * sizeof *fsi))) {
+        rc = ec_error_set(EC_ENOMEM, "%s: out of memory", bundle_path);
+        goto done;
+    }
     for (size_t k = 0; k < ne; k++) {
         const entry *e = &es[k];
         if (e->kind == K_CHAIN || e->kind == K_MODULE) {
@@ -463,6 +875,16 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
                                   e->kind == K_OBJECT ? "store object" : "label", e->name);
                 goto done;
             }
+        } else if ((e->kind == K_FILE || e->kind == K_DIR) && version >= 2) {
+            if ((rc = fs_check(bundle_path, es, fsi, nfs, e, &total)))
+                goto done;
+            fsi[nfs++] = k;
+        } else if (e->kind == K_FILE || e->kind == K_DIR) {
+            rc = ec_error_set(EC_EFORMAT,
+                              "%s: sandbox entry '%c' at offset %zu in a version 1 bundle "
+                              "(they came with version 2)",
+                              bundle_path, e->kind, e->off);
+            goto done;
         } else {
             rc = ec_error_set(EC_EFORMAT, "%s: unknown entry kind 0x%02x", bundle_path, e->kind);
             goto done;
@@ -517,6 +939,7 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
         }
     }
 done:
+    free(fsi);
     if (rc) {
         ec_chain_free(mem);
         free(es);
@@ -528,6 +951,120 @@ done:
     *mod_out = mod;
     *mem_out = mem;
     return 0;
+}
+
+/* A directory beneath the sandbox root rfd, resolved without following any symlink and
+ * without leaving it (there should be none in a directory this import just made: this is
+ * the guarantee that holds even if something else put one there meanwhile). */
+static int fs_open_dir(int rfd, const char *rel)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, rfd, rel, &how, sizeof how);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The sandbox entries (all checked by load) into <actor_dir>/fs, a directory made here, in
+ * the bundle's order, which lists every directory before what is in it. Files are created
+ * (O_EXCL, O_NOFOLLOW: never through something already there) and synced, then every
+ * directory that got entries. actor_dir is the import's scratch directory: on an error the
+ * caller removes it whole. */
+static int fs_import(const char *bundle_path, const char *actor_dir, const entry *es, size_t ne)
+{
+    char root[4700];
+    snprintf(root, sizeof root, "%s/fs", actor_dir);
+    if (mkdir(root, 0755) != 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s: making the sandbox %s", bundle_path, root);
+    int rfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (rfd < 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s: opening the sandbox %s", bundle_path, root);
+    char *name = malloc(FS_NAME_MAX + 1);
+    if (!name) {
+        close(rfd);
+        return ec_error_set(EC_ENOMEM, "%s: out of memory", bundle_path);
+    }
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < ne; k++) {
+        const entry *e = &es[k];
+        if (e->kind != K_FILE && e->kind != K_DIR)
+            continue;
+        memcpy(name, e->nm, e->nl);
+        name[e->nl] = 0;
+        char *sl = strrchr(name, '/');
+        const char *base = name;
+        int dfd = rfd;
+        if (sl) {
+            *sl = 0;
+            base = sl + 1;
+            if ((dfd = fs_open_dir(rfd, name)) < 0) {
+                rc = ec_error_set_errno(EC_EIO, errno, "%s: sandbox directory %s/%s", bundle_path,
+                                        root, name);
+                break;
+            }
+        }
+        int err = 0;
+        if (e->kind == K_DIR) {
+            if (mkdirat(dfd, base, 0755) != 0)
+                err = errno;
+        } else {
+            int fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (fd < 0)
+                err = errno;
+            else {
+                if (write_all(fd, e->data, e->len) != 0 || fsync(fd) != 0)
+                    err = errno;
+                if (close(fd) != 0 && !err)
+                    err = errno;
+            }
+        }
+        if (dfd != rfd)
+            close(dfd);
+        if (err)
+            rc = ec_error_set_errno(err == ENOSPC ? EC_ENOSPC : EC_EIO, err,
+                                    "%s: writing the sandbox %s '%s' under %s", bundle_path,
+                                    e->kind == K_DIR ? "directory" : "file", e->name, root);
+    }
+    /* Then every directory that got entries, once they are all there. In the canonical
+     * order a directory has something beneath it exactly when the next F or D entry is. */
+    const entry *dir = NULL;
+    for (size_t k = 0; rc == 0 && k < ne; k++) {
+        const entry *e = &es[k];
+        if (e->kind != K_FILE && e->kind != K_DIR)
+            continue;
+        if (dir && e->nl > dir->nl && memcmp(e->nm, dir->nm, dir->nl) == 0 &&
+            e->nm[dir->nl] == '/') {
+            memcpy(name, dir->nm, dir->nl);
+            name[dir->nl] = 0;
+            int dfd = fs_open_dir(rfd, name);
+            int err = dfd < 0 || fsync(dfd) != 0 ? errno : 0;
+            if (dfd >= 0)
+                close(dfd);
+            if (err)
+                rc = ec_error_set_errno(EC_EIO, err, "%s: syncing the sandbox directory %s/%s",
+                                        bundle_path, root, dir->name);
+        }
+        dir = e->kind == K_DIR ? e : NULL;
+    }
+    free(name);
+    if (rc == 0 && fsync(rfd) != 0)
+        rc = ec_error_set_errno(EC_EIO, errno, "%s: syncing the sandbox %s", bundle_path, root);
+    close(rfd);
+    return rc;
 }
 
 int ec_bundle_check(const void *data, size_t len)
@@ -660,6 +1197,20 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
         snprintf(path, sizeof path, "%s/module.wasm", tmpdir);
         unlink(path);
     }
+    /* The sandbox, into the scratch directory: before the store and the cache are written, so
+     * that a failure here (a full disk) leaves nothing anywhere. */
+    if ((rc = fs_import(bundle_path, tmpdir, es, ne)))
+        goto done;
+    {
+        int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0) {
+            rc = ec_error_set_errno(EC_EIO, errno, "%s: syncing", tmpdir);
+            if (dfd >= 0)
+                close(dfd);
+            goto done;
+        }
+        close(dfd);
+    }
     snprintf(path, sizeof path, "%s/%s.wasm", cache, mod->name);
     if ((rc = ec_mkdir_p(cache)) ||
         (access(path, F_OK) != 0 && (rc = ec_write_file_atomic(path, mod->data, mod->len))))
@@ -689,6 +1240,16 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
         goto done;
     }
     tmpdir[0] = 0;
+    {
+        /* The rename is the import: made durable as ec_write_file_atomic does, at best (the
+         * actor is in place now; failing would report an import that happened as refused). */
+        snprintf(path, sizeof path, "%s/actors", data_dir);
+        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
     if (id_out && id_cap)
         snprintf(id_out, id_cap, "%s", ch->name);
 done:

@@ -16,7 +16,8 @@ const char help_export[] =
     "                     standard output\n"
     "The chain is verified while it is read; a broken chain is refused (exit 1).\n"
     "       evchain export --bundle <actor chain-dir> -o FILE: one file with the actor's\n"
-    "                     chain, module and store objects, for `import --bundle` (migration)\n"
+    "                     chain, module, store objects and sandbox files, for\n"
+    "                     `import --bundle` (migration)\n"
     "exit: 0 written, 1 the chain is broken, 2 unreadable input, refused or usage error\n";
 
 int cmd_export(int argc, char **argv)
