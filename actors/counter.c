@@ -45,12 +45,39 @@ EXPORT("ec_init") i32 init(const char *args, u32 n)
     return 0;
 }
 
+/* Skip the digits at p[*k], then one space. */
+static void skip_number(const char *p, u32 n, u32 *k)
+{
+    while (*k < n && p[*k] >= '0' && p[*k] <= '9')
+        ++*k;
+    if (*k < n && p[*k] == ' ')
+        ++*k;
+}
+
+/* "tick": a timer of 5 ms with tag 1. "tick D T": one of D ms with tag T; "tick D T trap"
+ * traps right after setting it, so that a recovery abandons its timer/set (the recovery
+ * tests). */
+static i32 tick(const char *p, u32 n)
+{
+    if (n < 5 || p[4] != ' ')
+        return ec_timer_set(5, 1);
+    u32 k = 5;
+    u64 delay = ec_atou(p + k, n - k);
+    skip_number(p, n, &k);
+    u64 tag = ec_atou(p + k, n - k);
+    skip_number(p, n, &k);
+    i32 r = ec_timer_set((u32)delay, tag);
+    if (ec_starts(p + k, n - k, "trap"))
+        __builtin_trap();
+    return r;
+}
+
 EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
 {
     char line[64] = "count = ";
     u64 v;
     if (ec_starts(p, n, "tick"))
-        return ec_timer_set(5, 1);
+        return tick(p, n);
     if (ec_starts(p, n, "add "))
         v = add(ec_atou(p + 4, n - 4));
     else
@@ -62,6 +89,9 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
 
 EXPORT("ec_handle_timer") i32 on_timer(u64 tag)
 {
+    /* A tag with the top bit set traps: a timer whose delivery traps (the recovery tests). */
+    if (tag >> 63)
+        __builtin_trap();
     add(tag);
     LOG("tick");
     return 0;

@@ -586,6 +586,173 @@ static void auto_recover_in_group(void)
     scratch_end();
 }
 
+/* ---- timers across recoveries ---- */
+
+/* The hash of event seq of c, in hex: what a timer delivery's JSON shows as its link. */
+static void event_hex(ec_chain *c, uint64_t seq, char hex[65])
+{
+    ec_event e;
+    hex[0] = 0;
+    if (ec_chain_get(c, seq, &e) == 0)
+        ec_hex_encode(hex, e.hash, e.hash_len);
+}
+
+/* The ec_handle_timer calls of c after seq `after` (with link `hex` when not NULL): how many,
+ * and the JSON of the first in *first (malloc'd) when first is not NULL. */
+static int timer_calls(ec_chain *c, uint64_t after, const char *hex, char **first)
+{
+    int n = 0;
+    char *js = NULL;
+    uint64_t q;
+    for (int k = 0; find_event(c, "wasm/call", k, &js, &q) == 0; k++) {
+        if (q > after && strstr(js, "\"fn\":\"ec_handle_timer\"") &&
+            strstr(js, "\"from\":\"@timer\"") && (!hex || strstr(js, hex))) {
+            if (n++ == 0 && first) {
+                *first = js;
+                js = NULL;
+            }
+        }
+        free(js);
+        js = NULL;
+    }
+    return n;
+}
+
+/* A recovery re-arms the timers pending at its point: set in the live line up to it and not
+ * delivered in it. The runtime goes away with two pending (tag 7 due in 100 ms, tag 9 in a
+ * minute) after one delivered (tag 1): recovered, tag 7 is delivered linking its timer/set,
+ * tag 9 waits with what is left of its minute, tag 1 is not delivered again. Recovered again
+ * to just after tag 7 was set, tag 9's timer/set is abandoned (not re-armed) and tag 7's
+ * delivery too (re-armed: due at once). The chain, both markers included, replays
+ * identically. */
+static void recover_rearms_timers(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "counter", "c", NULL));
+    CHECK_OK(ec_runtime_send(rt, "c", "tick", 4));
+    size_t pending = 9;
+    CHECK_OK(ec_runtime_run(rt, 2000, &pending));
+    CHECK(pending == 0);
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 100 7", 10));
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 60000 9", 12));
+    CHECK_OK(ec_runtime_run(rt, 0, &pending));
+    CHECK(pending == 2);
+    ec_runtime_free(rt); /* its actor/stop comes after the point: abandoned */
+
+    ec_chain *c = open_chain_dir("c");
+    REQUIRE(c);
+    uint64_t set1, set7, set9, p7;
+    REQUIRE_OK(find_event(c, "timer/set", 0, NULL, &set1));
+    REQUIRE_OK(find_event(c, "timer/set", 1, NULL, &set7));
+    REQUIRE_OK(find_event(c, "timer/set", 2, NULL, &set9));
+    /* wasm/results: ec_init, "tick", tag 1's delivery, "tick 100 7", "tick 60000 9" */
+    REQUIRE_OK(find_event(c, "wasm/result", 3, NULL, &p7));
+    CHECK(set7 < p7 && p7 < set9);
+    char hex1[65], hex7[65], hex9[65];
+    event_hex(c, set1, hex1);
+    event_hex(c, set7, hex7);
+    event_hex(c, set9, hex9);
+    CHECK(timer_calls(c, 0, hex1, NULL) == 1);
+    ec_chain_free(c);
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/actors/c/chain", t_data);
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.quiet = 1;
+    ec_runtime *rt2 = NULL;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    uint64_t m1 = 0, m2 = 0;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &m1));
+    int64_t wake = ec_runtime_next_wake_ms(rt2);
+    CHECK(wake >= 0 && wake <= 100);
+    CHECK_OK(ec_runtime_run(rt2, 600, &pending));
+    CHECK(pending == 1);
+    wake = ec_runtime_next_wake_ms(rt2);
+    CHECK(wake > 30000 && wake <= 60000); /* never more than the recorded delay */
+    char *js = NULL;
+    CHECK(timer_calls(ec_actor_chain(a), m1, NULL, &js) == 1);
+    CHECK(js && strstr(js, "\"arg\":7") && strstr(js, hex7));
+    free(js);
+    ec_runtime_free(rt2);
+
+    o.to = p7;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &m2));
+    CHECK(ec_runtime_next_wake_ms(rt2) == 0); /* over 100 ms since it was set: due */
+    CHECK_OK(ec_runtime_run(rt2, 2000, &pending));
+    CHECK(pending == 0);
+    js = NULL;
+    CHECK(timer_calls(ec_actor_chain(a), m2, NULL, &js) == 1);
+    CHECK(js && strstr(js, "\"arg\":7") && strstr(js, hex7));
+    free(js);
+    CHECK(timer_calls(ec_actor_chain(a), 0, hex9, NULL) == 0);
+    CHECK(timer_calls(ec_actor_chain(a), 0, hex1, NULL) == 1);
+    ec_runtime_free(rt2);
+
+    c = open_chain_dir("c");
+    REQUIRE(c);
+    CHECK_OK(replay_identical(c, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
+    scratch_end();
+}
+
+/* Automatic recovery and timers: the runtime's queue stays as it was at the point. Tag 3, set
+ * before the trap, stays queued and is delivered once; tag 4, set by the call that traps, goes
+ * with the abandoned line. A timer whose delivery traps is pending again at the point, so it
+ * is delivered again after each recovery until the budget is used up (counter traps on a tag
+ * with the top bit set). Every chain replays identically. */
+static void auto_recover_timers(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    CHECK_OK(ec_runtime_set_recover(rt, 3));
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 20 3", 9));
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 60000 4 trap", 17));
+    size_t pending = 9;
+    CHECK_OK(ec_runtime_run(rt, 2000, &pending));
+    CHECK(pending == 0);
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_RUNNING);
+    ec_chain *c = ec_actor_chain(a);
+    CHECK_OK(find_event(c, "runtime/recovered", 0, NULL, NULL));
+    uint64_t set3, set4;
+    REQUIRE_OK(find_event(c, "timer/set", 0, NULL, &set3));
+    REQUIRE_OK(find_event(c, "timer/set", 1, NULL, &set4));
+    char hex3[65], hex4[65];
+    event_hex(c, set3, hex3);
+    event_hex(c, set4, hex4);
+    char *js = NULL;
+    CHECK(timer_calls(c, 0, NULL, &js) == 1);
+    CHECK(js && strstr(js, "\"arg\":3") && strstr(js, hex3));
+    free(js);
+    CHECK(timer_calls(c, 0, hex4, NULL) == 0);
+
+    const char *poison = "tick 1 9223372036854775808"; /* tag 2^63 */
+    CHECK_OK(ec_runtime_send(rt, "c", poison, strlen(poison)));
+    CHECK_OK(ec_runtime_run(rt, 2000, &pending));
+    CHECK(pending == 0);
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    uint64_t setp;
+    REQUIRE_OK(find_event(c, "timer/set", 2, NULL, &setp));
+    char hexp[65];
+    event_hex(c, setp, hexp);
+    CHECK(timer_calls(c, 0, hexp, NULL) == 3); /* the first, then after recoveries 2 and 3 */
+    CHECK_OK(find_event(c, "runtime/recovered", 2, NULL, NULL));
+    CHECK(find_event(c, "runtime/recovered", 3, NULL, NULL) != 0);
+    ec_replay_report rep;
+    CHECK_OK(replay_identical(c, &rep));
+    CHECK(rep.trapped);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* ---- snapshots ---- */
 
 /* tally with a snapshot every 2 calls: the chain replays identically (each snapshot is taken
@@ -885,6 +1052,8 @@ int main(void)
     RUN(recover_after_trap);
     RUN(auto_recover_bounded);
     RUN(auto_recover_in_group);
+    RUN(recover_rearms_timers);
+    RUN(auto_recover_timers);
     RUN(snapshots);
     RUN(snapshot_layout);
     RUN(migrate_counter);

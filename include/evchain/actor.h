@@ -65,11 +65,14 @@ typedef struct ec_runtime_options {
     ec_signer *checkpoint_signer;
     uint64_t checkpoint_every_events; /* 0: 100000 */
     uint64_t checkpoint_every_ns;     /* 0: 10 s */
+    /* Numbered checkpoint files kept in each <chain>/checkpoints/: the newest N (`latest`
+     * always stays). 0: 1000; UINT64_MAX: all. */
+    uint64_t checkpoint_keep;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL, 0, 0                                            \
+            0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL, 0, 0, 0                                         \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);

@@ -67,8 +67,9 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
  * boundary: a wasm/result event), record a marker (runtime/recovered, or runtime/migrated)
  * naming that point, and leave the actor running, live, in a new runtime that appends to the
  * same chain. Events between the point and the marker stay in the chain as an abandoned line
- * (docs/ABI.md section 7). Pending timers and the parent link do not survive: a recovered
- * actor runs on its own. */
+ * (docs/ABI.md section 7). Timers pending at the point are queued again (due when they were
+ * due, or at once; EC_EDENIED, the chain unchanged, when they would exceed the runtime's
+ * queue); the parent link does not survive: a recovered actor runs on its own. */
 #define EC_RECOVER_OPTIONS_VERSION 1
 typedef struct ec_recover_options {
     unsigned version;
@@ -84,10 +85,11 @@ typedef struct ec_recover_options {
     ec_signer *checkpoint_signer;
     uint64_t checkpoint_every_events; /* 0: 100000 */
     uint64_t checkpoint_every_ns;     /* 0: 10 s */
+    uint64_t checkpoint_keep;         /* numbered checkpoint files kept; 0: 1000; MAX: all */
 } ec_recover_options;
 #define EC_RECOVER_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0              \
+        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0, 0           \
     }
 
 /* The runtime data directory that holds an actor chain directory (<data>/actors/<id>/chain),
@@ -114,18 +116,23 @@ int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor);
 int ec_actor_snapshot(ec_actor *a);
 int ec_runtime_set_snapshot_every(ec_runtime *rt, uint32_t calls);
 
-/* Migration bundles (docs/FORMAT.md section 7). Export: one file with the actor's chain (its
- * records as stored), its module, and the store objects and labels the chain used; data_dir
- * NULL: the one holding chain_dir; cache_dir NULL: <data_dir>/cache. Written atomically. */
+/* Migration bundles (docs/FORMAT.md section 8). Export: one file with the actor's chain (its
+ * records as stored), its module, the store objects and labels the chain used, and the files
+ * and directories of its sandbox <data_dir>/actors/<id>/fs; data_dir NULL: the one holding
+ * chain_dir; cache_dir NULL: <data_dir>/cache. Written atomically. A sandbox holding
+ * anything but regular files and directories (a symlink: changed from outside the actor), or
+ * a name or size a bundle cannot carry, is refused (EC_EDENIED, naming the path). */
 int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *cache_dir,
                      const char *out_path);
-/* Import into data_dir: every entry's digest, the file's digest, every record of the chain,
- * every object's hash, and a full replay of the chain with the bundled module are checked
- * before anything is written; then the actor appears as <data_dir>/actors/<id> (its id into
- * id_out), the module in the cache, the objects and labels in the store. An existing actor of
- * that id, or a label naming another object, is refused. */
-/* Check a bundle's bytes without importing: the digests, the entries, every record of the
- * chain (not the replay, which needs the module run). 0, EC_EFORMAT or EC_EVERIFY. */
+/* Import into data_dir: every entry's digest, the file's digest, every sandbox name (the
+ * rules of FORMAT.md section 8), every record of the chain, every object's hash, and a full
+ * replay of the chain with the bundled module are checked before anything is written; then
+ * the actor appears as <data_dir>/actors/<id> with its sandbox in fs/ (its id into id_out),
+ * the module in the cache, the objects and labels in the store. An existing actor of that
+ * id, or a label naming another object, is refused. Bundle versions 1 and 2 are read. */
+/* Check a bundle's bytes without importing: the digests, the entries (sandbox names
+ * included), every record of the chain (not the replay, which needs the module run). 0,
+ * EC_EFORMAT, EC_EVERIFY, or EC_EUNSUPPORTED (a format version other than 1 and 2). */
 int ec_bundle_check(const void *data, size_t len);
 int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
                      char *id_out, size_t id_cap);

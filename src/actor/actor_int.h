@@ -127,7 +127,7 @@ struct ec_runtime {
     size_t max_actors;
     uint64_t write_budget;
     ec_signer *signer; /* borrowed; NULL: no checkpoints */
-    uint64_t cp_every_events, cp_every_ns;
+    uint64_t cp_every_events, cp_every_ns, cp_keep;
     work *timers; /* sorted by due_ns */
     char *store_dir;
     int depth;               /* nested executor calls (request, spawn inside a call) */
@@ -160,7 +160,27 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
                      const uint8_t *link, size_t link_len);
 int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
                    const uint8_t *link, size_t link_len);
+/* A timer a recovery puts back (replay.c): the hash of its timer/set event (the link its
+ * delivery records), its tag, and the time left until it is due (ns, from now). */
+typedef struct ec_timer_arm {
+    uint8_t link[EC_HASH_MAX];
+    size_t link_len;
+    uint64_t tag, left_ns;
+} ec_timer_arm;
+/* After a recovery of actor `to` (docs/ABI.md section 7): remove its queued timers whose link
+ * is in drop (set in the abandoned line), then queue each of arm in order unless a timer with
+ * its link is queued already (a timer is never queued twice) or dropped. All or nothing:
+ * EC_EDENIED when the result would hold more than max_queue pending timers, EC_ENOMEM; the
+ * queue is then unchanged. Refused while rt->replay is set: a replay queues nothing. */
+int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, size_t ndrop,
+                    const ec_timer_arm *arm, size_t narm);
 int ec_valid_id(const char *s, size_t n);
+/* The runtime's checkpoint retention (checkpoint_keep in ec_runtime_options and
+ * ec_recover_options: 0 is the default, UINT64_MAX all) as ec_checkpointer_options.keep. */
+static inline uint64_t ec_checkpoint_keep_of(uint64_t opt)
+{
+    return opt == 0 ? 1000 : opt == UINT64_MAX ? 0 : opt;
+}
 
 /* http_actor.c: HTTP for actors (docs/ABI.md section 8). new/free with the runtime (free
  * first of all: it stops the servers, whose handlers take the runtime lock). */

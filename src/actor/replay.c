@@ -1100,10 +1100,29 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
 
 /* ---- recovery ---- */
 
-/* The chain's last call boundary: its last wasm/result. */
+/* One step back along a chain's live line (docs/ABI.md section 7) from seq q, whose event is
+ * ev: a marker (runtime/recovered, runtime/migrated) with point P abandons P+1 .. q-1, so the
+ * line goes on at P; any other event is preceded by q-1. *next is UINT64_MAX past event 0. */
+static int live_prev(const ec_event *ev, uint64_t q, uint64_t *next)
+{
+    if (IS(*ev, "runtime/recovered") || IS(*ev, "runtime/migrated")) {
+        uint64_t point;
+        if (cb_check(ev->data, ev->data_len) || uint_field(ev, "point", &point) || point >= q)
+            return ec_error_set(EC_EFORMAT, "recover: the %.*s at seq %llu has no valid point",
+                                (int)ev->type_len, ev->type, (unsigned long long)q);
+        *next = point;
+        return 0;
+    }
+    *next = q ? q - 1 : UINT64_MAX;
+    return 0;
+}
+
+/* The chain's last call boundary: the last wasm/result of its live line (one in a line an
+ * earlier marker abandoned is no state the actor is in). */
 static int last_boundary(ec_chain *c, uint64_t *out)
 {
-    for (uint64_t q = ec_chain_count(c); q-- > 0;) {
+    uint64_t n = ec_chain_count(c);
+    for (uint64_t q = n ? n - 1 : UINT64_MAX; q != UINT64_MAX;) {
         ec_event e;
         int rc = ec_chain_get(c, q, &e);
         if (rc)
@@ -1112,9 +1131,265 @@ static int last_boundary(ec_chain *c, uint64_t *out)
             *out = q;
             return 0;
         }
+        if ((rc = live_prev(&e, q, &q)))
+            return rc;
     }
     return ec_error_set(EC_ENOTFOUND, "recover: no call into the actor ever completed (no "
                                       "wasm/result): there is no state to recover");
+}
+
+/* ---- timers pending at a recovery point ---- */
+
+#define TIMER_MAX_MS (24u * 3600u * 1000u) /* timer_set's limit (host.c) */
+
+/* A growing array of timers to drop or arm (ec_timers_rearm), each with what orders it: its
+ * wall-clock due time (ns) and the seq of its timer/set. */
+typedef struct pend {
+    ec_timer_arm t;
+    uint64_t due, seq;
+} pend;
+typedef struct timer_list {
+    pend *p;
+    size_t n, cap;
+    ec_timer_arm *arm; /* tl_finish: the timers alone, in order */
+} timer_list;
+
+static int tl_add(timer_list *l, const uint8_t *link, size_t link_len, uint64_t tag,
+                  uint64_t left_ns, uint64_t due, uint64_t seq)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        pend *p = realloc(l->p, nc * sizeof *p);
+        if (!p)
+            return ec_error_set(EC_ENOMEM, "recover: out of memory for the pending timers");
+        l->p = p;
+        l->cap = nc;
+    }
+    pend *e = &l->p[l->n++];
+    memset(e, 0, sizeof *e);
+    e->t.link_len = link_len < EC_HASH_MAX ? link_len : EC_HASH_MAX;
+    memcpy(e->t.link, link, e->t.link_len);
+    e->t.tag = tag;
+    e->t.left_ns = left_ns;
+    e->due = due;
+    e->seq = seq;
+    return 0;
+}
+
+static int pend_cmp(const void *x, const void *y)
+{
+    const pend *a = x, *b = y;
+    if (a->due != b->due)
+        return a->due < b->due ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Into the order the runtime had them (by due time, then in the order they were set), as the
+ * array ec_timers_rearm takes. */
+static int tl_finish(timer_list *l)
+{
+    if (l->n)
+        qsort(l->p, l->n, sizeof *l->p, pend_cmp); /* l->p is NULL when empty */
+    if (!(l->arm = malloc((l->n ? l->n : 1) * sizeof *l->arm)))
+        return ec_error_set(EC_ENOMEM, "recover: out of memory for the pending timers");
+    for (size_t k = 0; k < l->n; k++)
+        l->arm[k] = l->p[k].t;
+    return 0;
+}
+
+static void tl_free(timer_list *l)
+{
+    free(l->p);
+    free(l->arm);
+    memset(l, 0, sizeof *l);
+}
+
+/* A set of links (event hashes): open addressing, linear probing, deletion by backward
+ * shift, so that it only ever holds what is in it. Hashes are uniform: their first bytes are
+ * the slot. */
+typedef struct link_set {
+    uint8_t (*k)[EC_HASH_MAX];
+    uint8_t *used;
+    size_t cap, n;
+} link_set;
+
+static size_t ls_home(const link_set *s, const uint8_t *l)
+{
+    uint64_t h;
+    memcpy(&h, l, sizeof h);
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (size_t)(h ^ (h >> 32)) & (s->cap - 1);
+}
+
+static int ls_add(link_set *s, const uint8_t *l);
+
+static int ls_grow(link_set *s)
+{
+    link_set g = {0};
+    g.cap = s->cap ? s->cap * 2 : 64;
+    g.k = calloc(g.cap, EC_HASH_MAX);
+    g.used = calloc(g.cap, 1);
+    if (!g.k || !g.used) {
+        free(g.k);
+        free(g.used);
+        return ec_error_set(EC_ENOMEM, "recover: out of memory for the timer deliveries");
+    }
+    for (size_t k = 0; k < s->cap; k++)
+        if (s->used[k])
+            ls_add(&g, s->k[k]); /* cannot grow: g is at most half full */
+    free(s->k);
+    free(s->used);
+    *s = g;
+    return 0;
+}
+
+static int ls_add(link_set *s, const uint8_t *l)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        int rc = ls_grow(s);
+        if (rc)
+            return rc;
+    }
+    size_t i = ls_home(s, l);
+    while (s->used[i]) {
+        if (memcmp(s->k[i], l, EC_HASH_MAX) == 0)
+            return 0;
+        i = (i + 1) & (s->cap - 1);
+    }
+    memcpy(s->k[i], l, EC_HASH_MAX);
+    s->used[i] = 1;
+    s->n++;
+    return 0;
+}
+
+/* Remove l: 1 when it was there. */
+static int ls_take(link_set *s, const uint8_t *l)
+{
+    if (!s->cap)
+        return 0;
+    size_t m = s->cap - 1, i = ls_home(s, l);
+    while (s->used[i] && memcmp(s->k[i], l, EC_HASH_MAX) != 0)
+        i = (i + 1) & m;
+    if (!s->used[i])
+        return 0;
+    /* Backward shift: every later entry of the run that may live at i moves there. */
+    for (size_t j = i;;) {
+        j = (j + 1) & m;
+        if (!s->used[j])
+            break;
+        size_t h = ls_home(s, s->k[j]);
+        if (j > i ? (h <= i || h > j) : (h <= i && h > j)) {
+            memcpy(s->k[i], s->k[j], EC_HASH_MAX);
+            i = j;
+        }
+    }
+    s->used[i] = 0;
+    s->n--;
+    return 1;
+}
+
+static void ls_free(link_set *s)
+{
+    free(s->k);
+    free(s->used);
+    memset(s, 0, sizeof *s);
+}
+
+/* A wasm/call that delivers a timer: from "@timer", its link (the timer/set's hash, into
+ * link, zero-padded) and its tag. */
+static int timer_delivery(const ec_event *ev, uint8_t link[EC_HASH_MAX], size_t hl, uint64_t *tag)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (!IS(*ev, "wasm/call") || cb_check(ev->data, ev->data_len) ||
+        cb_map_find(ev->data, ev->data_len, "from", &mt, &v, &vl, &num) || mt != 3 || vl != 6 ||
+        memcmp(v, "@timer", 6) != 0 ||
+        cb_map_find(ev->data, ev->data_len, "link", &mt, &v, &vl, &num) || mt != 2 || vl != hl)
+        return 0;
+    memset(link, 0, EC_HASH_MAX);
+    memcpy(link, v, vl);
+    *tag = 0;
+    (void)uint_field(ev, "arg", tag);
+    return 1;
+}
+
+/* A timer/set at seq q whose timer was queued: its result (always the next event: nothing
+ * else is recorded between a host call's request and its result) has ret 0. */
+static int timer_set_ok(ec_chain *c, const ec_event *ev, uint64_t q, uint64_t *tag,
+                        uint64_t *delay_ms)
+{
+    ec_event r;
+    uint64_t ret = 1;
+    if (!IS(*ev, "timer/set") || cb_check(ev->data, ev->data_len) || uint_field(ev, "tag", tag) ||
+        uint_field(ev, "delay_ms", delay_ms) || *delay_ms > TIMER_MAX_MS ||
+        ec_chain_get(c, q + 1, &r) != 0 || !IS(r, "timer/set.result") ||
+        cb_check(r.data, r.data_len) || uint_field(&r, "ret", &ret) != 0)
+        return 0;
+    return ret == 0;
+}
+
+/* The timers pending at point (a wasm/result) of c: every timer/set of the live line up to
+ * the point whose timer was queued and whose delivery (a wasm/call from @timer linking it) is
+ * not in that line. Each is due at its timer/set's timestamp (ns since the epoch, the chain's
+ * clock) + delay_ms: what is left of that from now, never less than 0 nor more than delay_ms.
+ * One walk back along the line; the set of deliveries seen holds only timers set earlier
+ * than where the walk is, so it stays as small as the number pending at any time. */
+static int pending_timers(ec_chain *c, uint64_t point, timer_list *out)
+{
+    size_t hl = ec_hash_len(ec_chain_alg(c));
+    link_set delivered = {0};
+    uint64_t now = ec_time_now_ns();
+    int rc = 0;
+    for (uint64_t q = point; rc == 0 && q != UINT64_MAX;) {
+        ec_event ev;
+        uint8_t link[EC_HASH_MAX];
+        uint64_t tag, delay;
+        if ((rc = ec_chain_get(c, q, &ev)))
+            break;
+        if (timer_delivery(&ev, link, hl, &tag)) {
+            rc = ls_add(&delivered, link);
+        } else if (IS(ev, "timer/set")) {
+            memset(link, 0, sizeof link);
+            memcpy(link, ev.hash, ev.hash_len);
+            if (!ls_take(&delivered, link) && timer_set_ok(c, &ev, q, &tag, &delay)) {
+                /* ev may not survive the read of the result: take what is needed again. */
+                if ((rc = ec_chain_get(c, q, &ev)))
+                    break;
+                uint64_t due = ev.timestamp + delay * 1000000u;
+                uint64_t left = due > now ? due - now : 0;
+                if (left > delay * 1000000u)
+                    left = delay * 1000000u; /* the clock went back: never later than set */
+                rc = tl_add(out, ev.hash, ev.hash_len, tag, left, due, q);
+            }
+        }
+        if (rc == 0)
+            rc = live_prev(&ev, q, &q);
+    }
+    ls_free(&delivered);
+    if (rc == 0)
+        rc = tl_finish(out);
+    return rc;
+}
+
+/* Re-arm the timers pending at point for actor a, now live in a runtime (not replaying). A
+ * module without ec_handle_timer gets none: the runtime drops its timers undelivered. */
+static int rearm_pending(ec_actor *a, ec_chain *c, uint64_t point)
+{
+    if (!a->mod->ex_timer)
+        return 0;
+    timer_list l = {0};
+    int rc = pending_timers(c, point, &l);
+    if (rc == 0 && (rc = ec_timers_rearm(a->rt, a->id, NULL, 0, l.arm, l.n)) != 0) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", ec_error_last() ? ec_error_last()->message : "failed");
+        rc = ec_error_set(rc, "recover: %zu timers pending at seq %llu cannot be re-armed: %s", l.n,
+                          (unsigned long long)point, why);
+    }
+    tl_free(&l);
+    return rc;
 }
 
 void ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
@@ -1248,7 +1523,11 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     a->parent = NULL; /* a recovered child runs on its own (its supervisor is not here) */
     free(a->child_name);
     a->child_name = NULL;
-    if ((rc = ec_mkdir_p(a->fs_root)) == 0) {
+    /* The timers pending at the point go back in the queue (nothing is recorded: their
+     * deliveries will be, as any). Before the marker: a recovery refused for them (more than
+     * the runtime's max_queue) leaves the chain as it was. */
+    rc = rearm_pending(a, chain, to);
+    if (rc == 0 && (rc = ec_mkdir_p(a->fs_root)) == 0) {
         a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (a->fs_fd < 0)
             rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
@@ -1258,6 +1537,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
         cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
         cpo.every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
+        cpo.keep = ec_checkpoint_keep_of(opts->checkpoint_keep);
         rc = ec_checkpointer_open(&a->cp, chain, chain_dir, opts->checkpoint_signer, &cpo);
     }
     if (rc == 0) {
@@ -1298,6 +1578,37 @@ int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor)
     return 0;
 }
 
+/* For an automatic recovery: the last call boundary of c's live line (as last_boundary) and
+ * what the line after it, about to be abandoned, did with timers: its timer/sets (drop: their
+ * timers go with it) and its timer deliveries (redo: the state at the point still waits for
+ * them; they were due, so they are due again at once). */
+static int abandoned_tail(ec_chain *c, uint64_t *point, timer_list *drop, timer_list *redo)
+{
+    size_t hl = ec_hash_len(ec_chain_alg(c));
+    uint64_t n = ec_chain_count(c);
+    for (uint64_t q = n ? n - 1 : UINT64_MAX; q != UINT64_MAX;) {
+        ec_event e;
+        uint8_t link[EC_HASH_MAX];
+        uint64_t tag;
+        int rc = ec_chain_get(c, q, &e);
+        if (rc)
+            return rc;
+        if (IS(e, "wasm/result")) {
+            *point = q;
+            if ((rc = tl_finish(drop)) == 0)
+                rc = tl_finish(redo);
+            return rc;
+        }
+        if (IS(e, "timer/set"))
+            rc = tl_add(drop, e.hash, e.hash_len, 0, 0, 0, q);
+        else if (timer_delivery(&e, link, hl, &tag))
+            rc = tl_add(redo, link, hl, tag, 0, 0, q);
+        if (rc || (rc = live_prev(&e, q, &q)))
+            return rc;
+    }
+    return ec_error_set(EC_ENOTFOUND, "recover: no wasm/result: there is no state to recover");
+}
+
 int ec_actor_recover_in_place(ec_actor *a)
 {
     ec_runtime *rt = a->rt;
@@ -1305,16 +1616,23 @@ int ec_actor_recover_in_place(ec_actor *a)
         return -1;
     ec_chain *live = a->chain;
     uint64_t count = ec_chain_count(live), point = 0;
-    if (last_boundary(live, &point)) {
-        ec_error_clear(); /* trapped in ec_init: no good state, the trap takes its course */
+    timer_list drop = {0}, redo = {0};
+    if (abandoned_tail(live, &point, &drop, &redo)) {
+        /* Trapped in ec_init (no good state), or out of memory: the trap takes its course. */
+        ec_error_clear();
+        tl_free(&drop);
+        tl_free(&redo);
         return -1;
     }
     uint8_t point_hash[EC_HASH_MAX];
     size_t hl = 0;
     {
         ec_event ev;
-        if (ec_chain_get(live, point, &ev))
+        if (ec_chain_get(live, point, &ev)) {
+            tl_free(&drop);
+            tl_free(&redo);
             return -1;
+        }
         hl = ev.hash_len;
         memcpy(point_hash, ev.hash, hl);
     }
@@ -1329,6 +1647,14 @@ int ec_actor_recover_in_place(ec_actor *a)
     a->chain = live;
     for (size_t k = 0; k < s.ntmp; k++)
         ec_chain_free(s.tmp[k]);
+    /* The queue is the runtime's own record of which timers are pending (it knows those
+     * dropped while the actor was not running, which the chain does not): the timers set
+     * at or before the point stay as they are, those set after it go, and those delivered
+     * after it come back. Refused (max_queue) or failed, the recovery fails as a whole. */
+    if (rc == 0)
+        rc = ec_timers_rearm(rt, a->id, drop.arm, drop.n, redo.arm, redo.n);
+    tl_free(&drop);
+    tl_free(&redo);
     if (rc == 0) {
         uint8_t small[128];
         cbuf b;

@@ -103,6 +103,7 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->signer = opts->checkpoint_signer;
     rt->cp_every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
     rt->cp_every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
+    rt->cp_keep = ec_checkpoint_keep_of(opts->checkpoint_keep);
     rt->backend_new = opts->backend_new;
     rt->backend_ctx = opts->backend_ctx;
     ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
@@ -612,6 +613,7 @@ static int open_chain(ec_actor *a)
     ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
     cpo.every_events = rt->cp_every_events;
     cpo.every_ns = rt->cp_every_ns;
+    cpo.keep = rt->cp_keep;
     char path[4300];
     snprintf(path, sizeof path, "%s/chain", a->dir);
     /* Only the runtime's own disk chains have a directory to keep the tree and checkpoints
@@ -899,25 +901,161 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
     return 0;
 }
 
-int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
-                   const uint8_t *link, size_t link_len)
+static work *timer_new(const char *to, uint64_t tag, const uint8_t *link, size_t link_len,
+                       uint64_t due_ns)
 {
-    if (rt->ntimers >= rt->max_queue)
-        return ec_error_set(EC_EDENIED, "timer for %s: %zu timers already pending", to,
-                            rt->ntimers);
     work *w = work_new(to, NULL, NULL, 0, link, link_len);
-    if (!w)
-        return ec_error_set(EC_ENOMEM, "timer for %s: out of memory", to);
-    w->kind = WORK_TIMER;
-    w->tag = tag;
-    w->due_ns = mono_ns() + delay_ms * 1000000u;
+    if (w) {
+        w->kind = WORK_TIMER;
+        w->tag = tag;
+        w->due_ns = due_ns;
+    }
+    return w;
+}
+
+/* Into rt->timers by due time, after those due at the same time: timers due together are
+ * delivered in the order they were set. */
+static void timer_insert(ec_runtime *rt, work *w)
+{
     rt->ntimers++;
     work **p = &rt->timers;
     while (*p && (*p)->due_ns <= w->due_ns)
         p = &(*p)->next;
     w->next = *p;
     *p = w;
+}
+
+int ec_queue_timer(ec_runtime *rt, const char *to, uint64_t delay_ms, uint64_t tag,
+                   const uint8_t *link, size_t link_len)
+{
+    if (rt->ntimers >= rt->max_queue)
+        return ec_error_set(EC_EDENIED, "timer for %s: %zu timers already pending", to,
+                            rt->ntimers);
+    work *w = timer_new(to, tag, link, link_len, mono_ns() + delay_ms * 1000000u);
+    if (!w)
+        return ec_error_set(EC_ENOMEM, "timer for %s: out of memory", to);
+    timer_insert(rt, w);
     return 0;
+}
+
+/* Timer links, zero-padded to EC_HASH_MAX bytes, sorted: membership by bsearch. */
+typedef uint8_t link_key[EC_HASH_MAX];
+
+static int link_cmp(const void *x, const void *y)
+{
+    return memcmp(x, y, EC_HASH_MAX);
+}
+
+static void link_key_set(link_key k, const uint8_t *link, size_t len)
+{
+    memset(k, 0, EC_HASH_MAX);
+    memcpy(k, link, len < EC_HASH_MAX ? len : EC_HASH_MAX);
+}
+
+static int link_in(link_key *sorted, size_t n, const uint8_t *link, size_t len)
+{
+    link_key k;
+    link_key_set(k, link, len);
+    return n && bsearch(k, sorted, n, EC_HASH_MAX, link_cmp) != NULL;
+}
+
+/* A timer of actor `to`, queued (in rt->timers, or due in rt->queue). */
+static int timer_of(const work *w, const char *to)
+{
+    return w->kind == WORK_TIMER && strcmp(w->to, to) == 0;
+}
+
+int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, size_t ndrop,
+                    const ec_timer_arm *arm, size_t narm)
+{
+    /* A replay has no queue: every delivery it makes comes from the chain. */
+    if (rt->replay)
+        return ec_error_set(EC_EINVAL, "actor %s: no timer is queued during a replay", to);
+    int rc = 0;
+    link_key *dropk = calloc(ndrop ? ndrop : 1, sizeof *dropk), *kept = NULL;
+    work **fresh = calloc(narm ? narm : 1, sizeof *fresh);
+    size_t nkept = 0, ndropped = 0, nfresh = 0;
+    if (!dropk || !fresh)
+        goto oom;
+    for (size_t k = 0; k < ndrop; k++)
+        link_key_set(dropk[k], drop[k].link, drop[k].link_len);
+    qsort(dropk, ndrop, EC_HASH_MAX, link_cmp);
+    /* What stays queued: this actor's timers not dropped, in rt->timers and (due, about to be
+     * delivered) in rt->queue. A timer to arm that is among them is not queued twice. Two
+     * passes: count, then copy. */
+    for (int pass = 0; pass < 2; pass++) {
+        nkept = 0;
+        for (int list = 0; list < 2; list++)
+            for (work *w = list ? rt->queue : rt->timers; w; w = w->next) {
+                if (!timer_of(w, to))
+                    continue;
+                if (link_in(dropk, ndrop, w->link, w->link_len))
+                    ndropped += pass == 0 && list == 0; /* what leaves rt->ntimers */
+                else if (pass == 1)
+                    link_key_set(kept[nkept++], w->link, w->link_len);
+                else
+                    nkept++;
+            }
+        if (pass == 0 && !(kept = calloc(nkept ? nkept : 1, sizeof *kept)))
+            goto oom;
+    }
+    qsort(kept, nkept, EC_HASH_MAX, link_cmp);
+    /* Everything that can fail comes before the queue changes: all or nothing. */
+    uint64_t now = mono_ns();
+    for (size_t k = 0; k < narm; k++) {
+        if (link_in(kept, nkept, arm[k].link, arm[k].link_len) ||
+            link_in(dropk, ndrop, arm[k].link, arm[k].link_len))
+            continue;
+        if (!(fresh[nfresh] =
+                  timer_new(to, arm[k].tag, arm[k].link, arm[k].link_len, now + arm[k].left_ns)))
+            goto oom;
+        nfresh++;
+    }
+    /* The limit timer_set has: refused as a whole, never some timers silently left out. */
+    if (rt->ntimers - ndropped + nfresh > rt->max_queue) {
+        rc = ec_error_set(EC_EDENIED,
+                          "actor %s: %zu timers to re-arm, %zu others pending: over the "
+                          "runtime's limit of %zu pending timers (max_queue)",
+                          to, nfresh, rt->ntimers - ndropped, rt->max_queue);
+        goto out;
+    }
+    for (work **p = &rt->timers; *p;) {
+        work *w = *p;
+        if (timer_of(w, to) && link_in(dropk, ndrop, w->link, w->link_len)) {
+            *p = w->next;
+            rt->ntimers--;
+            work_free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+    rt->queue_tail = NULL;
+    for (work **p = &rt->queue; *p;) {
+        work *w = *p;
+        if (timer_of(w, to) && link_in(dropk, ndrop, w->link, w->link_len)) {
+            *p = w->next;
+            rt->queued--;
+            work_free(w);
+        } else {
+            rt->queue_tail = w;
+            p = &w->next;
+        }
+    }
+    for (size_t k = 0; k < nfresh; k++) {
+        timer_insert(rt, fresh[k]);
+        fresh[k] = NULL;
+    }
+    goto out;
+oom:
+    rc = ec_error_set(EC_ENOMEM, "actor %s: re-arming timers: out of memory", to);
+out:
+    for (size_t k = 0; fresh && k < nfresh; k++)
+        if (fresh[k])
+            work_free(fresh[k]);
+    free(fresh);
+    free(dropk);
+    free(kept);
+    return rc;
 }
 
 static void notify_parent(ec_actor *a, uint32_t event)
