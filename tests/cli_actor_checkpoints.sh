@@ -35,6 +35,26 @@ expect 0 "$EV" verify "$C" --since "$C/checkpoints/$first" --vkey "$D/runtime.vk
 expect 0 "$EV" prove "$C" 3 -o "$T/p3"
 expect 0 "$EV" verify-proof "$T/p3" --vkey "$D/runtime.vkey"
 
+# --checkpoint-keep N: only the newest N numbered checkpoints stay, `latest` the newest of
+# them; the chain still verifies against it. 0 keeps all, and a bad count is refused.
+expect 0 "$EV" run "$A/counter.wasm" --name kept --data-dir "$D" --cache "$CACHE" \
+  --message inc --message "add 5" --message inc --message inc --checkpoint-every 3 \
+  --checkpoint-keep 2 --quiet
+K=$D/actors/kept/chain
+n=$(ls "$K/checkpoints/" | grep -c '\.checkpoint$')
+[ "$n" = 2 ] && ok || bad "--checkpoint-keep 2 left $n numbered checkpoints"
+size=$(sed -n 2p "$K/checkpoints/latest")
+[ -f "$K/checkpoints/$(printf %020d "$size").checkpoint" ] && ok || bad "latest not kept"
+expect 0 "$EV" verify "$K" --since "$K/checkpoints/latest" --vkey "$D/runtime.vkey"
+expect 0 "$EV" run "$A/counter.wasm" --name keptall --data-dir "$D" --cache "$CACHE" \
+  --message inc --message "add 5" --message inc --message inc --checkpoint-every 3 \
+  --checkpoint-keep 0 --quiet
+n=$(ls "$D/actors/keptall/chain/checkpoints/" | grep -c '\.checkpoint$')
+[ "$n" -ge 4 ] && ok || bad "--checkpoint-keep 0 left only $n numbered checkpoints"
+expect 2 "$EV" run "$A/counter.wasm" --name k3 --data-dir "$D" --cache "$CACHE" \
+  --checkpoint-keep many --quiet
+has "$T/err" "--checkpoint-keep"
+
 # A second run reuses the key (no new one is made) and the same verifier key checks it.
 expect 0 "$EV" run "$A/counter.wasm" --name counter2 --data-dir "$D" --cache "$CACHE" \
   --message inc --quiet

@@ -47,6 +47,8 @@ const char help_run[] =
     "                       its verifier key beside it in DIR/runtime.vkey\n"
     "  --checkpoint-every N sign a checkpoint every N events of a chain (default 100000)\n"
     "  --checkpoint-seconds S  ... or every S seconds when events were added (default 10)\n"
+    "  --checkpoint-keep N  keep the newest N numbered checkpoint files of a chain\n"
+    "                       (default 1000; 0: all); <chain>/checkpoints/latest always stays\n"
     "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n"
     "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"
     "                       (port 0: any free one); implies --serve. In a manifest: an\n"
@@ -432,6 +434,13 @@ int cmd_run(int argc, char **argv)
                 return EXIT_UNUSABLE;
             }
             ro.checkpoint_every_ns = cp_secs * 1000000000ull;
+        } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-keep", &bad))) {
+            if (cli_parse_u64(v, &ro.checkpoint_keep) || ro.checkpoint_keep == UINT64_MAX) {
+                cli_error("run", 0, "--checkpoint-keep: '%s' is not a number", v);
+                return EXIT_UNUSABLE;
+            }
+            if (!ro.checkpoint_keep)
+                ro.checkpoint_keep = UINT64_MAX; /* 0 on the command line: all */
         } else if (strcmp(argv[i], "--no-checkpoints") == 0)
             no_checkpoints = 1;
         else if (strcmp(argv[i], "--serve") == 0)
