@@ -124,4 +124,24 @@ expect 1 "$EV" import --bundle "$T/evil.bundle" --data-dir "$T/fourth/data"
 has "$T/err" "not named by its SHA-256"
 [ -e "$T/fourth/evil.wasm" ] || [ -e "$T/evil.wasm" ] && bad "a module was written outside" || ok
 [ -d "$T/fourth/data/actors/counter" ] && bad "a refused bundle left an actor" || ok
+
+# A timer pending when the runtime stopped survives a recovery: without --wait it is
+# reported still pending, with --wait it is delivered (from @timer, its tag, linking its
+# timer/set), and the chain still replays identically.
+expect 0 "$EV" run "$A/counter.wasm" --name tk --data-dir "$T/tk" --message "tick 300 7" \
+  --wait 0 --quiet
+K=$T/tk/actors/tk/chain
+expect 0 "$EV" recover "$K" --quiet
+has "$T/out" "1 timer(s) not yet due stay pending"
+expect 2 "$EV" recover "$K" --wait soon
+has "$T/err" "--wait: 'soon' is not a number of milliseconds"
+expect 0 "$EV" recover "$K" --wait 3000 --quiet
+if grep -q "stay pending" "$T/out"; then bad "the timer was not delivered"; else ok; fi
+set_seq=$("$EV" log "$K" | awk '$4 == "timer/set" {print $1}')
+set_hash=$("$EV" show "$K" "$set_seq" | sed -n 's/^hash: *\([0-9a-f]*\).*/\1/p')
+last_call=$("$EV" log "$K" | awk '$4 == "wasm/call" {s = $1} END {print s}')
+expect 0 "$EV" show "$K" "$last_call"
+has "$T/out" "\"fn\":\"ec_handle_timer\",\"arg\":7,\"from\":\"@timer\",\"link\":\"$set_hash\""
+expect 0 "$EV" replay "$K"
+has "$T/out" "identical"
 finish
