@@ -452,6 +452,10 @@ void ec_checkpointer_free(ec_checkpointer *c)
     free(c);
 }
 
+/* A numbered checkpoint's file name: the tree size in 20 decimal digits (so that names sort
+ * as sizes), and what numbered_name reads back. */
+#define CP_NAME_FMT "%020llu.checkpoint"
+
 /* "<20 decimal digits>.checkpoint": the size it names, else -1. */
 static int numbered_name(const char *name, uint64_t *size)
 {
@@ -520,7 +524,7 @@ static void kept_prune(ec_checkpointer *c, uint64_t size)
     size_t n = strlen(c->dir) + 40, drop = 0;
     char *path = malloc(n);
     while (path && c->nkept - drop > c->keep) {
-        snprintf(path, n, "%s/%020llu.checkpoint", c->dir, (unsigned long long)c->kept[drop]);
+        snprintf(path, n, "%s/" CP_NAME_FMT, c->dir, (unsigned long long)c->kept[drop]);
         if (unlink(path) != 0 && errno != ENOENT)
             break;
         drop++;
@@ -660,8 +664,7 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
         return rc;
     if (c->dir) {
         char name[48];
-        snprintf(name, sizeof name, "%020llu.checkpoint",
-                 (unsigned long long)ec_tree_size(c->tree));
+        snprintf(name, sizeof name, CP_NAME_FMT, (unsigned long long)ec_tree_size(c->tree));
         rc = ec_tree_flush(c->tree);
         if (rc == 0)
             rc = write_file(c, name, note, len);
