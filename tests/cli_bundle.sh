@@ -117,4 +117,41 @@ hostile oversized 2 'fs + [("F", b"zz", b"x" * (16 * 1024 * 1024 + 1))]' \
   "a file of more than 16777216 bytes"
 hostile in-version-1 1 'fs' "in a version 1 bundle"
 [ -e "$T/escape" ] || [ -e "$T/absolute" ] && bad "a file was written outside" || ok
+
+# An auditor verifies a bundle as it is, without importing it: the same events and head as
+# the chain it came from, consistent with that chain's signed checkpoint; a changed byte
+# (digest mismatch) or a changed event with every digest recomputed is a broken chain.
+expect 0 "$EV" verify "$D/actors/files/chain"
+src_ok=$(sed -n 's/^[^:]*: \(ok, .*\)$/\1/p' "$T/out")
+expect 0 "$EV" verify "$T/files.bundle"
+has "$T/out" "$T/files.bundle: $src_ok"
+expect 0 "$EV" verify "$T/files.bundle" --since "$D/actors/files/chain/checkpoints/latest" \
+  --vkey "$D/runtime.vkey"
+cp "$T/files.bundle" "$T/flipped.bundle"
+printf 'Z' | dd of="$T/flipped.bundle" bs=1 seek=300 conv=notrunc 2>/dev/null
+expect 1 "$EV" verify "$T/flipped.bundle"
+has "$T/out" "digest mismatch"
+python3 - "$T/files.bundle" "$T/forged.bundle" <<'PY'
+import hashlib, struct, sys
+b = open(sys.argv[1], 'rb').read()
+out, off = [b[:8]], 8
+while off < len(b):
+    k = b[off:off + 1]; nl = struct.unpack(">H", b[off + 1:off + 3])[0]
+    name = b[off + 3:off + 3 + nl]; off += 3 + nl
+    dl = struct.unpack(">Q", b[off:off + 8])[0]; data = bytearray(b[off + 8:off + 8 + dl])
+    off += 8 + dl + 32
+    if k == b"E":
+        break
+    if k == b"C":  # one byte in the middle of the chain's records: some event's content
+        data[len(data) // 2] ^= 1
+    out.append(k + struct.pack(">H", nl) + name + struct.pack(">Q", dl) + bytes(data) +
+               hashlib.sha256(bytes(data)).digest())
+body = b"".join(out)
+d = hashlib.sha256(body).digest()
+open(sys.argv[2], 'wb').write(body + b"E" + struct.pack(">HQ", 0, 32) + d +
+                              hashlib.sha256(d).digest())
+PY
+expect 1 "$EV" verify "$T/forged.bundle"
+has "$T/out" "chain record"
+expect 2 "$EV" verify "$T/no-such.bundle"
 finish

@@ -134,6 +134,11 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
  * included), every record of the chain (not the replay, which needs the module run). 0,
  * EC_EFORMAT, EC_EVERIFY, or EC_EUNSUPPORTED (a format version other than 1 and 2). */
 int ec_bundle_check(const void *data, size_t len);
+/* The chain a bundle file carries, after the checks of ec_bundle_check (not the replay), as
+ * a memory chain for the caller to verify, prove against or free (ec_chain_free); its actor
+ * id into id_out (may be NULL). EC_EVERIFY for a digest or a record that does not check,
+ * EC_EFORMAT for a malformed bundle, EC_ENOTFOUND or EC_EIO when it cannot be read. */
+int ec_bundle_open_chain(ec_chain **out, const char *bundle_path, char *id_out, size_t id_cap);
 int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
                      char *id_out, size_t id_cap);
 

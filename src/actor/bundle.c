@@ -1081,6 +1081,29 @@ int ec_bundle_check(const void *data, size_t len)
     return rc;
 }
 
+int ec_bundle_open_chain(ec_chain **out, const char *bundle_path, char *id_out, size_t id_cap)
+{
+    if (!out || !bundle_path)
+        return ec_error_set(EC_EINVAL, "ec_bundle_open_chain: NULL argument");
+    *out = NULL;
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    int rc = read_whole(bundle_path, &file, &flen);
+    if (rc)
+        return rc;
+    entry *es = NULL;
+    size_t ne = 0;
+    const entry *ch = NULL, *mod = NULL;
+    rc = load(bundle_path, file, flen, &es, &ne, &ch, &mod, out);
+    if (rc == 0) {
+        if (id_out && id_cap)
+            snprintf(id_out, id_cap, "%s", ch->name);
+        free(es);
+    }
+    free(file); /* the memory chain holds copies of the records */
+    return rc;
+}
+
 int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
                      char *id_out, size_t id_cap)
 {
