@@ -3,7 +3,8 @@
 # counter in the shared store, a ping-pong pair, a supervisor whose crasher child traps and
 # is restarted, a file user, and the kv actor serving a JSON API over HTTP) started from a
 # manifest and served; work is sent to them with `evchain send` and curl; they are stopped;
-# then every chain is verified and listed. EVCHAIN_DEMO_HTTP sets the kv actor's address.
+# then every chain is verified and listed, replayed, checked against its signed checkpoint,
+# and the file user migrated with its sandbox. EVCHAIN_DEMO_HTTP sets the kv actor's address.
 set -eu
 B=${1:-build}
 EV=$B/evchain
@@ -99,5 +100,14 @@ C=$D/actors/counter/chain
 "$EV" verify "$C" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey"
 "$EV" prove "$C" 5 -o "$D/counter-event-5.proof"
 "$EV" verify-proof "$D/counter-event-5.proof" --vkey "$D/runtime.vkey"
+
+say "migration: the file user moves to another data directory, its sandbox with it"
+"$EV" export --bundle "$D/actors/files/chain" -o "$D/files.bundle" --cache "$B/actor-cache"
+"$EV" verify "$D/files.bundle" --since "$D/actors/files/chain/checkpoints/latest" \
+  --vkey "$D/runtime.vkey"
+rm -rf "$D/elsewhere"
+"$EV" import --bundle "$D/files.bundle" --data-dir "$D/elsewhere"
+"$EV" resume files --data-dir "$D/elsewhere" --message "read notes.txt" --message list
+"$EV" log "$D/elsewhere/actors/files/chain" --type 'fs/read*' | tail -n 2
 echo
-echo "chains, sandboxes and store kept in $D"
+echo "chains, sandboxes and store kept in $D (the migrated file user in $D/elsewhere)"
