@@ -882,7 +882,7 @@ static void snapshot_layout(void)
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     REQUIRE(n > 56);
-    CHECK(memcmp(buf, "EVSNAP\x00\x01", 8) == 0);
+    CHECK(memcmp(buf, "EVSNAP\x00\x02", 8) == 0);
     /* the module's SHA-256, as actor/start records it */
     f = fopen(actor_path("tally"), "rb");
     REQUIRE(f);
@@ -903,11 +903,90 @@ static void snapshot_layout(void)
     CHECK(buf[48] == 0 && buf[49] == 0 && buf[50] == 0 && buf[51] == 8);
     CHECK(memcmp(buf + 52, "\x00\x00\x01\x00\x00\x00\x00\x00", 8) == 0);
     uint32_t pages = (uint32_t)buf[60] << 24 | (uint32_t)buf[61] << 16 | buf[62] << 8 | buf[63];
-    CHECK(pages >= 1 && n == 64 + (size_t)pages * 65536);
+    /* then the pending timers: tally sets none, so a count of 0 */
+    CHECK(pages >= 1 && n == 64 + (size_t)pages * 65536 + 4);
+    CHECK(memcmp(buf + 64 + (size_t)pages * 65536, "\0\0\0\0", 4) == 0);
     CHECK_OK(ec_hasher_bytes(hs, buf, n, d));
     CHECK(memcmp(d, hp, 32) == 0);
     ec_hasher_free(hs);
     ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A snapshot carries the timers pending when it was taken (by the seq and hash of their
+ * timer/set), so that a recovery from it re-arms them without reading the chain before it:
+ * tag 5 (a minute) is pending across the snapshot, tag 6 was delivered before it, tag 7 is
+ * set after it; recovered from the snapshot, 5 and 7 are queued, 6 is not, and the chain
+ * replays identically (the snapshot taken again, timers included, hashes the same). */
+static void snapshot_timers(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "counter", "c", NULL);
+    REQUIRE(a);
+    size_t pending = 9;
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 60000 5", 12));
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 20 6", 9));
+    CHECK_OK(ec_runtime_run(rt, 1000, &pending));
+    CHECK(pending == 1); /* tag 6 delivered, tag 5 waits */
+    REQUIRE_OK(ec_actor_snapshot(a));
+    ec_chain *c = ec_actor_chain(a);
+    ec_event ev;
+    REQUIRE_OK(ec_chain_get(c, ec_chain_count(c) - 1, &ev));
+    const uint8_t *hp = NULL;
+    for (size_t i = 0; i + 6 + 32 <= ev.data_len; i++)
+        if (memcmp(ev.data + i, "hash\x58\x20", 6) == 0)
+            hp = ev.data + i + 6;
+    REQUIRE(hp);
+    char hex[65], path[700];
+    ec_hex_encode(hex, hp, 32);
+    snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f);
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* the end: count 1, then seq (8), hash length (1) and hash (32) of tag 5's timer/set */
+    REQUIRE(n > 64 + 4 + 41);
+    uint64_t set5;
+    REQUIRE_OK(find_event(c, "timer/set", 0, NULL, &set5));
+    ec_event e5;
+    REQUIRE_OK(ec_chain_get(c, set5, &e5));
+    const uint8_t *t = buf + n - 45;
+    CHECK(memcmp(t, "\0\0\0\1", 4) == 0);
+    uint64_t s8 = 0;
+    for (int k = 0; k < 8; k++)
+        s8 = s8 << 8 | t[4 + k];
+    CHECK(s8 == set5);
+    CHECK(t[12] == 32 && memcmp(t + 13, e5.hash, 32) == 0);
+    CHECK_OK(ec_runtime_send(rt, "c", "tick 60000 7", 12));
+    CHECK_OK(ec_runtime_run(rt, 0, &pending));
+    CHECK(pending == 2);
+    ec_runtime_free(rt);
+
+    snprintf(path, sizeof path, "%s/actors/c/chain", t_data);
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.quiet = 1;
+    o.from_snapshot = 1;
+    ec_runtime *rt2 = NULL;
+    ec_replay_report rep;
+    uint64_t m = 0;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &m));
+    CHECK(rep.snapshot_seq > 0);
+    CHECK_OK(ec_runtime_run(rt2, 0, &pending));
+    CHECK(pending == 2); /* 5 (from the snapshot) and 7 (set after it); not 6 */
+    int64_t wake = ec_runtime_next_wake_ms(rt2);
+    CHECK(wake > 30000 && wake <= 60000);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt2);
+
+    c = open_chain_dir("c");
+    REQUIRE(c);
+    CHECK_OK(replay_identical(c, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
     scratch_end();
 }
 
@@ -1056,6 +1135,7 @@ int main(void)
     RUN(auto_recover_timers);
     RUN(snapshots);
     RUN(snapshot_layout);
+    RUN(snapshot_timers);
     RUN(migrate_counter);
     RUN(bundle_vector);
     TEST_END();

@@ -105,6 +105,18 @@ struct ec_actor {
     int in_http, http_responded;
     uint32_t recoveries;           /* automatic recoveries after a trap so far (replay.c) */
     uint32_t calls_since_snapshot; /* snapshot.c */
+    /* The timers pending in the chain's live line: each timer/set whose result is 0 and whose
+     * delivery (a wasm/call from @timer linking it) has not been recorded, by seq. Kept from
+     * the events alone, the same live and in a replay, so that a snapshot carries them and a
+     * recovery re-arms them without reading the chain back (ec_ptimer_*). ptimers_unknown:
+     * restored from a version 1 snapshot, which did not carry them. */
+    struct ec_ptimer {
+        uint64_t seq;
+        uint8_t hash[EC_HASH_MAX];
+        uint8_t hl;
+    } * ptimers;
+    size_t nptimers, ptimers_cap;
+    int ptimers_unknown;
 };
 
 struct ec_runtime {
@@ -175,6 +187,11 @@ typedef struct ec_timer_arm {
 int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, size_t ndrop,
                     const ec_timer_arm *arm, size_t narm);
 int ec_valid_id(const char *s, size_t n);
+/* The pending-timer set of an actor (see struct ec_actor): add the timer/set at seq (hash
+ * h), remove the one a delivery links, forget all (a fresh instance). */
+int ec_ptimer_add(ec_actor *a, uint64_t seq, const uint8_t *h, size_t hl);
+void ec_ptimer_delivered(ec_actor *a, const uint8_t *link, size_t link_len);
+void ec_ptimer_reset(ec_actor *a);
 /* The runtime's checkpoint retention (checkpoint_keep in ec_runtime_options and
  * ec_recover_options: 0 is the default, UINT64_MAX all) as ec_checkpointer_options.keep. */
 static inline uint64_t ec_checkpoint_keep_of(uint64_t opt)
@@ -214,6 +231,9 @@ ec_chain *ec_replay_target(ec_runtime *rt);
  * runtime/recovered, when rt->recover_max allows. 0 when it is running again. */
 int ec_actor_recover_in_place(ec_actor *a);
 int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+/* The unsigned integer `key` of the recorded event at the replay's cursor when it is of
+ * `type` (0), else -1: what a snapshot retaken in a replay must match (its size). */
+int ec_replay_recorded_uint(ec_actor *a, const char *type, const char *key, uint64_t *out);
 int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
                      int64_t *ret);
 /* snapshot.c: encode an actor's memory and globals (taken after event seq), restore them into

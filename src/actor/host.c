@@ -320,7 +320,18 @@ u32 Z_envZ_timer_set(struct Z_env_instance_t *env, u32 delay_ms, u64 tag)
     cb_str(&b, "delay_ms");
     cb_uint(&b, delay_ms);
     u64 pl[2] = {delay_ms, tag};
-    return (u32)host_call(a, "timer/set", &b, fx_timer, pl, 0, 0);
+    int64_t ret = host_call(a, "timer/set", &b, fx_timer, pl, 0, 0);
+    if (ret == 0) {
+        /* Queued (live) or recorded as queued (replay): pending from the chain's point of
+         * view until its delivery is recorded. The request is the event before its result. */
+        ec_event ev;
+        uint64_t seq = ec_chain_count(a->chain) - 2;
+        if (ec_chain_get(a->chain, seq, &ev) != 0 || ev.type_len != 9 ||
+            memcmp(ev.type, "timer/set", 9) != 0 ||
+            ec_ptimer_add(a, seq, ev.hash, ev.hash_len) != 0)
+            trap_recording(a, "timer/set");
+    }
+    return (u32)ret;
 }
 
 #define RANDOM_MAX 65536u

@@ -160,6 +160,22 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     return 0;
 }
 
+int ec_replay_recorded_uint(ec_actor *a, const char *type, const char *key, uint64_t *out)
+{
+    ec_replay_state *rs = a->rt->replay;
+    ec_event ev;
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl, tl = strlen(type);
+    if (!rs || rs->stop || rs->cursor >= rs->limit || ec_chain_get(rs->orig, rs->cursor, &ev) ||
+        ev.type_len != tl || memcmp(ev.type, type, tl) != 0 || cb_check(ev.data, ev.data_len) ||
+        cb_map_find(ev.data, ev.data_len, key, &mt, &v, &vl, out) || mt != 0) {
+        ec_error_clear();
+        return -1;
+    }
+    return 0;
+}
+
 int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t out_cap,
                      int64_t *ret)
 {
@@ -594,6 +610,7 @@ static int fresh_instance(ec_actor *a)
         mem->max_pages = a->rt->memory_pages;
     a->inst = inst;
     a->mem = mem;
+    ec_ptimer_reset(a); /* as at event 0: the replay that follows sets them again */
     a->state = EC_ACTOR_RUNNING;
     a->reason[0] = 0;
     a->stop_requested = 0;
@@ -1176,6 +1193,18 @@ static int tl_add(timer_list *l, const uint8_t *link, size_t link_len, uint64_t 
     return 0;
 }
 
+/* The timer of the timer/set ev (at seq), due at its timestamp (the chain's wall clock) +
+ * delay ms: what is left of that at `now`, never less than 0 nor more than the delay. */
+static int tl_add_set(timer_list *l, const ec_event *ev, uint64_t tag, uint64_t delay_ms,
+                      uint64_t now, uint64_t seq)
+{
+    uint64_t due = ev->timestamp + delay_ms * 1000000u;
+    uint64_t left = due > now ? due - now : 0;
+    if (left > delay_ms * 1000000u)
+        left = delay_ms * 1000000u; /* the clock went back: never later than set */
+    return tl_add(l, ev->hash, ev->hash_len, tag, left, due, seq);
+}
+
 static int pend_cmp(const void *x, const void *y)
 {
     const pend *a = x, *b = y;
@@ -1358,17 +1387,43 @@ static int pending_timers(ec_chain *c, uint64_t point, timer_list *out)
                 /* ev may not survive the read of the result: take what is needed again. */
                 if ((rc = ec_chain_get(c, q, &ev)))
                     break;
-                uint64_t due = ev.timestamp + delay * 1000000u;
-                uint64_t left = due > now ? due - now : 0;
-                if (left > delay * 1000000u)
-                    left = delay * 1000000u; /* the clock went back: never later than set */
-                rc = tl_add(out, ev.hash, ev.hash_len, tag, left, due, q);
+                rc = tl_add_set(out, &ev, tag, delay, now, q);
             }
         }
         if (rc == 0)
             rc = live_prev(&ev, q, &q);
     }
     ls_free(&delivered);
+    if (rc == 0)
+        rc = tl_finish(out);
+    return rc;
+}
+
+/* The timers pending at the point as the rebuilt actor knows them (kept from the events by
+ * the replay that rebuilt it, or carried by the snapshot it started from): each timer/set
+ * read by its seq, for its tag, delay and timestamp. O(pending), not O(chain). */
+static int known_timers(ec_actor *a, ec_chain *c, timer_list *out)
+{
+    uint64_t now = ec_time_now_ns();
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < a->nptimers; k++) {
+        const struct ec_ptimer *t = &a->ptimers[k];
+        ec_event ev;
+        uint64_t tag, delay;
+        if ((rc = ec_chain_get(c, t->seq, &ev)))
+            break;
+        if (ev.hash_len != t->hl || memcmp(ev.hash, t->hash, t->hl) != 0 ||
+            !timer_set_ok(c, &ev, t->seq, &tag, &delay)) {
+            rc = ec_error_set(EC_EFORMAT,
+                              "recover: seq %llu is not the timer/set the actor's "
+                              "state names there",
+                              (unsigned long long)t->seq);
+            break;
+        }
+        if ((rc = ec_chain_get(c, t->seq, &ev))) /* timer_set_ok read the result after it */
+            break;
+        rc = tl_add_set(out, &ev, tag, delay, now, t->seq);
+    }
     if (rc == 0)
         rc = tl_finish(out);
     return rc;
@@ -1381,7 +1436,7 @@ static int rearm_pending(ec_actor *a, ec_chain *c, uint64_t point)
     if (!a->mod->ex_timer)
         return 0;
     timer_list l = {0};
-    int rc = pending_timers(c, point, &l);
+    int rc = a->ptimers_unknown ? pending_timers(c, point, &l) : known_timers(a, c, &l);
     if (rc == 0 && (rc = ec_timers_rearm(a->rt, a->id, NULL, 0, l.arm, l.n)) != 0) {
         char why[300];
         snprintf(why, sizeof why, "%s", ec_error_last() ? ec_error_last()->message : "failed");

@@ -151,9 +151,45 @@ static void actor_discard_instance(ec_actor *a)
     }
 }
 
+int ec_ptimer_add(ec_actor *a, uint64_t seq, const uint8_t *h, size_t hl)
+{
+    if (a->nptimers == a->ptimers_cap) {
+        size_t cap = a->ptimers_cap ? a->ptimers_cap * 2 : 8;
+        struct ec_ptimer *p = realloc(a->ptimers, cap * sizeof *p);
+        if (!p)
+            return ec_error_set(EC_ENOMEM, "actor %s: out of memory for its timers", a->id);
+        a->ptimers = p;
+        a->ptimers_cap = cap;
+    }
+    /* Set in chain order: the array stays sorted by seq, which a snapshot relies on. */
+    struct ec_ptimer *t = &a->ptimers[a->nptimers++];
+    memset(t, 0, sizeof *t);
+    t->seq = seq;
+    t->hl = (uint8_t)(hl < EC_HASH_MAX ? hl : EC_HASH_MAX);
+    memcpy(t->hash, h, t->hl);
+    return 0;
+}
+
+void ec_ptimer_delivered(ec_actor *a, const uint8_t *link, size_t link_len)
+{
+    for (size_t k = 0; k < a->nptimers; k++)
+        if (a->ptimers[k].hl == link_len && memcmp(a->ptimers[k].hash, link, link_len) == 0) {
+            memmove(&a->ptimers[k], &a->ptimers[k + 1], (a->nptimers - k - 1) * sizeof *a->ptimers);
+            a->nptimers--;
+            return;
+        }
+}
+
+void ec_ptimer_reset(ec_actor *a)
+{
+    a->nptimers = 0;
+    a->ptimers_unknown = 0;
+}
+
 static void actor_free(ec_actor *a)
 {
     actor_discard_instance(a);
+    free(a->ptimers);
     if (a->mod)
         ec_module_release(a->rt, a->mod);
     if (a->cp) {
@@ -456,6 +492,8 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     cb_free(&b);
     if (rc)
         return rc;
+    if (fn == FN_TIMER && from && strcmp(from, "@timer") == 0)
+        ec_ptimer_delivered(a, link, link_len); /* delivered: in the chain from now on */
 
     a->on_stack = 1;
     if (fn == FN_HTTP) {

@@ -16,7 +16,9 @@
 
 int ec_mkdir_p(const char *path);
 
-static const uint8_t SNAP_MAGIC[8] = {'E', 'V', 'S', 'N', 'A', 'P', 0, 1};
+/* Version 2 added the pending timers after the memory; version 1 snapshots are still read
+ * (their timers unknown: a recovery then reads them from the chain). */
+static const uint8_t SNAP_MAGIC[8] = {'E', 'V', 'S', 'N', 'A', 'P', 0, 2};
 #define SNAP_HEAD (8 + 32 + 8 + 4) /* magic, module, seq, globals length */
 
 /* wasm2c (1.0.32) lays an instance out as: the environment pointer, every global in index
@@ -41,7 +43,10 @@ int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len)
     int rc = globals_area(a, &g, &gl);
     if (rc)
         return rc;
-    size_t ml = a->mem->size, n = SNAP_HEAD + gl + 4 + ml;
+    size_t ml = a->mem->size, tl = 4;
+    for (size_t k = 0; k < a->nptimers; k++)
+        tl += 8 + 1 + a->ptimers[k].hl;
+    size_t n = SNAP_HEAD + gl + 4 + ml + tl;
     uint8_t *p = malloc(n);
     if (!p)
         return ec_error_set(EC_ENOMEM, "actor %s: out of memory for a snapshot", a->id);
@@ -52,8 +57,45 @@ int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len)
     memcpy(p + SNAP_HEAD, g, gl);
     ec_put_u32(p + SNAP_HEAD + gl, a->mem->pages);
     memcpy(p + SNAP_HEAD + gl + 4, a->mem->data, ml);
+    /* The pending timers, by seq (ascending): count, then seq, hash length, hash. */
+    uint8_t *q = p + SNAP_HEAD + gl + 4 + ml;
+    ec_put_u32(q, (uint32_t)a->nptimers);
+    q += 4;
+    for (size_t k = 0; k < a->nptimers; k++) {
+        ec_put_u64(q, a->ptimers[k].seq);
+        q[8] = a->ptimers[k].hl;
+        memcpy(q + 9, a->ptimers[k].hash, a->ptimers[k].hl);
+        q += 9 + a->ptimers[k].hl;
+    }
     *out = p;
     *len = n;
+    return 0;
+}
+
+/* The pending timers after the memory of a version 2 snapshot taken after seq: exactly the
+ * rest of it, seqs ascending and before the snapshot, hashes of a known length. */
+static int restore_timers(ec_actor *a, const uint8_t *p, size_t n, uint64_t seq)
+{
+    if (n < 4)
+        return ec_error_set(EC_EFORMAT, "snapshot: no timer count after the memory");
+    uint32_t count = ec_get_u32(p);
+    size_t off = 4;
+    ec_ptimer_reset(a);
+    for (uint32_t k = 0; k < count; k++) {
+        if (n - off < 9 || p[off + 8] == 0 || p[off + 8] > EC_HASH_MAX || n - off - 9 < p[off + 8])
+            return ec_error_set(EC_EFORMAT, "snapshot: timer %u of %u truncated or malformed", k,
+                                count);
+        uint64_t ts = ec_get_u64(p + off);
+        if (ts >= seq || (a->nptimers && ts <= a->ptimers[a->nptimers - 1].seq))
+            return ec_error_set(EC_EFORMAT, "snapshot: timer %u: seq %llu out of order", k,
+                                (unsigned long long)ts);
+        int rc = ec_ptimer_add(a, ts, p + off + 9, p[off + 8]);
+        if (rc)
+            return rc;
+        off += 9 + p[off + 8];
+    }
+    if (off != n)
+        return ec_error_set(EC_EFORMAT, "snapshot: %zu bytes after its timers", n - off);
     return 0;
 }
 
@@ -64,24 +106,34 @@ int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n)
     int rc = globals_area(a, &g, &gl);
     if (rc)
         return rc;
-    if (n < SNAP_HEAD || memcmp(p, SNAP_MAGIC, 8) != 0)
+    if (n < SNAP_HEAD || memcmp(p, SNAP_MAGIC, 7) != 0 || (p[7] != 1 && p[7] != 2))
         return ec_error_set(EC_EFORMAT, "snapshot: bad magic");
+    int v1 = p[7] == 1;
     if (memcmp(p + 8, a->mod->sha, 32) != 0)
         return ec_error_set(EC_EFORMAT, "snapshot: taken of another module");
     if (ec_get_u32(p + 48) != gl || n - SNAP_HEAD < gl + 4)
         return ec_error_set(EC_EFORMAT, "snapshot: globals of %u bytes, the module has %zu",
                             ec_get_u32(p + 48), gl);
     uint32_t pages = ec_get_u32(p + SNAP_HEAD + gl);
-    if ((uint64_t)pages * 65536u != n - SNAP_HEAD - gl - 4)
+    size_t after = n - SNAP_HEAD - gl - 4; /* the memory, then (version 2) the timers */
+    if (v1 ? (uint64_t)pages * 65536u != after : (uint64_t)pages * 65536u > after)
         return ec_error_set(EC_EFORMAT, "snapshot: %u pages, but %zu bytes of memory", pages,
-                            n - SNAP_HEAD - gl - 4);
+                            after);
     if (pages < a->mem->pages)
         return ec_error_set(EC_EFORMAT, "snapshot: %u pages, fewer than at instantiation (%u)",
                             pages, a->mem->pages);
     if (pages > a->mem->pages && wasm_rt_grow_memory(a->mem, pages - a->mem->pages) == UINT32_MAX)
         return ec_error_set(EC_EFORMAT, "snapshot: %u pages, over the memory cap", pages);
+    size_t ml = (size_t)pages * 65536u;
+    if (v1) {
+        ec_ptimer_reset(a);
+        a->ptimers_unknown = 1;
+    } else if ((rc = restore_timers(a, p + SNAP_HEAD + gl + 4 + ml, after - ml,
+                                    ec_get_u64(p + 40))) != 0) {
+        return rc;
+    }
     memcpy(g, p + SNAP_HEAD, gl);
-    memcpy(a->mem->data, p + SNAP_HEAD + gl + 4, (size_t)pages * 65536u);
+    memcpy(a->mem->data, p + SNAP_HEAD + gl + 4, ml);
     return 0;
 }
 
@@ -107,6 +159,17 @@ int ec_actor_snapshot_now(ec_actor *a)
     int rc = ec_snapshot_encode(a, count - 1, &p, &n);
     if (rc)
         return rc;
+    /* Version 1 (no timers: the same bytes up to the memory) when the timers are unknown
+     * (restored from a version 1 snapshot), and in a replay of a chain that recorded a
+     * version 1 snapshot here (its size says so): old chains replay as they were. */
+    size_t v1 = SNAP_HEAD + ec_get_u32(p + 48) + 4 + a->mem->size;
+    uint64_t recorded;
+    if (a->ptimers_unknown ||
+        (a->rt->replay && ec_replay_recorded_uint(a, "state/snapshot", "size", &recorded) == 0 &&
+         recorded == v1)) {
+        p[7] = 1;
+        n = v1;
+    }
     uint8_t h[32];
     unsigned dl = 0;
     if (!EVP_Digest(p, n, h, &dl, EVP_sha256(), NULL)) {
