@@ -120,7 +120,8 @@ hostile in-version-1 1 'fs' "in a version 1 bundle"
 
 # An auditor verifies a bundle as it is, without importing it: the same events and head as
 # the chain it came from, consistent with that chain's signed checkpoint; a changed byte
-# (digest mismatch) or a changed event with every digest recomputed is a broken chain.
+# (digest mismatch) or a changed event with every digest recomputed is a broken chain (1),
+# a malformed bundle unreadable input (2).
 expect 0 "$EV" verify "$D/actors/files/chain"
 src_ok=$(sed -n 's/^[^:]*: \(ok, .*\)$/\1/p' "$T/out")
 expect 0 "$EV" verify "$T/files.bundle"
@@ -154,4 +155,31 @@ PY
 expect 1 "$EV" verify "$T/forged.bundle"
 has "$T/out" "chain record"
 expect 2 "$EV" verify "$T/no-such.bundle"
+
+# The chain entry named for another actor than its actor/start: every reader refuses it.
+python3 - "$T/files.bundle" "$T/renamed.bundle" <<'PY'
+import hashlib, struct, sys
+b = open(sys.argv[1], 'rb').read()
+out, off = [b[:8]], 8
+while off < len(b):
+    k = b[off:off + 1]; nl = struct.unpack(">H", b[off + 1:off + 3])[0]
+    name = b[off + 3:off + 3 + nl]; off += 3 + nl
+    dl = struct.unpack(">Q", b[off:off + 8])[0]; data = b[off + 8:off + 8 + dl]
+    off += 8 + dl + 32
+    if k == b"E":
+        break
+    if k == b"C":
+        name = b"other"
+    out.append(k + struct.pack(">H", len(name)) + name + struct.pack(">Q", dl) + data +
+               hashlib.sha256(data).digest())
+body = b"".join(out)
+d = hashlib.sha256(body).digest()
+open(sys.argv[2], 'wb').write(body + b"E" + struct.pack(">HQ", 0, 32) + d +
+                              hashlib.sha256(d).digest())
+PY
+expect 2 "$EV" verify "$T/renamed.bundle"
+has "$T/err" "the chain entry 'other' is not that actor's chain"
+expect 2 "$EV" import --bundle "$T/renamed.bundle" --data-dir "$T/renamed"
+has "$T/err" "is not that actor's chain"
+[ -d "$T/renamed/actors/other" ] && bad "a refused bundle left an actor" || ok
 finish

@@ -938,6 +938,22 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
             off += 4 + rl;
         }
     }
+    {
+        /* The import names the directory by the entry, the actor by its chain: every reader
+         * holds them to agree. */
+        ec_event ev;
+        unsigned mt;
+        const uint8_t *v;
+        size_t vl;
+        uint64_t num;
+        if (ec_chain_get(mem, 0, &ev) || !IS(ev, "actor/start") ||
+            cb_map_find(ev.data, ev.data_len, "actor", &mt, &v, &vl, &num) || mt != 3 ||
+            vl != strlen(ch->name) || memcmp(v, ch->name, vl) != 0) {
+            rc = ec_error_set(EC_EFORMAT, "%s: the chain entry '%s' is not that actor's chain",
+                              bundle_path, ch->name);
+            goto done;
+        }
+    }
 done:
     free(fsi);
     if (rc) {
@@ -1121,21 +1137,6 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     const entry *ch = NULL, *mod = NULL;
     if ((rc = load(bundle_path, file, flen, &es, &ne, &ch, &mod, &mem)))
         goto done;
-    {
-        /* The directory is named by the entry, the actor by its chain: they must agree. */
-        ec_event ev;
-        unsigned mt;
-        const uint8_t *v;
-        size_t vl;
-        uint64_t num;
-        if ((rc = ec_chain_get(mem, 0, &ev)) || !IS(ev, "actor/start") ||
-            cb_map_find(ev.data, ev.data_len, "actor", &mt, &v, &vl, &num) || mt != 3 ||
-            vl != strlen(ch->name) || memcmp(v, ch->name, vl) != 0) {
-            rc = ec_error_set(EC_EFORMAT, "%s: the chain entry '%s' is not that actor's chain",
-                              bundle_path, ch->name);
-            goto done;
-        }
-    }
     snprintf(final, sizeof final, "%s/actors/%s", data_dir, ch->name);
     struct stat st;
     if (stat(final, &st) == 0) {

@@ -110,10 +110,11 @@ static int verify_one(const char *path, const struct verify_args *a)
     ec_chain *chain;
     int rc;
     if (is_bundle(path)) {
-        /* Its digests and records are checked as it loads: a bundle that does not check is
-         * a broken chain (exit 1), with the reason and where; one that cannot be read, 2. */
+        /* Its digests and records are checked as it loads: a digest or a record that does
+         * not check is a broken chain (exit 1, the reason and where on stdout); a malformed
+         * bundle is unreadable input (2), as a malformed JSON file is. */
         if ((rc = ec_bundle_open_chain(&chain, path, NULL, 0)) != 0) {
-            if (rc != EC_EVERIFY && rc != EC_EFORMAT) {
+            if (rc != EC_EVERIFY) {
                 cli_error("verify", 1, "cannot read bundle");
                 return EXIT_UNUSABLE;
             }
