@@ -240,6 +240,7 @@ int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t 
  * a fresh instance of the same module, record a state/snapshot now (stored unless in a
  * replay), and the executor's hook after each wasm/result (every rt->snapshot_every calls). */
 int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len);
+
 int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n);
 uint64_t ec_snapshot_seq(const uint8_t *p, size_t n);
 int ec_actor_snapshot_now(ec_actor *a);

@@ -13,6 +13,7 @@
 
 #include "core/internal.h"
 #include "actor/actor_int.h"
+#include "actor/snapshot.h"
 
 int ec_mkdir_p(const char *path);
 
@@ -74,29 +75,55 @@ int ec_snapshot_encode(ec_actor *a, uint64_t seq, uint8_t **out, size_t *len)
 
 /* The pending timers after the memory of a version 2 snapshot taken after seq: exactly the
  * rest of it, seqs ascending and before the snapshot, hashes of a known length. */
-static int restore_timers(ec_actor *a, const uint8_t *p, size_t n, uint64_t seq)
+static int parse_timers(const uint8_t *p, size_t n, uint64_t seq, uint32_t *count_out)
 {
     if (n < 4)
         return ec_error_set(EC_EFORMAT, "snapshot: no timer count after the memory");
     uint32_t count = ec_get_u32(p);
     size_t off = 4;
-    ec_ptimer_reset(a);
+    uint64_t prev = 0;
     for (uint32_t k = 0; k < count; k++) {
         if (n - off < 9 || p[off + 8] == 0 || p[off + 8] > EC_HASH_MAX || n - off - 9 < p[off + 8])
             return ec_error_set(EC_EFORMAT, "snapshot: timer %u of %u truncated or malformed", k,
                                 count);
         uint64_t ts = ec_get_u64(p + off);
-        if (ts >= seq || (a->nptimers && ts <= a->ptimers[a->nptimers - 1].seq))
+        if (ts >= seq || (k && ts <= prev))
             return ec_error_set(EC_EFORMAT, "snapshot: timer %u: seq %llu out of order", k,
                                 (unsigned long long)ts);
-        int rc = ec_ptimer_add(a, ts, p + off + 9, p[off + 8]);
-        if (rc)
-            return rc;
+        prev = ts;
         off += 9 + p[off + 8];
     }
     if (off != n)
         return ec_error_set(EC_EFORMAT, "snapshot: %zu bytes after its timers", n - off);
+    *count_out = count;
     return 0;
+}
+
+int ec_snapshot_parse(const uint8_t *p, size_t n, ec_snapshot_view *v)
+{
+    memset(v, 0, sizeof *v);
+    if (n < SNAP_HEAD || memcmp(p, SNAP_MAGIC, 7) != 0 || (p[7] != 1 && p[7] != 2))
+        return ec_error_set(EC_EFORMAT, "snapshot: bad magic");
+    v->version = p[7];
+    v->module = p + 8;
+    v->seq = ec_get_u64(p + 40);
+    uint32_t gl = ec_get_u32(p + 48);
+    if (n - SNAP_HEAD < (uint64_t)gl + 4)
+        return ec_error_set(EC_EFORMAT, "snapshot: globals of %u bytes in %zu", gl, n);
+    v->globals = p + SNAP_HEAD;
+    v->globals_len = gl;
+    v->pages = ec_get_u32(p + SNAP_HEAD + gl);
+    size_t after = n - SNAP_HEAD - gl - 4; /* the memory, then (version 2) the timers */
+    uint64_t ml = (uint64_t)v->pages * 65536u;
+    if (v->version == 1 ? ml != after : ml > after)
+        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, but %zu bytes of memory", v->pages,
+                            after);
+    v->memory = p + SNAP_HEAD + gl + 4;
+    if (v->version == 1)
+        return 0;
+    v->timers = v->memory + ml;
+    v->timers_len = after - (size_t)ml;
+    return parse_timers(v->timers, v->timers_len, v->seq, &v->ntimers);
 }
 
 int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n)
@@ -106,34 +133,30 @@ int ec_snapshot_restore(ec_actor *a, const uint8_t *p, size_t n)
     int rc = globals_area(a, &g, &gl);
     if (rc)
         return rc;
-    if (n < SNAP_HEAD || memcmp(p, SNAP_MAGIC, 7) != 0 || (p[7] != 1 && p[7] != 2))
-        return ec_error_set(EC_EFORMAT, "snapshot: bad magic");
-    int v1 = p[7] == 1;
-    if (memcmp(p + 8, a->mod->sha, 32) != 0)
-        return ec_error_set(EC_EFORMAT, "snapshot: taken of another module");
-    if (ec_get_u32(p + 48) != gl || n - SNAP_HEAD < gl + 4)
-        return ec_error_set(EC_EFORMAT, "snapshot: globals of %u bytes, the module has %zu",
-                            ec_get_u32(p + 48), gl);
-    uint32_t pages = ec_get_u32(p + SNAP_HEAD + gl);
-    size_t after = n - SNAP_HEAD - gl - 4; /* the memory, then (version 2) the timers */
-    if (v1 ? (uint64_t)pages * 65536u != after : (uint64_t)pages * 65536u > after)
-        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, but %zu bytes of memory", pages,
-                            after);
-    if (pages < a->mem->pages)
-        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, fewer than at instantiation (%u)",
-                            pages, a->mem->pages);
-    if (pages > a->mem->pages && wasm_rt_grow_memory(a->mem, pages - a->mem->pages) == UINT32_MAX)
-        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, over the memory cap", pages);
-    size_t ml = (size_t)pages * 65536u;
-    if (v1) {
-        ec_ptimer_reset(a);
-        a->ptimers_unknown = 1;
-    } else if ((rc = restore_timers(a, p + SNAP_HEAD + gl + 4 + ml, after - ml,
-                                    ec_get_u64(p + 40))) != 0) {
+    ec_snapshot_view v;
+    if ((rc = ec_snapshot_parse(p, n, &v)))
         return rc;
+    if (memcmp(v.module, a->mod->sha, 32) != 0)
+        return ec_error_set(EC_EFORMAT, "snapshot: taken of another module");
+    if (v.globals_len != gl)
+        return ec_error_set(EC_EFORMAT, "snapshot: globals of %u bytes, the module has %zu",
+                            v.globals_len, gl);
+    if (v.pages < a->mem->pages)
+        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, fewer than at instantiation (%u)",
+                            v.pages, a->mem->pages);
+    if (v.pages > a->mem->pages &&
+        wasm_rt_grow_memory(a->mem, v.pages - a->mem->pages) == UINT32_MAX)
+        return ec_error_set(EC_EFORMAT, "snapshot: %u pages, over the memory cap", v.pages);
+    ec_ptimer_reset(a);
+    a->ptimers_unknown = v.version == 1;
+    for (size_t k = 0, off = 4; k < v.ntimers; k++) { /* checked by ec_snapshot_parse */
+        const uint8_t *t = v.timers + off;
+        if ((rc = ec_ptimer_add(a, ec_get_u64(t), t + 9, t[8])))
+            return rc;
+        off += 9 + t[8];
     }
-    memcpy(g, p + SNAP_HEAD, gl);
-    memcpy(a->mem->data, p + SNAP_HEAD + gl + 4, ml);
+    memcpy(g, v.globals, gl);
+    memcpy(a->mem->data, v.memory, (size_t)v.pages * 65536u);
     return 0;
 }
 
