@@ -42,6 +42,15 @@ for id in sup sup.worker sup.crasher; do
   expect 0 "$EV" replay "$D/actors/$id/chain"
   has "$T/out" "identical"
 done
+# The links between the group's chains check the same with one of them as a bundle.
+expect 0 "$EV" verify --links "$D/actors/sup/chain" "$D/actors/sup.worker/chain" \
+  "$D/actors/sup.crasher/chain"
+dirs_links=$(grep '^links:' "$T/out")
+case "$dirs_links" in "links: ok, 0 links"*|"") bad "no links checked: $dirs_links" ;; *) ok ;; esac
+expect 0 "$EV" export --bundle "$D/actors/sup.worker/chain" -o "$T/worker.bundle"
+expect 0 "$EV" verify --links "$D/actors/sup/chain" "$T/worker.bundle" \
+  "$D/actors/sup.crasher/chain"
+has "$T/out" "$dirs_links"
 
 # Unusable input: no module in the cache, not a chain.
 expect 2 "$EV" replay "$C" --cache "$T/nocache"

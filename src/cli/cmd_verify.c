@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 
 /* An actor bundle (docs/FORMAT.md section 8) starts with "EVBUNDL"; the store's readers
  * (ec_chain_open_path) do not know the actor layer's format. */
-static int is_bundle(const char *path)
+int cli_is_bundle(const char *path)
 {
     struct stat st;
     if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
@@ -109,7 +109,7 @@ static int verify_one(const char *path, const struct verify_args *a)
     oo.inspect = 1; /* load a damaged file as it is so verification can name the bad seq */
     ec_chain *chain;
     int rc;
-    if (is_bundle(path)) {
+    if (cli_is_bundle(path)) {
         /* Its digests and records are checked as it loads: a digest or a record that does
          * not check is a broken chain (exit 1, the reason and where on stdout); a malformed
          * bundle is unreadable input (2), as a malformed JSON file is. */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <evchain/replay.h>
+
 #include "cli.h"
 #include "verify_links.h"
 
@@ -105,7 +107,8 @@ int cli_links_check(char **paths, int n)
     int code = EXIT_VALID;
     for (int k = 0; k < n && code == EXIT_VALID; k++) {
         ec_open_options oo = EC_OPEN_OPTIONS_INIT;
-        if (ec_chain_open_path(&chains[k], paths[k], &oo) != 0) {
+        if ((cli_is_bundle(paths[k]) ? ec_bundle_open_chain(&chains[k], paths[k], NULL, 0)
+                                     : ec_chain_open_path(&chains[k], paths[k], &oo)) != 0) {
             cli_error("verify", 1, "--links: cannot read %s", paths[k]);
             code = EXIT_UNUSABLE;
         }

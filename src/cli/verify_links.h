@@ -6,6 +6,9 @@
  * (<dir>/actors/<id>/chain, sorted); other paths are kept. *out is freed by cli_links_free. */
 int cli_links_expand(char **paths, int npaths, char ***out, int *nout);
 void cli_links_free(char **paths, int n);
+/* 1 when path is an actor bundle file (cmd_verify.c): its chain is read with
+ * ec_bundle_open_chain, not ec_chain_open_path. */
+int cli_is_bundle(const char *path);
 /* Check the links between the chains; prints one line; returns an exit code. */
 int cli_links_check(char **paths, int n);
 
