@@ -781,6 +781,33 @@ static void test_checkpointer_keep(void)
     REQUIRE_OK(ec_checkpointer_write(cp, 1)); /* a forced rewrite at the same size */
     numbered_files(cdir, got, sizeof got, &others);
     CHECK(strcmp(got, "16 18 20") == 0);
+    /* `latest` is a second name of the newest numbered file (one write, one sync for both);
+     * where that link cannot be made (here: its temporary name is taken by a directory), a
+     * copy, the same bytes. */
+    struct stat st, st20;
+    char lpath[600], npath[600], tmpdir[600];
+    snprintf(lpath, sizeof lpath, "%s/latest", cdir);
+    snprintf(npath, sizeof npath, "%s/00000000000000000020.checkpoint", cdir);
+    REQUIRE(stat(lpath, &st) == 0 && stat(npath, &st20) == 0);
+    CHECK(st.st_ino == st20.st_ino && st.st_nlink == 2 && (st.st_mode & 0777) == 0644);
+    snprintf(tmpdir, sizeof tmpdir, "%s/.latest.%ld", cdir, (long)getpid());
+    REQUIRE(mkdir(tmpdir, 0755) == 0);
+    ec_event_input more = {.type = "e", .data = "d", .data_len = 1};
+    REQUIRE_OK(ec_chain_append(c, &more, NULL, NULL));
+    REQUIRE_OK(ec_tree_sync(t));
+    REQUIRE_OK(ec_checkpointer_write(cp, 0));
+    snprintf(npath, sizeof npath, "%s/00000000000000000021.checkpoint", cdir);
+    size_t ll, nl;
+    char *lb = slurp(lpath, &ll), *nb = slurp(npath, &nl);
+    REQUIRE(lb && nb);
+    CHECK(ll == nl && memcmp(lb, nb, ll) == 0);
+    REQUIRE(stat(lpath, &st) == 0 && stat(npath, &st20) == 0);
+    CHECK(st.st_ino != st20.st_ino && st.st_nlink == 1 && (st.st_mode & 0777) == 0644);
+    free(lb);
+    free(nb);
+    REQUIRE(rmdir(tmpdir) == 0);
+    numbered_files(cdir, got, sizeof got, &others);
+    CHECK(strcmp(got, "18 20 21") == 0);
     ec_checkpointer_free(cp);
 
     /* Reopened with a smaller keep: the files of the earlier run count. */
@@ -793,7 +820,7 @@ static void test_checkpointer_keep(void)
     REQUIRE_OK(ec_checkpointer_tick(cp, &w));
     CHECK(w == 1);
     numbered_files(cdir, got, sizeof got, &others);
-    CHECK(strcmp(got, "20 22") == 0);
+    CHECK(strcmp(got, "21 23") == 0);
     ec_checkpointer_free(cp);
 
     /* Version 1 of the options has no `keep`: whatever follows its fields is not read. */
@@ -806,7 +833,7 @@ static void test_checkpointer_keep(void)
         REQUIRE_OK(ec_checkpointer_tick(cp, &w));
     }
     numbered_files(cdir, got, sizeof got, &others);
-    CHECK(strcmp(got, "20 22 24 26") == 0);
+    CHECK(strcmp(got, "21 23 25 27") == 0);
     ec_checkpointer_free(cp);
     o.version = 3;
     CHECK(ec_checkpointer_new(&cp, t, s, &o) == EC_EUNSUPPORTED);

@@ -3,6 +3,7 @@
  * periodic checkpointer. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,19 +535,81 @@ static void kept_prune(ec_checkpointer *c, uint64_t size)
     c->nkept -= drop;
 }
 
-static int write_file(ec_checkpointer *c, const char *name, const char *data, size_t len)
+/* The numbered checkpoint `name` and `latest`, with one file sync and one folder sync: the
+ * file is written and synced under a temporary name and renamed into place, `latest` becomes
+ * a second name of the same file (a hard link renamed over the old one), and the folder is
+ * synced once for both names. Before that sync a crash leaves the previous `latest`, and
+ * perhaps the new numbered file: never a half-written one. Where hard links are not
+ * supported, `latest` is written as a copy. Checkpoints are public (auditors read them):
+ * mode 0644, not a temporary file's private mode. */
+static int publish(ec_checkpointer *c, const char *name, const char *data, size_t len)
 {
-    size_t n = strlen(c->dir) + strlen(name) + 2;
-    char *path = malloc(n);
-    if (!path)
-        return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
-    snprintf(path, n, "%s/%s", c->dir, name);
-    int rc = ec_write_file_atomic(path, data, len);
-    /* A checkpoint is public (whoever audits the chain reads it): not the temporary file's
-     * private mode. */
-    if (rc == 0 && chmod(path, 0644) != 0)
-        rc = ec_error_set_errno(EC_EIO, errno, "%s: chmod", path);
-    free(path);
+    size_t n = strlen(c->dir) + strlen(name) + 32;
+    char *num = malloc(n), *tmp = malloc(n), *lat = malloc(n);
+    int rc = 0, fd = -1, e = 0;
+    const char *what = NULL;
+    if (!num || !tmp || !lat) {
+        rc = ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+        goto out;
+    }
+    snprintf(num, n, "%s/%s", c->dir, name);
+    snprintf(lat, n, "%s/latest", c->dir);
+    snprintf(tmp, n, "%s/.%s.XXXXXX", c->dir, name);
+    if ((fd = mkstemp(tmp)) < 0) {
+        what = "creating a temporary file";
+        e = errno;
+        goto out;
+    }
+    for (size_t at = 0; at < len && !what;) {
+        ssize_t w = write(fd, data + at, len - at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) { /* 0 for a regular file would never end: an error all the same */
+            what = "writing";
+            e = w < 0 ? errno : EIO;
+        } else {
+            at += (size_t)w;
+        }
+    }
+    if (!what && (fchmod(fd, 0644) != 0 || fsync(fd) != 0)) {
+        what = "syncing";
+        e = errno;
+    }
+    if (close(fd) != 0 && !what) {
+        what = "closing";
+        e = errno;
+    }
+    fd = -1;
+    if (!what && rename(tmp, num) != 0) {
+        what = "renaming into place";
+        e = errno;
+    }
+    if (what) {
+        unlink(tmp);
+        goto out;
+    }
+    snprintf(tmp, n, "%s/.latest.%ld", c->dir, (long)getpid());
+    (void)unlink(tmp); /* left by a crash of this same pid number: only this writer uses it */
+    if (link(num, tmp) != 0 || rename(tmp, lat) != 0) {
+        (void)unlink(tmp);
+        if ((rc = ec_write_file_atomic(lat, data, len)) == 0 && chmod(lat, 0644) != 0)
+            rc = ec_error_set_errno(EC_EIO, errno, "%s: chmod", lat);
+        goto out; /* ec_write_file_atomic synced the folder */
+    }
+    int dfd = open(c->dir, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        what = "syncing the folder";
+        e = errno;
+    }
+    if (dfd >= 0)
+        close(dfd);
+out:
+    if (what)
+        rc = ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: %s", num ? num : name,
+                                what);
+    free(num);
+    free(tmp);
+    free(lat);
     return rc;
 }
 
@@ -667,9 +730,7 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
         snprintf(name, sizeof name, CP_NAME_FMT, (unsigned long long)ec_tree_size(c->tree));
         rc = ec_tree_flush(c->tree);
         if (rc == 0)
-            rc = write_file(c, name, note, len);
-        if (rc == 0)
-            rc = write_file(c, "latest", note, len);
+            rc = publish(c, name, note, len);
         if (rc == 0)
             kept_prune(c, ec_tree_size(c->tree));
         if (rc) {
