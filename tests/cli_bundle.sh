@@ -14,13 +14,16 @@ trap 'rm -rf "$T"' EXIT INT TERM
 D=$T/data
 F=$D/actors/files/fs
 
-# rebundle IN OUT VERSION EXPR: IN rewritten as OUT with format VERSION, its C, M, O and L
-# entries kept, its sandbox entries replaced by the Python expression EXPR (a list of
-# (kind, name, data), `fs` being IN's own), and every digest computed anew.
+# rebundle IN OUT VERSION EXPR [FIX]: IN rewritten as OUT with format VERSION, its C, M, O
+# and L entries kept (each passed through FIX, a Python function of (kind, name, data)
+# giving the entry to write, when given), its sandbox entries replaced by the Python
+# expression EXPR (a list of (kind, name, data), `fs` being IN's own), and every digest
+# computed anew.
 rebundle() {
   python3 - "$@" <<'PY'
 import hashlib, os, struct, sys
 src, out, version, expr = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+fix = eval(sys.argv[5]) if len(sys.argv) > 5 else (lambda k, name, data: (k, name, data))
 b = open(src, 'rb').read()
 keep, fs, off = [], [], 8
 while off < len(b):
@@ -30,7 +33,7 @@ while off < len(b):
     if k in "FD":
         fs.append((k, name, data))
     elif k != "E":
-        keep.append((k, name, data))
+        keep.append(fix(k, name, data))
 T = os.environ["T"].encode()
 def entry(k, name, data):
     return (k.encode() + struct.pack(">H", len(name)) + name + struct.pack(">Q", len(data)) +
@@ -132,51 +135,16 @@ cp "$T/files.bundle" "$T/flipped.bundle"
 printf 'Z' | dd of="$T/flipped.bundle" bs=1 seek=300 conv=notrunc 2>/dev/null
 expect 1 "$EV" verify "$T/flipped.bundle"
 has "$T/out" "digest mismatch"
-python3 - "$T/files.bundle" "$T/forged.bundle" <<'PY'
-import hashlib, struct, sys
-b = open(sys.argv[1], 'rb').read()
-out, off = [b[:8]], 8
-while off < len(b):
-    k = b[off:off + 1]; nl = struct.unpack(">H", b[off + 1:off + 3])[0]
-    name = b[off + 3:off + 3 + nl]; off += 3 + nl
-    dl = struct.unpack(">Q", b[off:off + 8])[0]; data = bytearray(b[off + 8:off + 8 + dl])
-    off += 8 + dl + 32
-    if k == b"E":
-        break
-    if k == b"C":  # one byte in the middle of the chain's records: some event's content
-        data[len(data) // 2] ^= 1
-    out.append(k + struct.pack(">H", nl) + name + struct.pack(">Q", dl) + bytes(data) +
-               hashlib.sha256(bytes(data)).digest())
-body = b"".join(out)
-d = hashlib.sha256(body).digest()
-open(sys.argv[2], 'wb').write(body + b"E" + struct.pack(">HQ", 0, 32) + d +
-                              hashlib.sha256(d).digest())
-PY
+# one byte in the middle of the chain's records (some event's content), digests recomputed
+rebundle "$T/files.bundle" "$T/forged.bundle" 2 fs \
+  'lambda k, n, d: (k, n, d[:len(d) // 2] + bytes([d[len(d) // 2] ^ 1]) + d[len(d) // 2 + 1:]) if k == "C" else (k, n, d)'
 expect 1 "$EV" verify "$T/forged.bundle"
 has "$T/out" "chain record"
 expect 2 "$EV" verify "$T/no-such.bundle"
 
 # The chain entry named for another actor than its actor/start: every reader refuses it.
-python3 - "$T/files.bundle" "$T/renamed.bundle" <<'PY'
-import hashlib, struct, sys
-b = open(sys.argv[1], 'rb').read()
-out, off = [b[:8]], 8
-while off < len(b):
-    k = b[off:off + 1]; nl = struct.unpack(">H", b[off + 1:off + 3])[0]
-    name = b[off + 3:off + 3 + nl]; off += 3 + nl
-    dl = struct.unpack(">Q", b[off:off + 8])[0]; data = b[off + 8:off + 8 + dl]
-    off += 8 + dl + 32
-    if k == b"E":
-        break
-    if k == b"C":
-        name = b"other"
-    out.append(k + struct.pack(">H", len(name)) + name + struct.pack(">Q", dl) + data +
-               hashlib.sha256(data).digest())
-body = b"".join(out)
-d = hashlib.sha256(body).digest()
-open(sys.argv[2], 'wb').write(body + b"E" + struct.pack(">HQ", 0, 32) + d +
-                              hashlib.sha256(d).digest())
-PY
+rebundle "$T/files.bundle" "$T/renamed.bundle" 2 fs \
+  'lambda k, n, d: (k, b"other" if k == "C" else n, d)'
 expect 2 "$EV" verify "$T/renamed.bundle"
 has "$T/err" "the chain entry 'other' is not that actor's chain"
 expect 2 "$EV" import --bundle "$T/renamed.bundle" --data-dir "$T/renamed"

@@ -755,6 +755,30 @@ static void auto_recover_timers(void)
 
 /* ---- snapshots ---- */
 
+/* The object a state/snapshot event names, read from the store into buf (cap bytes): its
+ * length, 0 when it cannot be read. The payload {"seq", "hash", "size"} has the hash after
+ * "hash" 0x58 0x20; *hp_out (may be NULL) points at it. */
+static size_t snapshot_object(const ec_event *ev, uint8_t *buf, size_t cap, const uint8_t **hp_out)
+{
+    const uint8_t *hp = NULL;
+    for (size_t i = 0; i + 6 + 32 <= ev->data_len; i++)
+        if (memcmp(ev->data + i, "hash\x58\x20", 6) == 0)
+            hp = ev->data + i + 6;
+    if (hp_out)
+        *hp_out = hp;
+    if (!hp)
+        return 0;
+    char hex[65], path[700];
+    ec_hex_encode(hex, hp, 32);
+    snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
 /* tally with a snapshot every 2 calls: the chain replays identically (each snapshot is taken
  * again and must hash the same), and from its newest snapshot too; a damaged snapshot object
  * is refused; recovery after a trap can start from the snapshot. */
@@ -866,25 +890,14 @@ static void snapshot_layout(void)
     ec_event ev;
     REQUIRE_OK(ec_chain_get(c, ec_chain_count(c) - 1, &ev));
     REQUIRE(ev.type_len == 14 && memcmp(ev.type, "state/snapshot", 14) == 0);
-    /* {"seq": n, "hash": h'..', "size": n}: the hash follows "hash" 0x58 0x20. */
     const uint8_t *hp = NULL;
-    for (size_t i = 0; i + 6 + 32 <= ev.data_len; i++)
-        if (memcmp(ev.data + i, "hash\x58\x20", 6) == 0)
-            hp = ev.data + i + 6;
-    REQUIRE(hp);
-    char hex[65], path[700];
-    ec_hex_encode(hex, hp, 32);
-    uint64_t seq = ev.seq - 1;
-    snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
     static uint8_t buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    REQUIRE(n > 56);
+    size_t n = snapshot_object(&ev, buf, sizeof buf, &hp);
+    uint64_t seq = ev.seq - 1;
+    REQUIRE(hp && n > 56);
     CHECK(memcmp(buf, "EVSNAP\x00\x02", 8) == 0);
     /* the module's SHA-256, as actor/start records it */
-    f = fopen(actor_path("tally"), "rb");
+    FILE *f = fopen(actor_path("tally"), "rb");
     REQUIRE(f);
     static uint8_t w[1 << 20];
     size_t wl = fread(w, 1, sizeof w, f);
@@ -934,19 +947,9 @@ static void snapshot_timers(void)
     ec_chain *c = ec_actor_chain(a);
     ec_event ev;
     REQUIRE_OK(ec_chain_get(c, ec_chain_count(c) - 1, &ev));
-    const uint8_t *hp = NULL;
-    for (size_t i = 0; i + 6 + 32 <= ev.data_len; i++)
-        if (memcmp(ev.data + i, "hash\x58\x20", 6) == 0)
-            hp = ev.data + i + 6;
-    REQUIRE(hp);
-    char hex[65], path[700];
-    ec_hex_encode(hex, hp, 32);
-    snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
     static uint8_t buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+    size_t n = snapshot_object(&ev, buf, sizeof buf, NULL);
+    char path[700];
     /* the end: count 1, then seq (8), hash length (1) and hash (32) of tag 5's timer/set */
     REQUIRE(n > 64 + 4 + 41);
     uint64_t set5;
@@ -1051,19 +1054,9 @@ static void snapshot_v1_timers(void)
         uint8_t pl[128];
         if (ev.type_len == 14 && memcmp(ev.type, "state/snapshot", 14) == 0) {
             /* {seq, hash, size} of the snapshot cut back to version 1 */
-            const uint8_t *hp = NULL;
-            for (size_t i = 0; i + 6 + 32 <= ev.data_len; i++)
-                if (memcmp(ev.data + i, "hash\x58\x20", 6) == 0)
-                    hp = ev.data + i + 6;
-            REQUIRE(hp);
-            char hex[65];
-            ec_hex_encode(hex, hp, 32);
-            snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
-            FILE *f = fopen(path, "rb");
-            REQUIRE(f);
             static uint8_t buf[1 << 20];
-            size_t n = fread(buf, 1, sizeof buf, f);
-            fclose(f);
+            size_t n = snapshot_object(&ev, buf, sizeof buf, NULL);
+            char hex[65];
             REQUIRE(n > 64 + 45 && buf[7] == 2 && memcmp(buf + n - 45, "\0\0\0\1", 4) == 0);
             n -= 45; /* the timers: a count of 1 and one entry */
             buf[7] = 1;
@@ -1074,7 +1067,7 @@ static void snapshot_v1_timers(void)
             ec_hasher_free(hs);
             ec_hex_encode(hex, d, 32);
             snprintf(path, sizeof path, "%s/store/objects/%s", t_data, hex);
-            f = fopen(path, "wb");
+            FILE *f = fopen(path, "wb");
             REQUIRE(f && fwrite(buf, 1, n, f) == n);
             fclose(f);
             size_t k = cbor_head(pl, 5, 3);

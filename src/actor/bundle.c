@@ -1097,27 +1097,37 @@ int ec_bundle_check(const void *data, size_t len)
     return rc;
 }
 
+/* A bundle file read whole (*file, which the entries point into) and loaded as load() does;
+ * on an error nothing is left to free. */
+static int load_file(const char *bundle_path, uint8_t **file, entry **es, size_t *ne,
+                     const entry **ch, const entry **mod, ec_chain **mem)
+{
+    size_t flen = 0;
+    int rc = read_whole(bundle_path, file, &flen);
+    if (rc == 0 && (rc = load(bundle_path, *file, flen, es, ne, ch, mod, mem)) != 0) {
+        free(*file);
+        *file = NULL;
+    }
+    return rc;
+}
+
 int ec_bundle_open_chain(ec_chain **out, const char *bundle_path, char *id_out, size_t id_cap)
 {
     if (!out || !bundle_path)
         return ec_error_set(EC_EINVAL, "ec_bundle_open_chain: NULL argument");
     *out = NULL;
     uint8_t *file = NULL;
-    size_t flen = 0;
-    int rc = read_whole(bundle_path, &file, &flen);
-    if (rc)
-        return rc;
     entry *es = NULL;
     size_t ne = 0;
     const entry *ch = NULL, *mod = NULL;
-    rc = load(bundle_path, file, flen, &es, &ne, &ch, &mod, out);
-    if (rc == 0) {
-        if (id_out && id_cap)
-            snprintf(id_out, id_cap, "%s", ch->name);
-        free(es);
-    }
+    int rc = load_file(bundle_path, &file, &es, &ne, &ch, &mod, out);
+    if (rc)
+        return rc;
+    if (id_out && id_cap)
+        snprintf(id_out, id_cap, "%s", ch->name);
+    free(es);
     free(file); /* the memory chain holds copies of the records */
-    return rc;
+    return 0;
 }
 
 int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
@@ -1126,17 +1136,14 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     if (!bundle_path || !data_dir)
         return ec_error_set(EC_EINVAL, "ec_bundle_import: NULL argument");
     uint8_t *file = NULL;
-    size_t flen = 0;
-    int rc = read_whole(bundle_path, &file, &flen);
-    if (rc)
-        return rc;
     entry *es = NULL;
     size_t ne = 0;
     ec_chain *mem = NULL;
     char tmpdir[4400] = "", cache[4400], path[4600], final[4600];
     const entry *ch = NULL, *mod = NULL;
-    if ((rc = load(bundle_path, file, flen, &es, &ne, &ch, &mod, &mem)))
-        goto done;
+    int rc = load_file(bundle_path, &file, &es, &ne, &ch, &mod, &mem);
+    if (rc)
+        return rc;
     snprintf(final, sizeof final, "%s/actors/%s", data_dir, ch->name);
     struct stat st;
     if (stat(final, &st) == 0) {
