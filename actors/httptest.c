@@ -9,6 +9,9 @@
  *   /fetch     http_request to the URL given as the actor's argument, body = its result
  *   /badreq    http_request with a malformed payload: EINVAL (nothing recorded), then 200
  *   /small     http_request with a 16-byte buffer: ETOOBIG (recorded), then 200
+ *   /ask       spins for about 3e8 loop turns, then msg_request to the actor named by the
+ *              argument: 200 "reply R" (its reply) or "error E" (the ABI code)
+ * A request (msg_request) is answered "pong".
  * A message makes it try http_respond outside ec_handle_http; it returns what it got. */
 #include "evchain_abi.h"
 
@@ -112,6 +115,22 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
         }
         return ec_http_reply(200, "text/plain", out, k);
     }
+    if (is(&v, "/ask")) {
+        for (u32 i = 0; i < 300000000u; i++)
+            sink++;
+        static char got[64];
+        i32 rc = ec_msg_request(url, url_len, "ping", 4, got, sizeof got);
+        u32 k;
+        if (rc < 0) {
+            memcpy(out, "error ", 6);
+            k = 6 + ec_utoa((u32)-rc, out + 6);
+        } else {
+            memcpy(out, "reply ", 6);
+            memcpy(out + 6, got, (u32)rc);
+            k = 6 + (u32)rc;
+        }
+        return ec_http_reply(200, "text/plain", out, k);
+    }
     if (is(&v, "/badreq")) {
         i32 rc = ec_http_request("junk", 4, buf, sizeof buf);
         return rc == EC_EINVAL ? HTTP_JSON(200, "{\"badreq\":\"EINVAL\"}")
@@ -133,4 +152,10 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
 {
     (void)p, (void)n;
     return HTTP_JSON(200, "{\"outside\":\"a request\"}");
+}
+
+EXPORT("ec_handle_request") i32 on_request(const char *p, u32 n)
+{
+    (void)p, (void)n;
+    return ec_msg_reply("pong", 4);
 }

@@ -506,6 +506,147 @@ static void concurrent_clients(void)
     scratch_end();
 }
 
+/* One GET on a thread of its own. */
+typedef struct get_arg {
+    unsigned port;
+    const char *path;
+    int rc;
+    resp r;
+} get_arg;
+
+static void *get_thread(void *p)
+{
+    get_arg *g = p;
+    g->rc = req(NULL, g->port, "GET", g->path, NULL, NULL, 0, &g->r);
+    return NULL;
+}
+
+/* Different actors run in parallel (ABI.md 8.1): while one actor's handler spins in wasm,
+ * another actor of the same runtime serves requests and the main thread delivers a message.
+ * With wasm run under one lock (the runtime's, or a process-wide one), both would wait for
+ * the spin to end: the trap would be recorded before they finish. */
+static void actors_run_in_parallel(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(300000000); /* the spin runs out of fuel in about 1 s */
+    REQUIRE(rt);
+    ec_actor *slow = spawn(rt, "httptest", "slow", NULL), *kv = spawn(rt, "kv", "kv", NULL);
+    ec_actor *cnt = spawn(rt, "counter", "counter", NULL);
+    REQUIRE(slow && kv && cnt);
+    unsigned ps = serve(slow, 0, 0), pk = serve(kv, 0, 0);
+    REQUIRE(ps && pk);
+    get_arg *g = calloc(1, sizeof *g);
+    REQUIRE(g);
+    g->port = ps;
+    g->path = "/slow";
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, get_thread, g) == 0);
+    int started = 0; /* its second wasm/call (the first is ec_init): the spin has begun */
+    for (int i = 0; i < 1000 && !started; i++)
+        if (!(started = count_type(rt, ec_actor_chain(slow), "wasm/call") == 2))
+            usleep(2000);
+    CHECK(started);
+    int served = 0;
+    resp *r = malloc(sizeof *r);
+    REQUIRE(r);
+    for (int i = 0; i < 20; i++)
+        served += req(NULL, pk, "GET", "/kv", NULL, NULL, 0, r) == 0 && r->status == 200;
+    free(r);
+    ec_runtime_lock(rt);
+    CHECK_OK(ec_runtime_send(rt, "counter", "inc", 3));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_runtime_unlock(rt);
+    CHECK(served == 20);
+    CHECK(count_type(rt, ec_actor_chain(cnt), "wasm/result") == 2);
+    CHECK(count_type(rt, ec_actor_chain(slow), "wasm/trap") == 0); /* still spinning */
+    pthread_join(th, NULL);
+    CHECK(g->rc == 0 && g->r.status == 500); /* out of fuel: a trap */
+    CHECK(count_type(rt, ec_actor_chain(slow), "wasm/trap") == 1);
+    ec_runtime_lock(rt);
+    CHECK(check_nesting(ec_actor_chain(kv)) == 20);
+    ec_runtime_unlock(rt);
+    free(g);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* An actor requests, over HTTP, a service another actor of its own process serves: that
+ * actor's handler runs while the first waits in http_request (ABI.md 8.2). It used to wait
+ * for the first to time out. Both chains replay identically. */
+static void requests_own_process(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *back = spawn(rt, "httptest", "back", NULL);
+    REQUIRE(back);
+    unsigned pb = serve(back, 0, 0);
+    REQUIRE(pb);
+    char url[128], allow0[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", pb);
+    snprintf(allow0, sizeof allow0, "127.0.0.1:%u", pb);
+    const char *allow[] = {allow0};
+    REQUIRE_OK(ec_runtime_http_allow(rt, allow, 1, 3000));
+    ec_actor *front = spawn(rt, "httptest", "front", url);
+    REQUIRE(front);
+    unsigned pf = serve(front, 0, 0);
+    REQUIRE(pf);
+    resp *r = malloc(sizeof *r);
+    REQUIRE(r);
+    for (int i = 0; i < 3; i++) {
+        CHECK(req(NULL, pf, "GET", "/fetch", NULL, NULL, 0, r) == 0 && r->status == 200);
+        CHECK(strcmp(r->body, "status 200 GET /echo 0") == 0);
+    }
+    free(r);
+    ec_runtime_lock(rt);
+    CHECK(count_type(rt, ec_actor_chain(back), "http/request") == 3);
+    CHECK(replays_identically(ec_actor_chain(front), "httptest"));
+    CHECK(replays_identically(ec_actor_chain(back), "httptest"));
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* Two actors, each handling a request on its server's thread, each asking the other
+ * (msg_request) once both are running: the first to ask waits for the other, the second
+ * would close a cycle of waits and gets EBUSY instead of a deadlock; then the first gets its
+ * answer. (The spins, about 1 s each, overlap: both clients start at once.) */
+static void request_cycle_refused(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(2000000000);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "a", "b"), *b = spawn(rt, "httptest", "b", "a");
+    REQUIRE(a && b);
+    get_arg *g = calloc(2, sizeof *g);
+    REQUIRE(g);
+    g[0].port = serve(a, 0, 30000);
+    g[1].port = serve(b, 0, 30000);
+    REQUIRE(g[0].port && g[1].port);
+    g[0].path = g[1].path = "/ask";
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        REQUIRE(pthread_create(&th[i], NULL, get_thread, &g[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    int busy = 0, pong = 0;
+    for (int i = 0; i < 2; i++) {
+        CHECK(g[i].rc == 0 && g[i].r.status == 200);
+        busy += strcmp(g[i].r.body, "error 5") == 0;
+        pong += strcmp(g[i].r.body, "reply pong") == 0;
+    }
+    CHECK(busy == 1 && pong == 1);
+    if (busy != 1 || pong != 1)
+        fprintf(stderr, "answers: '%s', '%s'\n", g[0].r.body, g[1].r.body);
+    ec_runtime_lock(rt);
+    CHECK(replays_identically(ec_actor_chain(a), "httptest"));
+    CHECK(replays_identically(ec_actor_chain(b), "httptest"));
+    ec_runtime_unlock(rt);
+    free(g);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 static void refuses_misuse(void)
 {
     scratch_begin();
@@ -536,6 +677,9 @@ int main(void)
     RUN(slow_actor_times_out);
     RUN(requests_from_actors);
     RUN(concurrent_clients);
+    RUN(actors_run_in_parallel);
+    RUN(requests_own_process);
+    RUN(request_cycle_refused);
     RUN(refuses_misuse);
     curl_global_cleanup();
     TEST_END();

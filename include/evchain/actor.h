@@ -14,9 +14,10 @@ extern "C" {
 
 #define EC_ABI_VERSION 1
 
-/* A runtime is driven from one thread at a time (it is not locked internally); runtimes may
- * live on different threads: wasm execution is serialized process-wide, since wasm2c's
- * runtime state is global. */
+/* A runtime is driven by one thread at a time unless its lock (ec_runtime_lock) is held
+ * around each call; its HTTP servers call into its actors from their own threads. Actors
+ * run in parallel on those threads, each one call at a time (docs/ABI.md section 1).
+ * Runtimes may live on different threads, and their wasm runs in parallel too. */
 typedef struct ec_runtime ec_runtime;
 typedef struct ec_actor ec_actor;
 
@@ -153,8 +154,10 @@ int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out
 
 /* The runtime's lock. HTTP servers call into actors from their own threads, taking it; while
  * any actor serves HTTP, a caller driving the runtime (ec_runtime_send, ec_runtime_run,
- * ec_runtime_stop...) holds it around each call. Recursive. Never hold it around
- * ec_runtime_free (which stops the servers and waits for their handlers). */
+ * ec_runtime_stop...) holds it around each call. Recursive. A call into an actor gives it
+ * up while the wasm runs (other threads' actors run meanwhile) and takes it back as it was.
+ * Never hold it around ec_runtime_free (which stops the servers and waits for their
+ * handlers). */
 void ec_runtime_lock(ec_runtime *rt);
 void ec_runtime_unlock(ec_runtime *rt);
 

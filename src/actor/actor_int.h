@@ -3,8 +3,11 @@
 #ifndef EVCHAIN_ACTOR_INT_H
 #define EVCHAIN_ACTOR_INT_H
 
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include "actor/wasm_tls.h" /* before <wasm-rt.h>: its call depth per thread */
 #include <wasm-rt.h>
 
 #include <evchain/actor.h>
@@ -68,8 +71,34 @@ typedef struct work {
     struct work *next;
 } work;
 
+/* A thread's part in the runtime (runtime.c), one per thread: the actor it waits to own, read
+ * by other threads under the runtime lock to find a wait that would close a cycle, and its
+ * nesting of executor calls. */
+typedef struct ec_exec_thread {
+    struct ec_actor *waiting_for;
+    int depth;
+} ec_exec_thread;
+
+/* The runtime lock (runtime.c). Every read or write of runtime state (actors, their chains,
+ * the queue and timers, modules, the store) is made holding it; wasm code runs without it,
+ * so that actors run in parallel on different threads, and each host call takes it back.
+ * Recursive, with its count kept here so that the executor can give it up entirely around a
+ * call and take it back as it was. owner: the holder's ec_exec_thread (atomic: a thread
+ * compares it to itself without holding the mutex). */
+typedef struct ec_rt_lock {
+    pthread_mutex_t m;
+    pthread_cond_t actor_free; /* broadcast when an actor is left by its owning thread */
+    _Atomic(ec_exec_thread *) owner;
+    unsigned count;
+} ec_rt_lock_t;
+
 struct ec_actor {
     struct ec_runtime *rt;
+    /* The thread running or about to run a call into this actor (NULL: none), and how many
+     * times it took it (nested: on_http, then the executor). Only that thread calls into
+     * the actor or appends to its chain; others wait (ec_actor_acquire). Under the lock. */
+    ec_exec_thread *owner;
+    unsigned owned;
     char *id;
     char *dir; /* <data>/actors/<id> */
     char *fs_root;
@@ -90,7 +119,8 @@ struct ec_actor {
     uint64_t fuel;
     uint64_t written;   /* fs_write and store_put bytes so far, against rt->write_budget */
     int on_stack;       /* a call into this actor is running: no re-entry, no stop */
-    int stop_requested; /* shutdown() called: stop after the current call */
+    int stop_requested; /* shutdown() called, or stopped while busy: stop after the call */
+    int stop_notify;    /* with stop_requested: tell the parent (not for a supervisor's stop) */
     char *stop_reason;
     int in_request; /* inside ec_handle_request: msg_reply allowed */
     uint8_t *reply;
@@ -120,6 +150,7 @@ struct ec_actor {
 };
 
 struct ec_runtime {
+    ec_rt_lock_t lock;
     char *data_dir, *cache_dir;
     ec_chain_store chain_store;
     ec_durability durability;
@@ -142,7 +173,6 @@ struct ec_runtime {
     uint64_t cp_every_events, cp_every_ns, cp_keep;
     work *timers; /* sorted by due_ns */
     char *store_dir;
-    int depth;               /* nested executor calls (request, spawn inside a call) */
     struct ec_http_rt *http; /* http_actor.c: the runtime lock, servers, client allow-list */
     /* Set while the runtime replays a chain (replay.c): every event is checked against the
      * recorded one and every host call answered from the chain, with no effect. */
@@ -155,6 +185,21 @@ struct ec_runtime {
 int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compiled);
 void ec_module_release(ec_runtime *rt, ec_module *m);
 void ec_module_free_all(ec_runtime *rt);
+
+/* runtime.c: the runtime lock (struct ec_rt_lock). drop: give it up entirely if this thread
+ * holds it, returning how many times it was taken (0: not held); restore: hold it exactly n
+ * times again (whatever a trap unwound past). */
+void ec_rt_lock(ec_runtime *rt);
+void ec_rt_unlock(ec_runtime *rt);
+unsigned ec_rt_lock_drop(ec_runtime *rt);
+void ec_rt_lock_restore(ec_runtime *rt, unsigned n);
+/* Own actor a for this thread (nested: counted), waiting while another thread owns it.
+ * EC_EDENIED, without waiting, when that wait would close a cycle (the owner waits, directly
+ * or through others, for an actor this thread owns). Takes the runtime lock itself. */
+int ec_actor_acquire(ec_actor *a);
+void ec_actor_release(ec_actor *a);
+/* This thread owns a (and is therefore the only one to call into it or append to it). */
+int ec_actor_mine(const ec_actor *a);
 
 /* runtime.c: the executor. Every call into an actor goes through exec_call. */
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);

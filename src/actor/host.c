@@ -102,8 +102,23 @@ static int is_effect(const char *type)
  * any other way. */
 static void fx_shutdown(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r);
 
+static int64_t host_call_locked(ec_actor *a, const char *type, cbuf *req, effect_fn fx, void *ctx,
+                                u32 out_ptr, u32 out_cap);
+
+/* Under the runtime lock, which the wasm runs without (runtime.c): everything a host call
+ * reads or changes may be shared with actors running on other threads. A trap on the way
+ * leaves it held; the executor puts it back as it was. */
 static int64_t host_call(ec_actor *a, const char *type, cbuf *req, effect_fn fx, void *ctx,
                          u32 out_ptr, u32 out_cap)
+{
+    ec_rt_lock(a->rt);
+    int64_t ret = host_call_locked(a, type, req, fx, ctx, out_ptr, out_cap);
+    ec_rt_unlock(a->rt);
+    return ret;
+}
+
+static int64_t host_call_locked(ec_actor *a, const char *type, cbuf *req, effect_fn fx, void *ctx,
+                                u32 out_ptr, u32 out_cap)
 {
     uint8_t h[EC_HASH_MAX];
     size_t hl = ec_hash_len(ec_chain_alg(a->chain));
@@ -256,6 +271,7 @@ static void fx_shutdown(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
     free(a->stop_reason);
     a->stop_reason = reason;
     a->stop_requested = 1; /* the executor stops the actor when this call returns */
+    a->stop_notify = 1;
     r->ret = 0;
 }
 
@@ -1172,13 +1188,20 @@ static void fx_request(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
         fail(r, ABI_ENOTFOUND, "actor %s has no ec_handle_request", c->to);
         return;
     }
-    if (t->on_stack) {
+    if (t->on_stack && ec_actor_mine(t)) {
         fail(r, ABI_EBUSY, "actor %s is busy (already in a call on this stack)", c->to);
+        return;
+    }
+    /* Owned for the whole exchange: a call from another thread would take its reply. When it
+     * is running on another thread, this waits, unless that thread waits for this one. */
+    if (ec_actor_acquire(t)) {
+        fail(r, ABI_EBUSY, "%s", ec_error_last() ? ec_error_last()->message : "busy");
         return;
     }
     /* The body is copied out of the caller's memory first: the callee runs in between. */
     uint8_t *body = malloc(c->len ? c->len : 1);
     if (!body) {
+        ec_actor_release(t);
         fail(r, ABI_EIO, "out of memory");
         return;
     }
@@ -1207,6 +1230,7 @@ static void fx_request(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
     free(t->reply);
     t->reply = NULL;
     t->replied = 0;
+    ec_actor_release(t);
 }
 
 u32 Z_envZ_msg_request(struct Z_env_instance_t *env, u32 to, u32 tl, u32 body, u32 len, u32 out,
@@ -1351,7 +1375,7 @@ static ec_actor *child_of(ec_actor *a, struct sup_ctx *c, hresp *r)
     ec_actor *ch = find_child(a, c->name);
     if (!ch)
         fail(r, ABI_ENOTFOUND, "no child %s", c->name);
-    else if (ch->on_stack) {
+    else if (ch->on_stack && ec_actor_mine(ch)) {
         fail(r, ABI_EBUSY, "child %s is on the call stack", c->name);
         return NULL;
     }
@@ -1381,6 +1405,11 @@ static void fx_restart(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
     ec_actor *ch = child_of(a, ctx, r);
     if (!ch)
         return;
+    if (ch->owner && !ec_actor_mine(ch)) {
+        fail(r, ABI_EBUSY, "child %s is running a call on another thread",
+             ((struct sup_ctx *)ctx)->name);
+        return;
+    }
     if (ec_actor_restart(ch)) {
         fail(r, ABI_EIO, "%s", ec_error_last() ? ec_error_last()->message : "restart failed");
         return;

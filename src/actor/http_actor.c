@@ -21,9 +21,12 @@ typedef struct ec_actor_http {
 } ec_actor_http;
 
 struct ec_http_rt {
-    pthread_mutex_t lock; /* recursive: a handler's call may nest (request, spawn) */
     char **allow;
     size_t nallow;
+    /* Lists replaced by ec_runtime_http_allow, kept until the runtime is freed: a request
+     * in flight (which runs without the runtime lock) may still be reading one. */
+    char ***retired;
+    size_t nretired;
     ec_http_client_options copts;
     ec_actor_http **served;
     size_t nserved;
@@ -34,24 +37,17 @@ int ec_http_rt_new(ec_runtime *rt)
     struct ec_http_rt *h = calloc(1, sizeof *h);
     if (!h)
         return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
-    pthread_mutexattr_t at;
-    pthread_mutexattr_init(&at);
-    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&h->lock, &at);
-    pthread_mutexattr_destroy(&at);
     ec_http_client_options co = EC_HTTP_CLIENT_OPTIONS_INIT;
     h->copts = co;
     rt->http = h;
     return 0;
 }
 
-static void free_allow(struct ec_http_rt *h)
+static void free_list(char **l)
 {
-    for (size_t k = 0; k < h->nallow; k++)
-        free(h->allow[k]);
-    free(h->allow);
-    h->allow = NULL;
-    h->nallow = 0;
+    for (size_t k = 0; l && l[k]; k++)
+        free(l[k]);
+    free(l);
 }
 
 void ec_http_rt_free(ec_runtime *rt)
@@ -66,20 +62,12 @@ void ec_http_rt_free(ec_runtime *rt)
         free(h->served[k]);
     }
     free(h->served);
-    free_allow(h);
-    pthread_mutex_destroy(&h->lock);
+    free_list(h->allow);
+    for (size_t k = 0; k < h->nretired; k++)
+        free_list(h->retired[k]);
+    free(h->retired);
     free(h);
     rt->http = NULL;
-}
-
-void ec_runtime_lock(ec_runtime *rt)
-{
-    pthread_mutex_lock(&rt->http->lock);
-}
-
-void ec_runtime_unlock(ec_runtime *rt)
-{
-    pthread_mutex_unlock(&rt->http->lock);
 }
 
 int ec_runtime_http_allow(ec_runtime *rt, const char *const *hosts, size_t n, unsigned timeout_ms)
@@ -87,21 +75,28 @@ int ec_runtime_http_allow(ec_runtime *rt, const char *const *hosts, size_t n, un
     if (!rt || (n && !hosts))
         return ec_error_set(EC_EINVAL, "ec_runtime_http_allow: rt and hosts are required");
     struct ec_http_rt *h = rt->http;
-    char **copy = calloc(n ? n : 1, sizeof *copy);
+    char **copy = calloc(n + 1, sizeof *copy); /* NULL-terminated */
     if (!copy)
         return ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory");
     for (size_t k = 0; k < n; k++) {
         if (!hosts[k] || !hosts[k][0] || !(copy[k] = strdup(hosts[k]))) {
-            for (size_t q = 0; q < k; q++)
-                free(copy[q]);
-            free(copy);
+            free_list(copy);
             return hosts[k] && hosts[k][0]
                        ? ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory")
                        : ec_error_set(EC_EINVAL, "ec_runtime_http_allow: host %zu is empty", k);
         }
     }
     ec_runtime_lock(rt);
-    free_allow(h);
+    if (h->allow) {
+        char ***r = realloc(h->retired, (h->nretired + 1) * sizeof *r);
+        if (!r) {
+            ec_runtime_unlock(rt);
+            free_list(copy);
+            return ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory");
+        }
+        h->retired = r;
+        h->retired[h->nretired++] = h->allow;
+    }
     h->allow = copy;
     h->nallow = n;
     h->copts.allow = (const char *const *)h->allow;
@@ -155,10 +150,17 @@ static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
     ec_actor *a = h->a;
     ec_runtime *rt = a->rt;
     ec_runtime_lock(rt);
-    int rc;
+    /* Owned from the request's record to the reply's: one unbroken stretch of its chain,
+     * whatever other threads call into it (they wait). */
+    int rc = ec_actor_acquire(a);
+    if (rc) {
+        ec_runtime_unlock(rt);
+        return rc;
+    }
     if (a->state != EC_ACTOR_RUNNING || !a->inst) {
         /* Answered 500 by the server and recorded by on_refused with this reason. */
         rc = ec_error_set(EC_EINVAL, "actor %s is %s", a->id, ec_actor_state_name(a->state));
+        ec_actor_release(a);
         ec_runtime_unlock(rt);
         return rc;
     }
@@ -188,6 +190,7 @@ static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
     if (rc == 0 && prev >= 0)
         ec_http_reply_hold(reply, ec_chain_count(a->chain) - 1);
     defer_end(a, prev);
+    ec_actor_release(a);
     ec_runtime_unlock(rt);
     return rc;
 }
@@ -197,6 +200,12 @@ static void on_refused(void *ctx, const ec_http_msg *refusal)
     ec_actor_http *h = ctx;
     ec_actor *a = h->a;
     ec_runtime_lock(a->rt);
+    /* Not inside another thread's call: the refusal goes between two of them. This thread
+     * owns nothing else, so the wait cannot close a cycle. */
+    if (ec_actor_acquire(a) != 0) {
+        ec_runtime_unlock(a->rt);
+        return;
+    }
     int prev = defer_begin(a);
     if (record_msg(a, EC_HTTP_EV_REFUSED, refusal, NULL) != 0) {
         /* The answer went out already; all that is left is to say the record failed. */
@@ -205,6 +214,7 @@ static void on_refused(void *ctx, const ec_http_msg *refusal)
                 refusal->status, e ? e->message : "failed");
     }
     defer_end(a, prev);
+    ec_actor_release(a);
     ec_runtime_unlock(a->rt);
 }
 
@@ -307,7 +317,13 @@ void ec_http_request_effect(ec_actor *a, const uint8_t *p, size_t n, ec_host_out
     ec_http_outcome out;
     int rc = ec_http_decode(&m, p, n); /* checked before: cannot fail */
     if (rc == 0) {
-        rc = ec_http_request(&out, &m, &a->rt->http->copts);
+        /* The exchange runs without the runtime lock: other actors run meanwhile, among them
+         * a service this actor requests in the same process. What it reads is its own: the
+         * options copied, the allow-list kept alive (retired, never freed, when replaced). */
+        ec_http_client_options co = a->rt->http->copts;
+        unsigned held = ec_rt_lock_drop(a->rt);
+        rc = ec_http_request(&out, &m, &co);
+        ec_rt_lock_restore(a->rt, held);
         ec_http_msg_clear(&m);
     }
     if (rc) {

@@ -14,8 +14,10 @@ set(EC_WASM_DEFS WASM_RT_MEMCHECK_SIGNAL_HANDLER=0
 file(GLOB EC_ACTOR_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/actor/*.c)
 set_source_files_properties(${EC_ACTOR_SOURCES} PROPERTIES COMPILE_DEFINITIONS
                             "${EC_WASM_DEFS}")
+# Its globals become thread-local through a header included first (wasm_tls.h says how).
 set_source_files_properties(${EC_WASM_RT_DIR}/wasm-rt-impl.c PROPERTIES COMPILE_DEFINITIONS
-                            "${EC_WASM_DEFS}" COMPILE_OPTIONS "-w")
+                            "${EC_WASM_DEFS}" COMPILE_OPTIONS
+                            "-w;-include;${CMAKE_SOURCE_DIR}/src/actor/wasm_tls.h")
 # Both libraries are made from evchain_obj's objects: the runtime joins them there.
 target_sources(evchain_obj PRIVATE ${EC_WASM_RT_DIR}/wasm-rt-impl.c)
 target_include_directories(evchain_obj PRIVATE ${EC_WASM_RT_DIR})

@@ -31,7 +31,8 @@ static const char *const cc_flags[] = {
     "-w",
     "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
     ("-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(EC_WASM_MAX_CALL_DEPTH))};
-#define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v1"
+/* v2: the call depth is thread-local (module_prelude); a v1 object names a global. */
+#define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v2"
 
 /* ---- the host interface, ABI v1 (docs/ABI.md section 2) ---- */
 
@@ -497,7 +498,7 @@ int ec_mkdir_p(const char *path)
 static void rm_tree_flat(const char *dir)
 {
     static const char *const names[] = {"in.wasm", "fuel.wasm", "actor.c", "actor.h",
-                                        "glue.c",  "out.so",    "log"};
+                                        "glue.c",  "out.so",    "log",     "prelude.h"};
     char p[4200];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         if (snprintf(p, sizeof p, "%s/%s", dir, names[k]) < (int)sizeof p)
@@ -511,10 +512,19 @@ static const char glue_src[] = "#include \"actor.h\"\n"
                                "const unsigned long ec_actor_instance_size = "
                                "sizeof(Z_actor_instance_t);\n";
 
+/* Included before the generated code: the call depth the prologues count is the host's
+ * thread-local one (actor/wasm_tls.h defines the same variable for the host; the two must
+ * agree, or the object fails to load with an undefined symbol). */
+static const char module_prelude[] =
+    "#include <stdint.h>\n"
+    "extern __thread uint32_t ec_wasm_depth_tls __attribute__((tls_model(\"initial-exec\")));\n"
+    "static inline uint32_t *ec_wasm_depth(void) { return &ec_wasm_depth_tls; }\n"
+    "#define wasm_rt_call_stack_depth (*ec_wasm_depth())\n";
+
 static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const char *name,
                           const char *so_path)
 {
-    char tmp[4200], in[4300], fuel[4300], csrc[4300], glue[4300], out[4300], log[4300];
+    char tmp[4200], in[4300], fuel[4300], csrc[4300], glue[4300], out[4300], log[4300], pre[4300];
     int rc = mkdir_p(rt->cache_dir);
     if (rc)
         return rc;
@@ -525,9 +535,11 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
     snprintf(fuel, sizeof fuel, "%s/fuel.wasm", tmp);
     snprintf(csrc, sizeof csrc, "%s/actor.c", tmp);
     snprintf(glue, sizeof glue, "%s/glue.c", tmp);
+    snprintf(pre, sizeof pre, "%s/prelude.h", tmp);
     snprintf(out, sizeof out, "%s/out.so", tmp);
     snprintf(log, sizeof log, "%s/log", tmp);
-    if ((rc = write_all(in, wasm, len)) || (rc = write_all(glue, glue_src, strlen(glue_src))))
+    if ((rc = write_all(in, wasm, len)) || (rc = write_all(glue, glue_src, strlen(glue_src))) ||
+        (rc = write_all(pre, module_prelude, strlen(module_prelude))))
         goto done;
     {
         /* Fuel: a call to env.log_execution at every function entry and loop head. */
@@ -555,6 +567,8 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
         cc[k++] = "gcc";
         for (size_t q = 0; q < sizeof cc_flags / sizeof cc_flags[0]; q++)
             cc[k++] = cc_flags[q];
+        cc[k++] = "-include";
+        cc[k++] = pre;
         cc[k++] = "-I";
         cc[k++] = tmp;
         cc[k++] = csrc;

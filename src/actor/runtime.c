@@ -11,10 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actor/wasm_tls.h" /* before the runtime's headers: its state per thread */
 #include <wasm-rt-impl.h>
 
 #include "core/internal.h"
 #include "actor/actor_int.h"
+
+/* wasm2c's per-call state, one copy per thread (wasm_tls.h): exported, every module's
+ * prologue and epilogue count calls in ec_wasm_depth_tls. */
+__thread uint32_t ec_wasm_depth_tls EC_WASM_TLS;
+__thread uint32_t ec_wasm_saved_depth_tls EC_WASM_TLS;
+__thread jmp_buf ec_wasm_jmp_buf_tls EC_WASM_TLS;
+__thread jmp_buf *ec_wasm_unwind_target_tls EC_WASM_TLS;
 
 int ec_mkdir_p(const char *path);
 int ec_host_anchor(void);
@@ -64,6 +72,126 @@ static char *xstrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* ---- the runtime lock and actor ownership (actor_int.h) ---- */
+
+static __thread ec_exec_thread exec_self;
+static int actor_stop_locked(ec_actor *a, const char *reason, int notify);
+
+void ec_rt_lock(ec_runtime *rt)
+{
+    ec_rt_lock_t *l = &rt->lock;
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) == &exec_self) {
+        l->count++;
+        return;
+    }
+    pthread_mutex_lock(&l->m);
+    atomic_store_explicit(&l->owner, &exec_self, memory_order_relaxed);
+    l->count = 1;
+}
+
+void ec_rt_unlock(ec_runtime *rt)
+{
+    ec_rt_lock_t *l = &rt->lock;
+    if (--l->count == 0) {
+        atomic_store_explicit(&l->owner, NULL, memory_order_relaxed);
+        pthread_mutex_unlock(&l->m);
+    }
+}
+
+unsigned ec_rt_lock_drop(ec_runtime *rt)
+{
+    ec_rt_lock_t *l = &rt->lock;
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) != &exec_self)
+        return 0;
+    unsigned n = l->count;
+    l->count = 1;
+    ec_rt_unlock(rt);
+    return n;
+}
+
+void ec_rt_lock_restore(ec_runtime *rt, unsigned n)
+{
+    ec_rt_lock_t *l = &rt->lock;
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) != &exec_self) {
+        if (n == 0)
+            return;
+        ec_rt_lock(rt);
+    }
+    l->count = n ? n : 1;
+    if (n == 0)
+        ec_rt_unlock(rt);
+}
+
+/* Wait for rt->lock.actor_free, holding the lock however many times on return as before. */
+static void rt_lock_wait(ec_runtime *rt)
+{
+    ec_rt_lock_t *l = &rt->lock;
+    unsigned n = l->count;
+    atomic_store_explicit(&l->owner, NULL, memory_order_relaxed);
+    pthread_cond_wait(&l->actor_free, &l->m);
+    atomic_store_explicit(&l->owner, &exec_self, memory_order_relaxed);
+    l->count = n;
+}
+
+void ec_runtime_lock(ec_runtime *rt)
+{
+    ec_rt_lock(rt);
+}
+
+void ec_runtime_unlock(ec_runtime *rt)
+{
+    ec_rt_unlock(rt);
+}
+
+int ec_actor_mine(const ec_actor *a)
+{
+    return a->owner == &exec_self;
+}
+
+int ec_actor_acquire(ec_actor *a)
+{
+    ec_runtime *rt = a->rt;
+    ec_rt_lock(rt);
+    while (a->owner && a->owner != &exec_self) {
+        /* Follow the owners' waits: reaching this thread means each would wait for the
+         * next for ever. No cycle exists before (every wait checks), so this ends. */
+        for (ec_exec_thread *t = a->owner; t; t = t->waiting_for ? t->waiting_for->owner : NULL) {
+            if (t == &exec_self) {
+                ec_rt_unlock(rt);
+                return ec_error_set(EC_EDENIED,
+                                    "actor %s: busy on another thread that waits for this one "
+                                    "(a cycle of calls)",
+                                    a->id);
+            }
+        }
+        exec_self.waiting_for = a;
+        rt_lock_wait(rt);
+        exec_self.waiting_for = NULL;
+    }
+    a->owner = &exec_self;
+    a->owned++;
+    ec_rt_unlock(rt);
+    return 0;
+}
+
+void ec_actor_release(ec_actor *a)
+{
+    ec_runtime *rt = a->rt;
+    ec_rt_lock(rt);
+    /* A stop asked for by another thread while this one owned the actor, and not made by
+     * the executor (its call failed, or there was no call): made now, before letting go. */
+    if (a->owned == 1 && a->stop_requested && !a->on_stack && a->state == EC_ACTOR_RUNNING &&
+        actor_stop_locked(a, a->stop_reason ? a->stop_reason : "shutdown", a->stop_notify) &&
+        !rt->quiet)
+        fprintf(stderr, "evchain: stopping actor %s: %s\n", a->id,
+                ec_error_last() ? ec_error_last()->message : "failed");
+    if (--a->owned == 0) {
+        a->owner = NULL;
+        pthread_cond_broadcast(&rt->lock.actor_free);
+    }
+    ec_rt_unlock(rt);
+}
+
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
 {
     ec_runtime_options def = EC_RUNTIME_OPTIONS_INIT;
@@ -78,6 +206,8 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     ec_runtime *rt = calloc(1, sizeof *rt);
     if (!rt)
         return ec_error_set(EC_ENOMEM, "ec_runtime_new: out of memory");
+    pthread_mutex_init(&rt->lock.m, NULL);
+    pthread_cond_init(&rt->lock.actor_free, NULL);
     const char *data = opts->data_dir ? opts->data_dir : "./evchain-data";
     char buf[4200];
     rt->data_dir = xstrdup(data);
@@ -240,6 +370,8 @@ void ec_runtime_free(ec_runtime *rt)
     free(rt->data_dir);
     free(rt->cache_dir);
     free(rt->store_dir);
+    pthread_cond_destroy(&rt->lock.actor_free);
+    pthread_mutex_destroy(&rt->lock.m);
     free(rt);
 }
 
@@ -362,8 +494,8 @@ static const char *trap_name(wasm_rt_trap_t t)
 
 /* The guarded call: everything between the setjmp in wasm_rt_impl_try and a trap's longjmp
  * stays inside this function, whose locals are not modified after the setjmp. The runtime's
- * jump buffer and saved depth are global: saved and restored so that a nested call (a
- * request inside a call) returns to its caller's handler. */
+ * jump buffer and saved depth are the thread's (wasm_tls.h): saved and restored so that a
+ * nested call (a request inside a call) returns to its caller's handler. */
 static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_t in_len,
                                    uint64_t arg, uint32_t *result)
 {
@@ -433,23 +565,26 @@ static int has_export(ec_module *m, int fn)
 
 static void notify_parent(ec_actor *a, uint32_t event);
 
-/* wasm2c's runtime state (jump buffer, call depth) is process-global: wasm runs on one
- * thread at a time, whatever the number of runtimes. Recursive: a call nests inside a host
- * call on the same thread. */
-static pthread_mutex_t wasm_lock;
-static pthread_once_t wasm_lock_once = PTHREAD_ONCE_INIT;
+static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
+                      const char *from, const uint8_t *link, size_t link_len, int32_t *ret);
 
-static void wasm_lock_init(void)
-{
-    pthread_mutexattr_t at;
-    pthread_mutexattr_init(&at);
-    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&wasm_lock, &at);
-    pthread_mutexattr_destroy(&at);
-}
-
+/* Own the actor (waiting while another thread runs a call into it), hold the runtime lock
+ * for everything but the wasm itself, and run the call. */
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret)
+{
+    int rc = ec_actor_acquire(a);
+    if (rc)
+        return rc;
+    ec_rt_lock(a->rt);
+    rc = exec_owned(a, fn, input, in_len, arg, from, link, link_len, ret);
+    ec_rt_unlock(a->rt);
+    ec_actor_release(a);
+    return rc;
+}
+
+static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
+                      const char *from, const uint8_t *link, size_t link_len, int32_t *ret)
 {
     ec_runtime *rt = a->rt;
     if (a->state != EC_ACTOR_RUNNING || !a->inst)
@@ -457,7 +592,7 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
                             ec_actor_state_name(a->state));
     if (a->on_stack)
         return ec_error_set(EC_EDENIED, "actor %s: already handling a call (no re-entry)", a->id);
-    if (rt->depth >= MAX_NESTING)
+    if (exec_self.depth >= MAX_NESTING)
         return ec_error_set(EC_EDENIED, "actor %s: calls nested deeper than %d", a->id,
                             MAX_NESTING);
     if (!has_export(a->mod, fn))
@@ -502,13 +637,17 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     }
     a->fuel = rt->fuel;
     a->host_trap[0] = 0;
-    rt->depth++;
+    exec_self.depth++;
     uint32_t result = 0;
-    pthread_once(&wasm_lock_once, wasm_lock_init);
-    pthread_mutex_lock(&wasm_lock);
+    /* The wasm runs without the runtime lock (other actors run meanwhile; its host calls take
+     * the lock back), except in a replay, which holds it throughout: rt->replay is then
+     * set for the whole runtime. A trap in a host call unwinds past its unlock: restored. */
+    unsigned held = rt->lock.count;
+    if (!rt->replay)
+        ec_rt_lock_drop(rt);
     wasm_rt_trap_t t = guarded_call(a, fn, input, in_len, arg, &result);
-    pthread_mutex_unlock(&wasm_lock);
-    rt->depth--;
+    ec_rt_lock_restore(rt, held);
+    exec_self.depth--;
     a->on_stack = 0;
     if (fn == FN_HTTP)
         a->in_http = 0;
@@ -558,7 +697,7 @@ int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t
     if (rc == 0)
         rc = ec_actor_after_call(a); /* a state/snapshot every N calls (snapshot.c) */
     if (rc == 0 && a->stop_requested)
-        rc = ec_actor_stop(a, a->stop_reason ? a->stop_reason : "shutdown", 1);
+        rc = ec_actor_stop(a, a->stop_reason ? a->stop_reason : "shutdown", a->stop_notify);
     return rc;
 }
 
@@ -834,8 +973,30 @@ int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
 
 int ec_actor_stop(ec_actor *a, const char *reason, int notify)
 {
+    ec_rt_lock(a->rt);
+    int rc = actor_stop_locked(a, reason, notify);
+    ec_rt_unlock(a->rt);
+    return rc;
+}
+
+static int actor_stop_locked(ec_actor *a, const char *reason, int notify)
+{
     if (a->state != EC_ACTOR_RUNNING)
         return 0;
+    if (a->owner && !ec_actor_mine(a)) {
+        /* Busy on another thread: that thread stops it when it lets go (ec_actor_release),
+         * as after shutdown(). Waiting here instead could close a cycle of waits. */
+        if (!a->stop_requested) {
+            char *r = strdup(reason);
+            if (!r)
+                return ec_error_set(EC_ENOMEM, "actor %s: out of memory", a->id);
+            free(a->stop_reason);
+            a->stop_reason = r;
+            a->stop_requested = 1;
+            a->stop_notify = notify;
+        }
+        return 0;
+    }
     if (a->on_stack)
         return ec_error_set(EC_EDENIED, "actor %s: cannot stop while it is running a call", a->id);
     uint8_t small[320];
