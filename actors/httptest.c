@@ -9,6 +9,7 @@
  *   /fetch     http_request to the URL given as the actor's argument, body = its result
  *   /badreq    http_request with a malformed payload: EINVAL (nothing recorded), then 200
  *   /small     http_request with a 16-byte buffer: ETOOBIG (recorded), then 200
+ *   /spin      spins for 1e6 loop turns, then 200 "spun" (a fixed amount of CPU: a benchmark)
  *   /ask       spins for about 3e8 loop turns, then msg_request to the actor named by the
  *              argument: 200 "reply R" (its reply) or "error E" (the ABI code)
  * A request (msg_request) is answered "pong".
@@ -114,6 +115,11 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
             k += bl;
         }
         return ec_http_reply(200, "text/plain", out, k);
+    }
+    if (is(&v, "/spin")) {
+        for (u32 i = 0; i < 1000000u; i++)
+            sink++;
+        return ec_http_reply(200, "text/plain", "spun", 4);
     }
     if (is(&v, "/ask")) {
         for (u32 i = 0; i < 300000000u; i++)

@@ -3,7 +3,10 @@
  * The actor path (`http.serve`): the kv actor served by the runtime, its chain on disk under
  * batch durability, against the same actor, runtime and server with recording off (events
  * discarded: the limit, measured in the same run). The module path (`http.serve_module`,
- * `http.serve_memory`): the server with a handler appending two events per request. */
+ * `http.serve_memory`): the server with a handler appending two events per request.
+ * Actors in parallel (`http.parallel_actors`): two actors of one runtime serving CPU-bound
+ * requests, one connection each, against one actor given both connections; that speedup
+ * over the machine's own speedup for a C loop on two threads. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -195,7 +198,16 @@ static void pairs_print(const char *name, const pairs *p)
     printf("  (median %.3f)\n", pairs_median(p));
 }
 
-static int run_load(unsigned port, unsigned long n, result *out);
+static int run_load_on(const unsigned *ports, int conns, unsigned long n, result *out);
+
+/* CONNS connections of n requests each against the server on port. */
+static int run_load(unsigned port, unsigned long n, result *out)
+{
+    unsigned ports[64];
+    for (int i = 0; i < CONNS; i++)
+        ports[i] = port;
+    return run_load_on(ports, CONNS, n, out);
+}
 
 /* One timed run: CONNS connections of n requests each against a fresh server. */
 static int run(bench_ctx *b, unsigned long n, result *out)
@@ -211,21 +223,21 @@ static int run(bench_ctx *b, unsigned long n, result *out)
     return rc || b->failed ? -1 : 0;
 }
 
-/* CONNS connections of n requests each against the server on port. */
-static int run_load(unsigned port, unsigned long n, result *out)
+/* conns connections (connection i to ports[i]) of n requests each. */
+static int run_load_on(const unsigned *ports, int conns, unsigned long n, result *out)
 {
     loader l[64];
     pthread_t t[64];
-    double *lat = malloc(sizeof(double) * n * CONNS);
+    double *lat = malloc(sizeof(double) * n * (size_t)conns);
     if (!lat)
         return -1;
     double t0 = bench_now();
-    for (int i = 0; i < CONNS; i++) {
-        l[i] = (loader){port, n, lat + (size_t)i * n, 0};
+    for (int i = 0; i < conns; i++) {
+        l[i] = (loader){ports[i], n, lat + (size_t)i * n, 0};
         pthread_create(&t[i], NULL, load_main, &l[i]);
     }
     int failed = 0;
-    for (int i = 0; i < CONNS; i++) {
+    for (int i = 0; i < conns; i++) {
         pthread_join(t[i], NULL);
         failed |= l[i].failed;
     }
@@ -234,7 +246,7 @@ static int run_load(unsigned port, unsigned long n, result *out)
         free(lat);
         return -1;
     }
-    size_t total = n * CONNS;
+    size_t total = n * (size_t)conns;
     qsort(lat, total, sizeof *lat, cmp_d);
     out->rps = (double)total / dt;
     out->p50_us = lat[total / 2] * 1e6;
@@ -502,6 +514,73 @@ static int actor_best(unsigned long n, result *on, result *off, result *mem, uin
     return 0;
 }
 
+/* ---- 3. actors in parallel ---- */
+
+static char spin_module[1200];
+
+/* Two actors of one runtime (chains in memory) handling GET /spin, a fixed amount of wasm
+ * CPU each: *one, two connections to the first actor (its requests one at a time); *two, one
+ * connection to each. req/s. */
+static int run_parallel(unsigned long n, double *one, double *two)
+{
+    char data[128];
+    snprintf(data, sizeof data, "%s/par%d", actor_root, actor_runs++);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.data_dir = data;
+    o.cache_dir = actor_cache;
+    o.quiet = 1;
+    o.chain_store = EC_CHAIN_STORE_MEMORY;
+    ec_runtime *rt = NULL;
+    if (ec_runtime_new(&rt, &o) != 0)
+        return -1;
+    ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;
+    ec_actor_http_options ho = EC_ACTOR_HTTP_OPTIONS_INIT;
+    ho.timeout_ms = 30000;
+    ec_actor *a[2] = {NULL, NULL};
+    unsigned port[2] = {0, 0};
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        ao.id = i ? "spin2" : "spin1";
+        rc = ec_runtime_spawn(rt, spin_module, &ao, &a[i]);
+        if (rc == 0)
+            rc = ec_actor_serve_http(a[i], &ho, &port[i]);
+    }
+    const char *saved = load_request;
+    load_request = "GET /spin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    result r;
+    unsigned same[2] = {port[0], port[0]};
+    if (rc == 0 && (rc = run_load_on(same, 2, n, &r)) == 0)
+        *one = r.rps;
+    if (rc == 0 && (rc = run_load_on(port, 2, n, &r)) == 0)
+        *two = r.rps;
+    load_request = saved;
+    ec_runtime_free(rt);
+    return rc;
+}
+
+/* The limit: the machine's own speedup for CPU-bound work on two threads against one. */
+static void *spin_c(void *arg)
+{
+    volatile unsigned long sink = 0;
+    for (unsigned long i = 0, n = *(unsigned long *)arg; i < n; i++)
+        sink++;
+    return NULL;
+}
+
+static double c_speedup(unsigned long turns)
+{
+    unsigned long both = 2 * turns;
+    double t0 = bench_now();
+    spin_c(&both);
+    double t1 = bench_now();
+    pthread_t th;
+    pthread_create(&th, NULL, spin_c, &turns);
+    spin_c(&turns);
+    pthread_join(th, NULL);
+    double t2 = bench_now();
+    return (t1 - t0) / (t2 - t1);
+}
+
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -537,8 +616,28 @@ int main(int argc, char **argv)
     if (a_rc != 0)
         fprintf(stderr, "bench_http: the actor path failed (%s): %s\n", kv_module,
                 ec_error_last() ? ec_error_last()->message : "a run failed");
+    /* Pairs (actors, then the C spin) alternate, as for the targets above. */
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(spin_module, sizeof spin_module, "%s/actors/httptest.wasm", dirname(self));
+    double par_one = 0, par_two = 0, par_c = 0, par_ratio[3];
+    unsigned long pn = bench_scaled(300);
+    int p_rc = a_rc;
+    for (int rep = 0; rep < 3 && p_rc == 0; rep++) {
+        double one = 0, two = 0;
+        p_rc = run_parallel(pn, &one, &two);
+        double c = c_speedup(200000000ul);
+        par_ratio[rep] = one > 0 && c > 0 ? two / one / c : 0;
+        if (two / (one > 0 ? one : 1) > par_two / (par_one > 0 ? par_one : 1)) {
+            par_one = one;
+            par_two = two;
+            par_c = c;
+        }
+    }
+    if (p_rc != 0)
+        fprintf(stderr, "bench_http: the parallel actors failed (%s): %s\n", spin_module,
+                ec_error_last() ? ec_error_last()->message : "a run failed");
     nftw(actor_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    if (a_rc != 0)
+    if (a_rc != 0 || p_rc != 0)
         return 1;
     printf("http actor: kv actor, %d keep-alive connections x %lu GET /kv/item per run, best of "
            "%d (paired with the limit)\n",
@@ -555,6 +654,16 @@ int main(int argc, char **argv)
     printf("events recorded: %llu (5 per GET: http/request, wasm/call, http/response and its "
            "result, wasm/result), chains %s\n",
            (unsigned long long)a_events, a_intact ? "verified intact" : "FAILED verification");
+
+    qsort(par_ratio, 3, sizeof par_ratio[0], cmp_d);
+    printf("http actors in parallel: two actors of one runtime, GET /spin (1e6 wasm loop turns), "
+           "%lu requests per connection, best of 3\n",
+           pn);
+    printf("one actor, 2 connections: %7.1f req/s (its requests one at a time)\n", par_one);
+    printf("two actors, 1 connection each: %7.1f req/s: speedup %.2f\n", par_two,
+           par_two / par_one);
+    printf("limit: the same machine's speedup for a C loop on 2 threads against 1: %.2f\n", par_c);
+    printf("  ratio (median of 3 pairs): %.3f\n", par_ratio[1]);
 
     /* 2. The module path. */
     char dir[] = "/tmp/bench_http.XXXXXX";
@@ -631,5 +740,6 @@ int main(int argc, char **argv)
     if (disk)
         printf("http.serve_module: %.3f\n", pairs_median(&d_pairs));
     printf("http.serve: %.3f\n", pairs_median(&a_pairs));
+    printf("http.parallel_actors: %.3f\n", par_ratio[1]);
     return intact && a_intact ? 0 : 1;
 }
