@@ -556,7 +556,9 @@ static void limits_of_connections_and_headers(void)
     setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char out[4096];
     CHECK(recv(fds[2], out, sizeof out, 0) < 0); /* nothing within 200 ms */
+    pthread_mutex_lock(&c.mu); /* the worker writes it under the lock */
     CHECK(c.n == 0);
+    pthread_mutex_unlock(&c.mu);
     close(fds[0]);
     tv.tv_sec = 3;
     setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
