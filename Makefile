@@ -3,15 +3,18 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 BUILD_REL  ?= build-release
+BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 FUZZ_SECONDS ?= 5
 # Builds print only what matters (warnings, errors); pipefail keeps their exit status.
+empty :=
+space := $(empty) $(empty)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET := | grep -v -E '^\[ *[0-9]+%\] (Built target|Building|Linking)' || test $$? -eq 1
 
-.PHONY: all deps build build-release test test-normal test-asan run bench fuzz fuzz-build install stress clean format
+.PHONY: all deps build build-release test test-normal test-asan test-tsan run bench fuzz fuzz-build install stress clean format
 
 all: build
 
@@ -40,6 +43,19 @@ test-asan: build-asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVCHAIN_SANITIZED=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+# ThreadSanitizer over the programs that run threads: HTTP servers calling into actors in
+# parallel, the disk backend's flusher and the crash tests' writers. Only those are built.
+TSAN_TESTS := test_http_actor test_http_server test_http_client test_core test_disk test_crash
+$(BUILD_TSAN)/CMakeCache.txt:
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_TSAN=ON >/dev/null
+
+test-tsan: deps $(BUILD_TSAN)/CMakeCache.txt
+	@echo "== tests (ThreadSanitizer: $(TSAN_TESTS))"
+	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target evchain_actors evchain_cli $(TSAN_TESTS) \
+	  -- --no-print-directory -s $(QUIET)
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	  ctest --output-on-failure -j $(JOBS) -R '^($(subst $(space),|,$(TSAN_TESTS)))$$'
+
 # -O3 (CMake's Release) sees through more code than -O2 and warns of more maybe-uninitialized
 # variables: a build a user may pick must compile too (-Werror), so it is built, not run.
 $(BUILD_REL)/CMakeCache.txt:
@@ -49,7 +65,7 @@ build-release: deps $(BUILD_REL)/CMakeCache.txt
 	@echo "== release build (-O3, compiled only)"
 	@cmake --build $(BUILD_REL) -j $(JOBS) -- --no-print-directory -s $(QUIET)
 
-test: test-normal test-asan build-release fuzz-short
+test: test-normal test-asan test-tsan build-release fuzz-short
 
 $(BUILD_FUZZ)/CMakeCache.txt:
 	@CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_FUZZ=ON >/dev/null
@@ -80,4 +96,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_REL) $(BUILD_TSAN)
