@@ -53,7 +53,7 @@ test-tsan: deps $(BUILD_TSAN)/CMakeCache.txt
 	@echo "== tests (ThreadSanitizer: $(TSAN_TESTS))"
 	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target evchain_actors evchain_cli $(TSAN_TESTS) \
 	  -- --no-print-directory -s $(QUIET)
-	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:exitcode=66 EVCHAIN_SANITIZED=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '^($(subst $(space),|,$(TSAN_TESTS)))$$'
 
 # -O3 (CMake's Release) sees through more code than -O2 and warns of more maybe-uninitialized

@@ -10,7 +10,7 @@
  *   /badreq    http_request with a malformed payload: EINVAL (nothing recorded), then 200
  *   /small     http_request with a 16-byte buffer: ETOOBIG (recorded), then 200
  *   /spin      spins for 1e6 loop turns, then 200 "spun" (a fixed amount of CPU: a benchmark)
- *   /ask       spins for about 3e8 loop turns, then msg_request to the actor named by the
+ *   /ask       spins for 1e9 loop turns (about 1.5 s), then msg_request to the actor named by the
  *              argument: 200 "reply R" (its reply) or "error E" (the ABI code)
  * A request (msg_request) is answered "pong".
  * A message makes it try http_respond outside ec_handle_http; it returns what it got. */
@@ -122,7 +122,7 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
         return ec_http_reply(200, "text/plain", "spun", 4);
     }
     if (is(&v, "/ask")) {
-        for (u32 i = 0; i < 300000000u; i++)
+        for (u32 i = 0; i < 1000000000u; i++)
             sink++;
         static char got[64];
         i32 rc = ec_msg_request(url, url_len, "ping", 4, got, sizeof got);

@@ -2,7 +2,7 @@
  * killed with SIGKILL at random moments (also while it opens and recovers the chain); after
  * every kill the chain must reopen, hold every event whose append had returned, byte for byte,
  * and verify. `always` with one thread, then `batch` with four. EVCHAIN_STRESS=1 runs longer;
- * EVCHAIN_SANITIZED=1 (the ASan run) fewer. */
+ * EVCHAIN_SANITIZED=1 (the ASan and TSan runs) fewer. */
 #include "disk_util.h"
 #include <dirent.h>
 #include <pthread.h>
