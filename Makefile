@@ -88,6 +88,7 @@ bench: build
 
 stress: build
 	@EVCHAIN_STRESS=1 $(BUILD)/test_crash
+	@EVCHAIN_STRESS=1 EVCHAIN_BUILD=$(BUILD) $(BUILD)/test_http_actor
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX) >/dev/null && echo "installed into $(PREFIX)"

@@ -653,7 +653,7 @@ static void request_cycle_refused(void)
  * clients on one of them), an actor requesting another over HTTP inside its handler, and
  * the main thread delivering messages. Then each chain is whole (each request one unbroken
  * stretch), verifies, and replays identically from disk. make test also runs this under
- * ThreadSanitizer. */
+ * ThreadSanitizer; make stress runs it 20 times longer. */
 typedef struct load_arg {
     unsigned port;
     const char *method, *path, *body;
@@ -705,7 +705,8 @@ static void parallel_stress(void)
     CHECK(req(NULL, p1, "PUT", "/kv/k", NULL, "\"v\"", 3, r) == 0 && r->status == 201);
     CHECK(req(NULL, p2, "PUT", "/kv/k", NULL, "\"v\"", 3, r) == 0 && r->status == 201);
     free(r);
-    enum { N = 30, T = 4 };
+    enum { T = 4 };
+    const int N = getenv("EVCHAIN_STRESS") ? 600 : 30; /* make stress: longer */
     load_arg la[T] = {{p1, "GET", "/kv/k", NULL, N, 0},
                       {p1, "PUT", "/kv/k", "\"w\"", N, 0},
                       {p2, "GET", "/kv/k", NULL, N, 0},
