@@ -1031,6 +1031,9 @@ int ec_actor_restart(ec_actor *a)
     }
     a->state = EC_ACTOR_RUNNING;
     a->reason[0] = 0;
+    /* A stop asked for before it trapped (shutdown(), or a supervisor's stop while it ran on
+     * another thread) was for the old instance, not this one. */
+    a->stop_requested = 0;
     int rc = record_start(a, "actor/restart");
     if (rc == 0)
         rc = actor_instantiate(a);
