@@ -1,10 +1,12 @@
 #!/bin/sh
 # scripts/demo.sh BUILD_DIR: what `make run` shows: a small group of example actors (a
 # counter in the shared store, a ping-pong pair, a supervisor whose crasher child traps and
-# is restarted, a file user, and the kv actor serving a JSON API over HTTP) started from a
-# manifest and served; work is sent to them with `evchain send` and curl; they are stopped;
+# is restarted, a file user, the kv actor serving a JSON API over HTTP, and a summary actor
+# serving what it fetches from the kv actor, in the same process) started from a manifest
+# and served; work is sent to them with `evchain send` and curl; they are stopped;
 # then every chain is verified and listed, replayed, checked against its signed checkpoint,
-# and the file user migrated with its sandbox. EVCHAIN_DEMO_HTTP sets the kv actor's address.
+# and the file user migrated with its sandbox. EVCHAIN_DEMO_HTTP sets the kv actor's address
+# (the summary actor takes the next port).
 set -eu
 B=${1:-build}
 EV=$B/evchain
@@ -22,15 +24,18 @@ cleanup() {
 trap cleanup EXIT INT TERM
 say() { printf '\n== %s\n' "$*"; }
 HTTP=${EVCHAIN_DEMO_HTTP:-127.0.0.1:8080}
+SHTTP=${HTTP%:*}:$((${HTTP##*:} + 1))
 
 cat >"$D/group.json" <<JSON
-{"actors": [
+{"http_allow": ["$HTTP"],
+ "actors": [
   {"id": "counter", "module": "$A/counter.wasm"},
   {"id": "ping", "module": "$A/pingpong.wasm", "args": "pong"},
   {"id": "pong", "module": "$A/pingpong.wasm", "args": "ping"},
   {"id": "sup", "module": "$A/supervisor.wasm"},
   {"id": "files", "module": "$A/files.wasm", "env": ["GREETING"]},
-  {"id": "kv", "module": "$A/kv.wasm", "http": "$HTTP"}],
+  {"id": "kv", "module": "$A/kv.wasm", "http": "$HTTP"},
+  {"id": "summary", "module": "$A/summary.wasm", "args": "http://$HTTP/kv", "http": "$SHTTP"}],
  "messages": [{"to": "counter", "body": "inc"}]}
 JSON
 
@@ -68,6 +73,8 @@ show "$U/kv/project"
 show "$U/kv"
 show -X DELETE "$U/kv/greeting"
 show "$U/kv/greeting"
+say "the summary actor fetches the kv actor's list over HTTP, in the same process"
+show "http://$SHTTP/summary"
 sleep 0.5
 
 say "stopping the runtime"
@@ -94,6 +101,7 @@ say "replay: each actor rebuilt from its chain alone, every event reproduced byt
 "$EV" replay "$D/actors/counter/chain" --cache "$B/actor-cache"
 "$EV" replay "$D/actors/sup.crasher/chain" --cache "$B/actor-cache"
 "$EV" replay "$D/actors/kv/chain" --cache "$B/actor-cache"
+"$EV" replay "$D/actors/summary/chain" --cache "$B/actor-cache" # its fetch answered from the chain
 
 say "what an auditor checks with only the runtime's verifier key ($D/runtime.vkey)"
 C=$D/actors/counter/chain
