@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli_http.sh: `evchain run --http` end to end with curl(1) over loopback: the kv actor
 # served (PUT/GET/DELETE/list, 413, the chain verified and decoded), the summary actor calling
-# the kv service in another process through --http-allow (and denied without it), usage
+# the kv service in another process through --http-allow (and denied without it), and in its
+# own process (one manifest), usage
 # errors; then, when `evchain replay` exists, both chains replayed with the services gone
 # (and without a network namespace's interfaces when unshare allows it): identical. $1 is the
 # evchain binary.
@@ -138,6 +139,24 @@ stop "$T/mdata" "$MAN"
 [ "$STOPPED" -eq 0 ] && ok || bad "manifest run exited $STOPPED"
 PIDS=
 expect 0 "$EV" verify "$T/mdata/actors/m1/chain"
+
+# ---- one process: the summary actor calling the kv actor of its own group ----
+# (actors run in parallel: the kv actor's handler runs while the summary's waits for it)
+P1=$((20000 + $$ % 20000))
+P2=$((P1 + 1))
+printf '{"http_allow":["127.0.0.1:%s"],"actors":[{"id":"kv","module":"%s/kv.wasm","http":"127.0.0.1:%s"},{"id":"sum","module":"%s/summary.wasm","args":"http://127.0.0.1:%s/kv","http":"127.0.0.1:%s"}]}' \
+  "$P1" "$AK" "$P1" "$AK" "$P1" "$P2" >"$T/both.json"
+start both --manifest "$T/both.json" --data-dir "$T/bdata"
+BOTH=$LAST
+call b1 -X PUT --data '1' "http://127.0.0.1:$P1/kv/one"
+status b1 201
+call b2 "http://127.0.0.1:$P2/summary"
+status b2 200
+has "$T/b2" '"status":200'
+stop "$T/bdata" "$BOTH"
+[ "$STOPPED" -eq 0 ] && ok || bad "one-process run exited $STOPPED"
+PIDS=
+expect 0 "$EV" verify --links "$T/bdata"
 
 # ---- usage ----
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u1" --http nonsense --no-checkpoints
