@@ -304,8 +304,9 @@ static int serve(ec_runtime *rt, const char *data_dir)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int stop = 0;
-    /* HTTP handlers run on the servers' threads under the runtime lock; this loop takes it
-     * for each step, and wakes often enough to deliver the messages they queue. */
+    /* HTTP handlers run on the servers' threads, recording under the runtime lock (their
+     * actors' wasm runs without it); this loop takes it for each step, and wakes often
+     * enough to deliver the messages they queue. */
     int cap_ms = http_serving ? 20 : 1000;
     while (!stop && !stop_flag) {
         ec_runtime_lock(rt);
