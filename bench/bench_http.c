@@ -427,24 +427,34 @@ static int one_request(unsigned port, const char *req)
     return status;
 }
 
+/* A runtime in a fresh folder under actor_root (named tag<n>), quiet, with the options o
+ * has set otherwise; NULL when it cannot start. */
+static ec_runtime *fresh_runtime(const char *tag, ec_runtime_options *o)
+{
+    char data[128];
+    snprintf(data, sizeof data, "%s/%s%d", actor_root, tag, actor_runs++);
+    o->data_dir = data;
+    o->cache_dir = actor_cache;
+    o->quiet = 1;
+    ec_runtime *rt = NULL;
+    int rc = ec_runtime_new(&rt, o);
+    o->data_dir = NULL; /* copied by ec_runtime_new; data goes out of scope */
+    return rc == 0 ? rt : NULL;
+}
+
 /* The kv actor served by a fresh runtime, its chain discarded (recorded 0), on disk under
  * batch (1) or in memory (2); one key stored, then the load: GETs of that key. *events: the
  * chain's length after. */
 static int run_actor(int recorded, unsigned long n, result *out, uint64_t *events, int *intact)
 {
-    char data[128];
-    snprintf(data, sizeof data, "%s/run%d", actor_root, actor_runs++);
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.data_dir = data;
-    o.cache_dir = actor_cache;
-    o.quiet = 1;
     o.durability = EC_DURABLE_BATCH;
     if (!recorded)
         o.backend_new = discard_new;
     if (recorded == 2)
         o.chain_store = EC_CHAIN_STORE_MEMORY;
-    ec_runtime *rt = NULL;
-    if (ec_runtime_new(&rt, &o) != 0)
+    ec_runtime *rt = fresh_runtime("run", &o);
+    if (!rt)
         return -1;
     ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;
     ao.id = "kv";
@@ -523,15 +533,10 @@ static char spin_module[1200];
  * connection to each. req/s. */
 static int run_parallel(unsigned long n, double *one, double *two)
 {
-    char data[128];
-    snprintf(data, sizeof data, "%s/par%d", actor_root, actor_runs++);
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.data_dir = data;
-    o.cache_dir = actor_cache;
-    o.quiet = 1;
     o.chain_store = EC_CHAIN_STORE_MEMORY;
-    ec_runtime *rt = NULL;
-    if (ec_runtime_new(&rt, &o) != 0)
+    ec_runtime *rt = fresh_runtime("par", &o);
+    if (!rt)
         return -1;
     ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;
     ec_actor_http_options ho = EC_ACTOR_HTTP_OPTIONS_INIT;

@@ -572,6 +572,18 @@ static void actors_run_in_parallel(void)
     scratch_end();
 }
 
+/* The httptest actor "front", its /fetch getting path from 127.0.0.1:port (allowed). */
+static ec_actor *spawn_fetcher(ec_runtime *rt, unsigned port, const char *path, unsigned timeout_ms)
+{
+    char url[128], allow0[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    snprintf(allow0, sizeof allow0, "127.0.0.1:%u", port);
+    const char *allow[] = {allow0};
+    if (ec_runtime_http_allow(rt, allow, 1, timeout_ms) != 0)
+        return NULL;
+    return spawn(rt, "httptest", "front", url);
+}
+
 /* An actor requests, over HTTP, a service another actor of its own process serves: that
  * actor's handler runs while the first waits in http_request (ABI.md 8.2). It used to wait
  * for the first to time out. Both chains replay identically. */
@@ -584,12 +596,7 @@ static void requests_own_process(void)
     REQUIRE(back);
     unsigned pb = serve(back, 0, 0);
     REQUIRE(pb);
-    char url[128], allow0[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", pb);
-    snprintf(allow0, sizeof allow0, "127.0.0.1:%u", pb);
-    const char *allow[] = {allow0};
-    REQUIRE_OK(ec_runtime_http_allow(rt, allow, 1, 3000));
-    ec_actor *front = spawn(rt, "httptest", "front", url);
+    ec_actor *front = spawn_fetcher(rt, pb, "/echo", 3000);
     REQUIRE(front);
     unsigned pf = serve(front, 0, 0);
     REQUIRE(pf);
@@ -691,12 +698,7 @@ static void parallel_stress(void)
     REQUIRE(kv1 && kv2 && cnt);
     unsigned p1 = serve(kv1, 0, 0), p2 = serve(kv2, 0, 0);
     REQUIRE(p1 && p2);
-    char url[128], allow0[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/kv/k", p1);
-    snprintf(allow0, sizeof allow0, "127.0.0.1:%u", p1);
-    const char *allow[] = {allow0};
-    REQUIRE_OK(ec_runtime_http_allow(rt, allow, 1, 5000));
-    ec_actor *front = spawn(rt, "httptest", "front", url);
+    ec_actor *front = spawn_fetcher(rt, p1, "/kv/k", 5000);
     REQUIRE(front);
     unsigned pf = serve(front, 0, 0);
     REQUIRE(pf);
