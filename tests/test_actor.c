@@ -659,17 +659,12 @@ static int effect_type(const ec_event *ev)
 static void sync_before_effects(void)
 {
     scratch_begin();
-    char cache[512];
-    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.data_dir = t_data;
-    o.cache_dir = cache;
     o.sync_effects = 1;
     o.backend_new = probe_new;
-    o.quiet = 1;
     nprobes = 0;
-    ec_runtime *rt;
-    REQUIRE_OK(ec_runtime_new(&rt, &o));
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
     setenv("GREETING", "hi", 1);
     const char *allow[] = {"GREETING"};
     ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;

@@ -46,21 +46,28 @@ static inline void scratch_end(void)
     nftw(t_data, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A runtime over memory chains, sharing the build's module cache across tests. */
-static inline ec_runtime *new_runtime(uint64_t fuel)
+/* A quiet runtime in the test's data folder, sharing the build's module cache across tests,
+ * with whatever else o sets (its chains on disk unless it says otherwise). */
+static inline ec_runtime *new_runtime_with(ec_runtime_options *o)
 {
     char cache[512];
     snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
+    o->data_dir = t_data;
+    o->cache_dir = cache;
+    o->quiet = 1;
+    ec_runtime *rt = NULL;
+    int rc = ec_runtime_new(&rt, o);
+    o->cache_dir = NULL; /* copied; cache goes out of scope */
+    return rc == 0 ? rt : NULL;
+}
+
+/* A runtime over memory chains. */
+static inline ec_runtime *new_runtime(uint64_t fuel)
+{
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.data_dir = t_data;
-    o.cache_dir = cache;
     o.chain_store = EC_CHAIN_STORE_MEMORY;
     o.fuel = fuel;
-    o.quiet = 1;
-    ec_runtime *rt = NULL;
-    if (ec_runtime_new(&rt, &o) != 0)
-        return NULL;
-    return rt;
+    return new_runtime_with(&o);
 }
 
 static inline ec_actor *spawn(ec_runtime *rt, const char *module, const char *id, const char *args)

@@ -184,14 +184,9 @@ static void kv_over_loopback(void)
 static void kv_on_disk_batch(void)
 {
     scratch_begin();
-    char cache[512];
-    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
-    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.data_dir = t_data;
-    o.cache_dir = cache;
-    o.quiet = 1;
-    ec_runtime *rt = NULL;
-    REQUIRE_OK(ec_runtime_new(&rt, &o));
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
     ec_actor *a = spawn(rt, "kv", "kv", NULL);
     REQUIRE(a);
     unsigned port = serve(a, 0, 0);
@@ -685,14 +680,9 @@ static void *load_thread(void *p)
 static void parallel_stress(void)
 {
     scratch_begin();
-    char cache[512];
-    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
-    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.data_dir = t_data;
-    o.cache_dir = cache;
-    o.quiet = 1;
-    ec_runtime *rt = NULL;
-    REQUIRE_OK(ec_runtime_new(&rt, &o));
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
     ec_actor *kv1 = spawn(rt, "kv", "kv1", NULL), *kv2 = spawn(rt, "kv", "kv2", NULL);
     ec_actor *cnt = spawn(rt, "counter", "counter", NULL);
     REQUIRE(kv1 && kv2 && cnt);
