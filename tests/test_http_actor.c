@@ -567,6 +567,59 @@ static void actors_run_in_parallel(void)
     scratch_end();
 }
 
+/* Work for an actor running a call on another thread stays queued, in its order, while the
+ * rest is delivered: ec_runtime_run(0) returns with the counter's message delivered and the
+ * busy actor's two still queued (its HTTP call not over), and delivers them once it is. */
+static void busy_actor_work_waits(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(4000000000u);
+    REQUIRE(rt);
+    ec_actor *asker = spawn(rt, "httptest", "asker", "nobody");
+    ec_actor *cnt = spawn(rt, "counter", "counter", NULL);
+    REQUIRE(asker && cnt);
+    get_arg *g = calloc(1, sizeof *g);
+    REQUIRE(g);
+    g->port = serve(asker, 0, 30000);
+    g->path = "/ask"; /* spins about 1.5 s, then asks "nobody" */
+    REQUIRE(g->port);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, get_thread, g) == 0);
+    int started = 0;
+    for (int i = 0; i < 1000 && !started; i++)
+        if (!(started = count_type(rt, ec_actor_chain(asker), "wasm/call") == 2))
+            usleep(2000);
+    CHECK(started);
+    ec_runtime_lock(rt);
+    CHECK_OK(ec_runtime_send(rt, "asker", "m1", 2));
+    CHECK_OK(ec_runtime_send(rt, "counter", "inc", 3));
+    CHECK_OK(ec_runtime_send(rt, "asker", "m2", 2));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    int64_t wake = ec_runtime_next_wake_ms(rt);
+    ec_runtime_unlock(rt);
+    CHECK(count_type(rt, ec_actor_chain(cnt), "wasm/result") == 2);   /* ec_init, inc */
+    CHECK(count_type(rt, ec_actor_chain(asker), "wasm/result") == 1); /* ec_init: still busy */
+    CHECK(wake == 5);
+    pthread_join(th, NULL);
+    CHECK(g->rc == 0 && g->r.status == 200 && strcmp(g->r.body, "error 2") == 0);
+    ec_runtime_lock(rt);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(ec_runtime_next_wake_ms(rt) == -1);
+    CHECK(check_nesting(ec_actor_chain(asker)) == 1);
+    ec_runtime_unlock(rt);
+    char *j1 = event_json(rt, ec_actor_chain(asker), "wasm/call", 2);
+    char *j2 = event_json(rt, ec_actor_chain(asker), "wasm/call", 3);
+    CHECK(j1 && strstr(j1, "ec_handle_message") && strstr(j1, "\"input\":\"m1\""));
+    CHECK(j2 && strstr(j2, "ec_handle_message") && strstr(j2, "\"input\":\"m2\""));
+    if (!j1 || !j2)
+        fprintf(stderr, "%s\n%s\n", j1 ? j1 : "-", j2 ? j2 : "-");
+    free(j1);
+    free(j2);
+    free(g);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* The httptest actor "front", its /fetch getting path from 127.0.0.1:port (allowed). */
 static ec_actor *spawn_fetcher(ec_runtime *rt, unsigned port, const char *path, unsigned timeout_ms)
 {
@@ -772,6 +825,7 @@ int main(void)
     RUN(requests_own_process);
     RUN(request_cycle_refused);
     RUN(parallel_stress);
+    RUN(busy_actor_work_waits);
     RUN(refuses_misuse);
     curl_global_cleanup();
     TEST_END();

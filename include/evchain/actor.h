@@ -124,11 +124,14 @@ int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len
 /* Stop an actor (recorded), as a supervisor or operator would. */
 int ec_runtime_stop(ec_runtime *rt, const char *id, const char *reason);
 /* Deliver queued work (messages, due timers, supervisor notices) until none is left, waiting
- * for pending timers for at most timeout_ms (0: do not wait). *pending_out (may be NULL) gets
- * the number of timers still pending. */
+ * for pending timers for at most timeout_ms (0: do not wait). Work for an actor running a
+ * call on another thread (an HTTP handler) stays queued, in its order, while the rest is
+ * delivered, and is waited for like a timer. *pending_out (may be NULL) gets the number of
+ * timers still pending. */
 int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out);
-/* Milliseconds until the next timer is due (0 when one is due or work is queued), or -1
- * when nothing is pending: for a caller's poll() loop. */
+/* Milliseconds until the next timer is due (0 when one is due or work can be delivered; at
+ * most 5 while work waits for a busy actor), or -1 when nothing is pending: for a caller's
+ * poll() loop. */
 int64_t ec_runtime_next_wake_ms(ec_runtime *rt);
 
 /* Compile a module into the cache without running it; *compiled_out (may be NULL) is 1 when

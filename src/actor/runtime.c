@@ -1320,20 +1320,75 @@ static void deliver(ec_runtime *rt, work *w)
                 ec_error_last() ? ec_error_last()->message : "failed");
 }
 
+/* An actor running a call on another thread (an HTTP handler): work for it stays queued, in
+ * its order, rather than hold up the work for every other actor. Under the runtime lock, or
+ * with no other thread (then nobody else owns an actor). */
+static int busy_elsewhere(ec_runtime *rt, const char *id)
+{
+    ec_actor *a = ec_runtime_lookup(rt, id);
+    return a && a->owner && !ec_actor_mine(a);
+}
+
+static int held_for(const work *held, const char *id)
+{
+    for (; held; held = held->next)
+        if (strcmp(held->to, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Wait up to ms for an actor to be let go, the runtime lock given up meanwhile. */
+static void wait_actor_free(ec_runtime *rt, uint64_t ms)
+{
+    if (atomic_load_explicit(&rt->lock.owner, memory_order_relaxed) != &exec_self) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    uint64_t ns = (uint64_t)until.tv_nsec + ms * 1000000u;
+    until.tv_sec += (time_t)(ns / 1000000000u);
+    until.tv_nsec = (long)(ns % 1000000000u);
+    ec_rt_lock_t *l = &rt->lock;
+    unsigned n = l->count;
+    atomic_store_explicit(&l->owner, NULL, memory_order_relaxed);
+    pthread_cond_timedwait(&l->actor_free, &l->m, &until);
+    atomic_store_explicit(&l->owner, &exec_self, memory_order_relaxed);
+    l->count = n;
+}
+
 int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
 {
     if (!rt)
         return ec_error_set(EC_EINVAL, "ec_runtime_run: NULL runtime");
     uint64_t deadline = mono_ns() + timeout_ms * 1000000u;
     for (;;) {
+        work *held = NULL, *held_tail = NULL;
+        size_t nheld = 0;
         while (rt->queue) {
             work *w = rt->queue;
             rt->queue = w->next;
             rt->queued--;
             if (!rt->queue)
                 rt->queue_tail = NULL;
+            if (busy_elsewhere(rt, w->to) || held_for(held, w->to)) {
+                w->next = NULL;
+                if (held_tail)
+                    held_tail->next = w;
+                else
+                    held = w;
+                held_tail = w;
+                nheld++;
+                continue;
+            }
             deliver(rt, w);
             work_free(w);
+        }
+        if (held) { /* back at the head: queued before anything queued from now on */
+            rt->queue = held;
+            rt->queue_tail = held_tail;
+            rt->queued += nheld;
         }
         uint64_t now = mono_ns();
         if (rt->timers && rt->timers->due_ns <= now) {
@@ -1344,9 +1399,15 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
             enqueue(rt, w);
             continue;
         }
-        if (!rt->timers || now >= deadline)
+        if (now >= deadline || (!held && !rt->timers))
             break;
-        uint64_t until = rt->timers->due_ns < deadline ? rt->timers->due_ns : deadline;
+        uint64_t until =
+            rt->timers && rt->timers->due_ns < deadline ? rt->timers->due_ns : deadline;
+        if (held) {
+            uint64_t ms = (until - now) / 1000000u;
+            wait_actor_free(rt, ms < 1 ? 1 : ms > 10 ? 10 : ms);
+            continue;
+        }
         struct timespec ts = {(time_t)((until - now) / 1000000000u),
                               (long)((until - now) % 1000000000u)};
         nanosleep(&ts, NULL);
@@ -1362,12 +1423,18 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
 
 int64_t ec_runtime_next_wake_ms(ec_runtime *rt)
 {
-    if (rt->queue)
-        return 0;
-    if (!rt->timers)
-        return -1;
-    uint64_t now = mono_ns();
-    if (rt->timers->due_ns <= now)
-        return 0;
-    return (int64_t)((rt->timers->due_ns - now + 999999u) / 1000000u);
+    int held = 0;
+    for (work *w = rt->queue; w; w = w->next) {
+        if (!busy_elsewhere(rt, w->to))
+            return 0;
+        held = 1;
+    }
+    int64_t ms = -1;
+    if (rt->timers) {
+        uint64_t now = mono_ns();
+        ms = rt->timers->due_ns <= now ? 0
+                                       : (int64_t)((rt->timers->due_ns - now + 999999u) / 1000000u);
+    }
+    /* Only work for actors busy on other threads: look again soon. */
+    return held && (ms < 0 || ms > 5) ? 5 : ms;
 }
