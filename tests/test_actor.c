@@ -2,6 +2,7 @@
  * first event, call/result pairs, payloads that decode), the store, messages and their
  * cross-chain links, requests, supervision with a trapping child, timers, the module cache
  * and the import check. Hostile actors are in test_actor_hostile.c. */
+#include <pthread.h>
 #include <sys/stat.h>
 #include "test_actor_util.h"
 #include "actor/cbor.h"
@@ -704,6 +705,111 @@ static void sync_before_effects(void)
     scratch_end();
 }
 
+/* ---- a wait for durability gives the runtime lock up (ABI.md section 1) ---- */
+
+/* The probe backend with a wait for durability that blocks while the gate is closed. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_closed, gate_waiters;
+
+static int p_wait_gate(ec_backend *b, uint64_t seq)
+{
+    (void)b, (void)seq;
+    pthread_mutex_lock(&gate_mu);
+    gate_waiters++;
+    pthread_cond_broadcast(&gate_cv);
+    while (gate_closed)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    gate_waiters--;
+    pthread_mutex_unlock(&gate_mu);
+    return 0;
+}
+
+static int gate_new(ec_backend **out, const char *id, const char *dir, void *ctx)
+{
+    int rc = probe_new(out, id, dir, ctx);
+    if (rc == 0)
+        (*out)->wait_durable = p_wait_gate;
+    return rc;
+}
+
+typedef struct locker {
+    ec_runtime *rt;
+    ec_actor *a;
+    uint64_t count; /* the actor's chain length seen under the lock */
+    int done;
+} locker;
+
+static void *run_locked(void *p)
+{
+    locker *l = p;
+    ec_runtime_lock(l->rt);
+    ec_runtime_run(l->rt, 0, NULL);
+    ec_runtime_unlock(l->rt);
+    return NULL;
+}
+
+static void *take_lock(void *p)
+{
+    locker *l = p;
+    ec_runtime_lock(l->rt);
+    uint64_t n = ec_chain_count(ec_actor_chain(l->a));
+    ec_runtime_unlock(l->rt);
+    pthread_mutex_lock(&gate_mu);
+    l->count = n;
+    l->done = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    return NULL;
+}
+
+/* While an actor's call waits on one thread for its chain to be durable, another thread takes
+ * the runtime lock and finds the event appended: the wait holds nothing of the runtime. (It
+ * used to hold the lock: the second thread waited for the gate, which the test opens only
+ * after 5 s.) */
+static void durability_wait_frees_lock(void)
+{
+    scratch_begin();
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.backend_new = gate_new;
+    nprobes = 0;
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *c = spawn(rt, "counter", "c", NULL);
+    REQUIRE(c);
+    uint64_t before = ec_chain_count(ec_actor_chain(c));
+    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    pthread_mutex_lock(&gate_mu);
+    gate_closed = 1;
+    pthread_mutex_unlock(&gate_mu);
+    locker l = {rt, c, 0, 0};
+    pthread_t runner, taker;
+    REQUIRE(pthread_create(&runner, NULL, run_locked, &l) == 0);
+    pthread_mutex_lock(&gate_mu);
+    while (gate_waiters == 0) /* the delivery's wasm/call is appended, its wait begun */
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    REQUIRE(pthread_create(&taker, NULL, take_lock, &l) == 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&gate_mu);
+    while (!l.done && pthread_cond_timedwait(&gate_cv, &gate_mu, &until) == 0)
+        ;
+    int done = l.done;
+    gate_closed = 0; /* in any case: the runner finishes, then the taker */
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    CHECK(done);
+    pthread_join(runner, NULL);
+    pthread_join(taker, NULL);
+    CHECK(l.count == before + 1); /* the wasm/call, appended before its wait */
+    CHECK(ec_chain_count(ec_actor_chain(c)) > before + 2);
+    CHECK(check_chain(ec_actor_chain(c)) > 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 int main(void)
 {
     RUN(payload_encoding);
@@ -717,5 +823,6 @@ int main(void)
     RUN(files_env_random);
     RUN(time_recorded);
     RUN(sync_before_effects);
+    RUN(durability_wait_frees_lock);
     TEST_END();
 }

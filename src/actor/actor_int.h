@@ -107,6 +107,7 @@ struct ec_actor {
     void *inst; /* wasm2c instance, NULL when not running */
     wasm_rt_memory_t *mem;
     ec_chain *chain;
+    int unlocked_wait;   /* its appends wait for durability without the runtime lock (open_chain) */
     ec_checkpointer *cp; /* signs checkpoints of chain; NULL when the runtime has no signer */
     ec_actor_state state;
     char reason[256];
@@ -193,6 +194,7 @@ void ec_rt_lock(ec_runtime *rt);
 void ec_rt_unlock(ec_runtime *rt);
 unsigned ec_rt_lock_drop(ec_runtime *rt);
 void ec_rt_lock_restore(ec_runtime *rt, unsigned n);
+int ec_rt_lock_mine(ec_runtime *rt); /* this thread holds it */
 /* Own actor a for this thread (nested: counted), waiting while another thread owns it.
  * EC_EDENIED, without waiting, when that wait would close a cycle (the owner waits, directly
  * or through others, for an actor this thread owns). Takes the runtime lock itself. */

@@ -143,6 +143,11 @@ void ec_runtime_unlock(ec_runtime *rt)
     ec_rt_unlock(rt);
 }
 
+int ec_rt_lock_mine(ec_runtime *rt)
+{
+    return atomic_load_explicit(&rt->lock.owner, memory_order_relaxed) == &exec_self;
+}
+
 int ec_actor_mine(const ec_actor *a)
 {
     return a->owner == &exec_self;
@@ -423,7 +428,24 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     in.type = type;
     in.data = payload->p;
     in.data_len = payload->len;
+    /* The wait for durability (batch) runs without the runtime lock, so that other actors'
+     * host calls go on meanwhile: the event is appended under the lock, and only the owner
+     * appends to this chain. Not when the chain's wait is deferred already (a served request
+     * waits at its reply), nor for an actor this thread does not own (spawn, stop). */
+    ec_backend *be = ec_chain_backend(a->chain);
+    int prev = -1;
+    if (a->unlocked_wait && ec_actor_mine(a) && ec_rt_lock_mine(a->rt) &&
+        (prev = ec_backend_deferred_set(be, 1)) < 0)
+        ec_error_clear();
     int rc = ec_chain_append(a->chain, &in, NULL, hash_out);
+    if (prev == 0) {
+        ec_backend_deferred_set(be, 0);
+        if (rc == 0) {
+            unsigned held = ec_rt_lock_drop(a->rt);
+            rc = ec_backend_deferred_wait(be, ec_chain_count(a->chain) - 1);
+            ec_rt_lock_restore(a->rt, held);
+        }
+    }
     if (rc == 0 && a->cp)
         rc = ec_checkpointer_tick(a->cp, NULL);
     if (rc) {
@@ -441,7 +463,12 @@ int ec_actor_sync(ec_actor *a)
     ec_backend *be = ec_chain_backend(a->chain);
     if (!be->sync)
         return 0;
+    /* As for the wait in ec_actor_record: without the runtime lock, for an owned actor. */
+    int drop = ec_actor_mine(a) && ec_rt_lock_mine(a->rt);
+    unsigned held = drop ? ec_rt_lock_drop(a->rt) : 0;
     int rc = be->sync(be);
+    if (drop)
+        ec_rt_lock_restore(a->rt, held);
     if (rc) {
         const ec_error *e = ec_error_last();
         return ec_error_set(rc, "actor %s: syncing its chain: %s", a->id,
@@ -755,6 +782,13 @@ static int open_chain(ec_actor *a)
         rc = rt->backend_new(&be, a->id, path, rt->backend_ctx);
         if (rc == 0 && !be)
             rc = ec_error_set(EC_EINVAL, "actor %s: backend_new gave no backend", a->id);
+        /* A backend with a wait for durability gets the disk's wrapper too (below). */
+        ec_backend *w = NULL;
+        if (rc == 0 && be->wait_durable && (rc = ec_backend_deferred(&w, be)) != 0)
+            be->free(be);
+        else if (w)
+            be = w;
+        a->unlocked_wait = w != NULL;
     } else if (rt->chain_store == EC_CHAIN_STORE_MEMORY) {
         rc = ec_backend_memory(&be, &rt->mem_hint);
     } else {
@@ -778,6 +812,8 @@ static int open_chain(ec_actor *a)
         if (rc == 0 && (rc = ec_backend_deferred(&w, be)) != 0)
             be->free(be);
         be = w;
+        /* Only batch waits in wait_durable (always syncs in the append, none never). */
+        a->unlocked_wait = w != NULL && o.durability == EC_DURABLE_BATCH;
     }
     if (rc)
         return rc;
