@@ -148,6 +148,11 @@ printf '{"http_allow":["127.0.0.1:%s"],"actors":[{"id":"kv","module":"%s/kv.wasm
   "$P1" "$AK" "$P1" "$AK" "$P1" "$P2" >"$T/both.json"
 start both --manifest "$T/both.json" --data-dir "$T/bdata"
 BOTH=$LAST
+i=0 # start waits for the first server; the summary's may come a little later
+while [ $i -lt 100 ] && [ "$(grep -c 'serves HTTP' "$T/both.err")" -lt 2 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
 call b1 -X PUT --data '1' "http://127.0.0.1:$P1/kv/one"
 status b1 201
 call b2 "http://127.0.0.1:$P2/summary"

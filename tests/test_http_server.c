@@ -369,6 +369,28 @@ static void too_large_413(void)
     CHECK(c.ref_status[1] == 413 && strcmp(c.ref_target[1], "/chunked") == 0);
     CHECK(c.n == 1); /* the handler saw only the request within the limit */
     CHECK(do_req(NULL, port, "GET", "/after", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    /* A declared length over the limit, within what is read and dropped (1 MiB here): no
+     * answer before the body has come (a client sending it would otherwise see its
+     * connection reset, maybe before it reads the 413), then 413. Far over: 413 at once. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    const char *head = "POST /drained HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+    CHECK(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+    struct timeval tv = {0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    CHECK(recv(fd, out, sizeof out - 1, 0) < 0); /* nothing within 200 ms: it reads on */
+    CHECK(send(fd, body, 5000, MSG_NOSIGNAL) == 5000);
+    tv.tv_sec = 3;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t got = recv(fd, out, sizeof out - 1, 0);
+    CHECK(got > 12 && strncmp(out, "HTTP/1.1 413", 12) == 0);
+    close(fd);
+    n = snprintf(req, sizeof req,
+                 "POST /huge HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n");
+    raw_exchange(port, req, (size_t)n, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 413", 12) == 0 && strstr(out, "104857600 bytes"));
     ec_http_server_stop(s);
 }
 
@@ -556,7 +578,7 @@ static void limits_of_connections_and_headers(void)
     setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char out[4096];
     CHECK(recv(fds[2], out, sizeof out, 0) < 0); /* nothing within 200 ms */
-    pthread_mutex_lock(&c.mu); /* the worker writes it under the lock */
+    pthread_mutex_lock(&c.mu);                   /* the worker writes it under the lock */
     CHECK(c.n == 0);
     pthread_mutex_unlock(&c.mu);
     close(fds[0]);

@@ -438,6 +438,13 @@ static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
 }
 
 /* Answer on the MHD thread (refusals found while reading) and report it through the worker. */
+/* The most of a body over the limit that is read (and dropped) before the 413. */
+static uint64_t drain_max(const ec_http_server *s)
+{
+    uint64_t m = 4 * (uint64_t)s->body_limit;
+    return m < (1u << 20) ? (1u << 20) : m;
+}
+
 static enum MHD_Result refuse_now(ec_http_server *s, job *j, struct MHD_Connection *conn)
 {
     struct MHD_Response *r = refusal_response(j);
@@ -521,7 +528,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                             "413 Payload Too Large: body of %llu bytes over the limit of "
                             "%zu bytes",
                             n, s->body_limit);
-                return refuse_now(s, j, conn);
+                /* A client may be sending the body already: answered at once, the close
+                 * that follows could reset its connection before it reads the 413. So a
+                 * body of a size worth waiting for is read and dropped first; a larger one
+                 * is answered at once. */
+                if (n > drain_max(s))
+                    return refuse_now(s, j, conn);
+                j->too_large = 1;
             }
         }
         j->phase = PH_BODY;
@@ -541,7 +554,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             }
             if (j->too_large) {
                 j->body_len += n;
-                return MHD_YES;
+                /* Dropped, but not for ever: a body past this closes the connection. */
+                return j->body_len > drain_max(s) ? MHD_NO : MHD_YES;
             }
             if (grow((void **)&j->body, &j->body_cap, j->body_len + n, 1))
                 return MHD_NO;
@@ -550,8 +564,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             return MHD_YES;
         }
         if (j->too_large) {
-            set_refusal(j, 413, "413 Payload Too Large: chunked body over the limit of %zu bytes",
-                        s->body_limit);
+            if (!j->ref_status) /* a declared length said so already */
+                set_refusal(j, 413,
+                            "413 Payload Too Large: chunked body over the limit of %zu bytes",
+                            s->body_limit);
             j->body_len = 0;
             return refuse_now(s, j, conn);
         }
