@@ -100,21 +100,6 @@ typedef struct xfer {
     char bad_what[160];
 } xfer;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     xfer *x = arg;
@@ -123,7 +108,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
         x->too_large = 1;
         return 0; /* abort the transfer: CURLE_WRITE_ERROR */
     }
-    if (grow((void **)&x->body, &x->body_cap, x->body_len + n, 1)) {
+    if (ec_grow((void **)&x->body, &x->body_cap, x->body_len + n, 1)) {
         x->oom = 1;
         return 0;
     }
@@ -172,8 +157,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
         x->bad_header = 1;
         return n;
     }
-    if (grow((void **)&x->offs, &x->caph, x->nh + 1, sizeof *x->offs) ||
-        grow((void **)&x->txt, &x->txt_cap, x->txt_len + nl + vl + 1, 1)) {
+    if (ec_grow((void **)&x->offs, &x->caph, x->nh + 1, sizeof *x->offs) ||
+        ec_grow((void **)&x->txt, &x->txt_cap, x->txt_len + nl + vl + 1, 1)) {
         x->oom = 1;
         return 0;
     }

@@ -57,21 +57,6 @@ struct ec_http_reply {
     uint64_t token;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 int ec_http_reply_status(ec_http_reply *r, unsigned status)
 {
     if (status < 100 || status > 599)
@@ -104,8 +89,8 @@ int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value)
     if (r->nh >= EC_HTTP_HEADERS_MAX)
         return ec_error_set(EC_EINVAL, "http reply: more than %u header fields",
                             EC_HTTP_HEADERS_MAX);
-    if (grow((void **)&r->hdrs, &r->caph, r->nh + 1, sizeof *r->hdrs) ||
-        grow((void **)&r->txt, &r->txt_cap, r->txt_len + nl + vl + 2, 1))
+    if (ec_grow((void **)&r->hdrs, &r->caph, r->nh + 1, sizeof *r->hdrs) ||
+        ec_grow((void **)&r->txt, &r->txt_cap, r->txt_len + nl + vl + 2, 1))
         return ec_error_set(EC_ENOMEM, "http reply: header %s", name);
     /* Each name and value is NUL-terminated too: libmicrohttpd takes C strings. */
     struct hdr_off *h = &r->hdrs[r->nh++];
@@ -126,7 +111,7 @@ int ec_http_reply_body(ec_http_reply *r, const void *data, size_t len)
         return ec_error_set(EC_EINVAL, "http reply: body: NULL data");
     if (len > EC_HTTP_BODY_MAX - r->body_len)
         return ec_error_set(EC_EINVAL, "http reply: body over %u bytes", EC_HTTP_BODY_MAX);
-    if (grow((void **)&r->body, &r->body_cap, r->body_len + len, 1))
+    if (ec_grow((void **)&r->body, &r->body_cap, r->body_len + len, 1))
         return ec_error_set(EC_ENOMEM, "http reply: body of %zu bytes", r->body_len + len);
     if (len)
         memcpy(r->body + r->body_len, data, len);
@@ -367,7 +352,7 @@ static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char 
         value++, value_size--;
     while (value_size && (value[value_size - 1] == ' ' || value[value_size - 1] == '\t'))
         value_size--;
-    if (grow((void **)&j->hdrs, &j->caph, j->nh + 1, sizeof *j->hdrs)) {
+    if (ec_grow((void **)&j->hdrs, &j->caph, j->nh + 1, sizeof *j->hdrs)) {
         j->hdr_oom = 1;
         return MHD_NO;
     }
@@ -557,7 +542,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                 /* Dropped, but not for ever: a body past this closes the connection. */
                 return j->body_len > drain_max(s) ? MHD_NO : MHD_YES;
             }
-            if (grow((void **)&j->body, &j->body_cap, j->body_len + n, 1))
+            if (ec_grow((void **)&j->body, &j->body_cap, j->body_len + n, 1))
                 return MHD_NO;
             memcpy(j->body + j->body_len, upload_data, n);
             j->body_len += n;

@@ -1174,14 +1174,8 @@ typedef struct timer_list {
 static int tl_add(timer_list *l, const uint8_t *link, size_t link_len, uint64_t tag,
                   uint64_t left_ns, uint64_t due, uint64_t seq)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        pend *p = realloc(l->p, nc * sizeof *p);
-        if (!p)
-            return ec_error_set(EC_ENOMEM, "recover: out of memory for the pending timers");
-        l->p = p;
-        l->cap = nc;
-    }
+    if (ec_grow((void **)&l->p, &l->cap, l->n + 1, sizeof *l->p))
+        return ec_error_set(EC_ENOMEM, "recover: out of memory for the pending timers");
     pend *e = &l->p[l->n++];
     memset(e, 0, sizeof *e);
     e->t.link_len = link_len < EC_HASH_MAX ? link_len : EC_HASH_MAX;

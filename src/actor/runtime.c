@@ -1203,6 +1203,25 @@ static int timer_of(const work *w, const char *to)
     return w->kind == WORK_TIMER && strcmp(w->to, to) == 0;
 }
 
+/* Remove from list the timers of `to` whose link is in the sorted drop keys, counting them
+ * off *n; returns the last item kept (a queue's new tail). */
+static work *drop_timers(work **list, size_t *n, const char *to, link_key *drop, size_t ndrop)
+{
+    work *last = NULL;
+    for (work **p = list; *p;) {
+        work *w = *p;
+        if (timer_of(w, to) && link_in(drop, ndrop, w->link, w->link_len)) {
+            *p = w->next;
+            (*n)--;
+            work_free(w);
+        } else {
+            last = w;
+            p = &w->next;
+        }
+    }
+    return last;
+}
+
 int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, size_t ndrop,
                     const ec_timer_arm *arm, size_t narm)
 {
@@ -1257,28 +1276,8 @@ int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, si
                           to, nfresh, rt->ntimers - ndropped, rt->max_queue);
         goto out;
     }
-    for (work **p = &rt->timers; *p;) {
-        work *w = *p;
-        if (timer_of(w, to) && link_in(dropk, ndrop, w->link, w->link_len)) {
-            *p = w->next;
-            rt->ntimers--;
-            work_free(w);
-        } else {
-            p = &w->next;
-        }
-    }
-    rt->queue_tail = NULL;
-    for (work **p = &rt->queue; *p;) {
-        work *w = *p;
-        if (timer_of(w, to) && link_in(dropk, ndrop, w->link, w->link_len)) {
-            *p = w->next;
-            rt->queued--;
-            work_free(w);
-        } else {
-            rt->queue_tail = w;
-            p = &w->next;
-        }
-    }
+    drop_timers(&rt->timers, &rt->ntimers, to, dropk, ndrop);
+    rt->queue_tail = drop_timers(&rt->queue, &rt->queued, to, dropk, ndrop);
     for (size_t k = 0; k < nfresh; k++) {
         timer_insert(rt, fresh[k]);
         fresh[k] = NULL;

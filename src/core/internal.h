@@ -77,6 +77,11 @@ int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len);
 /* Valid UTF-8 (no overlongs, no surrogates)? */
 int ec_utf8_valid(const char *s, size_t n);
 
+/* Make room in a growable array of elem-byte items for at least need of them (capacity
+ * doubling from 16; *p and *cap updated only on success). Nonzero, with nothing changed and
+ * no error set, when memory runs out or the size would overflow: the caller says what for. */
+int ec_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* An event type: non-empty is checked by the caller; valid UTF-8 without NUL. Types are
  * short and almost always ASCII, and this runs on every append and every verified record,
  * so plain ASCII is decided in one pass. */

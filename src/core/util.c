@@ -267,3 +267,23 @@ int ec_write_file_atomic(const char *path, const void *data, size_t len)
     }
     return 0;
 }
+
+int ec_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return -1;
+        c *= 2;
+    }
+    if (elem && c > SIZE_MAX / elem)
+        return -1;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}

@@ -481,14 +481,8 @@ static int cmp_u64(const void *a, const void *b)
 
 static int kept_push(ec_checkpointer *c, uint64_t size)
 {
-    if (c->nkept == c->kept_cap) {
-        size_t cap = c->kept_cap ? c->kept_cap * 2 : 64;
-        uint64_t *k = realloc(c->kept, cap * sizeof *k);
-        if (!k)
-            return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
-        c->kept = k;
-        c->kept_cap = cap;
-    }
+    if (ec_grow((void **)&c->kept, &c->kept_cap, c->nkept + 1, sizeof *c->kept))
+        return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
     c->kept[c->nkept++] = size;
     return 0;
 }
