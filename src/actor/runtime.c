@@ -1325,11 +1325,11 @@ int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len
     return ec_queue_message(rt, to, "@external", body, len, NULL, 0);
 }
 
-/* Deliver one work item. A message to an actor that is gone, or without a handler, is
- * dropped: the sender's chain already says it was sent, the receiver's says nothing. */
-static void deliver(ec_runtime *rt, work *w)
+/* Deliver one work item to a, its recipient looked up (NULL: gone). A message to an actor
+ * that is gone, or without a handler, is dropped: the sender's chain already says it was
+ * sent, the receiver's says nothing. */
+static void deliver(ec_runtime *rt, ec_actor *a, work *w)
 {
-    ec_actor *a = ec_runtime_lookup(rt, w->to);
     if (!a || a->state != EC_ACTOR_RUNNING)
         return;
     int32_t ret;
@@ -1358,9 +1358,8 @@ static void deliver(ec_runtime *rt, work *w)
 /* An actor running a call on another thread (an HTTP handler): work for it stays queued, in
  * its order, rather than hold up the work for every other actor. Under the runtime lock, or
  * with no other thread (then nobody else owns an actor). */
-static int busy_elsewhere(ec_runtime *rt, const char *id)
+static int busy_elsewhere(const ec_actor *a)
 {
-    ec_actor *a = ec_runtime_lookup(rt, id);
     return a && a->owner && !ec_actor_mine(a);
 }
 
@@ -1407,7 +1406,8 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
             rt->queued--;
             if (!rt->queue)
                 rt->queue_tail = NULL;
-            if (busy_elsewhere(rt, w->to) || held_for(held, w->to)) {
+            ec_actor *a = ec_runtime_lookup(rt, w->to);
+            if (busy_elsewhere(a) || held_for(held, w->to)) {
                 w->next = NULL;
                 if (held_tail)
                     held_tail->next = w;
@@ -1417,7 +1417,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
                 nheld++;
                 continue;
             }
-            deliver(rt, w);
+            deliver(rt, a, w);
             work_free(w);
         }
         if (held) { /* back at the head: queued before anything queued from now on */
@@ -1460,7 +1460,7 @@ int64_t ec_runtime_next_wake_ms(ec_runtime *rt)
 {
     int held = 0;
     for (work *w = rt->queue; w; w = w->next) {
-        if (!busy_elsewhere(rt, w->to))
+        if (!busy_elsewhere(ec_runtime_lookup(rt, w->to)))
             return 0;
         held = 1;
     }
