@@ -443,6 +443,17 @@ static ec_chain *open_chain_dir(const char *id)
     return ec_chain_open_path(&c, p, NULL) == 0 ? c : NULL;
 }
 
+/* The chain of actor id in the test's data folder replays identically (rep: its report). */
+static int dir_replays_identically(const char *id, ec_replay_report *rep)
+{
+    ec_chain *c = open_chain_dir(id);
+    if (!c)
+        return -1;
+    int rc = replay_identical(c, rep);
+    ec_chain_free(c);
+    return rc;
+}
+
 /* tally keeps its total in memory: after a trap, recovery rebuilds it (10+5+7) by replay,
  * marks the point, and the next message makes 23. The chain, abandoned line included, still
  * replays identically. */
@@ -513,11 +524,8 @@ static void recover_after_trap(void)
     CHECK(strstr(js, "total = 115"));
     free(js);
     ec_runtime_free(rt2);
-    c = open_chain_dir("t");
-    REQUIRE(c);
-    CHECK_OK(replay_identical(c, &rep));
+    CHECK_OK(dir_replays_identically("t", &rep));
     ec_replay_report_free(&rep);
-    ec_chain_free(c);
     scratch_end();
 }
 
@@ -692,11 +700,8 @@ static void recover_rearms_timers(void)
     CHECK(timer_calls(ec_actor_chain(a), 0, hex1, NULL) == 1);
     ec_runtime_free(rt2);
 
-    c = open_chain_dir("c");
-    REQUIRE(c);
-    CHECK_OK(replay_identical(c, &rep));
+    CHECK_OK(dir_replays_identically("c", &rep));
     ec_replay_report_free(&rep);
-    ec_chain_free(c);
     scratch_end();
 }
 
@@ -985,11 +990,8 @@ static void snapshot_timers(void)
     ec_replay_report_free(&rep);
     ec_runtime_free(rt2);
 
-    c = open_chain_dir("c");
-    REQUIRE(c);
-    CHECK_OK(replay_identical(c, &rep));
+    CHECK_OK(dir_replays_identically("c", &rep));
     ec_replay_report_free(&rep);
-    ec_chain_free(c);
     scratch_end();
 }
 
