@@ -6,7 +6,8 @@
  * `http.serve_memory`): the server with a handler appending two events per request.
  * Actors in parallel (`http.parallel_actors`): two actors of one runtime serving CPU-bound
  * requests, one connection each, against one actor given both connections; that speedup
- * over the machine's own speedup for a C loop on two threads. */
+ * over the machine's own speedup for a C loop on two threads. A bare server
+ * (`http.bare_server`): one thread with nothing but the sync, synced over not synced. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +19,9 @@
 #include <strings.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -592,6 +596,168 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
+/* ---- a bare server: what any server reaches on this disk ---- */
+
+/* One thread, epoll, no HTTP library, no actor, no handoff between threads: it reads each
+ * request up to its blank line, appends BARE_RECORD bytes for it to a file kept zero-filled
+ * ahead (as the disk chain does under batch), and replies with a fixed 200. Durable: before
+ * the replies of a group leave, the group is written and fdatasynced on this same thread,
+ * after waiting up to BARE_LINGER_US for the requests of the other connections. That is the
+ * best of the designs tried for this figure (docs/HTTP.md section 4): a separate sync thread,
+ * or no waiting, did worse. Its durable rate over its own rate without the sync is the
+ * ratio a server reaches here at this connection count with nothing but the sync added. */
+#define BARE_RECORD    1250 /* about the kv actor's 5 events per request */
+#define BARE_LINGER_US 200
+#define BARE_ZEROS     (64u << 20)
+
+typedef struct bare {
+    int lfd, fd, durable;
+    atomic_int stop;
+    off_t off;
+    int failed;
+} bare;
+
+static const char bare_reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 24\r\n\r\n{\"key\":\"item\",\"value\":1}";
+
+static void *bare_main(void *arg)
+{
+    bare *b = arg;
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = b->lfd};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, b->lfd, &ev) != 0) {
+        b->failed = 1;
+        return NULL;
+    }
+    enum { MAXC = 64 };
+    int conn[MAXC], pend[MAXC], nconn = 0, npend = 0;
+    size_t have[MAXC];
+    char in[MAXC][512];
+    static uint8_t group[MAXC * BARE_RECORD];
+    memset(group, 'e', sizeof group);
+    double first = 0;
+    while (!atomic_load(&b->stop)) {
+        struct epoll_event evs[MAXC + 1];
+        int n;
+        /* Linger: a group waits for the other connections' requests, up to BARE_LINGER_US. */
+        int linger =
+            b->durable && npend > 0 && npend < nconn && bench_now() - first < BARE_LINGER_US * 1e-6;
+        if (linger) {
+            struct timespec ts = {0, 20000};
+            n = epoll_pwait2(ep, evs, MAXC + 1, &ts, NULL);
+        } else {
+            n = epoll_wait(ep, evs, MAXC + 1, npend ? 0 : 50);
+        }
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == b->lfd) {
+                int c = accept(b->lfd, NULL, NULL), one = 1;
+                if (c < 0 || nconn == MAXC) {
+                    if (c >= 0)
+                        close(c);
+                    continue;
+                }
+                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                struct epoll_event ce = {.events = EPOLLIN, .data.u64 = (uint64_t)nconn << 32};
+                ce.data.u64 |= (uint32_t)c;
+                epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+                have[nconn] = 0;
+                conn[nconn++] = c;
+                continue;
+            }
+            int k = (int)(evs[i].data.u64 >> 32), c = conn[k];
+            ssize_t r = recv(c, in[k] + have[k], sizeof in[k] - 1 - have[k], 0);
+            if (r <= 0) { /* the client is done: stop watching, keep the slot */
+                epoll_ctl(ep, EPOLL_CTL_DEL, c, NULL);
+                continue;
+            }
+            have[k] += (size_t)r;
+            in[k][have[k]] = 0;
+            char *end = strstr(in[k], "\r\n\r\n");
+            if (!end)
+                continue;
+            have[k] = 0; /* one request in flight per connection: nothing follows it */
+            if (!npend)
+                first = bench_now();
+            pend[npend++] = k;
+        }
+        if (!npend || (b->durable && npend < nconn && bench_now() - first < BARE_LINGER_US * 1e-6))
+            continue;
+        size_t len = (size_t)npend * BARE_RECORD;
+        if (pwrite(b->fd, group, len, b->off) != (ssize_t)len ||
+            (b->durable && fdatasync(b->fd) != 0)) {
+            b->failed = 1;
+            break;
+        }
+        b->off = (b->off + (off_t)len) % (BARE_ZEROS - MAXC * BARE_RECORD);
+        for (int i = 0; i < npend; i++)
+            if (send(conn[pend[i]], bare_reply, sizeof bare_reply - 1, MSG_NOSIGNAL) < 0)
+                b->failed = 1;
+        npend = 0;
+    }
+    for (int i = 0; i < nconn; i++)
+        close(conn[i]);
+    close(ep);
+    return NULL;
+}
+
+/* One run of the bare server, durable or not, writing to fd (already zero-filled). */
+static int bare_run(int fd, int durable, unsigned long n, result *out)
+{
+    bare b = {.fd = fd, .durable = durable};
+    atomic_init(&b.stop, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    b.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (b.lfd < 0 || bind(b.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(b.lfd, 64) != 0 ||
+        getsockname(b.lfd, (struct sockaddr *)&a, &al) != 0) {
+        if (b.lfd >= 0)
+            close(b.lfd);
+        return -1;
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, bare_main, &b) != 0) {
+        close(b.lfd);
+        return -1;
+    }
+    int rc = run_load(ntohs(a.sin_port), n, out);
+    atomic_store(&b.stop, 1);
+    pthread_join(t, NULL);
+    close(b.lfd);
+    return rc || b.failed ? -1 : 0;
+}
+
+/* REPS pairs (without the sync, with it) in a zero-filled file under dir. */
+static int bare_best(const char *dir, unsigned long n, result *on, result *off, pairs *pr)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/bare.log", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), rc = fd < 0 ? -1 : 0;
+    static uint8_t zeros[1 << 20];
+    for (size_t o = 0; rc == 0 && o < BARE_ZEROS; o += sizeof zeros)
+        if (write(fd, zeros, sizeof zeros) != (ssize_t)sizeof zeros)
+            rc = -1;
+    if (rc == 0 && fdatasync(fd) != 0)
+        rc = -1;
+    for (int rep = 0; rc == 0 && rep < REPS; rep++) {
+        result lim, r;
+        if (bare_run(fd, 0, n, &lim) != 0 || bare_run(fd, 1, n, &r) != 0) {
+            rc = -1;
+            break;
+        }
+        if (lim.rps > off->rps)
+            *off = lim;
+        if (r.rps > on->rps)
+            *on = r;
+        pairs_add(pr, r.rps, lim.rps);
+        pair_note(&lim, &r);
+    }
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long n = bench_scaled(5000);
@@ -709,6 +875,10 @@ int main(int argc, char **argv)
         sync_us = sync_latency_us(nchain);
         ec_chain_free(nchain);
     }
+    /* 3. The bare server, for what the disk allows at this connection count. */
+    result b_on = {0, 0, 0}, b_off = {0, 0, 0};
+    pairs b_pairs = {{0}, 0};
+    int b_rc = bare_best(dir, n, &b_on, &b_off, &b_pairs);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
@@ -737,6 +907,19 @@ int main(int argc, char **argv)
     }
     printf("events recorded: %llu (2 per request), chains %s\n", (unsigned long long)events,
            intact ? "verified intact" : "FAILED verification");
+    if (b_rc == 0) {
+        printf("bare server (one thread, epoll, no HTTP library, no actor; %d B appended per "
+               "request), %d connections x %lu requests, best of %d:\n",
+               BARE_RECORD, CONNS, n, REPS);
+        printf("without sync:            %9.0f req/s  p50 %7.1f us  p99 %7.1f us\n", b_off.rps,
+               b_off.p50_us, b_off.p99_us);
+        printf("synced before replying:  %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (%.2f of the "
+               "kv actor's limit above)\n",
+               b_on.rps, b_on.p50_us, b_on.p99_us, a_off.rps > 0 ? b_on.rps / a_off.rps : 0);
+        pairs_print("http.bare_server", &b_pairs);
+    } else {
+        printf("bare server: failed (%s)\n", "see stderr");
+    }
     pairs_print("http.serve_memory", &m_pairs);
     if (disk)
         pairs_print("http.serve_module", &d_pairs);
@@ -746,5 +929,7 @@ int main(int argc, char **argv)
         printf("http.serve_module: %.3f\n", pairs_median(&d_pairs));
     printf("http.serve: %.3f\n", pairs_median(&a_pairs));
     printf("http.parallel_actors: %.3f\n", par_ratio[1]);
+    if (b_rc == 0)
+        printf("http.bare_server: %.3f\n", pairs_median(&b_pairs));
     return intact && a_intact ? 0 : 1;
 }
