@@ -172,8 +172,22 @@ static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_d
         REQUIRE(pid >= 0);
         if (pid == 0)
             child(dir, dur, threads);
-        /* a few kills land while the child opens and recovers, most while it appends */
-        unsigned us = rnd(8) == 0 ? rnd(1500) : 500 + rnd(max_delay_us);
+        /* A few kills land while the child opens and recovers, most while it appends: those
+         * wait for its first append to start, so that a slow child (under ThreadSanitizer,
+         * or on a loaded machine) is not killed before it appends in every round, which left
+         * nothing acknowledged to check. Up to 10 s: a child that never appends fails. */
+        int early = rnd(8) == 0;
+        unsigned us = early ? rnd(1500) : rnd(max_delay_us);
+        if (!early) {
+            for (int w = 0; w < 100000 && atomic_load(&sh->started) == n; w++) {
+                struct timespec poll_ts = {0, 100000};
+                nanosleep(&poll_ts, NULL);
+            }
+            if (atomic_load(&sh->started) == n) {
+                fprintf(stderr, "round %d: the child did not start appending within 10 s\n", r);
+                failures++;
+            }
+        }
         struct timespec ts = {0, (long)us * 1000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
