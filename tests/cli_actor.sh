@@ -69,6 +69,40 @@ echo '{"actors": [' >"$T/broken.json"
 expect 2 "$EV" run --manifest "$T/broken.json" --data-dir "$T/d2"
 has "$T/err" "line"
 
+# --- a manifest is checked in full before anything starts: an error in its second actor
+# leaves no chain of the first (a rerun of the fixed manifest on the same directory works)
+CW=$(cd "$A" && pwd)/counter.wasm
+printf '{"actors": [{"id": "a", "module": "%s"}, {"id": "b"}]}' "$CW" >"$T/half.json"
+expect 2 "$EV" run --manifest "$T/half.json" --data-dir "$T/dh" --cache "$CACHE" --quiet
+has "$T/err" 'actors[1]: needs "module"'
+[ ! -e "$T/dh" ] && ok || bad "a rejected manifest wrote $T/dh"
+printf '{"actors": [{"id": "a", "module": "%s"}, {"id": "b", "module": "%s"}]}' "$CW" "$CW" \
+  >"$T/half.json"
+expect 0 "$EV" run --manifest "$T/half.json" --data-dir "$T/dh" --cache "$CACHE" --quiet
+# a module that cannot run (an unknown import) is found before the actor before it starts
+printf '{"actors": [{"id": "a", "module": "%s"}, {"id": "b", "module": "%s/badimport.wasm"}]}' \
+  "$CW" "$(cd "$A" && pwd)" >"$T/imp.json"
+expect 2 "$EV" run --manifest "$T/imp.json" --data-dir "$T/di" --cache "$CACHE" --quiet
+has "$T/err" "actors[1].module"
+has "$T/err" "env.launch_missiles"
+[ ! -e "$T/di/actors" ] && ok || bad "a manifest with a module that cannot run started an actor"
+for bad_manifest in \
+  '{"actors": [{"id": "x", "module": "M"}, {"id": "x", "module": "M"}]}|is actors[0]'"'"'s too' \
+  '{"actors": [{"id": "x", "module": "M", "htpp": "127.0.0.1:1"}]}|unknown key "htpp"' \
+  '{"actors": [{"id": "x", "module": "M"}], "messages": [{"to": "y", "body": ""}]}|"y" is not an actor of this run' \
+  '{"actors": [{"id": "x/y", "module": "M"}]}|is not an actor id' \
+  '{"actors": [{"id": "x", "module": "M", "http": "localhost:80"}]}|with an IP address' \
+  '{"actors": [{"id": "x", "module": "M", "env": ["A=B"]}]}|actors[0].env[0]' \
+  '{"actors": [{"id": "x", "module": "M"}, {"id": "z", "module": "nope.wasm"}]}|actors[1].module' \
+  '{"actors": [{"id": "counter", "module": "M"}]}|the module argument'"'"'s actor too'; do
+  printf '%s' "${bad_manifest%%|*}" | sed "s#\"M\"#\"$CW\"#g" >"$T/bad2.json"
+  extra=
+  case "$bad_manifest" in *"module argument"*) extra="$A/counter.wasm" ;; esac
+  expect 2 "$EV" run $extra --manifest "$T/bad2.json" --data-dir "$T/db" --cache "$CACHE" --quiet
+  has "$T/err" "${bad_manifest#*|}"
+  [ ! -e "$T/db" ] && ok || bad "a rejected manifest wrote $T/db"
+done
+
 # --- a hostile actor ends trapped (exit 1), recorded; the command does not crash
 expect 1 "$EV" run "$A/hostile.wasm" --data-dir "$T/d3" --cache "$CACHE" --fuel 100000 \
   --message loop

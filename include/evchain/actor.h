@@ -107,6 +107,10 @@ typedef enum ec_actor_state {
 } ec_actor_state;
 const char *ec_actor_state_name(ec_actor_state s);
 
+/* 1 when the len bytes at id can name an actor (ec_actor_options.id): 1 to 64 characters of
+ * A-Z a-z 0-9 _ - . not starting with '.'; 0 otherwise. */
+int ec_actor_id_valid(const char *id, size_t len);
+
 ec_actor *ec_runtime_find(ec_runtime *rt, const char *id);
 const char *ec_actor_id(const ec_actor *a);
 ec_actor_state ec_actor_get_state(const ec_actor *a);

@@ -41,6 +41,11 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int ec_actor_id_valid(const char *id, size_t len)
+{
+    return id ? ec_valid_id(id, len) : 0;
+}
+
 int ec_valid_id(const char *s, size_t n)
 {
     if (n == 0 || n > 64 || s[0] == '.')

@@ -11,10 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <evchain/replay.h>
 
 #include "cli.h"
+#include "manifest.h"
 #include "proof_util.h"
 #include "run_control.h"
 
@@ -83,11 +83,12 @@ static int parse_durability(ec_durability *out, const char *v)
     return 0;
 }
 
-#define MAX_LIST 64
+#define MAX_LIST CLI_MANIFEST_LIST
 
 typedef struct start {
-    char *id, *module, *args;
-    const char *env[MAX_LIST];
+    const char *id, *module, *args;
+    size_t args_len;
+    const char *const *env;
     size_t nenv;
     const char *http; /* ADDR:PORT to serve on, or NULL */
 } start;
@@ -97,34 +98,11 @@ static unsigned http_timeout_ms;
 static size_t http_body_limit;
 static int http_serving;
 
-/* "ADDR:PORT" or "[v6]:PORT" into addr (brackets removed) and port. */
-static int parse_listen(const char *v, char *addr, size_t cap, unsigned *port)
-{
-    const char *colon = strrchr(v, ':');
-    uint64_t p;
-    if (!colon || colon == v || cli_parse_u64(colon + 1, &p) || p > 65535)
-        return -1;
-    const char *a = v;
-    size_t n = (size_t)(colon - v);
-    if (a[0] == '[') {
-        if (n < 3 || a[n - 1] != ']')
-            return -1;
-        a++;
-        n -= 2;
-    }
-    if (n >= cap)
-        return -1;
-    memcpy(addr, a, n);
-    addr[n] = 0;
-    *port = (unsigned)p;
-    return 0;
-}
-
 static int serve_http(ec_actor *a, const char *listen)
 {
     char addr[128];
     ec_actor_http_options o = EC_ACTOR_HTTP_OPTIONS_INIT;
-    if (parse_listen(listen, addr, sizeof addr, &o.port)) {
+    if (cli_parse_listen(listen, addr, sizeof addr, &o.port)) {
         cli_error("run", 0, "actor %s: http: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080)",
                   ec_actor_id(a), listen);
         return EC_EINVAL;
@@ -150,7 +128,7 @@ static int spawn_one(ec_runtime *rt, const start *s)
     ec_actor_options o = EC_ACTOR_OPTIONS_INIT;
     o.id = s->id;
     o.args = s->args;
-    o.args_len = s->args ? strlen(s->args) : 0;
+    o.args_len = s->args_len;
     o.env_allow = s->env;
     o.env_allow_count = s->nenv;
     ec_actor *a = NULL;
@@ -172,114 +150,46 @@ static char *default_id(const char *module)
     return strndup(b, n ? n : strlen(b));
 }
 
-/* The manifest: modules are relative to the manifest's directory. */
-static int run_manifest(ec_runtime *rt, const char *path)
+/* A manifest checked in full by cli_manifest_parse: the allow-list first (an ec_init may
+ * already make requests), then the actors in order, then the messages. */
+static int start_manifest(ec_runtime *rt, const cli_manifest *m, const char *path)
 {
-    json_error_t err;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-    if (!root) {
-        cli_error("run", 0, "%s: line %d column %d: %s", path, err.line, err.column, err.text);
-        return EC_EFORMAT;
-    }
     int rc = 0;
-    json_t *actors = json_object_get(root, "actors");
-    json_t *msgs = json_object_get(root, "messages");
-    json_t *allow = json_object_get(root, "http_allow");
-    if (!json_is_array(actors) || json_array_size(actors) == 0 || (msgs && !json_is_array(msgs))) {
-        cli_error("run", 0, "%s: needs \"actors\": a non-empty array (and \"messages\": an array)",
-                  path);
-        json_decref(root);
-        return EC_EFORMAT;
+    if (m->has_allow && (rc = ec_runtime_http_allow(rt, m->allow, m->nallow, http_timeout_ms))) {
+        cli_error("run", 1, "%s: http_allow", path);
+        return rc;
     }
-    if (allow) {
-        /* Before any spawn: an ec_init may already make requests. */
-        const char *hosts[MAX_LIST];
-        size_t nh = 0, k;
-        json_t *h;
-        if (!json_is_array(allow) || json_array_size(allow) > MAX_LIST)
-            rc = EC_EFORMAT;
-        json_array_foreach(allow, k, h)
-        {
-            if (rc || !json_is_string(h) || !json_string_length(h)) {
-                rc = EC_EFORMAT;
-                break;
-            }
-            hosts[nh++] = json_string_value(h);
-        }
-        if (rc) {
-            cli_error("run", 0, "%s: \"http_allow\": an array of at most %d host names", path,
-                      MAX_LIST);
-            json_decref(root);
-            return rc;
-        }
-        if ((rc = ec_runtime_http_allow(rt, hosts, nh, http_timeout_ms))) {
-            cli_error("run", 1, "%s: http_allow", path);
-            json_decref(root);
-            return rc;
-        }
+    for (size_t i = 0; rc == 0 && i < m->nactors; i++) {
+        const cli_manifest_actor *a = &m->actors[i];
+        start s = {a->id, a->module, a->args, a->args_len, a->env, a->nenv, a->http};
+        rc = spawn_one(rt, &s);
     }
-    const char *slash = strrchr(path, '/');
-    int dl = slash ? (int)(slash - path) : 1;
-    size_t i;
-    json_t *a;
-    json_array_foreach(actors, i, a)
-    {
-        const char *id = json_string_value(json_object_get(a, "id"));
-        const char *mod = json_string_value(json_object_get(a, "module"));
-        json_t *args = json_object_get(a, "args");
-        json_t *env = json_object_get(a, "env");
-        json_t *http = json_object_get(a, "http");
-        if (!id || !mod || (args && !json_is_string(args)) || (env && !json_is_array(env)) ||
-            json_array_size(env) > MAX_LIST || (http && !json_is_string(http))) {
-            cli_error("run", 0,
-                      "%s: actors[%zu]: needs \"id\" and \"module\" strings, optional \"args\" "
-                      "string, \"env\" array of names and \"http\" string ADDR:PORT",
-                      path, i);
-            rc = EC_EFORMAT;
-            break;
-        }
-        start s = {0};
-        char mpath[4200];
-        if (mod[0] == '/')
-            snprintf(mpath, sizeof mpath, "%s", mod);
-        else
-            snprintf(mpath, sizeof mpath, "%.*s/%s", dl, slash ? path : ".", mod);
-        s.id = (char *)id;
-        s.module = mpath;
-        s.args = (char *)json_string_value(args);
-        s.http = json_string_value(http);
-        size_t k;
-        json_t *e;
-        json_array_foreach(env, k, e)
-        {
-            if (!json_is_string(e)) {
-                cli_error("run", 0, "%s: actors[%zu].env[%zu]: not a string", path, i, k);
-                rc = EC_EFORMAT;
-                break;
-            }
-            s.env[s.nenv++] = json_string_value(e);
-        }
-        if (rc || (rc = spawn_one(rt, &s)))
-            break;
-    }
-    json_array_foreach(msgs, i, a)
-    {
-        if (rc)
-            break;
-        const char *to = json_string_value(json_object_get(a, "to"));
-        const char *body = json_string_value(json_object_get(a, "body"));
-        if (!to || !body) {
-            cli_error("run", 0, "%s: messages[%zu]: needs \"to\" and \"body\" strings", path, i);
-            rc = EC_EFORMAT;
-            break;
-        }
-        ec_runtime_lock(rt);
-        if ((rc = ec_runtime_send(rt, to, body, strlen(body))))
+    ec_runtime_lock(rt);
+    for (size_t i = 0; rc == 0 && i < m->nmsgs; i++)
+        if ((rc = ec_runtime_send(rt, m->msgs[i].to, m->msgs[i].body, m->msgs[i].body_len)))
             cli_error("run", 1, "%s: messages[%zu]", path, i);
-        ec_runtime_unlock(rt);
-    }
-    json_decref(root);
+    ec_runtime_unlock(rt);
     return rc;
+}
+
+/* The whole file, NUL-terminated, at most CLI_MANIFEST_BYTES (+1 to tell a larger one). */
+static char *read_small_file(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(CLI_MANIFEST_BYTES + 2);
+    size_t n = buf ? fread(buf, 1, CLI_MANIFEST_BYTES + 1, f) : 0;
+    int bad = !buf || ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = buf ? EIO : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len_out = n;
+    return buf;
 }
 
 /* Serve `evchain send` until stopped. Requests are handled one at a time between deliveries:
@@ -469,60 +379,97 @@ int cmd_run(int argc, char **argv)
                   "--name, --message, --args, --env and --http apply to a module argument");
         return EXIT_UNUSABLE;
     }
-    /* Refuse what cannot be a module before anything is written (the runtime key, the data
-     * directory); the runtime checks the module in full when it loads it. */
-    const char *first = module ? module : manifest;
-    FILE *mf = fopen(first, "rb");
-    unsigned char magic[4] = {0};
-    size_t got = mf ? fread(magic, 1, sizeof magic, mf) : 0;
-    if (mf)
-        fclose(mf);
-    if (!mf) {
-        cli_error("run", 0, "%s: %s", first, strerror(errno));
-        return EXIT_UNUSABLE;
+    /* Refuse what cannot run before anything is written (the runtime key, the data directory,
+     * an actor's chain): the module's magic, its actor id, and the manifest in full. The
+     * runtime checks each module in full when it loads it. */
+    char *id = NULL;
+    if (module) {
+        FILE *mf = fopen(module, "rb");
+        unsigned char magic[4] = {0};
+        size_t got = mf ? fread(magic, 1, sizeof magic, mf) : 0;
+        if (mf)
+            fclose(mf);
+        if (!mf) {
+            cli_error("run", 0, "%s: %s", module, strerror(errno));
+            return EXIT_UNUSABLE;
+        }
+        if (got != 4 || memcmp(magic, "\0asm", 4) != 0) {
+            cli_error("run", 0, "%s: not a WebAssembly module (no \\0asm magic)", module);
+            return EXIT_UNUSABLE;
+        }
+        id = name ? strdup(name) : default_id(module);
+        if (!id) {
+            cli_error("run", 0, "out of memory");
+            return EXIT_UNUSABLE;
+        }
+        if (!ec_actor_id_valid(id, strlen(id))) {
+            cli_error("run", 0,
+                      "'%s' is not an actor id (1 to 64 of A-Z a-z 0-9 _ - ., not starting "
+                      "with '.')%s",
+                      id, name ? "" : ": give one with --name");
+            free(id);
+            return EXIT_UNUSABLE;
+        }
     }
-    if (module && (got != 4 || memcmp(magic, "\0asm", 4) != 0)) {
-        cli_error("run", 0, "%s: not a WebAssembly module (no \\0asm magic)", module);
-        return EXIT_UNUSABLE;
+    cli_manifest man;
+    memset(&man, 0, sizeof man);
+    if (manifest) {
+        size_t len = 0;
+        char *text = read_small_file(manifest, &len), err[600];
+        if (!text) {
+            cli_error("run", 0, "%s: %s", manifest, strerror(errno));
+            free(id);
+            return EXIT_UNUSABLE;
+        }
+        int bad_man = cli_manifest_parse(&man, text, len, manifest, id, err, sizeof err) ||
+                      cli_manifest_check_modules(&man, err, sizeof err);
+        free(text);
+        if (bad_man) {
+            cli_error("run", 0, "%s", err);
+            cli_manifest_free(&man);
+            free(id);
+            return EXIT_UNUSABLE;
+        }
     }
     ro.cache_dir = cache;
     ro.fuel = fuel;
     ro.memory_pages = (uint32_t)pages;
     ec_signer *signer = NULL;
+    ec_runtime *rt = NULL;
     if (no_checkpoints && cp_key) {
         cli_error("run", 0, "--no-checkpoints and --checkpoint-key contradict each other");
-        return EXIT_UNUSABLE;
+    } else if (no_checkpoints || cli_runtime_signer("run", ro.data_dir, cp_key, &signer) == 0) {
+        ro.checkpoint_signer = signer;
+        if (ec_runtime_new(&rt, &ro) != 0)
+            cli_error("run", 1, "cannot start the runtime");
     }
-    if (!no_checkpoints && cli_runtime_signer("run", ro.data_dir, cp_key, &signer) != 0)
-        return EXIT_UNUSABLE;
-    ro.checkpoint_signer = signer;
-    ec_runtime *rt;
-    if (ec_runtime_new(&rt, &ro)) {
-        cli_error("run", 1, "cannot start the runtime");
+    if (!rt) {
         ec_signer_free(signer);
+        cli_manifest_free(&man);
+        free(id);
         return EXIT_UNUSABLE;
     }
     ec_runtime_set_recover(rt, (uint32_t)recover);
     ec_runtime_set_snapshot_every(rt, (uint32_t)snap);
+    /* Every module loaded (compiled into the cache, its imports checked) before any actor
+     * starts: a module that cannot run must not leave the actors before it started. */
     int rc = 0;
-    char *id = NULL;
-    if (nallow && ec_runtime_http_allow(rt, allow, nallow, http_timeout_ms)) {
+    ec_runtime_lock(rt);
+    if (module && (rc = ec_runtime_prepare(rt, module, NULL)))
+        cli_error("run", 1, "%s", module);
+    for (size_t k = 0; rc == 0 && k < man.nactors; k++)
+        if ((rc = ec_runtime_prepare(rt, man.actors[k].module, NULL)))
+            cli_error("run", 1, "%s: actors[%zu].module", manifest, k);
+    ec_runtime_unlock(rt);
+    if (rc == 0 && nallow && ec_runtime_http_allow(rt, allow, nallow, http_timeout_ms)) {
         cli_error("run", 1, "--http-allow");
         rc = EC_EINVAL;
-    } else if (http_timeout_ms && ec_runtime_http_allow(rt, NULL, 0, http_timeout_ms)) {
+    } else if (rc == 0 && http_timeout_ms && ec_runtime_http_allow(rt, NULL, 0, http_timeout_ms)) {
         rc = EC_EINVAL;
     }
     if (rc == 0 && module) {
-        id = name ? strdup(name) : default_id(module);
-        start s = {0};
-        s.id = id;
-        s.module = (char *)module;
-        s.args = (char *)args;
-        for (size_t k = 0; k < nenv; k++)
-            s.env[k] = env[k];
-        s.nenv = nenv;
-        s.http = http;
-        rc = id ? spawn_one(rt, &s) : EC_ENOMEM;
+        start s = {id, module, args, args ? strlen(args) : 0, env, nenv, http};
+        rc = spawn_one(rt, &s);
         ec_runtime_lock(rt);
         for (size_t k = 0; rc == 0 && k < nmsg; k++)
             if ((rc = ec_runtime_send(rt, id, msgs[k], strlen(msgs[k]))))
@@ -530,7 +477,7 @@ int cmd_run(int argc, char **argv)
         ec_runtime_unlock(rt);
     }
     if (rc == 0 && manifest)
-        rc = run_manifest(rt, manifest);
+        rc = start_manifest(rt, &man, manifest);
     if (rc == 0) {
         if (serve_mode || http_serving)
             rc = serve(rt, ro.data_dir);
@@ -552,6 +499,7 @@ int cmd_run(int argc, char **argv)
     /* Stops every running actor (recorded as actor/stop) and closes the chains. */
     ec_runtime_free(rt);
     ec_signer_free(signer);
+    cli_manifest_free(&man);
     free(id);
     if (rc)
         return EXIT_UNUSABLE;

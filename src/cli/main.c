@@ -140,19 +140,6 @@ int cli_exit_code(int err)
     return err == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE;
 }
 
-int cli_parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 const char *cli_opt(int argc, char **argv, int *i, const char *name, int *bad)
 {
     const char *a = argv[*i];

@@ -1,0 +1,44 @@
+/* cli/parse.c: values of options and manifest fields, parsed strictly (the whole string, no
+ * sign, no overflow). Apart from main.c so that a fuzz harness can link it. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_listen(const char *v, char *addr, size_t cap, unsigned *port)
+{
+    const char *colon = strrchr(v, ':');
+    uint64_t p;
+    if (!colon || colon == v || cli_parse_u64(colon + 1, &p) || p > 65535)
+        return -1;
+    const char *a = v;
+    size_t n = (size_t)(colon - v);
+    if (a[0] == '[') {
+        if (n < 3 || a[n - 1] != ']')
+            return -1;
+        a++;
+        n -= 2;
+    }
+    if (n >= cap)
+        return -1;
+    memcpy(addr, a, n);
+    addr[n] = 0;
+    *port = (unsigned)p;
+    return 0;
+}
+
