@@ -626,6 +626,8 @@ static void *bare_main(void *arg)
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = b->lfd};
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, b->lfd, &ev) != 0) {
+        if (ep >= 0)
+            close(ep);
         b->failed = 1;
         return NULL;
     }
