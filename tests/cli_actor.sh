@@ -79,6 +79,13 @@ has "$T/err" 'actors[1]: needs "module"'
 printf '{"actors": [{"id": "a", "module": "%s"}, {"id": "b", "module": "%s"}]}' "$CW" "$CW" \
   >"$T/half.json"
 expect 0 "$EV" run --manifest "$T/half.json" --data-dir "$T/dh" --cache "$CACHE" --quiet
+# an actor whose chain is already in the data directory is found before the others start
+expect 0 "$EV" run "$CW" --name b --data-dir "$T/dc" --cache "$CACHE" --quiet
+printf '{"actors": [{"id": "a", "module": "%s"}, {"id": "b", "module": "%s"}]}' "$CW" "$CW" \
+  >"$T/dc.json"
+expect 2 "$EV" run --manifest "$T/dc.json" --data-dir "$T/dc" --cache "$CACHE" --quiet
+has "$T/err" "actor b: $T/dc/actors/b/chain already holds a chain"
+[ ! -e "$T/dc/actors/a" ] && ok || bad "actor a started although b could not"
 # a module that cannot run (an unknown import) is found before the actor before it starts
 printf '{"actors": [{"id": "a", "module": "%s"}, {"id": "b", "module": "%s/badimport.wasm"}]}' \
   "$CW" "$(cd "$A" && pwd)" >"$T/imp.json"

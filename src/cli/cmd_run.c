@@ -431,6 +431,25 @@ int cmd_run(int argc, char **argv)
             return EXIT_UNUSABLE;
         }
     }
+    /* An actor whose chain is already in the data directory cannot start (the runtime refuses
+     * to write over it): found now, not after the actors before it started. */
+    for (size_t k = 0; k <= man.nactors; k++) {
+        const char *aid = k < man.nactors ? man.actors[k].id : id;
+        char cpath[4400];
+        struct stat st;
+        if (!aid)
+            continue;
+        snprintf(cpath, sizeof cpath, "%s/actors/%s/chain", ro.data_dir, aid);
+        if (stat(cpath, &st) == 0) {
+            cli_error("run", 0,
+                      "actor %s: %s already holds a chain (use another data directory or "
+                      "actor id)",
+                      aid, cpath);
+            cli_manifest_free(&man);
+            free(id);
+            return EXIT_UNUSABLE;
+        }
+    }
     ro.cache_dir = cache;
     ro.fuel = fuel;
     ro.memory_pages = (uint32_t)pages;
