@@ -383,6 +383,10 @@ int cmd_run(int argc, char **argv)
      * an actor's chain): the module's magic, its actor id, and the manifest in full. The
      * runtime checks each module in full when it loads it. */
     char *id = NULL;
+    ec_signer *signer = NULL;
+    ec_runtime *rt = NULL;
+    cli_manifest man;
+    memset(&man, 0, sizeof man);
     if (module) {
         FILE *mf = fopen(module, "rb");
         unsigned char magic[4] = {0};
@@ -391,44 +395,38 @@ int cmd_run(int argc, char **argv)
             fclose(mf);
         if (!mf) {
             cli_error("run", 0, "%s: %s", module, strerror(errno));
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
         if (got != 4 || memcmp(magic, "\0asm", 4) != 0) {
             cli_error("run", 0, "%s: not a WebAssembly module (no \\0asm magic)", module);
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
         id = name ? strdup(name) : default_id(module);
         if (!id) {
             cli_error("run", 0, "out of memory");
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
         if (!ec_actor_id_valid(id, strlen(id))) {
             cli_error("run", 0,
                       "'%s' is not an actor id (1 to 64 of A-Z a-z 0-9 _ - ., not starting "
                       "with '.')%s",
                       id, name ? "" : ": give one with --name");
-            free(id);
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
     }
-    cli_manifest man;
-    memset(&man, 0, sizeof man);
     if (manifest) {
         size_t len = 0;
         char *text = read_small_file(manifest, &len), err[600];
         if (!text) {
             cli_error("run", 0, "%s: %s", manifest, strerror(errno));
-            free(id);
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
         int bad_man = cli_manifest_parse(&man, text, len, manifest, id, err, sizeof err) ||
                       cli_manifest_check_modules(&man, err, sizeof err);
         free(text);
         if (bad_man) {
             cli_error("run", 0, "%s", err);
-            cli_manifest_free(&man);
-            free(id);
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
     }
     /* An actor whose chain is already in the data directory cannot start (the runtime refuses
@@ -445,16 +443,12 @@ int cmd_run(int argc, char **argv)
                       "actor %s: %s already holds a chain (use another data directory or "
                       "actor id)",
                       aid, cpath);
-            cli_manifest_free(&man);
-            free(id);
-            return EXIT_UNUSABLE;
+            goto unusable;
         }
     }
     ro.cache_dir = cache;
     ro.fuel = fuel;
     ro.memory_pages = (uint32_t)pages;
-    ec_signer *signer = NULL;
-    ec_runtime *rt = NULL;
     if (no_checkpoints && cp_key) {
         cli_error("run", 0, "--no-checkpoints and --checkpoint-key contradict each other");
     } else if (no_checkpoints || cli_runtime_signer("run", ro.data_dir, cp_key, &signer) == 0) {
@@ -462,12 +456,8 @@ int cmd_run(int argc, char **argv)
         if (ec_runtime_new(&rt, &ro) != 0)
             cli_error("run", 1, "cannot start the runtime");
     }
-    if (!rt) {
-        ec_signer_free(signer);
-        cli_manifest_free(&man);
-        free(id);
-        return EXIT_UNUSABLE;
-    }
+    if (!rt)
+        goto unusable;
     ec_runtime_set_recover(rt, (uint32_t)recover);
     ec_runtime_set_snapshot_every(rt, (uint32_t)snap);
     /* Every module loaded (compiled into the cache, its imports checked) before any actor
@@ -523,4 +513,9 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return EXIT_UNUSABLE;
     return trapped ? EXIT_INVALID : EXIT_VALID;
+unusable: /* refused before any actor started */
+    ec_signer_free(signer);
+    cli_manifest_free(&man);
+    free(id);
+    return EXIT_UNUSABLE;
 }
