@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cli_manifest m;
     char err[600];
-    if (cli_manifest_parse(&m, (const char *)data, size, "dir/m.json", "other", err,
-                           sizeof err) != 0) {
+    if (cli_manifest_parse(&m, (const char *)data, size, "dir/m.json", "other", err, sizeof err) !=
+        0) {
         if (!err[0] || strncmp(err, "dir/m.json: ", 12) != 0 || m.nactors || m.doc)
             abort(); /* an error says what and where, and leaves nothing behind */
         return 0;
@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < m.nactors; i++) {
         const cli_manifest_actor *a = &m.actors[i];
-        if (!ec_actor_id_valid(a->id, strlen(a->id)) || strcmp(a->id, "other") == 0 ||
-            !a->module || (a->module[0] != '/' && strncmp(a->module, "dir/", 4) != 0) ||
+        if (!ec_actor_id_valid(a->id, strlen(a->id)) || strcmp(a->id, "other") == 0 || !a->module ||
+            (a->module[0] != '/' && strncmp(a->module, "dir/", 4) != 0) ||
             a->nenv > CLI_MANIFEST_LIST)
             abort();
         for (size_t k = 0; k < i; k++)

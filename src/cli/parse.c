@@ -41,4 +41,3 @@ int cli_parse_listen(const char *v, char *addr, size_t cap, unsigned *port)
     *port = (unsigned)p;
     return 0;
 }
-
