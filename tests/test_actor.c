@@ -3,9 +3,11 @@
  * cross-chain links, requests, supervision with a trapping child, timers, the module cache
  * and the import check. Hostile actors are in test_actor_hostile.c. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include "test_actor_util.h"
 #include "actor/cbor.h"
+#include "store/vfs.h"
 
 static void payload_encoding(void)
 {
@@ -763,22 +765,13 @@ static void *take_lock(void *p)
     return NULL;
 }
 
-/* While an actor's call waits on one thread for its chain to be durable, another thread takes
- * the runtime lock and finds the event appended: the wait holds nothing of the runtime. (It
- * used to hold the lock: the second thread waited for the gate, which the test opens only
- * after 5 s.) */
-static void durability_wait_frees_lock(void)
+/* While an actor's call waits on one thread for its chain to be durable (held at the gate),
+ * another thread takes the runtime lock and finds the event appended: the wait holds nothing
+ * of the runtime. *got: whether the other thread got the lock within 5 s; *seen: the chain's
+ * length it found. The gate is closed from the delivery of "inc" on. */
+static void lock_free_while_waiting(ec_runtime *rt, ec_actor *c, int *got, uint64_t *seen)
 {
-    scratch_begin();
-    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
-    o.backend_new = gate_new;
-    nprobes = 0;
-    ec_runtime *rt = new_runtime_with(&o);
-    REQUIRE(rt);
-    ec_actor *c = spawn(rt, "counter", "c", NULL);
-    REQUIRE(c);
-    uint64_t before = ec_chain_count(ec_actor_chain(c));
-    CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));
+    CHECK_OK(ec_runtime_send(rt, ec_actor_id(c), "inc", 3));
     pthread_mutex_lock(&gate_mu);
     gate_closed = 1;
     pthread_mutex_unlock(&gate_mu);
@@ -800,13 +793,78 @@ static void durability_wait_frees_lock(void)
     gate_closed = 0; /* in any case: the runner finishes, then the taker */
     pthread_cond_broadcast(&gate_cv);
     pthread_mutex_unlock(&gate_mu);
-    CHECK(done);
     pthread_join(runner, NULL);
     pthread_join(taker, NULL);
-    CHECK(l.count == before + 1); /* the wasm/call, appended before its wait */
+    *got = done;
+    *seen = l.count;
+}
+
+/* A backend whose wait for durability is gated. (It used to be waited for under the lock: the
+ * second thread waited for the gate, which opens only after 5 s.) */
+static void durability_wait_frees_lock(void)
+{
+    scratch_begin();
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.backend_new = gate_new;
+    nprobes = 0;
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *c = spawn(rt, "counter", "c", NULL);
+    REQUIRE(c);
+    uint64_t before = ec_chain_count(ec_actor_chain(c)), seen = 0;
+    int got = 0;
+    lock_free_while_waiting(rt, c, &got, &seen);
+    CHECK(got);
+    CHECK(seen == before + 1); /* the wasm/call, appended before its wait */
     CHECK(ec_chain_count(ec_actor_chain(c)) > before + 2);
     CHECK(check_chain(ec_actor_chain(c)) > 0);
     ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* The disk under `always`, its fdatasync gated at the file I/O seam: the same holds for the
+ * sync itself (it used to run inside the append, under the lock), and every event still had
+ * a sync of its own before the next was appended. */
+static atomic_uint nsyncs;
+
+static int gated_fdatasync(int fd)
+{
+    atomic_fetch_add(&nsyncs, 1);
+    (void)p_wait_gate(NULL, 0);
+    return fdatasync(fd);
+}
+
+static void always_sync_frees_lock(void)
+{
+    scratch_begin();
+    ec_vfs v = ec_vfs_posix;
+    v.fdatasync = gated_fdatasync;
+    ec_vfs_set(&v);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.durability = EC_DURABLE_ALWAYS;
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *c = spawn(rt, "counter", "c", NULL);
+    REQUIRE(c);
+    uint64_t before = ec_chain_count(ec_actor_chain(c)), seen = 0;
+    unsigned s0 = atomic_load(&nsyncs);
+    int got = 0;
+    lock_free_while_waiting(rt, c, &got, &seen);
+    CHECK(got);
+    CHECK(seen == before + 1);
+    uint64_t after = ec_chain_count(ec_actor_chain(c));
+    CHECK(after > before + 2);
+    CHECK(atomic_load(&nsyncs) - s0 >= after - before); /* one sync (at least) per event */
+    ec_runtime_free(rt);
+    ec_vfs_set(NULL);
+    /* Reopened: every event is there, whole. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/actors/c/chain", t_data);
+    ec_chain *ch = NULL;
+    REQUIRE_OK(ec_chain_open_path(&ch, path, NULL));
+    CHECK(ec_chain_count(ch) == after + 1); /* + actor/stop */
+    CHECK(check_chain(ch) > 0);
+    ec_chain_free(ch);
     scratch_end();
 }
 
@@ -824,5 +882,6 @@ int main(void)
     RUN(time_recorded);
     RUN(sync_before_effects);
     RUN(durability_wait_frees_lock);
+    RUN(always_sync_frees_lock);
     TEST_END();
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include <evchain/replay.h>
 #include "test_actor_util.h"
 #include "http_client_util.h"
+#include "store/vfs.h"
 
 /* Replay a chain (the kv or httptest module, from the build's cache): every event must be
  * reproduced, so the replayed chain's head is the recorded head. Nothing is sent: the
@@ -179,12 +181,27 @@ static void kv_over_loopback(void)
     scratch_end();
 }
 
-/* On disk under batch: replies are held until their events are durable (deferred appends);
- * the chain reads back whole. */
-static void kv_on_disk_batch(void)
+/* fdatasyncs at the file I/O seam, counted. */
+static atomic_uint nsyncs;
+
+static int counted_fdatasync(int fd)
+{
+    atomic_fetch_add(&nsyncs, 1);
+    return fdatasync(fd);
+}
+
+/* On disk under batch: replies are held until their events are durable (deferred appends),
+ * one sync covering the events of a request or more; under always, every event has a sync
+ * of its own, served requests' too. The chain reads back whole. */
+static void kv_on_disk(ec_durability durability)
 {
     scratch_begin();
-    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    ec_vfs v = ec_vfs_posix;
+    v.fdatasync = counted_fdatasync;
+    ec_vfs_set(&v);
+    unsigned s0 = atomic_load(&nsyncs);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk */
+    o.durability = durability;
     ec_runtime *rt = new_runtime_with(&o);
     REQUIRE(rt);
     ec_actor *a = spawn(rt, "kv", "kv", NULL);
@@ -209,6 +226,12 @@ static void kv_on_disk_batch(void)
     uint64_t n = ec_chain_count(ec_actor_chain(a));
     ec_runtime_unlock(rt);
     ec_runtime_free(rt);
+    ec_vfs_set(NULL);
+    unsigned syncs = atomic_load(&nsyncs) - s0;
+    if (durability == EC_DURABLE_ALWAYS)
+        CHECK(syncs >= n);
+    else /* 22 requests, 5 or 6 events each: a sync per request at most, and a few more */
+        CHECK(syncs < n / 2);
     /* Reopened from disk: every event is there and verifies. */
     char path[512];
     snprintf(path, sizeof path, "%s/actors/kv/chain", t_data);
@@ -221,6 +244,16 @@ static void kv_on_disk_batch(void)
     CHECK(replays_identically(c, "kv"));
     ec_chain_free(c);
     scratch_end();
+}
+
+static void kv_on_disk_batch(void)
+{
+    kv_on_disk(EC_DURABLE_BATCH);
+}
+
+static void kv_on_disk_always(void)
+{
+    kv_on_disk(EC_DURABLE_ALWAYS);
 }
 
 /* Raw bytes to a port; the answer's status line into out. */
@@ -817,6 +850,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(kv_over_loopback);
     RUN(kv_on_disk_batch);
+    RUN(kv_on_disk_always);
     RUN(failures_get_clear_answers);
     RUN(slow_actor_times_out);
     RUN(requests_from_actors);

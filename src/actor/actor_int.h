@@ -108,6 +108,7 @@ struct ec_actor {
     wasm_rt_memory_t *mem;
     ec_chain *chain;
     int unlocked_wait;   /* its appends wait for durability without the runtime lock (open_chain) */
+    int wait_each;       /* `always`: every append waits for its own sync; none is deferred */
     ec_checkpointer *cp; /* signs checkpoints of chain; NULL when the runtime has no signer */
     ec_actor_state state;
     char reason[256];

@@ -130,7 +130,7 @@ static int record_msg(ec_actor *a, const char *type, const ec_http_msg *m, uint8
 static int defer_begin(ec_actor *a)
 {
     ec_backend *be = ec_chain_backend(a->chain);
-    if (!be || be->wait_durable == NULL)
+    if (!be || be->wait_durable == NULL || a->wait_each)
         return -1;
     int prev = ec_backend_deferred_set(be, 1);
     if (prev < 0)

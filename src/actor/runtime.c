@@ -808,8 +808,17 @@ static int open_chain(ec_actor *a)
         ec_disk_options o = EC_DISK_OPTIONS_INIT;
         o.create = 1;
         o.alg = rt->alg;
-        /* sync_effects: the runtime decides when to sync (ec_actor_sync), not each append. */
+        /* sync_effects: the runtime decides when to sync (ec_actor_sync), not each append.
+         * always: the disk's batch writer, every append waited for at once (ec_actor_record)
+         * and none deferred (a->wait_each), which makes each record durable before its append
+         * returns, as always says; but the write and fdatasync then run in the wait, without
+         * the runtime lock, and not inside the append, under it, where they held up every
+         * other actor's host calls. One appender, so each sync is of its one record and no
+         * flusher lingers (a group of one never does). */
         o.durability = rt->sync_effects ? EC_DURABLE_NONE : rt->durability;
+        a->wait_each = o.durability == EC_DURABLE_ALWAYS;
+        if (a->wait_each)
+            o.durability = EC_DURABLE_BATCH;
         rc = ec_backend_disk(&be, path, &o);
         /* Served HTTP requests defer the wait for durability to the reply (docs/HTTP.md);
          * everything else waits as the policy says: the wrapper is inert until then. */
