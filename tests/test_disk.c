@@ -662,6 +662,49 @@ static long dir_bytes(const char *dir)
     return total;
 }
 
+/* always keeps zeros ahead once a handle has made 8 appends (FORMAT.md section 4), so that its
+ * syncs overwrite allocated blocks; closing cuts them; a failed write over them cuts the
+ * partial frame and the zeros, and the chain goes on. */
+static void always_zeros_ahead(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "always-zeros");
+    fx_install();
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_ALWAYS, 0, 0));
+    long size[9];
+    for (uint64_t i = 0; i < 8; i++) {
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+        size[i] = dir_bytes(dir);
+    }
+    /* Events alternate in size (odd ones have a description): the data's end after an even
+     * number n of appends is size[7] + (n - 8) / 2 * pair. */
+    long pair = size[7] - size[5];
+    CHECK(pair > 128 && size[5] - size[3] == pair && size[3] - size[1] == pair); /* no zeros */
+    REQUIRE_OK(du_append(c, 8, 64, NULL));
+    size[8] = dir_bytes(dir);
+    CHECK(size[8] >= 64 << 10); /* the 9th carried the zeros */
+    for (uint64_t i = 9; i < 20; i++)
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+    CHECK(dir_bytes(dir) == size[8]); /* written over them */
+    fx.pwrite_fail_after = 0;
+    fx.pwrite_errno = ENOSPC;
+    fx.short_write = 1;
+    CHECK(du_append(c, 20, 64, NULL) == EC_ENOSPC);
+    CHECK(ec_chain_count(c) == 20);
+    CHECK(dir_bytes(dir) == size[7] + 6 * pair); /* the partial frame cut, zeros with it */
+    for (uint64_t i = 20; i < 30; i++)           /* space comes back: the same chain goes on */
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+    CHECK(dir_bytes(dir) > size[7] + 11 * pair);
+    ec_chain_free(c);
+    CHECK(dir_bytes(dir) == size[7] + 11 * pair); /* closing cut the zeros */
+    ec_vfs_set(NULL);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+    CHECK(ec_chain_count(c) == 30);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
 static void full_disk(void)
 {
     for (int shortw = 0; shortw < 2; shortw++) {
@@ -833,6 +876,7 @@ int main(void)
     RUN(reader_follows_writer);
     RUN(zeros_ahead);
     RUN(full_disk);
+    RUN(always_zeros_ahead);
     RUN(zeros_on_full_disk);
     RUN(failed_sync);
     RUN(read_only_directory);

@@ -31,11 +31,12 @@
  * docs/FORMAT.md section 4). Only small groups pay for it: zeros double the bytes written. */
 #define ZERO_AHEAD (1u << 20)
 #define ZERO_FIRST                                                                                 \
-    (64u << 10)                /* a segment's first zeros; each fill doubles, to ZERO_AHEAD, so    \
-                                * a slow chain keeps at most about its own size in zeros */
-#define ZERO_GROUP (64u << 10) /* groups up to this size extend the zero-filled space */
-#define FD_CAP     64
-#define TAIL_CHECK 64 /* records whose hashes and links are rechecked on a writer's open */
+    (64u << 10) /* a segment's first zeros; each fill doubles, to ZERO_AHEAD, so                   \
+                 * a slow chain keeps at most about its own size in zeros */
+#define ZERO_GROUP         (64u << 10) /* groups up to this size extend the zero-filled space */
+#define ALWAYS_ZEROS_AFTER 8           /* always: appends through a handle before zeros ahead */
+#define FD_CAP             64
+#define TAIL_CHECK         64 /* records whose hashes and links are rechecked on a writer's open */
 
 /* ---- small helpers ---- */
 
@@ -532,6 +533,7 @@ typedef struct disk {
     uint64_t zend;       /* active segment: the file is zero-filled from wend up to here */
     int zero_off;        /* zero-filling failed (full disk?): not again in this segment */
     uint64_t zero_step;  /* the next fill's size (0: ZERO_FIRST) */
+    uint64_t appended;   /* always: appends through this handle (zeros ahead after 8) */
     uint64_t written;    /* records below this are in the file */
     uint64_t durable;    /* records below this are synced */
     int failed;          /* a write or sync failed: the open chain can no longer be trusted */
@@ -1615,24 +1617,43 @@ static int d_commit(ec_backend *b, uint64_t seq, size_t hash_off)
         goto out;
     }
     if (d->dur == EC_DURABLE_ALWAYS) {
-        /* write + fdatasync, then count it: a failure leaves the file as it was */
+        /* write + fdatasync, then count it: a failure leaves the records as they were (the
+         * file cut at `off`, zeros ahead and all). Zeros ahead as batch keeps them (FORMAT.md
+         * section 4), but only after the handle's first ALWAYS_ZEROS_AFTER appends: a writer
+         * that appends a few records and closes (evchain append) would pay more for cutting
+         * them on close than the syncs over them save. */
+        uint64_t zend = d->zend, step = d->zero_step ? d->zero_step : ZERO_FIRST;
+        int zero = d->appended >= ALWAYS_ZEROS_AFTER && !d->zero_off && off + flen > zend &&
+                   off + flen + step <= d->seg_bytes;
         if (write_all(d->v, a->fd, f, flen, off) != 0) {
             int e = errno;
             rc = ec_error_set_errno(err_of(e), e, "%s: appending seq %llu", d->dir,
                                     (unsigned long long)seq);
+            d->zend = 0;
             if (d->v->ftruncate(a->fd, (off_t)off) != 0)
                 poison(d, err_of(e), "a failed append could not be cut off");
             goto out;
         }
+        if (zero)
+            zend = zero_fill(d, a->fd, off + flen, step);
         if (d->v->fdatasync(a->fd) != 0) {
             int e = errno;
             rc = ec_error_set_errno(err_of(e), e, "%s: syncing seq %llu", d->dir,
                                     (unsigned long long)seq);
+            d->zend = 0;
             (void)d->v->ftruncate(a->fd, (off_t)off);
             /* after a failed fsync the page cache cannot be trusted (fsyncgate) */
             poison(d, err_of(e), "a sync failed");
             goto out;
         }
+        if (zend == UINT64_MAX) {
+            d->zero_off = 1;
+            d->zend = 0;
+        } else if (zero) {
+            d->zend = zend;
+            d->zero_step = step * 2 < ZERO_AHEAD ? step * 2 : ZERO_AHEAD;
+        }
+        d->appended++;
         d->wend = off + flen;
     } else {
         if ((rc = grow(&d->wbuf, &d->wcap, d->wlen + flen)) != 0)
