@@ -1354,6 +1354,26 @@ static uint64_t zero_fill(disk *d, int fd, uint64_t from, uint64_t step)
     return to;
 }
 
+/* Whether a synced write ending at `end` should also carry zeros past it, *step of them (FORMAT.md
+ * section 4). mu held. */
+static int zeros_due(const disk *d, uint64_t end, uint64_t *step)
+{
+    *step = d->zero_step ? d->zero_step : ZERO_FIRST;
+    return !d->zero_off && end > d->zend && end + *step <= d->seg_bytes;
+}
+
+/* After a synced write that carried zeros: zend is zero_fill's answer. mu held. */
+static void zeros_done(disk *d, uint64_t zend, uint64_t step)
+{
+    if (zend == UINT64_MAX) { /* not written (a full disk?): not again in this segment */
+        d->zero_off = 1;
+        d->zend = 0;
+        return;
+    }
+    d->zend = zend;
+    d->zero_step = step * 2 < ZERO_AHEAD ? step * 2 : ZERO_AHEAD;
+}
+
 /* Hand the pending buffer to the kernel (and sync it when asked). Called with mu held and
  * d->flushing claimed by the caller; drops mu while writing so commits continue into the
  * other buffer. */
@@ -1378,10 +1398,9 @@ static int flush_claimed(disk *d, int sync)
     uint64_t off = d->fbase;
     int rc = 0, e = 0;
     const char *what = NULL;
-    uint64_t zend = d->zend, step = d->zero_step ? d->zero_step : ZERO_FIRST;
-    int zero = sync && d->dur == EC_DURABLE_BATCH && !d->zero_off && d->flen &&
-               d->flen <= ZERO_GROUP && off + d->flen > zend &&
-               off + d->flen + step <= d->seg_bytes;
+    uint64_t zend = 0, step = 0;
+    int zero = sync && d->dur == EC_DURABLE_BATCH && d->flen && d->flen <= ZERO_GROUP &&
+               zeros_due(d, off + d->flen, &step);
     pthread_mutex_unlock(&d->mu);
     /* Frames are sealed here, off the appenders' path, and synced in spans of at most
      * EC_SYNC_SPAN bytes (a larger frame alone), so that a crash leaves at most one span
@@ -1410,11 +1429,10 @@ static int flush_claimed(disk *d, int sync)
         }
     } while (!what && at < d->flen);
     pthread_mutex_lock(&d->mu);
-    if (zend == UINT64_MAX)
-        d->zero_off = 1;
-    else if (zero && !what)
-        d->zero_step = step * 2 < ZERO_AHEAD ? step * 2 : ZERO_AHEAD;
-    d->zend = what || zend == UINT64_MAX ? 0 : zend;
+    if (what)
+        d->zend = 0; /* cut below, with the group */
+    else if (zero)
+        zeros_done(d, zend, step);
     if (what) {
         char m[160];
         rc = err_of(e);
@@ -1622,9 +1640,8 @@ static int d_commit(ec_backend *b, uint64_t seq, size_t hash_off)
          * section 4), but only after the handle's first ALWAYS_ZEROS_AFTER appends: a writer
          * that appends a few records and closes (evchain append) would pay more for cutting
          * them on close than the syncs over them save. */
-        uint64_t zend = d->zend, step = d->zero_step ? d->zero_step : ZERO_FIRST;
-        int zero = d->appended >= ALWAYS_ZEROS_AFTER && !d->zero_off && off + flen > zend &&
-                   off + flen + step <= d->seg_bytes;
+        uint64_t zend = 0, step = 0;
+        int zero = d->appended >= ALWAYS_ZEROS_AFTER && zeros_due(d, off + flen, &step);
         if (write_all(d->v, a->fd, f, flen, off) != 0) {
             int e = errno;
             rc = ec_error_set_errno(err_of(e), e, "%s: appending seq %llu", d->dir,
@@ -1646,13 +1663,8 @@ static int d_commit(ec_backend *b, uint64_t seq, size_t hash_off)
             poison(d, err_of(e), "a sync failed");
             goto out;
         }
-        if (zend == UINT64_MAX) {
-            d->zero_off = 1;
-            d->zend = 0;
-        } else if (zero) {
-            d->zend = zend;
-            d->zero_step = step * 2 < ZERO_AHEAD ? step * 2 : ZERO_AHEAD;
-        }
+        if (zero)
+            zeros_done(d, zend, step);
         d->appended++;
         d->wend = off + flen;
     } else {
