@@ -102,6 +102,11 @@ say "replay: each actor rebuilt from its chain alone, every event reproduced byt
 "$EV" replay "$D/actors/sup.crasher/chain" --cache "$B/actor-cache"
 "$EV" replay "$D/actors/kv/chain" --cache "$B/actor-cache"
 "$EV" replay "$D/actors/summary/chain" --cache "$B/actor-cache" # its fetch answered from the chain
+say "debugging the crasher's trap: its memory as the trap left it (replayed to the event before)"
+T=$("$EV" log "$D/actors/sup.crasher/chain" --type wasm/trap | head -n 1 | cut -d' ' -f1)
+"$EV" replay "$D/actors/sup.crasher/chain" --cache "$B/actor-cache" --until $((T - 1)) \
+  --memory-out "$D/sup.crasher.mem"
+od -A d -t x1z "$D/sup.crasher.mem" | grep -v '^\*' | head -n 4
 
 say "what an auditor checks with only the runtime's verifier key ($D/runtime.vkey)"
 C=$D/actors/counter/chain

@@ -62,6 +62,47 @@ expect 1 "$EV" run "$A/tally.wasm" --data-dir "$D" --args 10 --message 5 --messa
 TC=$D/actors/tally/chain
 expect 0 "$EV" replay "$TC"
 has "$T/out" "is reproduced"
+
+# The actor's memory where a replay stops. tally keeps total and count (static u64s, at
+# most 8 bytes apart) in its memory: 15 and 1 when it traps on "crash".
+# u64 little-endian, as hex digits: total then count, or count then total, in a dump.
+pair_in() { # file total count
+  hex=$(od -An -tx1 -v "$1" | tr -d ' \n')
+  t=$(printf '%02x00000000000000' "$2")
+  c=$(printf '%02x00000000000000' "$3")
+  g='????????????????'
+  case "$hex" in *"$t$c"* | *"$c$t"* | *"$t"$g"$c"* | *"$c"$g"$t"*) return 0 ;; *) return 1 ;; esac
+}
+trap_seq=$("$EV" log "$TC" --type wasm/trap | cut -d' ' -f1)
+before=$((trap_seq - 1))
+expect 0 "$EV" replay "$TC" --until "$before" --memory-out "$T/at-trap.mem"
+has "$T/out" "memory where the replay stopped (after seq $before): "
+size=$(wc -c <"$T/at-trap.mem")
+has "$T/out" " $size bytes written to $T/at-trap.mem"
+[ "$size" -gt 0 ] && [ $((size % 65536)) -eq 0 ] && ok || bad "memory dump of $size bytes"
+pair_in "$T/at-trap.mem" 15 1 && ok || bad "total 15 and count 1 not in the memory at the trap"
+# After the first message's call: 15 and 1 as well; after ec_init: 10 and 0.
+first_result=$("$EV" log "$TC" --type wasm/result | sed -n 2p | cut -d' ' -f1)
+expect 0 "$EV" replay "$TC" --until "$first_result" --memory-out "$T/m1.mem" --json
+has "$T/out" "\"memory\": {\"file\": \"$T/m1.mem\", \"after_seq\": $first_result, \"bytes\": $size}"
+pair_in "$T/m1.mem" 15 1 && ok || bad "total 15 and count 1 not in the memory after the message"
+init_result=$("$EV" log "$TC" --type wasm/result | sed -n 1p | cut -d' ' -f1)
+expect 0 "$EV" replay "$TC" --until "$init_result" --memory-out "$T/m0.mem"
+pair_in "$T/m0.mem" 10 0 && ok || bad "total 10 and count 0 not in the memory after ec_init"
+pair_in "$T/m0.mem" 15 1 && bad "the memory after ec_init holds the later total" || ok
+# The same point twice: the same bytes (wasm is deterministic).
+expect 0 "$EV" replay "$TC" --until "$before" --memory-out "$T/again.mem"
+cmp -s "$T/at-trap.mem" "$T/again.mem" && ok || bad "two dumps of the same point differ"
+# At the end the trapped actor has no instance: said, exit 2, no file.
+expect 2 "$EV" replay "$TC" --memory-out "$T/end.mem"
+has "$T/out" "memory: not written: the actor has no instance after event"
+[ ! -e "$T/end.mem" ] && ok || bad "a memory file written for a trapped actor"
+# Where it cannot be written: said, exit 2.
+expect 2 "$EV" replay "$TC" --until "$before" --memory-out "$T/no/such/dir/m"
+has "$T/out" "memory: not written:"
+# At a divergence (the counter replayed with counter2): written, exit 1.
+expect 1 "$EV" replay "$C" --module "$A/counter2.wasm" --any-module --memory-out "$T/div.mem"
+has "$T/out" "memory where the replay stopped (after seq 9)"
 expect 2 "$EV" recover "$TC" --to 1
 has "$T/err" "not a call boundary"
 expect 0 "$EV" recover "$TC" --message 7

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define EC_REPLAY_OPTIONS_VERSION 1
+#define EC_REPLAY_OPTIONS_VERSION 2
 typedef struct ec_replay_options {
     unsigned version;
     /* The module to run. NULL: <cache_dir>/<sha256>.wasm, the copy the runtime keeps of each
@@ -27,10 +27,16 @@ typedef struct ec_replay_options {
      * the events before it are copied as recorded, those after are replayed and checked. */
     int from_snapshot;
     const char *store_dir;
+    /* Version 2. When set: the actor's linear memory where the replay stopped (at `until`,
+     * even inside a call; at a divergence; or at the end of the chain), written to this file
+     * atomically, byte k at wasm address k: to look at an actor's state at any event, such as
+     * the one before its trap (`until` = trap_seq - 1 stops with the trap's memory). Nothing
+     * is written when the actor had no instance there (stopped, or trapped before it). */
+    const char *memory_out;
 } ec_replay_options;
 #define EC_REPLAY_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        EC_REPLAY_OPTIONS_VERSION, NULL, NULL, 0, UINT64_MAX, 0, NULL                              \
+        EC_REPLAY_OPTIONS_VERSION, NULL, NULL, 0, UINT64_MAX, 0, NULL, NULL                        \
     }
 
 /* What a replay found. On a divergence, expected_* is the recorded event at `seq` (type
@@ -51,6 +57,11 @@ typedef struct ec_replay_report {
                               being written): reproduced up to its end */
     uint64_t trap_seq;     /* the seq of its last wasm/trap */
     uint64_t snapshot_seq; /* from_snapshot: the state/snapshot event started from, or UINT64_MAX */
+    int memory_written;    /* memory_out was written: */
+    uint64_t memory_at;    /* the state after this many events reproduced (inside the call of
+                              the last of them when it is not a call's end) */
+    uint64_t memory_len;   /* its size in bytes (64 KiB pages) */
+    char memory_why[200];  /* memory_out given, nothing written: why */
 } ec_replay_report;
 void ec_replay_report_free(ec_replay_report *r);
 

@@ -3,6 +3,7 @@
  * is answered from the chain's `.result` event, so nothing outside the process is touched. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ typedef struct ec_replay_state {
     int resume;   /* drive: the actor already holds the state at the cursor (a snapshot) */
     int cut;      /* the chain ends inside a call (a crash, or still being written) */
     ec_replay_report *rep;
+    ec_actor *actor;        /* the actor replayed (drive) */
+    const char *memory_out; /* write its memory where the replay stops (options) */
+    int memory_tried;       /* once, where the replay stopped */
 } ec_replay_state;
 
 static char *dupn(const void *p, size_t n)
@@ -55,6 +59,34 @@ void ec_replay_report_free(ec_replay_report *r)
     r->expected_data = r->actual_data = NULL;
 }
 
+/* Where the replay stops (once): the actor's memory to rs->memory_out, as it is at that moment,
+ * before a stop inside a call unwinds it and discards the instance. */
+static void capture_memory(ec_replay_state *rs)
+{
+    ec_actor *a = rs->actor;
+    ec_replay_report *r = rs->rep;
+    if (!rs->memory_out || rs->memory_tried)
+        return;
+    rs->memory_tried = 1;
+    if (!a || !a->inst || !a->mem) {
+        snprintf(r->memory_why, sizeof r->memory_why,
+                 "the actor has no instance after event %llu (%s): replay --until an earlier "
+                 "event",
+                 (unsigned long long)rs->cursor, a ? ec_actor_state_name(a->state) : "not started");
+        return;
+    }
+    uint64_t len = a->mem->size;
+    if (ec_write_file_atomic(rs->memory_out, len ? a->mem->data : (void *)"", len) != 0) {
+        const ec_error *e = ec_error_last();
+        snprintf(r->memory_why, sizeof r->memory_why, "%s", e ? e->message : "write failed");
+        ec_error_clear();
+        return;
+    }
+    r->memory_written = 1;
+    r->memory_at = rs->cursor;
+    r->memory_len = len;
+}
+
 /* Note the first divergence: the recorded event at seq (or none) against what the actor
  * did (or none). Later ones are consequences of the first and are not reported. */
 static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_type,
@@ -66,6 +98,7 @@ static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_typ
 {
     if (rs->stop)
         return EC_EDIVERGE;
+    capture_memory(rs);
     rs->stop = 1;
     rs->diverged = 1;
     ec_replay_report *r = rs->rep;
@@ -92,6 +125,7 @@ static int diverge(ec_replay_state *rs, const ec_event *exp, const char *act_typ
 /* Reached `until`: the replay ends here, without a divergence. */
 static int reached(ec_replay_state *rs)
 {
+    capture_memory(rs);
     rs->stop = 1;
     return ec_error_set(EC_EDIVERGE, "replay stopped at seq %llu", (unsigned long long)rs->limit);
 }
@@ -644,6 +678,7 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
         if (rc)
             s->m->refs--;
     }
+    rs->actor = a;
     if (rs->stop)
         rc = 0;
     while (rc == 0 && !rs->stop && rs->cursor < rs->limit) {
@@ -703,6 +738,8 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
     }
     if (rc == 0 && rs->diverged)
         rc = EC_EDIVERGE;
+    if (rc == 0) /* at the end of the chain, or at `until` between calls */
+        capture_memory(rs);
     rt->replay = saved;
     *a_out = a;
     return rc;
@@ -1073,9 +1110,15 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
     memset(out, 0, sizeof *out);
     if (!opts)
         opts = &def;
-    if (opts->version != EC_REPLAY_OPTIONS_VERSION)
+    ec_replay_options v1;
+    if (opts->version == 1) { /* before memory_out: read no further than its fields */
+        v1 = def;
+        memcpy(&v1, opts, offsetof(ec_replay_options, memory_out));
+        opts = &v1;
+    } else if (opts->version != EC_REPLAY_OPTIONS_VERSION) {
         return ec_error_set(EC_EUNSUPPORTED, "ec_actor_replay: options version %u unknown",
                             opts->version);
+    }
     session s;
     ec_chain *own = NULL;
     ec_replay_state rs;
@@ -1097,6 +1140,7 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
         out->cut = rs.cut;
         rs.any_module = opts->any_module;
         rs.rep = out;
+        rs.memory_out = opts->memory_out;
         out->snapshot_seq = UINT64_MAX;
         s.rt->replay = &rs;
         if (opts->from_snapshot)
@@ -1112,6 +1156,8 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
     if (rs.diverged)
         return ec_error_set(EC_EDIVERGE, "replay diverges at seq %llu: %s",
                             (unsigned long long)out->seq, out->why);
+    if (rs.memory_out && !rs.memory_tried) /* it stopped before the actor began */
+        snprintf(out->memory_why, sizeof out->memory_why, "the replay made no actor");
     return rc;
 }
 

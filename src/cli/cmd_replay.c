@@ -14,6 +14,7 @@ const char help_replay[] =
     "\n"
     "usage: evchain replay <chain-dir> [--module FILE] [--until SEQ] [--json] [--cache DIR]\n"
     "                      [--any-module] [--from-snapshot [--store DIR]]\n"
+    "                      [--memory-out FILE]\n"
     "\n"
     "The actor's module (named by its SHA-256 in event 0) is taken from the runtime's cache\n"
     "(<data>/cache next to <data>/actors/<id>/chain, or --cache) or given with --module; a\n"
@@ -25,6 +26,10 @@ const char help_replay[] =
     "  --until SEQ   reproduce events 0..SEQ only\n"
     "  --from-snapshot  start from the newest state/snapshot (its object read from\n"
     "                <data>/store, or --store DIR, and checked against its recorded hash)\n"
+    "  --memory-out FILE  write the actor's linear memory where the replay stopped (at\n"
+    "                --until SEQ, even inside a call; at a divergence; at the end) to FILE:\n"
+    "                byte k is wasm address k. The state before a trap: --until the seq\n"
+    "                before the wasm/trap event (the memory as the trap left it)\n"
     "  --json        the report as one JSON object\n"
     "Exit 0 when the chain is reproduced (a recorded trap included), 1 on a divergence, 2 on\n"
     "unusable input.\n";
@@ -103,6 +108,35 @@ static void text_event(FILE *f, const char *label, const char *type, const uint8
 
 #define CONTEXT 4
 
+/* --memory-out: where the memory went, or why it did not. */
+static void memory_text(const ec_replay_options *ro, const ec_replay_report *r)
+{
+    if (!ro->memory_out)
+        return;
+    if (r->memory_written)
+        printf("memory where the replay stopped (after seq %llu): %llu bytes written to %s\n",
+               (unsigned long long)(r->memory_at - 1), (unsigned long long)r->memory_len,
+               ro->memory_out);
+    else
+        printf("memory: not written: %s\n", r->memory_why);
+}
+
+static void memory_json(const ec_replay_options *ro, const ec_replay_report *r)
+{
+    if (!ro->memory_out)
+        return;
+    printf(", \"memory\": {\"file\": ");
+    json_str(stdout, ro->memory_out, strlen(ro->memory_out));
+    if (r->memory_written)
+        printf(", \"after_seq\": %llu, \"bytes\": %llu}", (unsigned long long)(r->memory_at - 1),
+               (unsigned long long)r->memory_len);
+    else {
+        printf(", \"error\": ");
+        json_str(stdout, r->memory_why, strlen(r->memory_why));
+        printf("}");
+    }
+}
+
 int cmd_replay(int argc, char **argv)
 {
     const char *path = NULL, *module = NULL, *cache = NULL, *store = NULL;
@@ -116,6 +150,8 @@ int cmd_replay(int argc, char **argv)
             cache = v;
         else if ((v = cli_opt(argc, argv, &i, "--store", &bad)))
             store = v;
+        else if ((v = cli_opt(argc, argv, &i, "--memory-out", &bad)))
+            ro.memory_out = v;
         else if ((v = cli_opt(argc, argv, &i, "--until", &bad))) {
             if (cli_parse_u64(v, &ro.until)) {
                 cli_error("replay", 0, "--until %s: not a seq", v);
@@ -190,9 +226,11 @@ int cmd_replay(int argc, char **argv)
             else
                 printf("null");
             if (rep.snapshot_seq != UINT64_MAX)
-                printf(", \"snapshot_seq\": %llu}\n", (unsigned long long)rep.snapshot_seq);
+                printf(", \"snapshot_seq\": %llu", (unsigned long long)rep.snapshot_seq);
             else
-                printf(", \"snapshot_seq\": null}\n");
+                printf(", \"snapshot_seq\": null");
+            memory_json(&ro, &rep);
+            printf("}\n");
         } else {
             printf("replay of %s: %s %llu events, head %s\n", path,
                    whole ? "identical:" : "identical up to", (unsigned long long)rep.events, hex);
@@ -204,6 +242,7 @@ int cmd_replay(int argc, char **argv)
             if (rep.cut)
                 printf("the chain ends inside a call (cut short by a crash, or still being "
                        "written): reproduced up to its end\n");
+            memory_text(&ro, &rep);
         }
         ret = same ? EXIT_VALID : EXIT_INVALID;
     } else {
@@ -232,7 +271,9 @@ int cmd_replay(int argc, char **argv)
                 printf("}");
                 free(t);
             }
-            printf("]}\n");
+            printf("]");
+            memory_json(&ro, &rep);
+            printf("}\n");
         } else {
             printf("replay of %s: diverges at seq %llu\n", path, (unsigned long long)rep.seq);
             printf("  %s\n", rep.why);
@@ -251,9 +292,12 @@ int cmd_replay(int argc, char **argv)
                 printf("\n");
                 free(t);
             }
+            memory_text(&ro, &rep);
         }
         ret = EXIT_INVALID;
     }
+    if (ret == EXIT_VALID && ro.memory_out && !rep.memory_written)
+        ret = EXIT_UNUSABLE; /* asked for, not written: said why above */
     ec_replay_report_free(&rep);
     ec_chain_free(c);
     return ret;
