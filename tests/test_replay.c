@@ -175,6 +175,82 @@ static void bench_and_tally_identical(void)
     scratch_end();
 }
 
+/* Whether file holds the u64s a and b (little-endian, 8-aligned) at most 16 bytes apart. */
+static int holds_pair(const char *file, uint64_t a, uint64_t b, long *size)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return 0;
+    static uint8_t buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    *size = (long)n;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t v, w;
+        memcpy(&v, buf + i, 8);
+        if (v != a)
+            continue;
+        for (size_t d = 8; d <= 16; d += 8) {
+            if (i + d + 8 <= n && (memcpy(&w, buf + i + d, 8), w == b))
+                return 1;
+            if (i >= d && (memcpy(&w, buf + i - d, 8), w == b))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* memory_out: tally's memory (its total and count are static u64s) where the replay stops;
+ * nothing for an actor with no instance there; ignored in options of version 1. */
+static void memory_out(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *t = spawn(rt, "tally", "t", "3");
+    REQUIRE(t);
+    CHECK_OK(ec_runtime_send(rt, "t", "4", 1));
+    CHECK_OK(ec_runtime_send(rt, "t", "crash", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *c = ec_actor_chain(t);
+    uint64_t trap_seq = 0;
+    REQUIRE(find_event(c, "wasm/trap", 0, NULL, &trap_seq) == 0);
+    char file[600];
+    snprintf(file, sizeof file, "%s/t.mem", t_data);
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.memory_out = file;
+    o.until = trap_seq - 1;
+    ec_replay_report rep;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    long size = 0;
+    CHECK(rep.memory_written && rep.memory_at == trap_seq && rep.memory_len % 65536 == 0);
+    CHECK(holds_pair(file, 7, 1, &size) && size == (long)rep.memory_len);
+    ec_replay_report_free(&rep);
+    /* After ec_init: 3 and 0, not yet 7. */
+    uint64_t init_end = 0;
+    REQUIRE(find_event(c, "wasm/result", 0, NULL, &init_end) == 0);
+    o.until = init_end;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    CHECK(rep.memory_written && rep.memory_at == init_end + 1);
+    CHECK(holds_pair(file, 3, 0, &size) && !holds_pair(file, 7, 1, &size));
+    ec_replay_report_free(&rep);
+    /* The whole chain: the actor ends trapped, with no instance: nothing written. */
+    CHECK(unlink(file) == 0);
+    o.until = UINT64_MAX;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    CHECK(!rep.memory_written && strstr(rep.memory_why, "no instance") && access(file, F_OK) != 0);
+    ec_replay_report_free(&rep);
+    /* Version 1 options end before memory_out: it is not read. */
+    o.version = 1;
+    o.until = trap_seq - 1;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    CHECK(!rep.memory_written && access(file, F_OK) != 0);
+    ec_replay_report_free(&rep);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 /* The hostile actor's traps (out of fuel, stack exhausted, a bad pointer given to a host
  * call, division by zero) and its memory bomb: each reproduced at the same seq. */
 static void hostile_traps_reproduced(void)
@@ -1247,6 +1323,7 @@ int main(void)
     RUN(pingpong_identical);
     RUN(supervisor_group_identical);
     RUN(trap_reproduced);
+    RUN(memory_out);
     RUN(bench_and_tally_identical);
     RUN(hostile_traps_reproduced);
     RUN(no_effect);
