@@ -235,6 +235,12 @@ static void memory_out(void)
     CHECK(rep.memory_written && rep.memory_at == init_end + 1);
     CHECK(holds_pair(file, 3, 0, &size) && !holds_pair(file, 7, 1, &size));
     ec_replay_report_free(&rep);
+    /* Inside ec_init's call (stopped at its wasm/result): the state init made. */
+    o.until = init_end - 1;
+    CHECK_OK(ec_actor_replay(c, NULL, &o, &rep));
+    CHECK(rep.memory_written && rep.memory_at == init_end);
+    CHECK(holds_pair(file, 3, 0, &size));
+    ec_replay_report_free(&rep);
     /* The whole chain: the actor ends trapped, with no instance: nothing written. */
     CHECK(unlink(file) == 0);
     o.until = UINT64_MAX;
