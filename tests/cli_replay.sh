@@ -95,7 +95,7 @@ expect 0 "$EV" replay "$TC" --until "$before" --memory-out "$T/again.mem"
 cmp -s "$T/at-trap.mem" "$T/again.mem" && ok || bad "two dumps of the same point differ"
 # At the end the trapped actor has no instance: said, exit 2, no file.
 expect 2 "$EV" replay "$TC" --memory-out "$T/end.mem"
-has "$T/out" "memory: not written: the actor has no instance after event"
+has "$T/out" "memory: not written: the actor has no instance after seq $trap_seq (trapped)"
 [ ! -e "$T/end.mem" ] && ok || bad "a memory file written for a trapped actor"
 # Where it cannot be written: said, exit 2.
 expect 2 "$EV" replay "$TC" --until "$before" --memory-out "$T/no/such/dir/m"

@@ -70,9 +70,9 @@ static void capture_memory(ec_replay_state *rs)
     rs->memory_tried = 1;
     if (!a || !a->inst || !a->mem) {
         snprintf(r->memory_why, sizeof r->memory_why,
-                 "the actor has no instance after event %llu (%s): replay --until an earlier "
-                 "event",
-                 (unsigned long long)rs->cursor, a ? ec_actor_state_name(a->state) : "not started");
+                 "the actor has no instance after seq %llu (%s): replay --until an earlier seq",
+                 (unsigned long long)(rs->cursor ? rs->cursor - 1 : 0),
+                 a ? ec_actor_state_name(a->state) : "not started");
         return;
     }
     uint64_t len = a->mem->size;
