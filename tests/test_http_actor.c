@@ -665,6 +665,50 @@ static ec_actor *spawn_fetcher(ec_runtime *rt, unsigned port, const char *path, 
     return spawn(rt, "httptest", "front", url);
 }
 
+/* Under `effects` the chain is synced before each effect leaves the actor (ABI.md section 1):
+ * an HTTP request it makes, and a reply it serves, are two. The service notes how many
+ * syncs there were when the request reached it. */
+static atomic_uint syncs_at_arrival;
+
+static int svc_counting(void *ctx, const ec_http_msg *m, ec_http_reply *reply)
+{
+    atomic_store(&syncs_at_arrival, atomic_load(&nsyncs));
+    return svc_handler(ctx, m, reply);
+}
+
+static void effects_synced_before_http(void)
+{
+    scratch_begin();
+    ec_vfs v = ec_vfs_posix;
+    v.fdatasync = counted_fdatasync;
+    ec_vfs_set(&v);
+    ec_http_server_options so = EC_HTTP_SERVER_OPTIONS_INIT;
+    ec_http_server *svc = NULL;
+    REQUIRE_OK(ec_http_server_start(&svc, &so, svc_counting, NULL));
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk */
+    o.sync_effects = 1;
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *front = spawn_fetcher(rt, ec_http_server_port(svc), "/", 3000);
+    REQUIRE(front);
+    unsigned pf = serve(front, 0, 0);
+    REQUIRE(pf);
+    resp *r = malloc(sizeof *r);
+    REQUIRE(r);
+    for (int i = 0; i < 3; i++) {
+        unsigned before = atomic_load(&nsyncs);
+        CHECK(req(NULL, pf, "GET", "/fetch", NULL, NULL, 0, r) == 0 && r->status == 200);
+        unsigned at = atomic_load(&syncs_at_arrival), after = atomic_load(&nsyncs);
+        CHECK(at > before); /* http/client-request synced before it was sent */
+        CHECK(after > at);  /* http/response synced before the reply was sent */
+    }
+    free(r);
+    ec_runtime_free(rt);
+    ec_http_server_stop(svc);
+    ec_vfs_set(NULL);
+    scratch_end();
+}
+
 /* An actor requests, over HTTP, a service another actor of its own process serves: that
  * actor's handler runs while the first waits in http_request (ABI.md 8.2). It used to wait
  * for the first to time out. Both chains replay identically. */
@@ -854,6 +898,7 @@ int main(void)
     RUN(failures_get_clear_answers);
     RUN(slow_actor_times_out);
     RUN(requests_from_actors);
+    RUN(effects_synced_before_http);
     RUN(concurrent_clients);
     RUN(actors_run_in_parallel);
     RUN(requests_own_process);

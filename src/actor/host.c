@@ -81,14 +81,16 @@ static void trap_recording(ec_actor *a, const char *type)
 }
 
 /* Host calls whose effect leaves the actor (another actor, the store, the sandbox, the
- * terminal): in sync_effects mode their request, and everything before it, is made durable
- * before the effect. The rest only give the actor values, recorded in its own chain. */
+ * terminal, the network): in sync_effects mode their request, and everything before it, is
+ * made durable before the effect. The rest only give the actor values, recorded in its own
+ * chain. (A served HTTP reply leaves later, once synced by http_actor.c's on_release.) */
 static int is_effect(const char *type)
 {
     static const char *const effects[] = {
-        "runtime/log",      "store/put",       "store/label_set",    "fs/write",
-        "fs/delete",        "message/send",    "message/request",    "message/reply",
-        "supervisor/spawn", "supervisor/stop", "supervisor/restart", "runtime/shutdown"};
+        "runtime/log",        "store/put",       "store/label_set",    "fs/write",
+        "fs/delete",          "message/send",    "message/request",    "message/reply",
+        "supervisor/spawn",   "supervisor/stop", "supervisor/restart", "runtime/shutdown",
+        "http/client-request"};
     for (size_t k = 0; k < sizeof effects / sizeof effects[0]; k++)
         if (strcmp(type, effects[k]) == 0)
             return 1;

@@ -221,8 +221,13 @@ static void on_refused(void *ctx, const ec_http_msg *refusal)
 static int on_release(void *ctx, uint64_t seq)
 {
     ec_actor_http *h = ctx;
-    /* No runtime lock: the disk backend's wait is meant to run beside appends. */
-    return ec_backend_deferred_wait(ec_chain_backend(h->a->chain), seq);
+    /* No runtime lock: the disk backend's wait (and sync) is meant to run beside appends. A
+     * reply is an effect that leaves the actor: under sync_effects (the chain written as
+     * `none`, whose wait syncs nothing) the chain is synced before it is sent. */
+    ec_backend *be = ec_chain_backend(h->a->chain);
+    if (h->a->rt->sync_effects && be->sync)
+        return be->sync(be);
+    return ec_backend_deferred_wait(be, seq);
 }
 
 int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned *port_out)
