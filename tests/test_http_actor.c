@@ -190,15 +190,22 @@ static int counted_fdatasync(int fd)
     return fdatasync(fd);
 }
 
+/* Count from here on (until ec_vfs_set(NULL)): the disk backends opened after this. */
+static void count_syncs(void)
+{
+    static ec_vfs v;
+    v = ec_vfs_posix;
+    v.fdatasync = counted_fdatasync;
+    ec_vfs_set(&v);
+}
+
 /* On disk under batch: replies are held until their events are durable (deferred appends),
  * one sync covering the events of a request or more; under always, every event has a sync
  * of its own, served requests' too. The chain reads back whole. */
 static void kv_on_disk(ec_durability durability)
 {
     scratch_begin();
-    ec_vfs v = ec_vfs_posix;
-    v.fdatasync = counted_fdatasync;
-    ec_vfs_set(&v);
+    count_syncs();
     unsigned s0 = atomic_load(&nsyncs);
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk */
     o.durability = durability;
@@ -679,9 +686,7 @@ static int svc_counting(void *ctx, const ec_http_msg *m, ec_http_reply *reply)
 static void effects_synced_before_http(void)
 {
     scratch_begin();
-    ec_vfs v = ec_vfs_posix;
-    v.fdatasync = counted_fdatasync;
-    ec_vfs_set(&v);
+    count_syncs();
     ec_http_server_options so = EC_HTTP_SERVER_OPTIONS_INIT;
     ec_http_server *svc = NULL;
     REQUIRE_OK(ec_http_server_start(&svc, &so, svc_counting, NULL));
