@@ -18,6 +18,7 @@ typedef struct ec_actor_http {
     ec_actor *a;
     ec_http_server *srv;
     ec_http_reply *reply;
+    uint64_t synced; /* sync_effects: records below this were synced (the releaser's own) */
 } ec_actor_http;
 
 struct ec_http_rt {
@@ -225,9 +226,17 @@ static int on_release(void *ctx, uint64_t seq)
      * reply is an effect that leaves the actor: under sync_effects (the chain written as
      * `none`, whose wait syncs nothing) the chain is synced before it is sent. */
     ec_backend *be = ec_chain_backend(h->a->chain);
-    if (h->a->rt->sync_effects && be->sync)
-        return be->sync(be);
-    return ec_backend_deferred_wait(be, seq);
+    if (!h->a->rt->sync_effects || !be->sync)
+        return ec_backend_deferred_wait(be, seq);
+    /* One sync covers every record committed before it: the replies held behind this one
+     * go out without another (only the releaser reads or writes h->synced). */
+    if (seq < h->synced)
+        return 0;
+    uint64_t n = 0;
+    int rc = be->count(be, &n);
+    if (rc == 0 && (rc = be->sync(be)) == 0)
+        h->synced = n;
+    return rc;
 }
 
 int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned *port_out)
