@@ -705,6 +705,44 @@ static void always_zeros_ahead(void)
     ec_chain_free(c);
 }
 
+/* none syncs only when asked (ec_backend sync: the runtime's effects policy does, before
+ * each effect); those syncs keep zeros ahead as batch's do, and closing cuts them. */
+static void none_sync_zeros_ahead(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "none-zeros");
+    ec_chain *c;
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_NONE, 0, 0));
+    REQUIRE_OK(du_append(c, 0, 64, NULL));
+    REQUIRE_OK(du_append(c, 1, 64, NULL));
+    ec_chain_free(c);
+    long two = dir_bytes(dir);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_NONE, 0, 0));
+    ec_backend *be = ec_chain_backend(c);
+    REQUIRE_OK(du_append(c, 2, 64, NULL));
+    REQUIRE_OK(du_append(c, 3, 64, NULL));
+    CHECK_OK(be->sync(be));
+    long synced = dir_bytes(dir);
+    CHECK(synced >= 64 << 10); /* the sync carried zeros */
+    REQUIRE_OK(du_append(c, 4, 64, NULL));
+    REQUIRE_OK(du_append(c, 5, 64, NULL));
+    CHECK_OK(be->sync(be));
+    CHECK(dir_bytes(dir) == synced); /* written over them */
+    ec_chain_free(c);
+    /* The same six events, never synced: the bytes of the data alone. */
+    char plain[300];
+    path_in(plain, sizeof plain, "none-plain");
+    REQUIRE_OK(du_open(&c, plain, 1, EC_DURABLE_NONE, 0, 0));
+    for (uint64_t i = 0; i < 6; i++)
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+    ec_chain_free(c);
+    CHECK(dir_bytes(plain) > two && dir_bytes(dir) == dir_bytes(plain)); /* closing cut them */
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_NONE, 0, 0));
+    CHECK(ec_chain_count(c) == 6);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
 static void full_disk(void)
 {
     for (int shortw = 0; shortw < 2; shortw++) {
@@ -877,6 +915,7 @@ int main(void)
     RUN(zeros_ahead);
     RUN(full_disk);
     RUN(always_zeros_ahead);
+    RUN(none_sync_zeros_ahead);
     RUN(zeros_on_full_disk);
     RUN(failed_sync);
     RUN(read_only_directory);

@@ -25,7 +25,8 @@
 #define NONE_FLUSH_BYTES (1u << 20) /* `none`: write the buffer out at this size */
 #define BATCH_FULL_BYTES (4u << 20) /* `batch`: stop lingering once this much is pending */
 #define DEFAULT_DELAY_US 200u
-/* `batch` keeps the active segment zero-filled this far past its data, so that a group's sync
+/* A synced flush (batch's groups, none's syncs; always's appends after the first 8) keeps the
+ * active segment zero-filled this far past its data, so that a group's sync
  * overwrites allocated blocks instead of growing the file, which costs ext4 a journal commit
  * per sync (12 KiB groups here: fdatasync 153 us appending, 89 us overwriting; see
  * docs/FORMAT.md section 4). Only small groups pay for it: zeros double the bytes written. */
@@ -1399,8 +1400,7 @@ static int flush_claimed(disk *d, int sync)
     int rc = 0, e = 0;
     const char *what = NULL;
     uint64_t zend = 0, step = 0;
-    int zero = sync && d->dur == EC_DURABLE_BATCH && d->flen && d->flen <= ZERO_GROUP &&
-               zeros_due(d, off + d->flen, &step);
+    int zero = sync && d->flen && d->flen <= ZERO_GROUP && zeros_due(d, off + d->flen, &step);
     pthread_mutex_unlock(&d->mu);
     /* Frames are sealed here, off the appenders' path, and synced in spans of at most
      * EC_SYNC_SPAN bytes (a larger frame alone), so that a crash leaves at most one span
