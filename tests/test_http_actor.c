@@ -3,6 +3,7 @@
  * what the client gets, and what the actor's chain records. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -261,6 +262,122 @@ static void kv_on_disk_batch(void)
 static void kv_on_disk_always(void)
 {
     kv_on_disk(EC_DURABLE_ALWAYS);
+}
+
+/* fdatasync held at the file I/O seam while the gate is closed; entries counted. */
+static pthread_mutex_t sgate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sgate_cv = PTHREAD_COND_INITIALIZER;
+static int sgate_closed, sgate_entered;
+
+static int gated_fdatasync(int fd)
+{
+    pthread_mutex_lock(&sgate_mu);
+    sgate_entered++;
+    pthread_cond_broadcast(&sgate_cv);
+    while (sgate_closed)
+        pthread_cond_wait(&sgate_cv, &sgate_mu);
+    pthread_mutex_unlock(&sgate_mu);
+    return fdatasync(fd);
+}
+
+static void sgate_set(int closed)
+{
+    pthread_mutex_lock(&sgate_mu);
+    sgate_closed = closed;
+    pthread_cond_broadcast(&sgate_cv);
+    pthread_mutex_unlock(&sgate_mu);
+}
+
+/* Until an fdatasync has been entered since the count was `since` (3 s at most). */
+static int sgate_await(int since)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    pthread_mutex_lock(&sgate_mu);
+    while (sgate_entered == since && pthread_cond_timedwait(&sgate_cv, &sgate_mu, &until) == 0)
+        ;
+    int ok = sgate_entered != since;
+    pthread_mutex_unlock(&sgate_mu);
+    return ok;
+}
+
+static int sgate_count(void)
+{
+    pthread_mutex_lock(&sgate_mu);
+    int n = sgate_entered;
+    pthread_mutex_unlock(&sgate_mu);
+    return n;
+}
+
+/* A connection to the port with the request sent; -1 on failure. */
+static int raw_send(unsigned port, const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        send(fd, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The server's own answers (400, 413, a trapped actor's 500) leave only once their
+ * http/refused (and for the trap, the trap) is durable: with the chain's fdatasync held at
+ * the seam, no byte of the answer arrives; released, the answer comes. The chain on disk
+ * under batch, where an actor's refusals used to be appended without waiting. */
+static void refusals_durable_before_sent(void)
+{
+    scratch_begin();
+    static ec_vfs v;
+    v = ec_vfs_posix;
+    v.fdatasync = gated_fdatasync;
+    ec_vfs_set(&v);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "t", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 1000, 0);
+    REQUIRE(port);
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"GET /echo HTTP/1.1\r\n\r\n", 400},
+        {"PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n", 413},
+        {"GET /trap HTTP/1.1\r\nHost: a\r\n\r\n", 500},
+    };
+    for (int i = 0; i < 3; i++) {
+        int since = sgate_count();
+        sgate_set(1);
+        int fd = raw_send(port, cases[i].req);
+        CHECK(fd >= 0); /* not REQUIRE: the gate must open again whatever happens */
+        if (fd < 0)
+            break;
+        CHECK(sgate_await(since)); /* the record's sync began... */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        CHECK(poll(&p, 1, 50) == 0); /* ...and holds the answer back */
+        sgate_set(0);
+        char buf[128] = {0};
+        CHECK(recv(fd, buf, sizeof buf - 1, 0) > 12 && atoi(buf + 9) == cases[i].status);
+        close(fd);
+        char *js = event_json(rt, ec_actor_chain(a), "http/refused", i);
+        char want[32];
+        snprintf(want, sizeof want, "\"status\":%d", cases[i].status);
+        CHECK(js && strstr(js, want));
+        free(js);
+    }
+    CHECK(count_type(rt, ec_actor_chain(a), "wasm/trap") == 1);
+    ec_runtime_free(rt);
+    ec_vfs_set(NULL);
+    scratch_end();
 }
 
 /* Raw bytes to a port; the answer's status line into out. */
@@ -904,6 +1021,7 @@ int main(void)
     RUN(slow_actor_times_out);
     RUN(requests_from_actors);
     RUN(effects_synced_before_http);
+    RUN(refusals_durable_before_sent);
     RUN(concurrent_clients);
     RUN(actors_run_in_parallel);
     RUN(requests_own_process);

@@ -4,6 +4,7 @@
  * in parallel, and a recorded session replayed without the network into an identical chain. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -817,6 +818,151 @@ static void held_replies(void)
     ec_http_server_stop(s);
 }
 
+/* ---- refusals reported before they are sent ---- */
+
+/* on_refused waits while the gate is closed, as a recorder's sync would. */
+typedef struct gate_ctx {
+    srv_ctx base; /* first: the handler takes it as its srv_ctx */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int closed, inside;
+} gate_ctx;
+
+static void gate_refused(void *arg, const ec_http_msg *r)
+{
+    gate_ctx *g = arg;
+    pthread_mutex_lock(&g->mu);
+    g->inside++;
+    pthread_cond_broadcast(&g->cv);
+    while (g->closed)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    on_refused(&g->base, r);
+}
+
+static void gate_set(gate_ctx *g, int closed)
+{
+    pthread_mutex_lock(&g->mu);
+    g->closed = closed;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Until on_refused has been entered n times in all (3 s at most). */
+static int gate_await(gate_ctx *g, int n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    pthread_mutex_lock(&g->mu);
+    while (g->inside < n && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0)
+        ;
+    int ok = g->inside >= n;
+    pthread_mutex_unlock(&g->mu);
+    return ok;
+}
+
+/* A connection with the request sent (NULL on failure). */
+static int raw_send(unsigned port, const char *req, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether any byte of an answer arrived (within ms). */
+static int raw_readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) > 0;
+}
+
+/* The status of the first answer on fd (-1 when none came), then the connection closed. */
+static int raw_status_close(int fd)
+{
+    char buf[256] = {0};
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    return n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
+}
+
+/* Each refusal the server answers itself on arrival (400, both kinds of 413, and one
+ * announced with Expect: 100-continue) and the 500 of a failed handler: no byte of the answer
+ * leaves while on_refused runs, so a recorder's record comes first. At the deadline a refusal
+ * still being reported is answered with its own status, not 504. */
+static void refusals_reported_before_sent(void)
+{
+    static gate_ctx g;
+    memset(&g, 0, sizeof g);
+    ctx_init(&g.base);
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.body_limit = 1000;
+    o.on_refused = gate_refused;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, handler, &g));
+    unsigned port = ec_http_server_port(s);
+    static char drained[4096];
+    int dl = snprintf(drained, sizeof drained,
+                      "PUT /drained HTTP/1.1\r\nHost: a\r\n"
+                      "Content-Length: 2000\r\n\r\n");
+    memset(drained + dl, 'x', 2000);
+    struct {
+        const char *req;
+        size_t len;
+        int status;
+    } cases[] = {
+        {"GET /nohost HTTP/1.1\r\n\r\n", 0, 400},
+        {"PUT /huge HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n", 0, 413},
+        {drained, (size_t)dl + 2000, 413},
+        {"PUT /ask HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: "
+         "100000000\r\n\r\n",
+         0, 413},
+        {"GET /trap HTTP/1.1\r\nHost: a\r\n\r\n", 0, 500},
+    };
+    for (int i = 0; i < 5; i++) {
+        gate_set(&g, 1);
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].req);
+        int fd = raw_send(port, cases[i].req, len);
+        CHECK(fd >= 0); /* not REQUIRE: the gate must open again whatever happens */
+        if (fd < 0)
+            break;
+        CHECK(gate_await(&g, i + 1));
+        CHECK(!raw_readable(fd, 50)); /* not even a 100 Continue */
+        gate_set(&g, 0);
+        CHECK(raw_status_close(fd) == cases[i].status);
+    }
+    WAIT_FOR(nref(&g.base) == 5);
+    REQUIRE(nref(&g.base) == 5);
+    for (int i = 0; i < 5; i++)
+        CHECK(g.base.ref_status[i] == (unsigned)cases[i].status);
+    ec_http_server_stop(s);
+
+    o.timeout_ms = 150;
+    REQUIRE_OK(ec_http_server_start(&s, &o, handler, &g));
+    gate_set(&g, 1);
+    int fd = raw_send(ec_http_server_port(s), cases[0].req, strlen(cases[0].req));
+    CHECK(fd >= 0);
+    CHECK(fd >= 0 && gate_await(&g, 6));
+    CHECK(fd >= 0 && raw_status_close(fd) == 400); /* at the deadline, the gate still closed */
+    gate_set(&g, 0);
+    WAIT_FOR(nref(&g.base) == 6);
+    CHECK(nref(&g.base) == 6 && g.base.ref_status[5] == 400);
+    ec_http_server_stop(s);
+    CHECK(nref(&g.base) == 6); /* reported once */
+}
+
 /* ---- recording and replay, wired as docs/HTTP.md says ---- */
 
 typedef struct kv_actor {
@@ -983,6 +1129,7 @@ int main(void)
     RUN(bad_options);
     RUN(reply_rules);
     RUN(held_replies);
+    RUN(refusals_reported_before_sent);
     RUN(record_and_replay);
     curl_global_cleanup();
     TEST_END();

@@ -130,7 +130,10 @@ typedef int (*ec_http_handler)(void *ctx, const ec_http_msg *req, ec_http_reply 
 /* A request the handler did not answer (kind EC_HTTP_REFUSAL): 413 body over the limit,
  * 400 malformed, 504 timed out (waiting, or the handler was late: its reply was discarded),
  * 500 the handler failed, 503 the server stopped first. Called on the same thread as the
- * handler and in the same order, so a caller recording both keeps one linear history. */
+ * handler and in the same order, so a caller recording both keeps one linear history. The
+ * answer is sent only after this returns for 400, 413 and a failed handler's 500 (a caller
+ * can make its record durable first); 504, the 503s of a stopping server and the 500 of a
+ * failed release are reported after they were sent. */
 typedef void (*ec_http_refused_cb)(void *ctx, const ec_http_msg *refusal);
 /* Called on the server's releaser thread for each held reply, in order; returns when the
  * reply may be sent: 0, or an error to send 500 instead (reported to on_refused). A reply

@@ -207,14 +207,21 @@ static void on_refused(void *ctx, const ec_http_msg *refusal)
         ec_runtime_unlock(a->rt);
         return;
     }
-    int prev = defer_begin(a);
-    if (record_msg(a, EC_HTTP_EV_REFUSED, refusal, NULL) != 0) {
-        /* The answer went out already; all that is left is to say the record failed. */
+    /* Most refusals are sent once this returns (HTTP.md section 1): the record is made
+     * durable first, as a reply's is before it leaves. Not deferred, so the append waits for
+     * it (batch: without the runtime lock; always: its own sync); under effects the answer
+     * is an effect like a reply, so the chain is synced. The server's worker waits for this
+     * sync alone: refusals are rare, and a held answer would need a token the callback has
+     * no way to give. */
+    int rc = record_msg(a, EC_HTTP_EV_REFUSED, refusal, NULL);
+    if (rc == 0)
+        rc = ec_actor_sync(a);
+    if (rc != 0) {
+        /* Nothing to undo: the answer goes out regardless; say the record failed. */
         const ec_error *e = ec_error_last();
         fprintf(stderr, "evchain: actor %s: recording an HTTP refusal (%u): %s\n", a->id,
                 refusal->status, e ? e->message : "failed");
     }
-    defer_end(a, prev);
     ec_actor_release(a);
     ec_runtime_unlock(a->rt);
 }

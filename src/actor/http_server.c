@@ -189,6 +189,7 @@ struct job {
     int refs;         /* the connection's and the queue's; under srv->mu */
     enum phase phase; /* MHD thread only */
     int notice_only;  /* answered on the MHD thread already; the worker only reports it */
+    int refusal;      /* answered with its refusal once on_refused has reported it */
     int answered;     /* under srv->mu: a response is chosen, the connection resumed */
     uint64_t deadline_ns;
     /* the request as received */
@@ -422,7 +423,6 @@ static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
     }
 }
 
-/* Answer on the MHD thread (refusals found while reading) and report it through the worker. */
 /* The most of a body over the limit that is read (and dropped) before the 413. */
 static uint64_t drain_max(const ec_http_server *s)
 {
@@ -430,8 +430,27 @@ static uint64_t drain_max(const ec_http_server *s)
     return m < (1u << 20) ? (1u << 20) : m;
 }
 
+/* A refusal found while reading (400, 413, 500 out of memory, 503 stopping). It is reported
+ * before it is sent, so that a caller recording refusals has the record first: queued for
+ * the worker (in arrival order, on_refused on its thread) with the connection suspended, as
+ * a request waits for its reply; the worker then answers it. Without on_refused, or once the
+ * server is stopping (its worker may be gone), it is answered here at once, reported after. */
 static enum MHD_Result refuse_now(ec_http_server *s, job *j, struct MHD_Connection *conn)
 {
+    pthread_mutex_lock(&s->mu);
+    if (s->on_refused && !s->stopping) {
+        s->stats.received++;
+        j->refusal = 1;
+        j->deadline_ns = mono_ns() + (uint64_t)s->timeout_ms * 1000000ull;
+        j->phase = PH_WAITING;
+        j->counted = 1;
+        s->inflight++;
+        enqueue_locked(s, j);
+        MHD_suspend_connection(conn); /* under the lock, as for a request */
+        pthread_mutex_unlock(&s->mu);
+        return MHD_YES;
+    }
+    pthread_mutex_unlock(&s->mu);
     struct MHD_Response *r = refusal_response(j);
     if (!r)
         return MHD_NO;
@@ -662,9 +681,9 @@ static void run_job(ec_http_server *s, job *j)
         status = 500;
     }
     pthread_mutex_lock(&s->mu);
-    s->running = NULL;
     s->stats.handled++;
     if (from_reply && rp.held && s->release && !j->answered) {
+        s->running = NULL;
         /* Held: the releaser sends it (or its refusal) later; nothing to report now. */
         j->held_resp = r;
         j->held_status = status;
@@ -682,6 +701,17 @@ static void run_job(ec_http_server *s, job *j)
         reply_reset(&rp);
         return;
     }
+    int reported = 0;
+    if (!from_reply && !j->answered && s->on_refused) {
+        /* The server's own 500: reported before it is sent, as refusals on arrival are (a
+         * trapped actor's trap is then recorded before the client hears of it). Still the
+         * running job meanwhile, so that the watchdog watches its deadline. */
+        pthread_mutex_unlock(&s->mu);
+        report(s, j);
+        reported = 1;
+        pthread_mutex_lock(&s->mu);
+    }
+    s->running = NULL;
     int won = claim_locked(j);
     pthread_mutex_unlock(&s->mu);
     if (won) {
@@ -693,9 +723,25 @@ static void run_job(ec_http_server *s, job *j)
                     "504 Gateway Timeout: the handler took longer than %u ms; its reply (status "
                     "%u) was discarded",
                     s->timeout_ms, status);
+        reported = 0; /* the client got 504 instead: that is reported too */
     }
     reply_reset(&rp);
+    if (!reported)
+        report(s, j);
+}
+
+/* A refusal found on arrival (refuse_now): reported, then answered unless the watchdog or
+ * stop answered it meanwhile (with the same refusal). */
+static void refuse_job(ec_http_server *s, job *j)
+{
     report(s, j);
+    pthread_mutex_lock(&s->mu);
+    s->running = NULL;
+    s->stats.refused++;
+    int won = claim_locked(j);
+    pthread_mutex_unlock(&s->mu);
+    if (won)
+        resume_with(j, j->ref_status, refusal_response(j));
 }
 
 static void *worker_main(void *arg)
@@ -714,11 +760,16 @@ static void *worker_main(void *arg)
             s->tail = NULL;
         s->stats.queued--;
         if (j->answered || j->notice_only) {
-            /* Refused on arrival, or timed out (or stopped) while waiting: report only. */
+            /* Answered already (timed out, or stopped, while waiting; refused while stopping):
+             * report only. */
             if (j->ref_status)
                 s->stats.refused++;
             pthread_mutex_unlock(&s->mu);
             report(s, j);
+        } else if (j->refusal) {
+            s->running = j; /* its deadline watched while on_refused runs */
+            pthread_mutex_unlock(&s->mu);
+            refuse_job(s, j);
         } else {
             s->running = j;
             pthread_mutex_unlock(&s->mu);
@@ -824,7 +875,7 @@ static void *watchdog_main(void *arg)
             continue;
         }
         claim_locked(next);
-        int waiting = next != s->running && !next->held_resp;
+        int waiting = next != s->running && !next->held_resp && !next->refusal;
         if (waiting)
             set_refusal(next, 504,
                         "504 Gateway Timeout: no reply within %u ms (waited for earlier requests; "
@@ -833,9 +884,14 @@ static void *watchdog_main(void *arg)
         /* The connection stays suspended (and the job alive) until resumed below: only the
          * claimer resumes. */
         pthread_mutex_unlock(&s->mu);
-        char text[128];
-        snprintf(text, sizeof text, "504 Gateway Timeout: no reply within %u ms\n", s->timeout_ms);
-        resume_with(next, 504, text_response(text));
+        if (next->refusal) { /* not recorded in time: answered all the same, reported after */
+            resume_with(next, next->ref_status, refusal_response(next));
+        } else {
+            char text[128];
+            snprintf(text, sizeof text, "504 Gateway Timeout: no reply within %u ms\n",
+                     s->timeout_ms);
+            resume_with(next, 504, text_response(text));
+        }
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -965,15 +1021,16 @@ void ec_http_server_stop(ec_http_server *s)
         for (job *q = s->head; q && n < 64; q = q->next) {
             if (!q->answered && !q->notice_only) {
                 claim_locked(q);
-                set_refusal(q, 503,
-                            "503 Service Unavailable: the server stopped before the "
-                            "handler was called");
+                if (!q->refusal) /* a refusal on arrival keeps its own answer */
+                    set_refusal(q, 503,
+                                "503 Service Unavailable: the server stopped before the "
+                                "handler was called");
                 stop_list[n++] = q;
             }
         }
         pthread_mutex_unlock(&s->mu);
         for (size_t i = 0; i < n; i++)
-            resume_with(stop_list[i], 503, refusal_response(stop_list[i]));
+            resume_with(stop_list[i], stop_list[i]->ref_status, refusal_response(stop_list[i]));
         pthread_mutex_lock(&s->mu);
     } while (n == 64);
     pthread_cond_broadcast(&s->work_cv);
