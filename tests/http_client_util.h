@@ -1,12 +1,18 @@
-/* tests/http_client_util.h: the libcurl client the HTTP tests share: one request to
+/* tests/http_client_util.h: the clients the HTTP tests share: libcurl for one request to
  * 127.0.0.1, the status, headers and body (NUL-terminated, the excess counted) kept in a
- * resp, and the time it took. */
+ * resp, and the time it took; raw sockets for bytes no well-behaved client would send. */
 #ifndef EVCHAIN_TEST_HTTP_CLIENT_UTIL_H
 #define EVCHAIN_TEST_HTTP_CLIENT_UTIL_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 
 typedef struct resp {
@@ -89,6 +95,35 @@ static inline int http_do(CURL *easy, unsigned port, const char *method, const c
     if (!easy)
         curl_easy_cleanup(c);
     return (int)rc;
+}
+
+/* A connection to 127.0.0.1:port with len bytes sent (reads time out after 3 s); -1 on
+ * failure. */
+static inline int http_raw_send(unsigned port, const char *req, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The status of the first answer on fd (-1 when none came); the connection is closed. */
+static inline int http_raw_status_close(int fd)
+{
+    char buf[256] = {0};
+    ssize_t n = fd < 0 ? -1 : recv(fd, buf, sizeof buf - 1, 0);
+    if (fd >= 0)
+        close(fd);
+    return n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
 }
 
 #endif

@@ -191,13 +191,19 @@ static int counted_fdatasync(int fd)
     return fdatasync(fd);
 }
 
-/* Count from here on (until ec_vfs_set(NULL)): the disk backends opened after this. */
-static void count_syncs(void)
+/* fdatasync through fn from here on (until ec_vfs_set(NULL)): the disk backends opened
+ * after this. */
+static void seam_fdatasync(int (*fn)(int))
 {
     static ec_vfs v;
     v = ec_vfs_posix;
-    v.fdatasync = counted_fdatasync;
+    v.fdatasync = fn;
     ec_vfs_set(&v);
+}
+
+static void count_syncs(void)
+{
+    seam_fdatasync(counted_fdatasync);
 }
 
 /* On disk under batch: replies are held until their events are durable (deferred appends),
@@ -310,24 +316,6 @@ static int sgate_count(void)
     return n;
 }
 
-/* A connection to the port with the request sent; -1 on failure. */
-static int raw_send(unsigned port, const char *request)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {3, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        send(fd, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* The server's own answers (400, 413, a trapped actor's 500) leave only once their
  * http/refused (and for the trap, the trap) is durable: with the chain's fdatasync held at
  * the seam, no byte of the answer arrives; released, the answer comes. The chain on disk
@@ -335,10 +323,7 @@ static int raw_send(unsigned port, const char *request)
 static void refusals_durable_before_sent(void)
 {
     scratch_begin();
-    static ec_vfs v;
-    v = ec_vfs_posix;
-    v.fdatasync = gated_fdatasync;
-    ec_vfs_set(&v);
+    seam_fdatasync(gated_fdatasync);
     ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
     ec_runtime *rt = new_runtime_with(&o);
     REQUIRE(rt);
@@ -357,7 +342,7 @@ static void refusals_durable_before_sent(void)
     for (int i = 0; i < 3; i++) {
         int since = sgate_count();
         sgate_set(1);
-        int fd = raw_send(port, cases[i].req);
+        int fd = http_raw_send(port, cases[i].req, strlen(cases[i].req));
         CHECK(fd >= 0); /* not REQUIRE: the gate must open again whatever happens */
         if (fd < 0)
             break;
@@ -365,9 +350,7 @@ static void refusals_durable_before_sent(void)
         struct pollfd p = {.fd = fd, .events = POLLIN};
         CHECK(poll(&p, 1, 50) == 0); /* ...and holds the answer back */
         sgate_set(0);
-        char buf[128] = {0};
-        CHECK(recv(fd, buf, sizeof buf - 1, 0) > 12 && atoi(buf + 9) == cases[i].status);
-        close(fd);
+        CHECK(http_raw_status_close(fd) == cases[i].status);
         char *js = event_json(rt, ec_actor_chain(a), "http/refused", i);
         char want[32];
         snprintf(want, sizeof want, "\"status\":%d", cases[i].status);
@@ -380,24 +363,10 @@ static void refusals_durable_before_sent(void)
     scratch_end();
 }
 
-/* Raw bytes to a port; the answer's status line into out. */
+/* Raw bytes to a port; the answer's status. */
 static int raw_status(unsigned port, const char *request)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {3, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char buf[256] = {0};
-    int status = -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        send(fd, request, strlen(request), MSG_NOSIGNAL) == (ssize_t)strlen(request) &&
-        recv(fd, buf, sizeof buf - 1, 0) > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0)
-        status = atoi(buf + 9);
-    close(fd);
-    return status;
+    return http_raw_status_close(http_raw_send(port, request, strlen(request)));
 }
 
 static void failures_get_clear_answers(void)

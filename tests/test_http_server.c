@@ -30,16 +30,10 @@ static void sleep_ms(unsigned ms)
 /* Raw bytes to the server; the whole answer (until close or 2 s) into out. */
 static size_t raw_exchange(unsigned port, const char *req, size_t req_len, char *out, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = http_raw_send(port, req, req_len);
     struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     size_t got = 0;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len) {
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0) {
         ssize_t n;
         while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0) {
             got += (size_t)n;
@@ -53,7 +47,8 @@ static size_t raw_exchange(unsigned port, const char *req, size_t req_len, char 
         }
     }
     out[got] = 0;
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return got;
 }
 
@@ -862,38 +857,11 @@ static int gate_await(gate_ctx *g, int n)
     return ok;
 }
 
-/* A connection with the request sent (NULL on failure). */
-static int raw_send(unsigned port, const char *req, size_t len)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {3, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Whether any byte of an answer arrived (within ms). */
 static int raw_readable(int fd, int ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     return poll(&p, 1, ms) > 0;
-}
-
-/* The status of the first answer on fd (-1 when none came), then the connection closed. */
-static int raw_status_close(int fd)
-{
-    char buf[256] = {0};
-    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    return n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
 }
 
 /* Each refusal the server answers itself on arrival (400, both kinds of 413, and one
@@ -934,14 +902,14 @@ static void refusals_reported_before_sent(void)
     for (int i = 0; i < 5; i++) {
         gate_set(&g, 1);
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].req);
-        int fd = raw_send(port, cases[i].req, len);
+        int fd = http_raw_send(port, cases[i].req, len);
         CHECK(fd >= 0); /* not REQUIRE: the gate must open again whatever happens */
         if (fd < 0)
             break;
         CHECK(gate_await(&g, i + 1));
         CHECK(!raw_readable(fd, 50)); /* not even a 100 Continue */
         gate_set(&g, 0);
-        CHECK(raw_status_close(fd) == cases[i].status);
+        CHECK(http_raw_status_close(fd) == cases[i].status);
     }
     WAIT_FOR(nref(&g.base) == 5);
     REQUIRE(nref(&g.base) == 5);
@@ -952,10 +920,10 @@ static void refusals_reported_before_sent(void)
     o.timeout_ms = 150;
     REQUIRE_OK(ec_http_server_start(&s, &o, handler, &g));
     gate_set(&g, 1);
-    int fd = raw_send(ec_http_server_port(s), cases[0].req, strlen(cases[0].req));
+    int fd = http_raw_send(ec_http_server_port(s), cases[0].req, strlen(cases[0].req));
     CHECK(fd >= 0);
     CHECK(fd >= 0 && gate_await(&g, 6));
-    CHECK(fd >= 0 && raw_status_close(fd) == 400); /* at the deadline, the gate still closed */
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 400); /* at the deadline, the gate still closed */
     gate_set(&g, 0);
     WAIT_FOR(nref(&g.base) == 6);
     CHECK(nref(&g.base) == 6 && g.base.ref_status[5] == 400);
