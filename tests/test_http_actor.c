@@ -318,13 +318,15 @@ static int sgate_count(void)
 
 /* The server's own answers (400, 413, a trapped actor's 500) leave only once their
  * http/refused (and for the trap, the trap) is durable: with the chain's fdatasync held at
- * the seam, no byte of the answer arrives; released, the answer comes. The chain on disk
- * under batch, where an actor's refusals used to be appended without waiting. */
-static void refusals_durable_before_sent(void)
+ * the seam, no byte of the answer arrives; released, the answer comes. Under batch,
+ * always and effects (sync_effects): each used to send it first. */
+static void refusals_durable_before_sent_with(ec_durability durability, int sync_effects)
 {
     scratch_begin();
     seam_fdatasync(gated_fdatasync);
-    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk */
+    o.durability = durability;
+    o.sync_effects = sync_effects;
     ec_runtime *rt = new_runtime_with(&o);
     REQUIRE(rt);
     ec_actor *a = spawn(rt, "httptest", "t", NULL);
@@ -361,6 +363,13 @@ static void refusals_durable_before_sent(void)
     ec_runtime_free(rt);
     ec_vfs_set(NULL);
     scratch_end();
+}
+
+static void refusals_durable_before_sent(void)
+{
+    refusals_durable_before_sent_with(EC_DURABLE_BATCH, 0);
+    refusals_durable_before_sent_with(EC_DURABLE_ALWAYS, 0);
+    refusals_durable_before_sent_with(EC_DURABLE_BATCH, 1);
 }
 
 /* Raw bytes to a port; the answer's status. */
