@@ -621,6 +621,12 @@ static void resume_with(job *j, unsigned status, struct MHD_Response *r)
     MHD_resume_connection(j->conn);
 }
 
+/* Answered with j's own refusal (status and reason). */
+static void resume_refusal(job *j)
+{
+    resume_with(j, j->ref_status, refusal_response(j));
+}
+
 static struct MHD_Response *reply_response(ec_http_reply *rp, char *why, size_t why_len)
 {
     const ec_http_msg *m = ec_http_reply_msg(rp);
@@ -741,7 +747,7 @@ static void refuse_job(ec_http_server *s, job *j)
     int won = claim_locked(j);
     pthread_mutex_unlock(&s->mu);
     if (won)
-        resume_with(j, j->ref_status, refusal_response(j));
+        resume_refusal(j);
 }
 
 static void *worker_main(void *arg)
@@ -824,7 +830,7 @@ static void *releaser_main(void *arg)
                 set_refusal(j, 500,
                             "500 Internal Server Error: the reply could not be released: %s",
                             e ? e->message : "release failed");
-                resume_with(j, 500, refusal_response(j));
+                resume_refusal(j);
             } else {
                 set_refusal(j, 504,
                             "504 Gateway Timeout: the reply (status %u) was not released within "
@@ -885,7 +891,7 @@ static void *watchdog_main(void *arg)
          * claimer resumes. */
         pthread_mutex_unlock(&s->mu);
         if (next->refusal) { /* not recorded in time: answered all the same, reported after */
-            resume_with(next, next->ref_status, refusal_response(next));
+            resume_refusal(next);
         } else {
             char text[128];
             snprintf(text, sizeof text, "504 Gateway Timeout: no reply within %u ms\n",
@@ -1030,7 +1036,7 @@ void ec_http_server_stop(ec_http_server *s)
         }
         pthread_mutex_unlock(&s->mu);
         for (size_t i = 0; i < n; i++)
-            resume_with(stop_list[i], stop_list[i]->ref_status, refusal_response(stop_list[i]));
+            resume_refusal(stop_list[i]);
         pthread_mutex_lock(&s->mu);
     } while (n == 64);
     pthread_cond_broadcast(&s->work_cv);
