@@ -73,6 +73,8 @@ show "$U/kv/project"
 show "$U/kv"
 show -X DELETE "$U/kv/greeting"
 show "$U/kv/greeting"
+say "a request without Host: the server answers 400 itself, recorded before it is sent"
+show -H 'Host:' "$U/kv"
 say "the summary actor fetches the kv actor's list over HTTP, in the same process"
 show "http://$SHTTP/summary"
 sleep 0.5
@@ -96,6 +98,9 @@ seq=$("$EV" log "$D/actors/files/chain" --type 'fs/read.result' | tail -n 1 | cu
 say "the kv actor's HTTP events, and its first request decoded"
 "$EV" log "$D/actors/kv/chain" --type 'http/*'
 seq=$("$EV" log "$D/actors/kv/chain" --type 'http/request' | head -n 1 | cut -d' ' -f1)
+"$EV" show "$D/actors/kv/chain" "$seq"
+say "the server's own answer to the request without Host, decoded"
+seq=$("$EV" log "$D/actors/kv/chain" --type 'http/refused' | head -n 1 | cut -d' ' -f1)
 "$EV" show "$D/actors/kv/chain" "$seq"
 say "replay: each actor rebuilt from its chain alone, every event reproduced byte for byte"
 "$EV" replay "$D/actors/counter/chain" --cache "$B/actor-cache"
