@@ -44,10 +44,15 @@ static int handler(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
     return ec_http_reply_body(reply, req->body, req->body_len);
 }
 
-static void on_refused(void *ctx, const ec_http_msg *refusal)
+/* Holds every refusal it may, as the runtime does, so that they go through the releaser. */
+static int on_refusal(void *ctx, const ec_http_msg *refusal, uint64_t *hold)
 {
     (void)ctx;
     must_encode(refusal);
+    if (!hold)
+        return 0;
+    *hold = 2;
+    return 1;
 }
 
 static int release(void *ctx, uint64_t token)
@@ -64,7 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
     o.body_limit = 1000; /* larger bodies take the 413 paths: drained, or answered at once */
     o.timeout_ms = 2000;
-    o.on_refused = on_refused;
+    o.on_refusal = on_refusal;
     o.release = release;
     if (ec_http_server_start(&server, &o, handler, NULL) != 0) {
         fprintf(stderr, "fuzz_http_server: cannot start the server\n");

@@ -931,6 +931,79 @@ static void refusals_reported_before_sent(void)
     CHECK(nref(&g.base) == 6); /* reported once */
 }
 
+/* on_refusal (options version 2): reports like on_refused, and holds what it may hold
+ * (token 100 + the report's number). */
+static int hold_refusal(void *arg, const ec_http_msg *r, uint64_t *hold)
+{
+    hold_ctx *h = arg;
+    on_refused(&h->base, r);
+    if (!hold)
+        return 0;
+    *hold = 100 + (uint64_t)nref(&h->base);
+    return 1;
+}
+
+static atomic_int refusal_cb_called;
+
+static int refusal_never(void *arg, const ec_http_msg *r, uint64_t *hold)
+{
+    (void)arg;
+    (void)r;
+    (void)hold;
+    atomic_store(&refusal_cb_called, 1);
+    return 0;
+}
+
+/* A refusal held by on_refusal leaves once release(token) returned, in order with the
+ * replies, and the worker handles the next request meanwhile. Options of version 1 are
+ * still read, no further than release. */
+static void held_refusals(void)
+{
+    static hold_ctx h;
+    memset(&h, 0, sizeof h);
+    ctx_init(&h.base);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.timeout_ms = 3000;
+    o.on_refusal = hold_refusal;
+    o.release = hold_release;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, hold_handler, &h));
+    unsigned port = ec_http_server_port(s);
+    static const char nohost[] = "GET /nohost HTTP/1.1\r\n\r\n";
+    int fd = http_raw_send(port, nohost, strlen(nohost));
+    CHECK(fd >= 0);
+    WAIT_FOR(nref(&h.base) == 1);
+    CHECK(nref(&h.base) == 1 && h.base.ref_status[0] == 400);
+    static resp r1;
+    client_arg a1 = {port, 0, 1, 0, "/h", &r1};
+    pthread_t t1;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    WAIT_FOR(atomic_load(&h.handled) == 1); /* the worker went on */
+    CHECK(atomic_load(&h.handled) == 1);
+    CHECK(fd >= 0 && !raw_readable(fd, 50)); /* the 400 waits for its release */
+    atomic_store(&h.gate, 1);
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 400);
+    pthread_join(t1, NULL);
+    CHECK(r1.status == 200);
+    CHECK(atomic_load(&h.nreleased) == 2 && atomic_load(&h.released[0]) == 101 &&
+          atomic_load(&h.released[1]) == 1);
+    ec_http_server_stop(s);
+
+    /* Version 1: on_refusal is past its fields, so never read; on_refused reports. */
+    memset(&h, 0, sizeof h);
+    ctx_init(&h.base);
+    ec_http_server_options v1 = EC_HTTP_SERVER_OPTIONS_INIT;
+    v1.version = 1;
+    v1.on_refused = hold_refused;
+    v1.on_refusal = refusal_never;
+    REQUIRE_OK(ec_http_server_start(&s, &v1, hold_handler, &h));
+    fd = http_raw_send(ec_http_server_port(s), nohost, strlen(nohost));
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 400);
+    WAIT_FOR(nref(&h.base) == 1);
+    CHECK(nref(&h.base) == 1 && !atomic_load(&refusal_cb_called));
+    ec_http_server_stop(s);
+}
+
 /* ---- recording and replay, wired as docs/HTTP.md says ---- */
 
 typedef struct kv_actor {
@@ -1098,6 +1171,7 @@ int main(void)
     RUN(reply_rules);
     RUN(held_replies);
     RUN(refusals_reported_before_sent);
+    RUN(held_refusals);
     RUN(record_and_replay);
     curl_global_cleanup();
     TEST_END();

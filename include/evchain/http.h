@@ -139,8 +139,16 @@ typedef void (*ec_http_refused_cb)(void *ctx, const ec_http_msg *refusal);
  * reply may be sent: 0, or an error to send 500 instead (reported to on_refused). A reply
  * still held at its deadline gets 504 and is reported as discarded. */
 typedef int (*ec_http_release_cb)(void *ctx, uint64_t token);
+/* Options version 2, in place of on_refused: the same reports, and a refusal not sent yet
+ * (400, 413, a failed handler's 500: hold is non-NULL, and the server has a release
+ * callback) may be held like a reply. Setting *hold to a token and returning 1 sends its
+ * answer once release(token) has returned (as ec_http_reply_hold does), the worker going on
+ * meanwhile, so that one release (one sync) covers several; returning 0 sends it now. For a
+ * refusal already sent (504, the 503s of a stopping server, a failed release's 500) hold is
+ * NULL and the result is ignored. */
+typedef int (*ec_http_refusal_cb)(void *ctx, const ec_http_msg *refusal, uint64_t *hold);
 
-#define EC_HTTP_SERVER_OPTIONS_VERSION 1
+#define EC_HTTP_SERVER_OPTIONS_VERSION 2 /* 1 is still read: up to release */
 typedef struct ec_http_server_options {
     unsigned version;
     const char *bind_address;      /* IPv4 or IPv6 literal; NULL: "127.0.0.1" */
@@ -153,10 +161,11 @@ typedef struct ec_http_server_options {
                                       or a request sent only in part); 0: 30 */
     ec_http_refused_cb on_refused; /* may be NULL; gets the handler's ctx */
     ec_http_release_cb release;    /* may be NULL (held replies are then sent at once) */
+    ec_http_refusal_cb on_refusal; /* version 2; may be NULL; when set, on_refused is not used */
 } ec_http_server_options;
 #define EC_HTTP_SERVER_OPTIONS_INIT                                                                \
     {                                                                                              \
-        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL                            \
+        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL                      \
     }
 
 /* Start listening; requests are handed to handler(ctx, ...). */

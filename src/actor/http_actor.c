@@ -196,7 +196,7 @@ static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
     return rc;
 }
 
-static void on_refused(void *ctx, const ec_http_msg *refusal)
+static int on_refusal(void *ctx, const ec_http_msg *refusal, uint64_t *hold)
 {
     ec_actor_http *h = ctx;
     ec_actor *a = h->a;
@@ -205,16 +205,21 @@ static void on_refused(void *ctx, const ec_http_msg *refusal)
      * owns nothing else, so the wait cannot close a cycle. */
     if (ec_actor_acquire(a) != 0) {
         ec_runtime_unlock(a->rt);
-        return;
+        return 0;
     }
-    /* Most refusals are sent once this returns (HTTP.md section 1): the record is made
-     * durable first, as a reply's is before it leaves. Not deferred, so the append waits for
-     * it (batch: without the runtime lock; always: its own sync); under effects the answer
-     * is an effect like a reply, so the chain is synced. The server's worker waits for this
-     * sync alone: refusals are rare, and a held answer would need a token the callback has
-     * no way to give. */
+    /* A refusal not sent yet (hold: 400, 413, a trap's 500) must not leave before its record
+     * is durable, any more than a reply may (HTTP.md section 1). It is held like a reply: the
+     * append returns at commit and the releaser's wait (or, under effects, its sync) covers
+     * it with the replies around it. Where appends are not deferred (always: each has its own
+     * sync; memory) the append itself waited. One already sent is recorded at commit: a wait
+     * would protect nothing. */
+    int prev = defer_begin(a);
     int rc = record_msg(a, EC_HTTP_EV_REFUSED, refusal, NULL);
-    if (rc == 0)
+    int held = rc == 0 && hold && prev >= 0;
+    if (held)
+        *hold = ec_chain_count(a->chain) - 1;
+    defer_end(a, prev);
+    if (rc == 0 && hold && !held)
         rc = ec_actor_sync(a);
     if (rc != 0) {
         /* Nothing to undo: the answer goes out regardless; say the record failed. */
@@ -224,6 +229,7 @@ static void on_refused(void *ctx, const ec_http_msg *refusal)
     }
     ec_actor_release(a);
     ec_runtime_unlock(a->rt);
+    return held;
 }
 
 static int on_release(void *ctx, uint64_t seq)
@@ -278,7 +284,7 @@ int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned
     so.body_limit = opts->body_limit;
     so.timeout_ms = opts->timeout_ms;
     so.max_connections = opts->max_connections;
-    so.on_refused = on_refused;
+    so.on_refusal = on_refusal;
     so.release = on_release;
     int rc = ec_http_server_start(&h->srv, &so, on_http, h);
     if (rc) {

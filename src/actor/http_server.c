@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,7 @@ struct ec_http_server {
     struct MHD_Daemon *d;
     ec_http_handler handler;
     ec_http_refused_cb on_refused;
+    ec_http_refusal_cb on_refusal; /* in place of on_refused when set */
     void *ctx;
     size_t body_limit;
     unsigned timeout_ms;
@@ -423,6 +425,12 @@ static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
     }
 }
 
+/* Whether refusals are reported at all (then those found on arrival wait for it). */
+static int reports(const ec_http_server *s)
+{
+    return s->on_refused || s->on_refusal;
+}
+
 /* The most of a body over the limit that is read (and dropped) before the 413. */
 static uint64_t drain_max(const ec_http_server *s)
 {
@@ -438,7 +446,7 @@ static uint64_t drain_max(const ec_http_server *s)
 static enum MHD_Result refuse_now(ec_http_server *s, job *j, struct MHD_Connection *conn)
 {
     pthread_mutex_lock(&s->mu);
-    if (s->on_refused && !s->stopping) {
+    if (reports(s) && !s->stopping) {
         s->stats.received++;
         j->refusal = 1;
         j->deadline_ns = mono_ns() + (uint64_t)s->timeout_ms * 1000000ull;
@@ -650,13 +658,48 @@ static struct MHD_Response *reply_response(ec_http_reply *rp, char *why, size_t 
     return r;
 }
 
-static void report(ec_http_server *s, job *j)
+/* Report j's refusal. unsent: its answer has not left yet, and with on_refusal and a
+ * releaser the caller may hold it: returns 1 with *token set when it does. */
+static int report_refusal(ec_http_server *s, job *j, int unsent, uint64_t *token)
 {
-    if (!s->on_refused || !j->ref_status)
-        return;
+    if (!reports(s) || !j->ref_status)
+        return 0;
     ec_http_msg m;
     job_msg(j, &m, EC_HTTP_REFUSAL);
-    s->on_refused(s->ctx, &m);
+    if (!s->on_refusal) {
+        s->on_refused(s->ctx, &m);
+        return 0;
+    }
+    int may_hold = unsent && s->release;
+    uint64_t t = 0;
+    if (s->on_refusal(s->ctx, &m, may_hold ? &t : NULL) != 1 || !may_hold)
+        return 0;
+    *token = t;
+    return 1;
+}
+
+/* Report a refusal whose answer has left already. */
+static void report(ec_http_server *s, job *j)
+{
+    report_refusal(s, j, 0, NULL);
+}
+
+/* Queue j's answer r for the releaser (under s->mu): sent once release(token) returned. */
+static void hold_locked(ec_http_server *s, job *j, struct MHD_Response *r, unsigned status,
+                        uint64_t token)
+{
+    j->held_resp = r;
+    j->held_status = status;
+    j->token = token;
+    j->refs++;
+    j->rnext = NULL;
+    if (s->rtail)
+        s->rtail->rnext = j;
+    else
+        s->rhead = j;
+    s->rtail = j;
+    pthread_cond_signal(&s->rel_cv);
+    wake_watchdog_locked(s);
 }
 
 static void run_job(ec_http_server *s, job *j)
@@ -691,31 +734,28 @@ static void run_job(ec_http_server *s, job *j)
     if (from_reply && rp.held && s->release && !j->answered) {
         s->running = NULL;
         /* Held: the releaser sends it (or its refusal) later; nothing to report now. */
-        j->held_resp = r;
-        j->held_status = status;
-        j->token = rp.token;
-        j->refs++;
-        j->rnext = NULL;
-        if (s->rtail)
-            s->rtail->rnext = j;
-        else
-            s->rhead = j;
-        s->rtail = j;
-        pthread_cond_signal(&s->rel_cv);
-        wake_watchdog_locked(s);
+        hold_locked(s, j, r, status, rp.token);
         pthread_mutex_unlock(&s->mu);
         reply_reset(&rp);
         return;
     }
     int reported = 0;
-    if (!from_reply && !j->answered && s->on_refused) {
+    if (!from_reply && !j->answered && reports(s)) {
         /* The server's own 500: reported before it is sent, as refusals on arrival are (a
          * trapped actor's trap is then recorded before the client hears of it). Still the
          * running job meanwhile, so that the watchdog watches its deadline. */
         pthread_mutex_unlock(&s->mu);
-        report(s, j);
+        uint64_t token = 0;
+        int held = report_refusal(s, j, 1, &token);
         reported = 1;
         pthread_mutex_lock(&s->mu);
+        if (held && !j->answered) {
+            s->running = NULL;
+            hold_locked(s, j, r, status, token);
+            pthread_mutex_unlock(&s->mu);
+            reply_reset(&rp);
+            return;
+        }
     }
     s->running = NULL;
     int won = claim_locked(j);
@@ -736,16 +776,26 @@ static void run_job(ec_http_server *s, job *j)
         report(s, j);
 }
 
-/* A refusal found on arrival (refuse_now): reported, then answered unless the watchdog or
- * stop answered it meanwhile (with the same refusal). */
+/* A refusal found on arrival (refuse_now): reported, then answered (or held, for the
+ * releaser to answer) unless the watchdog or stop answered it meanwhile, with the same
+ * refusal. */
 static void refuse_job(ec_http_server *s, job *j)
 {
-    report(s, j);
+    uint64_t token = 0;
+    int held = report_refusal(s, j, 1, &token);
+    struct MHD_Response *r = held ? refusal_response(j) : NULL;
     pthread_mutex_lock(&s->mu);
     s->running = NULL;
     s->stats.refused++;
+    if (held && !j->answered) {
+        hold_locked(s, j, r, j->ref_status, token);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     int won = claim_locked(j);
     pthread_mutex_unlock(&s->mu);
+    if (r)
+        MHD_destroy_response(r);
     if (won)
         resume_refusal(j);
 }
@@ -881,6 +931,9 @@ static void *watchdog_main(void *arg)
             continue;
         }
         claim_locked(next);
+        /* A refusal not yet held keeps its own answer; a held one gets 504 as a held reply
+         * does (the releaser then rewrites its reason, so it must not be read here). */
+        int own = next->refusal && !next->held_resp;
         int waiting = next != s->running && !next->held_resp && !next->refusal;
         if (waiting)
             set_refusal(next, 504,
@@ -890,7 +943,7 @@ static void *watchdog_main(void *arg)
         /* The connection stays suspended (and the job alive) until resumed below: only the
          * claimer resumes. */
         pthread_mutex_unlock(&s->mu);
-        if (next->refusal) { /* not recorded in time: answered all the same, reported after */
+        if (own) { /* not recorded in time: answered all the same, reported after */
             resume_refusal(next);
         } else {
             char text[128];
@@ -931,10 +984,14 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
 {
     ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
     if (opts) {
-        if (opts->version != EC_HTTP_SERVER_OPTIONS_VERSION)
-            return ec_error_set(EC_EUNSUPPORTED, "http server: options version %u (expected %u)",
-                                opts->version, EC_HTTP_SERVER_OPTIONS_VERSION);
-        o = *opts;
+        if (opts->version == 1) /* before on_refusal: read no further than its fields */
+            memcpy(&o, opts, offsetof(ec_http_server_options, on_refusal));
+        else if (opts->version == EC_HTTP_SERVER_OPTIONS_VERSION)
+            o = *opts;
+        else
+            return ec_error_set(EC_EUNSUPPORTED,
+                                "http server: options version %u (expected 1 or %u)", opts->version,
+                                EC_HTTP_SERVER_OPTIONS_VERSION);
     }
     if (!out || !handler)
         return ec_error_set(EC_EINVAL, "http server: NULL %s", out ? "handler" : "out");
@@ -969,6 +1026,7 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     s->handler = handler;
     s->ctx = ctx;
     s->on_refused = o.on_refused;
+    s->on_refusal = o.on_refusal;
     s->release = o.release;
     s->body_limit = o.body_limit ? o.body_limit : DEFAULT_BODY_LIMIT;
     s->timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
