@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += (size_t)n;
     }
     shutdown(fd, SHUT_WR);
-    /* Read until the server closes, or until it has been quiet for 30 ms: libmicrohttpd
+    /* Read until the server closes, or until it has been quiet for 10 ms: libmicrohttpd
      * 0.9.75 keeps a connection whose request came only in part until the idle timeout,
      * the client's half-close notwithstanding (a plain libmicrohttpd server does the same),
      * so a missing close is not a hang of ours. */
@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t got = 0;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 30) <= 0)
+        if (poll(&p, 1, 10) <= 0)
             break;
         char buf[4096];
         ssize_t n = recv(fd, buf, sizeof buf, 0);
