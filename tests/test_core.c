@@ -1,6 +1,9 @@
 /* tests/test_core.c: the chain over the memory backend: append, read, find, iterate,
- * verify, and tamper detection for every field, identical on one and two threads. */
+ * verify, and tamper detection for every field, identical on one and two threads; the
+ * helpers (base64, hex, UTF-8, where an output path leads). */
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "test.h"
 #include "core/internal.h"
 
@@ -357,6 +360,60 @@ static void helpers(void)
     CHECK(ec_hash_from_name(&a, "md5") == EC_EUNSUPPORTED);
 }
 
+/* ec_output_resolve: what each kind of name an output may be given leads to. */
+static void output_paths(void)
+{
+    char dir[] = "/tmp/evchain_test_output.XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char file[128], link[128], dangling[128], fifo[128], real[4096], got[4096], tiny[8];
+    snprintf(file, sizeof file, "%s/file", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    snprintf(dangling, sizeof dangling, "%s/dangling", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    int stream = -1;
+
+    /* A new name, then an existing file: itself, replaced by a rename. */
+    CHECK_OK(ec_output_resolve(file, got, sizeof got, &stream));
+    CHECK(strcmp(got, file) == 0 && stream == 0);
+    CHECK_OK(ec_write_output(file, "one", 3));
+    CHECK_OK(ec_output_resolve(file, got, sizeof got, &stream));
+    CHECK(strcmp(got, file) == 0 && stream == 0);
+
+    /* A link to it: the file it names (so the link stays), and writing through it. */
+    CHECK(symlink("file", link) == 0);
+    CHECK(realpath(file, real) != NULL);
+    CHECK_OK(ec_output_resolve(link, got, sizeof got, &stream));
+    CHECK(strcmp(got, real) == 0 && stream == 0);
+    CHECK_OK(ec_write_output(link, "two", 3));
+    struct stat st;
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    size_t n = 0;
+    char *back = test_read_file(file, &n);
+    CHECK(back && n == 3 && memcmp(back, "two", 3) == 0);
+    free(back);
+
+    /* Devices and FIFOs: in place. */
+    CHECK_OK(ec_output_resolve("/dev/null", got, sizeof got, &stream));
+    CHECK(strcmp(got, "/dev/null") == 0 && stream == 1);
+    CHECK_OK(ec_write_output("/dev/null", "x", 1));
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_OK(ec_output_resolve(fifo, got, sizeof got, &stream));
+    CHECK(stream == 1);
+
+    /* Refused: a directory, a link to nothing (and it stays as it was), a name too long. */
+    CHECK(ec_output_resolve(dir, got, sizeof got, &stream) == EC_EINVAL);
+    CHECK(strstr(ec_error_last()->message, "is a directory") != NULL);
+    CHECK(symlink("nowhere", dangling) == 0);
+    CHECK(ec_output_resolve(dangling, got, sizeof got, &stream) == EC_ENOTFOUND);
+    CHECK(ec_write_output(dangling, "x", 1) == EC_ENOTFOUND);
+    CHECK(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(ec_output_resolve(file, tiny, sizeof tiny, &stream) == EC_EINVAL);
+
+    unlink(file), unlink(link), unlink(dangling), unlink(fifo);
+    CHECK(rmdir(dir) == 0);
+}
+
 int main(void)
 {
     RUN(append_get_find_iter);
@@ -366,6 +423,7 @@ int main(void)
     RUN(reopen_existing_backend);
     RUN(concurrent_appends);
     RUN(helpers);
+    RUN(output_paths);
     RUN(error_wraps_previous_message);
     TEST_END();
 }

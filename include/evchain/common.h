@@ -68,6 +68,15 @@ void ec_hex_encode(char *out, const uint8_t *in, size_t len);
 /* Parse exactly 2*outlen hex digits; EC_EFORMAT otherwise. */
 int ec_hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen);
 
+/* Where output named `path` (a command's -o, an export) must go so that writing it never
+ * replaces what the name points at. Into out (out_size bytes): the file to replace atomically
+ * (a temporary file beside it, synced, then renamed onto it): `path` itself, or the regular
+ * file a symbolic link names, so that the link stays a link. *stream is set to 1 when `path`
+ * is a device, FIFO or socket (/dev/null; /dev/stdout on a pipe or terminal): it is written in
+ * place, with no temporary file and no rename. EC_EINVAL for a directory, EC_ENOTFOUND for a
+ * symbolic link to nothing (neither followed nor replaced). */
+int ec_output_resolve(const char *path, char *out, size_t out_size, int *stream);
+
 /* Nanoseconds since the Unix epoch from the real-time clock. */
 uint64_t ec_time_now_ns(void);
 

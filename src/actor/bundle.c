@@ -629,7 +629,7 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
     if (b.oom)
         rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
     else
-        rc = ec_write_file_atomic(out_path, b.p, b.len);
+        rc = ec_write_output(out_path, b.p, b.len);
 done:
     for (size_t k = 0; k < nlab; k++)
         free(labels[k]);

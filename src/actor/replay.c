@@ -76,7 +76,7 @@ static void capture_memory(ec_replay_state *rs)
         return;
     }
     uint64_t len = a->mem->size;
-    if (ec_write_file_atomic(rs->memory_out, len ? a->mem->data : (void *)"", len) != 0) {
+    if (ec_write_output(rs->memory_out, len ? a->mem->data : (void *)"", len) != 0) {
         const ec_error *e = ec_error_last();
         snprintf(r->memory_why, sizeof r->memory_why, "%s", e ? e->message : "write failed");
         ec_error_clear();

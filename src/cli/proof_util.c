@@ -54,14 +54,50 @@ char *cli_read_file(const char *cmd, const char *what, const char *path, size_t 
     return buf;
 }
 
-int cli_write_atomic(const char *cmd, const char *path, const void *data, size_t len, int mode,
+/* All of data to a device or FIFO that exists, in place (a rename would replace the node). */
+static int write_in_place(const char *cmd, const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0;
+    while (ok && len) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            ok = 0;
+        else {
+            data += w;
+            len -= (size_t)w;
+        }
+    }
+    int err = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (!ok) {
+        cli_error(cmd, 0, "%s: writing: %s", path, strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_write_atomic(const char *cmd, const char *name, const void *data, size_t len, int mode,
                      int overwrite)
 {
     struct stat st;
-    if (!overwrite && lstat(path, &st) == 0) {
-        cli_error(cmd, 0, "%s: already exists (not replaced)", path);
+    if (!overwrite && lstat(name, &st) == 0) {
+        cli_error(cmd, 0, "%s: already exists (not replaced)", name);
         return -1;
     }
+    char path[4096];
+    int stream;
+    if (ec_output_resolve(name, path, sizeof path, &stream) != 0) {
+        cli_error(cmd, 0, "%s", ec_error_last()->message);
+        return -1;
+    }
+    if (stream)
+        return write_in_place(cmd, path, data, len);
     size_t pl = strlen(path) + 16;
     char *tmp = malloc(pl);
     if (!tmp) {

@@ -9,7 +9,9 @@
  * or when it is larger than max bytes. */
 char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len);
 /* Write data to path atomically (temporary file in the same folder, fsync, rename) with
- * file mode `mode`; refuses to replace an existing file unless overwrite. 0 or -1 (printed). */
+ * file mode `mode`; refuses to replace an existing file unless overwrite. A symbolic link's
+ * file is replaced, not the link; a device or FIFO is written in place (ec_output_resolve).
+ * 0 or -1 (printed). */
 int cli_write_atomic(const char *cmd, const char *path, const void *data, size_t len, int mode,
                      int overwrite);
 /* Load verifier keys: each spec is a file holding one key per line, or a key text itself.

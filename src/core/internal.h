@@ -99,6 +99,9 @@ static inline int ec_type_valid(const char *s, size_t n)
 
 /* Write a whole file atomically: tmp in the same dir, fsync, rename, fsync dir. */
 int ec_write_file_atomic(const char *path, const void *data, size_t len);
+/* Write output the user named (ec_output_resolve): in place for a device or FIFO, otherwise
+ * atomically onto the file the name resolves to. For our own files use the above. */
+int ec_write_output(const char *path, const void *data, size_t len);
 
 #endif
 

@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -266,6 +267,81 @@ int ec_write_file_atomic(const char *path, const void *data, size_t len)
         close(dfd);
     }
     return 0;
+}
+
+static int copy_path(const char *path, char *out, size_t out_size)
+{
+    if (strlen(path) >= out_size)
+        return ec_error_set(EC_EINVAL, "%s: path too long", path);
+    memcpy(out, path, strlen(path) + 1);
+    return 0;
+}
+
+int ec_output_resolve(const char *path, char *out, size_t out_size, int *stream)
+{
+    struct stat st, lst;
+    *stream = 0;
+    if (!path || !*path)
+        return ec_error_set(EC_EINVAL, "no output path");
+    if (stat(path, &st) != 0) {
+        /* Renaming onto a dangling link would replace it; following it would create a file
+         * somewhere the user may not expect. Neither, then: say so. */
+        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+            return ec_error_set(EC_ENOTFOUND,
+                                "%s: a symbolic link to a file that does not exist: neither "
+                                "followed nor replaced",
+                                path);
+        return copy_path(path, out, out_size); /* a new file: its creation reports errors */
+    }
+    if (S_ISDIR(st.st_mode))
+        return ec_error_set(EC_EINVAL, "%s: is a directory", path);
+    if (!S_ISREG(st.st_mode)) {
+        /* A rename would replace the device node or FIFO itself (as root, /dev/null). */
+        *stream = 1;
+        return copy_path(path, out, out_size);
+    }
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (!real)
+            return ec_error_set_errno(EC_EIO, errno, "%s: resolving the symbolic link", path);
+        int rc = copy_path(real, out, out_size);
+        free(real);
+        return rc;
+    }
+    return copy_path(path, out, out_size);
+}
+
+/* All of data to an existing device, FIFO or socket, in place. */
+static int write_in_place(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s: opening", path);
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            return ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: writing", path);
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) != 0)
+        return ec_error_set_errno(EC_EIO, errno, "%s: closing", path);
+    return 0;
+}
+
+int ec_write_output(const char *path, const void *data, size_t len)
+{
+    char real[4096];
+    int stream, rc = ec_output_resolve(path, real, sizeof real, &stream);
+    if (rc)
+        return rc;
+    return stream ? write_in_place(real, data, len) : ec_write_file_atomic(real, data, len);
 }
 
 int ec_grow(void **p, size_t *cap, size_t need, size_t elem)

@@ -1322,6 +1322,27 @@ int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *o
                                     "export: writing to standard output");
         return rc;
     }
+    /* A device or FIFO is written in place; a symbolic link's file is replaced, not the link. */
+    char real[4096];
+    int stream, rc0 = ec_output_resolve(path, real, sizeof real, &stream);
+    if (rc0)
+        return rc0;
+    path = real;
+    if (stream) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+        if (!f) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return ec_error_set_errno(EC_EIO, e, "%s: opening", path);
+        }
+        int rc = ec_export_stream(chain, f, opts);
+        if (fclose(f) != 0 && rc == 0)
+            rc = ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno, "%s: writing",
+                                    path);
+        return rc;
+    }
     /* Temporary name beside the target, so that rename is atomic (same file system). */
     const char *slash = strrchr(path, '/');
     size_t dlen = slash ? (size_t)(slash - path) : 0;
