@@ -162,4 +162,38 @@ printf '\377' | dd of="$seg0" bs=1 seek=700 conv=notrunc 2>/dev/null
 expect 1 "$B" verify "$T/dmg"
 grep -q "byte offset" "$T/out" "$T/err" || fail "verify names the byte offset: $(cat "$T/out" "$T/err")"
 [ "$(wc -c <"$seg0")" = "$size" ] || fail "nothing was cut"
+# A FIFO or directory planted in a chain directory in place of one of its files: refused with
+# exit 2 and a message naming it, never waited on (a FIFO's open would wait for a writer).
+expect 0 "$B" init "$T/fifo" --segment-bytes 4096
+i=0
+while [ $i -lt 30 ]; do
+    "$B" append "$T/fifo" --type t --data "$pad" >/dev/null || fail "fifo append $i"
+    i=$((i + 1))
+done
+[ -f "$T/fifo/seg-0000000000000000.idx" ] || fail "a sealed segment has an index"
+expect 0 "$B" keygen example.com/fifo -o "$T/fifo.key"
+expect 0 "$B" checkpoint "$T/fifo" --key "$T/fifo.key"
+last=$(ls "$T/fifo" | grep 'log$' | tail -n 1)
+for f in EVCHAIN seg-0000000000000000.log "$last" proof/tree checkpoints/latest; do
+    for kind in fifo dir; do
+        rm -rf "$T/planted"
+        cp -r "$T/fifo" "$T/planted"
+        rm "$T/planted/$f"
+        if [ $kind = fifo ]; then mkfifo "$T/planted/$f"; else mkdir "$T/planted/$f"; fi
+        case $f in
+        proof/tree | checkpoints/latest) cmd="prove $T/planted 3 -o $T/planted.proof" ;;
+        *) cmd="verify $T/planted" ;;
+        esac
+        expect 2 timeout 20 "$B" $cmd
+        grep -q "not a regular file\|Is a directory" "$T/err" ||
+            fail "$kind for $f: $(cat "$T/err")"
+    done
+done
+# A planted index is only a cache: the segment is read without it.
+rm -rf "$T/planted"
+cp -r "$T/fifo" "$T/planted"
+rm "$T/planted/seg-0000000000000000.idx"
+mkfifo "$T/planted/seg-0000000000000000.idx"
+expect 0 timeout 20 "$B" verify "$T/planted"
+
 echo "cli_disk: ok"

@@ -95,7 +95,7 @@ int cmd_prove(int argc, char **argv)
     } else if (pc.is_dir) {
         char latest[4300];
         snprintf(latest, sizeof latest, "%s/latest", pc.cp_dir);
-        note = cli_read_file("prove", "checkpoint", latest, EC_NOTE_MAX_LEN, &nl);
+        note = cli_read_stored_file("prove", "checkpoint", latest, EC_NOTE_MAX_LEN, &nl);
         if (!note)
             fprintf(stderr,
                     "evchain prove: run `evchain checkpoint %s --key KEYFILE` first, "

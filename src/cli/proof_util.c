@@ -9,13 +9,46 @@
 
 #include "proof_util.h"
 
-char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len)
+/* The opening of cli_read_file and cli_read_stored_file: NULL with a message printed. */
+static FILE *open_input(const char *cmd, const char *what, const char *path, int stored)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    if (!stored) {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            cli_error(cmd, 0, "%s %s: %s", what, path, strerror(errno));
+        return f;
+    }
+    /* O_NONBLOCK: the open of a FIFO planted there returns at once, to be refused. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         cli_error(cmd, 0, "%s %s: %s", what, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
+    if (!S_ISREG(st.st_mode)) {
+        cli_error(cmd, 0, "%s %s: not a regular file: refused", what, path);
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        cli_error(cmd, 0, "%s %s: %s", what, path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+static char *read_input(const char *cmd, const char *what, const char *path, size_t max,
+                        size_t *len, int stored)
+{
+    FILE *f = open_input(cmd, what, path, stored);
+    if (!f)
+        return NULL;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
@@ -52,6 +85,17 @@ char *cli_read_file(const char *cmd, const char *what, const char *path, size_t 
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len)
+{
+    return read_input(cmd, what, path, max, len, 0);
+}
+
+char *cli_read_stored_file(const char *cmd, const char *what, const char *path, size_t max,
+                           size_t *len)
+{
+    return read_input(cmd, what, path, max, len, 1);
 }
 
 /* All of data to a device or FIFO that exists, in place (a rename would replace the node). */

@@ -8,6 +8,11 @@
 /* Whole file into a NUL-terminated buffer (malloc'd); NULL with a message printed on error
  * or when it is larger than max bytes. */
 char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len);
+/* The same for a file a chain directory holds (its latest checkpoint): refused unless a
+ * regular file, so that a FIFO planted there cannot hang the command. A file the user names
+ * may be a FIFO (`--vkey <(...)`): that is cli_read_file. */
+char *cli_read_stored_file(const char *cmd, const char *what, const char *path, size_t max,
+                           size_t *len);
 /* Write data to path atomically (temporary file in the same folder, fsync, rename) with
  * file mode `mode`; refuses to replace an existing file unless overwrite. A symbolic link's
  * file is replaced, not the link; a device or FIFO is written in place (ec_output_resolve).

@@ -99,6 +99,14 @@ static inline int ec_type_valid(const char *s, size_t n)
 
 /* Write a whole file atomically: tmp in the same dir, fsync, rename, fsync dir. */
 int ec_write_file_atomic(const char *path, const void *data, size_t len);
+/* Open a file a chain directory holds (flags as open(2)), refusing anything but a regular
+ * file planted there: a FIFO is opened without waiting for a writer (O_NONBLOCK), then
+ * checked, so that it can neither hang nor feed a reader. Returns the descriptor (blocking
+ * again); -1 with errno when open failed; -2 with the error raised (EC_EFORMAT). */
+int ec_open_regular(const char *path, int flags);
+/* Raise the error for a file of mode `mode` found where a regular file must be; returns
+ * EC_EFORMAT. */
+int ec_error_not_regular(const char *path, unsigned mode);
 /* Write output the user named (ec_output_resolve): in place for a device or FIFO, otherwise
  * atomically onto the file the name resolves to. For our own files use the above. */
 int ec_write_output(const char *path, const void *data, size_t len);

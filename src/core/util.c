@@ -311,6 +311,38 @@ int ec_output_resolve(const char *path, char *out, size_t out_size, int *stream)
     return copy_path(path, out, out_size);
 }
 
+int ec_error_not_regular(const char *path, unsigned mode)
+{
+    return ec_error_set(EC_EFORMAT, "%s: not a regular file (%s): refused", path,
+                        S_ISFIFO(mode)                   ? "a FIFO"
+                        : S_ISDIR(mode)                  ? "a directory"
+                        : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                                                         : "a socket or other special file");
+}
+
+int ec_open_regular(const char *path, int flags)
+{
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        ec_error_set_errno(EC_EIO, e, "%s: stat", path);
+        return -2;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        ec_error_not_regular(path, st.st_mode);
+        return -2;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 /* All of data to an existing device, FIFO or socket, in place. */
 static int write_in_place(const char *path, const void *data, size_t len)
 {

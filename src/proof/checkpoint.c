@@ -650,7 +650,17 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
         char *path = malloc(n);
         if (path) {
             snprintf(path, n, "%s/latest", c->dir);
-            FILE *f = fopen(path, "rb");
+            /* Only a regular file: a FIFO planted there would hang the open. */
+            int fd = ec_open_regular(path, O_RDONLY);
+            FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+            if (fd >= 0 && !f)
+                close(fd);
+            if (fd == -2) {
+                free(path);
+                int rc = ec_error_last()->code;
+                ec_checkpointer_free(c);
+                return rc;
+            }
             if (f) {
                 char buf[4096];
                 size_t got = fread(buf, 1, sizeof buf, f);

@@ -346,7 +346,9 @@ static int open_file(ec_tree *t, unsigned want_level, uint64_t chain_count)
                 return ec_error_set_errno(EC_EIO, err, "%s: creating its folder", t->path);
         }
     }
-    t->fd = open(t->path, flags | O_CLOEXEC, 0644);
+    t->fd = ec_open_regular(t->path, flags);
+    if (t->fd == -2)
+        return ec_error_last()->code;
     if (t->fd < 0) {
         if (t->read_only && errno == ENOENT)
             return 0; /* nothing stored yet: build in memory */

@@ -568,6 +568,32 @@ struct ec_backend_iter {
     uint64_t boff, blen;
 };
 
+/* ec_open_regular through the file I/O seam: a file the chain directory already holds,
+ * refused unless a regular file (a planted FIFO would hang a reader). -1 with errno when the
+ * open failed; -2 with the error raised. */
+static int open_existing(const disk *d, const char *p, int flags)
+{
+    int fd = d->v->open(p, flags | O_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (d->v->fstat(fd, &st) != 0) {
+        int e = errno;
+        d->v->close(fd);
+        ec_error_set_errno(EC_EIO, e, "%s: stat", p);
+        return -2;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        d->v->close(fd);
+        ec_error_not_regular(p, st.st_mode);
+        return -2;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 static void seg_path(const disk *d, uint64_t first, const char *ext, char *out, size_t n)
 {
     snprintf(out, n, "%s/seg-%016llx.%s", d->dir, (unsigned long long)first, ext);
@@ -621,7 +647,9 @@ static int seg_fd(disk *d, seg *s)
         return 0;
     char p[4096];
     seg_path(d, s->first, "log", p, sizeof p);
-    int fd = d->v->open(p, d->ro ? O_RDONLY : O_RDWR, 0);
+    int fd = open_existing(d, p, d->ro ? O_RDONLY : O_RDWR);
+    if (fd == -2)
+        return ec_error_last()->code;
     if (fd < 0)
         return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno,
                                   "%s: opening segment", p);
@@ -639,7 +667,9 @@ static int idx_fd(disk *d, size_t si)
         return 0;
     char p[4096];
     seg_path(d, s->first, "idx", p, sizeof p);
-    int fd = d->v->open(p, O_RDONLY, 0);
+    int fd = open_existing(d, p, O_RDONLY);
+    if (fd == -2)
+        return ec_error_last()->code;
     if (fd < 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: reopening index", p);
     s->idx_fd = fd;
@@ -794,7 +824,7 @@ static int read_index_header(disk *d, seg *s, uint64_t file_len, uint64_t *count
     char p[4096];
     uint8_t h[EC_IDX_HEADER_LEN];
     seg_path(d, s->first, "idx", p, sizeof p);
-    int fd = d->v->open(p, O_RDONLY, 0);
+    int fd = open_existing(d, p, O_RDONLY);
     if (fd < 0)
         return -1;
     ssize_t r = read_full(d->v, fd, h, sizeof h, 0);
@@ -849,7 +879,7 @@ static int idx_ready(disk *d, size_t si)
     seg_path(d, s->first, "idx", p, sizeof p);
     uint64_t cnt, slots;
     if (read_index_header(d, s, s->len, &cnt, &slots) == 0 && cnt == s->count) {
-        int fd = d->v->open(p, O_RDONLY, 0);
+        int fd = open_existing(d, p, O_RDONLY);
         if (fd >= 0) {
             size_t body = (size_t)(4 * cnt + EC_IDX_SLOT_LEN * slots);
             uint8_t *b = NULL;
@@ -1150,7 +1180,9 @@ static int iter_seek(ec_backend_iter *it)
         char p[4096];
         s = &d->segs[si];
         seg_path(d, s->first, "log", p, sizeof p);
-        if ((fd = d->v->open(p, O_RDONLY, 0)) < 0)
+        if ((fd = open_existing(d, p, O_RDONLY)) == -2)
+            rc = ec_error_last()->code;
+        else if (fd < 0)
             rc = ec_error_set_errno(EC_EIO, errno, "%s: opening segment", p);
     }
     if (!rc) {
@@ -2019,7 +2051,9 @@ static int open_dir(disk *d, const ec_disk_options *o)
             return rc;
         }
     }
-    int fd = d->v->open(hp, O_RDONLY, 0);
+    int fd = open_existing(d, hp, O_RDONLY);
+    if (fd == -2)
+        return ec_error_last()->code;
     if (fd < 0)
         return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno,
                                   "%s: not a chain directory (no %s header)", d->dir,
