@@ -50,6 +50,25 @@ if command -v flock >/dev/null 2>&1; then
     flock "$T/c" "$B" append "$T/c" --type x --data locked >"$T/out" 2>"$T/err"
     [ $? = 2 ] || fail "append under another writer's lock must fail with 2"
     grep -q "another writer" "$T/err" || fail "the lock error says why"
+    # --wait (on a chain of its own): a writer holding the chain for 1 s is waited for; one
+    # held longer than the wait is refused, saying how long it waited. held: until the
+    # holder has the lock.
+    held() { while flock -n "$T/w" true; do sleep 0.05; done; }
+    expect 0 "$B" init "$T/w"
+    flock "$T/w" sleep 1 &
+    holder=$!
+    held
+    expect 0 "$B" append "$T/w" --type x --data waited --wait 20000
+    wait $holder
+    flock "$T/w" sleep 2 &
+    holder=$!
+    held
+    expect 2 "$B" append "$T/w" --type x --data refused --wait 100
+    grep -q "waited 100 ms" "$T/err" || fail "the lock error says how long it waited"
+    wait $holder
+    expect 2 "$B" append "$T/w" --type x --wait soon
+    expect 0 "$B" verify "$T/w"
+    grep -q "ok, 1 event," "$T/out" || fail "one event appended with --wait: $(cat "$T/out")"
 fi
 
 # A shell loop as an audit log; sha1 chains too.

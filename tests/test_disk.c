@@ -459,6 +459,76 @@ static void one_writer_live_readers(void)
     ec_chain_free(w2);
 }
 
+/* lock_wait_ms: a second writer waits for the first to let go, up to its bound. */
+struct releaser {
+    ec_chain *w;
+    unsigned after_ms;
+};
+
+static void *release_later(void *arg)
+{
+    struct releaser *r = arg;
+    usleep(r->after_ms * 1000u);
+    ec_chain_free(r->w);
+    return NULL;
+}
+
+static int open_waiting(ec_chain **c, const char *dir, unsigned version, unsigned wait_ms)
+{
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    o.version = version;
+    o.lock_wait_ms = wait_ms;
+    ec_backend *be;
+    int rc = ec_backend_disk(&be, dir, &o);
+    if (rc)
+        return rc;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = 0;
+    return ec_chain_open(c, be, &co);
+}
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void writer_waits_for_lock(void)
+{
+    char dir[300];
+    path_in(dir, sizeof dir, "lockwait");
+    ec_chain *w, *w2 = NULL;
+    REQUIRE_OK(du_open(&w, dir, 1, EC_DURABLE_ALWAYS, 0, 0));
+    REQUIRE_OK(du_append(w, 0, 100, NULL));
+
+    /* A bounded wait that runs out: refused, saying how long it waited. */
+    uint64_t t0 = ms_now();
+    CHECK(open_waiting(&w2, dir, EC_DISK_OPTIONS_VERSION, 150) == EC_ELOCKED);
+    CHECK(du_contains(ec_error_last()->message, "waited 150 ms"));
+    CHECK(ms_now() - t0 >= 150);
+    /* Version 1 options have no lock_wait_ms: never read, so no wait at all. */
+    t0 = ms_now();
+    CHECK(open_waiting(&w2, dir, 1, 60000) == EC_ELOCKED);
+    CHECK(ms_now() - t0 < 30000);
+    CHECK(open_waiting(&w2, dir, 99, 0) == EC_EUNSUPPORTED);
+
+    /* The first writer lets go after 200 ms: the second, waiting up to 20 s, gets the chain
+     * then, and appends after the first writer's event. */
+    struct releaser r = {w, 200};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, release_later, &r) == 0);
+    t0 = ms_now();
+    CHECK_OK(open_waiting(&w2, dir, EC_DISK_OPTIONS_VERSION, 20000));
+    CHECK(ms_now() - t0 >= 150);
+    pthread_join(th, NULL);
+    if (w2) {
+        CHECK(ec_chain_count(w2) == 1);
+        CHECK_OK(du_append(w2, 1, 100, NULL));
+        ec_chain_free(w2);
+    }
+}
+
 /* A reader thread follows a writer thread as it appends and rolls segments (what
  * `evchain log -f` does across processes), verifying every record it sees. */
 struct follower {
@@ -911,6 +981,7 @@ int main(void)
     RUN(many_segments);
     RUN(policies_and_threads);
     RUN(one_writer_live_readers);
+    RUN(writer_waits_for_lock);
     RUN(reader_follows_writer);
     RUN(zeros_ahead);
     RUN(full_disk);

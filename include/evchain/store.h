@@ -36,7 +36,7 @@ typedef enum ec_durability {
 const char *ec_durability_name(ec_durability d);
 int ec_durability_from_name(ec_durability *out, const char *name);
 
-#define EC_DISK_OPTIONS_VERSION 1
+#define EC_DISK_OPTIONS_VERSION 2 /* version 1 (without lock_wait_ms) is still read */
 typedef struct ec_disk_options {
     unsigned version;
     int create;      /* create the directory (must be absent or empty) */
@@ -45,10 +45,13 @@ typedef struct ec_disk_options {
     ec_durability durability;
     uint64_t segment_bytes;      /* roll segments at this size; 0: default (64 MiB) */
     unsigned batch_max_delay_us; /* batch: longest wait for more appends; 0: default */
+    /* Version 2. A writer finding another writer's lock: 0 refuses at once (EC_ELOCKED);
+     * otherwise it waits up to this many milliseconds for the lock, then refuses. */
+    unsigned lock_wait_ms;
 } ec_disk_options;
 #define EC_DISK_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0                     \
+        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0, 0                  \
     }
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts);

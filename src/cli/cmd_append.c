@@ -9,7 +9,7 @@
 const char help_append[] =
     "append one event to a chain directory; prints `seq hash`\n"
     "usage: evchain append <dir> --type T [--data STR | --data-file F] [--description D]\n"
-    "                      [--timestamp NS] [--durability always|batch|none]\n"
+    "                      [--timestamp NS] [--durability always|batch|none] [--wait MS]\n"
     "  --type T           event type (UTF-8, required)\n"
     "  --data STR         the event's data; with neither --data nor --data-file it is read\n"
     "                     from standard input (binary safe)\n"
@@ -17,7 +17,10 @@ const char help_append[] =
     "  --description D    a description (absent unless given)\n"
     "  --timestamp NS     nanoseconds since the Unix epoch (default: now)\n"
     "  --durability P     always (default): on disk before this returns; none: the OS decides\n"
-    "Only one writer at a time: a second one is refused (exit 2), never interleaved.\n"
+    "  --wait MS          another writer has the chain: wait up to MS milliseconds for it\n"
+    "                     (default 0: refuse at once)\n"
+    "Only one writer at a time: another is refused (exit 2) or, with --wait, waits; two\n"
+    "writers are never interleaved.\n"
     "exit: 0 appended, 1 the chain's tail does not verify, 2 refused or usage error\n";
 
 /* Read a whole stream (data is limited to 64 MiB by the record format). */
@@ -81,6 +84,13 @@ int cmd_append(int argc, char **argv)
                 cli_error("append", 0, "--timestamp: '%s' is not nanoseconds since 1970", v);
                 return EXIT_UNUSABLE;
             }
+        } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {
+            uint64_t ms;
+            if (cli_parse_u64(v, &ms) != 0 || ms > 86400000u) {
+                cli_error("append", 0, "--wait: '%s' is not milliseconds (at most a day)", v);
+                return EXIT_UNUSABLE;
+            }
+            o.lock_wait_ms = (unsigned)ms;
         } else if ((v = cli_opt(argc, argv, &i, "--durability", &bad))) {
             if (ec_durability_from_name(&o.durability, v) != 0) {
                 cli_error("append", 1, "--durability");

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2014,6 +2015,29 @@ static int check_tail(disk *d)
     return rc == EC_ITEROVER ? 0 : rc;
 }
 
+/* The writer lock, waited for up to wait_ms. Polled (1 ms, doubling to 50 ms) rather than a
+ * blocking flock, so that the wait has a bound and a signal cannot leave it stuck. */
+static int take_lock(disk *d, unsigned wait_ms)
+{
+    uint64_t deadline = mono_ns() + (uint64_t)wait_ms * 1000000u;
+    unsigned pause_us = 1000;
+    while (d->v->flock(d->dirfd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            return ec_error_set_errno(EC_EIO, errno, "%s: taking the writer lock", d->dir);
+        uint64_t now = mono_ns();
+        if (now >= deadline)
+            return wait_ms
+                       ? ec_error_set(EC_ELOCKED,
+                                      "%s: another writer has this chain open (waited %u ms)",
+                                      d->dir, wait_ms)
+                       : ec_error_set(EC_ELOCKED, "%s: another writer has this chain open", d->dir);
+        uint64_t left_us = (deadline - now) / 1000;
+        usleep(left_us < pause_us ? (useconds_t)left_us + 1 : pause_us);
+        pause_us = pause_us >= 25000 ? 50000 : pause_us * 2;
+    }
+    return 0;
+}
+
 static int open_dir(disk *d, const ec_disk_options *o)
 {
     int rc, made = 0;
@@ -2023,11 +2047,8 @@ static int open_dir(disk *d, const ec_disk_options *o)
     if (d->dirfd < 0)
         return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno,
                                   "%s: opening the chain directory", d->dir);
-    if (!d->ro && d->v->flock(d->dirfd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK)
-            return ec_error_set(EC_ELOCKED, "%s: another writer has this chain open", d->dir);
-        return ec_error_set_errno(EC_EIO, errno, "%s: taking the writer lock", d->dir);
-    }
+    if (!d->ro && (rc = take_lock(d, o->lock_wait_ms)) != 0)
+        return rc;
     char hp[4096];
     snprintf(hp, sizeof hp, "%s/%s", d->dir, EC_DIR_HEADER_NAME);
     uint8_t h[EC_DIR_HEADER_LEN];
@@ -2172,13 +2193,17 @@ static int open_dir(disk *d, const ec_disk_options *o)
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts)
 {
     ec_disk_options def = EC_DISK_OPTIONS_INIT;
-    const ec_disk_options *o = opts ? opts : &def;
+    const ec_disk_options *o = &def;
     *out = NULL;
     if (!dir || !*dir)
         return ec_error_set(EC_EINVAL, "disk: no directory given");
-    if (o->version != EC_DISK_OPTIONS_VERSION)
-        return ec_error_set(EC_EUNSUPPORTED, "%s: disk options version %u (expected %u)", dir,
-                            o->version, EC_DISK_OPTIONS_VERSION);
+    if (opts && opts->version == 1) /* read no further than version 1's own fields */
+        memcpy(&def, opts, offsetof(ec_disk_options, lock_wait_ms));
+    else if (opts && opts->version == EC_DISK_OPTIONS_VERSION)
+        o = opts;
+    else if (opts)
+        return ec_error_set(EC_EUNSUPPORTED, "%s: disk options version %u (expected 1 or %u)", dir,
+                            opts->version, EC_DISK_OPTIONS_VERSION);
     if (o->create && o->read_only)
         return ec_error_set(EC_EINVAL, "%s: cannot create a chain read-only", dir);
     if (o->create && o->alg && !ec_hash_len(o->alg))
