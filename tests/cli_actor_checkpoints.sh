@@ -113,6 +113,10 @@ printf 'not wasm' >"$T/bad.wasm"
 expect 2 "$EV" run "$T/bad.wasm" --data-dir "$T/d4"
 has "$T/err" "not a WebAssembly module"
 [ ! -e "$T/d4" ] && ok || bad "a refused run left $T/d4 behind"
+mkdir "$T/dir.wasm"
+expect 2 "$EV" run "$T/dir.wasm" --data-dir "$T/d4"
+has "$T/err" "Is a directory"
+[ ! -e "$T/d4" ] && ok || bad "a refused run left $T/d4 behind"
 
 # --no-checkpoints: no tree, no checkpoints, no key needed.
 expect 0 "$EV" run "$A/counter.wasm" --name plain --data-dir "$T/d2" --cache "$CACHE" \

@@ -1,9 +1,9 @@
 #!/bin/sh
 # tests/cli_output.sh: every -o of the command (export, export --bundle, prove, checkpoint,
-# keygen, replay --memory-out) writes through what the name is: a symbolic link's file is
-# replaced and the link kept, a FIFO or device is written in place and stays one (a rename
-# onto /dev/null as root once made it a plain file), a dangling link or a directory is refused
-# with nothing changed. $1 is the evchain binary.
+# keygen, replay --memory-out, import) writes through what the name is: a symbolic link's
+# file is replaced and the link kept, a FIFO or device is written in place and stays one (a
+# rename onto /dev/null as root once made it a plain file), a dangling link or a directory is
+# refused with nothing changed. $1 is the evchain binary.
 set -u
 EV=$1
 B=${EVCHAIN_BUILD:-build}
@@ -101,6 +101,14 @@ ln -s cp.real "$T/cp.link"
 expect 0 "$EV" checkpoint "$C" --key "$T/k.key" -o "$T/cp.link"
 is_link "$T/cp.link" cp.real
 has "$T/cp.real" "example.com/out"
+
+# import -o a link to an empty directory: the chain goes into that directory, the link stays.
+mkdir "$T/imdir"
+ln -s imdir "$T/imlink"
+expect 0 "$EV" import "$T/json.ref" -o "$T/imlink"
+is_link "$T/imlink" imdir
+expect 0 "$EV" verify "$T/imdir"
+has "$T/out" "ok, 2 events"
 
 # keygen never replaces: a link, even a dangling one, is something already there.
 ln -s k2.missing "$T/k2.key"

@@ -3,6 +3,7 @@
  * into place when complete, so a refused or interrupted import leaves no half chain. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
@@ -178,6 +179,12 @@ int cmd_import(int argc, char **argv)
             return EXIT_UNUSABLE;
         }
     }
+    /* A symbolic link to an empty directory: the chain goes into that directory (the rename
+     * below would fail on the link, or replace it). */
+    char real[PATH_MAX];
+    struct stat lst;
+    if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(dir, real))
+        dir = real;
     struct stat ist;
     if (stat(in, &ist) == 0 && S_ISDIR(ist.st_mode)) {
         cli_error("import", 0, "%s: a directory; import reads a JSON, JSONL or Theater file", in);

@@ -391,10 +391,11 @@ int cmd_run(int argc, char **argv)
         FILE *mf = fopen(module, "rb");
         unsigned char magic[4] = {0};
         size_t got = mf ? fread(magic, 1, sizeof magic, mf) : 0;
+        int rerr = !mf ? errno : ferror(mf) ? errno : 0; /* EISDIR: fopen takes a directory */
         if (mf)
             fclose(mf);
-        if (!mf) {
-            cli_error("run", 0, "%s: %s", module, strerror(errno));
+        if (rerr) {
+            cli_error("run", 0, "%s: %s", module, strerror(rerr));
             goto unusable;
         }
         if (got != 4 || memcmp(magic, "\0asm", 4) != 0) {

@@ -266,7 +266,12 @@ int cli_manifest_check_modules(const cli_manifest *m, char *err, size_t errcap)
             return -1;
         }
         size_t got = fread(magic, 1, sizeof magic, f);
+        int rerr = ferror(f) ? errno : 0; /* EISDIR for a directory, which fopen accepts */
         fclose(f);
+        if (rerr) {
+            snprintf(err, errcap, "%s: actors[%zu].module: %s: %s", m->path, i, p, strerror(rerr));
+            return -1;
+        }
         if (got != 4 || memcmp(magic, "\0asm", 4) != 0) {
             snprintf(err, errcap,
                      "%s: actors[%zu].module: %s: not a WebAssembly module (no "
