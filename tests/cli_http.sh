@@ -99,9 +99,17 @@ call s2 "http://127.0.0.1:$PORT/summary"
 status s2 502
 has "$T/s2" '"error":"denied"'
 
-# A port already taken: a clear error, exit 2.
+# A port already taken: a clear error, exit 2, found before anything is written (a chain
+# left behind would make the same command, rerun on a free port, refuse); in a manifest too.
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/busy" --http "127.0.0.1:$KVPORT" --no-checkpoints
 has "$T/err" "cannot listen on 127.0.0.1:$KVPORT"
+[ ! -e "$T/busy" ] && ok || bad "a run refused for its port left $T/busy behind"
+printf '{"actors":[{"id":"c","module":"counter.wasm"},{"id":"kv","module":"kv.wasm","http":"127.0.0.1:%s"}]}' \
+  "$KVPORT" >"$A/busy-manifest.json"
+expect 2 "$EV" run --manifest "$A/busy-manifest.json" --data-dir "$T/busy" --no-checkpoints
+has "$T/err" "actor kv: http: cannot listen on 127.0.0.1:$KVPORT"
+[ ! -e "$T/busy" ] && ok || bad "a manifest refused for a port left $T/busy behind"
+rm -f "$A/busy-manifest.json"
 
 stop "$D3" "$DEN"
 stop "$D2" "$SUM"
@@ -166,6 +174,7 @@ expect 0 "$EV" verify --links "$T/bdata"
 # ---- usage ----
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u1" --http nonsense --no-checkpoints
 has "$T/err" "is not ADDR:PORT"
+[ ! -e "$T/u1" ] && ok || bad "a run refused for its address left $T/u1 behind"
 expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/u2" --http 127.0.0.1:0 --no-checkpoints
 has "$T/err" "ec_handle_http"
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u3" --http 127.0.0.1:0 --http-timeout 0

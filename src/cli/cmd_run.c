@@ -1,7 +1,9 @@
 /* cli/cmd_run.c: `evchain run`: start actors (one module, or a group from a manifest), give
  * them messages, run until idle, or serve messages from `evchain send` on a control socket
  * in the data directory until told to stop. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -97,6 +99,52 @@ typedef struct start {
 static unsigned http_timeout_ms;
 static size_t http_body_limit;
 static int http_serving;
+
+/* Whether `listen` (ADDR:PORT) can be served on, found before anything is written: a bind
+ * that fails once the actor's chain exists leaves a chain that makes the same command, rerun
+ * with a free port, refuse. A socket is bound (SO_REUSEADDR, as libmicrohttpd's is) and closed
+ * at once. 0, or -1 with the reason printed. */
+static int check_listen(const char *who, const char *listen)
+{
+    char addr[128];
+    unsigned port;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    struct sockaddr *sa = NULL;
+    socklen_t len = 0;
+    if (cli_parse_listen(listen, addr, sizeof addr, &port) == 0) {
+        if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1) {
+            v4.sin_family = AF_INET;
+            v4.sin_port = htons((uint16_t)port);
+            sa = (struct sockaddr *)&v4, len = sizeof v4;
+        } else if (inet_pton(AF_INET6, addr, &v6.sin6_addr) == 1) {
+            v6.sin6_family = AF_INET6;
+            v6.sin6_port = htons((uint16_t)port);
+            sa = (struct sockaddr *)&v6, len = sizeof v6;
+        }
+    }
+    if (!sa) {
+        cli_error("run", 0,
+                  "actor %s: http: '%s' is not ADDR:PORT with an IP address (e.g. "
+                  "127.0.0.1:8080, [::1]:8080)",
+                  who, listen);
+        return -1;
+    }
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* cannot tell here: the server's own bind will say */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, sa, len), e = errno;
+    close(fd);
+    if (rc != 0) {
+        cli_error("run", 0, "actor %s: http: cannot listen on %s: %s", who, listen, strerror(e));
+        return -1;
+    }
+    return 0;
+}
 
 static int serve_http(ec_actor *a, const char *listen)
 {
@@ -430,6 +478,12 @@ int cmd_run(int argc, char **argv)
             goto unusable;
         }
     }
+    /* Every address to serve on is checked now, not once its actor's chain exists. */
+    if (module && http && check_listen(id, http))
+        goto unusable;
+    for (size_t k = 0; k < man.nactors; k++)
+        if (man.actors[k].http && check_listen(man.actors[k].id, man.actors[k].http))
+            goto unusable;
     /* An actor whose chain is already in the data directory cannot start (the runtime refuses
      * to write over it): found now, not after the actors before it started. */
     for (size_t k = 0; k <= man.nactors; k++) {
