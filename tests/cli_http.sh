@@ -25,12 +25,12 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 # start NAME ARGS...: `evchain run ARGS` in the background, its stderr in $T/NAME.err; sets
-# PORT to the HTTP port it printed (waits up to 10 s).
+# PORT to the HTTP port it printed (waits up to 10 s). SUB=resume: `evchain resume ARGS`.
 start() {
   name=$1
   shift
   : >"$T/$name.err"
-  "$EV" run "$@" --quiet --no-checkpoints 2>"$T/$name.err" >"$T/$name.out" &
+  "$EV" "${SUB:-run}" "$@" --quiet --no-checkpoints 2>"$T/$name.err" >"$T/$name.out" &
   PIDS="$PIDS $!"
   LAST=$!
   PORT=
@@ -170,6 +170,34 @@ stop "$T/bdata" "$BOTH"
 [ "$STOPPED" -eq 0 ] && ok || bad "one-process run exited $STOPPED"
 PIDS=
 expect 0 "$EV" verify --links "$T/bdata"
+
+# ---- a served actor killed (SIGKILL), then resumed serving HTTP again ----
+D5=$T/killed
+start k5 "$A/kv.wasm" --data-dir "$D5" --http 127.0.0.1:0
+call k5put -X PUT --data '{"before":"kill"}' "http://127.0.0.1:$PORT/kv/kept"
+status k5put 201
+kill -9 "$LAST"
+wait "$LAST" 2>/dev/null
+PIDS=
+expect 2 "$EV" run "$A/kv.wasm" --data-dir "$D5" --http 127.0.0.1:0 --no-checkpoints
+has "$T/err" "evchain resume kv --data-dir $D5"
+SUB=resume start k5r kv --data-dir "$D5" --http 127.0.0.1:0
+K5=$LAST
+call k5get "http://127.0.0.1:$PORT/kv/kept"
+status k5get 200
+has "$T/k5get" '{"before":"kill"}'
+call k5put2 -X PUT --data '{"after":"resume"}' "http://127.0.0.1:$PORT/kv/new"
+status k5put2 201
+# A port in use (the resumed actor's own): refused with the reason, before anything else.
+expect 2 timeout 20 "$EV" resume kv --data-dir "$D5" --http "127.0.0.1:$PORT" --no-checkpoints
+has "$T/err" "cannot listen on 127.0.0.1:$PORT"
+stop "$D5" "$K5"
+[ "$STOPPED" -eq 0 ] && ok || bad "resumed run exited $STOPPED"
+PIDS=
+has "$T/k5r.out" "runtime/migrated"
+expect 0 "$EV" verify "$D5/actors/kv/chain"
+expect 0 "$EV" replay "$D5/actors/kv/chain"
+has "$T/out" "identical"
 
 # ---- usage ----
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u1" --http nonsense --no-checkpoints

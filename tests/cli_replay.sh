@@ -110,6 +110,24 @@ has "$T/out" "runtime/recovered"
 has "$T/err" "total = 22"
 expect 0 "$EV" replay "$TC"
 has "$T/out" "identical"
+# recover --serve: live until `evchain send --stop`, taking messages meanwhile.
+"$EV" run "$A/tally.wasm" --name live --data-dir "$T/live" --args 1 --message crash \
+  >/dev/null 2>&1
+"$EV" recover "$T/live/actors/live/chain" --serve >"$T/live.out" 2>"$T/live.err" &
+LIVE=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "serving on" "$T/live.err"; do
+  sleep 0.1
+  i=$((i + 1))
+done
+expect 0 "$EV" send --data-dir "$T/live" live 4
+expect 0 "$EV" send --data-dir "$T/live" --stop
+wait $LIVE
+[ $? -eq 0 ] && ok || bad "recover --serve exited non-zero: $(cat "$T/live.err")"
+has "$T/live.err" "total = 5"
+has "$T/live.out" "runtime/recovered"
+expect 0 "$EV" replay "$T/live/actors/live/chain"
+has "$T/out" "identical"
 
 # Automatic recovery while running: the trap is survived once, the count goes on.
 expect 0 "$EV" run "$A/tally.wasm" --name auto --data-dir "$D" --args 1 --message 2 \

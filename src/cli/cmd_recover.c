@@ -1,6 +1,7 @@
 /* cli/cmd_recover.c: `evchain recover` (rebuild an actor by replay up to a point of its chain
  * and continue it live, runtime/recovered) and `evchain resume` (the same after a bundle
- * import, runtime/migrated): both deliver the given messages, then stop the actor. */
+ * import or a killed run, runtime/migrated): both deliver the given messages, then stop the
+ * actor, or keep it live with --serve, and serving HTTP again with --http. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,13 +10,14 @@
 #include "cli.h"
 #include "proof_util.h"
 #include "replay_cli.h"
+#include "serve.h"
 
 const char help_recover[] =
     "rebuild a trapped or stopped actor by replay and continue it live\n"
     "\n"
     "usage: evchain recover <chain-dir> [--to SEQ] [--message TEXT]... [--module FILE]\n"
     "                       [--data-dir DIR] [--cache DIR] [--from-snapshot] [--wait MS]\n"
-    "                       [--quiet]\n"
+    "                       [--quiet] [--serve] [--http ADDR:PORT] [--http-allow HOST]...\n"
     "\n"
     "Replays the actor's chain up to SEQ (a wasm/result: the end of a call; default the last\n"
     "one, i.e. the last good state before a trap), checking every event, then records\n"
@@ -28,19 +30,27 @@ const char help_recover[] =
     "those set since) before stopping (default 0: a timer not yet due stays pending).\n"
     "Going on live, the chain's checkpoints are signed as under `evchain run`: with\n"
     "<data>/runtime.key (made on first use) or --checkpoint-key F; --no-checkpoints: none.\n"
+    "--serve keeps it live instead, answering `evchain send` until `evchain send --stop` or\n"
+    "SIGINT/SIGTERM, as `evchain run --serve` does; --http serves its ec_handle_http again\n"
+    "(implies --serve): an actor that served HTTP serves again after a crash.\n"
     "Exit 0 when the actor ends running or stopped, 1 when the replay diverges or the actor\n"
-    "traps again, 2 on unusable input.\n";
+    "traps again, 2 on unusable input.\n"
+    "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 const char help_resume[] =
     "continue an imported (migrated) actor in this data directory\n"
     "\n"
     "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
-    "                      [--from-snapshot] [--wait MS]\n"
+    "                      [--from-snapshot] [--wait MS] [--serve] [--http ADDR:PORT]\n"
+    "                      [--http-allow HOST]...\n"
     "\n"
-    "For an actor brought in with `evchain import --bundle`: rebuilds it by replay of\n"
-    "<data>/actors/<id>/chain up to its last call boundary (module from <data>/cache),\n"
-    "records runtime/migrated and continues live: the --message texts are delivered (and its\n"
-    "pending timers, within --wait MS), then it is stopped. Exit codes as for recover.\n";
+    "For an actor brought in with `evchain import --bundle`, or one whose `evchain run` was\n"
+    "killed: rebuilds it by replay of <data>/actors/<id>/chain up to its last call boundary\n"
+    "(module from <data>/cache), records runtime/migrated and continues live: the --message\n"
+    "texts are delivered (and its pending timers, within --wait MS), then it is stopped; or,\n"
+    "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
+    "again with --http. Exit codes as for recover.\n"
+    "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 #define MAX_MSG 64
 
@@ -48,7 +58,9 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
 {
     const char *target = NULL, *msgs[MAX_MSG];
     size_t nmsg = 0;
-    int bad = 0, no_checkpoints = 0;
+    int bad = 0, no_checkpoints = 0, serve_mode = 0, hopt;
+    cli_http http;
+    memset(&http, 0, sizeof http);
     uint64_t wait_ms = 0;
     const char *cp_key = NULL;
     ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
@@ -85,8 +97,13 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
                 return EXIT_UNUSABLE;
             }
             msgs[nmsg++] = v;
+        } else if ((hopt = cli_http_opt(cmd, &http, argc, argv, &i, &bad)) != 0) {
+            if (hopt < 0)
+                return EXIT_UNUSABLE;
         } else if (bad)
             return EXIT_UNUSABLE;
+        else if (strcmp(argv[i], "--serve") == 0)
+            serve_mode = 1;
         else if (strcmp(argv[i], "--quiet") == 0)
             o.quiet = 1;
         else if (strcmp(argv[i], "--from-snapshot") == 0)
@@ -119,6 +136,14 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     } else {
         snprintf(path, sizeof path, "%s", target);
     }
+    char data[4500];
+    if (o.data_dir)
+        snprintf(data, sizeof data, "%s", o.data_dir);
+    else
+        ec_actor_data_dir_of(data, sizeof data, path);
+    /* The address is checked before anything is written (the marker, the key). */
+    if (http.listen && cli_check_listen(cmd, migrated ? target : path, http.listen))
+        return EXIT_UNUSABLE;
     /* Going on live, the chain gets signed checkpoints as under `evchain run`, with the
      * runtime's key of its data directory (<data>/actors/<id>/chain). */
     ec_signer *signer = NULL;
@@ -127,11 +152,6 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         return EXIT_UNUSABLE;
     }
     if (!no_checkpoints) {
-        char data[4500];
-        if (o.data_dir)
-            snprintf(data, sizeof data, "%s", o.data_dir);
-        else
-            ec_actor_data_dir_of(data, sizeof data, path);
         if (cli_runtime_signer(cmd, data, cp_key, &signer) != 0)
             return EXIT_UNUSABLE;
         o.checkpoint_signer = signer;
@@ -157,15 +177,24 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     printf("%s %s: rebuilt by replay of %llu events, %s at seq %llu\n", cmd, ec_actor_id(a),
            (unsigned long long)rep.events, migrated ? "runtime/migrated" : "runtime/recovered",
            (unsigned long long)mseq);
+    rc = cli_http_apply(cmd, &http, rt);
+    if (rc == 0 && http.listen)
+        rc = cli_serve_http(cmd, &http, a, http.listen);
+    ec_runtime_lock(rt); /* its HTTP server may be calling into it already */
     for (size_t k = 0; rc == 0 && k < nmsg; k++)
         if ((rc = ec_runtime_send(rt, ec_actor_id(a), msgs[k], strlen(msgs[k]))))
             cli_error(cmd, 1, "--message %zu", k + 1);
+    ec_runtime_unlock(rt);
     size_t pending = 0;
-    if (rc == 0)
+    if (rc == 0 && (serve_mode || http.serving))
+        rc = cli_serve(cmd, rt, data, http.serving);
+    else if (rc == 0)
         rc = ec_runtime_run(rt, wait_ms, &pending);
+    ec_runtime_lock(rt); /* its HTTP server runs until ec_runtime_free */
     ec_actor_state st = ec_actor_get_state(a);
     printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
            (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
+    ec_runtime_unlock(rt);
     if (rc == 0 && pending &&
         st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */
         printf("%zu timer(s) not yet due stay pending (--wait MS to wait for them)\n", pending);

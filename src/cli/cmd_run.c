@@ -19,6 +19,7 @@
 #include "manifest.h"
 #include "proof_util.h"
 #include "run_control.h"
+#include "serve.h"
 
 const char help_run[] =
     "run WebAssembly actors, recording everything they do in their chains\n"
@@ -51,25 +52,10 @@ const char help_run[] =
     "  --checkpoint-seconds S  ... or every S seconds when events were added (default 10)\n"
     "  --checkpoint-keep N  keep the newest N numbered checkpoint files of a chain\n"
     "                       (default 1000; 0: all); <chain>/checkpoints/latest always stays\n"
-    "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n"
-    "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"
-    "                       (port 0: any free one); implies --serve. In a manifest: an\n"
-    "                       actor's \"http\": \"ADDR:PORT\"\n"
-    "  --http-allow HOST    hosts the actors may reach with http_request: host, host:port,\n"
-    "                       *.domain, [v6]:port (repeatable; a manifest's \"http_allow\":\n"
-    "                       [...] replaces them)\n"
-    "  --http-timeout MS    served request deadline, then 504 (default 10000); also the\n"
-    "                       timeout of the actors' own requests\n"
-    "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"
+    "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n" CLI_HTTP_HELP
+    "                       (in a manifest: an actor's \"http\": \"ADDR:PORT\"; its\n"
+    "                       \"http_allow\": [...] replaces --http-allow)\n"
     "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input\n";
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 /* Local to the command: the names are those of docs (always, batch, none). */
 static int parse_durability(ec_durability *out, const char *v)
@@ -96,80 +82,7 @@ typedef struct start {
 } start;
 
 /* HTTP settings shared by every served actor, and whether any serves. */
-static unsigned http_timeout_ms;
-static size_t http_body_limit;
-static int http_serving;
-
-/* Whether `listen` (ADDR:PORT) can be served on, found before anything is written: a bind
- * that fails once the actor's chain exists leaves a chain that makes the same command, rerun
- * with a free port, refuse. A socket is bound (SO_REUSEADDR, as libmicrohttpd's is) and closed
- * at once. 0, or -1 with the reason printed. */
-static int check_listen(const char *who, const char *listen)
-{
-    char addr[128];
-    unsigned port;
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    struct sockaddr *sa = NULL;
-    socklen_t len = 0;
-    if (cli_parse_listen(listen, addr, sizeof addr, &port) == 0) {
-        if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1) {
-            v4.sin_family = AF_INET;
-            v4.sin_port = htons((uint16_t)port);
-            sa = (struct sockaddr *)&v4, len = sizeof v4;
-        } else if (inet_pton(AF_INET6, addr, &v6.sin6_addr) == 1) {
-            v6.sin6_family = AF_INET6;
-            v6.sin6_port = htons((uint16_t)port);
-            sa = (struct sockaddr *)&v6, len = sizeof v6;
-        }
-    }
-    if (!sa) {
-        cli_error("run", 0,
-                  "actor %s: http: '%s' is not ADDR:PORT with an IP address (e.g. "
-                  "127.0.0.1:8080, [::1]:8080)",
-                  who, listen);
-        return -1;
-    }
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0; /* cannot tell here: the server's own bind will say */
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    int rc = bind(fd, sa, len), e = errno;
-    close(fd);
-    if (rc != 0) {
-        cli_error("run", 0, "actor %s: http: cannot listen on %s: %s", who, listen, strerror(e));
-        return -1;
-    }
-    return 0;
-}
-
-static int serve_http(ec_actor *a, const char *listen)
-{
-    char addr[128];
-    ec_actor_http_options o = EC_ACTOR_HTTP_OPTIONS_INIT;
-    if (cli_parse_listen(listen, addr, sizeof addr, &o.port)) {
-        cli_error("run", 0, "actor %s: http: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080)",
-                  ec_actor_id(a), listen);
-        return EC_EINVAL;
-    }
-    o.bind_address = addr;
-    o.timeout_ms = http_timeout_ms;
-    o.body_limit = http_body_limit;
-    unsigned port = 0;
-    int rc = ec_actor_serve_http(a, &o, &port);
-    if (rc) {
-        cli_error("run", 1, "cannot serve HTTP");
-        return rc;
-    }
-    int v6 = strchr(addr, ':') != NULL;
-    fprintf(stderr, "evchain run: actor %s serves HTTP on http://%s%s%s:%u/\n", ec_actor_id(a),
-            v6 ? "[" : "", addr, v6 ? "]" : "", port);
-    http_serving = 1;
-    return 0;
-}
+static cli_http g_http;
 
 static int spawn_one(ec_runtime *rt, const start *s)
 {
@@ -186,7 +99,7 @@ static int spawn_one(ec_runtime *rt, const start *s)
     if (rc)
         cli_error("run", 1, "starting %s from %s", s->id, s->module);
     else if (s->http)
-        rc = serve_http(a, s->http);
+        rc = cli_serve_http("run", &g_http, a, s->http);
     return rc;
 }
 
@@ -203,7 +116,7 @@ static char *default_id(const char *module)
 static int start_manifest(ec_runtime *rt, const cli_manifest *m, const char *path)
 {
     int rc = 0;
-    if (m->has_allow && (rc = ec_runtime_http_allow(rt, m->allow, m->nallow, http_timeout_ms))) {
+    if (m->has_allow && (rc = ec_runtime_http_allow(rt, m->allow, m->nallow, g_http.timeout_ms))) {
         cli_error("run", 1, "%s: http_allow", path);
         return rc;
     }
@@ -240,62 +153,12 @@ static char *read_small_file(const char *path, size_t *len_out)
     return buf;
 }
 
-/* Serve `evchain send` until stopped. Requests are handled one at a time between deliveries:
- * the runtime is single-threaded, so a message from outside is queued like any other. */
-static int serve(ec_runtime *rt, const char *data_dir)
-{
-    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    if (run_socket_path(sock_path, sizeof sock_path, data_dir)) {
-        cli_error("run", 0, "%s: data directory path too long for a control socket", data_dir);
-        return EC_EINVAL;
-    }
-    int fd = run_listen(sock_path);
-    if (fd < 0) {
-        cli_error("run", 1, "control socket");
-        return fd;
-    }
-    fprintf(stderr, "evchain run: serving on %s (evchain send --data-dir %s ...)\n", sock_path,
-            data_dir);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    int stop = 0;
-    /* HTTP handlers run on the servers' threads, recording under the runtime lock (their
-     * actors' wasm runs without it); this loop takes it for each step, and wakes often
-     * enough to deliver the messages they queue. */
-    int cap_ms = http_serving ? 20 : 1000;
-    while (!stop && !stop_flag) {
-        ec_runtime_lock(rt);
-        ec_runtime_run(rt, 0, NULL);
-        int64_t wake = ec_runtime_next_wake_ms(rt);
-        ec_runtime_unlock(rt);
-        struct pollfd p = {fd, POLLIN, 0};
-        int n = poll(&p, 1, wake < 0 || wake > cap_ms ? cap_ms : (int)wake);
-        if (n < 0 && errno != EINTR)
-            break;
-        if (n > 0) {
-            ec_runtime_lock(rt);
-            run_serve_one(rt, fd, &stop);
-            ec_runtime_unlock(rt);
-        }
-    }
-    close(fd);
-    unlink(sock_path);
-    /* What was accepted ("ok") is delivered before the actors stop; timers are not waited. */
-    ec_runtime_lock(rt);
-    ec_runtime_run(rt, 0, NULL);
-    ec_runtime_unlock(rt);
-    return 0;
-}
-
 int cmd_run(int argc, char **argv)
 {
     const char *module = NULL, *name = NULL, *manifest = NULL, *args = NULL, *cache = NULL;
-    const char *msgs[MAX_LIST], *env[MAX_LIST], *allow[MAX_LIST], *http = NULL;
-    size_t nmsg = 0, nenv = 0, nallow = 0;
-    int bad = 0, serve_mode = 0;
+    const char *msgs[MAX_LIST], *env[MAX_LIST];
+    size_t nmsg = 0, nenv = 0;
+    int bad = 0, serve_mode = 0, hopt;
     uint64_t wait_ms = 1000, fuel = 0, pages = 0, cp_secs = 0, recover = 0, snap = 0;
     const char *cp_key = NULL;
     int no_checkpoints = 0;
@@ -319,30 +182,10 @@ int cmd_run(int argc, char **argv)
                 return EXIT_UNUSABLE;
             }
             env[nenv++] = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--http-allow", &bad))) {
-            if (nallow == MAX_LIST || !*v) {
-                cli_error("run", 0, "--http-allow: at most %d non-empty hosts", MAX_LIST);
+        } else if ((hopt = cli_http_opt("run", &g_http, argc, argv, &i, &bad)) != 0) {
+            if (hopt < 0)
                 return EXIT_UNUSABLE;
-            }
-            allow[nallow++] = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--http-timeout", &bad))) {
-            uint64_t t;
-            if (cli_parse_u64(v, &t) || t == 0 || t > 3600000) {
-                cli_error("run", 0, "--http-timeout: '%s' is not 1..3600000 milliseconds", v);
-                return EXIT_UNUSABLE;
-            }
-            http_timeout_ms = (unsigned)t;
-        } else if ((v = cli_opt(argc, argv, &i, "--http-body-limit", &bad))) {
-            uint64_t t;
-            if (cli_parse_u64(v, &t) || t == 0 || t > EC_HTTP_BODY_MAX) {
-                cli_error("run", 0, "--http-body-limit: '%s' is not 1..%u bytes", v,
-                          EC_HTTP_BODY_MAX);
-                return EXIT_UNUSABLE;
-            }
-            http_body_limit = (size_t)t;
-        } else if ((v = cli_opt(argc, argv, &i, "--http", &bad)))
-            http = v;
-        else if ((v = cli_opt(argc, argv, &i, "--args", &bad)))
+        } else if ((v = cli_opt(argc, argv, &i, "--args", &bad)))
             args = v;
         else if ((v = cli_opt(argc, argv, &i, "--manifest", &bad)))
             manifest = v;
@@ -422,7 +265,7 @@ int cmd_run(int argc, char **argv)
         cli_error("run", 0, "give a module or --manifest FILE (see evchain help run)");
         return EXIT_UNUSABLE;
     }
-    if (!module && (name || nmsg || args || nenv || http)) {
+    if (!module && (name || nmsg || args || nenv || g_http.listen)) {
         cli_error("run", 0,
                   "--name, --message, --args, --env and --http apply to a module argument");
         return EXIT_UNUSABLE;
@@ -479,10 +322,10 @@ int cmd_run(int argc, char **argv)
         }
     }
     /* Every address to serve on is checked now, not once its actor's chain exists. */
-    if (module && http && check_listen(id, http))
+    if (module && g_http.listen && cli_check_listen("run", id, g_http.listen))
         goto unusable;
     for (size_t k = 0; k < man.nactors; k++)
-        if (man.actors[k].http && check_listen(man.actors[k].id, man.actors[k].http))
+        if (man.actors[k].http && cli_check_listen("run", man.actors[k].id, man.actors[k].http))
             goto unusable;
     /* An actor whose chain is already in the data directory cannot start (the runtime refuses
      * to write over it): found now, not after the actors before it started. */
@@ -495,9 +338,9 @@ int cmd_run(int argc, char **argv)
         snprintf(cpath, sizeof cpath, "%s/actors/%s/chain", ro.data_dir, aid);
         if (stat(cpath, &st) == 0) {
             cli_error("run", 0,
-                      "actor %s: %s already holds a chain (use another data directory or "
-                      "actor id)",
-                      aid, cpath);
+                      "actor %s: %s already holds a chain (`evchain resume %s --data-dir %s` "
+                      "continues that actor; or use another data directory or actor id)",
+                      aid, cpath, aid, ro.data_dir);
             goto unusable;
         }
     }
@@ -525,14 +368,10 @@ int cmd_run(int argc, char **argv)
         if ((rc = ec_runtime_prepare(rt, man.actors[k].module, NULL)))
             cli_error("run", 1, "%s: actors[%zu].module", manifest, k);
     ec_runtime_unlock(rt);
-    if (rc == 0 && nallow && ec_runtime_http_allow(rt, allow, nallow, http_timeout_ms)) {
-        cli_error("run", 1, "--http-allow");
-        rc = EC_EINVAL;
-    } else if (rc == 0 && http_timeout_ms && ec_runtime_http_allow(rt, NULL, 0, http_timeout_ms)) {
-        rc = EC_EINVAL;
-    }
+    if (rc == 0)
+        rc = cli_http_apply("run", &g_http, rt);
     if (rc == 0 && module) {
-        start s = {id, module, args, args ? strlen(args) : 0, env, nenv, http};
+        start s = {id, module, args, args ? strlen(args) : 0, env, nenv, g_http.listen};
         rc = spawn_one(rt, &s);
         ec_runtime_lock(rt);
         for (size_t k = 0; rc == 0 && k < nmsg; k++)
@@ -543,8 +382,8 @@ int cmd_run(int argc, char **argv)
     if (rc == 0 && manifest)
         rc = start_manifest(rt, &man, manifest);
     if (rc == 0) {
-        if (serve_mode || http_serving)
-            rc = serve(rt, ro.data_dir);
+        if (serve_mode || g_http.serving)
+            rc = cli_serve("run", rt, ro.data_dir, g_http.serving);
         else
             rc = ec_runtime_run(rt, wait_ms, NULL);
     }

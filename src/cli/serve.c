@@ -1,0 +1,183 @@
+/* cli/serve.c: keeping actors live for `run`, `recover` and `resume`: the HTTP options,
+ * serving an actor over HTTP, and the loop that answers `evchain send` (serve.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "run_control.h"
+#include "serve.h"
+
+int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, int *bad)
+{
+    const char *v;
+    uint64_t t;
+    if ((v = cli_opt(argc, argv, i, "--http-allow", bad))) {
+        if (h->nallow == CLI_MANIFEST_LIST || !*v) {
+            cli_error(cmd, 0, "--http-allow: at most %d non-empty hosts", CLI_MANIFEST_LIST);
+            return -1;
+        }
+        h->allow[h->nallow++] = v;
+    } else if ((v = cli_opt(argc, argv, i, "--http-timeout", bad))) {
+        if (cli_parse_u64(v, &t) || t == 0 || t > 3600000) {
+            cli_error(cmd, 0, "--http-timeout: '%s' is not 1..3600000 milliseconds", v);
+            return -1;
+        }
+        h->timeout_ms = (unsigned)t;
+    } else if ((v = cli_opt(argc, argv, i, "--http-body-limit", bad))) {
+        if (cli_parse_u64(v, &t) || t == 0 || t > EC_HTTP_BODY_MAX) {
+            cli_error(cmd, 0, "--http-body-limit: '%s' is not 1..%u bytes", v, EC_HTTP_BODY_MAX);
+            return -1;
+        }
+        h->body_limit = (size_t)t;
+    } else if ((v = cli_opt(argc, argv, i, "--http", bad))) {
+        h->listen = v;
+    } else {
+        return *bad ? -1 : 0;
+    }
+    return 1;
+}
+
+/* A bind that fails once the actor's chain exists would leave a chain that makes the same
+ * command, rerun with a free port, refuse. SO_REUSEADDR, as libmicrohttpd's socket has. */
+int cli_check_listen(const char *cmd, const char *who, const char *listen)
+{
+    char addr[128];
+    unsigned port;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    struct sockaddr *sa = NULL;
+    socklen_t len = 0;
+    if (cli_parse_listen(listen, addr, sizeof addr, &port) == 0) {
+        if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1) {
+            v4.sin_family = AF_INET;
+            v4.sin_port = htons((uint16_t)port);
+            sa = (struct sockaddr *)&v4, len = sizeof v4;
+        } else if (inet_pton(AF_INET6, addr, &v6.sin6_addr) == 1) {
+            v6.sin6_family = AF_INET6;
+            v6.sin6_port = htons((uint16_t)port);
+            sa = (struct sockaddr *)&v6, len = sizeof v6;
+        }
+    }
+    if (!sa) {
+        cli_error(cmd, 0,
+                  "actor %s: http: '%s' is not ADDR:PORT with an IP address (e.g. "
+                  "127.0.0.1:8080, [::1]:8080)",
+                  who, listen);
+        return -1;
+    }
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* cannot tell here: the server's own bind will say */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, sa, len), e = errno;
+    close(fd);
+    if (rc != 0) {
+        cli_error(cmd, 0, "actor %s: http: cannot listen on %s: %s", who, listen, strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_http_apply(const char *cmd, const cli_http *h, ec_runtime *rt)
+{
+    if (!h->nallow && !h->timeout_ms)
+        return 0;
+    int rc = ec_runtime_http_allow(rt, h->nallow ? h->allow : NULL, h->nallow, h->timeout_ms);
+    if (rc)
+        cli_error(cmd, 1, "--http-allow");
+    return rc;
+}
+
+int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen)
+{
+    char addr[128];
+    ec_actor_http_options o = EC_ACTOR_HTTP_OPTIONS_INIT;
+    if (cli_parse_listen(listen, addr, sizeof addr, &o.port)) {
+        cli_error(cmd, 0, "actor %s: http: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080)",
+                  ec_actor_id(a), listen);
+        return EC_EINVAL;
+    }
+    o.bind_address = addr;
+    o.timeout_ms = h->timeout_ms;
+    o.body_limit = h->body_limit;
+    unsigned port = 0;
+    int rc = ec_actor_serve_http(a, &o, &port);
+    if (rc) {
+        cli_error(cmd, 1, "cannot serve HTTP");
+        return rc;
+    }
+    int v6 = strchr(addr, ':') != NULL;
+    fprintf(stderr, "evchain %s: actor %s serves HTTP on http://%s%s%s:%u/\n", cmd, ec_actor_id(a),
+            v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    h->serving = 1;
+    return 0;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* Requests are handled one at a time between deliveries: the runtime is single-threaded, so a
+ * message from outside is queued like any other. */
+int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_serving)
+{
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (run_socket_path(sock_path, sizeof sock_path, data_dir)) {
+        cli_error(cmd, 0, "%s: data directory path too long for a control socket", data_dir);
+        return EC_EINVAL;
+    }
+    int fd = run_listen(sock_path);
+    if (fd < 0) {
+        cli_error(cmd, 1, "control socket");
+        return fd;
+    }
+    fprintf(stderr, "evchain %s: serving on %s (evchain send --data-dir %s ...)\n", cmd, sock_path,
+            data_dir);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int stop = 0;
+    /* HTTP handlers run on the servers' threads, recording under the runtime lock (their
+     * actors' wasm runs without it); this loop takes it for each step, and wakes often
+     * enough to deliver the messages they queue. */
+    int cap_ms = http_serving ? 20 : 1000;
+    while (!stop && !stop_flag) {
+        ec_runtime_lock(rt);
+        ec_runtime_run(rt, 0, NULL);
+        int64_t wake = ec_runtime_next_wake_ms(rt);
+        ec_runtime_unlock(rt);
+        struct pollfd p = {fd, POLLIN, 0};
+        int n = poll(&p, 1, wake < 0 || wake > cap_ms ? cap_ms : (int)wake);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0) {
+            ec_runtime_lock(rt);
+            run_serve_one(rt, fd, &stop);
+            ec_runtime_unlock(rt);
+        }
+    }
+    close(fd);
+    unlink(sock_path);
+    /* What was accepted ("ok") is delivered before the actors stop; timers are not waited. */
+    ec_runtime_lock(rt);
+    ec_runtime_run(rt, 0, NULL);
+    ec_runtime_unlock(rt);
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* cli/serve.h: what `run`, `recover` and `resume` share to keep actors live: the HTTP options,
+ * the check that an address can be served, serving an actor on it, and the loop that answers
+ * `evchain send` until stopped. */
+#ifndef EVCHAIN_CLI_SERVE_H
+#define EVCHAIN_CLI_SERVE_H
+
+#include <stddef.h>
+#include <evchain/evchain.h>
+
+#include "manifest.h"
+
+typedef struct cli_http {
+    const char *listen;                   /* --http ADDR:PORT, or NULL */
+    const char *allow[CLI_MANIFEST_LIST]; /* --http-allow, repeatable */
+    size_t nallow;
+    unsigned timeout_ms; /* --http-timeout; 0: the runtime's default */
+    size_t body_limit;   /* --http-body-limit; 0: the server's default */
+    int serving;         /* an actor of this run serves HTTP */
+} cli_http;
+
+/* The lines of `evchain help` for the four options, to paste into a command's help. */
+#define CLI_HTTP_HELP                                                                              \
+    "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"          \
+    "                       (port 0: any free one); implies --serve\n"                             \
+    "  --http-allow HOST    hosts the actors may reach with http_request: host, host:port,\n"      \
+    "                       *.domain, [v6]:port (repeatable)\n"                                    \
+    "  --http-timeout MS    served request deadline, then 504 (default 10000); also the\n"         \
+    "                       timeout of the actors' own requests\n"                                 \
+    "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"
+
+/* If argv[*i] is --http, --http-allow, --http-timeout or --http-body-limit, takes its value
+ * into h (advancing *i) and returns 1; 0 when it is another argument; -1 on a bad value
+ * (printed; *bad set for a missing one, as cli_opt does). */
+int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, int *bad);
+
+/* Whether `listen` (ADDR:PORT with an IP address) can be served on, before anything is
+ * written: a socket is bound to it and closed. 0, or -1 with the reason printed (`who`: the
+ * actor it is for). */
+int cli_check_listen(const char *cmd, const char *who, const char *listen);
+
+/* The allow-list and timeout of h given to the runtime (when set). 0 or an EC_E code. */
+int cli_http_apply(const char *cmd, const cli_http *h, ec_runtime *rt);
+
+/* Serve actor a's ec_handle_http on `listen`, announcing the address on stderr. */
+int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen);
+
+/* Answer `evchain send` on <data_dir>/run.sock, delivering between requests, until a stop
+ * request, SIGINT or SIGTERM; then deliver what was accepted. */
+int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_serving);
+
+#endif
