@@ -5,8 +5,9 @@
 # serving what it fetches from the kv actor, in the same process) started from a manifest
 # and served; work is sent to them with `evchain send` and curl; they are stopped;
 # then every chain is verified and listed, replayed, checked against its signed checkpoint,
-# and the file user migrated with its sandbox. EVCHAIN_DEMO_HTTP sets the kv actor's address
-# (the summary actor takes the next port).
+# the file user migrated with its sandbox, and the kv actor resumed from its chain, serving
+# again. EVCHAIN_DEMO_HTTP sets the kv actor's address (the summary actor takes the next
+# port).
 set -eu
 B=${1:-build}
 EV=$B/evchain
@@ -23,6 +24,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 say() { printf '\n== %s\n' "$*"; }
+# wait_serving WHAT: until $SERVER listens on the control socket (30 s at most).
+wait_serving() {
+  i=0
+  while [ ! -S "$D/run.sock" ]; do
+    sleep 0.1
+    i=$((i + 1))
+    if [ $i -gt 300 ] || ! kill -0 "$SERVER" 2>/dev/null; then
+      echo "demo: $1 did not start" >&2
+      exit 1
+    fi
+  done
+}
 HTTP=${EVCHAIN_DEMO_HTTP:-127.0.0.1:8080}
 SHTTP=${HTTP%:*}:$((${HTTP##*:} + 1))
 
@@ -43,15 +56,7 @@ say "starting the group (data directory $D)"
 GREETING="hello from the demo" "$EV" run --manifest "$D/group.json" --data-dir "$D" --serve \
   --cache "$B/actor-cache" &
 SERVER=$!
-i=0
-while [ ! -S "$D/run.sock" ]; do
-  sleep 0.1
-  i=$((i + 1))
-  if [ $i -gt 300 ] || ! kill -0 "$SERVER" 2>/dev/null; then
-    echo "demo: the runtime did not start" >&2
-    exit 1
-  fi
-done
+wait_serving "the runtime"
 
 say "sending work with evchain send"
 for m in "add 10" tick inc; do "$EV" send --data-dir "$D" counter "$m"; done
@@ -127,5 +132,15 @@ rm -rf "$D/elsewhere"
 "$EV" import --bundle "$D/files.bundle" --data-dir "$D/elsewhere"
 "$EV" resume files --data-dir "$D/elsewhere" --message "read notes.txt" --message list
 "$EV" log "$D/elsewhere/actors/files/chain" --type 'fs/read*' | tail -n 2
+
+say "the kv actor back from its chain alone, serving HTTP again (its data rebuilt by replay)"
+"$EV" resume kv --data-dir "$D" --cache "$B/actor-cache" --http "$HTTP" &
+SERVER=$!
+wait_serving "the resumed kv actor"
+show "$U/kv/project"
+"$EV" send --data-dir "$D" --stop
+wait "$SERVER"
+SERVER=
+"$EV" replay "$D/actors/kv/chain" --cache "$B/actor-cache"
 echo
 echo "chains, sandboxes and store kept in $D (the migrated file user in $D/elsewhere)"

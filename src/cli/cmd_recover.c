@@ -177,6 +177,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     printf("%s %s: rebuilt by replay of %llu events, %s at seq %llu\n", cmd, ec_actor_id(a),
            (unsigned long long)rep.events, migrated ? "runtime/migrated" : "runtime/recovered",
            (unsigned long long)mseq);
+    fflush(stdout); /* before a served actor's output, when stdout is a pipe or file */
     rc = cli_http_apply(cmd, &http, rt);
     if (rc == 0 && http.listen)
         rc = cli_serve_http(cmd, &http, a, http.listen);
