@@ -1,16 +1,10 @@
 /* cli/cmd_run.c: `evchain run`: start actors (one module, or a group from a manifest), give
  * them messages, run until idle, or serve messages from `evchain send` on a control socket
  * in the data directory until told to stop. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <evchain/replay.h>
