@@ -50,6 +50,14 @@ if have_cmd verify; then
 fi
 expect 2 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --durability sometimes
 has "$T/err" "sometimes"
+# A FIFO planted in the sandbox: read as "not a regular file", not waited on (its open would
+# wait for a writer while the runtime lock is held).
+mkdir -p "$T/dfifo/actors/files/fs"
+mkfifo "$T/dfifo/actors/files/fs/pipe"
+expect 0 timeout 20 "$EV" run "$A/files.wasm" --data-dir "$T/dfifo" --cache "$CACHE" \
+  --message "read pipe" --no-checkpoints
+expect 0 "$EV" log "$T/dfifo/actors/files/chain" --type 'fs/read.result' --json
+has "$T/out" "pipe: not a regular file"
 # The same actor id again in the same data directory: refused, the chain is left alone.
 expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet
 has "$T/err" "already holds a chain"

@@ -491,7 +491,9 @@ static int read_fd(int fd, size_t max, uint8_t **out, size_t *len, int *err)
 
 static int read_small_file(const char *path, size_t max, uint8_t **out, size_t *len, int *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: the open of a FIFO planted there returns at once, for read_fd to refuse,
+     * instead of waiting for a writer with the runtime lock held. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         *err = errno;
         return -1;
@@ -813,7 +815,7 @@ static void fx_fs_read(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
         fail(r, c->bad_code, "%s", c->bad);
         return;
     }
-    int fd = open_beneath(a, c->path, O_RDONLY);
+    int fd = open_beneath(a, c->path, O_RDONLY | O_NONBLOCK); /* a FIFO: refused, not waited on */
     if (fd < 0) {
         fs_errno(r, c, errno);
         return;
