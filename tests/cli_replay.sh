@@ -35,6 +35,15 @@ expect 1 "$EV" replay "$C" --module "$A/counter2.wasm" --any-module --json
 has "$T/out" '"status": "diverged", "seq": 10'
 has "$T/out" '"actual": {"type": "store/put", "data": {"data":"2"}}'
 
+# A FIFO in place of the module in the cache: refused at once, not waited on.
+expect 0 "$EV" run "$A/counter.wasm" --data-dir "$T/fc" --message inc --quiet --no-checkpoints
+for w in "$T"/fc/cache/*.wasm; do
+  rm "$w"
+  mkfifo "$w"
+done
+expect 2 timeout 20 "$EV" replay "$T/fc/actors/counter/chain"
+has "$T/err" "not a regular file"
+
 # The supervisor group: each actor replayed from its own chain.
 expect 0 "$EV" run "$A/supervisor.wasm" --name sup --data-dir "$D" --message "work 3" \
   --message crash --message total --quiet
