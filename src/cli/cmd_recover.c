@@ -38,7 +38,7 @@ const char help_recover[] =
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 const char help_resume[] =
-    "continue an imported (migrated) actor in this data directory\n"
+    "continue an imported (migrated) or killed actor in this data directory\n"
     "\n"
     "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
     "                      [--from-snapshot] [--wait MS] [--serve] [--http ADDR:PORT]\n"
