@@ -33,6 +33,18 @@ static inline int du_tmpdir(char *buf, size_t n, const char *tag)
     return mkdtemp(buf) ? 0 : -1;
 }
 
+/* Open the chain directory dir as a chain with disk options o. */
+static inline int du_open_with(ec_chain **c, const char *dir, const ec_disk_options *o)
+{
+    ec_backend *be;
+    int rc = ec_backend_disk(&be, dir, o);
+    if (rc)
+        return rc;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = 0; /* whatever the directory records */
+    return ec_chain_open(c, be, &co);
+}
+
 /* Open (or create) the chain directory dir as a chain. */
 static inline int du_open(ec_chain **c, const char *dir, int create, ec_durability dur,
                           uint64_t seg_bytes, int read_only)
@@ -42,13 +54,7 @@ static inline int du_open(ec_chain **c, const char *dir, int create, ec_durabili
     o.durability = dur;
     o.segment_bytes = seg_bytes;
     o.read_only = read_only;
-    ec_backend *be;
-    int rc = ec_backend_disk(&be, dir, &o);
-    if (rc)
-        return rc;
-    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
-    co.alg = 0; /* whatever the directory records */
-    return ec_chain_open(c, be, &co);
+    return du_open_with(c, dir, &o);
 }
 
 /* Append event i: a payload that names i, so a reader can tell events apart. */

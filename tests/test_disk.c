@@ -478,13 +478,7 @@ static int open_waiting(ec_chain **c, const char *dir, unsigned version, unsigne
     ec_disk_options o = EC_DISK_OPTIONS_INIT;
     o.version = version;
     o.lock_wait_ms = wait_ms;
-    ec_backend *be;
-    int rc = ec_backend_disk(&be, dir, &o);
-    if (rc)
-        return rc;
-    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
-    co.alg = 0;
-    return ec_chain_open(c, be, &co);
+    return du_open_with(c, dir, &o);
 }
 
 static uint64_t ms_now(void)

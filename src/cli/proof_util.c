@@ -98,22 +98,29 @@ char *cli_read_stored_file(const char *cmd, const char *what, const char *path, 
     return read_input(cmd, what, path, max, len, 1);
 }
 
+/* All of data to fd, across short writes and EINTR: 1, or 0 with errno set. */
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO; /* 0 for a non-empty write: never loop on it */
+            return 0;
+        }
+        data += w;
+        len -= (size_t)w;
+    }
+    return 1;
+}
+
 /* All of data to a device or FIFO that exists, in place (a rename would replace the node). */
 static int write_in_place(const char *cmd, const char *path, const char *data, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    int ok = fd >= 0;
-    while (ok && len) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            ok = 0;
-        else {
-            data += w;
-            len -= (size_t)w;
-        }
-    }
+    int ok = fd >= 0 && write_all(fd, data, len);
     int err = errno;
     if (fd >= 0 && close(fd) != 0 && ok) {
         ok = 0;
@@ -155,20 +162,7 @@ int cli_write_atomic(const char *cmd, const char *name, const void *data, size_t
         free(tmp);
         return -1;
     }
-    const char *p = data;
-    size_t left = len;
-    int ok = fchmod(fd, (mode_t)mode) == 0;
-    while (ok && left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            ok = 0;
-        else {
-            p += w;
-            left -= (size_t)w;
-        }
-    }
+    int ok = fchmod(fd, (mode_t)mode) == 0 && write_all(fd, data, len);
     int err = errno;
     if (ok && fsync(fd) != 0) {
         ok = 0;

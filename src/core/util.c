@@ -226,6 +226,22 @@ static void dir_of(const char *path, char *buf, size_t n)
         *slash = 0;
 }
 
+/* All of data to fd, across short writes and EINTR: 0, or the errno of the failed write. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO; /* 0 for a non-empty write: never loop on it */
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 int ec_write_file_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[4096], dir[4096];
@@ -235,28 +251,19 @@ int ec_write_file_atomic(const char *path, const void *data, size_t len)
     if (fd < 0)
         return ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno,
                                   "%s: creating temporary file", path);
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: writing", path);
-        }
-        p += w;
-        left -= (size_t)w;
+    int e = write_all(fd, data, len);
+    if (e) {
+        close(fd);
+        unlink(tmp);
+        return ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: writing", path);
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
+        e = errno;
         unlink(tmp);
         return ec_error_set_errno(EC_EIO, e, "%s: syncing", path);
     }
     if (rename(tmp, path) != 0) {
-        int e = errno;
+        e = errno;
         unlink(tmp);
         return ec_error_set_errno(EC_EIO, e, "%s: renaming into place", path);
     }
@@ -349,18 +356,10 @@ static int write_in_place(const char *path, const void *data, size_t len)
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: opening", path);
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            return ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: writing", path);
-        }
-        p += w;
-        len -= (size_t)w;
+    int e = write_all(fd, data, len);
+    if (e) {
+        close(fd);
+        return ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "%s: writing", path);
     }
     if (close(fd) != 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: closing", path);
