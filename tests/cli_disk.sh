@@ -167,13 +167,17 @@ PY
     grep -q "event 30 does not verify" "$T/ferr2" || fail "names the event: $(cat "$T/ferr2")"
     expect 1 "$B" verify "$T/live"
 fi
+# sealed30 DIR: a chain of 30 padded events in 4 KiB segments (the first ones sealed).
+sealed30() {
+    expect 0 "$B" init "$1" --segment-bytes 4096
+    i=0
+    while [ $i -lt 30 ]; do
+        "$B" append "$1" --type t --data "$pad" >/dev/null || fail "$1: append $i"
+        i=$((i + 1))
+    done
+}
 # Damage in a sealed segment: verify (exit 1) names the seq and the byte offset.
-expect 0 "$B" init "$T/dmg" --segment-bytes 4096
-i=0
-while [ $i -lt 30 ]; do
-    "$B" append "$T/dmg" --type t --data "$pad" >/dev/null || fail "dmg append $i"
-    i=$((i + 1))
-done
+sealed30 "$T/dmg"
 seg0="$T/dmg/seg-0000000000000000.log"
 # flip one byte inside the third frame's record (frames of this chain are the same size)
 size=$(wc -c <"$T/dmg/seg-0000000000000000.log")
@@ -183,12 +187,7 @@ grep -q "byte offset" "$T/out" "$T/err" || fail "verify names the byte offset: $
 [ "$(wc -c <"$seg0")" = "$size" ] || fail "nothing was cut"
 # A FIFO or directory planted in a chain directory in place of one of its files: refused with
 # exit 2 and a message naming it, never waited on (a FIFO's open would wait for a writer).
-expect 0 "$B" init "$T/fifo" --segment-bytes 4096
-i=0
-while [ $i -lt 30 ]; do
-    "$B" append "$T/fifo" --type t --data "$pad" >/dev/null || fail "fifo append $i"
-    i=$((i + 1))
-done
+sealed30 "$T/fifo"
 [ -f "$T/fifo/seg-0000000000000000.idx" ] || fail "a sealed segment has an index"
 expect 0 "$B" keygen example.com/fifo -o "$T/fifo.key"
 expect 0 "$B" checkpoint "$T/fifo" --key "$T/fifo.key"
