@@ -49,6 +49,7 @@ typedef struct ec_module {
     uint32_t (*ex_child)(void *, uint32_t, uint32_t, uint32_t);
     uint32_t (*ex_http)(void *, uint32_t, uint32_t);
     uint32_t initial_pages, max_pages;
+    uint32_t call_depth; /* the module's own limit (module.c), at most EC_WASM_MAX_CALL_DEPTH */
     int refs;
     struct ec_module *next;
 } ec_module;

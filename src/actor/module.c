@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,23 +18,75 @@
 #include "core/internal.h"
 #include "actor/actor_int.h"
 
-#define STR2(x) #x
-#define STR(x)  STR2(x)
-
 /* The compile flags. Fixed for determinism: no FMA contraction, no fast-math, no
- * -march=native; bounds-checked memory (no signal handler) and a call-depth limit that the
- * host's copy of the runtime shares. Part of the cache key: changing them recompiles. */
-static const char *const cc_flags[] = {
-    "-O2",
-    "-fPIC",
-    "-shared",
-    "-ffp-contract=off",
-    "-fno-fast-math",
-    "-w",
-    "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
-    ("-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(EC_WASM_MAX_CALL_DEPTH))};
-/* v2: the call depth is thread-local (module_prelude); a v1 object names a global. */
-#define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v2"
+ * -march=native; bounds-checked memory (no signal handler), the same as the host's copy of
+ * the runtime. The call-depth limit is the module's own (module_call_depth), passed with
+ * -DWASM_RT_MAX_CALL_STACK_DEPTH; the runtime's copy does not use it. Part of the cache key
+ * with that limit: changing either recompiles. */
+static const char *const cc_flags[] = {"-O2",
+                                       "-fPIC",
+                                       "-ffp-contract=off",
+                                       "-fno-fast-math",
+                                       "-w",
+                                       "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0"};
+/* v2: the call depth is thread-local (module_prelude); a v1 object names a global.
+ * v3: the depth limit is per module and the object exports its largest native frame. */
+#define CACHE_KEY_SALT "evchain-abi1-wasm2c-gcc-fuel-v3"
+
+/* The call-depth limit (docs/ABI.md section 1). wasm2c counts frames, not bytes, so the limit
+ * is derived from the module alone (deterministic: a replay anywhere traps at the same depth)
+ * with a conservative frame of FRAME_BASE + SLOT_BYTES per param and local of its largest
+ * function, within DEPTH_BUDGET bytes, and capped at EC_WASM_MAX_CALL_DEPTH. Modules whose
+ * functions have up to 180 slots keep the cap. What must stay true: a change to any of these
+ * changes recorded limits, so old chains of large-frame modules no longer replay. */
+#define FRAME_BASE     256u
+#define SLOT_BYTES     16u
+#define DEPTH_BUDGET   (6u << 20)
+#define MIN_CALL_DEPTH 16u
+/* The check on this machine (module_stack_check): the measured largest frame (gcc
+ * -fstack-usage) plus FRAME_SLACK, times the limit, plus HOST_RESERVE for the host's own
+ * frames (nested executor calls, host calls), must fit the stack of every thread that calls
+ * into wasm. */
+#define FRAME_SLACK  64u
+#define HOST_RESERVE (1u << 20)
+
+static uint32_t module_call_depth(uint64_t max_slots)
+{
+    uint64_t frame = FRAME_BASE + SLOT_BYTES * max_slots;
+    uint64_t n = DEPTH_BUDGET / frame;
+    return n > EC_WASM_MAX_CALL_DEPTH ? EC_WASM_MAX_CALL_DEPTH : (uint32_t)n;
+}
+
+/* The smallest stack a thread that runs wasm has: the main thread's (RLIMIT_STACK) and every
+ * other's (the default thread stack: the HTTP server's threads take it). */
+static uint64_t thread_stack_budget(void)
+{
+    uint64_t b = UINT64_MAX;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        b = rl.rlim_cur;
+    pthread_attr_t at;
+    size_t ss;
+    if (pthread_getattr_default_np(&at) == 0) {
+        if (pthread_attr_getstacksize(&at, &ss) == 0 && ss < b)
+            b = ss;
+        pthread_attr_destroy(&at);
+    }
+    return b;
+}
+
+static int module_stack_check(const char *path, uint64_t frame, uint32_t depth)
+{
+    uint64_t need = (frame + FRAME_SLACK) * depth + HOST_RESERVE, have = thread_stack_budget();
+    if (need > have)
+        return ec_error_set(EC_EDENIED,
+                            "%s: native frames of up to %llu bytes, %u calls deep, need %llu "
+                            "bytes of stack; threads here have %llu (ulimit -s): the module's "
+                            "functions have too many locals (docs/ABI.md section 1)",
+                            path, (unsigned long long)frame, depth, (unsigned long long)need,
+                            (unsigned long long)have);
+    return 0;
+}
 
 /* ---- the host interface, ABI v1 (docs/ABI.md section 2) ---- */
 
@@ -157,7 +211,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
     int rc = 0;
     wsig *types = NULL;
     uint32_t ntypes = 0, nimported_funcs = 0, nfuncs = 0;
-    uint32_t *func_types = NULL;
+    uint32_t *func_types = NULL, *type_params = NULL;
     int have_memory = 0, memory_exported = 0;
     uint32_t seen = 0;
     memset(info, 0, sizeof *info);
@@ -196,7 +250,8 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
                 goto out;
             }
             types = calloc(n ? n : 1, sizeof *types);
-            if (!types) {
+            type_params = calloc(n ? n : 1, sizeof *type_params);
+            if (!types || !type_params) {
                 rc = ec_error_set(EC_ENOMEM, "%s: out of memory", name);
                 goto out;
             }
@@ -214,6 +269,8 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
                     uint32_t cnt;
                     if ((rc = wu32(&s, &cnt)))
                         goto out;
+                    if (part == 0)
+                        type_params[k] = cnt;
                     for (uint32_t q = 0; q < cnt; q++) {
                         uint8_t t;
                         if ((rc = wbyte(&s, &t)))
@@ -303,6 +360,46 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
                     rc = wfail(&s, "function names a type that does not exist");
                     goto out;
                 }
+        } else if (id == 8) { /* start */
+            /* A start function runs inside instantiation, before the actor exists for the
+             * executor: no wasm/call records it, no fuel or trap guard covers it. */
+            rc = ec_error_set(EC_EUNSUPPORTED,
+                              "%s: the module has a start section (section 8, function %u); "
+                              "ABI v1 refuses it: do that work in ec_init (docs/ABI.md "
+                              "section 1)",
+                              name, n);
+            goto out;
+        } else if (id == 10) { /* code: each function's frame, for the call-depth limit */
+            if (n != nfuncs) {
+                rc = wfail(&s, "code section and function section disagree");
+                goto out;
+            }
+            for (uint32_t k = 0; k < n; k++) {
+                uint32_t body, groups;
+                if ((rc = wu32(&s, &body)))
+                    goto out;
+                if (body > s.len - s.off) {
+                    rc = wfail(&s, "function body runs past its section");
+                    goto out;
+                }
+                size_t body_end = s.off + body;
+                wr f = {wasm, body_end, s.off, name};
+                uint64_t slots = type_params[func_types[k]];
+                if ((rc = wu32(&f, &groups)))
+                    goto out;
+                for (uint32_t g = 0; g < groups; g++) {
+                    uint32_t cnt;
+                    uint8_t t;
+                    if ((rc = wu32(&f, &cnt)) || (rc = wbyte(&f, &t)))
+                        goto out;
+                    slots += cnt;
+                }
+                if (slots > info->max_slots) {
+                    info->max_slots = slots;
+                    info->max_slots_func = nimported_funcs + k;
+                }
+                s.off = body_end;
+            }
         } else if (id == 5) { /* memories */
             if (n != 1) {
                 rc = ec_error_set(EC_EUNSUPPORTED, "%s: %u memories; ABI v1 needs exactly one",
@@ -364,6 +461,7 @@ int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrum
     }
 out:
     free(types);
+    free(type_params);
     free(func_types);
     return rc;
 }
@@ -499,7 +597,8 @@ int ec_mkdir_p(const char *path)
 static void rm_tree_flat(const char *dir)
 {
     static const char *const names[] = {"in.wasm", "fuel.wasm", "actor.c", "actor.h",
-                                        "glue.c",  "out.so",    "log",     "prelude.h"};
+                                        "glue.c",  "out.so",    "log",     "prelude.h",
+                                        "actor.o", "actor.su",  "glue.su"};
     char p[4200];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         if (snprintf(p, sizeof p, "%s/%s", dir, names[k]) < (int)sizeof p)
@@ -508,10 +607,45 @@ static void rm_tree_flat(const char *dir)
     rmdir(dir);
 }
 
-/* Glue compiled into every .so: the host cannot know sizeof(instance) otherwise. */
+/* Glue compiled into every .so: the host cannot know sizeof(instance) otherwise, nor the
+ * depth limit it was compiled with and its largest native frame (measured, -fstack-usage). */
 static const char glue_src[] = "#include \"actor.h\"\n"
                                "const unsigned long ec_actor_instance_size = "
-                               "sizeof(Z_actor_instance_t);\n";
+                               "sizeof(Z_actor_instance_t);\n"
+                               "const unsigned long ec_actor_call_depth = EC_CALL_DEPTH;\n"
+                               "const unsigned long ec_actor_max_frame = EC_MAX_FRAME;\n";
+
+/* The largest frame in gcc's -fstack-usage output ("file:line:col:function<TAB>bytes<TAB>
+ * static|dynamic|dynamic,bounded"). A frame gcc cannot bound (alloca, a VLA: never in wasm2c
+ * output) refuses the module, as would a file without any line. */
+static int max_stack_usage(const char *su, const char *name, uint64_t *out)
+{
+    FILE *f = fopen(su, "re");
+    if (!f)
+        return ec_error_set_errno(EC_EIO, errno, "%s: %s", name, su);
+    char line[4096];
+    uint64_t max = 0;
+    int lines = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *t1 = strchr(line, '\t'), *end;
+        if (!t1)
+            continue;
+        unsigned long long v = strtoull(t1 + 1, &end, 10);
+        if (end == t1 + 1 || *end != '\t' ||
+            (strncmp(end + 1, "static", 6) != 0 && strncmp(end + 1, "dynamic,bounded", 15) != 0)) {
+            rc = ec_error_set(EC_EDENIED, "%s: unbounded native frame (%s)", name, line);
+            break;
+        }
+        if (v > max)
+            max = v;
+        lines++;
+    }
+    fclose(f);
+    if (rc == 0 && lines == 0)
+        rc = ec_error_set(EC_ERROR, "%s: no stack usage in %s", name, su);
+    *out = max;
+    return rc;
+}
 
 /* Included before the generated code: the call depth the prologues count is the host's
  * thread-local one (actor/wasm_tls.h defines the same variable for the host; the two must
@@ -523,9 +657,10 @@ static const char module_prelude[] =
     "#define wasm_rt_call_stack_depth (*ec_wasm_depth())\n";
 
 static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const char *name,
-                          const char *so_path)
+                          uint32_t depth, const char *so_path)
 {
     char tmp[4200], in[4300], fuel[4300], csrc[4300], glue[4300], out[4300], log[4300], pre[4300];
+    char obj[4300], su[4300], ddepth[64], dframe[64], dcall[64];
     int rc = mkdir_p(rt->cache_dir);
     if (rc)
         return rc;
@@ -539,6 +674,10 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
     snprintf(pre, sizeof pre, "%s/prelude.h", tmp);
     snprintf(out, sizeof out, "%s/out.so", tmp);
     snprintf(log, sizeof log, "%s/log", tmp);
+    snprintf(obj, sizeof obj, "%s/actor.o", tmp);
+    snprintf(su, sizeof su, "%s/actor.su", tmp);
+    snprintf(ddepth, sizeof ddepth, "-DWASM_RT_MAX_CALL_STACK_DEPTH=%u", depth);
+    snprintf(dcall, sizeof dcall, "-DEC_CALL_DEPTH=%u", depth);
     if ((rc = write_all(in, wasm, len)) || (rc = write_all(glue, glue_src, strlen(glue_src))) ||
         (rc = write_all(pre, module_prelude, strlen(module_prelude))))
         goto done;
@@ -563,17 +702,47 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
             goto done;
     }
     {
+        /* The module's code alone first, to measure its frames (actor.su beside actor.o). */
         const char *cc[32];
         size_t k = 0;
         cc[k++] = "gcc";
         for (size_t q = 0; q < sizeof cc_flags / sizeof cc_flags[0]; q++)
             cc[k++] = cc_flags[q];
+        cc[k++] = ddepth;
+        cc[k++] = "-fstack-usage";
         cc[k++] = "-include";
         cc[k++] = pre;
         cc[k++] = "-I";
         cc[k++] = tmp;
+        cc[k++] = "-c";
         cc[k++] = csrc;
+        cc[k++] = "-o";
+        cc[k++] = obj;
+        cc[k] = NULL;
+        if ((rc = run_tool(cc, log, name)))
+            goto done;
+    }
+    {
+        uint64_t frame;
+        if ((rc = max_stack_usage(su, name, &frame)) ||
+            (rc = module_stack_check(name, frame, depth)))
+            goto done;
+        snprintf(dframe, sizeof dframe, "-DEC_MAX_FRAME=%llu", (unsigned long long)frame);
+        const char *cc[32];
+        size_t k = 0;
+        cc[k++] = "gcc";
+        for (size_t q = 0; q < sizeof cc_flags / sizeof cc_flags[0]; q++)
+            cc[k++] = cc_flags[q];
+        cc[k++] = "-shared";
+        cc[k++] = ddepth;
+        cc[k++] = dcall;
+        cc[k++] = dframe;
+        cc[k++] = "-include";
+        cc[k++] = pre;
+        cc[k++] = "-I";
+        cc[k++] = tmp;
         cc[k++] = glue;
+        cc[k++] = obj;
         cc[k++] = "-o";
         cc[k++] = out;
         cc[k] = NULL;
@@ -589,7 +758,7 @@ done:
     return rc;
 }
 
-static void cache_key(const uint8_t sha[32], char out[200])
+static void cache_key(const uint8_t sha[32], uint32_t depth, char out[200])
 {
     uint8_t d[32];
     unsigned dl = 0;
@@ -598,6 +767,11 @@ static void cache_key(const uint8_t sha[32], char out[200])
         EVP_DigestUpdate(c, CACHE_KEY_SALT, strlen(CACHE_KEY_SALT));
         for (size_t q = 0; q < sizeof cc_flags / sizeof cc_flags[0]; q++)
             EVP_DigestUpdate(c, cc_flags[q], strlen(cc_flags[q]) + 1);
+        /* A function of the module's bytes today; in the key all the same, so that a change
+         * of the rule can never reuse an object compiled under the old one. */
+        char dd[64];
+        snprintf(dd, sizeof dd, "-DWASM_RT_MAX_CALL_STACK_DEPTH=%u", depth);
+        EVP_DigestUpdate(c, dd, strlen(dd) + 1);
         EVP_DigestFinal_ex(c, d, &dl);
     }
     EVP_MD_CTX_free(c);
@@ -645,11 +819,20 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
                             "%s: module asks for %u pages of memory at start; the cap is %u", path,
                             info.initial_pages, rt->memory_pages);
     }
+    uint32_t depth = module_call_depth(info.max_slots);
+    if (depth < MIN_CALL_DEPTH) {
+        free(wasm);
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "%s: function %u has %llu params and locals; ABI v1 allows frames "
+                            "that leave at least %u calls of depth (docs/ABI.md section 1)",
+                            path, info.max_slots_func, (unsigned long long)info.max_slots,
+                            MIN_CALL_DEPTH);
+    }
     char key[200], so[4400];
-    cache_key(sha, key);
+    cache_key(sha, depth, key);
     snprintf(so, sizeof so, "%s/%s", rt->cache_dir, key);
     if (access(so, R_OK) != 0) {
-        rc = compile_module(rt, wasm, len, path, so);
+        rc = compile_module(rt, wasm, len, path, depth, so);
         if (rc) {
             free(wasm);
             return rc;
@@ -678,6 +861,8 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
         return rc;
     }
     const unsigned long *size = sym(m->dl, "ec_actor_instance_size");
+    const unsigned long *so_depth = sym(m->dl, "ec_actor_call_depth");
+    const unsigned long *so_frame = sym(m->dl, "ec_actor_max_frame");
     void (*init_module)(void) = (void (*)(void))sym(m->dl, "Z_actor_init_module");
     m->instantiate = (void (*)(void *, void *))sym(m->dl, "Z_actor_instantiate");
     m->free_inst = (void (*)(void *))sym(m->dl, "Z_actor_free");
@@ -689,6 +874,19 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
         return ec_error_set(EC_EFORMAT, "%s: compiled module %s lacks the wasm2c entry points",
                             path, so);
     }
+    /* A cached object is checked here too: compiled for this limit, and its frames fit the
+     * stacks of this machine (whose ulimit may differ from the one it was compiled under). */
+    if (!so_depth || !so_frame || *so_depth != depth ||
+        (rc = module_stack_check(path, *so_frame, depth))) {
+        if (!so_depth || !so_frame || *so_depth != depth)
+            rc = ec_error_set(EC_EFORMAT, "%s: compiled module %s is not for call depth %u", path,
+                              so, depth);
+        dlclose(m->dl);
+        free(m->path);
+        free(m);
+        return rc;
+    }
+    m->call_depth = depth;
     m->inst_size = *size;
     if (info.exports & EX_ALLOC)
         m->ex_alloc = (uint32_t(*)(void *, uint32_t))sym(m->dl, "Z_actorZ_ec_alloc");

@@ -457,13 +457,6 @@ static int read_start(ec_chain *c, start_info *s)
         start_free(s);
         return ec_error_set(EC_EFORMAT, "replay: actor/start: bad env allow-list");
     }
-    if (s->depth != EC_WASM_MAX_CALL_DEPTH) {
-        start_free(s);
-        return ec_error_set(EC_EUNSUPPORTED,
-                            "replay: the chain was recorded with a call depth of %llu, this "
-                            "runtime has %d: the actor could behave differently",
-                            (unsigned long long)s->depth, EC_WASM_MAX_CALL_DEPTH);
-    }
     if (s->pages == 0 || s->pages > 65536 || s->fuel == 0) {
         start_free(s);
         return ec_error_set(EC_EFORMAT, "replay: actor/start: bad limits");
@@ -791,6 +784,13 @@ static int session_open(session *s, ec_chain *chain, const char *module_path, co
         return ec_error_set(EC_EDENIED,
                             "replay: module %s has SHA-256 %s, the chain was recorded with %s",
                             modpath, s->m->hex, hex);
+    /* The limit is the module's own (module.c), derived from its bytes: a different one
+     * means a runtime with another rule, under which the actor could behave differently. */
+    if (s->si.depth != s->m->call_depth && !any_module)
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "replay: the chain was recorded with a call depth of %llu, this "
+                            "runtime gives the module %u: the actor could behave differently",
+                            (unsigned long long)s->si.depth, s->m->call_depth);
     if (s->si.parent[0]) {
         size_t pl = strlen(s->si.parent);
         if (strncmp(s->si.id, s->si.parent, pl) != 0 || s->si.id[pl] != '.')

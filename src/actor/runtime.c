@@ -524,18 +524,31 @@ static const char *trap_name(wasm_rt_trap_t t)
     }
 }
 
+/* The depth limit of the module whose call is innermost on this thread (0: none). */
+static __thread uint32_t depth_limit_tls;
+
 /* The guarded call: everything between the setjmp in wasm_rt_impl_try and a trap's longjmp
  * stays inside this function, whose locals are not modified after the setjmp. The runtime's
  * jump buffer and saved depth are the thread's (wasm_tls.h): saved and restored so that a
- * nested call (a request inside a call) returns to its caller's handler. */
+ * nested call (a request inside a call) returns to its caller's handler.
+ *
+ * The call depth is one count per thread, and each module's limit is its own (module.c: a
+ * module with larger frames gets fewer). A nested call into another module starts at the
+ * same fraction of its limit as its caller has used of its own, rounded up, so that the
+ * native stack all the levels take together stays within the budget any one may use. */
 static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_t in_len,
                                    uint64_t arg, uint32_t *result)
 {
     jmp_buf saved;
     memcpy(saved, wasm_rt_jmp_buf, sizeof saved);
     uint32_t saved_depth = wasm_rt_saved_call_stack_depth;
+    uint32_t outer_depth = wasm_rt_call_stack_depth, outer_limit = depth_limit_tls;
     WASM_RT_UNWIND_TARGET *saved_target = wasm_rt_get_unwind_target();
     ec_module *m = a->mod;
+    if (outer_limit && outer_limit != m->call_depth)
+        wasm_rt_call_stack_depth =
+            (uint32_t)(((uint64_t)outer_depth * m->call_depth + outer_limit - 1) / outer_limit);
+    depth_limit_tls = m->call_depth;
     wasm_rt_trap_t t = (wasm_rt_trap_t)wasm_rt_impl_try();
     if (t == WASM_RT_TRAP_NONE) {
         uint32_t ptr = 0;
@@ -573,6 +586,8 @@ static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_
     }
     memcpy(wasm_rt_jmp_buf, saved, sizeof saved);
     wasm_rt_saved_call_stack_depth = saved_depth;
+    wasm_rt_call_stack_depth = outer_depth;
+    depth_limit_tls = outer_limit;
     wasm_rt_set_unwind_target(saved_target);
     return t;
 }
@@ -764,7 +779,7 @@ static int record_start(ec_actor *a, const char *type)
     else
         cb_null(&b);
     cb_str(&b, "call_depth");
-    cb_uint(&b, EC_WASM_MAX_CALL_DEPTH);
+    cb_uint(&b, a->mod->call_depth);
     cb_str(&b, "memory_pages");
     cb_uint(&b, a->rt->memory_pages);
     cb_str(&b, "module_sha256");

@@ -10,6 +10,10 @@
 typedef struct ec_wasm_info {
     uint32_t initial_pages, max_pages; /* max_pages = UINT32_MAX when undeclared */
     unsigned exports;                  /* bit set of EX_* below */
+    /* The largest frame a defined function declares, in value slots (its params plus its
+     * locals), and that function's index: module.c derives the call-depth limit from it. */
+    uint64_t max_slots;
+    uint32_t max_slots_func;
 } ec_wasm_info;
 enum {
     EX_ALLOC = 1,
@@ -23,8 +27,9 @@ enum {
 
 /* Parse a wasm binary and check it against ABI v1: every import must be a host function with
  * the right signature, memory must be defined and exported, handler exports must have the
- * documented types. `instrumented`: env.log_execution (fuel) is allowed. 0 or an EC_E* code
- * with a message naming `name` and the byte offset or the import. */
+ * documented types, and there must be no start section (it would run at instantiation,
+ * outside any recorded call). `instrumented`: env.log_execution (fuel) is allowed. 0 or an EC_E*
+ * code with a message naming `name` and the byte offset or the import. */
 int ec_wasm_check(const uint8_t *wasm, size_t len, const char *name, int instrumented,
                   ec_wasm_info *info);
 
