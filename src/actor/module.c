@@ -723,7 +723,7 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
             goto done;
     }
     {
-        uint64_t frame;
+        uint64_t frame = 0;
         if ((rc = max_stack_usage(su, name, &frame)) ||
             (rc = module_stack_check(name, frame, depth)))
             goto done;
