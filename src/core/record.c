@@ -156,11 +156,6 @@ void ec_verifier_init(ec_verifier *v, ec_hash_alg alg, uint64_t next_seq, const 
     }
 }
 
-static void hex_short(char *out, const uint8_t *h, size_t n)
-{
-    ec_hex_encode(out, h, n > 8 ? 8 : n);
-}
-
 /* Fill res and raise the matching error. */
 int ec_verify_fail(ec_verify_result *res, ec_verify_status st, uint64_t seq, const char *fmt, ...)
 {
@@ -204,12 +199,13 @@ int ec_check_one(ec_hasher *h, ec_hash_alg alg, const uint8_t *rec, size_t len, 
             return ec_verify_fail(res, EC_VERIFY_PARENT_MISMATCH, expect_seq,
                                   "parent link broken: no parent hash");
         if (prev_hash && memcmp(ev.parent_hash, prev_hash, hl) != 0) {
-            char a[17], b[17];
-            hex_short(a, ev.parent_hash, hl);
-            hex_short(b, prev_hash, hl);
+            /* Whole hashes: a tampered link may differ only in its last digits, and two
+             * equal-looking prefixes would hide where (2 x 64 digits fit the 256-byte reason). */
+            char a[2 * EC_HASH_MAX + 1], b[2 * EC_HASH_MAX + 1];
+            ec_hex_encode(a, ev.parent_hash, hl);
+            ec_hex_encode(b, prev_hash, hl);
             return ec_verify_fail(res, EC_VERIFY_PARENT_MISMATCH, expect_seq,
-                                  "parent link broken: parent %s..., previous event is %s...", a,
-                                  b);
+                                  "parent link broken: parent %s, previous event is %s", a, b);
         }
     }
     uint8_t hash[EC_HASH_MAX];
@@ -217,11 +213,11 @@ int ec_check_one(ec_hasher *h, ec_hash_alg alg, const uint8_t *rec, size_t len, 
     if (rc)
         return rc;
     if (memcmp(hash, ev.hash, hl) != 0) {
-        char a[17], b[17];
-        hex_short(a, ev.hash, hl);
-        hex_short(b, hash, hl);
+        char a[2 * EC_HASH_MAX + 1], b[2 * EC_HASH_MAX + 1]; /* whole, as above */
+        ec_hex_encode(a, ev.hash, hl);
+        ec_hex_encode(b, hash, hl);
         return ec_verify_fail(res, EC_VERIFY_HASH_MISMATCH, expect_seq,
-                              "hash mismatch: stored %s..., computed %s...", a, b);
+                              "hash mismatch: stored %s, computed %s", a, b);
     }
     return 0;
 }
