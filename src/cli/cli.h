@@ -6,6 +6,7 @@
 #ifndef EVCHAIN_CLI_H
 #define EVCHAIN_CLI_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <evchain/evchain.h>
@@ -13,7 +14,9 @@
 /* Exit codes every subcommand uses. */
 enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNUSABLE = 2 };
 
-/* Print "evchain <cmd>: <message>" (plus the last library error when lib_err) to stderr. */
+/* Print "evchain <cmd>: <message>" (plus the last library error when lib_err) to stderr.
+ * The arguments and the library's message (which may quote a file's content) go through
+ * cli_put_msg: control characters, bidirectional controls and invalid UTF-8 as \xNN. */
 void cli_error(const char *cmd, int lib_err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Map a library error code to an exit code: EC_EVERIFY -> 1, everything else -> 2. */
@@ -37,20 +40,41 @@ void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_cb(uint64_t done, uint64_t total, void *ctx); /* ctx: cli_progress* */
 void cli_progress_done(cli_progress *p);
 
-#endif
-
 /* Print one event in full, each line prefixed by indent: seq, hash, parent, time, type,
  * description, and data (decoded JSON for actor payloads, text when it is UTF-8, else a hex
  * dump). Defined in event_print.c. */
 void cli_print_event(FILE *out, const ec_event *ev, const char *indent);
-/* Bytes with control characters and backslash escaped (\xNN, \\), so a hostile type or
- * description cannot drive the terminal or fake extra lines. */
-void cli_put_clean(FILE *out, const char *s, size_t n);
-/* Same fields, same hash. */
+/* Byte for byte the same record: every field, the parent hash and the hash. */
 int cli_events_equal(const ec_event *a, const ec_event *b);
 /* ISO-8601 UTC with nanoseconds ("2026-11-26T06:22:41.123456789Z") into buf (>= 40 bytes). */
 void cli_format_time(char *buf, size_t n, uint64_t ns);
-int cli_utf8_valid(const uint8_t *s, size_t n);
 /* Decode an event's data to one line of JSON when its type has a specified payload (actor
  * events): 0 and *json_out (malloc'd) set, or non-zero when it has none. */
 int cli_payload_json(const ec_event *ev, char **json_out);
+
+/* ---- printing bytes the command does not control (clean.c) ---- */
+/* The UTF-8 sequence at p: its length (1..4) with the code point in *cp, or 0 when the
+ * bytes there are not valid UTF-8 (stray or truncated, overlong, a surrogate, > U+10FFFF). */
+size_t cli_utf8_next(const uint8_t *p, size_t n, uint32_t *cp);
+int cli_utf8_valid(const uint8_t *s, size_t n);
+/* Characters a terminal acts on or that change how the text around them reads instead of
+ * being shown: C0 controls (newline and tab included), DEL, C1 controls (U+0080..U+009F:
+ * CSI, OSC, NEL...), the bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069) and the line and paragraph separators U+2028, U+2029. */
+int cli_cp_unsafe(uint32_t cp);
+/* Bytes with every unsafe character and every byte of invalid UTF-8 as \xNN and a backslash
+ * as \\, so a hostile type or description cannot drive the terminal, fake extra lines or
+ * reorder the line; other UTF-8 as it is. */
+void cli_put_clean(FILE *out, const char *s, size_t n);
+/* A message (a library error, a file name): escaped as cli_put_clean, but a backslash is
+ * left as it is. */
+void cli_put_msg(FILE *out, const char *s);
+/* One line of JSON (from a JSON writer): unsafe characters, which can only stand inside
+ * strings there, as \uXXXX (the same JSON), invalid UTF-8 bytes as \xNN. */
+void cli_put_json_clean(FILE *out, const char *s, size_t n);
+/* printf to out where the format's text is printed as it is and every converted argument
+ * through cli_put_msg: the way every message that may quote input reaches stderr. */
+void cli_vprint_msg(FILE *out, const char *fmt, va_list ap);
+void cli_printf_msg(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -15,7 +15,7 @@ const char help_append[] =
     "                     from standard input (binary safe)\n"
     "  --data-file F      read the data from file F ('-': standard input)\n"
     "  --description D    a description (absent unless given)\n"
-    "  --timestamp NS     nanoseconds since the Unix epoch (default: now)\n"
+    "  --timestamp NS     nanoseconds since the Unix epoch, 1 or more (default: now)\n"
     "  --durability P     always (default): on disk before this returns; none: the OS decides\n"
     "  --wait MS          another writer has the chain: wait up to MS milliseconds for it\n"
     "                     (default 0: refuse at once)\n"
@@ -80,8 +80,17 @@ int cmd_append(int argc, char **argv)
         } else if ((v = cli_opt(argc, argv, &i, "--description", &bad))) {
             desc = v;
         } else if ((v = cli_opt(argc, argv, &i, "--timestamp", &bad))) {
-            if (cli_parse_u64(v, &ts) != 0 || ts == 0) {
-                cli_error("append", 0, "--timestamp: '%s' is not nanoseconds since 1970", v);
+            if (cli_parse_u64(v, &ts) != 0) {
+                cli_error("append", 0,
+                          "--timestamp: '%s' is not a number of nanoseconds since 1970 "
+                          "(decimal digits)",
+                          v);
+                return EXIT_UNUSABLE;
+            }
+            if (ts == 0) { /* the library reads 0 as "take the clock" */
+                cli_error("append", 0,
+                          "--timestamp: 0 is not allowed (it means \"now\"): give 1 or more "
+                          "nanoseconds since 1970, or leave the option out for now");
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {
@@ -155,7 +164,12 @@ int cmd_append(int argc, char **argv)
     rc = ec_chain_append(c, &in, &seq, hash);
     free(buf);
     if (rc) {
-        cli_error("append", 1, "%s", dir);
+        /* The store's messages about a write name the directory already. */
+        const ec_error *e = ec_error_last();
+        if (e && e->message && strncmp(e->message, dir, strlen(dir)) == 0)
+            cli_error("append", 1, "cannot append");
+        else
+            cli_error("append", 1, "%s: cannot append", dir);
         ec_chain_free(c);
         return cli_exit_code(rc);
     }

@@ -99,10 +99,10 @@ int cmd_checkpoint(int argc, char **argv)
         char hex[2 * EC_MERKLE_HASH_LEN + 1] = "";
         if (ec_tree_root(pc.tree, ec_tree_size(pc.tree), root) == 0)
             ec_hex_encode(hex, root, sizeof root);
-        fprintf(stderr, "evchain checkpoint: %llu events, root %s%s%s\n",
-                (unsigned long long)ec_tree_size(pc.tree), hex,
-                pc.is_dir && pc.writable ? ", stored in " : "",
-                pc.is_dir && pc.writable ? pc.cp_dir : "");
+        cli_printf_msg(stderr, "evchain checkpoint: %llu events, root %s%s%s\n",
+                       (unsigned long long)ec_tree_size(pc.tree), hex,
+                       pc.is_dir && pc.writable ? ", stored in " : "",
+                       pc.is_dir && pc.writable ? pc.cp_dir : "");
     }
     free(note);
     cli_close_proof_chain(&pc);

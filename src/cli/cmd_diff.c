@@ -13,17 +13,41 @@ const char help_diff[] =
     "Prints `identical: N events` when both hold the same events, `identical up to N` when\n"
     "one is a prefix of the other (N = events in the shorter), else the first differing seq\n"
     "with both events. Events are equal when their records are equal byte for byte (the\n"
-    "same fields, the same hash). Exit 0 when identical, 1 when they differ (a prefix\n"
-    "counts as differing), 2 on unusable input.\n";
+    "same fields, the same parent hash, the same hash). Both chains are verified first (a\n"
+    "damaged one is still compared): a broken one is reported as `evchain verify` does,\n"
+    "`broken: <chain>: event <seq>: <reason>`, before the comparison. Control characters in\n"
+    "the events are shown as \\xNN and every line of text data is indented (`evchain help\n"
+    "show`). Exit 0 when identical and both intact, 1 when they differ (a prefix counts as\n"
+    "differing) or either is broken, 2 on unusable input.\n";
 
 static void print_side(const char *label, const char *path, const ec_event *ev)
 {
-    printf("%s (%s):\n", label, path);
+    cli_printf_msg(stdout, "%s (%s):\n", label, path);
     if (!ev) {
         printf("  (no event: the chain ends here)\n");
         return;
     }
     cli_print_event(stdout, ev, "  ");
+}
+
+/* Verify one chain as `evchain verify` does, so that diff never calls a broken chain
+ * identical without saying so: EXIT_VALID, EXIT_INVALID (reported on stdout) or
+ * EXIT_UNUSABLE (reported on stderr). */
+static int check_chain(const char *path, ec_chain *c)
+{
+    ec_verify_result vr;
+    memset(&vr, 0, sizeof vr);
+    ec_verify_options vo = EC_VERIFY_OPTIONS_INIT;
+    int rc = ec_chain_verify(c, &vo, &vr);
+    if (rc == 0)
+        return EXIT_VALID;
+    if (rc == EC_EVERIFY) {
+        cli_printf_msg(stdout, "broken: %s: event %llu: %s\n", path, (unsigned long long)vr.seq,
+                       vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
+        return EXIT_INVALID;
+    }
+    cli_error("diff", 1, "%s: verification could not run", path);
+    return EXIT_UNUSABLE;
 }
 
 int cmd_diff(int argc, char **argv)
@@ -47,6 +71,10 @@ int cmd_diff(int argc, char **argv)
     }
     ec_iter *ia = NULL, *ib = NULL;
     int ret = EXIT_UNUSABLE;
+    int ca = check_chain(argv[1], a), cb = check_chain(argv[2], b);
+    if (ca == EXIT_UNUSABLE || cb == EXIT_UNUSABLE)
+        goto out;
+    int broken = ca || cb; /* EXIT_INVALID at least, whatever the comparison finds */
     if (ec_iter_new(&ia, a, 0) || ec_iter_new(&ib, b, 0)) {
         cli_error("diff", 1, "reading");
         goto out;
@@ -62,12 +90,12 @@ int cmd_diff(int argc, char **argv)
         }
         if (ra == EC_ITEROVER && rb == EC_ITEROVER) {
             printf("identical: %llu events\n", (unsigned long long)seq);
-            ret = EXIT_VALID;
+            ret = broken ? EXIT_INVALID : EXIT_VALID;
             goto out;
         }
         if (ra == EC_ITEROVER || rb == EC_ITEROVER) {
-            printf("identical up to %llu: %s has more events\n", (unsigned long long)seq,
-                   ra == EC_ITEROVER ? argv[2] : argv[1]);
+            cli_printf_msg(stdout, "identical up to %llu: %s has more events\n",
+                           (unsigned long long)seq, ra == EC_ITEROVER ? argv[2] : argv[1]);
             print_side("a", argv[1], ra ? NULL : &ea);
             print_side("b", argv[2], rb ? NULL : &eb);
             ret = EXIT_INVALID;

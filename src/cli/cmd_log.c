@@ -17,8 +17,10 @@ const char help_log[] =
     "  -f, --follow  a chain directory: keep listing events as another process appends\n"
     "                them (as tail -f), each verified as it arrives; stops after --to\n"
     "Line format: seq, the first 12 hex digits of the hash, the time (ISO-8601 UTC with\n"
-    "nanoseconds), the type and the description if any. Control characters are shown\n"
-    "as \\xNN. The chain is verified while a file is read; a broken one is refused.\n"
+    "nanoseconds), the type and the description if any. Control characters (C0, DEL, C1),\n"
+    "bidirectional controls, U+2028/U+2029 and bytes that are not UTF-8 are shown as \\xNN\n"
+    "per byte, a backslash as \\\\; with --json such characters are \\uXXXX in the strings.\n"
+    "The chain is verified while a file is read; a broken one is refused.\n"
     "exit: 0 listed, 1 the chain is broken, 2 unreadable input or usage error\n";
 
 /* What one listed event needs; shared by the listing and follow mode (follow.c). */
@@ -34,19 +36,26 @@ static int print_json(const ec_event *ev)
 {
     char *payload = NULL, *obj = NULL;
     size_t len = 0;
-    if (cli_payload_json(ev, &payload) != 0 || !payload) {
-        int rc = ec_event_write_json(stdout, ev);
-        putchar('\n');
-        return rc;
-    }
     FILE *m = open_memstream(&obj, &len);
     int rc = m ? ec_event_write_json(m, ev) : EC_ENOMEM;
     if (m)
         fclose(m);
-    if (rc == 0 && len > 0 && obj[len - 1] == '}')
-        printf("%.*s,\"payload\":%s}\n", (int)(len - 1), obj, payload);
-    else if (rc == 0)
-        rc = EC_ERROR;
+    if (rc == 0 && cli_payload_json(ev, &payload) == 0 && payload) {
+        if (len > 0 && obj[len - 1] == '}') {
+            cli_put_json_clean(stdout, obj, len - 1);
+            fputs(",\"payload\":", stdout);
+            cli_put_json_clean(stdout, payload, strlen(payload));
+            putchar('}');
+        } else {
+            rc = EC_ERROR;
+        }
+    } else if (rc == 0) {
+        /* C1 and bidirectional controls inside strings as \uXXXX: the same JSON, but a
+         * terminal shows it instead of obeying it. */
+        cli_put_json_clean(stdout, obj, len);
+    }
+    if (rc == 0)
+        putchar('\n');
     free(obj);
     free(payload);
     return rc;

@@ -97,10 +97,10 @@ int cmd_prove(int argc, char **argv)
         snprintf(latest, sizeof latest, "%s/latest", pc.cp_dir);
         note = cli_read_stored_file("prove", "checkpoint", latest, EC_NOTE_MAX_LEN, &nl);
         if (!note)
-            fprintf(stderr,
-                    "evchain prove: run `evchain checkpoint %s --key KEYFILE` first, "
-                    "or pass --key or --checkpoint\n",
-                    chain);
+            cli_printf_msg(stderr,
+                           "evchain prove: run `evchain checkpoint %s --key KEYFILE` first, "
+                           "or pass --key or --checkpoint\n",
+                           chain);
     } else {
         cli_error("prove", 0,
                   "a chain file keeps no checkpoints: pass --key KEYFILE or "

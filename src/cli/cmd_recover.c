@@ -193,8 +193,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         rc = ec_runtime_run(rt, wait_ms, &pending);
     ec_runtime_lock(rt); /* its HTTP server runs until ec_runtime_free */
     ec_actor_state st = ec_actor_get_state(a);
-    printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
-           (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
+    cli_printf_msg(stdout, "%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
+                   (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
     ec_runtime_unlock(rt);
     if (rc == 0 && pending &&
         st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */

@@ -389,8 +389,9 @@ int cmd_run(int argc, char **argv)
         ec_actor_state st = ec_actor_get_state(a);
         if (st == EC_ACTOR_TRAPPED)
             trapped = 1;
-        printf("%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
-               (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
+        cli_printf_msg(stdout, "%-24s %-8s %6llu events  %s\n", ec_actor_id(a),
+                       ec_actor_state_name(st),
+                       (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
     }
     ec_runtime_unlock(rt);
     /* Stops every running actor (recorded as actor/stop) and closes the chains. */

@@ -11,7 +11,11 @@ const char help_show[] =
     "                 otherwise the digits are tried as a hash prefix)\n"
     "  <hash-prefix>  hex digits: the one event whose hash starts with them\n"
     "Data is shown decoded (actor payloads), as text when it is printable UTF-8 (such as\n"
-    "JSON), else as a hex dump (offset, 16 bytes, ASCII).\n"
+    "JSON; newline and tab allowed, no CR, DEL, C1 or bidirectional control), each of its\n"
+    "lines indented by two spaces, else as a hex dump (offset, 16 bytes, ASCII). In the\n"
+    "type and description, control characters (C0, DEL, C1), bidirectional controls,\n"
+    "U+2028/U+2029 and bytes that are not UTF-8 are shown as \\xNN per byte, a backslash\n"
+    "as \\\\.\n"
     "exit: 0 shown, 1 the chain is broken, 2 no such event, unreadable input or usage error\n";
 
 static int all_digits(const char *s)

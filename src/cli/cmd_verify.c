@@ -118,7 +118,8 @@ static int verify_one(const char *path, const struct verify_args *a)
                 cli_error("verify", 1, "cannot read bundle");
                 return EXIT_UNUSABLE;
             }
-            printf("%s\n", ec_error_last() ? ec_error_last()->message : "broken bundle");
+            cli_printf_msg(stdout, "%s\n",
+                           ec_error_last() ? ec_error_last()->message : "broken bundle");
             return EXIT_INVALID;
         }
     } else if ((rc = ec_chain_open_path(&chain, path, &oo)) != 0) {
@@ -144,8 +145,8 @@ static int verify_one(const char *path, const struct verify_args *a)
         if (a->since)
             code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys);
     } else if (rc == EC_EVERIFY) {
-        printf("%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
-               vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
+        cli_printf_msg(stdout, "%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
+                       vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
         code = EXIT_INVALID;
     } else {
         cli_error("verify", 1, "%s: verification could not run", path);

@@ -160,7 +160,8 @@ int cmd_verify_proof(int argc, char **argv)
             cli_print_event(stdout, &ev, "  ");
         code = EXIT_VALID;
     } else if (rc == EC_EVERIFY) {
-        printf("invalid: %s: %s\n", file, ec_error_last() ? ec_error_last()->message : "");
+        cli_printf_msg(stdout, "invalid: %s: %s\n", file,
+                       ec_error_last() ? ec_error_last()->message : "");
         code = EXIT_INVALID;
     } else {
         cli_error("verify-proof", 1, "%s", file);

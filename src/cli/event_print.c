@@ -17,21 +17,15 @@ void cli_format_time(char *buf, size_t n, uint64_t ns)
     snprintf(buf, n, "%s.%09uZ", day, (unsigned)(ns % 1000000000u));
 }
 
-void cli_put_clean(FILE *out, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            fprintf(out, c == '\\' ? "\\\\" : "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
-}
-
+/* Every field a record holds (docs/FORMAT.md section 1), the stored hash and parent hash
+ * included: a record whose parent was tampered with still carries its old, self-consistent
+ * hash, so comparing hashes alone would call it equal. */
 int cli_events_equal(const ec_event *a, const ec_event *b)
 {
     return a->alg == b->alg && a->hash_len == b->hash_len &&
            memcmp(a->hash, b->hash, a->hash_len) == 0 && a->seq == b->seq &&
+           (a->parent_hash == NULL) == (b->parent_hash == NULL) &&
+           (!a->parent_hash || memcmp(a->parent_hash, b->parent_hash, a->hash_len) == 0) &&
            a->timestamp == b->timestamp && a->type_len == b->type_len &&
            memcmp(a->type, b->type, a->type_len) == 0 && a->data_len == b->data_len &&
            (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0) &&
@@ -40,41 +34,34 @@ int cli_events_equal(const ec_event *a, const ec_event *b)
            (!a->description || memcmp(a->description, b->description, a->description_len) == 0);
 }
 
-/* Text that a terminal shows as it is: valid UTF-8 without control characters other than
- * newline and tab. */
+/* Text that a terminal shows as it is: valid UTF-8 whose only control characters are
+ * newline and tab (no CR, which would move back over the indent; no DEL, C1 or bidirectional
+ * control: cli_cp_unsafe). */
 static int is_text(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
+    uint32_t cp;
+    for (size_t i = 0, k; i < n; i += k) {
+        if ((k = cli_utf8_next(p + i, n - i, &cp)) == 0)
             return 0;
-    return cli_utf8_valid(p, n);
-}
-
-int cli_utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i], need;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0 && c >= 0xc2)
-            need = 1;
-        else if ((c & 0xf0) == 0xe0)
-            need = 2;
-        else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
-            need = 3;
-        else
+        if (cli_cp_unsafe(cp) && cp != '\n' && cp != '\t')
             return 0;
-        if (n - i <= need)
-            return 0;
-        for (unsigned k = 1; k <= need; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-        i += need + 1;
     }
     return 1;
+}
+
+/* Text data, each of its lines (the ones after a newline too, an empty last one included)
+ * starting with indent and two spaces, so that a line of the data can never pass for a
+ * field line of this event or of the next one (those start with indent and a letter). */
+static void put_text_lines(FILE *out, const uint8_t *p, size_t n, const char *indent)
+{
+    for (size_t i = 0;;) {
+        const uint8_t *nl = memchr(p + i, '\n', n - i);
+        size_t len = nl ? (size_t)(nl - (p + i)) : n - i;
+        fprintf(out, "%s  %.*s\n", indent, (int)len, (const char *)p + i);
+        if (!nl)
+            break;
+        i += len + 1;
+    }
 }
 
 static void hexdump(FILE *out, const uint8_t *p, size_t n, const char *indent)
@@ -119,10 +106,13 @@ void cli_print_event(FILE *out, const ec_event *ev, const char *indent)
     fprintf(out, "%sdata:        %zu bytes", indent, ev->data_len);
     char *json = NULL;
     if (cli_payload_json(ev, &json) == 0 && json) {
-        fprintf(out, ", decoded:\n%s  %s\n", indent, json);
+        fprintf(out, ", decoded:\n%s  ", indent);
+        cli_put_json_clean(out, json, strlen(json)); /* one line: its \n are escaped */
+        fputc('\n', out);
         free(json);
     } else if (ev->data_len && is_text(ev->data, ev->data_len)) {
-        fprintf(out, ", text:\n%s  %.*s\n", indent, (int)ev->data_len, (const char *)ev->data);
+        fputs(", text:\n", out);
+        put_text_lines(out, ev->data, ev->data_len, indent);
     } else if (ev->data_len) {
         fputs(", hex:\n", out);
         hexdump(out, ev->data, ev->data_len, indent);

@@ -90,7 +90,9 @@ int main(int argc, char **argv)
         }
         struct command *c = find(argv[2]);
         if (!c) {
-            fprintf(stderr, "evchain: no command '%s'\n", argv[2]);
+            fputs("evchain: no command '", stderr);
+            cli_put_msg(stderr, argv[2]);
+            fputs("'\n", stderr);
             return EXIT_UNUSABLE;
         }
         fputs(c->help ? c->help : "(no help)\n", stdout);
@@ -102,7 +104,9 @@ int main(int argc, char **argv)
     }
     struct command *c = find(argv[1]);
     if (!c) {
-        fprintf(stderr, "evchain: no command '%s' (see `evchain help`)\n", argv[1]);
+        fputs("evchain: no command '", stderr);
+        cli_put_msg(stderr, argv[1]);
+        fputs("' (see `evchain help`)\n", stderr);
         return EXIT_UNUSABLE;
     }
     for (int i = 2; i < argc; i++)
@@ -111,7 +115,8 @@ int main(int argc, char **argv)
             return 0;
         }
     int rc = c->fn(argc - 1, argv + 1);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    /* A command that failed (2) has said why already, a failed write of its output too. */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc != EXIT_UNUSABLE) {
         fprintf(stderr, "evchain %s: writing output: %s\n", argv[1], strerror(errno));
         return EXIT_UNUSABLE;
     }
@@ -125,12 +130,14 @@ void cli_error(const char *cmd, int lib_err, const char *fmt, ...)
     va_list ap;
     fprintf(stderr, "evchain %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vprint_msg(stderr, fmt, ap);
     va_end(ap);
     if (lib_err) {
         const ec_error *e = ec_error_last();
-        if (e && e->message && *e->message)
-            fprintf(stderr, ": %s", e->message);
+        if (e && e->message && *e->message) {
+            fputs(": ", stderr);
+            cli_put_msg(stderr, e->message);
+        }
     }
     fputc('\n', stderr);
 }

@@ -353,7 +353,7 @@ int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_pa
         *out = NULL;
         return -1;
     }
-    fprintf(stderr, "evchain %s: made checkpoint key %s; verifier key %s\n", cmd, def, vkey);
+    cli_printf_msg(stderr, "evchain %s: made checkpoint key %s; verifier key %s\n", cmd, def, vkey);
     free(vkey);
     return 0;
 }
@@ -384,17 +384,17 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     free(note);
     cli_free_vkeys(keys, nk);
     if (rc == 0) {
-        printf("%s: extends checkpoint %s (%llu of %llu events, signed by %s)\n", path,
-               checkpoint_path, (unsigned long long)r.checkpoint.size,
-               (unsigned long long)r.chain_size, r.checkpoint.signer);
+        cli_printf_msg(stdout, "%s: extends checkpoint %s (%llu of %llu events, signed by %s)\n",
+                       path, checkpoint_path, (unsigned long long)r.checkpoint.size,
+                       (unsigned long long)r.chain_size, r.checkpoint.signer);
         return EXIT_VALID;
     }
     if (rc == EC_EVERIFY) {
         if (r.status == EC_SINCE_OK) /* the checkpoint's signature did not check */
-            printf("%s: checkpoint %s not trusted: %s\n", path, checkpoint_path,
-                   ec_error_last() ? ec_error_last()->message : r.reason);
+            cli_printf_msg(stdout, "%s: checkpoint %s not trusted: %s\n", path, checkpoint_path,
+                           ec_error_last() ? ec_error_last()->message : r.reason);
         else
-            printf("%s: %s\n", path, r.reason);
+            cli_printf_msg(stdout, "%s: %s\n", path, r.reason);
         return EXIT_INVALID;
     }
     cli_error("verify", 1, "%s: --since %s", path, checkpoint_path);
@@ -413,10 +413,10 @@ int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int 
     oo.writable = pc->is_dir && want_write;
     int rc = ec_chain_open_path(&pc->chain, path, &oo);
     if (rc == EC_ELOCKED && oo.writable) {
-        fprintf(stderr,
-                "evchain %s: %s is being written by another process: nothing is "
-                "stored in it\n",
-                cmd, path);
+        cli_printf_msg(stderr,
+                       "evchain %s: %s is being written by another process: nothing is "
+                       "stored in it\n",
+                       cmd, path);
         oo.writable = 0;
         rc = ec_chain_open_path(&pc->chain, path, &oo);
     }

@@ -45,7 +45,7 @@ int run_listen(const char *path)
     int live = connect_to(path);
     if (live >= 0) {
         close(live);
-        fprintf(stderr, "evchain run: %s: another runtime is serving this data directory\n", path);
+        cli_error("run", 0, "%s: another runtime is serving this data directory", path);
         return EC_ELOCKED;
     }
     unlink(path); /* a stale socket from a runtime that died */
@@ -62,7 +62,7 @@ int run_listen(const char *path)
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
     if (rc != 0 || listen(fd, 16) != 0) {
-        fprintf(stderr, "evchain run: %s: %s\n", path, strerror(errno));
+        cli_error("run", 0, "%s: %s", path, strerror(errno));
         close(fd);
         return EC_EIO;
     }

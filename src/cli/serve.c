@@ -118,8 +118,8 @@ int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen
         return rc;
     }
     int v6 = strchr(addr, ':') != NULL;
-    fprintf(stderr, "evchain %s: actor %s serves HTTP on http://%s%s%s:%u/\n", cmd, ec_actor_id(a),
-            v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    cli_printf_msg(stderr, "evchain %s: actor %s serves HTTP on http://%s%s%s:%u/\n", cmd,
+                   ec_actor_id(a), v6 ? "[" : "", addr, v6 ? "]" : "", port);
     h->serving = 1;
     return 0;
 }
@@ -146,8 +146,8 @@ int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_se
         cli_error(cmd, 1, "control socket");
         return fd;
     }
-    fprintf(stderr, "evchain %s: serving on %s (evchain send --data-dir %s ...)\n", cmd, sock_path,
-            data_dir);
+    cli_printf_msg(stderr, "evchain %s: serving on %s (evchain send --data-dir %s ...)\n", cmd,
+                   sock_path, data_dir);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */

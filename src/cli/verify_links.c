@@ -124,7 +124,7 @@ int cli_links_check(char **paths, int n)
                        (unsigned long long)lr.unresolved);
             printf("\n");
         } else if (rc == EC_EVERIFY) {
-            printf("links: %s (%s)\n", lr.reason, paths[lr.actor]);
+            cli_printf_msg(stdout, "links: %s (%s)\n", lr.reason, paths[lr.actor]);
             code = EXIT_INVALID;
         } else {
             cli_error("verify", 1, "--links");
