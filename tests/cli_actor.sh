@@ -58,6 +58,30 @@ expect 0 timeout 20 "$EV" run "$A/files.wasm" --data-dir "$T/dfifo" --cache "$CA
   --message "read pipe" --no-checkpoints
 expect 0 "$EV" log "$T/dfifo/actors/files/chain" --type 'fs/read.result' --json
 has "$T/out" "pipe: not a regular file"
+# fs_write's temporary file cannot be planted by whoever shares the sandbox: a hard link to a
+# file outside at the name the runtime once used (".ec-tmp-<pid>") leaves that file alone, and
+# a FIFO there does not hang the runtime (its open used to wait for a writer).
+"$EV" run "$A/files.wasm" --data-dir "$T/dtmp" --cache "$CACHE" --quiet --serve \
+  --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+i=0
+while [ ! -S "$T/dtmp/run.sock" ] && [ $i -lt 100 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+echo orig >"$T/victim"
+ln "$T/victim" "$T/dtmp/actors/files/fs/.ec-tmp-$SERVER"
+mkdir "$T/dtmp/actors/files/fs/sub"
+mkfifo "$T/dtmp/actors/files/fs/sub/.ec-tmp-$SERVER"
+expect 0 timeout 20 "$EV" send --data-dir "$T/dtmp" files "write z.txt PWNED"
+expect 0 timeout 20 "$EV" send --data-dir "$T/dtmp" files "write sub/y.txt fifo"
+expect 0 timeout 20 "$EV" send --data-dir "$T/dtmp" --stop
+kill -KILL "$SERVER" 2>/dev/null # a runtime hung on the FIFO; gone already otherwise
+wait "$SERVER"
+SERVER=
+[ "$(cat "$T/victim")" = orig ] && ok || bad "fs_write wrote through a planted hard link"
+[ "$(cat "$T/dtmp/actors/files/fs/z.txt" 2>/dev/null)" = PWNED ] && ok || bad "z.txt not written"
+[ "$(cat "$T/dtmp/actors/files/fs/sub/y.txt" 2>/dev/null)" = fifo ] && ok || bad "y.txt not written"
 # The same actor id again in the same data directory: refused, the chain is left alone.
 expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/d1" --cache "$CACHE" --quiet
 has "$T/err" "already holds a chain"

@@ -288,11 +288,67 @@ static void path_escapes_refused(void)
     scratch_end();
 }
 
+/* fs_write's temporary file cannot be planted: a hard link to a file outside the sandbox at
+ * the name the runtime once used (".ec-tmp-<pid>") is left alone, and so is a FIFO there
+ * (whose open used to wait for a writer with the runtime lock held: alarm ends a hang). */
+static void tmp_name_not_plantable(void)
+{
+    scratch_begin();
+    ec_runtime *rt = hostile_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "files", "f", NULL));
+    char victim[512], p[512];
+    snprintf(victim, sizeof victim, "%s/victim.txt", t_data);
+    FILE *fp = fopen(victim, "w");
+    REQUIRE(fp);
+    fputs("orig", fp);
+    fclose(fp);
+    snprintf(p, sizeof p, "%s/actors/f/fs/.ec-tmp-%d", t_data, (int)getpid());
+    REQUIRE(link(victim, p) == 0);
+    snprintf(p, sizeof p, "%s/actors/f/fs/sub", t_data);
+    REQUIRE(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof p, "%s/actors/f/fs/sub/.ec-tmp-%d", t_data, (int)getpid());
+    REQUIRE(mkfifo(p, 0644) == 0);
+    CHECK_OK(ec_runtime_send(rt, "f", "write z.txt PWNED", 17));
+    CHECK_OK(ec_runtime_send(rt, "f", "write sub/y.txt fifo", 20));
+    CHECK_OK(ec_runtime_send(rt, "f", "list", 4));
+    alarm(20);
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    alarm(0);
+    char buf[64] = "";
+    fp = fopen(victim, "r");
+    REQUIRE(fp);
+    CHECK(fgets(buf, sizeof buf, fp) != NULL);
+    fclose(fp);
+    CHECK(strcmp(buf, "orig") == 0);
+    ec_chain *c = ec_actor_chain(ec_runtime_find(rt, "f"));
+    for (int k = 0; k < 2; k++) {
+        char *js = NULL;
+        CHECK(find_event(c, "fs/write.result", k, &js, NULL) == 0);
+        CHECK(js && strstr(js, "\"ret\":0") && !strstr(js, "ec-tmp"));
+        free(js);
+    }
+    snprintf(p, sizeof p, "%s/actors/f/fs/z.txt", t_data);
+    fp = fopen(p, "r");
+    CHECK(fp && fgets(buf, sizeof buf, fp) && strcmp(buf, "PWNED") == 0);
+    if (fp)
+        fclose(fp);
+    /* The listing shows neither the planted names nor any temporary of the runtime's. */
+    char *js = NULL;
+    CHECK(find_event(c, "fs/list.result", 0, &js, NULL) == 0);
+    CHECK(js && !strstr(js, "ec-tmp"));
+    free(js);
+    CHECK(check_chain(c) > 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 int main(void)
 {
     RUN(traps_are_contained);
     RUN(oversized_input);
     RUN(path_escapes_refused);
+    RUN(tmp_name_not_plantable);
     RUN(reentry_and_spawn_refused);
     TEST_END();
 }

@@ -867,6 +867,40 @@ u32 Z_envZ_fs_read(struct Z_env_instance_t *env, u32 p, u32 n, u32 out, u32 cap)
     return (u32)host_call(a, "fs/read", &b, fx_fs_read, &c, out, cap);
 }
 
+/* A new temporary file in dfd for fs_write, its name in tmp: the fd, or -errno. Whoever else
+ * can write the sandbox directory could plant something at a predictable name: a hard link to
+ * a file outside (which O_TRUNC and the write would then change), or a FIFO (whose open
+ * would wait, with the runtime lock held). So the name is random and the file must be new (O_EXCL:
+ * nothing that exists, link or FIFO, is opened), and O_NONBLOCK for good measure. The name never
+ * reaches the chain: the records say what the actor asked, and errors name its path. */
+static int open_tmp(int dfd, char *tmp, size_t n)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        uint8_t rnd[8];
+        ssize_t got = getrandom(rnd, sizeof rnd, 0);
+        if (got != (ssize_t)sizeof rnd)
+            return -(got < 0 ? errno : EIO);
+        snprintf(tmp, n, ".ec-tmp-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+                 rnd[4], rnd[5], rnd[6], rnd[7]);
+        int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                        0644);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
+            return -errno;
+        /* Cannot fail for a file O_EXCL created; if it does, it is never written. */
+        struct stat st;
+        int e = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) || st.st_nlink != 1 ? EIO : 0;
+        if (e) {
+            unlinkat(dfd, tmp, 0);
+            close(fd);
+            return -e;
+        }
+        return fd;
+    }
+    return -EEXIST;
+}
+
 static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r)
 {
     (void)h, (void)hl;
@@ -888,10 +922,9 @@ static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
     /* Whole or nothing: a temporary beside the target, synced, renamed over it. A symlink
      * at the target is replaced, never followed. */
     char tmp[64];
-    snprintf(tmp, sizeof tmp, ".ec-tmp-%d", (int)getpid());
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = open_tmp(dfd, tmp, sizeof tmp);
     if (fd < 0) {
-        fs_errno(r, c, errno);
+        fs_errno(r, c, -fd);
         close(dfd);
         return;
     }
