@@ -94,6 +94,33 @@ has "$T/err" "missing.wasm"
 expect 2 "$EV" run --data-dir "$T/d2"
 expect 2 "$EV" run "$A/counter.wasm" --fuel 0
 expect 2 "$EV" run "$A/counter.wasm" --bogus
+# A memory cap of 65536 pages (4 GiB) is refused: a memory.grow to it made the wasm2c runtime
+# free the actor's memory (its byte size, computed in 32 bits, was 0). Under the largest cap a
+# module without a declared maximum cannot grow to 65536 pages either.
+expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/dpg" --memory-pages 65536
+has "$T/err" "1..65535"
+[ ! -e "$T/dpg" ] && ok || bad "a refused --memory-pages wrote $T/dpg"
+if command -v wat2wasm >/dev/null 2>&1; then
+  cat >"$T/grow4g.wat" <<'WAT'
+(module (import "env" "log" (func $log (param i32 i32) (result i32)))
+ (memory (export "memory") 1)
+ (data (i32.const 100) "after grow")
+ (func (export "ec_alloc") (param i32) (result i32) (i32.const 16))
+ (func (export "ec_handle_message") (param i32 i32) (result i32) (local $r i32) (local $i i32)
+   (local.set $r (memory.grow (i32.const 65535)))
+   (loop $l (i32.store (local.get $i) (i32.const 0x41414141))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 65536))))
+   (drop (call $log (i32.const 100) (i32.const 10)))
+   (local.get $r)))
+WAT
+  wat2wasm "$T/grow4g.wat" -o "$T/grow4g.wasm"
+  expect 0 "$EV" run "$T/grow4g.wasm" --data-dir "$T/dpg2" --cache "$CACHE" --quiet \
+    --memory-pages 65535 --message hi --message hi --no-checkpoints
+  expect 0 "$EV" log "$T/dpg2/actors/grow4g/chain" --type 'wasm/result' --json
+  lines "$T/out" 2
+  has "$T/out" '"ret":-1'
+fi
 echo '{"actors": [{"id": "x"}]}' >"$T/bad.json"
 expect 2 "$EV" run --manifest "$T/bad.json" --data-dir "$T/d2"
 has "$T/err" "actors[0]"

@@ -136,6 +136,24 @@ static void import_check(void)
     scratch_end();
 }
 
+/* A memory cap of 65536 pages (4 GiB) is refused: the wasm2c runtime computes a memory's byte
+ * size in 32 bits, so a memory.grow to 65536 pages would free the actor's memory. */
+static void memory_cap_limit(void)
+{
+    scratch_begin();
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.chain_store = EC_CHAIN_STORE_MEMORY;
+    o.memory_pages = EC_MEMORY_PAGES_MAX + 1;
+    CHECK(new_runtime_with(&o) == NULL);
+    const ec_error *e = ec_error_last();
+    CHECK(e && e->code == EC_EINVAL && strstr(e->message, "memory_pages 65536 over 65535"));
+    o.memory_pages = EC_MEMORY_PAGES_MAX;
+    ec_runtime *rt = new_runtime_with(&o);
+    CHECK(rt != NULL);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 static void module_cache(void)
 {
     scratch_begin();
@@ -873,6 +891,7 @@ int main(void)
     RUN(payload_encoding);
     RUN(payload_vectors);
     RUN(import_check);
+    RUN(memory_cap_limit);
     RUN(module_cache);
     RUN(counter_store_and_binding);
     RUN(ping_pong_links);

@@ -28,6 +28,9 @@ typedef enum ec_chain_store {
 } ec_chain_store;
 
 #define EC_RUNTIME_OPTIONS_VERSION 1
+/* The largest memory_pages: one page short of wasm32's 4 GiB, whose byte size does not fit
+ * the 32 bits the wasm2c runtime computes it in (a memory.grow to it would free the memory). */
+#define EC_MEMORY_PAGES_MAX 65535u
 typedef struct ec_runtime_options {
     unsigned version;
     const char *data_dir;       /* NULL: "./evchain-data" */
@@ -36,7 +39,8 @@ typedef struct ec_runtime_options {
     ec_durability durability;   /* disk chains; default batch */
     ec_hash_alg alg;            /* new chains; 0: SHA-256 */
     uint64_t fuel;              /* per call into an actor; 0: 1e9 */
-    uint32_t memory_pages;      /* per actor cap in 64 KiB pages; 0: 256 (16 MiB) */
+    uint32_t memory_pages;      /* per actor cap in 64 KiB pages, at most EC_MEMORY_PAGES_MAX
+                                   (EC_EINVAL above it); 0: 256 (16 MiB) */
     uint32_t max_message;       /* bytes; 0: 1 MiB */
     int quiet;                  /* 1: do not echo actor log lines to stderr */
     /* Capacity hints for memory chains (see ec_memory_options); 0: grow as needed. */

@@ -258,9 +258,13 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
         ec_runtime_free(rt);
         return ec_error_set(EC_EINVAL, "ec_runtime_new: data directory path too long");
     }
-    if (rt->memory_pages > 65536) {
+    if (rt->memory_pages > EC_MEMORY_PAGES_MAX) {
+        uint32_t pages = rt->memory_pages;
         ec_runtime_free(rt);
-        return ec_error_set(EC_EINVAL, "ec_runtime_new: memory cap over 4 GiB");
+        return ec_error_set(EC_EINVAL,
+                            "ec_runtime_new: memory_pages %u over %u (a memory of 65536 pages, "
+                            "4 GiB, is not supported)",
+                            pages, EC_MEMORY_PAGES_MAX);
     }
     int rc = ec_mkdir_p(rt->data_dir);
     if (rc) {
@@ -492,9 +496,14 @@ static int actor_instantiate(ec_actor *a)
         return ec_error_set(EC_ENOMEM, "actor %s: out of memory for the instance", a->id);
     m->instantiate(inst, a); /* the env instance every import receives is the actor */
     wasm_rt_memory_t *mem = m->memory(inst);
-    /* The per-actor cap: memory.grow past it returns -1 inside the actor. */
+    /* The per-actor cap: memory.grow past it returns -1 inside the actor. Never above
+     * EC_MEMORY_PAGES_MAX whatever the module declares (or leaves undeclared: 65536): the
+     * wasm2c runtime's grow computes the byte size in 32 bits, 0 for 65536 pages, and its
+     * realloc(data, 0) would free the memory the actor goes on using. */
     if (mem->max_pages > a->rt->memory_pages)
         mem->max_pages = a->rt->memory_pages;
+    if (mem->max_pages > EC_MEMORY_PAGES_MAX)
+        mem->max_pages = EC_MEMORY_PAGES_MAX;
     a->inst = inst;
     a->mem = mem;
     return 0;

@@ -33,7 +33,7 @@ const char help_run[] =
     "  --durability P       always | batch | none: the chains' policy (default batch);\n"
     "                       effects: sync before each effect that leaves an actor\n"
     "  --fuel N             fuel per call into an actor (default 1e9)\n"
-    "  --memory-pages N     memory cap per actor, 64 KiB pages (default 256)\n"
+    "  --memory-pages N     memory cap per actor, 64 KiB pages, 1..65535 (default 256)\n"
     "  --cache DIR          compiled modules (default DIR/cache)\n"
     "  --quiet              do not echo actor logs\n"
     "  --recover N          rebuild a trapped actor from its last good state by replay, at\n"
@@ -213,8 +213,8 @@ int cmd_run(int argc, char **argv)
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--memory-pages", &bad))) {
-            if (cli_parse_u64(v, &pages) || pages == 0 || pages > 65536) {
-                cli_error("run", 0, "--memory-pages: '%s' is not 1..65536", v);
+            if (cli_parse_u64(v, &pages) || pages == 0 || pages > EC_MEMORY_PAGES_MAX) {
+                cli_error("run", 0, "--memory-pages: '%s' is not 1..%u", v, EC_MEMORY_PAGES_MAX);
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-key", &bad))) {
