@@ -160,7 +160,10 @@ for bad_manifest in \
   '{"actors": [{"id": "x", "module": "M", "http": "localhost:80"}]}|with an IP address' \
   '{"actors": [{"id": "x", "module": "M", "env": ["A=B"]}]}|actors[0].env[0]' \
   '{"actors": [{"id": "x", "module": "M"}, {"id": "z", "module": "nope.wasm"}]}|actors[1].module' \
-  '{"actors": [{"id": "counter", "module": "M"}]}|the module argument'"'"'s actor too'; do
+  '{"actors": [{"id": "counter", "module": "M"}]}|the module argument'"'"'s actor too' \
+  '{"actors": [{"id": "sup", "module": "M"}, {"id": "sup.worker", "module": "M"}]}|"sup.worker" and actors[0].id "sup"' \
+  '{"actors": [{"id": "a.b.c", "module": "M"}, {"id": "a.b", "module": "M"}]}|"a.b" and actors[0].id "a.b.c"' \
+  '{"actors": [{"id": "counter.kid", "module": "M"}]}|and the module argument'"'"'s actor "counter"'; do
   printf '%s' "${bad_manifest%%|*}" | sed "s#\"M\"#\"$CW\"#g" >"$T/bad2.json"
   extra=
   case "$bad_manifest" in *"module argument"*) extra="$A/counter.wasm" ;; esac
@@ -168,6 +171,19 @@ for bad_manifest in \
   has "$T/err" "${bad_manifest#*|}"
   [ ! -e "$T/db" ] && ok || bad "a rejected manifest wrote $T/db"
 done
+
+# A manifest id that a supervised child would take ("<parent>.<name>") is refused before any
+# chain exists (it used to be found when the supervisor spawned its child, after chains were
+# written); the corrected manifest then runs on the same data directory.
+SW=$(cd "$A" && pwd)/supervisor.wasm
+printf '{"actors": [{"id": "sup", "module": "%s"}, {"id": "sup.worker", "module": "%s"}]}' \
+  "$SW" "$CW" >"$T/kid.json"
+expect 2 "$EV" run --manifest "$T/kid.json" --data-dir "$T/dk" --cache "$CACHE" --quiet
+has "$T/err" 'children are named'
+[ ! -e "$T/dk" ] && ok || bad "a manifest taking a child's id wrote $T/dk"
+printf '{"actors": [{"id": "sup", "module": "%s"}, {"id": "worker", "module": "%s"}]}' \
+  "$SW" "$CW" >"$T/kid.json"
+expect 0 "$EV" run --manifest "$T/kid.json" --data-dir "$T/dk" --cache "$CACHE" --quiet
 
 # --- a hostile actor ends trapped (exit 1), recorded; the command does not crash
 expect 1 "$EV" run "$A/hostile.wasm" --data-dir "$T/d3" --cache "$CACHE" --fuel 100000 \

@@ -160,6 +160,15 @@ void cli_manifest_free(cli_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
+/* id has the form "<parent>.<anything>": the name a child of parent (sup_spawn) would get.
+ * Two such ids in one run would be discovered only when the child spawns, after chains were
+ * written: either the manifest's actor cannot start or the child cannot. */
+static int child_of(const char *id, const char *parent)
+{
+    size_t pl = strlen(parent);
+    return strncmp(id, parent, pl) == 0 && id[pl] == '.';
+}
+
 static int parse(ctx *c, cli_manifest *m, const char *text, size_t len, const char *other_id)
 {
     static const char *const top[] = {"actors", "messages", "http_allow", NULL};
@@ -205,9 +214,23 @@ static int parse(ctx *c, cli_manifest *m, const char *text, size_t len, const ch
         const char *id = m->actors[i].id;
         if (other_id && strcmp(id, other_id) == 0)
             return fail(c, "actors[%zu].id: \"%s\" is the module argument's actor too", i, id);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(m->actors[k].id, id) == 0)
+        if (other_id && (child_of(id, other_id) || child_of(other_id, id)))
+            return fail(c,
+                        "actors[%zu].id: \"%s\" and the module argument's actor \"%s\": the "
+                        "name of one could be taken by a child of the other (children are named "
+                        "\"<parent>.<name>\")",
+                        i, id, other_id);
+        for (size_t k = 0; k < i; k++) {
+            const char *ok = m->actors[k].id;
+            if (strcmp(ok, id) == 0)
                 return fail(c, "actors[%zu].id: \"%s\" is actors[%zu]'s too", i, id, k);
+            if (child_of(id, ok) || child_of(ok, id))
+                return fail(c,
+                            "actors[%zu].id: \"%s\" and actors[%zu].id \"%s\": the name of one "
+                            "could be taken by a child of the other (children are named "
+                            "\"<parent>.<name>\")",
+                            i, id, k, ok);
+        }
     }
     json_t *msgs = json_object_get(root, "messages");
     if (msgs && !json_is_array(msgs))
