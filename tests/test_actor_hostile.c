@@ -343,12 +343,70 @@ static void tmp_name_not_plantable(void)
     scratch_end();
 }
 
+/* Path errors say what is wrong (docs/ABI.md section 2): a trailing '/' is an empty final
+ * component (EINVAL, not "no such file"), a 256-byte name is a bad argument (EINVAL, not a
+ * host failure), and the reason survives a long path in the 200-byte error text. */
+static void fs_path_errors(void)
+{
+    scratch_begin();
+    ec_runtime *rt = hostile_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "files", "f", NULL));
+    char p[512];
+    snprintf(p, sizeof p, "%s/actors/f/fs/sub", t_data);
+    REQUIRE(mkdir(p, 0755) == 0);
+    char name[257], deep[4 * 201 + 16], msg[1024];
+    memset(name, 'n', 256);
+    name[256] = 0;
+    size_t dl = 0;
+    for (int k = 0; k < 4; k++) {
+        memset(deep + dl, 'd', 200);
+        dl += 200;
+        deep[dl++] = '/';
+    }
+    memcpy(deep + dl, "file", 5);
+    static const char *const plain[] = {"write sub/ x", "delete sub/", "read sub/"};
+    for (int k = 0; k < 3; k++)
+        CHECK_OK(ec_runtime_send(rt, "f", plain[k], strlen(plain[k])));
+    snprintf(msg, sizeof msg, "write %s x", name);
+    CHECK_OK(ec_runtime_send(rt, "f", msg, strlen(msg)));
+    snprintf(msg, sizeof msg, "exists %s", name);
+    CHECK_OK(ec_runtime_send(rt, "f", msg, strlen(msg)));
+    snprintf(msg, sizeof msg, "read %s", deep);
+    CHECK_OK(ec_runtime_send(rt, "f", msg, strlen(msg)));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *c = ec_actor_chain(ec_runtime_find(rt, "f"));
+    static const struct {
+        const char *type;
+        int nth;
+        const char *want;
+    } exp[] = {{"fs/write.result", 0, "\"ret\":-1"},       {"fs/delete.result", 0, "\"ret\":-1"},
+               {"fs/read.result", 0, "\"ret\":-1"},        {"fs/write.result", 1, "\"ret\":-1"},
+               {"fs/exists.result", 0, "\"ret\":-1"},      {"fs/read.result", 1, "\"ret\":-2"},
+               {"fs/read.result", 1, "...: no such file"}, {"fs/write.result", 1, "255 bytes"}};
+    for (size_t k = 0; k < sizeof exp / sizeof exp[0]; k++) {
+        char *js = NULL;
+        CHECK(find_event(c, exp[k].type, exp[k].nth, &js, NULL) == 0);
+        if (!js || !strstr(js, exp[k].want))
+            fprintf(stderr, "%s #%d: want %s, got %s\n", exp[k].type, exp[k].nth, exp[k].want, js);
+        CHECK(js && strstr(js, exp[k].want));
+        free(js);
+    }
+    /* The directory is still there: nothing was deleted through "sub/". */
+    struct stat st;
+    CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK(check_chain(c) > 0);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
 int main(void)
 {
     RUN(traps_are_contained);
     RUN(oversized_input);
     RUN(path_escapes_refused);
     RUN(tmp_name_not_plantable);
+    RUN(fs_path_errors);
     RUN(reentry_and_spawn_refused);
     TEST_END();
 }

@@ -707,11 +707,14 @@ u32 Z_envZ_label_get(struct Z_env_instance_t *env, u32 name, u32 nl, u32 hash_ou
 /* ---- the filesystem sandbox ---- */
 
 #define PATH_MAX_ABI 1024u
+#define NAME_MAX_ABI 255u /* a component, as Linux file systems allow */
+#define PATH_SHOWN   96u  /* of a path in an error: the 200-byte text keeps room for why */
 #define FILE_MAX     (16u << 20)
 
 struct fs_ctx {
     char path[PATH_MAX_ABI + 1];
-    const char *bad; /* why the path is refused before resolution, or NULL */
+    char shown[PATH_SHOWN + 4]; /* the path for errors: its first bytes, "..." when cut */
+    const char *bad;            /* why the path is refused before resolution, or NULL */
     int bad_code;
     u32 data, len, cap;
 };
@@ -734,6 +737,14 @@ static void fs_ctx_init(ec_actor *a, struct fs_ctx *c, u32 p, u32 n, int allow_r
     }
     memcpy(c->path, s, n);
     c->path[n] = 0;
+    size_t sl = n;
+    if (sl > PATH_SHOWN) {
+        sl = PATH_SHOWN;
+        while (sl && ((unsigned char)c->path[sl] & 0xC0) == 0x80)
+            sl--; /* not inside a UTF-8 sequence */
+    }
+    memcpy(c->shown, c->path, sl);
+    memcpy(c->shown + sl, n > sl ? "..." : "", n > sl ? 4 : 1);
     if (c->path[0] == '/') {
         c->bad = "absolute path refused: escapes the sandbox";
         c->bad_code = ABI_EDENIED;
@@ -747,8 +758,15 @@ static void fs_ctx_init(ec_actor *a, struct fs_ctx *c, u32 p, u32 n, int allow_r
             c->bad_code = ABI_EDENIED;
             return;
         }
-        if (cl == 0) {
-            c->bad = "empty path component";
+        /* A trailing '/' ends in an empty component too ("sub/"): refused alike, not
+         * looked up as a missing file. */
+        if (cl == 0 || (e && !e[1])) {
+            c->bad = cl ? "path ends in '/': an empty final component" : "empty path component";
+            return;
+        }
+        /* Refused here rather than by the file system (ENAMETOOLONG), whose limit is its own. */
+        if (cl > NAME_MAX_ABI) {
+            c->bad = "path component longer than 255 bytes";
             return;
         }
         q += cl + (e ? 1 : 0);
@@ -766,14 +784,18 @@ static int open_beneath(ec_actor *a, const char *path, int flags)
     return (int)syscall(SYS_openat2, a->fs_fd, path, &how, sizeof how);
 }
 
+/* The error for errno e. A name the file system finds too long is a bad argument, not a
+ * failure of the host. The path is shown shortened, so that the reason always fits. */
 static void fs_errno(hresp *r, const struct fs_ctx *c, int e)
 {
     if (e == EXDEV || e == ELOOP)
-        fail(r, ABI_EDENIED, "%s: refused: resolves outside the sandbox", c->path);
+        fail(r, ABI_EDENIED, "%s: refused: resolves outside the sandbox", c->shown);
     else if (e == ENOENT || e == ENOTDIR)
-        fail(r, ABI_ENOTFOUND, "%s: no such file", c->path);
+        fail(r, ABI_ENOTFOUND, "%s: no such file", c->shown);
+    else if (e == ENAMETOOLONG)
+        fail(r, ABI_EINVAL, "%s: name too long", c->shown);
     else
-        fail(r, ABI_EIO, "%s: %s", c->path, strerror(e));
+        fail(r, ABI_EIO, "%s: %s", c->shown, strerror(e));
 }
 
 /* Split "a/b/c" into the directory "a/b" (opened beneath the sandbox) and "c". */
@@ -801,7 +823,7 @@ static int open_parent(ec_actor *a, struct fs_ctx *c, const char **base, hresp *
     }
     if (strcmp(*base, ".") == 0) {
         close(dfd);
-        fail(r, ABI_EINVAL, "%s: names a directory", c->path);
+        fail(r, ABI_EINVAL, "%s: names a directory", c->shown);
         return -1;
     }
     return dfd;
@@ -827,9 +849,9 @@ static void fx_fs_read(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hres
     close(fd);
     if (rc != 0) {
         if (err == EFBIG)
-            fail(r, ABI_ETOOBIG, "%s: %zu bytes, buffer holds %u", c->path, n, c->cap);
+            fail(r, ABI_ETOOBIG, "%s: %zu bytes, buffer holds %u", c->shown, n, c->cap);
         else if (err == EISDIR)
-            fail(r, ABI_EINVAL, "%s: not a regular file", c->path);
+            fail(r, ABI_EINVAL, "%s: not a regular file", c->shown);
         else
             fs_errno(r, c, err);
         return;
@@ -910,7 +932,7 @@ static void fx_fs_write(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hre
         return;
     }
     if (c->len > FILE_MAX) {
-        fail(r, ABI_ETOOBIG, "%s: files are limited to %u bytes", c->path, FILE_MAX);
+        fail(r, ABI_ETOOBIG, "%s: files are limited to %u bytes", c->shown, FILE_MAX);
         return;
     }
     if (over_budget(a, c->len, r))
