@@ -142,6 +142,14 @@ typedef struct ec_verify_options {
  * the same whatever the number of threads. */
 int ec_chain_verify(ec_chain *chain, const ec_verify_options *opts, ec_verify_result *out);
 
+/* Check every event from now on as it is read, as ec_chain_verify does (hash recomputed,
+ * seq, parent link, algorithm; the first event's link against the event before it): in one
+ * pass, for readers that must not hand out a broken event (export, log). Call it before the
+ * first ec_iter_next. ec_iter_next then returns EC_EVERIFY at the first bad or unreadable
+ * event, its error message "event <seq>: <reason>" and res (may be NULL; must outlive the
+ * iterator) filled; every later call fails too. res->checked counts the events passed. */
+int ec_iter_verify(ec_iter *it, ec_verify_result *res);
+
 /* Incremental verifier for streams (import, follow): feed records in order. */
 typedef struct ec_verifier {
     ec_hash_alg alg;

@@ -120,14 +120,16 @@ typedef struct ec_export_options {
         EC_EXPORT_OPTIONS_VERSION, EC_FORMAT_JSON, 0, 0, NULL, NULL                                \
     }
 
-/* Stream a chain out. THEATER requires a theater-sha1 chain (its hashes are Theater's). */
+/* Stream a chain out. THEATER requires a theater-sha1 chain (its hashes are Theater's).
+ * Each event is verified as it is read (ec_iter_verify): a broken chain stops the export
+ * with EC_EVERIFY, message "event <seq>: <reason>" (what was streamed so far stays). */
 int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts);
 /* One event as the JSON event object of FORMAT.md section 2 (no newline): the form
  * `evchain log --json` prints per line. */
 int ec_event_write_json(FILE *out, const ec_event *ev);
 
 /* Stream a chain to a file: written to a temporary name in the same directory, fsynced, renamed.
- * Never leaves a half-written file at path. */
+ * Never leaves a half-written file at path: a broken chain (EC_EVERIFY) writes nothing. */
 int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *opts);
 
 #ifdef __cplusplus

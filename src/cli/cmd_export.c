@@ -15,7 +15,9 @@ const char help_export[] =
     "  -o, --output FILE  write FILE atomically (temporary file, fsync, rename); through\n"
     "                     a symbolic link its file is replaced, a FIFO or device is\n"
     "                     written in place; default standard output\n"
-    "The chain is verified while it is read; a broken chain is refused (exit 1).\n"
+    "The chain is verified while it is read; a broken chain is refused (exit 1, `<chain>:\n"
+    "event <seq>: <reason>` on stderr): a file given with -o is left as it was; standard\n"
+    "output, a FIFO or a device may already hold the events before the broken one.\n"
     "       evchain export --bundle <actor chain-dir> -o FILE: one file with the actor's\n"
     "                     chain, module, store objects and sandbox files, for\n"
     "                     `import --bundle` (migration)\n"
@@ -76,6 +78,11 @@ int cmd_export(int argc, char **argv)
     rc = ec_export_file(chain, out, &eo);
     cli_progress_done(&pr);
     ec_chain_free(chain);
+    if (rc == EC_EVERIFY) { /* the library's message is "event <seq>: <reason>" */
+        const ec_error *e = ec_error_last();
+        cli_error("export", 0, "%s: %s", path, e ? e->message : "broken chain");
+        return EXIT_INVALID;
+    }
     if (rc) {
         cli_error("export", 1, "cannot export %s", path);
         return EXIT_UNUSABLE;

@@ -20,7 +20,9 @@ const char help_log[] =
     "nanoseconds), the type and the description if any. Control characters (C0, DEL, C1),\n"
     "bidirectional controls, U+2028/U+2029 and bytes that are not UTF-8 are shown as \\xNN\n"
     "per byte, a backslash as \\\\; with --json such characters are \\uXXXX in the strings.\n"
-    "The chain is verified while a file is read; a broken one is refused.\n"
+    "The events are verified as they are read (from the one before --from): a file with\n"
+    "a broken event is refused before anything is listed; a directory is listed up to the\n"
+    "broken event, then `<chain>: event <seq>: <reason>` on stderr.\n"
     "exit: 0 listed, 1 the chain is broken, 2 unreadable input or usage error\n";
 
 /* What one listed event needs; shared by the listing and follow mode (follow.c). */
@@ -145,7 +147,9 @@ int cmd_log(int argc, char **argv)
         cli_error("log", 0, "out of memory");
         rc = EC_ENOMEM;
     } else if (from < ec_chain_count(chain)) {
-        rc = ec_iter_new(&it, chain, from);
+        /* verified as listed (one pass): a broken event ends the listing with an error */
+        if ((rc = ec_iter_new(&it, chain, from)) == 0)
+            rc = ec_iter_verify(it, NULL);
     }
     ec_event ev;
     struct log_ctx x = {glob, json, type};
@@ -156,6 +160,12 @@ int cmd_log(int argc, char **argv)
     ec_iter_free(it);
     free(type);
     ec_chain_free(chain);
+    if (rc == EC_EVERIFY) { /* "event <seq>: <reason>", after the events before it */
+        fflush(stdout);
+        const ec_error *e = ec_error_last();
+        cli_error("log", 0, "%s: %s", path, e ? e->message : "broken chain");
+        return EXIT_INVALID;
+    }
     if (rc) {
         cli_error("log", 1, "%s", path);
         return cli_exit_code(rc);

@@ -16,6 +16,8 @@ const char help_show[] =
     "type and description, control characters (C0, DEL, C1), bidirectional controls,\n"
     "U+2028/U+2029 and bytes that are not UTF-8 are shown as \\xNN per byte, a backslash\n"
     "as \\\\.\n"
+    "The events from seq 0 up to the one shown are verified first (hashes and links): a\n"
+    "broken one is refused.\n"
     "exit: 0 shown, 1 the chain is broken, 2 no such event, unreadable input or usage error\n";
 
 static int all_digits(const char *s)
@@ -46,13 +48,31 @@ int cmd_show(int argc, char **argv)
     uint64_t seq;
     if (!(all_digits(which) && cli_parse_u64(which, &seq) == 0 && seq < ec_chain_count(chain)))
         rc = ec_chain_find_prefix(chain, which, &seq);
+    if (rc) {
+        cli_error("show", 1, "%s: no event '%s'", path, which);
+        ec_chain_free(chain);
+        return rc == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE;
+    }
+    /* The event is trusted only if every event up to it checks (its hash and the links
+     * down to seq 0): verify 0..seq before printing; later events cannot change it. */
+    ec_verify_options vo = EC_VERIFY_OPTIONS_INIT;
+    ec_verify_result vr;
+    memset(&vr, 0, sizeof vr);
+    vo.to = seq + 1;
+    rc = ec_chain_verify(chain, &vo, &vr);
+    if (rc == EC_EVERIFY) {
+        cli_error("show", 0, "%s: event %llu: %s", path, (unsigned long long)vr.seq,
+                  vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
+        ec_chain_free(chain);
+        return EXIT_INVALID;
+    }
     ec_event ev;
     if (rc == 0)
         rc = ec_chain_get(chain, seq, &ev);
     if (rc) {
-        cli_error("show", 1, "%s: no event '%s'", path, which);
+        cli_error("show", 1, "%s: cannot read event %llu", path, (unsigned long long)seq);
         ec_chain_free(chain);
-        return EXIT_UNUSABLE;
+        return cli_exit_code(rc);
     }
     cli_print_event(stdout, &ev, ""); /* shared with diff and replay reports */
     ec_chain_free(chain);

@@ -275,6 +275,13 @@ struct ec_iter {
     ec_chain *chain;
     ec_backend_iter *bi;
     uint64_t next;
+    /* ec_iter_verify: each record is checked before it is decoded; once one fails, every
+     * later call fails the same way (nothing past a broken link can be trusted). */
+    ec_hasher *h;
+    ec_verify_result *res;
+    int failed; /* 0, or the code of the first failure */
+    int have_prev;
+    uint8_t prev[EC_HASH_MAX];
 };
 
 int ec_iter_new(ec_iter **out, ec_chain *c, uint64_t from)
@@ -293,11 +300,74 @@ int ec_iter_new(ec_iter **out, ec_chain *c, uint64_t from)
     return 0;
 }
 
+int ec_iter_verify(ec_iter *it, ec_verify_result *res)
+{
+    if (!it || it->h)
+        return ec_error_set(EC_EINVAL, "ec_iter_verify: no iterator, or already verifying");
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (it->next > 0) { /* the first event's parent link is checked against its predecessor */
+        const uint8_t *rec;
+        size_t len;
+        ec_verify_result scratch;
+        int rc = it->chain->be->get(it->chain->be, it->next - 1, &rec, &len);
+        if (rc == 0 && len < it->chain->hlen)
+            rc = ec_error_set(EC_EFORMAT, "record too short");
+        if (rc == EC_EFORMAT) { /* a damaged predecessor is a finding, as in verify */
+            const ec_error *e = ec_error_last();
+            ec_verify_fail(res ? res : &scratch, EC_VERIFY_UNREADABLE, it->next - 1,
+                           "unreadable record: %s", e ? e->message : "malformed");
+            e = ec_error_last();
+            return ec_error_set(EC_EVERIFY, "%s", e ? e->message : "unreadable record");
+        }
+        if (rc)
+            return rc;
+        memcpy(it->prev, rec + len - it->chain->hlen, it->chain->hlen);
+        it->have_prev = 1;
+    }
+    int rc = ec_hasher_new(&it->h, it->chain->alg);
+    if (rc)
+        return rc;
+    it->res = res;
+    return 0;
+}
+
+/* Check the record the iterator just read (or the read error it got) as event it->next. */
+static int iter_check(ec_iter *it, int rc, const uint8_t *rec, size_t len)
+{
+    ec_verify_result scratch, *res = it->res ? it->res : &scratch;
+    if (rc == EC_EFORMAT) { /* a damaged record is a finding about the chain, as in verify */
+        const ec_error *e = ec_error_last();
+        rc = ec_verify_fail(res, EC_VERIFY_UNREADABLE, it->next, "unreadable record: %s",
+                            e ? e->message : "malformed");
+    } else if (rc == 0) {
+        rc = ec_check_one(it->h, it->chain->alg, rec, len, it->next,
+                          it->have_prev ? it->prev : NULL, res);
+    }
+    if (rc == EC_EFORMAT || rc == EC_EVERIFY) {
+        /* ec_verify_fail raised "event N: reason"; an unreadable record is a finding too */
+        it->failed = EC_EVERIFY;
+        const ec_error *e = ec_error_last();
+        return ec_error_set(EC_EVERIFY, "%s", e ? e->message : "verification failed");
+    }
+    if (rc)
+        return rc;
+    memcpy(it->prev, rec + len - it->chain->hlen, it->chain->hlen);
+    it->have_prev = 1;
+    res->checked++;
+    return 0;
+}
+
 int ec_iter_next(ec_iter *it, ec_event *out)
 {
-    const uint8_t *rec;
-    size_t len;
+    const uint8_t *rec = NULL;
+    size_t len = 0;
+    if (it->failed)
+        return ec_error_set(it->failed, "event %llu: not read: an earlier event is broken",
+                            (unsigned long long)it->next);
     int rc = it->chain->be->iter_next(it->bi, &rec, &len);
+    if (it->h && rc != EC_ITEROVER && (rc = iter_check(it, rc, rec, len)) != 0)
+        return rc;
     if (rc)
         return rc;
     if ((rc = ec_record_decode(out, rec, len))) {
@@ -313,6 +383,7 @@ void ec_iter_free(ec_iter *it)
     if (!it)
         return;
     it->chain->be->iter_free(it->bi);
+    ec_hasher_free(it->h);
     free(it);
 }
 

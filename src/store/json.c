@@ -1251,6 +1251,10 @@ static int export_body(ec_chain *chain, ec_wbuf *w, const ec_export_options *o)
     ec_wbuf_str(w, o->format == EC_FORMAT_JSON ? "\",\"events\":[" : "\"}\n");
     ec_iter *it = NULL;
     int rc = o->from < to ? ec_iter_new(&it, chain, o->from) : 0;
+    /* Verified while read, in the same pass: a broken chain is refused (EC_EVERIFY, "event
+     * <seq>: <reason>"), never converted into a file that hides where it broke. */
+    if (rc == 0 && it)
+        rc = ec_iter_verify(it, NULL);
     uint64_t total = to > o->from ? to - o->from : 0;
     for (uint64_t i = 0; rc == 0 && i < total && !w->err; i++) {
         ec_event ev;

@@ -396,6 +396,11 @@ int ec_theater_write(ec_chain *chain, ec_wbuf *w, const ec_export_options *o)
     int rc = ec_iter_new(&it, chain, o->from);
     if (rc)
         return rc;
+    /* verified while read, as the other formats (json.c export_body) */
+    if ((rc = ec_iter_verify(it, NULL)) != 0) {
+        ec_iter_free(it);
+        return rc;
+    }
     ec_wbuf_put(w, "[", 1);
     for (uint64_t i = 0; i < total && !w->err; i++) {
         ec_event ev;
