@@ -41,4 +41,32 @@ expect 0 "$EV" log "$T/good" --from 3
 lines "$T/out" 2
 expect 0 "$EV" show "$T/good" 4
 
+# ---- damaged: a byte of record 1 flipped, CRC left wrong (the last segment, read on open) ----
+cp -r "$T/good" "$T/dam"
+printf '\125' | dd of="$T/dam/$SEG" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect 1 "$EV" verify "$T/dam"
+has "$T/out" "$T/dam: event 1: record checksum mismatch"
+expect 1 "$EV" export "$T/dam" -o "$T/dam.json"
+has "$T/err" "$T/dam: event 1: record checksum mismatch"
+[ ! -e "$T/dam.json" ] && ok || bad "export of a damaged chain wrote $T/dam.json"
+expect 1 "$EV" log "$T/dam"
+expect 1 "$EV" show "$T/dam" 0
+# not a chain at all stays unusable input (2)
+cp -r "$T/good" "$T/nohdr"
+printf 'x' >"$T/nohdr/EVCHAIN"
+expect 2 "$EV" verify "$T/nohdr"
+rm "$T/nohdr/EVCHAIN"
+expect 2 "$EV" verify "$T/nohdr"
+
+# ---- a torn tail: append cuts it and says what it dropped ----
+cp -r "$T/good" "$T/torn"
+printf 'abc' >>"$T/torn/$SEG"
+size=$(wc -c <"$T/good/$SEG" | tr -d ' ')
+expect 0 "$EV" append "$T/torn" --type t --data x
+has "$T/err" "note: $T/torn: cut a torn record (never acknowledged): 3 bytes at byte offset $size of $SEG"
+expect 0 "$EV" append "$T/torn" --type t --data y
+[ ! -s "$T/err" ] && ok || bad "append with nothing to cut printed: $(cat "$T/err")"
+expect 0 "$EV" verify "$T/torn"
+has "$T/out" "ok, 7 events"
+
 finish

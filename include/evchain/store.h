@@ -36,7 +36,15 @@ typedef enum ec_durability {
 const char *ec_durability_name(ec_durability d);
 int ec_durability_from_name(ec_durability *out, const char *name);
 
-#define EC_DISK_OPTIONS_VERSION 2 /* version 1 (without lock_wait_ms) is still read */
+/* What a writer's open cut off the end of the last segment: a torn last frame, never
+ * acknowledged (docs/FORMAT.md section 4). bytes is 0 when nothing was cut. */
+typedef struct ec_disk_cut {
+    uint64_t segment_first; /* the segment: file seg-<segment_first, 16 hex digits>.log */
+    uint64_t offset;        /* byte offset of the torn frame: the segment's length now */
+    uint64_t bytes;         /* bytes cut off */
+} ec_disk_cut;
+
+#define EC_DISK_OPTIONS_VERSION 3 /* versions 1 and 2 (without the later fields) are still read */
 typedef struct ec_disk_options {
     unsigned version;
     int create;      /* create the directory (must be absent or empty) */
@@ -48,10 +56,12 @@ typedef struct ec_disk_options {
     /* Version 2. A writer finding another writer's lock: 0 refuses at once (EC_ELOCKED);
      * otherwise it waits up to this many milliseconds for the lock, then refuses. */
     unsigned lock_wait_ms;
+    /* Version 3. May be NULL; filled by the open with what it cut off (a writer only). */
+    ec_disk_cut *cut_out;
 } ec_disk_options;
 #define EC_DISK_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0, 0                  \
+        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0, 0, NULL            \
     }
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts);

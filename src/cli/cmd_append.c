@@ -143,7 +143,15 @@ int cmd_append(int argc, char **argv)
     /* Open as the one writer; recovery of a torn tail happens here. */
     ec_backend *be;
     ec_chain *c = NULL;
+    ec_disk_cut cut;
+    o.cut_out = &cut;
     int rc = ec_backend_disk(&be, dir, &o);
+    if (!rc && cut.bytes) /* a torn last frame, never acknowledged (FORMAT.md section 4) */
+        fprintf(stderr,
+                "evchain append: note: %s: cut a torn record (never acknowledged): %llu "
+                "byte%s at byte offset %llu of seg-%016llx.log\n",
+                dir, (unsigned long long)cut.bytes, cut.bytes == 1 ? "" : "s",
+                (unsigned long long)cut.offset, (unsigned long long)cut.segment_first);
     if (!rc) {
         ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
         co.alg = 0; /* the directory records it */

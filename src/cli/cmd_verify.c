@@ -27,6 +27,9 @@ const char help_verify[] =
     "Every event is checked: its hash, its link to the previous event, its seq and the\n"
     "algorithm. Prints `<chain>: ok, N events, head <hash>` for an intact chain and\n"
     "`<chain>: event <seq>: <reason>` for the first bad event of a broken one.\n"
+    "A chain directory whose stored record is damaged or altered (its checksum fails) is\n"
+    "broken too; a path that is not a chain (no EVCHAIN header, wrong magic, unreadable\n"
+    "files) is unreadable input.\n"
     "exit: 0 all intact, 1 some chain is broken, 2 unreadable input or usage error\n";
 
 /* Parsed command line. Options other subcommand owners add later (--since CHECKPOINT
@@ -122,7 +125,12 @@ static int verify_one(const char *path, const struct verify_args *a)
                            ec_error_last() ? ec_error_last()->message : "broken bundle");
             return EXIT_INVALID;
         }
-    } else if ((rc = ec_chain_open_path(&chain, path, &oo)) != 0) {
+    } else if ((oo.verify_out = &vr, rc = ec_chain_open_path(&chain, path, &oo)) != 0) {
+        if (rc == EC_EVERIFY) { /* a chain directory with a damaged record: broken, not unusable */
+            printf("%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
+                   vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
+            return EXIT_INVALID;
+        }
         cli_error("verify", 1, "cannot read chain");
         return EXIT_UNUSABLE;
     }

@@ -511,6 +511,8 @@ typedef struct disk {
     ec_hash_alg alg;
     uint64_t seg_bytes;
     unsigned delay_us;
+    ec_verify_result *damage; /* open: where a damaged record was found (ec_backend_disk_at_) */
+    ec_disk_cut *cut;         /* open: what a writer cut off (options version 3) */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* a flush finished or records were committed */
@@ -841,6 +843,19 @@ static int read_index_header(disk *d, seg *s, uint64_t file_len, uint64_t *count
     return 0;
 }
 
+/* A record of this chain is damaged (its frame does not check): a finding about the chain,
+ * reported by seq for ec_chain_open_path (the reading commands' exit 1), not a torn write. */
+static void note_damage(disk *d, uint64_t first, uint64_t seq, uint64_t off, const char *why)
+{
+    if (!d->damage)
+        return;
+    d->damage->status = EC_VERIFY_UNREADABLE;
+    d->damage->seq = seq;
+    snprintf(d->damage->reason, sizeof d->damage->reason,
+             "%s (seg-%016llx.log, byte offset %llu: damage, not a torn write)", why,
+             (unsigned long long)first, (unsigned long long)off);
+}
+
 /* Scan a whole sealed segment into a fresh memidx. Sealed segments were synced before the
  * next one was created: any bad frame, torn-looking or not, is damage. */
 static int scan_sealed(disk *d, seg *s, memidx **out, int fd, uint64_t size)
@@ -853,10 +868,12 @@ static int scan_sealed(disk *d, seg *s, memidx **out, int fd, uint64_t size)
     scan_src src = {d->v, fd, NULL, size};
     scan_out o;
     int rc = scan_frames(&src, EC_SEG_HEADER_LEN, s->first, d->alg, m, &o);
-    if (!rc && o.stop != SCAN_CLEAN)
+    if (!rc && o.stop != SCAN_CLEAN) {
+        note_damage(d, s->first, s->first + o.count, o.bad_off, o.why);
         rc = ec_error_set(EC_EFORMAT, "%s: seq %llu at byte offset %llu: %s", p,
                           (unsigned long long)(s->first + o.count), (unsigned long long)o.bad_off,
                           o.why);
+    }
     if (rc) {
         mi_free(m);
         return rc;
@@ -2167,7 +2184,8 @@ static int open_dir(disk *d, const ec_disk_options *o)
     if ((rc = scan_frames(&src, EC_SEG_HEADER_LEN, a->first, d->alg, a->mi, &so)) != 0)
         return rc;
     if (so.stop == SCAN_DAMAGED)
-        return ec_error_set(EC_EFORMAT,
+        return note_damage(d, a->first, a->first + so.count, so.bad_off, so.why),
+               ec_error_set(EC_EFORMAT,
                             "%s: seq %llu at byte offset %llu: %s (damage, not a torn "
                             "write: nothing was cut off)",
                             p, (unsigned long long)(a->first + so.count),
@@ -2180,6 +2198,11 @@ static int open_dir(disk *d, const ec_disk_options *o)
             return ec_error_set_errno(err_of(errno), errno,
                                       "%s: cutting a torn record at byte offset %llu", p,
                                       (unsigned long long)so.end);
+        if (d->cut) {
+            d->cut->segment_first = a->first;
+            d->cut->offset = so.end;
+            d->cut->bytes = (uint64_t)st.st_size - so.end;
+        }
     }
     d->count = a->first + a->count;
     d->written = d->durable = d->count;
@@ -2192,17 +2215,27 @@ static int open_dir(disk *d, const ec_disk_options *o)
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts)
 {
+    return ec_backend_disk_at_(out, dir, opts, NULL);
+}
+
+int ec_backend_disk_at_(ec_backend **out, const char *dir, const ec_disk_options *opts,
+                        ec_verify_result *damage)
+{
     ec_disk_options def = EC_DISK_OPTIONS_INIT;
     const ec_disk_options *o = &def;
     *out = NULL;
     if (!dir || !*dir)
         return ec_error_set(EC_EINVAL, "disk: no directory given");
+    if (damage)
+        memset(damage, 0, sizeof *damage);
     if (opts && opts->version == 1) /* read no further than version 1's own fields */
         memcpy(&def, opts, offsetof(ec_disk_options, lock_wait_ms));
+    else if (opts && opts->version == 2)
+        memcpy(&def, opts, offsetof(ec_disk_options, cut_out));
     else if (opts && opts->version == EC_DISK_OPTIONS_VERSION)
         o = opts;
     else if (opts)
-        return ec_error_set(EC_EUNSUPPORTED, "%s: disk options version %u (expected 1 or %u)", dir,
+        return ec_error_set(EC_EUNSUPPORTED, "%s: disk options version %u (expected 1 to %u)", dir,
                             opts->version, EC_DISK_OPTIONS_VERSION);
     if (o->create && o->read_only)
         return ec_error_set(EC_EINVAL, "%s: cannot create a chain read-only", dir);
@@ -2225,6 +2258,9 @@ int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *op
     if (d->seg_bytes > (1ull << 31))
         d->seg_bytes = 1ull << 31;
     d->delay_us = o->batch_max_delay_us ? o->batch_max_delay_us : DEFAULT_DELAY_US;
+    d->damage = damage;
+    if ((d->cut = o->cut_out) != NULL)
+        memset(d->cut, 0, sizeof *d->cut);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -7,6 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ec_backend;
+struct ec_disk_options;
+struct ec_verify_result;
+/* ec_backend_disk, and when opening fails on a damaged record (a frame that does not
+ * check, EC_EFORMAT), damage (may be NULL) says which seq and why (status UNREADABLE; OK
+ * otherwise): ec_chain_open_path reports it as a broken chain. */
+int ec_backend_disk_at_(struct ec_backend **out, const char *dir,
+                        const struct ec_disk_options *opts, struct ec_verify_result *damage);
+
 /* CRC32C (Castagnoli, reflected, init and final xor 0xFFFFFFFF): crc32c("123456789") is
  * 0xE3069283. Pass 0 as crc to start; pass a previous result to continue. */
 uint32_t ec_crc32c(uint32_t crc, const void *data, size_t len);

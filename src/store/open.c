@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "core/internal.h"
+#include "store/disk_internal.h"
 #include "store/interchange.h"
 
 static const char *const format_names[] = {"auto", "json", "jsonl", "theater", "dir"};
@@ -82,7 +83,16 @@ int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *
         ec_disk_options d = EC_DISK_OPTIONS_INIT;
         d.read_only = !o.writable;
         ec_backend *be;
-        int rc = ec_backend_disk(&be, path, &d);
+        ec_verify_result damage;
+        int rc = ec_backend_disk_at_(&be, path, &d, &damage);
+        if (rc == EC_EFORMAT && damage.status != EC_VERIFY_OK) {
+            /* A damaged record is a broken chain, as a bad hash is (EC_EVERIFY, the seq in
+             * verify_out); what is not a chain at all (no header, bad magic) stays EFORMAT. */
+            if (o.verify_out)
+                *o.verify_out = damage;
+            return ec_error_set(EC_EVERIFY, "%s: event %llu: %s", path,
+                                (unsigned long long)damage.seq, damage.reason);
+        }
         if (rc)
             return rc;
         ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
