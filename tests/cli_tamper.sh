@@ -69,4 +69,39 @@ expect 0 "$EV" append "$T/torn" --type t --data y
 expect 0 "$EV" verify "$T/torn"
 has "$T/out" "ok, 7 events"
 
+# ---- import stopped by a signal: no temporary directory left, exit 128 + the signal ----
+expect 0 "$EV" export "$T/good" --format jsonl -o "$T/good.jsonl"
+head -n 3 "$T/good.jsonl" >"$T/part.jsonl"
+for sig in INT TERM HUP; do
+  rm -f "$T/fifo"
+  mkfifo "$T/fifo"
+  # the feeder sends a few events, then keeps the FIFO open: import waits in a read
+  (cat "$T/part.jsonl"; sleep 20) >"$T/fifo" &
+  feeder=$!
+  "$EV" import "$T/fifo" -o "$T/ki" >"$T/out" 2>"$T/err" &
+  imp=$!
+  n=0
+  while [ $n -lt 100 ] && ! ls -d "$T"/ki.import-* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
+  sleep 0.2
+  kill -$sig $imp
+  wait $imp
+  code=$?
+  kill $feeder 2>/dev/null
+  wait $feeder 2>/dev/null
+  case $sig in INT) want=130 ;; TERM) want=143 ;; HUP) want=129 ;; esac
+  [ $code -eq $want ] && ok || bad "import stopped by SIG$sig: exit $code, want $want"
+  has "$T/err" "nothing was written to $T/ki"
+  if ls -d "$T"/ki* >/dev/null 2>&1; then bad "SIG$sig left $(ls -d "$T"/ki*)"; else ok; fi
+done
+# a leftover of a killed import (kill -9) is named by the next import to the same DIR
+mkdir "$T/ki.import-AbC123"
+expect 0 "$EV" import "$T/good.jsonl" -o "$T/ki"
+has "$T/err" "note: $T/ki.import-AbC123 was left by a killed import to $T/ki"
+[ -d "$T/ki.import-AbC123" ] && ok || bad "the leftover was removed"
+
+# ---- import messages ----
+printf '{"evchain":1,"hash_alg":"sha256","events":[],"events":[]}' >"$T/dup.json"
+expect 2 "$EV" import "$T/dup.json" -o "$T/dup"
+has "$T/err" "duplicate key \"events\""
+
 finish

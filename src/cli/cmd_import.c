@@ -8,6 +8,8 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,8 +30,12 @@ const char help_import[] =
     "stops the import and nothing is left at DIR.\n"
     "       evchain import --bundle FILE --data-dir DIR: an actor bundle (export --bundle),\n"
     "       verified and replayed in full before anything is written; then `evchain resume`\n"
+    "SIGINT, SIGTERM or SIGHUP stop the import: the temporary directory beside DIR\n"
+    "(DIR.import-XXXXXX) is removed and nothing is left at DIR. One left by a killed import\n"
+    "(kill -9, a crash) is named by the next import to DIR, not removed (another import may\n"
+    "be using it): remove it by hand.\n"
     "exit: 0 imported, 1 the file's chain is broken, 2 unreadable input, DIR not empty, or\n"
-    "usage error\n";
+    "usage error; 130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (128 + the signal)\n";
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -63,6 +69,70 @@ static int fsync_parent(const char *path)
     int rc = fsync(fd);
     close(fd);
     return rc;
+}
+
+/* Stopping on SIGINT/TERM/HUP. The import is one library call, so the handler cannot just
+ * set a flag for a loop of ours to see: it also puts /dev/null over the input's descriptor
+ * (dup2 is async-signal-safe), so the library's next read is the end of the file and the
+ * call returns promptly; cmd_import then sees the flag and throws the partial chain away
+ * whatever the call returned (a JSONL file cut at a line end would otherwise import). */
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_in_fd = -1; /* -1 once the input is closed: never another fd */
+static int stop_null_fd = -1;
+
+static void on_stop(int sig)
+{
+    int saved = errno;
+    stop_signal = sig;
+    if (stop_in_fd >= 0 && stop_null_fd >= 0)
+        (void)dup2(stop_null_fd, stop_in_fd);
+    errno = saved;
+}
+
+static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction stop_old[3];
+
+static void stop_catch(int on)
+{
+    for (int k = 0; k < 3; k++) {
+        if (on) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_stop;
+            sigemptyset(&sa.sa_mask);
+            sigaction(stop_sigs[k], &sa, &stop_old[k]);
+        } else {
+            sigaction(stop_sigs[k], &stop_old[k], NULL);
+        }
+    }
+}
+
+/* Temporary directories of earlier imports to the same DIR that were killed (kill -9, a
+ * crash) are named, not removed: one may belong to an import running right now (its writer
+ * lock is not held between its attempts at the hash algorithm), and removing it would break
+ * that import. */
+static void note_leftovers(const char *dir, size_t dl)
+{
+    char *copy = strndup(dir, dl);
+    if (!copy)
+        return;
+    const char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    char *parent = slash ? strndup(copy, (size_t)(slash - copy) + (slash == copy)) : strdup(".");
+    DIR *dp = parent ? opendir(parent) : NULL;
+    struct dirent *e;
+    size_t bl = strlen(base);
+    while (dp && (e = readdir(dp)) != NULL)
+        if (strncmp(e->d_name, base, bl) == 0 && strncmp(e->d_name + bl, ".import-", 8) == 0 &&
+            strlen(e->d_name + bl + 8) == 6)
+            fprintf(stderr,
+                    "evchain import: note: %s%s%s was left by a killed import to %s (unless "
+                    "one is running now): remove it once none is\n",
+                    slash ? parent : "", slash && strcmp(parent, "/") ? "/" : "", e->d_name, dir);
+    if (dp)
+        closedir(dp);
+    free(parent);
+    free(copy);
 }
 
 /* Progress on a terminal: import is one library call, so a thread samples how far into the
@@ -205,9 +275,15 @@ int cmd_import(int argc, char **argv)
     while (dl > 1 && dir[dl - 1] == '/')
         dl--;
     snprintf(tmp, dl + 32, "%.*s.import-XXXXXX", (int)dl, dir);
+    note_leftovers(dir, dl);
+    stop_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    stop_in_fd = fileno(f);
+    stop_catch(1);
     if (!mkdtemp(tmp)) {
         cli_error("import", 0, "%s: cannot create a temporary directory beside it: %s", dir,
                   strerror(errno));
+        stop_catch(0);
+        stop_in_fd = -1;
         free(tmp);
         fclose(f);
         return EXIT_UNUSABLE;
@@ -225,6 +301,8 @@ int cmd_import(int argc, char **argv)
         o.segment_bytes = seg_bytes;
         ec_backend *be;
         ec_chain *c = NULL;
+        if (stop_signal)
+            break;
         if (k && (empty_dir(tmp) != 0 || fseek(f, 0, SEEK_SET) != 0)) {
             cli_error("import", 0, "%s: cannot retry: %s", in, strerror(errno));
             rc = EC_EIO;
@@ -260,6 +338,10 @@ int cmd_import(int argc, char **argv)
             fputs("\r\033[K", stderr);
         }
         n = ec_chain_count(c);
+        if (stop_signal) { /* whatever the library made of the cut input */
+            ec_chain_free(c);
+            break;
+        }
         if (rc == EC_EINVAL && n == 0 && k + 1 < sizeof algs / sizeof algs[0]) {
             ec_chain_free(c);
             continue;
@@ -268,11 +350,28 @@ int cmd_import(int argc, char **argv)
             ec_backend *b = ec_chain_backend(c);
             rc = b->sync ? b->sync(b) : 0;
         }
-        if (rc)
+        if (rc == EC_ENOSPC || rc == EC_EIO) {
+            /* the store's advice (reopen the open chain) is for a chain that stays: this one
+             * is a temporary directory, removed below */
+            const ec_error *e = ec_error_last();
+            char what[512];
+            snprintf(what, sizeof what, "%s", e ? e->message : "writing failed");
+            char *advice = strstr(what, "; the open chain is unusable");
+            if (advice)
+                *advice = 0;
+            cli_error("import", 0,
+                      "%s: %s: writing the chain failed after %llu events; nothing was written "
+                      "to %s",
+                      in, what, (unsigned long long)n, dir);
+        } else if (rc) {
             cli_error("import", 1, "refused");
+        }
         ec_chain_free(c);
         break;
     }
+    if (stop_signal && !rc)
+        rc = EC_ERROR;
+    stop_in_fd = -1; /* before the close: the number may be reused (nftw, fsync_parent) */
     fclose(f);
     if (!rc && rename(tmp, dir) != 0) {
         cli_error("import", 0, "%s: cannot move the imported chain into place: %s", dir,
@@ -282,8 +381,20 @@ int cmd_import(int argc, char **argv)
     if (rc) {
         rm_tree(tmp);
         free(tmp);
+        stop_catch(0);
+        if (stop_null_fd >= 0)
+            close(stop_null_fd);
+        if (stop_signal) {
+            cli_error("import", 0, "stopped by signal %d; nothing was written to %s",
+                      (int)stop_signal, dir);
+            return 128 + stop_signal;
+        }
         return cli_exit_code(rc);
     }
+    /* From here the chain is complete and in place: a signal now changes nothing. */
+    stop_catch(0);
+    if (stop_null_fd >= 0)
+        close(stop_null_fd);
     fsync_parent(dir);
     free(tmp);
     printf("imported %llu events into %s\n", (unsigned long long)n, dir);

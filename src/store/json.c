@@ -713,6 +713,23 @@ static int stream_next(ec_reader *r)
     if (r->idx > 0 || c == ']') {
         if (c == ']') {
             s->pos++;
+            if (ec_src_peek_ws(s) == ',') { /* a key after the events: name the usual case */
+                s->pos++;
+                char key[8];
+                size_t kl = 0;
+                int ch = ec_src_peek_ws(s);
+                if (ch == '"') {
+                    s->pos++;
+                    while ((ch = ec_src_peek(s)) >= 0 && ch != '"' && kl < sizeof key - 1) {
+                        key[kl++] = (char)ch;
+                        s->pos++;
+                    }
+                }
+                key[kl] = 0;
+                if (ch == '"' && strcmp(key, "events") == 0)
+                    return stream_fail(r, "duplicate key \"events\"");
+                return stream_fail(r, "a key after the events (\"events\" must come last)");
+            }
             if (ec_src_peek_ws(s) != '}')
                 return stream_fail(r, "expected '}' closing the document after the events");
             s->pos++;
