@@ -237,6 +237,17 @@ expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp_rebuilt" --rebuild
 if cmp -s "$T/dcp140c" "$T/dcp_rebuilt"; then ok; else bad "--rebuild signed another root"; fi
 expect 0 "$EV" verify "$D" --since "$T/dcp_rebuilt" --vkey "$VKEY"
 
+# --- numbers are digits only: no white space, sign or 0x (strtoull took " -1" as 2^64-1)
+expect 0 "$EV" init "$T/num"
+for n in " -1" " 5" "+5" "0x10" "5 " "-1" "18446744073709551616"; do
+  expect 2 "$EV" append "$T/num" --type t --data x --timestamp "$n"
+  expect 2 "$EV" init "$T/num$n" --segment-bytes "$n"
+  expect 2 "$EV" prove "$T/num" "$n" -o "$T/num.proof" --key "$T/k.key"
+  case $n in -*) ;; *) has "$T/err" "not a non-negative decimal number" ;; esac
+done
+expect 0 "$EV" log "$T/num"
+lines "$T/out" 0
+
 # --- byte for byte what an independent implementation (note_vectors.py) computes
 C=tests/vectors/c2sp
 printf 'PRIVATE+KEY+evchain.test/vector+ad21a967+AQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n' \

@@ -21,7 +21,7 @@ void cli_error(const char *cmd, int lib_err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Map a library error code to an exit code: EC_EVERIFY -> 1, everything else -> 2. */
 int cli_exit_code(int err);
-/* Parse a u64 in decimal; 0 on success. (parse.c) */
+/* Parse a u64 in decimal: digits only (no sign, space or prefix); 0 on success. (parse.c) */
 int cli_parse_u64(const char *s, uint64_t *out);
 /* "ADDR:PORT" or "[v6]:PORT" into addr (brackets removed) and port; 0 or -1. (parse.c) */
 int cli_parse_listen(const char *v, char *addr, size_t cap, unsigned *port);

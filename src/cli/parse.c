@@ -1,21 +1,25 @@
 /* cli/parse.c: values of options and manifest fields, parsed strictly (the whole string, no
  * sign, no overflow). Apart from main.c so that a fuzz harness can link it. */
-#include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
 int cli_parse_u64(const char *s, uint64_t *out)
 {
-    if (!s || !*s || *s == '-' || *s == '+')
+    /* Digits only: strtoull would also take leading white space, a sign (negating " -1"
+     * into 2^64-1) and, with base 0, a 0x prefix. */
+    if (!s || !*s)
         return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
     *out = v;
     return 0;
 }
