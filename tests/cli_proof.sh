@@ -22,6 +22,11 @@ has "$T/err" "already exists"
 expect 2 "$EV" keygen "bad name" -o "$T/k2.key"
 has "$T/err" "key name"
 expect 2 "$EV" keygen example.org/x
+for c in "$(printf 'del\177')" "$(printf 'c1\302\200')" "$(printf 'c1\302\237')"; do
+  expect 2 "$EV" keygen "$c" -o "$T/ctl.key"
+  has "$T/err" "control characters"
+done
+if [ -e "$T/ctl.key" ]; then bad "a key with a control character in its name"; else ok; fi
 expect 0 "$EV" keygen example.org/other -o "$T/other.key"
 OTHER=$(cat "$T/out")
 

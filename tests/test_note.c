@@ -125,6 +125,13 @@ static void test_keys_and_notes(void)
     CHECK(ec_signer_generate(&none, "has space") == EC_EINVAL && !none);
     CHECK(ec_signer_generate(&none, "has+plus") == EC_EINVAL);
     CHECK(ec_signer_generate(&none, "") == EC_EINVAL);
+    /* No control character (FORMAT.md 5.2): C0, DEL and the C1 range U+0080..U+009F. */
+    CHECK(ec_signer_generate(&none, "has\x01ctl") == EC_EINVAL);
+    CHECK(ec_signer_generate(&none, "del\x7f") == EC_EINVAL);
+    CHECK(ec_signer_generate(&none, "c1\xc2\x80") == EC_EINVAL);
+    CHECK(ec_signer_generate(&none, "c1\xc2\x9f") == EC_EINVAL);
+    REQUIRE_OK(ec_signer_generate(&none, "past-c1\xc2\xa9")); /* U+00A9: not a control */
+    ec_signer_free(none);
     REQUIRE_OK(ec_signer_generate(&b, "b.example/witness"));
     char *va, *vb, *sa;
     REQUIRE_OK(ec_signer_vkey_text(a, &va));

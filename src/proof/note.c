@@ -58,7 +58,8 @@ int ec_note_name_valid(const char *name, size_t len)
     const unsigned char *s = (const unsigned char *)name;
     for (size_t i = 0; i < len;) {
         uint32_t c = utf8_next(s, &i);
-        if (c == '+' || is_space(c) || c < 0x20)
+        /* Control characters are C0, DEL and C1 (U+0080..U+009F): FORMAT.md 5.2. */
+        if (c == '+' || is_space(c) || c < 0x20 || (c >= 0x7f && c <= 0x9f))
             return 0;
     }
     return 1;
@@ -135,7 +136,7 @@ int ec_signer_generate(ec_signer **out, const char *name)
     if (!name || !ec_note_name_valid(name, strlen(name)))
         return ec_error_set(EC_EINVAL,
                             "key name '%s': must be non-empty UTF-8 of under %d bytes without "
-                            "spaces or '+'",
+                            "spaces, control characters or '+'",
                             name ? name : "", EC_NOTE_NAME_MAX);
     ec_signer *s = calloc(1, sizeof *s);
     if (!s)
