@@ -27,6 +27,22 @@ for c in "$(printf 'del\177')" "$(printf 'c1\302\200')" "$(printf 'c1\302\237')"
   has "$T/err" "control characters"
 done
 if [ -e "$T/ctl.key" ]; then bad "a key with a control character in its name"; else ok; fi
+# a refused --vkey-out leaves no key behind; --vkey-out never replaces the key just made
+: >"$T/taken.vkey"
+expect 2 "$EV" keygen example.org/two -o "$T/two.key" --vkey-out "$T/taken.vkey"
+has "$T/err" "already exists"
+if [ -e "$T/two.key" ]; then bad "keygen left a key whose verifier key it refused"; else ok; fi
+expect 2 "$EV" keygen example.org/same -o "$T/same.key" --vkey-out "$T/same.key" --force
+has "$T/err" "same file"
+if [ -e "$T/same.key" ]; then bad "keygen wrote same.key"; else ok; fi
+expect 0 "$EV" keygen example.org/linked -o "$T/linked.key"
+cp "$T/linked.key" "$T/linked.orig"
+ln -s linked.key "$T/linked.link"
+expect 2 "$EV" keygen example.org/linked -o "$T/linked.key" --vkey-out "$T/linked.link" --force
+has "$T/err" "same file"
+if cmp -s "$T/linked.key" "$T/linked.orig"; then ok; else bad "keygen replaced linked.key"; fi
+expect 2 "$EV" keygen example.org/dot -o "$T/dot.key" --vkey-out "$T/./dot.key" --force
+has "$T/err" "same file"
 expect 0 "$EV" keygen example.org/other -o "$T/other.key"
 OTHER=$(cat "$T/out")
 

@@ -292,12 +292,69 @@ int cli_load_signer(const char *cmd, const char *path, ec_signer **out)
     return 0;
 }
 
+/* The file output named `name` lands in, for comparing two destinations: the resolved path
+ * (ec_output_resolve) with its folder made absolute, and its device and inode when it exists
+ * (*exists). -1 with a message printed. */
+static int destination(const char *cmd, const char *name, char *out, size_t cap, struct stat *st,
+                       int *exists)
+{
+    int stream;
+    char path[4096];
+    if (ec_output_resolve(name, path, sizeof path, &stream) != 0) {
+        cli_error(cmd, 0, "%s", ec_error_last()->message);
+        return -1;
+    }
+    *exists = stat(path, st) == 0;
+    char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    char *real = realpath(dir[0] ? dir : "/", NULL);
+    snprintf(out, cap, "%s/%s", real ? real : dir, base);
+    free(real);
+    return 0;
+}
+
+/* Before anything is written: both names free (unless overwrite) and not one file, so that
+ * a refusal never leaves a key without its verifier key, and the verifier key never
+ * replaces the private key just made (--vkey-out naming the key file, or a link to it). */
+static int keypair_check(const char *cmd, const char *key_path, const char *vkey_path,
+                         int overwrite)
+{
+    const char *names[2] = {key_path, vkey_path};
+    struct stat st;
+    for (int i = 0; i < 2 && !overwrite; i++)
+        if (names[i] && lstat(names[i], &st) == 0) {
+            cli_error(cmd, 0, "%s: already exists (not replaced; nothing written)", names[i]);
+            return -1;
+        }
+    if (!vkey_path)
+        return 0;
+    char a[8200], b[8200];
+    struct stat sa, sb;
+    int ea, eb;
+    if (destination(cmd, key_path, a, sizeof a, &sa, &ea) != 0 ||
+        destination(cmd, vkey_path, b, sizeof b, &sb, &eb) != 0)
+        return -1;
+    if (strcmp(a, b) == 0 ||
+        (ea && eb && S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)) {
+        cli_error(cmd, 0,
+                  "-o %s and --vkey-out %s are the same file: the verifier key would replace "
+                  "the private key (nothing written)",
+                  key_path, vkey_path);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_write_keypair(const char *cmd, ec_signer *s, const char *key_path, const char *vkey_path,
                       int overwrite, char **vkey_out)
 {
     char *skey = NULL, *vkey = NULL;
     int rc = -1;
     *vkey_out = NULL;
+    if (keypair_check(cmd, key_path, vkey_path, overwrite) != 0)
+        return -1;
     if (ec_signer_text(s, &skey) != 0 || ec_signer_vkey_text(s, &vkey) != 0) {
         cli_error(cmd, 1, "cannot format the key");
         goto done;
