@@ -258,6 +258,54 @@ expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp_rebuilt" --rebuild
 if cmp -s "$T/dcp140c" "$T/dcp_rebuilt"; then ok; else bad "--rebuild signed another root"; fi
 expect 0 "$EV" verify "$D" --since "$T/dcp_rebuilt" --vkey "$VKEY"
 
+# --- a damaged tree file is never signed from (K = 6: blocks of 64 events; hash x of the
+# file at byte 32 + 32x)
+B=$T/big
+expect 0 "$EV" init "$B"
+i=0
+while [ $i -lt 384 ]; do
+  "$EV" append "$B" --type t --data "e$i" --timestamp $((1000 + i)) --durability none \
+    >/dev/null || bad "append $i"
+  i=$((i + 1))
+  [ $i -eq 320 ] && expect 0 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big320.cp"
+done
+expect 0 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big384.cp"
+cp -r "$B" "$T/big_saved"
+restore() { rm -rf "$B" && cp -r "$T/big_saved" "$B"; }
+damage() { printf '\377\377\377\377' | dd of="$B/proof/tree" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
+# hash 6, the subtree of events 0..255, is under the root; with no checkpoint to compare it
+# with the whole file is (the first and last blocks, all that was compared, are intact)
+rm -rf "$B/checkpoints"
+damage 224
+expect 1 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big_bad.cp"
+has "$T/err" "$B/proof/tree: subtree 8/0 (events 0 to 255, stored at byte 224) does not match"
+if [ -e "$T/big_bad.cp" ]; then bad "a checkpoint signed from a damaged tree"; else ok; fi
+expect 1 "$EV" prove "$B" 5 --key "$T/k.key" -o "$T/big_bad.proof"
+has "$T/err" "does not match the chain"
+if [ -e "$T/big_bad.proof" ]; then bad "a proof signed from a damaged tree"; else ok; fi
+expect 0 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big_rebuilt.cp" --rebuild
+if cmp -s "$T/big384.cp" "$T/big_rebuilt.cp"; then ok; else bad "--rebuild signed another root"; fi
+# checkpoints/latest at 320 events: hash 9, the subtree of events 256..383, covers events
+# past it and is compared with the chain
+restore
+cp "$T/big320.cp" "$B/checkpoints/latest"
+damage 320
+expect 1 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big_bad.cp"
+has "$T/err" "subtree 7/2 (events 256 to 383, stored at byte 320) does not match the chain"
+if [ -e "$T/big_bad.cp" ]; then bad "a checkpoint signed from a damaged tree"; else ok; fi
+# latest at 384: hash 5 (events 128..255) is inside it and no root's part; the checkpoint is
+# right, and a proof whose path uses it is refused rather than written
+restore
+damage 192
+expect 0 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big_again.cp"
+if cmp -s "$T/big384.cp" "$T/big_again.cp"; then ok; else bad "a damaged inner subtree changed the root"; fi
+expect 1 "$EV" prove "$B" 70 -o "$T/big70.proof"
+has "$T/err" "does not lead to the checkpoint's root"
+if [ -e "$T/big70.proof" ]; then bad "a proof that does not check was written"; else ok; fi
+expect 0 "$EV" prove "$B" 300 -o "$T/big300.proof"
+expect 0 "$EV" verify-proof "$T/big300.proof" --vkey "$T/k.vkey"
+expect 0 "$EV" verify "$B" --since "$T/big_again.cp" --vkey "$T/k.vkey"
+
 # --- numbers are digits only: no white space, sign or 0x (strtoull took " -1" as 2^64-1)
 expect 0 "$EV" init "$T/num"
 for n in " -1" " 5" "+5" "0x10" "5 " "-1" "18446744073709551616"; do

@@ -19,7 +19,9 @@ const char help_prove[] =
     "\n"
     "Without --checkpoint or --key a chain directory's latest stored checkpoint is used.\n"
     "The proof is a C2SP tlog-proof: index, RFC 9162 inclusion path, signed checkpoint.\n"
-    "exit: 0 written, 1 the checkpoint is not this chain's, 2 unusable input\n";
+    "The proof is checked against the checkpoint before it is written.\n"
+    "exit: 0 written, 1 the checkpoint is not this chain's (or the chain's tree file does not\n"
+    "      match it: `evchain checkpoint --rebuild`), 2 unusable input\n";
 
 int cmd_prove(int argc, char **argv)
 {
@@ -88,8 +90,10 @@ int cmd_prove(int argc, char **argv)
     if (cpf) {
         note = cli_read_file("prove", "checkpoint", cpf, EC_NOTE_MAX_LEN, &nl);
     } else if (s) {
-        if (ec_checkpoint_sign(&note, &nl, pc.tree, origin, s) != 0) {
+        int rc = ec_checkpoint_sign(&note, &nl, pc.tree, origin, s);
+        if (rc != 0) {
             cli_error("prove", 1, "cannot sign a checkpoint");
+            code = cli_exit_code(rc); /* 1: a tree file that does not match the chain */
             goto done;
         }
     } else if (pc.is_dir) {

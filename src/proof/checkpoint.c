@@ -129,7 +129,12 @@ int ec_checkpoint_sign(char **out, size_t *out_len, ec_tree *t, const char *orig
     uint8_t root[EC_MERKLE_HASH_LEN];
     char *text;
     *out = NULL;
-    int rc = ec_tree_root(t, ec_tree_size(t), root);
+    /* Never sign a root not derived from the chain: subtrees read from a tree file are
+     * recomputed first (all of them here; a checkpointer only those past its last
+     * checkpoint, ec_checkpointer_write). */
+    int rc = ec_tree_checked(t) ? 0 : ec_tree_check(t, 0);
+    if (rc == 0)
+        rc = ec_tree_root(t, ec_tree_size(t), root);
     if (rc)
         return rc;
     rc = ec_checkpoint_text(&text, origin ? origin : ec_signer_name(signer), ec_tree_size(t), root);
@@ -302,6 +307,22 @@ int ec_tlog_proof_build(ec_tlog_proof **out, ec_tree *t, uint64_t seq, const cha
         return ec_error_set(EC_ENOMEM, "tlog-proof: no memory");
     p->index = seq;
     rc = ec_tree_inclusion(t, seq, cp.size, p->hashes, &p->count);
+    if (rc == 0) {
+        /* Check the path before handing it out: its inner subtrees may come from a tree file
+         * that nothing else compared with the chain (only the root's subtrees are). */
+        ec_event ev;
+        uint8_t leaf[EC_MERKLE_HASH_LEN];
+        rc = ec_chain_get(ec_tree_chain(t), seq, &ev);
+        if (rc == 0) {
+            ec_merkle_leaf_hash(ev.hash, ev.hash_len, leaf);
+            if (ec_merkle_verify_inclusion(leaf, seq, cp.size, cp.root, p->hashes, p->count))
+                rc = ec_error_set(EC_EVERIFY,
+                                  "tlog-proof: the inclusion path built for event %llu does not "
+                                  "lead to the checkpoint's root: the chain's tree file is "
+                                  "damaged (rebuild it: `evchain checkpoint --rebuild`)",
+                                  (unsigned long long)seq);
+        }
+    }
     const uint8_t *rec = NULL;
     size_t rl = 0;
     if (rc == 0) {
@@ -713,6 +734,14 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
     if (!force && c->have_last && ec_tree_size(c->tree) == c->last_size)
         return 0;
     int rc = c->have_last ? check_consistent(c) : 0;
+    /* The subtrees of the last checkpoint's size just gave its signed root; any other
+     * subtree of a root signed from now on covers an event past it (a subtree of a larger
+     * size lying wholly within the first last_size events is one of those). So a tree read
+     * from its file needs only the events since the last checkpoint recomputed; inner
+     * subtrees of the signed part are used only in inclusion proofs, which
+     * ec_tlog_proof_build checks against the checkpoint. */
+    if (rc == 0 && !ec_tree_checked(c->tree))
+        rc = ec_tree_check(c->tree, c->have_last ? c->last_size : 0);
     if (rc)
         return rc;
     /* Never sign events a crash can take back: appends that return at commit (an HTTP

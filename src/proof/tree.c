@@ -30,6 +30,7 @@ struct ec_tree {
     uint64_t flushed; /* nodes[0 .. flushed) are in the file */
     int fd;           /* -1: memory only */
     int read_only;
+    int checked; /* every stored subtree and the frontier derive from the chain (ec_tree_check) */
     char *path;
     uint64_t pushed; /* leaves added, including those the worker has not hashed yet */
     /* Background worker: the user thread fills buf[cur]; a full batch is handed over as
@@ -232,6 +233,97 @@ static int block_from_chain(ec_tree *t, uint64_t b, uint8_t out[EC_MERKLE_HASH_L
     return rc;
 }
 
+struct check_ctx {
+    ec_tree *t;
+    int rc;
+};
+
+/* A subtree recomputed from the chain: the stored one must be the same. */
+static void on_check(void *ctx, unsigned level, uint64_t index,
+                     const uint8_t hash[EC_MERKLE_HASH_LEN])
+{
+    struct check_ctx *c = ctx;
+    ec_tree *t = c->t;
+    if (level < t->level || c->rc)
+        return;
+    uint64_t pos = mmr_pos(level - t->level, index);
+    if (pos < t->count && memcmp(t->nodes[pos], hash, EC_MERKLE_HASH_LEN) == 0)
+        return;
+    char what[64];
+    if (level == t->level)
+        snprintf(what, sizeof what, "block %llu", (unsigned long long)index);
+    else
+        snprintf(what, sizeof what, "subtree %u/%llu", level, (unsigned long long)index);
+    c->rc =
+        ec_error_set(EC_EVERIFY,
+                     "%s: %s (events %llu to %llu, stored at byte %llu) does not match the "
+                     "chain: the tree file is damaged (rebuild it: `evchain checkpoint "
+                     "--rebuild`)",
+                     t->path ? t->path : "merkle tree", what, (unsigned long long)(index << level),
+                     (unsigned long long)(((index + 1) << level) - 1),
+                     (unsigned long long)(TREE_HEADER + pos * EC_MERKLE_HASH_LEN));
+}
+
+int ec_tree_check(ec_tree *t, uint64_t from)
+{
+    int rc = drain(t);
+    if (rc)
+        return rc;
+    if (from > t->f.size)
+        return ec_error_set(EC_EINVAL, "merkle tree: size %llu is past the tree's %llu",
+                            (unsigned long long)from, (unsigned long long)t->f.size);
+    /* Start from the subtrees the first `from` leaves decompose into (the caller vouches
+     * for them: they hash to a signed root), then add the chain's later events: every stored
+     * subtree that covers one of them is recomputed and compared as it completes. */
+    ec_merkle_frontier f;
+    ec_merkle_frontier_init(&f);
+    f.size = from;
+    for (unsigned l = 0; l < 64; l++)
+        if ((from >> l & 1) && (rc = get_node(t, l, (from >> l) - 1, f.hash[l])) != 0)
+            return rc;
+    struct check_ctx c = {t, 0};
+    if (from < t->f.size) {
+        ec_iter *it;
+        if ((rc = ec_iter_new(&it, t->chain, from)) != 0)
+            return rc;
+        ec_event ev;
+        while (c.rc == 0 && f.size < t->f.size && (rc = ec_iter_next(it, &ev)) == 0) {
+            uint8_t leaf[EC_MERKLE_HASH_LEN];
+            ec_merkle_leaf_hash(ev.hash, ev.hash_len, leaf);
+            rc = ec_merkle_frontier_push(&f, leaf, on_check, &c);
+            if (rc)
+                break;
+        }
+        ec_iter_free(it);
+        if (rc == EC_ITEROVER)
+            rc = f.size == t->f.size
+                     ? 0
+                     : ec_error_set(EC_EVERIFY,
+                                    "merkle tree: the chain ends at %llu "
+                                    "events, the tree has %llu",
+                                    (unsigned long long)f.size, (unsigned long long)t->f.size);
+        if (rc == 0)
+            rc = c.rc;
+        if (rc)
+            return rc;
+    }
+    for (unsigned l = 0; l < 64; l++)
+        if ((f.size >> l & 1) && memcmp(f.hash[l], t->f.hash[l], EC_MERKLE_HASH_LEN) != 0)
+            return ec_error_set(EC_EVERIFY,
+                                "%s: the root's subtree %u/%llu does not match the chain: the "
+                                "tree file is damaged (rebuild it: `evchain checkpoint "
+                                "--rebuild`)",
+                                t->path ? t->path : "merkle tree", l,
+                                (unsigned long long)((f.size >> l) - 1));
+    t->checked = 1;
+    return 0;
+}
+
+int ec_tree_checked(const ec_tree *t)
+{
+    return t->checked;
+}
+
 static int write_nodes(ec_tree *t)
 {
     if (t->fd < 0 || t->read_only || t->flushed == t->count)
@@ -283,13 +375,14 @@ static int reset(ec_tree *t)
     ec_merkle_frontier_init(&t->f);
     t->count = t->flushed = 0;
     t->pushed = 0;
+    t->checked = 1;
     if (t->fd >= 0 && !t->read_only && ftruncate(t->fd, TREE_HEADER) != 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: truncating the merkle tree", t->path);
     return 0;
 }
 
 /* Load the stored subtrees of the file, keeping only whole blocks the chain still has and
- * checking the first and last block against the chain. */
+ * checking the first and last block against the chain (the others: ec_tree_check). */
 static int load(ec_tree *t, uint64_t file_size, uint64_t chain_count)
 {
     uint64_t have = (file_size - TREE_HEADER) / EC_MERKLE_HASH_LEN;
@@ -308,6 +401,7 @@ static int load(ec_tree *t, uint64_t file_size, uint64_t chain_count)
         return ec_error_set_errno(EC_EIO, errno, "%s: reading the merkle tree", t->path);
     t->count = t->flushed = n;
     t->f.size = t->pushed = blocks << t->level;
+    t->checked = 0; /* read from the file: ec_tree_check before a root of it is signed */
     for (unsigned l = t->level; l < 64; l++)
         if (t->f.size >> l & 1)
             memcpy(t->f.hash[l], t->nodes[mmr_pos(l - t->level, (t->f.size >> l) - 1)],
@@ -315,7 +409,8 @@ static int load(ec_tree *t, uint64_t file_size, uint64_t chain_count)
     /* The file is derived data: a file left from another chain, or from before the chain
      * was rewritten, must not produce roots the chain does not have. Comparing the first and
      * last blocks costs 2^(K+1) reads and catches a replaced chain and the usual rewrite of
-     * recent events; `evchain verify --since` does not rely on this file at all. */
+     * recent events; `evchain verify --since` does not rely on this file at all, and no
+     * root of it is signed before ec_tree_check has compared the rest. */
     uint64_t probe[2] = {0, blocks - 1};
     for (int i = 0; i < 2; i++) {
         uint8_t h[EC_MERKLE_HASH_LEN];
@@ -406,6 +501,7 @@ int ec_tree_open(ec_tree **out, ec_chain *chain, const ec_tree_options *opts)
     t->fd = -1;
     t->level = level;
     t->read_only = opts->read_only;
+    t->checked = 1;
     ec_merkle_frontier_init(&t->f);
     int rc = 0;
     if (opts->path) {
