@@ -182,6 +182,14 @@ expect 1 "$EV" verify "$V/wasi-http-first.json" --since "$T/cp10" --vkey "$VKEY"
 has "$T/out" "truncated"
 expect 1 "$EV" verify "$V/wasi-clocks-test.json" --since "$T/cp10" --vkey "$VKEY"
 has "$T/out" "forked: the chain's first 10 events are not the ones signed"
+# one verdict: no "ok" line before it
+if grep -q ": ok, " "$T/out"; then bad "verify --since printed ok for a forked chain"; else ok; fi
+lines "$T/out" 1
+expect 1 "$EV" verify "$V/wasi-http-first.json" --since "$T/cp10" --vkey "$VKEY"
+lines "$T/out" 1
+expect 0 "$EV" verify "$V/wasi-http-two.json" --since "$T/cp10" --vkey "$VKEY"
+has "$T/out" "wasi-http-two.json: ok, 22 events"
+lines "$T/out" 2
 expect 1 "$EV" verify "$V/wasi-http-two.json" --since "$T/cp10" --vkey "$OTHER"
 has "$T/out" "not trusted"
 expect 1 "$EV" verify "$V/wasi-http-two.json" --since "$T/size" --vkey "$VKEY"
@@ -189,6 +197,9 @@ expect 2 "$EV" verify "$V/wasi-http-two.json" --since "$T/cp10"
 expect 2 "$EV" verify "$V/wasi-http-two.json" --since "$T/none" --vkey "$VKEY"
 # the chain itself tampered: reported as broken before any checkpoint logic
 expect 1 "$EV" verify "$T/tampered.jsonl" --since "$T/cp10" --vkey "$VKEY"
+# an --event chain file that does not verify is invalid input (1), not unusable (2)
+expect 1 "$EV" verify-proof "$T/p5" --vkey "$VKEY" --event "$T/tampered.jsonl"
+has "$T/out" "invalid: --event $T/tampered.jsonl: the chain file is broken"
 
 # --- a SHA-256 chain (the JSON vectors)
 expect 0 "$EV" checkpoint tests/vectors/json/example.jsonl --key "$T/k.key" -o "$T/cp2"

@@ -148,10 +148,15 @@ static int verify_one(const char *path, const struct verify_args *a)
         uint64_t n = ec_chain_count(chain);
         if (n && ec_chain_head(chain, head, NULL) == 0)
             ec_hex_encode(hex, head, ec_hash_len(ec_chain_alg(chain)));
-        printf("%s: ok, %llu event%s, head %s\n", path, (unsigned long long)n, n == 1 ? "" : "s",
-               hex);
+        char ok_line[4400];
+        snprintf(ok_line, sizeof ok_line, "%s: ok, %llu event%s, head %s", path,
+                 (unsigned long long)n, n == 1 ? "" : "s", hex);
+        /* With --since the chain is intact only if it also extends the checkpoint: one
+         * verdict, never "ok" followed by "forked". */
         if (a->since)
-            code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys);
+            code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys, ok_line);
+        else
+            printf("%s\n", ok_line);
     } else if (rc == EC_EVERIFY) {
         cli_printf_msg(stdout, "%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
                        vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));

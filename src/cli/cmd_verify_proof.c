@@ -122,7 +122,15 @@ int cmd_verify_proof(int argc, char **argv)
             have_event = 1;
         } else {
             ec_open_options oo = EC_OPEN_OPTIONS_INIT;
-            if (ec_chain_open_path(&evchain, event, &oo) != 0) {
+            int orc = ec_chain_open_path(&evchain, event, &oo);
+            if (orc == EC_EVERIFY) {
+                /* A chain file that does not verify: what it says is not to be trusted. */
+                printf("invalid: --event %s: the chain file is broken: %s\n", event,
+                       ec_error_last() ? ec_error_last()->message : "it does not verify");
+                code = EXIT_INVALID;
+                goto done;
+            }
+            if (orc != 0) {
                 cli_error("verify-proof", 1,
                           "--event %s: neither an event record nor a "
                           "readable chain file",

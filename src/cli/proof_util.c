@@ -422,7 +422,8 @@ int cli_is_dir(const char *path)
 }
 
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
-                     const char *checkpoint_path, char **vkey_specs, int nvkeys)
+                     const char *checkpoint_path, char **vkey_specs, int nvkeys,
+                     const char *ok_line)
 {
     ec_vkey **keys;
     size_t nk;
@@ -441,6 +442,8 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     free(note);
     cli_free_vkeys(keys, nk);
     if (rc == 0) {
+        if (ok_line)
+            cli_printf_msg(stdout, "%s\n", ok_line);
         cli_printf_msg(stdout, "%s: extends checkpoint %s (%llu of %llu events, signed by %s)\n",
                        path, checkpoint_path, (unsigned long long)r.checkpoint.size,
                        (unsigned long long)r.chain_size, r.checkpoint.signer);

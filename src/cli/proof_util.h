@@ -37,10 +37,12 @@ int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_pa
  * <dir>/checkpoints/). */
 int cli_is_dir(const char *path);
 /* `verify <chain> --since CHECKPOINT --vkey VKEY`: check that an open (and, when
- * chain_verified, already verified) chain extends a signed checkpoint; prints one line and
- * returns the exit code (0 extends, 1 truncated/forked/bad signature, 2 unusable). */
+ * chain_verified, already verified) chain extends a signed checkpoint; prints the verdict
+ * (ok_line, when given, first, and only when the chain extends the checkpoint) and returns
+ * the exit code (0 extends, 1 truncated/forked/bad signature, 2 unusable). */
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
-                     const char *checkpoint_path, char **vkey_specs, int nvkeys);
+                     const char *checkpoint_path, char **vkey_specs, int nvkeys,
+                     const char *ok_line);
 
 /* A chain opened with its Merkle tree: a chain directory keeps its tree in <dir>/proof/tree
  * and its checkpoints in <dir>/checkpoints/; a file chain gets a tree in memory. */
