@@ -156,7 +156,7 @@ static int verify_one(const char *path, const struct verify_args *a)
         if (a->since)
             code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys, ok_line);
         else
-            printf("%s\n", ok_line);
+            cli_printf_msg(stdout, "%s\n", ok_line);
     } else if (rc == EC_EVERIFY) {
         cli_printf_msg(stdout, "%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
                        vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
