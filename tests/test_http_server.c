@@ -3,6 +3,7 @@
  * request at a time in arrival order, 413/400/500/504/503 with their refusal reports, servers
  * in parallel, and a recorded session replayed without the network into an identical chain. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1153,6 +1154,221 @@ static void record_and_replay(void)
     ec_chain_free(rec.chain);
 }
 
+/* Transfer-Encoding other than one field of exactly "chunked" (as libmicrohttpd frames it): each
+ * answered at once (it used to hang until the idle timeout), reported, the connection closed;
+ * the forms libmicrohttpd does frame as chunked are served. */
+static void transfer_encodings(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static const struct {
+        const char *te; /* the field lines */
+        int status;
+        const char *why;
+    } cases[] = {
+        {"Transfer-Encoding: gzip, chunked\r\n", 501, "gzip, chunked"},
+        {"Transfer-Encoding: chunked \r\n", 501, "only \"chunked\""},
+        {"Transfer-Encoding: chunked\t\r\n", 501, "only \"chunked\""},
+        {"Transfer-Encoding: xchunked\r\n", 501, "xchunked"},
+        {"Transfer-Encoding: identity\r\n", 501, "identity"},
+        {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400,
+         "more than one Transfer-Encoding"},
+        {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 400,
+         "more than one Transfer-Encoding"},
+    };
+    size_t n = sizeof cases / sizeof *cases;
+    char req[512], out[4096];
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(req, sizeof req,
+                           "PUT /te/%zu HTTP/1.1\r\nHost: a\r\n%s\r\n1\r\n7\r\n0\r\n\r\n", i,
+                           cases[i].te);
+        double t0 = http_now_s();
+        raw_exchange(port, req, (size_t)len, out, sizeof out);
+        char want[16];
+        snprintf(want, sizeof want, "HTTP/1.1 %d", cases[i].status);
+        CHECK(strncmp(out, want, 12) == 0);
+        CHECK(strstr(out, "Connection: close") != NULL); /* the framing is unknown */
+        CHECK(http_now_s() - t0 < 1.5);
+    }
+    WAIT_FOR(nref(&c) == (int)n);
+    REQUIRE(nref(&c) == (int)n);
+    for (size_t i = 0; i < n; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "/te/%zu", i);
+        CHECK(c.ref_status[i] == (unsigned)cases[i].status && strcmp(c.ref_target[i], t) == 0);
+        CHECK(strstr(c.ref_reason[i], cases[i].why) != NULL);
+    }
+    CHECK(c.n == 0);
+    static const char *good[] = {"chunked", "Chunked", " CHUNKED"};
+    for (size_t i = 0; i < 3; i++) {
+        int len = snprintf(req, sizeof req,
+                           "PUT /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:%s%s\r\n\r\n"
+                           "3\r\nabc\r\n0\r\n\r\n",
+                           good[i][0] == ' ' ? "" : " ", good[i]);
+        raw_exchange(port, req, (size_t)len, out, sizeof out);
+        CHECK(strncmp(out, "HTTP/1.1 201", 12) == 0 && strstr(out, "\r\n\r\nabc"));
+    }
+    ec_http_server_stop(s);
+}
+
+/* A target cut by a NUL byte (libmicrohttpd hands it on as a C string): 400, never handled
+ * as the shorter path, even when what follows the NUL looks like the version. */
+static void nul_in_target(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static const char r1[] = "PUT /kv/a\0zzz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n1";
+    static const char r2[] = "GET /kv/a\0HTTP/1.1 HTTP/1.1\r\nHost: a\r\n\r\n";
+    char out[4096];
+    raw_exchange(port, r1, sizeof r1 - 1, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0 && strstr(out, "NUL"));
+    raw_exchange(port, r2, sizeof r2 - 1, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0 && strstr(out, "NUL"));
+    raw_exchange(port, "GET /kv/a?q=1 HTTP/1.1\r\nHost: a\r\n\r\n", 36, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0);
+    raw_exchange(port, "GET /kv/b HTTP/1.0\r\n\r\n", 22, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0);
+    WAIT_FOR(nref(&c) == 2);
+    CHECK(nref(&c) == 2 && c.ref_status[0] == 400 && c.ref_status[1] == 400);
+    CHECK(c.n == 2 && strcmp(c.s[0].target, "/kv/a?q=1") == 0);
+    ec_http_server_stop(s);
+}
+
+/* A handler still running when the server stops past its deadline: its client gets 504 at
+ * the deadline all the same (the watchdog outlives the stop's start), not when the handler
+ * ends. */
+static void stop_keeps_deadlines(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server *s = start(&c, 0, 300);
+    REQUIRE(s);
+    static resp r;
+    client_arg a = {ec_http_server_port(s), 0, 1, 0, "/block", &r};
+    pthread_t t, ts;
+    double t0 = http_now_s();
+    REQUIRE(pthread_create(&t, NULL, client_main, &a) == 0);
+    WAIT_FOR(atomic_load(&c.inflight) == 1);
+    REQUIRE(pthread_create(&ts, NULL, stop_main, s) == 0);
+    pthread_join(t, NULL); /* the gate is still closed: the handler runs on */
+    double took = http_now_s() - t0;
+    CHECK(r.status == 504);
+    CHECK(took < 1.5);
+    atomic_store(&c.gate, 1);
+    pthread_join(ts, NULL);
+    CHECK(nref(&c) == 1 && c.ref_status[0] == 504 && strstr(c.ref_reason[0], "discarded"));
+}
+
+/* A request head sent a header line every 200 ms (for up to 3 s): how long until the server
+ * closed the connection (9: it did not) and the status of its answer (0: none). */
+typedef struct trickle_arg {
+    unsigned port;
+    double closed_after;
+    int status;
+} trickle_arg;
+
+static void *trickle_main(void *arg)
+{
+    trickle_arg *t = arg;
+    t->closed_after = 9;
+    double t0 = http_now_s();
+    int fd = http_raw_send(t->port, "GET /slow-head HTTP/1.1\r\nHost: a\r\n", 34);
+    if (fd < 0)
+        return NULL;
+    for (int i = 0; i < 15; i++) {
+        sleep_ms(200);
+        if (raw_readable(fd, 0))
+            break;
+        send(fd, "X-More: 1\r\n", 11, MSG_NOSIGNAL);
+    }
+    char buf[256] = {0};
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    t->status = n > 12 ? atoi(buf + 9) : 0;
+    while (n > 0)
+        n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n == 0 || errno == ECONNRESET)
+        t->closed_after = http_now_s() - t0;
+    close(fd);
+    return NULL;
+}
+
+/* Slowloris: a head trickled a line at a time is cut at the head deadline (counted from the
+ * connection's start, whatever it sends), answered 408; another client is served meanwhile;
+ * nothing is reported (there is no request). */
+static void slow_head_cut(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.on_refused = on_refused;
+    o.head_timeout_ms = 1000;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, handler, &c));
+    trickle_arg ta = {ec_http_server_port(s), 0, 0};
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, trickle_main, &ta) == 0);
+    sleep_ms(300);
+    static resp r;
+    CHECK(do_req(NULL, ta.port, "GET", "/other", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    pthread_join(t, NULL);
+    CHECK(ta.status == 408);
+    CHECK(ta.closed_after > 0.9 && ta.closed_after < 2.0);
+    CHECK(nref(&c) == 0);
+    /* A kept-alive connection gets a new head deadline after each request. */
+    int fd = http_raw_send(ta.port, "GET /ka HTTP/1.1\r\nHost: a\r\n\r\n", 29);
+    REQUIRE(fd >= 0);
+    char out[512];
+    CHECK(recv(fd, out, sizeof out, 0) > 12 && strncmp(out, "HTTP/1.1 200", 12) == 0);
+    sleep_ms(700);
+    CHECK(send(fd, "GET /ka2 HTTP/1.1\r\nHost: a\r\n\r\n", 30, MSG_NOSIGNAL) == 30);
+    CHECK(recv(fd, out, sizeof out, 0) > 12 && strncmp(out, "HTTP/1.1 200", 12) == 0);
+    double t0 = http_now_s();
+    CHECK(!raw_readable(fd, 500)); /* no deadline carried over from the first request */
+    CHECK(raw_readable(fd, 1500)); /* then its own */
+    CHECK(http_now_s() - t0 > 0.8);
+    close(fd);
+    ec_http_server_stop(s);
+}
+
+/* A connection limit of 2 taken by two silent connections: a third client is accepted once the
+ * head deadline has closed them, not after the idle timeout. */
+static void idle_connections_freed(void)
+{
+    srv_ctx c;
+    ctx_init(&c);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.on_refused = on_refused;
+    o.max_connections = 2;
+    o.head_timeout_ms = 1000;
+    ec_http_server *s = NULL;
+    REQUIRE_OK(ec_http_server_start(&s, &o, handler, &c));
+    unsigned port = ec_http_server_port(s);
+    int fds[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = http_raw_send(port, "", 0);
+        REQUIRE(fds[i] >= 0);
+    }
+    sleep_ms(50);
+    double t0 = http_now_s();
+    static resp r;
+    CHECK(do_req(NULL, port, "GET", "/third", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    double took = http_now_s() - t0;
+    CHECK(took > 0.7 && took < 2.5);
+    for (int i = 0; i < 2; i++) {
+        CHECK(http_raw_status_close(fds[i]) == 408);
+    }
+    CHECK(nref(&c) == 0);
+    ec_http_server_stop(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1166,6 +1382,11 @@ int main(void)
     RUN(servers_in_parallel);
     RUN(stop_answers_waiting_503);
     RUN(limits_of_connections_and_headers);
+    RUN(transfer_encodings);
+    RUN(nul_in_target);
+    RUN(stop_keeps_deadlines);
+    RUN(slow_head_cut);
+    RUN(idle_connections_freed);
     RUN(hostile_clients);
     RUN(bad_options);
     RUN(reply_rules);

@@ -183,7 +183,7 @@ typedef struct ec_actor_http_options {
     unsigned port;            /* 0: ephemeral (see *port_out) */
     size_t body_limit;        /* request bodies over it get 413; 0: 1 MiB */
     unsigned timeout_ms;      /* arrival to reply, then 504; 0: 10 s */
-    unsigned max_connections; /* 0: 64 */
+    unsigned max_connections; /* 0: 1024 (docs/HTTP.md section 1) */
 } ec_actor_http_options;
 #define EC_ACTOR_HTTP_OPTIONS_INIT                                                                 \
     {                                                                                              \

@@ -148,7 +148,7 @@ typedef int (*ec_http_release_cb)(void *ctx, uint64_t token);
  * NULL and the result is ignored. */
 typedef int (*ec_http_refusal_cb)(void *ctx, const ec_http_msg *refusal, uint64_t *hold);
 
-#define EC_HTTP_SERVER_OPTIONS_VERSION 2 /* 1 is still read: up to release */
+#define EC_HTTP_SERVER_OPTIONS_VERSION 3 /* 1 (up to release) and 2 (up to on_refusal) too */
 typedef struct ec_http_server_options {
     unsigned version;
     const char *bind_address;      /* IPv4 or IPv6 literal; NULL: "127.0.0.1" */
@@ -156,16 +156,23 @@ typedef struct ec_http_server_options {
     size_t body_limit;             /* larger bodies get 413; 0: 1 MiB (at most EC_HTTP_BODY_MAX) */
     unsigned timeout_ms;           /* from a request's arrival to its reply, queue wait included;
                                       then 504. 0: 10000 */
-    unsigned max_connections;      /* 0: 64 */
-    unsigned idle_timeout_s;       /* close a connection silent this long (idle keep-alive,
-                                      or a request sent only in part); 0: 30 */
+    unsigned max_connections;      /* open connections at most; beyond, new ones wait to be
+                                      accepted. 0: 1024. Bounded by RLIMIT_NOFILE less 128
+                                      (the soft limit is raised to the hard one at start) */
+    unsigned idle_timeout_s;       /* close a connection silent this long (a body sent only
+                                      in part, a reply not read); 0: 30 */
     ec_http_refused_cb on_refused; /* may be NULL; gets the handler's ctx */
     ec_http_release_cb release;    /* may be NULL (held replies are then sent at once) */
     ec_http_refusal_cb on_refusal; /* version 2; may be NULL; when set, on_refused is not used */
+    unsigned head_timeout_ms;      /* version 3: a request head (request line and header
+                                      fields) must be complete this long after the connection
+                                      opened or its previous request ended, more bytes or not;
+                                      else the connection is answered 408 and closed (not
+                                      reported: there is no request). 0: 10000 */
 } ec_http_server_options;
 #define EC_HTTP_SERVER_OPTIONS_INIT                                                                \
     {                                                                                              \
-        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL                      \
+        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0                   \
     }
 
 /* Start listening; requests are handed to handler(ctx, ...). */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,8 +33,12 @@
 
 #define DEFAULT_BODY_LIMIT (1u << 20)
 #define DEFAULT_TIMEOUT_MS 10000u
-#define DEFAULT_MAX_CONN   64u
+#define DEFAULT_MAX_CONN   1024u
 #define DEFAULT_IDLE_S     30u
+#define DEFAULT_HEAD_MS    10000u
+/* Descriptors kept free of connections for the rest of the process (chains, modules, the
+ * control socket, other servers' listening sockets). */
+#define FD_RESERVE 128u
 
 /* ---- replies ---- */
 
@@ -198,6 +203,10 @@ struct job {
     ec_http_header *hdrs;
     size_t nh, caph;
     int hdr_oom;
+    int hdr_nul;            /* a header name or value held a NUL byte (header_cb) */
+    const char *raw_target; /* where libmicrohttpd's copy of the target began: compared, never
+                               read (see target_cut) */
+    size_t raw_target_len;  /* strlen of it when uri_cb ran */
     uint8_t *body;
     size_t body_len, body_cap;
     int too_large;
@@ -214,6 +223,16 @@ struct job {
     char reason[384];
 };
 
+/* A connection, tracked (MHD_OPTION_NOTIFY_CONNECTION) so that the watchdog can close one
+ * whose request head is not complete by its deadline. Under srv->mu. */
+typedef struct conn_t conn_t;
+struct conn_t {
+    conn_t *prev, *next;
+    int fd;
+    uint64_t head_deadline_ns; /* 0: not waiting for a head (reading a body, answering) */
+    int cut;                   /* closed by the watchdog already */
+};
+
 struct ec_http_server {
     struct MHD_Daemon *d;
     ec_http_handler handler;
@@ -225,8 +244,9 @@ struct ec_http_server {
     unsigned port;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, watch_cv; /* watch_cv uses CLOCK_MONOTONIC */
-    int watch_idle;                   /* the watchdog waits with no deadline to watch */
-    job *head, *tail;                 /* queue, arrival order */
+    uint64_t watch_until_ns; /* when the sleeping watchdog wakes (UINT64_MAX: only when told;
+                                0: it is awake and looks again before it sleeps) */
+    job *head, *tail;        /* queue, arrival order */
     job *running;
     job *rhead, *rtail; /* held replies waiting for release, in the order they were made */
     ec_http_release_cb release;
@@ -234,6 +254,11 @@ struct ec_http_server {
     int worker_exited;
     int have_worker, have_watchdog, have_releaser;
     int stopping;
+    int watch_done; /* set by stop once the worker and releaser left: the watchdog may go */
+    conn_t *conns;  /* every open connection */
+    unsigned head_timeout_ms;
+    unsigned max_connections;
+    uint64_t heads_cut; /* connections closed for a late head */
     /* Requests queued for the handler whose connection MHD has not completed yet: stop waits
      * (briefly) for them so that replies already chosen are sent before MHD closes. */
     unsigned inflight;
@@ -306,12 +331,81 @@ static struct MHD_Response *refusal_response(job *j)
     return text_response(text);
 }
 
-/* A new deadline is never earlier than those already watched (arrival order), so the
- * watchdog needs waking only when it watches none: one context switch per request saved. */
-static void wake_watchdog_locked(ec_http_server *s)
+/* The watchdog needs waking only for a deadline earlier than the one it sleeps until: a
+ * request's is never earlier than those already watched (arrival order), so that is only
+ * when it watches none: one context switch per request saved. */
+static void wake_watchdog_locked(ec_http_server *s, uint64_t deadline_ns)
 {
-    if (s->watch_idle)
+    if (deadline_ns < s->watch_until_ns)
         pthread_cond_signal(&s->watch_cv);
+}
+
+static void arm_head_locked(ec_http_server *s, conn_t *c)
+{
+    c->head_deadline_ns = mono_ns() + (uint64_t)s->head_timeout_ms * 1000000ull;
+    wake_watchdog_locked(s, c->head_deadline_ns);
+}
+
+static conn_t *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+    return ci ? ci->socket_context : NULL;
+}
+
+/* MHD's polling thread, at accept and at close (before it closes the socket, so the
+ * watchdog, under the lock, never shuts down a descriptor reused meanwhile). A connection
+ * that cannot be tracked is still served, without a head deadline. */
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    ec_http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_t *c = ci ? calloc(1, sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c)
+            return;
+        c->fd = ci->connect_fd;
+        pthread_mutex_lock(&s->mu);
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        arm_head_locked(s, c);
+        pthread_mutex_unlock(&s->mu);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_t *c = *socket_context;
+        if (!c)
+            return;
+        pthread_mutex_lock(&s->mu);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            s->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        pthread_mutex_unlock(&s->mu);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* A request head not complete by its deadline (watchdog, under the lock): answered 408 if the
+ * socket takes it at once (libmicrohttpd writes nothing while it waits for a head, so the
+ * bytes cannot interleave with its own), then shut down both ways; libmicrohttpd sees the end
+ * of input and closes the connection, freeing its slot. Not reported: there is no request. */
+static void cut_head_locked(ec_http_server *s, conn_t *c)
+{
+    static const char msg[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 54\r\n"
+                              "\r\n408 Request Timeout: the request head came too slowly\n";
+    c->cut = 1;
+    c->head_deadline_ns = 0;
+    s->heads_cut++;
+    (void)!send(c->fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(c->fd, SHUT_RDWR);
 }
 
 static void enqueue_locked(ec_http_server *s, job *j)
@@ -325,7 +419,8 @@ static void enqueue_locked(ec_http_server *s, job *j)
     s->tail = j;
     s->stats.queued++;
     pthread_cond_signal(&s->work_cv);
-    wake_watchdog_locked(s);
+    if (!j->answered)
+        wake_watchdog_locked(s, j->deadline_ns);
 }
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -337,6 +432,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     j->conn = conn;
     j->refs = 1;
     j->target = strdup(uri ? uri : "");
+    j->raw_target = uri;
+    j->raw_target_len = uri ? strlen(uri) : 0;
     if (!j->target) {
         free(j);
         return NULL;
@@ -349,6 +446,11 @@ static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char 
 {
     job *j = cls;
     (void)kind;
+    /* libmicrohttpd hands C strings on to the access handler: a NUL inside a field cuts it
+     * there, and the record would not be what arrived. Refused when the sizes tell (0.9.75's
+     * do not: it measures them with strlen, so there the cut goes unseen; docs/HTTP.md). */
+    if (strlen(key) != key_size || strlen(value) != value_size)
+        j->hdr_nul = 1;
     /* Optional whitespace around a field value is not part of it (RFC 9112 5.1); this
      * libmicrohttpd strips only the leading side. */
     while (value_size && (value[0] == ' ' || value[0] == '\t'))
@@ -380,8 +482,6 @@ static void notify_completed(void *cls, struct MHD_Connection *conn, void **req_
 {
     ec_http_server *s = cls;
     job *j = *req_cls;
-    (void)conn;
-    (void)toe;
     if (j && j->counted) {
         pthread_mutex_lock(&s->mu);
         if (--s->inflight == 0)
@@ -391,6 +491,15 @@ static void notify_completed(void *cls, struct MHD_Connection *conn, void **req_
     if (j)
         job_unref(j);
     *req_cls = NULL;
+    /* The connection waits for its next request head now (kept alive; if it closes instead,
+     * it is forgotten next). */
+    conn_t *c = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? conn_of(conn) : NULL;
+    if (c) {
+        pthread_mutex_lock(&s->mu);
+        if (!c->cut)
+            arm_head_locked(s, c);
+        pthread_mutex_unlock(&s->mu);
+    }
 }
 
 /* The request as a message; refusals keep only what the format can hold. */
@@ -436,6 +545,20 @@ static uint64_t drain_max(const ec_http_server *s)
 {
     uint64_t m = 4 * (uint64_t)s->body_limit;
     return m < (1u << 20) ? (1u << 20) : m;
+}
+
+/* Whether the target libmicrohttpd parsed was cut short by a NUL byte. It hands the target on
+ * as a C string and no API tells its length; but in 0.9.75 the target and the HTTP version
+ * are both views into the request line, the version right after the target's terminator. So
+ * a version that starts further on means bytes after a NUL were dropped. Only the addresses
+ * are compared (nothing is read); when the version is not within a target's length after it
+ * (another libmicrohttpd, or HTTP/0.9), nothing can be told and the target is taken as is. */
+static int target_cut(const job *j, const char *version)
+{
+    if (!j->raw_target || !version)
+        return 0;
+    uintptr_t end = (uintptr_t)j->raw_target + j->raw_target_len + 1, v = (uintptr_t)version;
+    return v > end && v - end <= EC_HTTP_TARGET_MAX + 16u;
 }
 
 /* A refusal found while reading (400, 413, 500 out of memory, 503 stopping). It is reported
@@ -490,10 +613,24 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     }
     switch (j->phase) {
     case PH_HEADERS: {
+        conn_t *c = conn_of(conn);
+        if (c) { /* the head is complete: its deadline no longer applies */
+            pthread_mutex_lock(&s->mu);
+            c->head_deadline_ns = 0;
+            pthread_mutex_unlock(&s->mu);
+        }
         j->method = strdup(method);
         MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_cb, j);
         if (!j->method || j->hdr_oom) {
             set_refusal(j, 500, "500 out of memory reading the request");
+            return refuse_now(s, j, conn);
+        }
+        if (j->hdr_nul) {
+            set_refusal(j, 400, "400 Bad Request: a NUL byte in a header field");
+            return refuse_now(s, j, conn);
+        }
+        if (target_cut(j, version)) {
+            set_refusal(j, 400, "400 Bad Request: a NUL byte in the target");
             return refuse_now(s, j, conn);
         }
         ec_http_msg m;
@@ -518,10 +655,25 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             n_te += strcasecmp(j->hdrs[i].name, "Transfer-Encoding") == 0;
             n_host += strcasecmp(j->hdrs[i].name, "Host") == 0;
         }
-        if (n_cl > 1 || (n_cl && n_te)) {
+        if (n_cl > 1 || (n_cl && n_te) || n_te > 1) {
             set_refusal(j, 400, "400 Bad Request: %s",
-                        n_te ? "both Content-Length and Transfer-Encoding"
-                             : "more than one Content-Length");
+                        n_cl && n_te ? "both Content-Length and Transfer-Encoding"
+                        : n_te       ? "more than one Transfer-Encoding"
+                                     : "more than one Content-Length");
+            return refuse_now(s, j, conn);
+        }
+        /* libmicrohttpd 0.9.75 frames a body as chunked only when the (first) Transfer-Encoding
+         * is exactly "chunked" in any case after leading blanks; any other value (another
+         * coding, a list, trailing blanks) it reads as a body without end, so the request would
+         * hang until the idle timeout. Only what it frames is accepted: its own raw value is
+         * checked, not our trimmed copy. The connection closes after the answer (libmicrohttpd
+         * reads no further request from a connection answered before its body). */
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (n_te && (!te || strcasecmp(te, "chunked") != 0)) {
+            set_refusal(j, 501,
+                        "501 Not Implemented: Transfer-Encoding \"%.64s\": only \"chunked\" is "
+                        "understood",
+                        te ? te : "");
             return refuse_now(s, j, conn);
         }
         if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && n_host != 1) {
@@ -699,7 +851,7 @@ static void hold_locked(ec_http_server *s, job *j, struct MHD_Response *r, unsig
         s->rhead = j;
     s->rtail = j;
     pthread_cond_signal(&s->rel_cv);
-    wake_watchdog_locked(s);
+    wake_watchdog_locked(s, j->deadline_ns);
 }
 
 static void run_job(ec_http_server *s, job *j)
@@ -901,13 +1053,25 @@ static void *releaser_main(void *arg)
 
 /* Answers 504 to every request whose deadline passed, oldest first. The running job and the
  * queue are in arrival order, so deadlines increase along them and the first unanswered one
- * is the next to expire. */
+ * is the next to expire. It runs until stop has joined the worker and the releaser, so that a
+ * handler still running when the server stops is answered 504 at its deadline all the same
+ * (stop waits for the handler; its client must not). */
 static void *watchdog_main(void *arg)
 {
     ec_http_server *s = arg;
     pthread_setname_np(pthread_self(), "ec-http-watch"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&s->mu);
-    while (!s->stopping) {
+    while (!s->watch_done) {
+        uint64_t now = mono_ns(), until = UINT64_MAX;
+        /* Heads late (a client sending a head slowly or not at all holds a connection slot) */
+        for (conn_t *c = s->conns; c; c = c->next) {
+            if (!c->head_deadline_ns)
+                continue;
+            if (c->head_deadline_ns <= now)
+                cut_head_locked(s, c);
+            else if (c->head_deadline_ns < until)
+                until = c->head_deadline_ns;
+        }
         job *next = NULL;
         for (job *q = s->rhead; !next && q; q = q->rnext)
             if (!q->answered)
@@ -917,17 +1081,18 @@ static void *watchdog_main(void *arg)
         for (job *q = s->head; !next && q; q = q->next)
             if (!q->answered)
                 next = q;
-        if (!next) {
-            s->watch_idle = 1;
-            pthread_cond_wait(&s->watch_cv, &s->mu);
-            s->watch_idle = 0;
-            continue;
-        }
-        uint64_t now = mono_ns();
-        if (now < next->deadline_ns) {
-            struct timespec ts = {(time_t)(next->deadline_ns / 1000000000ull),
-                                  (long)(next->deadline_ns % 1000000000ull)};
-            pthread_cond_timedwait(&s->watch_cv, &s->mu, &ts);
+        if (!next || now < next->deadline_ns) {
+            if (next && next->deadline_ns < until)
+                until = next->deadline_ns;
+            s->watch_until_ns = until;
+            if (until == UINT64_MAX) {
+                pthread_cond_wait(&s->watch_cv, &s->mu);
+            } else {
+                struct timespec ts = {(time_t)(until / 1000000000ull),
+                                      (long)(until % 1000000000ull)};
+                pthread_cond_timedwait(&s->watch_cv, &s->mu, &ts);
+            }
+            s->watch_until_ns = 0;
             continue;
         }
         claim_locked(next);
@@ -969,6 +1134,28 @@ void ec_http_server_stats_get(ec_http_server *srv, ec_http_server_stats *out)
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* The connection limit: as asked (0: 1024), but never so many that the connections alone
+ * could take the process's last descriptors. The soft RLIMIT_NOFILE is raised to the hard one
+ * first (often 1024 soft against far more hard). */
+static unsigned conn_limit(unsigned asked)
+{
+    unsigned want = asked ? asked : DEFAULT_MAX_CONN;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur != RLIM_INFINITY &&
+        (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max)) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    rlim_t room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 2;
+    return room < want ? (unsigned)(room ? room : 1) : want;
+}
+
 static void server_free(ec_http_server *s)
 {
     pthread_cond_destroy(&s->work_cv);
@@ -984,14 +1171,16 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
 {
     ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
     if (opts) {
-        if (opts->version == 1) /* before on_refusal: read no further than its fields */
+        /* Older versions: read no further than their fields. */
+        if (opts->version == 1)
             memcpy(&o, opts, offsetof(ec_http_server_options, on_refusal));
+        else if (opts->version == 2)
+            memcpy(&o, opts, offsetof(ec_http_server_options, head_timeout_ms));
         else if (opts->version == EC_HTTP_SERVER_OPTIONS_VERSION)
             o = *opts;
         else
-            return ec_error_set(EC_EUNSUPPORTED,
-                                "http server: options version %u (expected 1 or %u)", opts->version,
-                                EC_HTTP_SERVER_OPTIONS_VERSION);
+            return ec_error_set(EC_EUNSUPPORTED, "http server: options version %u (expected 1..%u)",
+                                opts->version, EC_HTTP_SERVER_OPTIONS_VERSION);
     }
     if (!out || !handler)
         return ec_error_set(EC_EINVAL, "http server: NULL %s", out ? "handler" : "out");
@@ -1030,6 +1219,8 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     s->release = o.release;
     s->body_limit = o.body_limit ? o.body_limit : DEFAULT_BODY_LIMIT;
     s->timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->head_timeout_ms = o.head_timeout_ms ? o.head_timeout_ms : DEFAULT_HEAD_MS;
+    s->max_connections = conn_limit(o.max_connections);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->rel_cv, NULL);
@@ -1050,12 +1241,12 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     }
     errno = 0;
     s->d = MHD_start_daemon(flags, (uint16_t)o.port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)(o.max_connections ? o.max_connections : DEFAULT_MAX_CONN),
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)(o.idle_timeout_s ? o.idle_timeout_s : DEFAULT_IDLE_S),
                             MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s, MHD_OPTION_NOTIFY_COMPLETED,
-                            notify_completed, s, MHD_OPTION_END);
+                            notify_completed, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+                            MHD_OPTION_END);
     if (!s->d) {
         int e = errno;
         ec_http_server_stop(s);
@@ -1098,14 +1289,19 @@ void ec_http_server_stop(ec_http_server *s)
         pthread_mutex_lock(&s->mu);
     } while (n == 64);
     pthread_cond_broadcast(&s->work_cv);
-    pthread_cond_broadcast(&s->watch_cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->have_watchdog)
-        pthread_join(s->watchdog, NULL);
     if (s->have_worker)
         pthread_join(s->worker, NULL);
     if (s->have_releaser)
         pthread_join(s->releaser, NULL); /* leaves once the worker left and nothing is held */
+    /* The watchdog last: it answered the running handler's and the held replies' deadlines
+     * meanwhile. */
+    pthread_mutex_lock(&s->mu);
+    s->watch_done = 1;
+    pthread_cond_broadcast(&s->watch_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->have_watchdog)
+        pthread_join(s->watchdog, NULL);
     /* Every queued request is answered now; give MHD up to a second to send those replies
      * (a client that does not read must not hold the stop forever). */
     pthread_mutex_lock(&s->mu);
