@@ -37,6 +37,12 @@ int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, in
             return -1;
         }
         h->body_limit = (size_t)t;
+    } else if ((v = cli_opt(argc, argv, i, "--http-max-connections", bad))) {
+        if (cli_parse_u64(v, &t) || t == 0 || t > 1000000) {
+            cli_error(cmd, 0, "--http-max-connections: '%s' is not 1..1000000", v);
+            return -1;
+        }
+        h->max_connections = (unsigned)t;
     } else if ((v = cli_opt(argc, argv, i, "--http", bad))) {
         h->listen = v;
     } else {
@@ -111,6 +117,7 @@ int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen
     o.bind_address = addr;
     o.timeout_ms = h->timeout_ms;
     o.body_limit = h->body_limit;
+    o.max_connections = h->max_connections;
     unsigned port = 0;
     int rc = ec_actor_serve_http(a, &o, &port);
     if (rc) {

@@ -13,12 +13,13 @@ typedef struct cli_http {
     const char *listen;                   /* --http ADDR:PORT, or NULL */
     const char *allow[CLI_MANIFEST_LIST]; /* --http-allow, repeatable */
     size_t nallow;
-    unsigned timeout_ms; /* --http-timeout; 0: the runtime's default */
-    size_t body_limit;   /* --http-body-limit; 0: the server's default */
-    int serving;         /* an actor of this run serves HTTP */
+    unsigned timeout_ms;      /* --http-timeout; 0: the runtime's default */
+    size_t body_limit;        /* --http-body-limit; 0: the server's default */
+    unsigned max_connections; /* --http-max-connections; 0: the server's default */
+    int serving;              /* an actor of this run serves HTTP */
 } cli_http;
 
-/* The lines of `evchain help` for the four options, to paste into a command's help. */
+/* The lines of `evchain help` for the five options, to paste into a command's help. */
 #define CLI_HTTP_HELP                                                                              \
     "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"          \
     "                       (port 0: any free one); implies --serve\n"                             \
@@ -26,11 +27,14 @@ typedef struct cli_http {
     "                       *.domain, [v6]:port (repeatable)\n"                                    \
     "  --http-timeout MS    served request deadline, then 504 (default 10000); also the\n"         \
     "                       timeout of the actors' own requests\n"                                 \
-    "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"
+    "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"               \
+    "  --http-max-connections N\n"                                                                 \
+    "                       open HTTP connections at most (default 1024, bounded by the\n"         \
+    "                       descriptor limit); a request head must be complete within 10 s\n"
 
-/* If argv[*i] is --http, --http-allow, --http-timeout or --http-body-limit, takes its value
- * into h (advancing *i) and returns 1; 0 when it is another argument; -1 on a bad value
- * (printed; *bad set for a missing one, as cli_opt does). */
+/* If argv[*i] is --http, --http-allow, --http-timeout, --http-body-limit or
+ * --http-max-connections, takes its value into h (advancing *i) and returns 1; 0 when it is
+ * another argument; -1 on a bad value (printed; *bad set for a missing one, as cli_opt does). */
 int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, int *bad);
 
 /* Whether `listen` (ADDR:PORT with an IP address) can be served on, before anything is
