@@ -18,4 +18,9 @@ int ec_http_token_ok(const char *s, size_t n, size_t min, size_t max); /* method
 int ec_http_value_ok(const char *s, size_t n);                         /* header value */
 int ec_http_target_ok(const char *s, size_t n);                        /* request-target */
 
+/* The stack of the server's worker, the thread that runs handlers and so calls into wasm. Set
+ * explicitly (not the default thread stack, which is 2 MiB under `ulimit -s unlimited`):
+ * module.c's call-depth check (module_stack_check) counts on at least this much. */
+#define EC_HTTP_WORKER_STACK (8u << 20)
+
 #endif

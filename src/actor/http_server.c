@@ -1231,7 +1231,11 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     pthread_cond_init(&s->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
     /* Threads first (stop joins only those that started), then the listening socket. */
-    s->have_worker = pthread_create(&s->worker, NULL, worker_main, s) == 0;
+    pthread_attr_t wa;
+    pthread_attr_init(&wa);
+    pthread_attr_setstacksize(&wa, EC_HTTP_WORKER_STACK);
+    s->have_worker = pthread_create(&s->worker, &wa, worker_main, s) == 0;
+    pthread_attr_destroy(&wa);
     s->have_watchdog = s->have_worker && pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     s->have_releaser =
         s->have_watchdog && s->release && pthread_create(&s->releaser, NULL, releaser_main, s) == 0;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +16,7 @@
 
 #include "core/internal.h"
 #include "actor/actor_int.h"
+#include "actor/http.h"
 
 /* The compile flags. Fixed for determinism: no FMA contraction, no fast-math, no
  * -march=native; bounds-checked memory (no signal handler), the same as the host's copy of
@@ -57,21 +57,15 @@ static uint32_t module_call_depth(uint64_t max_slots)
     return n > EC_WASM_MAX_CALL_DEPTH ? EC_WASM_MAX_CALL_DEPTH : (uint32_t)n;
 }
 
-/* The smallest stack a thread that runs wasm has: the main thread's (RLIMIT_STACK) and every
- * other's (the default thread stack: the HTTP server's threads take it). */
+/* The smallest stack a thread that runs wasm has: the main thread's (RLIMIT_STACK; unlimited
+ * grows as needed) and the HTTP server's worker's, set to EC_HTTP_WORKER_STACK when it is
+ * created. A program that calls into actors from threads of its own gives them as much. */
 static uint64_t thread_stack_budget(void)
 {
-    uint64_t b = UINT64_MAX;
+    uint64_t b = EC_HTTP_WORKER_STACK;
     struct rlimit rl;
-    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < b)
         b = rl.rlim_cur;
-    pthread_attr_t at;
-    size_t ss;
-    if (pthread_getattr_default_np(&at) == 0) {
-        if (pthread_attr_getstacksize(&at, &ss) == 0 && ss < b)
-            b = ss;
-        pthread_attr_destroy(&at);
-    }
     return b;
 }
 
