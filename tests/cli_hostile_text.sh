@@ -80,7 +80,7 @@ has "$T/out" '64 65 6c 7f'
 # Flip a bit in byte 14 of event 3's parent hash (record offset 26 + 14 = 40): the record's
 # stored hash stays the same, the link no longer does. Whole hashes in the message: the two
 # differ in their 29th hex digit.
-python3 tests/flip_record.py "$T/h2/seg-0000000000000000.log" 3 40
+python3 tests/crc.py "$T/h2/seg-0000000000000000.log" 3 40
 expect 1 "$EV" verify "$T/h2"
 has "$T/out" 'event 3: parent link broken: parent '
 p3=$("$EV" log "$T/h" --json --from 2 --to 2 | sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')

@@ -5,7 +5,7 @@
 # the storage layer's checksums pass and only the chain's hashes can catch the change.
 # OFFSET is into the record (negative: from its end). Copied from the testers' fault-hunt
 # script /tmp/hunt-log/crc.py (export/show/log read such a chain unchecked); used by
-# tests/cli_tamper.sh.
+# tests/cli_tamper.sh and tests/cli_hostile_text.sh.
 import sys,struct
 def crc32c(b):
     c=0xffffffff
