@@ -70,6 +70,9 @@ static void fail(hresp *r, int64_t code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->error, sizeof r->error, fmt, ap);
     va_end(ap);
+    /* Recorded as a CBOR text string, which must be UTF-8: an actor's path need not be, and
+     * the cut at the buffer's end may split a character. */
+    ec_utf8_scrub(r->error);
 }
 
 static void trap_recording(ec_actor *a, const char *type)

@@ -76,6 +76,8 @@ int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len);
 
 /* Valid UTF-8 (no overlongs, no surrogates)? */
 int ec_utf8_valid(const char *s, size_t n);
+/* Replaces each byte of s (NUL-terminated) that is not part of well-formed UTF-8 with '?'. */
+void ec_utf8_scrub(char *s);
 
 /* Make room in a growable array of elem-byte items for at least need of them (capacity
  * doubling from 16; *p and *cap updated only on success). Nonzero, with nothing changed and

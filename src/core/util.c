@@ -165,45 +165,60 @@ int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len)
     return 0;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF), or 0 when there is none. n > 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    unsigned min;
+    if ((c & 0xe0) == 0xc0) {
+        need = 1;
+        min = 0x80;
+        c &= 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        need = 2;
+        min = 0x800;
+        c &= 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        need = 3;
+        min = 0x10000;
+        c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (n < need + 1) /* truncated sequence */
+        return 0;
+    for (size_t k = 1; k <= need; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[k] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return need + 1;
+}
+
 int ec_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned min;
-        if ((c & 0xe0) == 0xc0) {
-            need = 1;
-            min = 0x80;
-            c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            need = 2;
-            min = 0x800;
-            c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            need = 3;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq_len(s + i, n - i)))
             return 0;
-        }
-        if (n - i < need + 1) /* truncated sequence */
-            return 0;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            c = c << 6 | (s[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return 0;
-        i += need + 1;
-    }
     return 1;
+}
+
+void ec_utf8_scrub(char *str)
+{
+    unsigned char *s = (unsigned char *)str;
+    size_t n = strlen(str);
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq_len(s + i, n - i))) {
+            s[i] = '?';
+            k = 1;
+        }
 }
 
 uint64_t ec_time_now_ns(void)
