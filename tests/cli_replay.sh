@@ -224,4 +224,37 @@ expect 0 "$EV" show "$K" "$last_call"
 has "$T/out" "\"fn\":\"ec_handle_timer\",\"arg\":7,\"from\":\"@timer\",\"link\":\"$set_hash\""
 expect 0 "$EV" replay "$K"
 has "$T/out" "identical"
+# An actor whose first call traps has a good state all the same: as started (no ec_init).
+# recover goes back to event 0; so does run --recover.
+expect 1 "$EV" run "$A/hostile.wasm" --name first --data-dir "$D" --message divzero --quiet
+expect 0 "$EV" recover "$D/actors/first/chain" --message "fill 1" --quiet
+has "$T/out" "replay of 1 events"
+expect 0 "$EV" replay "$D/actors/first/chain"
+has "$T/out" "identical"
+expect 0 "$EV" run "$A/hostile.wasm" --name first2 --data-dir "$D" --recover 1 \
+  --message divzero --message "fill 1"
+has "$T/err" "recovered to seq 0"
+expect 0 "$EV" replay "$D/actors/first2/chain"
+has "$T/out" "identical"
+
+# Killed inside a call (SIGKILL while it writes files), then resumed: the chain holds the
+# cut call and then the marker that abandons it; the replay goes through both.
+"$EV" run "$A/hostile.wasm" --name cut --data-dir "$T/cut" --message "fill 1" \
+  --message "fill 20000" --quiet >/dev/null 2>&1 &
+cut_pid=$!
+n=0
+for _ in $(seq 1 400); do
+  n=$("$EV" log "$T/cut/actors/cut/chain" 2>/dev/null | wc -l)
+  [ "$n" -ge 40 ] && break
+  sleep 0.05
+done
+kill -9 $cut_pid 2>/dev/null
+wait $cut_pid 2>/dev/null
+[ "$n" -ge 40 ] && ok || bad "the cut actor never reached 40 events ($n)"
+"$EV" log "$T/cut/actors/cut/chain" >"$T/cut.log" 2>&1
+tail -1 "$T/cut.log" | grep -q 'fs/write' && ok || bad "not cut inside a call: $(tail -1 "$T/cut.log")"
+expect 0 "$EV" resume cut --data-dir "$T/cut" --message "fill 1" --quiet
+expect 0 "$EV" verify "$T/cut/actors/cut/chain"
+expect 0 "$EV" replay "$T/cut/actors/cut/chain"
+has "$T/out" "identical"
 finish

@@ -19,6 +19,8 @@
 
 int ec_mkdir_p(const char *path);
 
+#define IS(ev, t) ((ev).type_len == strlen(t) && memcmp((ev).type, t, (ev).type_len) == 0)
+
 /* The replay's position: `cursor` is the seq of the next recorded event the actor must
  * reproduce; events before `limit` are expected. */
 typedef struct ec_replay_state {
@@ -30,6 +32,12 @@ typedef struct ec_replay_state {
     int diverged; /* the report below is filled */
     int resume;   /* drive: the actor already holds the state at the cursor (a snapshot) */
     int cut;      /* the chain ends inside a call (a crash, or still being written) */
+    /* The call being driven starts at seq call_seq (in_call). A recovery marker met inside it
+     * that goes back before it means the recorded call was cut there (a crash, then recover
+     * or resume): the call is unwound (cut_call, with stop) and the replay goes on at the
+     * marker instead of diverging. */
+    int in_call, cut_call;
+    uint64_t call_seq;
     ec_replay_report *rep;
     ec_actor *actor;        /* the actor replayed (drive) */
     const char *memory_out; /* write its memory where the replay stops (options) */
@@ -135,6 +143,24 @@ ec_chain *ec_replay_target(ec_runtime *rt)
     return rt->replay->into;
 }
 
+/* ev, at the cursor, where the replayed actor makes an event inside a call: whether it is a
+ * recovery marker that abandons that call (its point is before the call's wasm/call). Then
+ * the call is unwound as at the chain's cut end, but the replay goes on (drive_call). */
+static int uint_field(const ec_event *ev, const char *key, uint64_t *out);
+static int cut_by_marker(ec_replay_state *rs, const ec_event *ev)
+{
+    uint64_t point;
+    if (!rs->in_call || !(IS(*ev, "runtime/recovered") || IS(*ev, "runtime/migrated")) ||
+        cb_check(ev->data, ev->data_len) || uint_field(ev, "point", &point) ||
+        point >= rs->call_seq) {
+        ec_error_clear();
+        return 0;
+    }
+    rs->stop = 1;
+    rs->cut_call = 1;
+    return 1;
+}
+
 int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out)
 {
     ec_replay_state *rs = a->rt->replay;
@@ -150,6 +176,9 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
     if (rc)
         return rc;
+    if (cut_by_marker(rs, &ev))
+        return ec_error_set(EC_EDIVERGE, "the call was cut at seq %llu",
+                            (unsigned long long)rs->cursor);
     size_t tl = strlen(type);
     int same_type = ev.type_len == tl && memcmp(ev.type, type, tl) == 0;
     /* A module other than the recorded one (any_module): its binding events are taken as
@@ -224,6 +253,9 @@ int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t 
     int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
     if (rc)
         return rc;
+    if (cut_by_marker(rs, &ev))
+        return ec_error_set(EC_EDIVERGE, "the call was cut at seq %llu",
+                            (unsigned long long)rs->cursor);
     size_t tl = strlen(rtype);
     if (ev.type_len != tl || memcmp(ev.type, rtype, tl) != 0)
         return diverge(rs, &ev, rtype, NULL, 0, "the chain has %.*s where the answer %s belongs",
@@ -333,8 +365,22 @@ static int drive_call(ec_replay_state *rs, ec_actor *a, const ec_event *ev)
         return diverge(rs, ev, "(idle)", NULL, 0, "the chain calls the actor, which is %s",
                        ec_actor_state_name(a->state));
     }
+    int saved_in = rs->in_call;
+    uint64_t saved_seq = rs->call_seq;
+    rs->in_call = 1;
+    rs->call_seq = rs->cursor;
     int rc = ec_exec_call(a, fn, input, in_len, arg, fromp, link, link_len, &ret);
+    rs->in_call = saved_in;
+    rs->call_seq = saved_seq;
     free(input);
+    if (rs->cut_call) {
+        /* Cut by a later recovery (cut_by_marker): unwound; the marker at the cursor rebuilds
+         * the actor's state (reset_to), so what the unwinding left does not matter. */
+        rs->cut_call = 0;
+        rs->stop = 0;
+        ec_error_clear();
+        return 0;
+    }
     if (rc == EC_ETRAP && !rs->stop)
         rc = 0; /* a recorded trap, reproduced */
     return rs->stop ? EC_EDIVERGE : rc;
@@ -645,8 +691,6 @@ static int fresh_instance(ec_actor *a)
     a->replied = 0;
     return 0;
 }
-
-#define IS(ev, t) ((ev).type_len == strlen(t) && memcmp((ev).type, t, (ev).type_len) == 0)
 
 /* Reproduce rs->orig's events [0, rs->limit) in rs->into: create the actor (actor/start)
  * and drive each recorded call, stop, restart and marker; the actor makes the rest. */
@@ -1180,8 +1224,32 @@ static int live_prev(const ec_event *ev, uint64_t q, uint64_t *next)
     return 0;
 }
 
+/* Whether event q (e) of c is a call boundary as the fresh instance is one: event 0
+ * (actor/start) of an actor without ec_init, i.e. one whose next event is not the wasm/call
+ * of ec_init. An actor that traps in its first call, or is killed during it, can then be
+ * recovered to its state as started. After an ec_init the boundary is its wasm/result. */
+static int fresh_boundary(ec_chain *c, uint64_t q, const ec_event *e)
+{
+    if (q != 0 || !IS(*e, "actor/start"))
+        return 0;
+    ec_event next;
+    if (ec_chain_count(c) < 2 || ec_chain_get(c, 1, &next) != 0)
+        return ec_chain_count(c) < 2;
+    if (!IS(next, "wasm/call"))
+        return 1;
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    if (cb_check(next.data, next.data_len) ||
+        cb_map_find(next.data, next.data_len, "fn", &mt, &v, &vl, &num) || mt != 3)
+        return 0;
+    return fn_index(v, vl) != 0; /* 0: ec_init */
+}
+
 /* The chain's last call boundary: the last wasm/result of its live line (one in a line an
- * earlier marker abandoned is no state the actor is in). */
+ * earlier marker abandoned is no state the actor is in), or its fresh instance
+ * (fresh_boundary). */
 static int last_boundary(ec_chain *c, uint64_t *out)
 {
     uint64_t n = ec_chain_count(c);
@@ -1190,7 +1258,7 @@ static int last_boundary(ec_chain *c, uint64_t *out)
         int rc = ec_chain_get(c, q, &e);
         if (rc)
             return rc;
-        if (IS(e, "wasm/result")) {
+        if (IS(e, "wasm/result") || fresh_boundary(c, q, &e)) {
             *out = q;
             return 0;
         }
@@ -1198,7 +1266,8 @@ static int last_boundary(ec_chain *c, uint64_t *out)
             return rc;
     }
     return ec_error_set(EC_ENOTFOUND, "recover: no call into the actor ever completed (no "
-                                      "wasm/result): there is no state to recover");
+                                      "wasm/result after its ec_init): there is no state to "
+                                      "recover");
 }
 
 /* ---- timers pending at a recovery point ---- */
@@ -1550,21 +1619,22 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         ec_chain_free(chain);
         return rc;
     }
-    if (!IS(ev, "wasm/result")) {
+    if (!IS(ev, "wasm/result") && !fresh_boundary(chain, to, &ev)) {
         char type[64];
         snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
-        uint64_t b = 0;
+        char before[64] = "there is none before it";
         ec_event e2;
         for (uint64_t q = to; q-- > 0;)
-            if (ec_chain_get(chain, q, &e2) == 0 && IS(e2, "wasm/result")) {
-                b = q;
+            if (ec_chain_get(chain, q, &e2) == 0 &&
+                (IS(e2, "wasm/result") || fresh_boundary(chain, q, &e2))) {
+                snprintf(before, sizeof before, "the one before it is %llu", (unsigned long long)q);
                 break;
             }
         ec_chain_free(chain);
         return ec_error_set(EC_EINVAL,
-                            "recover: event %llu is %s, not a call boundary (a wasm/result); "
-                            "the one before it is %llu",
-                            (unsigned long long)to, type, (unsigned long long)b);
+                            "recover: event %llu is %s, not a call boundary (a wasm/result, or "
+                            "event 0 of an actor without ec_init); %s",
+                            (unsigned long long)to, type, before);
     }
     uint8_t point_hash[EC_HASH_MAX];
     size_t hl = ev.hash_len;
@@ -1688,7 +1758,7 @@ static int abandoned_tail(ec_chain *c, uint64_t *point, timer_list *drop, timer_
         int rc = ec_chain_get(c, q, &e);
         if (rc)
             return rc;
-        if (IS(e, "wasm/result")) {
+        if (IS(e, "wasm/result") || fresh_boundary(c, q, &e)) {
             *point = q;
             if ((rc = tl_finish(drop)) == 0)
                 rc = tl_finish(redo);
@@ -1701,7 +1771,8 @@ static int abandoned_tail(ec_chain *c, uint64_t *point, timer_list *drop, timer_
         if (rc || (rc = live_prev(&e, q, &q)))
             return rc;
     }
-    return ec_error_set(EC_ENOTFOUND, "recover: no wasm/result: there is no state to recover");
+    return ec_error_set(EC_ENOTFOUND, "recover: no wasm/result after ec_init: there is no "
+                                      "state to recover");
 }
 
 int ec_actor_recover_in_place(ec_actor *a)
