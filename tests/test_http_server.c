@@ -140,6 +140,11 @@ static void on_refused(void *arg, const ec_http_msg *r)
 {
     srv_ctx *c = arg;
     pthread_mutex_lock(&c->mu);
+    /* Every refusal must be recordable: what the runtime does with it (fuzz_http_server). */
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    CHECK(ec_http_encode_alloc(r, &enc, &enc_len) == 0);
+    free(enc);
     if (c->nref < MAXSEEN) {
         c->ref_status[c->nref] = r->status;
         snprintf(c->ref_reason[c->nref], sizeof c->ref_reason[0], "%.*s", (int)r->reason_len,
@@ -1174,6 +1179,8 @@ static void transfer_encodings(void)
         {"Transfer-Encoding: chunked\t\r\n", 501, "only \"chunked\""},
         {"Transfer-Encoding: xchunked\r\n", 501, "xchunked"},
         {"Transfer-Encoding: identity\r\n", 501, "identity"},
+        /* Quoted in the reason: bytes from 0x80 on that are not UTF-8 are shown as '?'. */
+        {"Transfer-Encoding: \xc3\xa9t\xff\r\n", 501, "\"\xc3\xa9t?\""},
         {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400,
          "more than one Transfer-Encoding"},
         {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 400,

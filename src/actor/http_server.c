@@ -320,6 +320,9 @@ static void set_refusal(job *j, unsigned status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(j->reason, sizeof j->reason, fmt, ap);
     va_end(ap);
+    /* A reason may quote what arrived (a header value may hold any byte from 0x80 on) and be
+     * cut inside a character: the format holds UTF-8 text only (found by fuzz_http_server). */
+    ec_utf8_scrub(j->reason);
     j->ref_status = status;
 }
 
