@@ -24,6 +24,10 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
     if (ec_starts(p, n, "loop"))
         for (;;)
             sink++;
+    if (ec_starts(p, n, "tickloop")) /* endless, with a host call now and then */
+        for (;;)
+            if ((++sink & 0xffff) == 0)
+                ec_time_now();
     if (ec_starts(p, n, "bomb")) { /* grow until refused, then write past the end */
         u32 pages = 0;
         while (__builtin_wasm_memory_grow(0, 1) != (unsigned long)-1)

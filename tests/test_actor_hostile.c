@@ -2,7 +2,10 @@
  * deep recursion, bad pointers and lengths given to host calls, path escapes (.., absolute,
  * symlinks), a message over the limit, an import the host lacks. Each ends as a recorded
  * trap or a recorded refusal, and a bystander actor keeps working. */
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <evchain/replay.h>
 #include "test_actor_util.h"
 
 /* Run one attack on a fresh hostile actor; returns the JSON of its first event of `type`. */
@@ -404,8 +407,103 @@ static void fs_path_errors(void)
     scratch_end();
 }
 
+/* Replay c into a memory chain: 0 when it reproduces every event with the same hash. */
+static int replay_identical(ec_chain *c)
+{
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/actor-cache", build_dir());
+    ec_backend *be;
+    ec_chain *out;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = ec_chain_alg(c);
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&out, be, &co))
+        return -1;
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache;
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = ec_actor_replay(c, out, &o, &rep);
+    if (rc && rep.diverged)
+        fprintf(stderr, "diverged at %llu: %s\n", (unsigned long long)rep.seq, rep.why);
+    int ok = rc == 0 && ec_chain_count(out) == ec_chain_count(c);
+    for (uint64_t q = 0; ok && q < ec_chain_count(c); q++) {
+        ec_event x, y;
+        ok = ec_chain_get(c, q, &x) == 0 && ec_chain_get(out, q, &y) == 0 &&
+             memcmp(x.hash, y.hash, x.hash_len) == 0;
+    }
+    ec_replay_report_free(&rep);
+    ec_chain_free(out);
+    return ok ? 0 : -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *interrupt_later(void *rt)
+{
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    ec_runtime_interrupt(rt);
+    return NULL;
+}
+
+/* An endless call with fuel for hours is interrupted from another thread: it ends at once
+ * as a trap recorded as interrupted, with the fuel it had used; the chain verifies and a
+ * replay stops it at that same point (byte for byte). The runtime then starts no call. */
+static void interrupt_ends_endless_call(void)
+{
+    const char *const attacks[] = {"loop", "tickloop"};
+    for (int k = 0; k < 2; k++) {
+        scratch_begin();
+        ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+        o.chain_store = EC_CHAIN_STORE_MEMORY;
+        o.fuel = UINT64_C(1) << 50;
+        ec_runtime *rt = new_runtime_with(&o);
+        REQUIRE(rt);
+        ec_actor *h = spawn(rt, "hostile", "h", NULL);
+        ec_actor *b = spawn(rt, "counter", "bystander", NULL);
+        REQUIRE(h && b);
+        CHECK(!ec_runtime_interrupted(rt));
+        CHECK_OK(ec_runtime_send(rt, "h", attacks[k], strlen(attacks[k])));
+        CHECK_OK(ec_runtime_send(rt, "bystander", "inc", 3));
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, interrupt_later, rt) == 0);
+        double t0 = now_s();
+        CHECK_OK(ec_runtime_run(rt, 0, NULL));
+        double took = now_s() - t0;
+        pthread_join(t, NULL);
+        CHECK(took >= 0.15 && took < 3.0);
+        CHECK(ec_runtime_interrupted(rt));
+        CHECK(ec_actor_get_state(h) == EC_ACTOR_TRAPPED);
+        char *js = NULL;
+        CHECK(find_event(ec_actor_chain(h), "wasm/trap", 0, &js, NULL) == 0);
+        CHECK(js && strstr(js, "\"reason\":\"interrupted (runtime stopping)\"") &&
+              strstr(js, "\"fuel\":"));
+        if (js) { /* it ran a while: some units used, far from its budget */
+            const char *f = strstr(js, "\"fuel\":");
+            unsigned long long used = f ? strtoull(f + 7, NULL, 10) : 0;
+            CHECK(used > 1000 && used < (UINT64_C(1) << 50));
+        }
+        free(js);
+        if (k == 1) /* host calls before the interruption: replayed, then stopped */
+            CHECK(find_event(ec_actor_chain(h), "time/now.result", 0, NULL, NULL) == 0);
+        CHECK(check_chain(ec_actor_chain(h)) > 0);
+        CHECK_OK(replay_identical(ec_actor_chain(h)));
+        /* Queued after the interrupt: nothing starts, nothing is recorded. */
+        CHECK(find_event(ec_actor_chain(b), "wasm/call", 1, NULL, NULL) == -1);
+        CHECK(ec_actor_get_state(b) == EC_ACTOR_RUNNING);
+        ec_runtime_free(rt);
+        scratch_end();
+    }
+}
+
 int main(void)
 {
+    RUN(interrupt_ends_endless_call);
     RUN(traps_are_contained);
     RUN(oversized_input);
     RUN(path_escapes_refused);

@@ -142,6 +142,17 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out);
  * poll() loop. */
 int64_t ec_runtime_next_wake_ms(ec_runtime *rt);
 
+/* Interrupt the runtime, which is stopping (docs/ABI.md section 1, "Interrupting"): every
+ * call into one of its actors running now ends at its next fuel point (a function entry or
+ * loop head) with a trap recorded as interrupted (wasm/trap with reason "interrupted (runtime
+ * stopping)" and the fuel the call had used, so that a replay reproduces it); no new call
+ * starts (refused, nothing recorded) and ec_runtime_run delivers nothing more. It cannot be
+ * undone: stop the runtime with ec_runtime_free. Safe from any thread and from a signal
+ * handler (one atomic store), as long as rt is not freed meanwhile. */
+void ec_runtime_interrupt(ec_runtime *rt);
+/* 1 once ec_runtime_interrupt was called. */
+int ec_runtime_interrupted(const ec_runtime *rt);
+
 /* Compile a module into the cache without running it; *compiled_out (may be NULL) is 1 when
  * a compile happened, 0 when the cache already held it. */
 int ec_runtime_prepare(ec_runtime *rt, const char *module_path, int *compiled_out);
@@ -195,6 +206,11 @@ typedef struct ec_actor_http_options {
  * on a durable chain, once durable). One server per actor. *port_out (may be NULL): the
  * port bound. The server stops with the runtime. */
 int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned *port_out);
+
+/* Stop every actor's HTTP server now (ec_runtime_free otherwise does it): each stops
+ * accepting, answers what waits 503, and is waited for until the request it is handling
+ * ends, which ec_runtime_interrupt from another thread bounds. Not under ec_runtime_lock. */
+void ec_runtime_stop_http(ec_runtime *rt);
 
 /* Render an actor event's payload (deterministic CBOR, docs/ABI.md) as JSON. json_out is
  * malloc'd, NUL-terminated. EC_EUNSUPPORTED when event_type is not an actor event type,

@@ -120,6 +120,16 @@ struct ec_actor {
     char **env_allow;
     size_t env_allow_count;
     uint64_t fuel;
+    /* The interrupt the fuel hook checks (host.c): &rt->interrupted for a live call, a flag
+     * never set for a replayed one (exec_owned sets it per call; the owning thread alone
+     * reads it). Next to fuel: the hook touches one cache line. */
+    const atomic_int *interrupt;
+    /* fuel_start - fuel: the units the current call has used. fuel_interrupts (replay):
+     * running out of fuel is the recorded interruption (ec_replay_arm_interrupt), whose
+     * trap the hook makes instead of "out of fuel". trap_interrupted, trap_fuel: set by the
+     * hook when it ends a call as interrupted, read by the executor to record it. */
+    uint64_t fuel_start, trap_fuel;
+    int fuel_interrupts, trap_interrupted;
     uint64_t written;   /* fs_write and store_put bytes so far, against rt->write_budget */
     int on_stack;       /* a call into this actor is running: no re-entry, no stop */
     int stop_requested; /* shutdown() called, or stopped while busy: stop after the call */
@@ -159,6 +169,9 @@ struct ec_runtime {
     ec_durability durability;
     ec_hash_alg alg;
     uint64_t fuel;
+    /* ec_runtime_interrupt: set once, never cleared. Running calls trap at their next fuel
+     * point, no new call starts (exec_owned), queued work stays queued (ec_runtime_run). */
+    atomic_int interrupted;
     uint32_t memory_pages, max_message;
     int quiet;
     int sync_effects;
@@ -204,6 +217,14 @@ int ec_actor_acquire(ec_actor *a);
 void ec_actor_release(ec_actor *a);
 /* This thread owns a (and is therefore the only one to call into it or append to it). */
 int ec_actor_mine(const ec_actor *a);
+
+/* replay.c: in a replay, when the next recorded event of the call being replayed is an
+ * interrupted wasm/trap (one with `fuel`), give the call exactly the fuel it had used there,
+ * so that it traps at that same point (a->fuel_interrupts). Called once the call starts and
+ * after every event it makes. */
+void ec_replay_arm_interrupt(ec_actor *a);
+/* The flag a replayed call's fuel hook reads: never set. */
+extern const atomic_int ec_never_interrupted;
 
 /* runtime.c: the executor. Every call into an actor goes through exec_call. */
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);

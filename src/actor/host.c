@@ -197,14 +197,32 @@ static void req_init(cbuf *b, uint8_t *small, size_t n, size_t pairs)
 
 /* ---- fuel ---- */
 
+/* The call ends here as interrupted: the units it used so far are recorded with the trap
+ * (runtime.c), so that a replay gives it exactly that much fuel and it traps at this same
+ * point (ec_replay_arm_interrupt). */
+static void interrupted_trap(ec_actor *a) __attribute__((noreturn, cold));
+static void interrupted_trap(ec_actor *a)
+{
+    a->trap_interrupted = 1;
+    a->trap_fuel = a->fuel_start - a->fuel;
+    snprintf(a->host_trap, sizeof a->host_trap, "interrupted (runtime stopping)");
+    wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
+}
+
 /* Inserted by wasm-opt --log-execution at every function entry and loop head: the same count
  * on any engine, so running out is deterministic. Not recorded: it is a function of the
- * module and its inputs; running out is (a wasm/trap). */
+ * module and its inputs; running out is (a wasm/trap). The interrupt check is one relaxed
+ * load of a flag that is almost never set: this runs at every loop iteration. */
 void Z_envZ_log_execution(struct Z_env_instance_t *env, u32 where)
 {
     ec_actor *a = ACTOR(env);
     (void)where;
+    if (__builtin_expect(atomic_load_explicit(a->interrupt, memory_order_relaxed), 0))
+        interrupted_trap(a);
     if (a->fuel-- == 0) {
+        a->fuel = 0;
+        if (a->fuel_interrupts) /* a replay, at the recorded interruption */
+            interrupted_trap(a);
         snprintf(a->host_trap, sizeof a->host_trap, "out of fuel (%llu units per call)",
                  (unsigned long long)a->rt->fuel);
         wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);

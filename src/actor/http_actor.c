@@ -51,18 +51,32 @@ static void free_list(char **l)
     free(l);
 }
 
-void ec_http_rt_free(ec_runtime *rt)
+void ec_runtime_stop_http(ec_runtime *rt)
 {
-    struct ec_http_rt *h = rt->http;
+    struct ec_http_rt *h = rt ? rt->http : NULL;
     if (!h)
         return;
     /* Not under the lock: stopping waits for a running handler, which takes it. */
     for (size_t k = 0; k < h->nserved; k++) {
         ec_http_server_stop(h->served[k]->srv);
+        ec_runtime_lock(rt);
         h->served[k]->a->http = NULL;
+        ec_runtime_unlock(rt);
         free(h->served[k]);
     }
+    ec_runtime_lock(rt);
     free(h->served);
+    h->served = NULL;
+    h->nserved = 0;
+    ec_runtime_unlock(rt);
+}
+
+void ec_http_rt_free(ec_runtime *rt)
+{
+    struct ec_http_rt *h = rt->http;
+    if (!h)
+        return;
+    ec_runtime_stop_http(rt);
     free_list(h->allow);
     for (size_t k = 0; k < h->nretired; k++)
         free_list(h->retired[k]);
@@ -161,6 +175,13 @@ static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
     if (a->state != EC_ACTOR_RUNNING || !a->inst) {
         /* Answered 500 by the server and recorded by on_refused with this reason. */
         rc = ec_error_set(EC_EINVAL, "actor %s is %s", a->id, ec_actor_state_name(a->state));
+        ec_actor_release(a);
+        ec_runtime_unlock(rt);
+        return rc;
+    }
+    if (atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
+        /* Stopping: the call would be refused. Answered 500 and recorded as a refusal. */
+        rc = ec_error_set(EC_EDENIED, "actor %s: the runtime is stopping (interrupted)", a->id);
         ec_actor_release(a);
         ec_runtime_unlock(rt);
         return rc;

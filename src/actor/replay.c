@@ -220,7 +220,42 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     if (hash_out)
         memcpy(hash_out, got, wl);
     rs->cursor++;
+    if (a->on_stack)
+        ec_replay_arm_interrupt(a); /* the call goes on: does the chain interrupt it next? */
     return 0;
+}
+
+void ec_replay_arm_interrupt(ec_actor *a)
+{
+    ec_replay_state *rs = a->rt->replay;
+    ec_event ev;
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t want;
+    /* Looked at past `until` too: a call cut there still stops where it was interrupted
+     * instead of running on to the end of its fuel. */
+    if (!rs || rs->stop || rs->cursor >= rs->count || ec_chain_get(rs->orig, rs->cursor, &ev)) {
+        ec_error_clear();
+        return;
+    }
+    if (!IS(ev, "wasm/trap") || cb_check(ev.data, ev.data_len) ||
+        cb_map_find(ev.data, ev.data_len, "fuel", &mt, &v, &vl, &want) || mt != 0) {
+        ec_error_clear();
+        return;
+    }
+    /* The call must stop after exactly `want` units from its start: the hook traps as
+     * interrupted when the fuel left reaches zero. One that already used more traps at
+     * its next fuel point, recording what it used: a different payload, a divergence. */
+    uint64_t used = a->fuel_start - a->fuel;
+    if (want >= used) {
+        a->fuel = want - used;
+        a->fuel_start = want;
+    } else {
+        a->fuel = 0;
+        a->fuel_start = used;
+    }
+    a->fuel_interrupts = 1;
 }
 
 int ec_replay_recorded_uint(ec_actor *a, const char *type, const char *key, uint64_t *out)

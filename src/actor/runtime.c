@@ -361,6 +361,20 @@ static void actor_free(ec_actor *a)
     free(a);
 }
 
+const atomic_int ec_never_interrupted = 0;
+
+void ec_runtime_interrupt(ec_runtime *rt)
+{
+    /* Only an atomic store: callable from a signal handler. */
+    if (rt)
+        atomic_store_explicit(&rt->interrupted, 1, memory_order_relaxed);
+}
+
+int ec_runtime_interrupted(const ec_runtime *rt)
+{
+    return rt && atomic_load_explicit(&rt->interrupted, memory_order_relaxed);
+}
+
 void ec_runtime_free(ec_runtime *rt)
 {
     if (!rt)
@@ -653,6 +667,13 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
                             MAX_NESTING);
     if (!has_export(a->mod, fn))
         return ec_error_set(EC_ENOTFOUND, "actor %s: module exports no %s", a->id, fn_names[fn]);
+    /* Interrupted: the runtime is stopping, and a call started now would only be cut short.
+     * Refused before anything is recorded. A replay (even one inside this runtime: an
+     * automatic recovery) is not interrupted: it reproduces what was recorded. */
+    if (!rt->replay && atomic_load_explicit(&rt->interrupted, memory_order_relaxed))
+        return ec_error_set(EC_EDENIED,
+                            "actor %s: the runtime is stopping (interrupted): %s not called", a->id,
+                            fn_names[fn]);
     /* wasm/call: the call and everything the actor is given, before it runs. Keys in
      * deterministic order (docs/ABI.md section 3). */
     uint8_t small[512];
@@ -691,8 +712,12 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
         a->in_http = 1;
         a->http_responded = 0;
     }
-    a->fuel = rt->fuel;
+    a->fuel = a->fuel_start = rt->fuel;
+    a->interrupt = rt->replay ? &ec_never_interrupted : &rt->interrupted;
+    a->fuel_interrupts = a->trap_interrupted = 0;
     a->host_trap[0] = 0;
+    if (rt->replay)
+        ec_replay_arm_interrupt(a); /* an interrupted trap recorded as the call's next event */
     exec_self.depth++;
     uint32_t result = 0;
     /* The wasm runs without the runtime lock (other actors run meanwhile; its host calls take
@@ -711,11 +736,18 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
     cb_init(&b, small, sizeof small);
     if (t != WASM_RT_TRAP_NONE) {
         const char *why = a->host_trap[0] ? a->host_trap : trap_name(t);
-        cb_map(&b, 3);
+        /* An interruption is not a function of the module and its inputs: the fuel the call
+         * had used is recorded, so that a replay stops it at the same point (ABI.md 3). */
+        int interrupted = a->trap_interrupted;
+        cb_map(&b, 3 + (size_t)interrupted);
         cb_str(&b, "fn");
         cb_str(&b, fn_names[fn]);
         cb_str(&b, "code");
         cb_uint(&b, (uint64_t)t);
+        if (interrupted) {
+            cb_str(&b, "fuel");
+            cb_uint(&b, a->trap_fuel);
+        }
         cb_str(&b, "reason");
         cb_str(&b, why);
         rc = ec_actor_record(a, "wasm/trap", &b, NULL);
@@ -729,7 +761,7 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
         if (!rt->quiet)
             fprintf(stderr, "evchain: actor %s trapped in %s: %s\n", a->id, fn_names[fn], why);
         /* Recovered from its last good state (replay.c): running again, nobody to tell. */
-        if (rc == 0 && ec_actor_recover_in_place(a) == 0)
+        if (rc == 0 && !interrupted && ec_actor_recover_in_place(a) == 0)
             return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s (recovered)", a->id,
                                 fn_names[fn], why);
         notify_parent(a, 1);
@@ -890,6 +922,7 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
     if (!a)
         return ec_error_set(EC_ENOMEM, "actor %s: out of memory", id);
     a->rt = rt;
+    a->interrupt = &ec_never_interrupted; /* set per call by the executor */
     a->fs_fd = -1;
     a->mod = mod;
     a->parent = parent;
@@ -1435,10 +1468,11 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
     if (!rt)
         return ec_error_set(EC_EINVAL, "ec_runtime_run: NULL runtime");
     uint64_t deadline = mono_ns() + timeout_ms * 1000000u;
-    for (;;) {
+    /* Interrupted: nothing more is delivered (it would be refused); the queue stays. */
+    while (!atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
         work *held = NULL, *held_tail = NULL;
         size_t nheld = 0;
-        while (rt->queue) {
+        while (rt->queue && !atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
             work *w = rt->queue;
             rt->queue = w->next;
             rt->queued--;
