@@ -227,6 +227,39 @@ expect 0 "$EV" verify "$D5/actors/kv/chain"
 expect 0 "$EV" replay "$D5/actors/kv/chain"
 has "$T/out" "identical"
 
+# ---- a request spinning in wasm with fuel for minutes: SIGTERM ends the run in bounded time
+# (the call interrupted after --stop-grace, recorded as such); the chain verifies, replays
+# identical, and resume continues the actor from before the interrupted call ----
+D6=$T/spin
+start spin "$A/httptest.wasm" --args x --fuel 100000000000 --http-timeout 60000 \
+  --stop-grace 300 --data-dir "$D6" --http 127.0.0.1:0
+SPIN=$LAST
+curl -s -o "$T/spin" -w '%{http_code}' --max-time 30 "http://127.0.0.1:$PORT/slow" \
+  >"$T/spin.status" &
+CURL=$!
+sleep 0.5
+T0=$(date +%s)
+kill -TERM "$SPIN"
+wait "$SPIN"
+STOPPED=$?
+T1=$(date +%s)
+wait "$CURL"
+PIDS=
+[ $((T1 - T0)) -le 8 ] && ok || bad "SIGTERM during a spinning request: exited after $((T1 - T0)) s"
+[ "$STOPPED" -eq 1 ] && ok || bad "interrupted run exited $STOPPED, want 1 (its actor trapped)"
+status spin 500
+has "$T/spin.err" "interrupted (--stop-grace)"
+expect 0 "$EV" verify "$D6/actors/httptest/chain"
+expect 0 "$EV" log "$D6/actors/httptest/chain" --json
+has "$T/out" '"reason":"interrupted (runtime stopping)"'
+has "$T/out" '"fuel":'
+expect 0 "$EV" replay "$D6/actors/httptest/chain"
+has "$T/out" "identical"
+expect 0 "$EV" resume httptest --data-dir "$D6" --no-checkpoints
+has "$T/out" "runtime/migrated"
+expect 0 "$EV" replay "$D6/actors/httptest/chain"
+has "$T/out" "identical"
+
 # ---- usage ----
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u1" --http nonsense --no-checkpoints
 has "$T/err" "is not ADDR:PORT"
@@ -237,6 +270,8 @@ expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u3" --http 127.0.0.1:0 --http-tim
 has "$T/err" "--http-timeout"
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u3" --http 127.0.0.1:0 --http-max-connections 0
 has "$T/err" "--http-max-connections: '0' is not"
+expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u3" --serve --stop-grace soon
+has "$T/err" "--stop-grace: 'soon' is not"
 printf '{"actors":[{"id":"kv","module":"kv.wasm","http":7}]}' >"$A/../bad-http-manifest.json"
 expect 2 "$EV" run --manifest "$A/../bad-http-manifest.json" --data-dir "$T/u4" --no-checkpoints
 has "$T/err" 'actors[0].http: not a string'

@@ -189,7 +189,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     ec_runtime_unlock(rt);
     size_t pending = 0;
     if (rc == 0 && (serve_mode || http.serving))
-        rc = cli_serve(cmd, rt, data, http.serving);
+        rc = cli_serve(cmd, rt, data, &http);
     else if (rc == 0)
         rc = ec_runtime_run(rt, wait_ms, &pending);
     ec_runtime_lock(rt); /* its HTTP server runs until ec_runtime_free */

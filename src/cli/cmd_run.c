@@ -377,7 +377,7 @@ int cmd_run(int argc, char **argv)
         rc = start_manifest(rt, &man, manifest);
     if (rc == 0) {
         if (serve_mode || g_http.serving)
-            rc = cli_serve("run", rt, ro.data_dir, g_http.serving);
+            rc = cli_serve("run", rt, ro.data_dir, &g_http);
         else
             rc = ec_runtime_run(rt, wait_ms, NULL);
     }

@@ -2,13 +2,17 @@
  * serving an actor over HTTP, and the loop that answers `evchain send` (serve.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -43,6 +47,13 @@ int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, in
             return -1;
         }
         h->max_connections = (unsigned)t;
+    } else if ((v = cli_opt(argc, argv, i, "--stop-grace", bad))) {
+        if (cli_parse_u64(v, &t) || t > 3600000) {
+            cli_error(cmd, 0, "--stop-grace: '%s' is not 0..3600000 milliseconds", v);
+            return -1;
+        }
+        h->stop_grace_ms = (unsigned)t;
+        h->stop_grace_given = 1;
     } else if ((v = cli_opt(argc, argv, i, "--http", bad))) {
         h->listen = v;
     } else {
@@ -132,17 +143,91 @@ int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen
 }
 
 static volatile sig_atomic_t stop_flag;
+/* Written by the signal handler (non-blocking: a full pipe loses nothing, one byte is
+ * enough): 's' a stop, 'd' done (cli_serve). Read by the stopper thread. */
+static volatile int stop_pipe_w = -1;
+/* The runtime a second signal interrupts at once; NULL outside cli_serve. */
+static _Atomic(ec_runtime *) signal_rt;
 
 static void on_signal(int sig)
 {
     (void)sig;
+    int e = errno;
+    if (stop_flag) {
+        ec_runtime *rt = atomic_load(&signal_rt);
+        if (rt)
+            ec_runtime_interrupt(rt); /* one atomic store: async-signal-safe */
+    }
     stop_flag = 1;
+    int fd = stop_pipe_w;
+    if (fd >= 0 && write(fd, "s", 1) < 0) {
+        /* full: a stop is already waiting to be read */
+    }
+    errno = e;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The stopper: from the first stop ('s'), waits the grace, then interrupts the calls still
+ * running (the main thread may be inside one, delivering a message; an HTTP worker inside
+ * another, which ec_runtime_stop_http waits for). Ends at 'd'. */
+typedef struct stopper {
+    const char *cmd;
+    ec_runtime *rt;
+    unsigned grace_ms;
+    int rfd;
+} stopper;
+
+static void *stopper_main(void *p)
+{
+    stopper *s = p;
+    int armed = 0, done = 0, interrupted = 0;
+    uint64_t deadline = 0;
+    while (!done) {
+        int timeout = -1;
+        if (armed && !interrupted) {
+            uint64_t now = mono_ms();
+            timeout = deadline > now ? (int)(deadline - now) : 0;
+        }
+        struct pollfd pf = {s->rfd, POLLIN, 0};
+        int n = poll(&pf, 1, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0) {
+            char buf[64];
+            ssize_t k = read(s->rfd, buf, sizeof buf);
+            for (ssize_t j = 0; j < k; j++) {
+                if (buf[j] == 'd')
+                    done = 1;
+                if (!armed) {
+                    armed = 1;
+                    deadline = mono_ms() + s->grace_ms;
+                }
+            }
+        }
+        if (!done && armed && !interrupted && mono_ms() >= deadline) {
+            interrupted = 1;
+            if (!ec_runtime_interrupted(s->rt))
+                cli_printf_msg(stderr,
+                               "evchain %s: stopping: calls still running after %u ms are "
+                               "interrupted (--stop-grace)\n",
+                               s->cmd, s->grace_ms);
+            ec_runtime_interrupt(s->rt);
+        }
+    }
+    return NULL;
 }
 
 /* Requests are handled one at a time between deliveries: the runtime is single-threaded, so a
  * message from outside is queued like any other. */
-int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_serving)
+int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, const cli_http *h)
 {
+    int http_serving = h->serving;
     char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (run_socket_path(sock_path, sizeof sock_path, data_dir)) {
         cli_error(cmd, 0, "%s: data directory path too long for a control socket", data_dir);
@@ -155,6 +240,25 @@ int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_se
     }
     cli_printf_msg(stderr, "evchain %s: serving on %s (evchain send --data-dir %s ...)\n", cmd,
                    sock_path, data_dir);
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0) {
+        cli_error(cmd, 0, "pipe: %s", strerror(errno));
+        close(fd);
+        unlink(sock_path);
+        return EC_EIO;
+    }
+    stopper st = {cmd, rt, h->stop_grace_given ? h->stop_grace_ms : CLI_STOP_GRACE_MS, pfd[0]};
+    pthread_t stopper_thread;
+    if (pthread_create(&stopper_thread, NULL, stopper_main, &st) != 0) {
+        cli_error(cmd, 0, "cannot start the stopper thread");
+        close(pfd[0]);
+        close(pfd[1]);
+        close(fd);
+        unlink(sock_path);
+        return EC_EIO;
+    }
+    stop_pipe_w = pfd[1];
+    atomic_store(&signal_rt, rt);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
@@ -182,9 +286,25 @@ int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_se
     }
     close(fd);
     unlink(sock_path);
-    /* What was accepted ("ok") is delivered before the actors stop; timers are not waited. */
+    /* The grace starts now if it has not (a stop request, or the socket failed). */
+    if (write(pfd[1], "s", 1) < 0) {
+        /* full: a stop is waiting already */
+    }
+    /* What was accepted ("ok") is delivered before the actors stop; timers are not waited.
+     * The servers' workers are waited for here, while the stopper can still interrupt them:
+     * after it has ended, nothing could. */
     ec_runtime_lock(rt);
     ec_runtime_run(rt, 0, NULL);
     ec_runtime_unlock(rt);
+    ec_runtime_stop_http(rt);
+    atomic_store(&signal_rt, NULL);
+    stop_pipe_w = -1;
+    while (write(pfd[1], "d", 1) < 0 && errno == EAGAIN) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL); /* the pipe is full of stops: the stopper drains it */
+    }
+    pthread_join(stopper_thread, NULL);
+    close(pfd[0]);
+    close(pfd[1]);
     return 0;
 }

@@ -17,7 +17,11 @@ typedef struct cli_http {
     size_t body_limit;        /* --http-body-limit; 0: the server's default */
     unsigned max_connections; /* --http-max-connections; 0: the server's default */
     int serving;              /* an actor of this run serves HTTP */
+    unsigned stop_grace_ms;   /* --stop-grace: calls still running then are interrupted */
+    int stop_grace_given;     /* otherwise CLI_STOP_GRACE_MS */
 } cli_http;
+
+#define CLI_STOP_GRACE_MS 2000
 
 /* The lines of `evchain help` for the five options, to paste into a command's help. */
 #define CLI_HTTP_HELP                                                                              \
@@ -30,11 +34,14 @@ typedef struct cli_http {
     "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"               \
     "  --http-max-connections N\n"                                                                 \
     "                       open HTTP connections at most (default 1024, bounded by the\n"         \
-    "                       descriptor limit); a request head must be complete within 10 s\n"
+    "                       descriptor limit); a request head must be complete within 10 s\n"      \
+    "  --stop-grace MS      when stopped (--serve), calls into actors still running after MS\n"    \
+    "                       are interrupted: recorded as a trap (default 2000; 0: at once)\n"
 
-/* If argv[*i] is --http, --http-allow, --http-timeout, --http-body-limit or
- * --http-max-connections, takes its value into h (advancing *i) and returns 1; 0 when it is
- * another argument; -1 on a bad value (printed; *bad set for a missing one, as cli_opt does). */
+/* If argv[*i] is --http, --http-allow, --http-timeout, --http-body-limit,
+ * --http-max-connections or --stop-grace, takes its value into h (advancing *i) and returns 1; 0
+ * when it is another argument; -1 on a bad value (printed; *bad set for a missing one, as cli_opt
+ * does). */
 int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, int *bad);
 
 /* Whether `listen` (ADDR:PORT with an IP address) can be served on, before anything is
@@ -49,7 +56,9 @@ int cli_http_apply(const char *cmd, const cli_http *h, ec_runtime *rt);
 int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen);
 
 /* Answer `evchain send` on <data_dir>/run.sock, delivering between requests, until a stop
- * request, SIGINT or SIGTERM; then deliver what was accepted. */
-int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int http_serving);
+ * request, SIGINT or SIGTERM; then deliver what was accepted and stop the HTTP servers. Calls
+ * into actors still running h's stop grace after the stop (a second signal: at once) are
+ * interrupted (ec_runtime_interrupt), so that the command ends in bounded time. */
+int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, const cli_http *h);
 
 #endif
