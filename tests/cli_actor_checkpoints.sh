@@ -62,6 +62,51 @@ if grep -qF "made checkpoint key" "$T/err"; then bad "a second key was made"; el
 expect 0 "$EV" verify "$D/actors/counter2/chain" --since \
   "$D/actors/counter2/chain/checkpoints/latest" --vkey "$D/runtime.vkey"
 
+# Each actor's checkpoints have an origin of their own, "<key name>/<actor id>": a proof
+# about counter2 does not pass as one about counter under --origin (the key is the same).
+C2=$D/actors/counter2/chain
+# first_line FILE TEXT: FILE's first line is exactly TEXT
+first_line() { [ "$(sed -n 1p "$1")" = "$2" ] && ok || bad "$1 starts '$(sed -n 1p "$1")', not '$2'"; }
+first_line "$C/checkpoints/latest" evchain-runtime/counter
+first_line "$C2/checkpoints/latest" evchain-runtime/counter2
+expect 0 "$EV" prove "$C2" 3 -o "$T/q3"
+expect 0 "$EV" verify-proof "$T/p3" --vkey "$D/runtime.vkey" --origin evchain-runtime/counter
+has "$T/out" "events of evchain-runtime/counter, signed by evchain-runtime"
+expect 1 "$EV" verify-proof "$T/q3" --vkey "$D/runtime.vkey" --origin evchain-runtime/counter
+has "$T/out" "origin is 'evchain-runtime/counter2', not 'evchain-runtime/counter'"
+expect 0 "$EV" verify-proof "$T/q3" --vkey "$D/runtime.vkey" --origin evchain-runtime/counter2
+expect 0 "$EV" verify "$C2" --since "$C2/checkpoints/latest" --vkey "$D/runtime.vkey" \
+  --origin evchain-runtime/counter2
+has "$T/out" "of evchain-runtime/counter2 ("
+expect 1 "$EV" verify "$C2" --since "$C/checkpoints/latest" --vkey "$D/runtime.vkey" \
+  --origin evchain-runtime/counter2
+has "$T/out" "origin is 'evchain-runtime/counter', not 'evchain-runtime/counter2'"
+# `evchain checkpoint` with the runtime's key keeps the actor chain's origin
+expect 0 "$EV" checkpoint "$C2" --key "$D/runtime.key" -o "$T/c2cp"
+first_line "$T/c2cp" evchain-runtime/counter2
+# A chain checkpointed before origins were per actor (origin = the key's name): its old
+# checkpoint still verifies without --origin, and the runtime resuming it keeps signing with
+# that origin (one chain, one origin), so its checkpoints stay consistent with the old ones.
+rm -r "$C2/checkpoints"
+expect 0 "$EV" checkpoint "$C2" --key "$D/runtime.key" -o "$T/c2old"
+first_line "$T/c2old" evchain-runtime
+expect 0 "$EV" resume counter2 --data-dir "$D" --cache "$CACHE" --message inc --quiet
+first_line "$C2/checkpoints/latest" evchain-runtime # a resumed old chain keeps its origin
+expect 0 "$EV" verify "$C2" --since "$T/c2old" --vkey "$D/runtime.vkey"
+has "$T/out" "of evchain-runtime ("
+expect 0 "$EV" verify "$C2" --since "$C2/checkpoints/latest" --vkey "$D/runtime.vkey" \
+  --origin evchain-runtime
+expect 1 "$EV" verify "$C2" --since "$T/c2old" --vkey "$D/runtime.vkey" \
+  --origin evchain-runtime/counter2
+
+# A key name so long that "<key name>/<actor id>" is over 255 bytes is refused, not cut.
+long=$(printf 'k%.0s' $(seq 1 250))
+expect 0 "$EV" keygen "$long" -o "$T/long.key"
+expect 2 "$EV" run "$A/counter.wasm" --name a-long-actor-id --data-dir "$T/dl" --cache "$CACHE" \
+  --checkpoint-key "$T/long.key" --message inc --quiet
+has "$T/err" "over 255 bytes"
+[ ! -e "$T/dl/actors/a-long-actor-id/chain" ] && ok || bad "a refused actor left its chain"
+
 # A chain rewritten after its checkpoint was signed is caught: export, change one event's
 # data, re-hash the whole chain (a consistent forgery), and check it against the checkpoint.
 "$EV" export "$C" --format jsonl -o "$T/c.jsonl"

@@ -130,7 +130,26 @@ src_ok=$(sed -n 's/^[^:]*: \(ok, .*\)$/\1/p' "$T/out")
 expect 0 "$EV" verify "$T/files.bundle"
 has "$T/out" "$T/files.bundle: $src_ok"
 expect 0 "$EV" verify "$T/files.bundle" --since "$D/actors/files/chain/checkpoints/latest" \
-  --vkey "$D/runtime.vkey"
+  --vkey "$D/runtime.vkey" --origin evchain-runtime/files
+has "$T/out" "extends checkpoint $D/actors/files/chain/checkpoints/latest of evchain-runtime/files"
+# The checkpoint signs the chain only: the verdict says so. A sandbox file changed with
+# every digest recomputed still "extends" it (nothing signed covers the file), and the
+# verdict must not let that read as a statement about the file.
+has "$T/out" "; the checkpoint covers only the chain: the bundle's module, objects, labels and sandbox files match its own digests, which are not signed"
+rebundle "$T/files.bundle" "$T/resandboxed.bundle" 2 \
+  '[(k, n, b"changed\n" if n == b"sub/deep/x.txt" else d) for k, n, d in fs]'
+expect 0 "$EV" verify "$T/resandboxed.bundle" --since \
+  "$D/actors/files/chain/checkpoints/latest" --vkey "$D/runtime.vkey"
+has "$T/out" "the checkpoint covers only the chain"
+# a chain directory's verdict has no such words (the checkpoint covers all it checks)
+expect 0 "$EV" verify "$D/actors/files/chain" --since \
+  "$D/actors/files/chain/checkpoints/latest" --vkey "$D/runtime.vkey"
+if grep -q "covers only" "$T/out"; then bad "a chain's verdict speaks of a bundle"; else ok; fi
+# and a checkpoint of another actor is refused under --origin
+expect 0 "$EV" run "$A/counter.wasm" --data-dir "$D" --message inc --quiet
+expect 1 "$EV" verify "$T/files.bundle" --since "$D/actors/counter/chain/checkpoints/latest" \
+  --vkey "$D/runtime.vkey" --origin evchain-runtime/files
+has "$T/out" "origin is 'evchain-runtime/counter', not 'evchain-runtime/files'"
 cp "$T/files.bundle" "$T/flipped.bundle"
 printf 'Z' | dd of="$T/flipped.bundle" bs=1 seek=300 conv=notrunc 2>/dev/null
 expect 1 "$EV" verify "$T/flipped.bundle"

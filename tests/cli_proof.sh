@@ -201,6 +201,33 @@ expect 1 "$EV" verify "$T/tampered.jsonl" --since "$T/cp10" --vkey "$VKEY"
 expect 1 "$EV" verify-proof "$T/p5" --vkey "$VKEY" --event "$T/tampered.jsonl"
 has "$T/out" "invalid: --event $T/tampered.jsonl: the chain file is broken"
 
+# --- --origin: the origin names the chain a checkpoint is about, and a key may sign several.
+# The same 10 events re-signed with another origin by the same key: accepted without
+# --origin (the verdict names the origin), refused with exit 1 under the one expected.
+expect 0 "$EV" checkpoint "$T/ten.jsonl" --key "$T/k.key" --origin example.org/elsewhere -o \
+  "$T/cp10else"
+expect 0 "$EV" verify "$V/wasi-http-two.json" --since "$T/cp10" --vkey "$VKEY" \
+  --origin example.org/proof-test
+has "$T/out" "extends checkpoint $T/cp10 of example.org/proof-test (10 of 22 events"
+expect 0 "$EV" verify "$V/wasi-http-two.json" --since "$T/cp10else" --vkey "$VKEY"
+has "$T/out" "of example.org/elsewhere"
+expect 1 "$EV" verify "$V/wasi-http-two.json" --since "$T/cp10else" --vkey "$VKEY" \
+  --origin example.org/proof-test
+has "$T/out" "origin is 'example.org/elsewhere', not 'example.org/proof-test' (--origin)"
+lines "$T/out" 1
+expect 2 "$EV" verify "$V/wasi-http-two.json" --origin example.org/proof-test
+has "$T/err" "--origin ORIGIN goes with --since"
+expect 0 "$EV" prove "$T/ten.jsonl" 4 -o "$T/pe4" --checkpoint "$T/cp10else"
+expect 0 "$EV" verify-proof "$T/pe4" --vkey "$VKEY"
+has "$T/out" "in the tree of 10 events of example.org/elsewhere, signed by example.org/proof-test"
+expect 0 "$EV" verify-proof "$T/pe4" --vkey "$VKEY" --origin example.org/elsewhere
+expect 1 "$EV" verify-proof "$T/pe4" --vkey "$VKEY" --origin example.org/proof-test
+has "$T/out" "invalid: $T/pe4: the checkpoint's origin is 'example.org/elsewhere', not"
+expect 0 "$EV" verify-proof "$T/p5" --vkey "$VKEY" --origin example.org/proof-test
+# an untrusted checkpoint is untrusted whatever its origin
+expect 1 "$EV" verify-proof "$T/pe4" --vkey "$OTHER" --origin example.org/proof-test
+if grep -q "origin is" "$T/out"; then bad "origin compared on an untrusted checkpoint"; else ok; fi
+
 # --- a SHA-256 chain (the JSON vectors)
 expect 0 "$EV" checkpoint tests/vectors/json/example.jsonl --key "$T/k.key" -o "$T/cp2"
 expect 0 "$EV" prove tests/vectors/json/example.jsonl 1 -o "$T/q1" --checkpoint "$T/cp2"
@@ -238,6 +265,14 @@ expect 2 "$EV" prove "$D" 100 -o "$T/d100"
 has "$T/err" "not in the checkpoint"
 expect 0 "$EV" verify "$D" --since "$D/checkpoints/latest" --vkey "$VKEY"
 has "$T/out" "extends checkpoint"
+# a chain directory keeps the origin of its checkpoints: an explicit other one is refused,
+# and without --origin the stored one is used (here the key's name, the first default)
+expect 2 "$EV" checkpoint "$D" --key "$T/k.key" --origin example.org/elsewhere
+has "$T/err" "its checkpoints have origin 'example.org/proof-test'"
+expect 0 "$EV" checkpoint "$D" --key "$T/other.key" -o "$T/dcp140other"
+[ "$(sed -n 1,2p "$T/dcp140other" | tr '\n' ' ')" = "example.org/proof-test 140 " ] && ok ||
+  bad "checkpoint with another key: origin $(sed -n 1p "$T/dcp140other")"
+has "$T/err" "origin example.org/proof-test"
 expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140"
 # 140 events: blocks 0 and 1 and their parent
 case $(stat -c %s "$D/proof/tree") in 128) ok ;; *) bad "tree file $(stat -c %s "$D/proof/tree") bytes" ;; esac

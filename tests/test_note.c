@@ -541,6 +541,26 @@ static void test_checkpointer(void)
     CHECK(w == 0); /* nothing new */
     ec_checkpointer_free(cp);
 
+    /* A log's origin never changes: asked for another one, a checkpointer of a folder that
+     * has checkpoints (origin: the key's name) signs with theirs; without a folder, the one
+     * asked for. */
+    o.origin = "example.org/cp/other";
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    REQUIRE_OK(ec_checkpointer_write(cp, 1));
+    last = ec_checkpointer_last(cp, &len);
+    REQUIRE(last);
+    CHECK(len > 15 && memcmp(last, "example.org/cp\n", 15) == 0);
+    ec_checkpointer_free(cp);
+    o.dir = NULL;
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    REQUIRE_OK(ec_checkpointer_write(cp, 1));
+    last = ec_checkpointer_last(cp, &len);
+    REQUIRE(last);
+    CHECK(len > 21 && memcmp(last, "example.org/cp/other\n", 21) == 0);
+    ec_checkpointer_free(cp);
+    o.dir = cdir;
+    o.origin = NULL;
+
     /* Never a checkpoint inconsistent with the last one: not for a rewritten chain, not for
      * a shorter one. */
     ec_chain *forked = make_chain(0, (size_t)-1);

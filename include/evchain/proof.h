@@ -262,7 +262,8 @@ typedef struct ec_checkpointer_options {
     uint64_t every_ns;     /* sign when this long has passed and events were added; 0: off */
     const char *dir;       /* write checkpoints here (created): <size 20 digits>.checkpoint
                               and `latest`, each atomically; NULL: keep in memory only */
-    const char *origin;    /* NULL: the signer's name */
+    const char *origin;    /* NULL: the signer's name. With dir, a `latest` already there
+                              fixes it: its origin is kept (a log's origin never changes) */
     uint64_t keep;         /* with dir: after each write, remove all but the newest `keep`
                               numbered checkpoints there (`latest` stays); 0: keep all */
 } ec_checkpointer_options;

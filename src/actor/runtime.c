@@ -837,6 +837,23 @@ static int open_chain(ec_actor *a)
     int rc;
     if (rt->replay) /* the replay's chain, owned by replay.c */
         return (a->chain = ec_replay_target(rt)) ? 0 : EC_EINVAL;
+    /* Checked before anything is created (a refused actor leaves no chain behind). Each
+     * actor's chain is a log of its own, and a C2SP checkpoint's origin names its log:
+     * "<key name>/<actor id>", so that a checkpoint (and a proof) of one actor is not taken
+     * for one of another actor signed with the same key. The key name is a valid note name
+     * (checked when the key was made or read) and an actor id is 1 to 64 of A-Z a-z 0-9 _ - .
+     * (ec_valid_id): the origin has no space, '+' or control character; only its length can
+     * be too much. A chain whose checkpoints/latest has another origin (one signed before
+     * origins were per actor) keeps that one: the checkpointer never changes a log's origin. */
+    char origin[EC_NOTE_NAME_MAX];
+    int on = rt->signer
+                 ? snprintf(origin, sizeof origin, "%s/%s", ec_signer_name(rt->signer), a->id)
+                 : 0;
+    if (on < 0 || (size_t)on >= sizeof origin)
+        return ec_error_set(EC_EINVAL,
+                            "actor %s: the checkpoint origin '<key name>/%s' would be over %d "
+                            "bytes: use a checkpoint key with a shorter name",
+                            a->id, a->id, EC_NOTE_NAME_MAX - 1);
     if (rt->backend_new) {
         char path[4300];
         snprintf(path, sizeof path, "%s/chain", a->dir);
@@ -894,6 +911,7 @@ static int open_chain(ec_actor *a)
     if (!rt->signer)
         return 0;
     ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
+    cpo.origin = origin;
     cpo.every_events = rt->cp_every_events;
     cpo.every_ns = rt->cp_every_ns;
     cpo.keep = rt->cp_keep;

@@ -10,7 +10,10 @@ const char help_checkpoint[] =
     "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
     "  --key KEYFILE    private key from `evchain keygen`\n"
-    "  --origin ORIGIN  the checkpoint's first line (default: the key's name)\n"
+    "  --origin ORIGIN  the checkpoint's first line, naming the chain (default: for a chain\n"
+    "                   directory that has checkpoints, the origin of its latest one; else\n"
+    "                   the key's name). A chain directory's origin never changes: an\n"
+    "                   ORIGIN other than the one of its checkpoints is refused (exit 2)\n"
     "  -o FILE          write the checkpoint there (default: standard output)\n"
     "  --rebuild        verify the whole chain and recompute its tree from it first, instead\n"
     "                   of using the stored tree (compared with the chain for the events\n"
@@ -19,7 +22,9 @@ const char help_checkpoint[] =
     "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
     "signed as a C2SP signed note. For a chain directory it is also stored as\n"
     "<chain>/checkpoints/<size>.checkpoint and <chain>/checkpoints/latest, and the tree in\n"
-    "<chain>/proof/ is brought up to date.\n"
+    "<chain>/proof/ is brought up to date. An actor chain's checkpoints are signed by the\n"
+    "runtime with origin `<key name>/<actor id>` (docs/ABI.md section 9): signing one with\n"
+    "the runtime's key keeps that origin.\n"
     "exit: 0 signed, 1 the chain is broken, 2 unusable input\n";
 
 int cmd_checkpoint(int argc, char **argv)
@@ -63,6 +68,26 @@ int cmd_checkpoint(int argc, char **argv)
         ec_signer_free(s);
         return code;
     }
+    /* One chain, one origin (C2SP tlog-checkpoint: the origin names the log): a chain
+     * directory's checkpoints keep the origin of those already there, as the checkpointer
+     * does, also when another process writes the chain and nothing is stored here. */
+    char stored[EC_NOTE_NAME_MAX] = "";
+    if (pc.is_dir && cli_stored_origin("checkpoint", pc.cp_dir, stored, sizeof stored) != 0) {
+        cli_close_proof_chain(&pc);
+        ec_signer_free(s);
+        return EXIT_UNUSABLE;
+    }
+    if (stored[0] && origin && strcmp(origin, stored) != 0) {
+        cli_error("checkpoint", 0,
+                  "%s: its checkpoints have origin '%s' (%s/latest): a chain keeps its "
+                  "origin, --origin '%s' refused",
+                  chain, stored, pc.cp_dir, origin);
+        cli_close_proof_chain(&pc);
+        ec_signer_free(s);
+        return EXIT_UNUSABLE;
+    }
+    if (stored[0])
+        origin = stored;
     char *note = NULL;
     size_t len = 0;
     int rc;
@@ -100,8 +125,9 @@ int cmd_checkpoint(int argc, char **argv)
         char hex[2 * EC_MERKLE_HASH_LEN + 1] = "";
         if (ec_tree_root(pc.tree, ec_tree_size(pc.tree), root) == 0)
             ec_hex_encode(hex, root, sizeof root);
-        cli_printf_msg(stderr, "evchain checkpoint: %llu events, root %s%s%s\n",
+        cli_printf_msg(stderr, "evchain checkpoint: %llu events, root %s, origin %s%s%s\n",
                        (unsigned long long)ec_tree_size(pc.tree), hex,
+                       origin ? origin : ec_signer_name(s),
                        pc.is_dir && pc.writable ? ", stored in " : "",
                        pc.is_dir && pc.writable ? pc.cp_dir : "");
     }

@@ -13,7 +13,8 @@
 
 const char help_verify[] =
     "check that chains are intact\n"
-    "usage: evchain verify [--links] [--since CHECKPOINT --vkey VKEY...] [--] <chain>...\n"
+    "usage: evchain verify [--links] [--since CHECKPOINT --vkey VKEY... [--origin ORIGIN]]\n"
+    "                      [--] <chain>...\n"
     "  <chain>   a chain directory, or a JSON, JSONL or Theater file (format detected),\n"
     "            or an actor bundle (export --bundle: its digests and chain, not a replay);\n"
     "            '-' reads a file from standard input\n"
@@ -21,8 +22,12 @@ const char help_verify[] =
     "            its actors): also check that every message, request, reply, timer and\n"
     "            child notice names an existing event of the right actor (docs/ABI.md)\n"
     "  --since CHECKPOINT  also check that each chain extends this signed checkpoint (not\n"
-    "            truncated below it, not rewritten before it): RFC 9162 consistency\n"
+    "            truncated below it, not rewritten before it): RFC 9162 consistency.\n"
+    "            The verdict names the checkpoint's origin (the chain it is about)\n"
     "  --vkey VKEY  a trusted verifier key (`name+id+key`) or a file of them; repeatable\n"
+    "  --origin ORIGIN  with --since: refuse (exit 1) a checkpoint whose origin is not\n"
+    "            ORIGIN, so that one of another chain signed by the same key is not taken\n"
+    "            for this one's (the runtime signs actor X's as `<key name>/X`)\n"
     "\n"
     "Every event is checked: its hash, its link to the previous event, its seq and the\n"
     "algorithm. Prints `<chain>: ok, N events, head <hash>` for an intact chain and\n"
@@ -30,6 +35,9 @@ const char help_verify[] =
     "A chain directory whose stored record is damaged or altered (its checksum fails) is\n"
     "broken too; a path that is not a chain (no EVCHAIN header, wrong magic, unreadable\n"
     "files) is unreadable input.\n"
+    "For a bundle, --since checks only its chain against the checkpoint: its module,\n"
+    "objects, labels and sandbox files are checked against the bundle's own digests,\n"
+    "which nobody signs (the verdict says so; docs/FORMAT.md section 8).\n"
     "exit: 0 all intact, 1 some chain is broken, 2 unreadable input or usage error\n";
 
 /* Parsed command line. Options other subcommand owners add later (--since CHECKPOINT
@@ -38,7 +46,8 @@ const char help_verify[] =
 struct verify_args {
     char **paths;
     int npaths;
-    const char *since; /* --since CHECKPOINT, with --vkey keys (cli_verify_since) */
+    const char *since;  /* --since CHECKPOINT, with --vkey keys (cli_verify_since) */
+    const char *origin; /* --origin ORIGIN: the checkpoint's origin must be this one */
     char **vkeys;
     int nvkeys;
     int links; /* --links: the chains are a group of actors; check the links between them */
@@ -63,6 +72,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             a->since = v;
         } else if (!only_paths && (v = cli_opt(argc, argv, &i, "--vkey", &bad)) != NULL) {
             a->vkeys[a->nvkeys++] = (char *)v;
+        } else if (!only_paths && (v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL) {
+            a->origin = v;
         } else if (bad) {
             return -1;
         } else if (!only_paths && strcmp(s, "--") == 0) {
@@ -78,6 +89,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
     }
     if (!a->nvkeys != !a->since) {
         cli_error("verify", 0, "--since CHECKPOINT and --vkey VKEY go together");
+        return -1;
+    }
+    if (a->origin && !a->since) {
+        cli_error("verify", 0, "--origin ORIGIN goes with --since CHECKPOINT");
         return -1;
     }
     if (a->npaths == 0) {
@@ -111,8 +126,8 @@ static int verify_one(const char *path, const struct verify_args *a)
     ec_open_options oo = EC_OPEN_OPTIONS_INIT;
     oo.inspect = 1; /* load a damaged file as it is so verification can name the bad seq */
     ec_chain *chain;
-    int rc;
-    if (cli_is_bundle(path)) {
+    int rc, is_bundle = cli_is_bundle(path);
+    if (is_bundle) {
         /* Its digests and records are checked as it loads: a digest or a record that does
          * not check is a broken chain (exit 1, the reason and where on stdout); a malformed
          * bundle is unreadable input (2), as a malformed JSON file is. */
@@ -154,7 +169,8 @@ static int verify_one(const char *path, const struct verify_args *a)
         /* With --since the chain is intact only if it also extends the checkpoint: one
          * verdict, never "ok" followed by "forked". */
         if (a->since)
-            code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys, ok_line);
+            code = cli_verify_since(path, chain, 1, a->since, a->vkeys, a->nvkeys, ok_line,
+                                    a->origin, is_bundle);
         else
             cli_printf_msg(stdout, "%s\n", ok_line);
     } else if (rc == EC_EVERIFY) {

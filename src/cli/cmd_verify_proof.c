@@ -9,11 +9,16 @@
 const char help_verify_proof[] =
     "check an offline inclusion proof\n"
     "usage: evchain verify-proof FILE [--event EVENT | --hash HEX] --vkey VKEY...\n"
+    "                            [--origin ORIGIN]\n"
     "  FILE           a proof written by `evchain prove` (C2SP tlog-proof)\n"
     "  --event EVENT  the event: a binary record (docs/FORMAT.md section 1), or a chain\n"
     "                 file (JSON, JSONL, Theater) holding it at the proof's index\n"
     "  --hash HEX     the event's hash, in hex\n"
     "  --vkey VKEY    a trusted verifier key (`name+id+key`), or a file of them; repeatable\n"
+    "  --origin ORIGIN  the chain the proof must be about: a checkpoint with another origin\n"
+    "                 is refused (exit 1). A key may sign several chains (the runtime signs\n"
+    "                 actor X's as `<key name>/X`): without --origin, read the origin the\n"
+    "                 verdict names\n"
     "\n"
     "Without --event or --hash the event record carried in the proof is checked (its hash\n"
     "recomputed), so the proof alone shows what the event says.\n"
@@ -46,7 +51,7 @@ static int record_hash(const char *what, const uint8_t *rec, size_t len, uint64_
 
 int cmd_verify_proof(int argc, char **argv)
 {
-    const char *file = NULL, *event = NULL, *hex = NULL, *v;
+    const char *file = NULL, *event = NULL, *hex = NULL, *origin = NULL, *v;
     char **vkeys = calloc((size_t)argc, sizeof *vkeys);
     int nv = 0, bad = 0;
     if (!vkeys) {
@@ -60,6 +65,8 @@ int cmd_verify_proof(int argc, char **argv)
             hex = v;
         else if ((v = cli_opt(argc, argv, &i, "--vkey", &bad)) != NULL)
             vkeys[nv++] = (char *)v;
+        else if ((v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL)
+            origin = v;
         else if (bad)
             break;
         else if (argv[i][0] == '-' && argv[i][1]) {
@@ -157,13 +164,22 @@ int cmd_verify_proof(int argc, char **argv)
         cli_error("verify-proof", 0, "%s carries no event: give --event EVENT or --hash HEX", file);
         goto done;
     }
+    char who[4200];
+    snprintf(who, sizeof who, "invalid: %s", file);
+    if (cli_origin_mismatch(who, p->checkpoint, p->checkpoint_len, keys, nk, origin)) {
+        code = EXIT_INVALID;
+        goto done;
+    }
     ec_checkpoint cp;
     int rc = ec_tlog_proof_verify(p, hash, hl, keys, nk, &cp);
     char hx[2 * EC_HASH_MAX + 1];
     ec_hex_encode(hx, hash, hl);
     if (rc == 0) {
-        printf("valid: event %llu (hash %s) is in the tree of %llu events of %s, signed by %s\n",
-               (unsigned long long)p->index, hx, (unsigned long long)cp.size, cp.origin, cp.signer);
+        cli_printf_msg(stdout,
+                       "valid: event %llu (hash %s) is in the tree of %llu events of %s, signed "
+                       "by %s\n",
+                       (unsigned long long)p->index, hx, (unsigned long long)cp.size, cp.origin,
+                       cp.signer);
         if (have_event)
             cli_print_event(stdout, &ev, "  ");
         code = EXIT_VALID;

@@ -421,9 +421,45 @@ int cli_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *const *keys,
+                        size_t nkeys, const char *origin)
+{
+    ec_checkpoint cp;
+    if (!origin || ec_checkpoint_open(&cp, note, len, keys, nkeys) != 0)
+        return 0;
+    if (strcmp(cp.origin, origin) == 0)
+        return 0;
+    cli_printf_msg(stdout,
+                   "%s: the checkpoint's origin is '%s', not '%s' (--origin): it is not "
+                   "about that chain\n",
+                   who, cp.origin, origin);
+    return 1;
+}
+
+int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap)
+{
+    out[0] = 0;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/latest", cp_dir);
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0; /* no checkpoint yet */
+    size_t len;
+    char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
+    if (!note)
+        return -1;
+    /* The text ends at the first blank line: a checkpoint's text lines are never empty. */
+    const char *blank = strstr(note, "\n\n");
+    ec_checkpoint cp;
+    if (blank && ec_checkpoint_parse(&cp, note, (size_t)(blank - note) + 1) == 0)
+        snprintf(out, cap, "%s", cp.origin);
+    free(note);
+    return 0;
+}
+
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
                      const char *checkpoint_path, char **vkey_specs, int nvkeys,
-                     const char *ok_line)
+                     const char *ok_line, const char *origin, int is_bundle)
 {
     ec_vkey **keys;
     size_t nk;
@@ -435,6 +471,13 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
         cli_free_vkeys(keys, nk);
         return EXIT_UNUSABLE;
     }
+    char who[4400];
+    snprintf(who, sizeof who, "%s: checkpoint %s", path, checkpoint_path);
+    if (cli_origin_mismatch(who, note, len, keys, nk, origin)) {
+        free(note);
+        cli_free_vkeys(keys, nk);
+        return EXIT_INVALID;
+    }
     ec_since_options so = EC_SINCE_OPTIONS_INIT;
     so.chain_verified = chain_verified;
     ec_since_result r;
@@ -444,9 +487,17 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     if (rc == 0) {
         if (ok_line)
             cli_printf_msg(stdout, "%s\n", ok_line);
-        cli_printf_msg(stdout, "%s: extends checkpoint %s (%llu of %llu events, signed by %s)\n",
-                       path, checkpoint_path, (unsigned long long)r.checkpoint.size,
-                       (unsigned long long)r.chain_size, r.checkpoint.signer);
+        /* A bundle's other entries (module, objects, labels, sandbox files) are covered
+         * only by its own digests, which anyone who changes an entry can recompute: the
+         * verdict must not let "extends checkpoint" read as a statement about them. */
+        cli_printf_msg(
+            stdout, "%s: extends checkpoint %s of %s (%llu of %llu events, signed by %s)%s\n", path,
+            checkpoint_path, r.checkpoint.origin, (unsigned long long)r.checkpoint.size,
+            (unsigned long long)r.chain_size, r.checkpoint.signer,
+            is_bundle ? "; the checkpoint covers only the chain: the bundle's module, "
+                        "objects, labels and sandbox files match its own digests, "
+                        "which are not signed"
+                      : "");
         return EXIT_VALID;
     }
     if (rc == EC_EVERIFY) {

@@ -42,7 +42,17 @@ int cli_is_dir(const char *path);
  * the exit code (0 extends, 1 truncated/forked/bad signature, 2 unusable). */
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
                      const char *checkpoint_path, char **vkey_specs, int nvkeys,
-                     const char *ok_line);
+                     const char *ok_line, const char *origin, int is_bundle);
+/* --origin ORIGIN of verify-proof and verify --since: 1 (and the verdict "invalid" printed,
+ * prefixed by `who`) when the note opens with one of keys but its origin is not `origin`;
+ * 0 when it is, when origin is NULL, or when the note does not open (the caller's own
+ * verification then says why). Checked before anything else, so that a checkpoint of
+ * another chain is reported as that, not as a fork of this one. */
+int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *const *keys,
+                        size_t nkeys, const char *origin);
+/* The origin of a chain directory's checkpoints (<cp_dir>/latest) into out, "" when it has
+ * none (or an unreadable one, which the checkpointer ignores too). 0, or -1 (printed). */
+int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap);
 
 /* A chain opened with its Merkle tree: a chain directory keeps its tree in <dir>/proof/tree
  * and its checkpoints in <dir>/checkpoints/; a file chain gets a tree in memory. */

@@ -690,6 +690,21 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
                     c->last_size = cp.size;
                     memcpy(c->last_root, cp.root, EC_MERKLE_HASH_LEN);
                     c->have_last = 1;
+                    /* The origin names the log: one log's checkpoints all have the same one,
+                     * or a verifier told to expect it would refuse the later ones. So the
+                     * origin of the checkpoints already there wins over opts->origin (an
+                     * actor chain signed before origins were per actor keeps
+                     * "evchain-runtime"). */
+                    const char *want = c->origin ? c->origin : ec_signer_name(c->signer);
+                    if (strcmp(cp.origin, want) != 0) {
+                        free(c->origin);
+                        if (!(c->origin = strdup(cp.origin))) {
+                            free(path);
+                            fclose(f);
+                            ec_checkpointer_free(c);
+                            return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+                        }
+                    }
                 }
                 fclose(f);
             }
