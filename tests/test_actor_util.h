@@ -1,12 +1,13 @@
 /* tests/test_actor_util.h: what the actor tests share: paths of the built actors, a scratch
  * data directory, a runtime over memory chains, and reading an actor's chain back as
- * (type, JSON payload) pairs. */
+ * (type, JSON payload) pairs, and replaying a chain to check it is reproduced. */
 #ifndef TEST_ACTOR_UTIL_H
 #define TEST_ACTOR_UTIL_H
 
 #include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <evchain/replay.h>
 #include "test.h"
 
 static char t_data[256];
@@ -132,6 +133,50 @@ static inline long check_chain(ec_chain *c)
     if (ec_chain_verify(c, NULL, &vr) != 0)
         return -1;
     return n;
+}
+
+/* The compiled-module cache the tests share (the build directory's). */
+static inline const char *cache(void)
+{
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s/actor-cache", build_dir());
+    return dir;
+}
+
+/* Replay `c` into a memory chain and check it is the same chain: the same count, and at every
+ * seq the same hash (hence the same type, payload, timestamp and parent). */
+static inline int replay_identical(ec_chain *c, ec_replay_report *rep)
+{
+    ec_backend *be;
+    ec_chain *out;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = ec_chain_alg(c);
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&out, be, &co))
+        return -1;
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    int rc = ec_actor_replay(c, out, &o, rep);
+    if (rc) {
+        if (rep->diverged)
+            fprintf(stderr, "diverged at %llu: %s\n", (unsigned long long)rep->seq, rep->why);
+        ec_chain_free(out);
+        return rc;
+    }
+    int ok = ec_chain_count(out) == ec_chain_count(c) && rep->events == ec_chain_count(c);
+    for (uint64_t s = 0; ok && s < ec_chain_count(c); s++) {
+        ec_event a, b;
+        ok = ec_chain_get(c, s, &a) == 0 && ec_chain_get(out, s, &b) == 0 &&
+             a.hash_len == b.hash_len && memcmp(a.hash, b.hash, a.hash_len) == 0 &&
+             a.timestamp == b.timestamp;
+    }
+    uint8_t h1[EC_HASH_MAX], h2[EC_HASH_MAX];
+    uint64_t s1, s2;
+    ok = ok && ec_chain_head(c, h1, &s1) == 0 && ec_chain_head(out, h2, &s2) == 0 && s1 == s2 &&
+         memcmp(h1, h2, ec_hash_len(co.alg)) == 0 && memcmp(h1, rep->head, rep->head_len) == 0;
+    ec_verify_result vr;
+    ok = ok && ec_chain_verify(out, NULL, &vr) == 0;
+    ec_chain_free(out);
+    return ok ? 0 : -1;
 }
 
 #endif
