@@ -65,6 +65,16 @@ has "$T/out" "$dirs_links"
 expect 2 "$EV" replay "$C" --cache "$T/nocache"
 has "$T/err" "give it with --module"
 expect 2 "$EV" replay "$T/nothing"
+# recover and resume of a run whose module went to a --cache elsewhere: refused with the
+# way out (they crashed on the runtime the failed session never made), then done with it.
+expect 0 "$EV" run "$A/tally.wasm" --data-dir "$T/elsewhere" --cache "$T/ecache" --quiet \
+  --message 5 --no-checkpoints
+expect 2 "$EV" resume tally --data-dir "$T/elsewhere" --no-checkpoints
+has "$T/err" "is not in the cache $T/elsewhere/cache: give it with --module, or the cache with --cache"
+expect 2 "$EV" recover "$T/elsewhere/actors/tally/chain" --no-checkpoints
+has "$T/err" "is not in the cache"
+expect 0 "$EV" recover "$T/elsewhere/actors/tally/chain" --cache "$T/ecache" --no-checkpoints \
+  --quiet
 
 # A trap, recovered to the last good state; the replay goes through the marker.
 expect 1 "$EV" run "$A/tally.wasm" --data-dir "$D" --args 10 --message 5 --message crash --quiet

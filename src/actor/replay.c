@@ -844,8 +844,8 @@ static int session_open(session *s, ec_chain *chain, const char *module_path, co
         snprintf(modpath, sizeof modpath, "%s/%s.wasm", cache, hex);
     if (!module_path && access(modpath, R_OK) != 0)
         return ec_error_set(EC_ENOTFOUND,
-                            "replay: module %s (SHA-256 from the chain's actor/start) is not in "
-                            "the cache %s: give it with --module",
+                            "module %s (SHA-256 from the chain's actor/start) is not in the "
+                            "cache %s: give it with --module, or the cache with --cache",
                             hex, cache);
     ec_runtime_options ro = EC_RUNTIME_OPTIONS_INIT;
     ro.data_dir = data_dir ? data_dir : "/"; /* exists: a replay makes no directory */
@@ -1706,7 +1706,10 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
                               a ? ec_actor_state_name(a->state) : "gone", (unsigned long long)to);
     }
     if (rc) {
-        s.rt->replay = &rs; /* nothing is recorded while the session closes */
+        /* No runtime when the session did not open (no module, another one): nothing to
+         * mark. */
+        if (s.rt)
+            s.rt->replay = &rs; /* nothing is recorded while the session closes */
         session_close(&s);
         ec_chain_free(chain);
         if (rs.diverged)
