@@ -257,6 +257,32 @@ if have_cmd verify; then
   expect 0 "$EV" verify "$T/d5/actors/counter/chain"
 fi
 
+# --- a message to an actor that is no longer running is refused, not dropped unrecorded
+SUPW=$(cd "$A" && pwd)/supervisor.wasm
+printf '{"actors": [{"id": "sup", "module": "%s"}]}' "$SUPW" >"$T/sup.json"
+"$EV" run --manifest "$T/sup.json" --data-dir "$T/d7" --cache "$CACHE" --quiet --serve \
+  --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+i=0
+while [ ! -S "$T/d7/run.sock" ] && [ $i -lt 100 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+expect 0 "$EV" send --data-dir "$T/d7" sup.worker quit
+# The quit is delivered after its answer: asked again until the worker has stopped.
+i=0
+while "$EV" send --data-dir "$T/d7" sup.worker 5 >"$T/out" 2>"$T/err" && [ $i -lt 50 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+has "$T/err" "actor sup.worker is stopped"
+expect 2 "$EV" send --data-dir "$T/d7" sup.worker 5
+has "$T/err" "error: message to sup.worker: actor sup.worker is stopped"
+expect 0 "$EV" send --data-dir "$T/d7" sup 5
+expect 0 "$EV" send --data-dir "$T/d7" --stop
+wait "$SERVER"
+SERVER=
+
 # --- SIGTERM stops a serving runtime cleanly: actors stopped (recorded), socket removed
 "$EV" run "$A/counter.wasm" --data-dir "$T/d6" --cache "$CACHE" --quiet --serve \
   >"$T/serve.out" 2>"$T/serve.err" &

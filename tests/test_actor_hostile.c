@@ -96,8 +96,9 @@ static void traps_are_contained(void)
     CHECK(js && strstr(js, "division by zero"));
     free(js);
 
-    /* A trapped actor takes no more calls; its queued messages are dropped. */
-    CHECK(ec_runtime_send(rt, "div", "x", 1) == 0);
+    /* A trapped actor takes no more calls: a message to it is refused, not dropped. */
+    CHECK(ec_runtime_send(rt, "div", "x", 1) == EC_EDENIED);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "actor div is trapped"));
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
     CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "div")), "wasm/call", 1, NULL, NULL) == -1);
 

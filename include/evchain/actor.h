@@ -127,7 +127,9 @@ size_t ec_runtime_actor_count(const ec_runtime *rt);
 ec_actor *ec_runtime_actor_at(ec_runtime *rt, size_t i);
 
 /* Queue a message from outside the runtime (recorded in the receiver's chain with sender
- * "@external"). Delivered by ec_runtime_run. */
+ * "@external"). Delivered by ec_runtime_run. EC_ENOTFOUND no such actor; EC_EDENIED a body
+ * over max_message, or an actor that is stopped or trapped (refused, as a send from an actor
+ * is with EBUSY, rather than dropped unrecorded). */
 int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len);
 /* Stop an actor (recorded), as a supervisor or operator would. */
 int ec_runtime_stop(ec_runtime *rt, const char *id, const char *reason);

@@ -1411,6 +1411,11 @@ int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len
     if (len > rt->max_message)
         return ec_error_set(EC_EDENIED, "message to %s: %zu bytes, over the limit of %u", to, len,
                             rt->max_message);
+    /* Refused now, as a send from an actor is (EBUSY): queued, it would be dropped unrecorded
+     * at delivery while the sender was told it went. */
+    if (a->state != EC_ACTOR_RUNNING)
+        return ec_error_set(EC_EDENIED, "message to %s: actor %s is %s", to, to,
+                            ec_actor_state_name(a->state));
     return ec_queue_message(rt, to, "@external", body, len, NULL, 0);
 }
 
