@@ -41,6 +41,21 @@ if have_cmd show; then
   has "$T/out" '"abi":1'
   has "$T/out" '"actor":"counter"'
 fi
+# The store checks objects against their names: a damaged object is an error for the actor
+# (recorded), not its bytes; one planted under the name of what is put is replaced.
+O5=ef2d127de37b942baad06145e54b0c619a1f22327b2ebbcfbec78f5564afe39d # SHA-256 of "5"
+O1=6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b # SHA-256 of "1"
+expect 0 "$EV" run "$A/counter.wasm" --data-dir "$T/dobj" --cache "$CACHE" --quiet \
+  --message "add 5" --no-checkpoints
+printf XX >"$T/dobj/store/objects/$O5"
+printf XX >"$T/dobj/store/objects/$O1"
+expect 0 "$EV" resume counter --data-dir "$T/dobj" --cache "$CACHE" --quiet --message inc \
+  --no-checkpoints
+expect 0 "$EV" log "$T/dobj/actors/counter/chain" --type 'store/get.result' --json
+has "$T/out" "object $O5 is corrupt"
+has "$T/out" '"ret":-6'
+[ "$(cat "$T/dobj/store/objects/$O1")" = "1" ] && ok || bad "a planted object was kept"
+expect 0 "$EV" replay "$T/dobj/actors/counter/chain" --cache "$CACHE"
 # The effects policy: the same outcome, synced only where an effect leaves the actor.
 expect 0 "$EV" run "$A/files.wasm" --data-dir "$T/d1e" --cache "$CACHE" --quiet \
   --durability effects --message "write a.txt synced" --message "read a.txt"

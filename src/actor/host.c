@@ -535,6 +535,19 @@ static int over_budget(ec_actor *a, uint64_t n, hresp *r)
     return 1;
 }
 
+/* 1 when path is a regular file holding exactly the len bytes at data. */
+static int object_holds(const char *path, const void *data, size_t len)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    int err = 0;
+    if (read_small_file(path, len, &p, &n, &err) != 0)
+        return 0;
+    int same = n == len && memcmp(p, data, len) == 0;
+    free(p);
+    return same;
+}
+
 static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *r)
 {
     (void)h, (void)hl;
@@ -551,7 +564,9 @@ static void fx_store_put(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
     ec_hex_encode(hex, digest, 32);
     snprintf(dir, sizeof dir, "%s/objects", a->rt->store_dir);
     snprintf(path, sizeof path, "%s/%s", dir, hex);
-    if (access(path, F_OK) != 0) {
+    /* An object is written unless one with these very bytes is there: a file under the name
+     * with other content (damaged, planted) is replaced, never trusted by its name. */
+    if (!object_holds(path, mp(a, pl[0]), pl[1])) {
         if (ec_mkdir_p(dir) || ec_write_file_atomic(path, mp(a, pl[0]), pl[1])) {
             const ec_error *e = ec_error_last();
             fail(r, ABI_EIO, "%s", e ? e->message : "write failed");
@@ -596,6 +611,16 @@ static void fx_store_get(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hr
             fail(r, ABI_ETOOBIG, "object has %zu bytes, buffer holds %u", n, pl[1]);
         else
             fail(r, ABI_EIO, "reading object %s: %s", hex, strerror(err));
+        return;
+    }
+    /* The name is a claim, checked: bytes that do not hash to it are not the object asked
+     * for (a damaged or replaced file), and the actor gets an error, not them. */
+    uint8_t digest[32];
+    unsigned dl = 0;
+    if (!EVP_Digest(p, n, digest, &dl, EVP_sha256(), NULL) ||
+        memcmp(digest, mp(a, pl[0]), 32) != 0) {
+        free(p);
+        fail(r, ABI_EIO, "object %s is corrupt (its content has another SHA-256)", hex);
         return;
     }
     r->heap = p;
