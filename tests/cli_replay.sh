@@ -164,6 +164,12 @@ has "$T/out" "started from the snapshot at seq"
 has "$T/out" "identical"
 expect 0 "$EV" recover "$D/actors/snap/chain" --from-snapshot --message 10
 has "$T/err" "total = 20"
+# With the cache elsewhere (--cache), the snapshots are still in the chain's <data>/store.
+expect 0 "$EV" run "$A/tally.wasm" --data-dir "$T/sd" --cache "$T/scache" --args 1 \
+  --message 5 --snapshot-every 1 --quiet --no-checkpoints
+expect 0 "$EV" replay "$T/sd/actors/tally/chain" --from-snapshot --cache "$T/scache"
+has "$T/out" "started from the snapshot at seq"
+has "$T/out" "identical"
 
 # Migration: the counter moves to another data directory and counts on.
 expect 0 "$EV" export --bundle "$C" -o "$T/c.bundle"

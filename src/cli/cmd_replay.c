@@ -186,8 +186,11 @@ int cmd_replay(int argc, char **argv)
     }
     char sbuf[4200];
     if (!store) {
-        /* <data>/cache -> <data>/store */
-        snprintf(sbuf, sizeof sbuf, "%.*s/store", (int)(strlen(cache) - 6), cache);
+        /* The chain's own data directory (<data>/actors/<id>/chain -> <data>/store), where
+         * its runtime put the snapshots: not the cache's, which --cache may put elsewhere. */
+        char data[4096];
+        ec_actor_data_dir_of(data, sizeof data, path);
+        snprintf(sbuf, sizeof sbuf, "%s/store", data);
         store = sbuf;
     }
     ro.module_path = module;
