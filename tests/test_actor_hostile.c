@@ -189,7 +189,14 @@ static void reentry_and_spawn_refused(void)
     CHECK_OK(ec_runtime_run(rt, 0, NULL));
     CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "sp3")), "supervisor/spawn.result", 1, &js,
                      NULL) == 0);
-    CHECK(js && strstr(js, "\"ret\":-5"));
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "actor sp3.kid exists already"));
+    free(js);
+    /* A child id over 64 characters: refused, saying so. */
+    char longid[64];
+    memset(longid, 'L', 61);
+    longid[61] = 0;
+    js = attack(rt, longid, "spawn worker", "supervisor/spawn.result");
+    CHECK(js && strstr(js, "\"ret\":-1") && strstr(js, "65 characters, over 64"));
     free(js);
     /* Spawning without end stops at the runtime's bound on actors (24 here), refused. */
     size_t before = ec_runtime_actor_count(rt);

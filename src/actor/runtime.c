@@ -1058,17 +1058,22 @@ int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
     *abi_err = ABI_OK;
     if (!ec_valid_id(name, strlen(name)) || strchr(name, '.') ||
         !ec_valid_id(module, strlen(module)) || strchr(module, '.')) {
+        /* Each refusal says why: the message is what the actor's error() and its chain get. */
         *abi_err = ABI_EINVAL;
-        return 0;
+        return ec_error_set(EC_EINVAL,
+                            "actor %s: child and module names use 1 to 64 of A-Z a-z 0-9 _ - "
+                            "(no '.')",
+                            parent->id);
     }
     snprintf(id, sizeof id, "%s.%s", parent->id, name);
     if (strlen(id) > 64) {
         *abi_err = ABI_EINVAL;
-        return 0;
+        return ec_error_set(EC_EINVAL, "child %s: its id %s has %zu characters, over 64", name, id,
+                            strlen(id));
     }
     if (ec_runtime_lookup(rt, id)) {
         *abi_err = ABI_EBUSY;
-        return 0;
+        return ec_error_set(EC_EEXISTS, "child %s: actor %s exists already", name, id);
     }
     /* Actors spawning actors: each may hold its memory cap, so their number is bounded. */
     if (rt->nactors >= rt->max_actors) {
