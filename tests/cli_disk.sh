@@ -214,4 +214,26 @@ rm "$T/planted/seg-0000000000000000.idx"
 mkfifo "$T/planted/seg-0000000000000000.idx"
 expect 0 timeout 20 "$B" verify "$T/planted"
 
+# A full disk under --durability none: the event is not written, so append must not print
+# `seq hash` nor exit 0 (it used to: the frame was written only by the close, unchecked).
+# Needs a small tmpfs (root); skipped with a message when mounting is not possible.
+mkdir "$T/full"
+if mount -t tmpfs -o size=256k tmpfs "$T/full" 2>/dev/null; then
+    trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+    expect 0 "$B" init "$T/full/c"
+    expect 0 "$B" append "$T/full/c" --type a --data x
+    dd if=/dev/zero of="$T/full/fill" bs=4k 2>/dev/null
+    head -c 6000 /dev/zero | tr '\0' a >"$T/d6000"
+    for d in none batch always; do
+        expect 2 "$B" append "$T/full/c" --type b --data-file "$T/d6000" --durability $d
+        [ -s "$T/out" ] && fail "--durability $d on a full disk printed $(cat "$T/out")"
+        grep -q "No space left" "$T/err" || fail "--durability $d: the error says why"
+    done
+    expect 0 "$B" verify "$T/full/c"
+    grep -q "ok, 1 event" "$T/out" || fail "the full disk's chain: $(cat "$T/out")"
+    umount "$T/full"
+else
+    echo "cli_disk: skipped the full-disk check (cannot mount a tmpfs here)"
+fi
+
 echo "cli_disk: ok"

@@ -855,6 +855,28 @@ static void full_disk(void)
     CHECK_OK(ec_chain_verify(c, NULL, NULL));
     REQUIRE_OK(du_append(c, 5, 64, NULL));
     ec_chain_free(c);
+    /* none: an append returns before its frame is written; ec_backend_flush is where a full
+     * disk shows (not silently lost in the close), and then the open chain refuses appends */
+    path_in(dir, sizeof dir, "enospc-none");
+    fx_install();
+    REQUIRE_OK(du_open(&c, dir, 1, EC_DURABLE_NONE, 0, 0));
+    for (uint64_t k = 0; k < 3; k++)
+        REQUIRE_OK(du_append(c, k, 64, NULL));
+    CHECK_OK(ec_backend_flush(ec_chain_backend(c)));
+    CHECK_OK(ec_backend_flush(ec_chain_backend(c))); /* nothing buffered: still 0 */
+    fx.pwrite_fail_after = 0;
+    fx.pwrite_errno = ENOSPC;
+    REQUIRE_OK(du_append(c, 3, 6000, NULL)); /* buffered: no write yet */
+    CHECK(ec_backend_flush(ec_chain_backend(c)) == EC_ENOSPC);
+    CHECK(du_contains(ec_error_last()->message, "reopen"));
+    CHECK(ec_backend_flush(ec_chain_backend(c)) == EC_ENOSPC); /* and stays reported */
+    CHECK(du_append(c, 4, 64, NULL) == EC_ENOSPC);
+    ec_chain_free(c);
+    ec_vfs_set(NULL);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_NONE, 0, 0));
+    CHECK(ec_chain_count(c) == 3);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
     /* a segment roll on a full disk: the append fails, nothing changes */
     path_in(dir, sizeof dir, "enospc-roll");
     fx_install();

@@ -81,7 +81,8 @@ ec_backend *ec_chain_backend(ec_chain *chain);
  * durable backend syncs them in groups); reads of the same handle (get, find, iterators,
  * verify) must not overlap appends: a reader in another process, or a handle opened
  * read-only on a chain directory, follows a live writer instead. seq_out and hash_out
- * (EC_HASH_MAX bytes) may be NULL. */
+ * (EC_HASH_MAX bytes) may be NULL. 0 means stored under the backend's durability policy: a
+ * chain directory under `none` has not written it yet (ec_backend_flush, store.h). */
 int ec_chain_append(ec_chain *chain, const ec_event_input *in, uint64_t *seq_out,
                     uint8_t *hash_out);
 /* Append a record that already carries its hash and parent (import, replication): checked

@@ -30,7 +30,8 @@ int ec_backend_memory(ec_backend **out, const ec_memory_options *opts);
 typedef enum ec_durability {
     EC_DURABLE_ALWAYS = 0, /* append returns after fdatasync of its record */
     EC_DURABLE_BATCH = 1,  /* group commit: returns when its batch is synced */
-    EC_DURABLE_NONE = 2,   /* the OS decides when data reaches the disk */
+    EC_DURABLE_NONE = 2,   /* the OS decides when data reaches the disk; an append returns
+                              before its frame is even written: see ec_backend_flush */
 } ec_durability;
 
 const char *ec_durability_name(ec_durability d);
@@ -65,6 +66,16 @@ typedef struct ec_disk_options {
     }
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts);
+
+/* Under `none` (and `batch` between syncs) an append that returned 0 may still fail to be
+ * written (full disk, I/O error): the frames wait in memory until 1 MiB gathers, a sync, or
+ * the close, and ec_chain_free cannot report a failure. ec_backend_flush hands what is
+ * buffered to the OS (no fdatasync) and returns the first write failure since the open
+ * (EC_ENOSPC, EC_EIO; then the open chain refuses appends: reopen it to recover): 0 means
+ * every event appended so far was written. Call it (or the backend's sync, which also makes
+ * them durable) before closing a `none` chain whose appends must not be lost silently.
+ * Other backends: their sync (0 when they have none). */
+int ec_backend_flush(ec_backend *b);
 
 /* A wrapper (taking ownership of inner) whose appends return at commit while deferring is on,
  * durable only once ec_backend_deferred_wait(seq) returns: a server holds its reply until

@@ -16,7 +16,9 @@ const char help_append[] =
     "  --data-file F      read the data from file F ('-': standard input)\n"
     "  --description D    a description (absent unless given)\n"
     "  --timestamp NS     nanoseconds since the Unix epoch, 1 or more (default: now)\n"
-    "  --durability P     always (default): on disk before this returns; none: the OS decides\n"
+    "  --durability P     always (default): on disk before this returns; batch: the same\n"
+    "                     here (one event); none: written to the OS, which decides when it\n"
+    "                     reaches the disk\n"
     "  --wait MS          another writer has the chain: wait up to MS milliseconds for it\n"
     "                     (default 0: refuse at once)\n"
     "Only one writer at a time: another is refused (exit 2) or, with --wait, waits; two\n"
@@ -171,6 +173,11 @@ int cmd_append(int argc, char **argv)
     uint8_t hash[EC_HASH_MAX];
     rc = ec_chain_append(c, &in, &seq, hash);
     free(buf);
+    /* Under `none` the frame is still in memory: hand it to the OS now, so that a full disk
+     * is reported here instead of lost in the close (seq and hash are printed only for an
+     * event written). */
+    if (!rc)
+        rc = ec_backend_flush(ec_chain_backend(c));
     if (rc) {
         /* The store's messages about a write name the directory already. */
         const ec_error *e = ec_error_last();

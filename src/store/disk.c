@@ -1822,6 +1822,32 @@ static int d_sync(ec_backend *b)
     return rc;
 }
 
+/* Hand buffered frames (batch, none) to the kernel without syncing them, and report what
+ * went wrong with any write since the open: under `none` an append returns before its frame
+ * is written, so this is where a full disk shows (store.h). */
+int ec_backend_flush(ec_backend *b)
+{
+    if (!b)
+        return ec_error_set(EC_EINVAL, "ec_backend_flush: no backend");
+    if (b->sync != d_sync) /* not a chain directory (memory, a wrapper): its sync covers it */
+        return b->sync ? b->sync(b) : 0;
+    disk *d = (disk *)b;
+    if (d->ro)
+        return 0;
+    pthread_mutex_lock(&d->mu);
+    while (d->flushing)
+        pthread_cond_wait(&d->cv, &d->mu);
+    int rc = 0;
+    if (d->failed) {
+        rc = poisoned(d);
+    } else if (d->wn) {
+        d->flushing = 1;
+        rc = flush_claimed(d, 0);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
 static void d_free(ec_backend *b)
 {
     disk *d = (disk *)b;
