@@ -69,6 +69,44 @@ expect 0 "$EV" append "$T/torn" --type t --data y
 expect 0 "$EV" verify "$T/torn"
 has "$T/out" "ok, 7 events"
 
+# ---- index files with valid checksums but wrong contents (tests/idx.py): only a cache, so
+# a reader rebuilds them from the segment instead of reporting damage or absence ----
+expect 0 "$EV" init "$T/ix" --segment-bytes 4096
+expect 0 "$EV" init "$T/iy" --segment-bytes 4096
+pad=$(printf '%0200d' 0)
+for i in $(seq 0 39); do
+  expect 0 "$EV" append "$T/ix" --type t --data "x$i$pad"
+  expect 0 "$EV" append "$T/iy" --type t --data "y$i$pad"
+done
+IDX=seg-000000000000000d.idx # the second segment: seqs 13..25 (13 frames of ~240 bytes)
+[ -f "$T/ix/$IDX" ] && ok || bad "no $IDX: $(ls "$T/ix")"
+expect 0 "$EV" log "$T/ix" --json
+h20=$(sed -n 21p "$T/out" | sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')
+[ ${#h20} -eq 64 ] && ok || bad "the hash of seq 20: '$h20'"
+# (a) the offsets of seqs 20 and 21 exchanged
+cp -r "$T/ix" "$T/swap"
+python3 tests/idx.py "$T/swap/$IDX" swap 7 8
+expect 0 "$EV" log "$T/swap" --from 20
+lines "$T/out" 20
+expect 0 "$EV" show "$T/swap" 20
+has "$T/out" "$h20"
+expect 0 "$EV" show "$T/swap" "$h20"
+expect 0 "$EV" append "$T/swap" --type t --data more # a writer rewrites the index
+expect 0 "$EV" show "$T/swap" 21
+# (b) the index of another chain (same first seq, same length): a hash lookup miss rescans
+cp -r "$T/ix" "$T/other"
+cp "$T/iy/$IDX" "$T/other/$IDX"
+expect 0 "$EV" show "$T/other" "$h20"
+has "$T/out" "seq:         20"
+expect 0 "$EV" verify "$T/other"
+# (c) the count changed (header checksum fixed): the next segment's name says 13
+cp -r "$T/ix" "$T/count"
+python3 tests/idx.py "$T/count/$IDX" count 11
+expect 0 "$EV" verify "$T/count"
+has "$T/out" "ok, 40 events"
+expect 0 "$EV" append "$T/count" --type t --data more
+has "$T/out" "40 "
+
 # ---- import stopped by a signal: no temporary directory left, exit 128 + the signal ----
 expect 0 "$EV" export "$T/good" --format jsonl -o "$T/good.jsonl"
 head -n 3 "$T/good.jsonl" >"$T/part.jsonl"

@@ -499,6 +499,13 @@ typedef struct seg {
     uint64_t idx_slots;
     memidx *mi;   /* the active segment's index, or a scratch one for a sealed segment */
     int need_idx; /* writer: sealed, its index file still to be written (by the indexer) */
+    /* The index file disagreed with the segment (a record at an indexed offset held another
+     * seq, a hash lookup missed an event the segment holds): its checksums prove only that
+     * it is the file written, not that it describes this segment, so it is not read again
+     * by this handle; rebuilt from the segment (FORMAT.md section 4). */
+    int idx_bad;
+    int idx_rescanned; /* a hash lookup miss rescanned the segment (once per handle) */
+    int damaged;       /* a scan found damage in it: a bad read is the segment's fault */
 } seg;
 
 typedef struct disk {
@@ -545,8 +552,9 @@ typedef struct disk {
 
     uint8_t *gbuf; /* get(): the returned record lives here */
     size_t gcap;
-    size_t scratch_si; /* sealed segment holding a scratch memidx (+1; 0 none) */
-    size_t nfds;       /* segment and index files open (fd_trim) */
+    size_t scratch_si;  /* sealed segment holding a scratch memidx (+1; 0 none) */
+    size_t nfds;        /* segment and index files open (fd_trim) */
+    uint64_t idx_drops; /* idx_distrust calls: a lookup walking an index file starts over */
 
     /* writer: the indexer thread writes sealed segments' index files, so that an append
      * that rolls does not wait for them (14 MB written and fsynced for a full 64 MiB
@@ -896,7 +904,7 @@ static int idx_ready(disk *d, size_t si)
     char p[4096];
     seg_path(d, s->first, "idx", p, sizeof p);
     uint64_t cnt, slots;
-    if (read_index_header(d, s, s->len, &cnt, &slots) == 0 && cnt == s->count) {
+    if (!s->idx_bad && read_index_header(d, s, s->len, &cnt, &slots) == 0 && cnt == s->count) {
         int fd = open_existing(d, p, O_RDONLY);
         if (fd >= 0) {
             size_t body = (size_t)(4 * cnt + EC_IDX_SLOT_LEN * slots);
@@ -933,6 +941,7 @@ static int idx_ready(disk *d, size_t si)
         return rc;
     if (!d->ro && write_index(d, s, m) == 0) {
         mi_free(m);
+        s->idx_bad = 0; /* the file is now the segment's own */
         return idx_ready(d, si);
     }
     if (d->scratch_si && d->scratch_si - 1 != si && d->scratch_si - 1 < d->nsegs - 1) {
@@ -942,6 +951,43 @@ static int idx_ready(disk *d, size_t si)
     s->mi = m;
     d->scratch_si = si + 1;
     return 0;
+}
+
+/* Stop trusting sealed segment si's index file: the next idx_ready rebuilds it from the
+ * segment. 0 when there was a file index to drop (worth retrying what used it). mu held. */
+static int idx_drop(disk *d, size_t si)
+{
+    seg *s = &d->segs[si];
+    if (si + 1 >= d->nsegs || s->mi || !s->idx_ok)
+        return -1; /* the offsets came from a scan of the segment itself */
+    if (s->idx_fd >= 0) {
+        d->v->close(s->idx_fd);
+        s->idx_fd = -1;
+        d->nfds--;
+    }
+    s->idx_ok = 0;
+    s->idx_bad = 1;
+    d->idx_drops++;
+    ec_error_clear();
+    return 0;
+}
+
+/* A record read at the offset sealed segment si's index file gave does not check: whose
+ * fault? A scan of the segment decides: clean, the index pointed elsewhere (dropped: 0, read
+ * again); damaged, the damage is real and the index stays (1: the scan replaced the read's
+ * error; -1: no scan, nothing to retry). mu held. */
+static int idx_distrust(disk *d, size_t si)
+{
+    seg *s = &d->segs[si];
+    if (si + 1 >= d->nsegs || s->mi || !s->idx_ok || s->damaged)
+        return -1;
+    memidx *m;
+    if (seg_fd(d, s) != 0 || scan_sealed(d, s, &m, s->fd, s->len) != 0) {
+        s->damaged = 1;
+        return 1;
+    }
+    mi_free(m);
+    return idx_drop(d, si);
 }
 
 /* Frame offset of local record i of segment si. mu held. */
@@ -1001,8 +1047,8 @@ static int frame_check(disk *d, const seg *s, const uint8_t *f, size_t avail, ui
 }
 
 /* Copy record seq into *buf (grown as needed). mu held. */
-static int read_record(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, const uint8_t **rec,
-                       size_t *len)
+static int read_record_once(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, const uint8_t **rec,
+                            size_t *len)
 {
     if (seq >= d->count)
         return ec_error_set(EC_ENOTFOUND, "%s: no event %llu (chain has %llu)", d->dir,
@@ -1062,6 +1108,18 @@ static int read_record(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, const 
     return 0;
 }
 
+/* read_record_once, but a record that does not check at the offset an index file gave is
+ * first taken as the index's fault: the index is rebuilt from the segment and the read
+ * retried, so that only the segment itself can make a record damaged. mu held. */
+static int read_record(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, const uint8_t **rec,
+                       size_t *len)
+{
+    int rc = read_record_once(d, seq, buf, cap, rec, len);
+    if (rc == EC_EFORMAT && seq < d->written && idx_distrust(d, seg_of(d, seq)) >= 0)
+        rc = read_record_once(d, seq, buf, cap, rec, len); /* (1: for its own message) */
+    return rc;
+}
+
 /* ---- reading side of the interface ---- */
 
 static int d_get_alg(ec_backend *b, ec_hash_alg *out)
@@ -1091,6 +1149,31 @@ static int d_get(ec_backend *b, uint64_t seq, const uint8_t **rec, size_t *len)
     return rc;
 }
 
+/* A hash lookup missed: before "no event" is said, each sealed segment whose index file
+ * answered is scanned (once per handle) for a record with this hash prefix; an index that
+ * missed one is dropped (1: look up again). 0: the segments agree with their indexes. mu
+ * held. */
+static int miss_rescan(disk *d, uint64_t key)
+{
+    for (size_t si = 0; si + 1 < d->nsegs; si++) {
+        seg *s = &d->segs[si];
+        if (s->mi || !s->idx_ok || s->idx_rescanned)
+            continue;
+        s->idx_rescanned = 1;
+        int rc = seg_fd(d, s);
+        memidx *m;
+        if (rc || (rc = scan_sealed(d, s, &m, s->fd, s->len)) != 0)
+            return rc;
+        int hit = 0;
+        for (uint64_t i = 0; i < m->n && !hit; i++)
+            hit = m->pref[i] == key;
+        mi_free(m);
+        if (hit && idx_drop(d, si) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int d_find_hash(ec_backend *b, const uint8_t *hash, size_t hash_len, uint64_t *out)
 {
     disk *d = (disk *)b;
@@ -1100,8 +1183,9 @@ static int d_find_hash(ec_backend *b, const uint8_t *hash, size_t hash_len, uint
     uint64_t key = ec_get_u64(hash);
     uint8_t *scratch = NULL;
     size_t scap = 0;
-    int rc = EC_ENOTFOUND;
+    int rc = EC_ENOTFOUND, restarts = 0;
     pthread_mutex_lock(&d->mu);
+again:
     /* newest first: recent events are the ones looked up most */
     for (size_t si = d->nsegs; si-- > 0 && rc == EC_ENOTFOUND;) {
         int e = idx_ready(d, si);
@@ -1146,7 +1230,14 @@ static int d_find_hash(ec_backend *b, const uint8_t *hash, size_t hash_len, uint
             const uint8_t *rec;
             size_t len;
             uint64_t seq = s->first + v - 1;
+            uint64_t drops = d->idx_drops;
             e = read_record(d, seq, &scratch, &scap, &rec, &len);
+            if (d->idx_drops != drops) { /* the table being walked was dropped */
+                rc = e ? e : EC_ENOTFOUND;
+                if (!e && ++restarts < 8) /* (bounded: each drop rebuilds from the segment) */
+                    goto again;
+                break;
+            }
             if (e) {
                 rc = e;
                 break;
@@ -1158,6 +1249,13 @@ static int d_find_hash(ec_backend *b, const uint8_t *hash, size_t hash_len, uint
             }
             s = &d->segs[si];
         }
+    }
+    if (rc == EC_ENOTFOUND) {
+        int r = miss_rescan(d, key);
+        if (r == 1)
+            goto again;
+        if (r < 0)
+            rc = r;
     }
     pthread_mutex_unlock(&d->mu);
     free(scratch);
@@ -1192,7 +1290,14 @@ static int iter_seek(ec_backend_iter *it)
     size_t si = seg_of(d, it->next);
     seg *s = &d->segs[si];
     uint64_t off;
-    int rc = rec_offset(d, si, it->next - s->first, &off);
+    /* The offset must be checked before the iterator walks on from it: read_record reads the
+     * record there, and rebuilds an index that points elsewhere (a seek is per segment). */
+    const uint8_t *r0;
+    size_t l0;
+    int rc = read_record(d, it->next, &it->buf, &it->cap, &r0, &l0);
+    it->boff = it->blen = 0; /* (it->buf was used for it) */
+    if (!rc)
+        rc = rec_offset(d, si, it->next - d->segs[si].first, &off);
     int fd = -1;
     if (!rc) {
         char p[4096];
@@ -1993,7 +2098,7 @@ static int create_dir(disk *d, int *made)
 
 /* Read a sealed segment's header and learn its size and count: from a valid index header,
  * else by scanning it (and, for a writer, writing the index). */
-static int open_sealed(disk *d, size_t si)
+static int open_sealed(disk *d, size_t si, uint64_t want)
 {
     seg *s = &d->segs[si];
     int rc = seg_fd(d, s);
@@ -2003,7 +2108,9 @@ static int open_sealed(disk *d, size_t si)
     if (d->v->fstat(s->fd, &st) != 0)
         return ec_error_set_errno(EC_EIO, errno, "%s: stat of a segment", d->dir);
     uint64_t cnt, slots;
-    if (read_index_header(d, s, (uint64_t)st.st_size, &cnt, &slots) == 0) {
+    /* The next segment's name says how many records this one holds: an index saying
+     * otherwise is not this segment's (its checksums only prove it is the file written). */
+    if (read_index_header(d, s, (uint64_t)st.st_size, &cnt, &slots) == 0 && cnt == want) {
         s->count = cnt;
         s->len = (uint64_t)st.st_size;
         return 0;
@@ -2011,6 +2118,10 @@ static int open_sealed(disk *d, size_t si)
     memidx *m;
     if ((rc = scan_sealed(d, s, &m, s->fd, (uint64_t)st.st_size)) != 0)
         return rc;
+    if (s->count != want) {
+        mi_free(m);
+        return 0; /* the caller names the gap or the overlap */
+    }
     if (!d->ro)
         (void)write_index(d, s, m);
     ec_error_clear();
@@ -2174,12 +2285,18 @@ static int open_dir(disk *d, const ec_disk_options *o)
     uint64_t expect = 0;
     for (size_t i = 0; i < d->nsegs; i++) {
         seg *s = &d->segs[i];
-        if (s->first != expect)
+        if (s->first > expect)
             return ec_error_set(
                 EC_EFORMAT, "%s: seqs %llu..%llu are missing (a segment file was removed)", d->dir,
                 (unsigned long long)expect, (unsigned long long)(s->first - 1));
+        if (s->first < expect)
+            return ec_error_set(EC_EFORMAT,
+                                "%s/seg-%016llx.log: starts at seq %llu, but the segment before "
+                                "it holds seqs up to %llu",
+                                d->dir, (unsigned long long)s->first, (unsigned long long)s->first,
+                                (unsigned long long)(expect - 1));
         if (i + 1 < d->nsegs) {
-            if ((rc = open_sealed(d, i)) != 0)
+            if ((rc = open_sealed(d, i, d->segs[i + 1].first - s->first)) != 0)
                 return rc;
             if (s->count == 0)
                 return ec_error_set(EC_EFORMAT, "%s/seg-%016llx.log: sealed but empty", d->dir,
@@ -2197,12 +2314,9 @@ static int open_dir(disk *d, const ec_disk_options *o)
     uint64_t icnt, islots;
     char np[4096];
     /* (a reader may have listed the directory just before the writer rolled) */
-    if (read_index_header(d, a, (uint64_t)st.st_size, &icnt, &islots) == 0 &&
-        (seg_path(d, a->first + icnt, "log", np, sizeof np), !d->ro || access(np, F_OK) != 0))
-        return ec_error_set(EC_EFORMAT,
-                            "%s: the last segment is sealed, so the segment after it "
-                            "(seq %llu on) is missing",
-                            p, (unsigned long long)(a->first + icnt));
+    int sealed =
+        read_index_header(d, a, (uint64_t)st.st_size, &icnt, &islots) == 0 &&
+        (seg_path(d, a->first + icnt, "log", np, sizeof np), !d->ro || access(np, F_OK) != 0);
     if (!(a->mi = mi_new()))
         return ec_error_set(EC_ENOMEM, "%s: out of memory", d->dir);
     scan_src src = {d->v, a->fd, NULL, (uint64_t)st.st_size};
@@ -2216,6 +2330,13 @@ static int open_dir(disk *d, const ec_disk_options *o)
                             "write: nothing was cut off)",
                             p, (unsigned long long)(a->first + so.count),
                             (unsigned long long)so.bad_off, so.why);
+    /* an index of the last segment means it was sealed, but only if it describes the
+     * segment as scanned (else it is not this segment's index: ignored) */
+    if (sealed && so.stop == SCAN_CLEAN && icnt == so.count)
+        return ec_error_set(EC_EFORMAT,
+                            "%s: the last segment is sealed, so the segment after it "
+                            "(seq %llu on) is missing",
+                            p, (unsigned long long)(a->first + icnt));
     a->count = so.count;
     a->len = so.end;
     if (so.stop == SCAN_TORN && !d->ro) {
@@ -2315,6 +2436,7 @@ int ec_backend_disk_at_(ec_backend **out, const char *dir, const ec_disk_options
         d_free(b);
         return rc;
     }
+    d->damage = NULL; /* the open's own finding: later reads must not write to the caller's */
     *out = b;
     return 0;
 }
