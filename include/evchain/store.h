@@ -49,7 +49,9 @@ typedef struct ec_disk_cut {
 typedef struct ec_disk_options {
     unsigned version;
     int create;      /* create the directory (must be absent or empty) */
-    int read_only;   /* open for reading: no lock, no recovery writes */
+    int read_only;   /* open for reading: no lock, no recovery writes; follows a live
+                        writer (count), EC_EVERIFY once the chain is rewritten under it
+                        (last segment shorter or replaced by another file) */
     ec_hash_alg alg; /* for create; 0: SHA-256 */
     ec_durability durability;
     uint64_t segment_bytes;      /* roll segments at this size; 0: default (64 MiB) */

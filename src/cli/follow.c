@@ -14,6 +14,17 @@ static void nap(unsigned ms)
         ;
 }
 
+/* A failed poll: the chain rewritten or truncated under the reader (EC_EVERIFY, the store's
+ * message names the chain and where: exit 1), or an error reading it. */
+static void rewritten(const char *cmd, const char *dir, int rc)
+{
+    const ec_error *e = ec_error_last();
+    if (rc == EC_EVERIFY && e && e->message && strncmp(e->message, dir, strlen(dir)) == 0)
+        cli_error(cmd, 0, "%s", e->message);
+    else
+        cli_error(cmd, 1, "%s: reading new events", dir);
+}
+
 int cli_log_follow(const char *cmd, const char *dir, uint64_t from, uint64_t to, unsigned poll_ms,
                    cli_follow_fn fn, void *ctx)
 {
@@ -57,7 +68,7 @@ int cli_log_follow(const char *cmd, const char *dir, uint64_t from, uint64_t to,
     int code = EXIT_VALID;
     while (next <= to) {
         if ((rc = be->count(be, &count)) != 0) {
-            cli_error(cmd, 1, "reading new events");
+            rewritten(cmd, dir, rc);
             code = cli_exit_code(rc);
             break;
         }
@@ -77,8 +88,8 @@ int cli_log_follow(const char *cmd, const char *dir, uint64_t from, uint64_t to,
             ec_verify_result res;
             ec_event ev;
             if (ec_verifier_feed(&v, rec, len, &res) != 0) {
-                cli_error(cmd, 0, "%s: event %llu does not verify: %s", dir,
-                          (unsigned long long)res.seq, res.reason);
+                cli_error(cmd, 0, "%s: event %llu: %s", dir, (unsigned long long)res.seq,
+                          res.reason);
                 rc = EC_EVERIFY;
                 break;
             }
@@ -96,8 +107,16 @@ int cli_log_follow(const char *cmd, const char *dir, uint64_t from, uint64_t to,
             break;
         }
         if (rc != EC_ITEROVER && rc != 0) {
-            if (rc != EC_EVERIFY)
+            /* a record that does not read may be the chain cut or replaced under us: the
+             * store's check of that (count) names it better than the frame's checksum */
+            uint64_t n;
+            int rw = rc == EC_EFORMAT || rc == EC_EIO ? be->count(be, &n) : 0;
+            if (rw == EC_EVERIFY) {
+                rewritten(cmd, dir, rw);
+                rc = rw;
+            } else if (rc != EC_EVERIFY) {
                 cli_error(cmd, 1, "%s: reading event %llu", dir, (unsigned long long)next);
+            }
             code = cli_exit_code(rc);
             break;
         }

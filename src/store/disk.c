@@ -1398,9 +1398,28 @@ static int refresh(disk *d)
             return rc;
         if (!s->mi && !(s->mi = mi_new()))
             return ec_error_set(EC_ENOMEM, "%s: out of memory", d->dir);
-        struct stat st;
+        struct stat st, now;
         if (d->v->fstat(s->fd, &st) != 0)
             return ec_error_set_errno(EC_EIO, errno, "%s: stat of the last segment", d->dir);
+        /* A writer only ever adds frames: a segment shorter than what was read, or one whose
+         * name now holds another file (the directory deleted and created again, a restore),
+         * is a chain rewritten under the reader; waiting on the old file would wait forever
+         * and reading on would misread. */
+        char sp[4096];
+        seg_path(d, s->first, "log", sp, sizeof sp);
+        if ((uint64_t)st.st_size < s->len)
+            return ec_error_set(EC_EVERIFY,
+                                "%s: the chain was rewritten or truncated at "
+                                "seg-%016llx.log: %llu bytes were read, it has %llu now",
+                                d->dir, (unsigned long long)s->first, (unsigned long long)s->len,
+                                (unsigned long long)st.st_size);
+        int gone = stat(sp, &now) != 0;
+        if (gone || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+            return ec_error_set(EC_EVERIFY,
+                                "%s: the chain was rewritten or truncated at "
+                                "seg-%016llx.log (seq %llu on): the file was %s",
+                                d->dir, (unsigned long long)s->first, (unsigned long long)s->first,
+                                gone ? "removed" : "replaced");
         if ((uint64_t)st.st_size > s->len) {
             scan_src src = {d->v, s->fd, NULL, (uint64_t)st.st_size};
             scan_out o;
