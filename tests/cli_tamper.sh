@@ -78,7 +78,7 @@ for i in $(seq 0 39); do
   expect 0 "$EV" append "$T/ix" --type t --data "x$i$pad"
   expect 0 "$EV" append "$T/iy" --type t --data "y$i$pad"
 done
-IDX=seg-000000000000000d.idx # the second segment: seqs 13..25 (13 frames of ~240 bytes)
+IDX=seg-000000000000000d.idx # the second segment: seqs 13..24 (12 frames of ~240 bytes)
 [ -f "$T/ix/$IDX" ] && ok || bad "no $IDX: $(ls "$T/ix")"
 expect 0 "$EV" log "$T/ix" --json
 h20=$(sed -n 21p "$T/out" | sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')
@@ -106,6 +106,21 @@ expect 0 "$EV" verify "$T/count"
 has "$T/out" "ok, 40 events"
 expect 0 "$EV" append "$T/count" --type t --data more
 has "$T/out" "40 "
+
+# ---- a segment file removed: events are missing, a broken chain (exit 1, the first missing
+# seq named), as a damaged record is; the writer refuses it (2) ----
+cp -r "$T/ix" "$T/gap"
+rm "$T/gap/seg-000000000000000d.log"
+expect 1 "$EV" verify "$T/gap"
+has "$T/out" "$T/gap: event 13: seqs 13..24 are missing"
+expect 1 "$EV" log "$T/gap"
+has "$T/err" "$T/gap: event 13: seqs 13..24 are missing"
+expect 1 "$EV" show "$T/gap" 3
+expect 2 "$EV" append "$T/gap" --type t --data x
+cp -r "$T/ix" "$T/gap2"
+rm "$T/gap2/$(ls "$T/gap2" | grep 'seg-.*\.log' | tail -n 1)"
+expect 1 "$EV" verify "$T/gap2"
+has "$T/out" "is sealed, so the segment after it"
 
 # ---- import stopped by a signal: no temporary directory left, exit 128 + the signal ----
 expect 0 "$EV" export "$T/good" --format jsonl -o "$T/good.jsonl"

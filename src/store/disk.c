@@ -4,6 +4,7 @@
  * Layout: docs/FORMAT.md section 4. All file I/O goes through the vfs seam (vfs.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -862,6 +863,24 @@ static void note_damage(disk *d, uint64_t first, uint64_t seq, uint64_t off, con
     snprintf(d->damage->reason, sizeof d->damage->reason,
              "%s (seg-%016llx.log, byte offset %llu: damage, not a torn write)", why,
              (unsigned long long)first, (unsigned long long)off);
+}
+
+/* Events are missing from the chain directory (a segment file removed, segments that
+ * overlap): a finding about the chain as damage is (the reading commands' exit 1, "event
+ * <seq>: ..."), where seq is the first event that cannot be read. Returns the error. */
+static int missing(disk *d, uint64_t seq, const char *fmt, ...)
+{
+    char m[sizeof d->damage->reason];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    if (d->damage) {
+        d->damage->status = EC_VERIFY_SEQ;
+        d->damage->seq = seq;
+        memcpy(d->damage->reason, m, sizeof m);
+    }
+    return ec_error_set(EC_EFORMAT, "%s: %s", d->dir, m);
 }
 
 /* Scan a whole sealed segment into a fresh memidx. Sealed segments were synced before the
@@ -2275,7 +2294,7 @@ static int open_dir(disk *d, const ec_disk_options *o)
         return rc;
     if (n == 0) {
         free(firsts);
-        return ec_error_set(EC_EFORMAT, "%s: no segment files: seqs from 0 are missing", d->dir);
+        return missing(d, 0, "no segment files: seqs from 0 are missing");
     }
     for (size_t i = 0; i < n && !rc; i++)
         rc = push_seg(d, firsts[i]);
@@ -2305,15 +2324,14 @@ static int open_dir(disk *d, const ec_disk_options *o)
     for (size_t i = 0; i < d->nsegs; i++) {
         seg *s = &d->segs[i];
         if (s->first > expect)
-            return ec_error_set(
-                EC_EFORMAT, "%s: seqs %llu..%llu are missing (a segment file was removed)", d->dir,
-                (unsigned long long)expect, (unsigned long long)(s->first - 1));
+            return missing(d, expect, "seqs %llu..%llu are missing (a segment file was removed)",
+                           (unsigned long long)expect, (unsigned long long)(s->first - 1));
         if (s->first < expect)
-            return ec_error_set(EC_EFORMAT,
-                                "%s/seg-%016llx.log: starts at seq %llu, but the segment before "
-                                "it holds seqs up to %llu",
-                                d->dir, (unsigned long long)s->first, (unsigned long long)s->first,
-                                (unsigned long long)(expect - 1));
+            return missing(d, s->first,
+                           "seg-%016llx.log starts at seq %llu, but the segment before it holds "
+                           "seqs up to %llu",
+                           (unsigned long long)s->first, (unsigned long long)s->first,
+                           (unsigned long long)(expect - 1));
         if (i + 1 < d->nsegs) {
             if ((rc = open_sealed(d, i, d->segs[i + 1].first - s->first)) != 0)
                 return rc;
@@ -2352,10 +2370,10 @@ static int open_dir(disk *d, const ec_disk_options *o)
     /* an index of the last segment means it was sealed, but only if it describes the
      * segment as scanned (else it is not this segment's index: ignored) */
     if (sealed && so.stop == SCAN_CLEAN && icnt == so.count)
-        return ec_error_set(EC_EFORMAT,
-                            "%s: the last segment is sealed, so the segment after it "
-                            "(seq %llu on) is missing",
-                            p, (unsigned long long)(a->first + icnt));
+        return missing(d, a->first + icnt,
+                       "seg-%016llx.log is sealed, so the segment after it (seq %llu on) is "
+                       "missing",
+                       (unsigned long long)a->first, (unsigned long long)(a->first + icnt));
     a->count = so.count;
     a->len = so.end;
     if (so.stop == SCAN_TORN && !d->ro) {
