@@ -44,7 +44,9 @@ struct ec_backend {
     /* Sequence number of the record whose trailing hash is `hash` (O(1) expected).
      * EC_ENOTFOUND when none. May be NULL: the chain then reports EC_EUNSUPPORTED. */
     int (*find_hash)(ec_backend *b, const uint8_t *hash, size_t hash_len, uint64_t *out);
-    /* Forward iteration from seq `from`. */
+    /* Forward iteration from seq `from`. get and iter_next return EC_EFORMAT for a record
+     * stored damaged (bad checksum or frame): verification reports it as a broken chain.
+     * Any other code (EC_EIO...) means it could not be read: verification returns it. */
     int (*iter_new)(ec_backend *b, uint64_t from, ec_backend_iter **out);
     int (*iter_next)(ec_backend_iter *it, const uint8_t **rec, size_t *len); /* EC_ITEROVER */
     void (*iter_free)(ec_backend_iter *it);

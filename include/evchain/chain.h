@@ -39,7 +39,8 @@ typedef struct ec_event_input {
     uint64_t timestamp;      /* 0: the library takes the real-time clock */
 } ec_event_input;
 
-/* Sizes the canonical encoding of one event will take (without its hash). */
+/* Sizes the canonical encoding of one event will take (without its hash). SIZE_MAX when the
+ * lengths add up to more than a size_t holds. */
 size_t ec_event_encoded_size(ec_hash_alg alg, int has_parent, size_t type_len,
                              size_t description_len, int has_description, size_t data_len);
 
@@ -57,7 +58,8 @@ typedef struct ec_chain ec_chain;
 typedef struct ec_chain_options {
     unsigned version;
     ec_hash_alg alg;         /* 0: the backend's recorded algorithm, SHA-256 for a new one.
-                                Non-zero and different from a non-empty backend's: EC_EINVAL */
+                                Non-zero and different from the one a backend records (even
+                                with no events yet): EC_EINVAL */
     unsigned verify_threads; /* 0: number of online CPUs */
 } ec_chain_options;
 #define EC_CHAIN_OPTIONS_INIT                                                                      \
@@ -70,6 +72,7 @@ typedef struct ec_chain_options {
 int ec_chain_open(ec_chain **out, ec_backend *backend, const ec_chain_options *opts);
 void ec_chain_free(ec_chain *chain);
 
+/* The accessors below return 0 (NULL for the backend) when chain is NULL. */
 ec_hash_alg ec_chain_alg(const ec_chain *chain);
 /* Number of events (head seq + 1). */
 uint64_t ec_chain_count(const ec_chain *chain);
@@ -139,8 +142,11 @@ typedef struct ec_verify_options {
     }
 
 /* Verify a range. Returns 0 when intact, EC_EVERIFY when not (out says the first failing seq
- * and why), another code when verification could not run. The result for a given chain is
- * the same whatever the number of threads. */
+ * and why; a damaged record the backend cannot decode is EC_VERIFY_UNREADABLE), another code
+ * when verification could not run (e.g. EC_EIO from the backend; out->status is then
+ * EC_VERIFY_OK, out->seq the seq it stopped at, out->checked the events checked before).
+ * out (may be NULL) is filled on every return. The result for a given chain is the same
+ * whatever the number of threads. */
 int ec_chain_verify(ec_chain *chain, const ec_verify_options *opts, ec_verify_result *out);
 
 /* Check every event from now on as it is read, as ec_chain_verify does (hash recomputed,

@@ -13,7 +13,10 @@ extern "C" {
 #define EC_VERSION_STRING "0.1.0"
 
 /* Every public function returns 0 or one of these (negative). The message of the last error
- * raised on the calling thread is one call away: ec_error_last(). */
+ * raised on the calling thread is one call away: ec_error_last(). A NULL where a pointer is
+ * required is refused with EC_EINVAL ("<function>: <argument> is NULL"), not dereferenced;
+ * options structs of a version this build does not know are refused (EC_EUNSUPPORTED, or
+ * EC_EINVAL for the older memory, chain and verify options). */
 typedef enum ec_error_code {
     EC_OK = 0,
     EC_ERROR = -1,         /* generic failure */

@@ -9,5 +9,6 @@
 #include "proof.h"
 #include "actor.h"
 #include "http.h"
+#include "replay.h"
 
 #endif

@@ -23,6 +23,8 @@ typedef struct ec_memory_options {
         EC_MEMORY_OPTIONS_VERSION, 0, 0                                                            \
     }
 
+/* opts may be NULL (no hints). The hints are allocated up front: a hint too large to
+ * allocate (or to address at all) fails with EC_ENOMEM rather than being clamped. */
 int ec_backend_memory(ec_backend **out, const ec_memory_options *opts);
 
 /* ---- durable disk backend: a chain directory ---- */
@@ -110,7 +112,9 @@ typedef struct ec_open_options {
     ec_file_format format;        /* EC_FORMAT_AUTO: detect */
     int inspect;                  /* load a broken file anyway (no verification while reading) */
     int writable;                 /* directories: take the writer lock */
-    ec_verify_result *verify_out; /* when a load is refused as broken: the first bad seq */
+    ec_verify_result *verify_out; /* may be NULL; filled on every return: when a load is
+                                     refused as broken (EC_EVERIFY) the first bad seq, and
+                                     checked = the events that passed before it stopped */
 } ec_open_options;
 #define EC_OPEN_OPTIONS_INIT                                                                       \
     {                                                                                              \
@@ -125,7 +129,8 @@ int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *
 
 /* Read a JSON/JSONL/Theater stream into an open (usually empty) chain, each event checked in
  * full as it is appended; on a refusal the events before the bad one stay appended and
- * verify_out (may be NULL) names it. `name` is used in error messages. inspect is only
+ * verify_out (may be NULL) names it; verify_out is filled on every return (checked: the
+ * events this call appended). `name` is used in error messages. inspect is only
  * possible through ec_chain_open_path (EC_EUNSUPPORTED here). */
 int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format, int inspect,
                      ec_verify_result *verify_out);

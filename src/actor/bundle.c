@@ -1085,6 +1085,8 @@ static int fs_import(const char *bundle_path, const char *actor_dir, const entry
 
 int ec_bundle_check(const void *data, size_t len)
 {
+    if (!data && len)
+        return ec_error_set(EC_EINVAL, "ec_bundle_check: data is NULL");
     entry *es = NULL;
     size_t ne = 0;
     const entry *ch = NULL, *mod = NULL;

@@ -73,6 +73,7 @@ int ec_http_reply_status(ec_http_reply *r, unsigned status)
 
 int ec_http_reply_header(ec_http_reply *r, const char *name, const char *value)
 {
+    EC_REFUSE_NULL(r);
     size_t nl = name ? strlen(name) : 0, vl = value ? strlen(value) : 0;
     if (!ec_http_token_ok(name, nl, 1, EC_HTTP_NAME_MAX))
         return ec_error_set(EC_EINVAL,

@@ -26,6 +26,11 @@ static unsigned online_cpus(void)
 int ec_chain_open(ec_chain **out, ec_backend *be, const ec_chain_options *opts)
 {
     ec_chain_options defaults = EC_CHAIN_OPTIONS_INIT;
+    if (!out) { /* the chain owns be also on failure: free it here too */
+        if (be)
+            be->free(be);
+        return ec_error_set(EC_EINVAL, "ec_chain_open: out is NULL");
+    }
     *out = NULL;
     if (!be)
         return ec_error_set(EC_EINVAL, "ec_chain_open: no backend");
@@ -57,7 +62,8 @@ int ec_chain_open(ec_chain **out, ec_backend *be, const ec_chain_options *opts)
         if ((rc = be->set_alg(be, want)))
             goto fail;
         stored = want;
-    } else if (opts->alg && opts->alg != stored && c->count > 0) {
+    } else if (opts->alg && opts->alg != stored) {
+        /* Also when empty: a created chain directory records its algorithm for good. */
         rc = ec_error_set(EC_EINVAL, "chain uses %s, not %s", ec_hash_name(stored),
                           ec_hash_name(opts->alg));
         goto fail;
@@ -99,21 +105,22 @@ void ec_chain_free(ec_chain *c)
 
 ec_hash_alg ec_chain_alg(const ec_chain *c)
 {
-    return c->alg;
+    return c ? c->alg : 0;
 }
 
 uint64_t ec_chain_count(const ec_chain *c)
 {
-    return c->count;
+    return c ? c->count : 0;
 }
 
 ec_backend *ec_chain_backend(ec_chain *c)
 {
-    return c->be;
+    return c ? c->be : NULL;
 }
 
 int ec_chain_head(ec_chain *c, uint8_t *hash_out, uint64_t *seq_out)
 {
+    EC_REFUSE_NULL(c);
     pthread_mutex_lock(&c->lock);
     uint64_t n = c->count;
     if (n && hash_out)
@@ -128,7 +135,8 @@ int ec_chain_head(ec_chain *c, uint8_t *hash_out, uint64_t *seq_out)
 
 int ec_chain_append(ec_chain *c, const ec_event_input *in, uint64_t *seq_out, uint8_t *hash_out)
 {
-    if (!in || !in->type)
+    EC_REFUSE_NULL2(c, in);
+    if (!in->type)
         return ec_error_set(EC_EINVAL, "append: event type is required");
     size_t tl = in->type_len ? in->type_len : strlen(in->type);
     const char *desc = in->description;
@@ -189,6 +197,9 @@ out:
 int ec_chain_append_record(ec_chain *c, const uint8_t *rec, size_t len)
 {
     ec_verify_result res;
+    EC_REFUSE_NULL(c);
+    if (!rec && len)
+        return ec_error_set(EC_EINVAL, "ec_chain_append_record: rec is NULL");
     pthread_mutex_lock(&c->lock);
     uint64_t seq = c->count;
     int rc = ec_check_one(c->hasher, c->alg, rec, len, seq, seq ? c->head : NULL, &res);
@@ -213,6 +224,7 @@ int ec_chain_get(ec_chain *c, uint64_t seq, ec_event *out)
 {
     const uint8_t *rec;
     size_t len;
+    EC_REFUSE_NULL2(c, out);
     if (seq >= c->count)
         return ec_error_set(EC_ENOTFOUND, "no event %llu (chain has %llu)", (unsigned long long)seq,
                             (unsigned long long)c->count);
@@ -228,6 +240,7 @@ int ec_chain_get(ec_chain *c, uint64_t seq, ec_event *out)
 
 int ec_chain_find(ec_chain *c, const uint8_t *hash, size_t hash_len, uint64_t *seq_out)
 {
+    EC_REFUSE_NULL2(c, hash);
     if (hash_len != c->hlen)
         return ec_error_set(EC_EINVAL, "hash of %zu bytes, chain uses %zu", hash_len, c->hlen);
     if (!c->be->find_hash)
@@ -237,6 +250,7 @@ int ec_chain_find(ec_chain *c, const uint8_t *hash, size_t hash_len, uint64_t *s
 
 int ec_chain_find_prefix(ec_chain *c, const char *prefix, uint64_t *seq_out)
 {
+    EC_REFUSE_NULL2(c, prefix);
     size_t n = strlen(prefix);
     if (n == 0 || n > 2 * c->hlen)
         return ec_error_set(EC_EINVAL, "hash prefix must have 1..%zu hex digits", 2 * c->hlen);
@@ -286,6 +300,7 @@ struct ec_iter {
 
 int ec_iter_new(ec_iter **out, ec_chain *c, uint64_t from)
 {
+    EC_REFUSE_NULL2(out, c);
     ec_iter *it = calloc(1, sizeof *it);
     if (!it)
         return ec_error_set(EC_ENOMEM, "out of memory");
@@ -362,6 +377,7 @@ int ec_iter_next(ec_iter *it, ec_event *out)
 {
     const uint8_t *rec = NULL;
     size_t len = 0;
+    EC_REFUSE_NULL2(it, out);
     if (it->failed)
         return ec_error_set(it->failed, "event %llu: not read: an earlier event is broken",
                             (unsigned long long)it->next);

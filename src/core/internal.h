@@ -14,6 +14,20 @@ int ec_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2
 int ec_error_set_errno(int code, int errno_value, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Refuse a NULL argument of a public function: EC_EINVAL, "<function>: <argument> is NULL".
+ * One predictable branch (the pair form tests both at once), so hot paths (append, get,
+ * iter_next) can afford it. */
+#define EC_REFUSE_NULL(p)                                                                          \
+    do {                                                                                           \
+        if (__builtin_expect((p) == NULL, 0))                                                      \
+            return ec_error_set(EC_EINVAL, "%s: %s is NULL", __func__, #p);                        \
+    } while (0)
+#define EC_REFUSE_NULL2(p, q)                                                                      \
+    do {                                                                                           \
+        if (__builtin_expect(((p) == NULL) | ((q) == NULL), 0))                                    \
+            return ec_error_set(EC_EINVAL, "%s: %s is NULL", __func__, (p) == NULL ? #p : #q);     \
+    } while (0)
+
 static inline void ec_put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

@@ -9,8 +9,14 @@
 size_t ec_event_encoded_size(ec_hash_alg alg, int has_parent, size_t type_len,
                              size_t description_len, int has_description, size_t data_len)
 {
-    return EC_OFF_PARENT + (has_parent ? ec_hash_len(alg) : 0) + 4 + type_len +
-           (has_description ? 4 + description_len : 0) + 4 + data_len;
+    size_t fixed = EC_OFF_PARENT + (has_parent ? ec_hash_len(alg) : 0) + 4 + 4, n;
+    /* Lengths near SIZE_MAX would wrap to a small size a caller could then allocate and
+     * overrun: SIZE_MAX, which no allocation can satisfy, instead. */
+    if (__builtin_add_overflow(fixed, type_len, &n) || __builtin_add_overflow(n, data_len, &n) ||
+        (has_description && (__builtin_add_overflow(n, (size_t)4, &n) ||
+                             __builtin_add_overflow(n, description_len, &n))))
+        return SIZE_MAX;
+    return n;
 }
 
 size_t ec_encoding_write(uint8_t *p, ec_hash_alg alg, uint64_t seq, uint64_t ts,
@@ -227,6 +233,9 @@ int ec_verifier_feed(ec_verifier *v, const uint8_t *rec, size_t len, ec_verify_r
     /* The verifier is a plain struct (no allocation) so a hasher is made per call: used on
      * import and follow paths where the JSON parsing dominates. */
     ec_hasher *h;
+    EC_REFUSE_NULL(v);
+    if (!rec && len)
+        return ec_error_set(EC_EINVAL, "ec_verifier_feed: rec is NULL");
     int rc = ec_hasher_new(&h, v->alg);
     if (rc)
         return rc;

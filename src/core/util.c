@@ -73,6 +73,8 @@ static int hexval(int c)
 
 int ec_hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen)
 {
+    if ((!out && outlen) || (!hex && hexlen))
+        return ec_error_set(EC_EINVAL, "ec_hex_decode: %s is NULL", !hex && hexlen ? "hex" : "out");
     if (hexlen != 2 * outlen)
         return ec_error_set(EC_EFORMAT, "hex string has %zu digits, expected %zu", hexlen,
                             2 * outlen);
@@ -302,6 +304,7 @@ static int copy_path(const char *path, char *out, size_t out_size)
 int ec_output_resolve(const char *path, char *out, size_t out_size, int *stream)
 {
     struct stat st, lst;
+    EC_REFUSE_NULL2(out, stream);
     *stream = 0;
     if (!path || !*path)
         return ec_error_set(EC_EINVAL, "no output path");

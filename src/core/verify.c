@@ -82,12 +82,14 @@ static void *run_slice(void *arg)
                                 "unreadable record: chain ends early");
             goto out;
         }
-        if (rc) {
+        if (rc == EC_EFORMAT) { /* a damaged record (bad checksum, bad frame): a finding */
             const ec_error *e = ec_error_last();
             rc = ec_verify_fail(&s->res, EC_VERIFY_UNREADABLE, seq, "unreadable record: %s",
-                                e ? e->message : "read failed");
+                                e ? e->message : "malformed");
             goto out;
         }
+        if (rc) /* I/O error, out of memory: verification could not run; keep the code */
+            goto out;
         /* seq 0 has no parent; a slice whose predecessor was unreadable skips the link. */
         if ((rc = ec_check_one(h, s->alg, rec, len, seq, have_prev ? prev : NULL, &s->res)))
             goto out;
@@ -128,12 +130,13 @@ int ec_chain_verify(ec_chain *c, const ec_verify_options *opts, ec_verify_result
     ec_verify_options defaults = EC_VERIFY_OPTIONS_INIT;
     ec_verify_result scratch;
     unsigned threads;
-    ec_backend *be = ec_chain_be_(c, &threads);
     if (!opts)
         opts = &defaults;
     if (!out)
         out = &scratch;
     memset(out, 0, sizeof *out);
+    EC_REFUSE_NULL(c);
+    ec_backend *be = ec_chain_be_(c, &threads);
     if (opts->version != EC_VERIFY_OPTIONS_VERSION)
         return ec_error_set(EC_EINVAL, "verify: options of another version");
     uint64_t n;
@@ -186,22 +189,28 @@ int ec_chain_verify(ec_chain *c, const ec_verify_options *opts, ec_verify_result
     if (opts->progress)
         opts->progress(atomic_load(&done), total, opts->progress_ctx);
 
+    /* checked counts events before the first failure, whatever the thread split: every
+     * slice below the lowest failing one ran to its end, so the sum up to and including it
+     * is exact (and is seq - from for a verification finding). */
     rc = 0;
     uint64_t checked = 0;
-    for (unsigned i = 0; i < threads; i++) {
+    for (unsigned i = 0; i < threads && !rc; i++) {
         checked += sl[i].res.checked;
-        if (sl[i].rc && !rc) {
+        if (sl[i].rc) {
             rc = sl[i].rc;
-            *out = sl[i].res;
             if (rc == EC_EFORMAT) /* unreadable is a verification finding */
                 rc = EC_EVERIFY;
+            if (rc == EC_EVERIFY)
+                *out = sl[i].res;
             ec_error_set(rc, "%s", sl[i].errmsg);
         }
     }
-    if (!rc)
+    if (rc != EC_EVERIFY) { /* intact, or could not run: no finding, where it stopped */
+        memset(out, 0, sizeof *out);
         out->status = EC_VERIFY_OK;
-    /* checked counts events before the first failure, whatever the thread split. */
-    out->checked = rc ? out->seq - from : checked;
+        out->seq = rc ? from + checked : 0;
+    }
+    out->checked = checked;
     free(sl);
     free(tid);
     return rc;

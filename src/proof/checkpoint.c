@@ -158,6 +158,8 @@ void ec_tlog_proof_free(ec_tlog_proof *p)
 
 int ec_tlog_proof_format(char **out, size_t *out_len, const ec_tlog_proof *p)
 {
+    EC_REFUSE_NULL2(out, out_len);
+    EC_REFUSE_NULL(p);
     *out = NULL;
     *out_len = 0;
     if (p->count > EC_MERKLE_PROOF_MAX - 1 || !p->checkpoint || !p->checkpoint_len)
@@ -352,6 +354,9 @@ int ec_tlog_proof_verify(const ec_tlog_proof *p, const uint8_t *event_hash, size
                          ec_vkey *const *keys, size_t nkeys, ec_checkpoint *cp_out)
 {
     ec_checkpoint cp;
+    EC_REFUSE_NULL(p);
+    if (!event_hash && hash_len)
+        return ec_error_set(EC_EINVAL, "ec_tlog_proof_verify: event_hash is NULL");
     int rc = ec_checkpoint_open(&cp, p->checkpoint, p->checkpoint_len, keys, nkeys);
     if (cp_out)
         *cp_out = cp;
@@ -375,6 +380,13 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     if (!res)
         res = &tmp;
     memset(res, 0, sizeof *res);
+    if (opts && opts->version != EC_SINCE_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED,
+                            "ec_proof_verify_since: options version %u (expected %u)",
+                            opts->version, EC_SINCE_OPTIONS_VERSION);
+    if (!chain || (!note && len))
+        return ec_error_set(EC_EINVAL, "ec_proof_verify_since: %s is NULL",
+                            !chain ? "chain" : "note");
     int rc = ec_checkpoint_open(&res->checkpoint, note, len, keys, nkeys);
     if (rc) {
         snprintf(res->reason, sizeof res->reason, "checkpoint: %s",
@@ -634,6 +646,7 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     ec_checkpointer_options def = EC_CHECKPOINTER_OPTIONS_INIT;
     if (!opts)
         opts = &def;
+    EC_REFUSE_NULL(out);
     *out = NULL;
     ec_checkpointer_options v1;
     if (opts->version == 1) { /* before `keep`: read no further than its fields */
@@ -645,6 +658,7 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
         return ec_error_set(EC_EUNSUPPORTED, "ec_checkpointer_new: options version %u",
                             opts->version);
     }
+    EC_REFUSE_NULL2(tree, signer); /* else the first tick would dereference them */
     ec_checkpointer *c = calloc(1, sizeof *c);
     if (!c)
         return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
@@ -833,7 +847,9 @@ int ec_checkpointer_open(ec_checkpointer **out, ec_chain *chain, const char *cha
     ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
     if (opts)
         o = *opts;
+    EC_REFUSE_NULL(out);
     *out = NULL;
+    EC_REFUSE_NULL2(chain, signer);
     char *tree_path = NULL, *cp_dir = NULL;
     if (chain_dir) {
         size_t n = strlen(chain_dir) + 16;

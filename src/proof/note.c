@@ -160,7 +160,10 @@ int ec_signer_generate(ec_signer **out, const char *name)
 
 int ec_signer_parse(ec_signer **out, const char *text, size_t len)
 {
+    EC_REFUSE_NULL(out);
     *out = NULL;
+    if (!text && len)
+        return ec_error_set(EC_EINVAL, "ec_signer_parse: text is NULL");
     trim(&text, &len);
     const char *f[5];
     size_t fl[5];
@@ -242,7 +245,10 @@ void ec_signer_free(ec_signer *s)
 
 int ec_vkey_parse(ec_vkey **out, const char *text, size_t len)
 {
+    EC_REFUSE_NULL(out);
     *out = NULL;
+    if (!text && len)
+        return ec_error_set(EC_EINVAL, "ec_vkey_parse: text is NULL");
     trim(&text, &len);
     const char *f[3];
     size_t fl[3];

@@ -486,6 +486,7 @@ int ec_tree_open(ec_tree **out, ec_chain *chain, const ec_tree_options *opts)
     ec_tree_options def = EC_TREE_OPTIONS_INIT;
     if (!opts)
         opts = &def;
+    EC_REFUSE_NULL2(out, chain);
     *out = NULL;
     if (opts->version != EC_TREE_OPTIONS_VERSION)
         return ec_error_set(EC_EUNSUPPORTED, "ec_tree_open: options version %u", opts->version);

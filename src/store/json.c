@@ -913,17 +913,22 @@ static int backend_put(ec_backend *be, const uint8_t *rec, size_t len, ec_hash_a
 static int load_backend(ec_reader *r, ec_backend *be, int inspect, ec_verify_result *vout)
 {
     ec_verifier v;
-    ec_verify_result res;
+    ec_verify_result res; /* the verifier counts res.checked up from here */
     const uint8_t *rec;
     size_t len;
     int rc;
+    memset(&res, 0, sizeof res);
     ec_verifier_init(&v, r->alg, 0, NULL);
     while ((rc = ec_reader_next(r, &rec, &len)) == 0) {
         if (!inspect && ec_verifier_feed(&v, rec, len, &res) != 0)
             return refuse_broken(r->name, &res, vout);
         if ((rc = backend_put(be, rec, len, r->alg)) != 0)
-            return rc;
+            break;
     }
+    /* Loaded, or stopped by something other than a broken chain (bad JSON, I/O): no
+     * finding, and checked says how many events had passed. */
+    if (vout)
+        *vout = res;
     return rc == EC_ITEROVER ? 0 : rc;
 }
 
@@ -931,6 +936,8 @@ int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_form
                         ec_verify_result *vout)
 {
     *out = NULL;
+    if (vout)
+        memset(vout, 0, sizeof *vout);
     ec_reader *r;
     int rc = ec_reader_open(&r, in, name, fmt);
     if (rc)
@@ -955,6 +962,8 @@ int ec_interchange_open(ec_chain **out, FILE *in, const char *name, ec_file_form
 int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format format, int inspect,
                      ec_verify_result *verify_out)
 {
+    if (verify_out) /* filled on every return: zero, then checked and any finding */
+        memset(verify_out, 0, sizeof *verify_out);
     if (!into || !in)
         return ec_error_set(EC_EINVAL, "import: no chain or no input stream");
     if (!name)
@@ -979,6 +988,7 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
     }
     const uint8_t *rec;
     size_t len;
+    uint64_t passed = 0;
     while ((rc = ec_reader_next(r, &rec, &len)) == 0) {
         /* The chain checks in full. On refusal (the chain is unchanged) rerun the record
          * through a verifier placed at the head, to report why in the same words as
@@ -987,6 +997,7 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         if (rc != EC_EVERIFY && rc != EC_EFORMAT) {
             if (rc)
                 break;
+            passed++;
             continue;
         }
         uint8_t head[EC_HASH_MAX];
@@ -994,6 +1005,8 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         int have_head = next > 0 && ec_chain_head(into, head, NULL) == 0;
         ec_verifier v;
         ec_verify_result res;
+        memset(&res, 0, sizeof res);
+        res.checked = passed;
         ec_verifier_init(&v, r->alg, next, have_head ? head : NULL);
         if (ec_verifier_feed(&v, rec, len, &res) != 0) {
             rc = refuse_broken(name, &res, verify_out);
@@ -1007,6 +1020,8 @@ int ec_import_stream(ec_chain *into, FILE *in, const char *name, ec_file_format 
         break;
     }
     ec_reader_free(r);
+    if (verify_out)
+        verify_out->checked = passed;
     return rc == EC_ITEROVER ? 0 : rc;
 }
 
@@ -1029,6 +1044,9 @@ int ec_wbuf_flush(ec_wbuf *w)
 {
     if (w->err)
         return w->err;
+    /* Cleared first: a short fwrite need not set errno (a stream already in error, a
+     * custom FILE), and a stale value would name an unrelated cause. */
+    errno = 0;
     if (w->len && fwrite(w->b, 1, w->len, w->f) != w->len) {
         int e = errno ? errno : EIO;
         w->err = ec_error_set_errno(e == ENOSPC ? EC_ENOSPC : EC_EIO, e, "export: writing");
@@ -1244,6 +1262,7 @@ static void put_event_json(ec_wbuf *w, const ec_event *ev)
 int ec_event_write_json(FILE *out, const ec_event *ev)
 {
     ec_wbuf w;
+    EC_REFUSE_NULL2(out, ev);
     int rc = ec_wbuf_init(&w, out);
     if (rc == 0) {
         put_event_json(&w, ev);
@@ -1298,6 +1317,9 @@ static int export_body(ec_chain *chain, ec_wbuf *w, const ec_export_options *o)
 int ec_export_stream(ec_chain *chain, FILE *out, const ec_export_options *opts)
 {
     ec_export_options o = EC_EXPORT_OPTIONS_INIT;
+    if (opts && opts->version != EC_EXPORT_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "export: options version %u (expected %u)",
+                            opts->version, EC_EXPORT_OPTIONS_VERSION);
     if (opts)
         o = *opts;
     if (!chain || !out)
@@ -1336,6 +1358,10 @@ int ec_export_file(ec_chain *chain, const char *path, const ec_export_options *o
 {
     if (!path || !*path)
         return ec_error_set(EC_EINVAL, "export: no output path");
+    /* Before any file is created or replaced (ec_export_stream checks it again). */
+    if (opts && opts->version != EC_EXPORT_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "export: options version %u (expected %u)",
+                            opts->version, EC_EXPORT_OPTIONS_VERSION);
     if (strcmp(path, "-") == 0) {
         int rc = ec_export_stream(chain, stdout, opts);
         if (rc == 0 && fflush(stdout) != 0)

@@ -292,6 +292,7 @@ static void m_free(ec_backend *b)
 
 int ec_backend_memory(ec_backend **out, const ec_memory_options *opts)
 {
+    EC_REFUSE_NULL(out);
     *out = NULL;
     if (opts && opts->version != EC_MEMORY_OPTIONS_VERSION)
         return ec_error_set(EC_EINVAL, "memory backend: options of another version");
@@ -310,6 +311,17 @@ int ec_backend_memory(ec_backend **out, const ec_memory_options *opts)
                            .iter_next = m_iter_next,
                            .iter_free = m_iter_free,
                            .free = m_free};
+    /* The hint sizes the index (cap slots) and the hash table (a power of two >= 2x the
+     * hint, so up to 4x): refuse a hint whose byte counts cannot even be computed, before
+     * they wrap to a small allocation that appends would then overrun. */
+    if (opts && (opts->expected_events > SIZE_MAX / sizeof(struct slot) ||
+                 opts->expected_events > SIZE_MAX / 4 / sizeof(struct tslot))) {
+        m_free(&m->base);
+        return ec_error_set(EC_ENOMEM,
+                            "memory backend: expected_events %llu: index would not fit in "
+                            "the address space",
+                            (unsigned long long)opts->expected_events);
+    }
     if (opts && opts->expected_events) {
         m->cap = opts->expected_events;
         m->idx = malloc(m->cap * sizeof *m->idx);

@@ -62,8 +62,15 @@ int ec_format_detect(ec_file_format *out, const char *path)
 int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *opts)
 {
     ec_open_options o = EC_OPEN_OPTIONS_INIT;
+    /* Checked first: the fields of a struct of another version (verify_out too) mean
+     * nothing to this build. */
+    if (opts && opts->version != EC_OPEN_OPTIONS_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "ec_chain_open_path: options version %u (expected %u)",
+                            opts->version, EC_OPEN_OPTIONS_VERSION);
     if (opts)
         o = *opts;
+    if (o.verify_out) /* filled on every return: zero, then any finding */
+        memset(o.verify_out, 0, sizeof *o.verify_out);
     if (!out || !path)
         return ec_error_set(EC_EINVAL, "open: no output or no path");
     *out = NULL;
@@ -84,6 +91,7 @@ int ec_chain_open_path(ec_chain **out, const char *path, const ec_open_options *
         d.read_only = !o.writable;
         ec_backend *be;
         ec_verify_result damage;
+        memset(&damage, 0, sizeof damage);
         int rc = ec_backend_disk_at_(&be, path, &d, &damage);
         if (rc == EC_EFORMAT && damage.status != EC_VERIFY_OK) {
             /* A damaged record is a broken chain, as a bad hash is (EC_EVERIFY, the seq in
