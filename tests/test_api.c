@@ -384,6 +384,7 @@ static void null_arguments_refused(void)
     ec_verifier_init(&v, EC_HASH_SHA256, 0, NULL);
 
     CHECK_IN_CHILD(ec_backend_memory(NULL, NULL), EC_EINVAL);
+    CHECK_IN_CHILD(ec_backend_disk(NULL, "/tmp", NULL), EC_EINVAL);
     CHECK_IN_CHILD((ec_backend_memory(&be, NULL), ec_chain_open(NULL, be, NULL)), EC_EINVAL);
     CHECK_IN_CHILD(ec_chain_append(NULL, &in, NULL, NULL), EC_EINVAL);
     CHECK_IN_CHILD(ec_chain_append_record(NULL, rec, rec_len), EC_EINVAL);

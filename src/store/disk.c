@@ -2399,6 +2399,7 @@ static int open_dir(disk *d, const ec_disk_options *o)
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts)
 {
+    EC_REFUSE_NULL(out);
     return ec_backend_disk_at_(out, dir, opts, NULL);
 }
 
