@@ -133,11 +133,17 @@ static int write_in_place(const char *cmd, const char *path, const char *data, s
     return 0;
 }
 
-int cli_write_atomic(const char *cmd, const char *name, const void *data, size_t len, int mode,
-                     int overwrite)
+/* cli_write_atomic; with `exists` (and not overwrite), a name that already exists, found
+ * first or when linking, is -1 with *exists set and nothing printed. */
+static int write_atomic(const char *cmd, const char *name, const void *data, size_t len, int mode,
+                        int overwrite, int *exists)
 {
     struct stat st;
     if (!overwrite && lstat(name, &st) == 0) {
+        if (exists) {
+            *exists = 1;
+            return -1;
+        }
         cli_error(cmd, 0, "%s: already exists (not replaced)", name);
         return -1;
     }
@@ -183,6 +189,10 @@ int cli_write_atomic(const char *cmd, const char *name, const void *data, size_t
     if (!ok || !overwrite)
         unlink(tmp);
     free(tmp);
+    if (!ok && exists && !overwrite && err == EEXIST) {
+        *exists = 1; /* made by another writer in between */
+        return -1;
+    }
     if (!ok) {
         cli_error(cmd, 0, "%s: writing: %s", path, strerror(err));
         return -1;
@@ -200,6 +210,12 @@ int cli_write_atomic(const char *cmd, const char *name, const void *data, size_t
         free(dir);
     }
     return 0;
+}
+
+int cli_write_atomic(const char *cmd, const char *name, const void *data, size_t len, int mode,
+                     int overwrite)
+{
+    return write_atomic(cmd, name, data, len, mode, overwrite, NULL);
 }
 
 void cli_free_vkeys(ec_vkey **keys, size_t n)
@@ -385,10 +401,14 @@ done:
 }
 
 /* The runtime's checkpoint key: the given file, or DIR/runtime.key made on first use (with
- * DIR/runtime.vkey, the verifier key an auditor checks checkpoints and proofs with). */
+ * DIR/runtime.vkey, the verifier key an auditor checks checkpoints and proofs with).
+ * Several runtimes may start on a fresh data directory at once: the key is linked into
+ * place whole (write_atomic), so exactly one of them makes it and the others, finding the
+ * name taken, load that key: every runtime of a data directory signs with the same key. */
 int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_path, ec_signer **out)
 {
     char def[4200], vdef[4200];
+    *out = NULL;
     if (key_path)
         return cli_load_signer(cmd, key_path, out);
     snprintf(def, sizeof def, "%s/runtime.key", data_dir);
@@ -400,19 +420,48 @@ int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_pa
         cli_error(cmd, 0, "%s: %s", data_dir, strerror(errno));
         return -1;
     }
-    if (ec_signer_generate(out, "evchain-runtime") != 0) {
+    if (lstat(vdef, &st) == 0) {
+        /* A verifier key without its key: never pair it with a new one. */
+        cli_error(cmd, 0, "%s: already exists without %s (not replaced; nothing written)", vdef,
+                  def);
+        return -1;
+    }
+    ec_signer *s = NULL;
+    char *skey = NULL, *vkey = NULL;
+    int rc = -1, exists = 0;
+    if (ec_signer_generate(&s, "evchain-runtime") != 0 || ec_signer_text(s, &skey) != 0 ||
+        ec_signer_vkey_text(s, &vkey) != 0) {
         cli_error(cmd, 1, "cannot make the runtime's checkpoint key");
-        return -1;
+        goto done;
     }
-    char *vkey = NULL;
-    if (cli_write_keypair(cmd, *out, def, vdef, 0, &vkey) != 0) {
-        ec_signer_free(*out);
-        *out = NULL;
-        return -1;
+    size_t sl = strlen(skey), vl = strlen(vkey);
+    skey[sl] = '\n'; /* in place of the NUL, written without it, then put back */
+    int wrc = write_atomic(cmd, def, skey, sl + 1, 0600, 0, &exists);
+    skey[sl] = 0;
+    if (wrc != 0 && exists) {
+        /* Another runtime made it first; linked whole, so it is complete once named. */
+        rc = cli_load_signer(cmd, def, out);
+        goto done;
     }
+    if (wrc != 0)
+        goto done;
+    vkey[vl] = '\n';
+    wrc = cli_write_atomic(cmd, vdef, vkey, vl + 1, 0644, 0);
+    vkey[vl] = 0;
+    if (wrc != 0)
+        goto done;
     cli_printf_msg(stderr, "evchain %s: made checkpoint key %s; verifier key %s\n", cmd, def, vkey);
+    *out = s;
+    s = NULL;
+    rc = 0;
+done:
+    if (skey) {
+        memset(skey, 0, strlen(skey));
+        free(skey);
+    }
     free(vkey);
-    return 0;
+    ec_signer_free(s);
+    return rc;
 }
 
 int cli_is_dir(const char *path)

@@ -1,0 +1,47 @@
+#!/bin/sh
+# tests/cli_serve.sh: runtimes started together on one data directory, and the serving
+# runtime's control-socket contract: runtimes racing to make the checkpoint key, a refused
+# --serve start that must write nothing, message counts checked before anything is written,
+# and what `ok` from `evchain send` promises. $1 is the evchain binary.
+set -u
+EV=$1
+B=${EVCHAIN_BUILD:-build}
+A=$B/actors
+CACHE=$B/actor-cache
+T=$(mktemp -d /tmp/evchain_cli_serve.XXXXXX)
+SERVER=
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+. tests/clilib.sh
+# wait_sock DIR: until DIR/run.sock exists (10 s at most).
+wait_sock() {
+  i=0
+  while [ ! -S "$1/run.sock" ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  [ -S "$1/run.sock" ] && ok || bad "control socket $1/run.sock never appeared"
+}
+
+# --- two runtimes on a fresh data directory at once: one makes the checkpoint key, the
+# other loads it; both run (the race lost most tries before).
+for n in 1 2 3 4; do
+  D=$T/race$n
+  "$EV" run "$A/counter.wasm" --data-dir "$D" --cache "$CACHE" --quiet \
+    >"$T/r1.out" 2>"$T/r1.err" &
+  p=$!
+  "$EV" run "$A/tally.wasm" --data-dir "$D" --cache "$CACHE" --quiet >"$T/r2.out" 2>"$T/r2.err"
+  rc2=$?
+  wait $p
+  rc1=$?
+  [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && ok || {
+    bad "racing runs on a fresh data dir: exits $rc1 and $rc2"
+    cat "$T/r1.err" "$T/r2.err" >&2
+  }
+  [ -s "$D/runtime.key" ] && [ -s "$D/runtime.vkey" ] && ok || bad "$D: key files missing"
+done
+
+finish
