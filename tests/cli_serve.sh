@@ -44,4 +44,32 @@ for n in 1 2 3 4; do
   [ -s "$D/runtime.key" ] && [ -s "$D/runtime.vkey" ] && ok || bad "$D: key files missing"
 done
 
+# --- a second --serve on a served data directory is refused before it writes anything: no
+# chain for its actor (a retry would find one), nothing appended by a refused recover, and
+# one error line.
+D=$T/served
+expect 0 "$EV" run "$A/counter.wasm" --name c2 --data-dir "$D" --cache "$CACHE" --quiet
+"$EV" log "$D/actors/c2/chain" >"$T/c2.before" 2>&1
+"$EV" run "$A/counter.wasm" --data-dir "$D" --cache "$CACHE" --quiet --serve \
+  >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+wait_sock "$D"
+expect 2 "$EV" run "$A/tally.wasm" --data-dir "$D" --cache "$CACHE" --serve --message 5
+has "$T/err" "another runtime"
+lines "$T/err" 1
+[ ! -e "$D/actors/tally" ] && ok || bad "a refused --serve start made actors/tally"
+expect 2 "$EV" recover "$D/actors/c2/chain" --cache "$CACHE" --serve --quiet
+has "$T/err" "another runtime"
+"$EV" log "$D/actors/c2/chain" >"$T/c2.after" 2>&1
+cmp -s "$T/c2.before" "$T/c2.after" && ok || bad "a refused recover --serve wrote to the chain"
+# The refused ones left the server's socket alone.
+expect 0 "$EV" send --data-dir "$D" counter inc
+expect 0 "$EV" send --data-dir "$D" --stop
+wait "$SERVER"
+rc=$?
+SERVER=
+[ "$rc" -eq 0 ] && ok || bad "server exit $rc"
+# Nothing was written by the refusal: the same start now runs.
+expect 0 "$EV" run "$A/tally.wasm" --data-dir "$D" --cache "$CACHE" --quiet --message 5
+
 finish

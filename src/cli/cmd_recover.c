@@ -152,9 +152,16 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         cli_error(cmd, 0, "--no-checkpoints and --checkpoint-key contradict each other");
         return EXIT_UNUSABLE;
     }
+    /* Another runtime serving the data directory refuses this one before the replay appends
+     * runtime/recovered (and the stop after it) to the chain. */
+    int sfd = -1;
+    if ((serve_mode || http.listen) && (sfd = cli_serve_claim(cmd, data)) < 0)
+        return EXIT_UNUSABLE;
     if (!no_checkpoints) {
-        if (cli_runtime_signer(cmd, data, cp_key, &signer) != 0)
+        if (cli_runtime_signer(cmd, data, cp_key, &signer) != 0) {
+            cli_serve_release(sfd, data);
             return EXIT_UNUSABLE;
+        }
         o.checkpoint_signer = signer;
     }
     ec_runtime *rt = NULL;
@@ -172,6 +179,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         }
         ec_replay_report_free(&rep);
         ec_signer_free(signer);
+        cli_serve_release(sfd, data);
         return rep.diverged ? EXIT_INVALID : EXIT_UNUSABLE;
     }
     ec_replay_report_free(&rep);
@@ -188,9 +196,10 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
             cli_error(cmd, 1, "--message %zu", k + 1);
     ec_runtime_unlock(rt);
     size_t pending = 0;
-    if (rc == 0 && (serve_mode || http.serving))
-        rc = cli_serve(cmd, rt, data, &http);
-    else if (rc == 0)
+    if (rc == 0 && sfd >= 0) {
+        rc = cli_serve(cmd, rt, data, sfd, &http);
+        sfd = -1;
+    } else if (rc == 0)
         rc = ec_runtime_run(rt, wait_ms, &pending);
     ec_runtime_lock(rt); /* its HTTP server runs until ec_runtime_free */
     ec_actor_state st = ec_actor_get_state(a);
@@ -201,6 +210,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */
         printf("%zu timer(s) not yet due stay pending (--wait MS to wait for them)\n", pending);
     ec_runtime_free(rt); /* stops the actor: actor/stop recorded, a last checkpoint signed */
+    cli_serve_release(sfd, data);
     ec_signer_free(signer);
     if (rc)
         return EXIT_UNUSABLE;

@@ -270,6 +270,7 @@ int cmd_run(int argc, char **argv)
     char *id = NULL;
     ec_signer *signer = NULL;
     ec_runtime *rt = NULL;
+    int sfd = -1; /* the control socket, claimed before anything is written */
     cli_manifest man;
     memset(&man, 0, sizeof man);
     if (module) {
@@ -338,6 +339,13 @@ int cmd_run(int argc, char **argv)
             goto unusable;
         }
     }
+    /* Another runtime serving this data directory refuses this one now, not once its actors'
+     * chains exist. */
+    int serving = serve_mode || g_http.listen;
+    for (size_t k = 0; k < man.nactors; k++)
+        serving |= man.actors[k].http != NULL;
+    if (serving && (sfd = cli_serve_claim("run", ro.data_dir)) < 0)
+        goto unusable;
     ro.cache_dir = cache;
     ro.fuel = fuel;
     ro.memory_pages = (uint32_t)pages;
@@ -376,9 +384,10 @@ int cmd_run(int argc, char **argv)
     if (rc == 0 && manifest)
         rc = start_manifest(rt, &man, manifest);
     if (rc == 0) {
-        if (serve_mode || g_http.serving)
-            rc = cli_serve("run", rt, ro.data_dir, &g_http);
-        else
+        if (sfd >= 0) {
+            rc = cli_serve("run", rt, ro.data_dir, sfd, &g_http);
+            sfd = -1;
+        } else
             rc = ec_runtime_run(rt, wait_ms, NULL);
     }
     int trapped = 0;
@@ -396,6 +405,7 @@ int cmd_run(int argc, char **argv)
     ec_runtime_unlock(rt);
     /* Stops every running actor (recorded as actor/stop) and closes the chains. */
     ec_runtime_free(rt);
+    cli_serve_release(sfd, ro.data_dir);
     ec_signer_free(signer);
     cli_manifest_free(&man);
     free(id);
@@ -403,6 +413,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_UNUSABLE;
     return trapped ? EXIT_INVALID : EXIT_VALID;
 unusable: /* refused before any actor started */
+    cli_serve_release(sfd, ro.data_dir);
     ec_signer_free(signer);
     cli_manifest_free(&man);
     free(id);

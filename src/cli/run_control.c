@@ -40,12 +40,13 @@ static int connect_to(const char *path)
     return fd;
 }
 
-int run_listen(const char *path)
+int run_listen(const char *cmd, const char *path)
 {
     int live = connect_to(path);
     if (live >= 0) {
         close(live);
-        cli_error("run", 0, "%s: another runtime is serving this data directory", path);
+        cli_error(cmd, 0, "%s: another runtime is serving this data directory (nothing written)",
+                  path);
         return EC_ELOCKED;
     }
     unlink(path); /* a stale socket from a runtime that died */
@@ -55,14 +56,14 @@ int run_listen(const char *path)
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fprintf(stderr, "evchain run: socket: %s\n", strerror(errno));
+        cli_error(cmd, 0, "socket: %s", strerror(errno));
         return EC_EIO;
     }
     mode_t old = umask(077);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
     if (rc != 0 || listen(fd, 16) != 0) {
-        cli_error("run", 0, "%s: %s", path, strerror(errno));
+        cli_error(cmd, 0, "%s: %s", path, strerror(errno));
         close(fd);
         return EC_EIO;
     }

@@ -8,8 +8,9 @@
 
 /* <data_dir>/run.sock; -1 when it does not fit a socket address. */
 int run_socket_path(char *out, size_t cap, const char *data_dir);
-/* Listen on path (refusing when a live runtime already serves it). fd or negative EC_E*. */
-int run_listen(const char *path);
+/* Listen on path (refusing when a live runtime already serves it). fd or negative EC_E*, the
+ * reason printed. */
+int run_listen(const char *cmd, const char *path);
 /* Accept and answer one request; *stop set by a stop request. */
 void run_serve_one(ec_runtime *rt, int listen_fd, int *stop);
 /* Client: send a request, put the one-line answer in answer. 0 when the answer is "ok". */

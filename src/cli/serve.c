@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,20 +224,40 @@ static void *stopper_main(void *p)
     return NULL;
 }
 
+int cli_serve_claim(const char *cmd, const char *data_dir)
+{
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (run_socket_path(sock_path, sizeof sock_path, data_dir)) {
+        cli_error(cmd, 0, "%s: data directory path too long for a control socket", data_dir);
+        return -1;
+    }
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        cli_error(cmd, 0, "%s: %s", data_dir, strerror(errno));
+        return -1;
+    }
+    int fd = run_listen(cmd, sock_path);
+    return fd < 0 ? -1 : fd;
+}
+
+void cli_serve_release(int fd, const char *data_dir)
+{
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (fd < 0)
+        return;
+    close(fd);
+    if (run_socket_path(sock_path, sizeof sock_path, data_dir) == 0)
+        unlink(sock_path);
+}
+
 /* Requests are handled one at a time between deliveries: the runtime is single-threaded, so a
  * message from outside is queued like any other. */
-int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, const cli_http *h)
+int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, const cli_http *h)
 {
     int http_serving = h->serving;
     char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (run_socket_path(sock_path, sizeof sock_path, data_dir)) {
-        cli_error(cmd, 0, "%s: data directory path too long for a control socket", data_dir);
+        close(fd); /* not reached: cli_serve_claim checked it */
         return EC_EINVAL;
-    }
-    int fd = run_listen(sock_path);
-    if (fd < 0) {
-        cli_error(cmd, 1, "control socket");
-        return fd;
     }
     cli_printf_msg(stderr, "evchain %s: serving on %s (evchain send --data-dir %s ...)\n", cmd,
                    sock_path, data_dir);

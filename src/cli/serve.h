@@ -55,10 +55,19 @@ int cli_http_apply(const char *cmd, const cli_http *h, ec_runtime *rt);
 /* Serve actor a's ec_handle_http on `listen`, announcing the address on stderr. */
 int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen);
 
-/* Answer `evchain send` on <data_dir>/run.sock, delivering between requests, until a stop
- * request, SIGINT or SIGTERM; then deliver what was accepted and stop the HTTP servers. Calls
- * into actors still running h's stop grace after the stop (a second signal: at once) are
- * interrupted (ec_runtime_interrupt), so that the command ends in bounded time. */
-int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, const cli_http *h);
+/* The control socket <data_dir>/run.sock claimed (bound, listening; the data directory made
+ * if need be) before any actor starts or is recovered: a runtime refused because another
+ * serves the data directory must not have written a chain. The listening fd, or -1 with the
+ * reason printed. Give it to cli_serve, or to cli_serve_release when the command fails first
+ * (requests connected meanwhile get no answer). */
+int cli_serve_claim(const char *cmd, const char *data_dir);
+void cli_serve_release(int fd, const char *data_dir);
+
+/* Answer `evchain send` on fd (from cli_serve_claim, closed and removed here), delivering
+ * between requests, until a stop request, SIGINT or SIGTERM; then deliver what was accepted
+ * and stop the HTTP servers. Calls into actors still running h's stop grace after the stop (a
+ * second signal: at once) are interrupted (ec_runtime_interrupt), so that the command ends in
+ * bounded time. */
+int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, const cli_http *h);
 
 #endif
