@@ -72,4 +72,19 @@ SERVER=
 # Nothing was written by the refusal: the same start now runs.
 expect 0 "$EV" run "$A/tally.wasm" --data-dir "$D" --cache "$CACHE" --quiet --message 5
 
+# --- more messages than the runtime's queue holds (65536): delivered in batches, in order,
+# not refused once the actor's chain exists (each call: wasm/call and wasm/result).
+{
+  printf '{"actors": [{"id": "bench", "module": "%s/bench.wasm"}], "messages": [' "$(cd "$A" && pwd)"
+  i=0
+  while [ $i -lt 65536 ]; do
+    printf '{"to":"bench","body":"clock 0"},'
+    i=$((i + 1))
+  done
+  printf '{"to":"bench","body":"clock 0"}]}\n'
+} >"$T/big.json"
+expect 0 "$EV" run --manifest "$T/big.json" --data-dir "$T/big" --cache "$CACHE" --quiet \
+  --no-checkpoints --durability none
+has "$T/out" "131077 events"
+
 finish

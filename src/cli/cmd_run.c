@@ -105,6 +105,20 @@ static char *default_id(const char *module)
     return strndup(b, n ? n : strlen(b));
 }
 
+/* Queue a message given on the command line or in the manifest, under the runtime's lock.
+ * They may be more than the runtime's queue holds (max_queue, 65536): when it is full, what
+ * waits is delivered first (in order, as it would be), so that no count of messages is
+ * refused once the actors started and wrote their chains. */
+static int send_queued(ec_runtime *rt, const char *to, const void *body, size_t len)
+{
+    int rc = ec_runtime_send(rt, to, body, len);
+    if (rc == EC_EDENIED) {
+        ec_runtime_run(rt, 0, NULL);
+        rc = ec_runtime_send(rt, to, body, len);
+    }
+    return rc;
+}
+
 /* A manifest checked in full by cli_manifest_parse: the allow-list first (an ec_init may
  * already make requests), then the actors in order, then the messages. */
 static int start_manifest(ec_runtime *rt, const cli_manifest *m, const char *path)
@@ -121,7 +135,7 @@ static int start_manifest(ec_runtime *rt, const cli_manifest *m, const char *pat
     }
     ec_runtime_lock(rt);
     for (size_t i = 0; rc == 0 && i < m->nmsgs; i++)
-        if ((rc = ec_runtime_send(rt, m->msgs[i].to, m->msgs[i].body, m->msgs[i].body_len)))
+        if ((rc = send_queued(rt, m->msgs[i].to, m->msgs[i].body, m->msgs[i].body_len)))
             cli_error("run", 1, "%s: messages[%zu]", path, i);
     ec_runtime_unlock(rt);
     return rc;
@@ -377,7 +391,7 @@ int cmd_run(int argc, char **argv)
         rc = spawn_one(rt, &s);
         ec_runtime_lock(rt);
         for (size_t k = 0; rc == 0 && k < nmsg; k++)
-            if ((rc = ec_runtime_send(rt, id, msgs[k], strlen(msgs[k]))))
+            if ((rc = send_queued(rt, id, msgs[k], strlen(msgs[k]))))
                 cli_error("run", 1, "--message %zu", k + 1);
         ec_runtime_unlock(rt);
     }
