@@ -87,4 +87,54 @@ expect 0 "$EV" run --manifest "$T/big.json" --data-dir "$T/big" --cache "$CACHE"
   --no-checkpoints --durability none
 has "$T/out" "131077 events"
 
+# --- a send accepted while the runtime stops is refused, not answered ok and then lost: a
+# call spins, a send to another actor waits for the runtime, SIGTERM (grace 0) interrupts
+# the call; the waiting send must get an error.
+cat >"$T/pair.json" <<JSON
+{"actors": [{"id": "hostile", "module": "$(cd "$A" && pwd)/hostile.wasm"},
+            {"id": "counter", "module": "$(cd "$A" && pwd)/counter.wasm"}]}
+JSON
+D=$T/stopping
+"$EV" run --manifest "$T/pair.json" --data-dir "$D" --cache "$CACHE" --quiet --serve \
+  --stop-grace 0 --fuel 100000000000 --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+wait_sock "$D"
+expect 0 "$EV" send --data-dir "$D" hostile loop
+"$EV" send --data-dir "$D" counter inc >"$T/late.out" 2>"$T/late.err" &
+LATE=$!
+sleep 0.5
+kill -TERM "$SERVER"
+wait "$LATE"
+rc=$?
+wait "$SERVER"
+SERVER=
+obj=$(cat "$D/store/labels/counter-counter" 2>/dev/null)
+v=$(cat "$D/store/objects/$obj" 2>/dev/null)
+# Either answer is honest with what happened; ok and no delivery is the fault.
+if [ "$rc" -eq 0 ]; then
+  [ "$v" = "1" ] && ok || bad "a send answered ok during the stop was not delivered"
+else
+  has "$T/late.err" "stopping"
+  [ -z "$v" ] && ok || bad "a send refused during the stop was delivered ('$v')"
+fi
+
+# --- a send that gave up (no answer within --timeout) is not delivered later: the runtime
+# is busy in a call when it comes, and finds the client gone once it reads the request.
+D=$T/gaveup
+"$EV" run --manifest "$T/pair.json" --data-dir "$D" --cache "$CACHE" --quiet --serve \
+  --fuel 300000000 --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+wait_sock "$D"
+expect 0 "$EV" send --data-dir "$D" counter inc
+expect 0 "$EV" send --data-dir "$D" hostile loop
+expect 2 "$EV" send --data-dir "$D" --timeout 100 counter inc
+has "$T/err" "no answer"
+expect 2 "$EV" send --data-dir "$D" --timeout 0 counter inc
+expect 0 "$EV" send --data-dir "$D" --timeout 20000 --stop
+wait "$SERVER"
+SERVER=
+obj=$(cat "$D/store/labels/counter-counter" 2>/dev/null)
+v=$(cat "$D/store/objects/$obj" 2>/dev/null)
+[ "$v" = "1" ] && ok || bad "counter is '$v' (want 1: the send that gave up was delivered)"
+
 finish

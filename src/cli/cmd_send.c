@@ -7,24 +7,34 @@
 #include "cli.h"
 #include "run_control.h"
 
-const char help_send[] = "send a message to a running actor (evchain run --serve)\n"
-                         "usage: evchain send [--data-dir DIR] <actor-id> <message>\n"
-                         "       evchain send [--data-dir DIR] --stop\n"
-                         "options:\n"
-                         "  --data-dir DIR   the runtime's data directory (./evchain-data)\n"
-                         "  --stop           stop the runtime: every actor is stopped and its\n"
-                         "                   chain closed\n"
-                         "exit: 0 delivered to the runtime's queue, 2 otherwise\n";
+const char help_send[] =
+    "send a message to a running actor (evchain run --serve)\n"
+    "usage: evchain send [--data-dir DIR] <actor-id> <message>\n"
+    "       evchain send [--data-dir DIR] --stop\n"
+    "options:\n"
+    "  --data-dir DIR   the runtime's data directory (./evchain-data)\n"
+    "  --stop           stop the runtime: every actor is stopped and its\n"
+    "                   chain closed\n"
+    "  --timeout MS     wait at most MS for the answer (default 30000)\n"
+    "exit: 0 accepted (\"ok\": queued, and delivered unless the runtime stops\n"
+    "first), 2 otherwise; after no answer (the timeout) the message may or\n"
+    "may not be delivered\n";
 
 int cmd_send(int argc, char **argv)
 {
     const char *dir = "./evchain-data", *pos[2] = {NULL, NULL};
     int npos = 0, stop = 0, bad = 0;
+    uint64_t timeout_ms = 30000;
     for (int i = 1; i < argc && !bad; i++) {
         const char *v;
         if ((v = cli_opt(argc, argv, &i, "--data-dir", &bad)))
             dir = v;
-        else if (strcmp(argv[i], "--stop") == 0)
+        else if ((v = cli_opt(argc, argv, &i, "--timeout", &bad))) {
+            if (cli_parse_u64(v, &timeout_ms) || timeout_ms == 0 || timeout_ms > 3600000) {
+                cli_error("send", 0, "--timeout: '%s' is not 1..3600000 milliseconds", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if (strcmp(argv[i], "--stop") == 0)
             stop = 1;
         else if (!bad && argv[i][0] == '-' && argv[i][1] == '-') {
             cli_error("send", 0, "unknown option %s", argv[i]);
@@ -70,7 +80,7 @@ int cmd_send(int argc, char **argv)
         return EXIT_UNUSABLE;
     }
     char ans[512];
-    int rc = run_request(path, req, len, ans, sizeof ans);
+    int rc = run_request(path, req, len, (unsigned)timeout_ms, ans, sizeof ans);
     free(req);
     if (rc) {
         cli_error("send", 0, "%s", ans);

@@ -107,11 +107,21 @@ static void answer(int fd, const char *fmt, const char *detail)
         write_full(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-void run_serve_one(ec_runtime *rt, int listen_fd, int *stop)
+/* Whether the client of fd, whose request was read in full, is still waiting for the
+ * answer: `evchain send` closes its end only once it gives up (its timeout), so an end of
+ * file now means nobody will read the answer. */
+static int client_waiting(int fd)
+{
+    char c;
+    ssize_t k = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return k > 0 || (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
+int run_serve_one(ec_runtime *rt, int listen_fd, int *stop, int stopping)
 {
     int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
-        return;
+        return -1;
     /* A client that connects and says nothing must not stall the actors. */
     struct timeval tv = {2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -120,17 +130,17 @@ void run_serve_one(ec_runtime *rt, int listen_fd, int *stop)
     static uint8_t req[REQ_MAX];
     if (read_full(fd, hdr, 4) != 0) {
         close(fd);
-        return;
+        return 0;
     }
     uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     if (len > REQ_MAX || len < 5) {
         answer(fd, "error: request of %s bytes refused\n", len > REQ_MAX ? "too many" : "too few");
         close(fd);
-        return;
+        return 0;
     }
     if (read_full(fd, req, len) != 0) {
         close(fd);
-        return;
+        return 0;
     }
     if (len == 5 && memcmp(req, "stop", 5) == 0) {
         *stop = 1;
@@ -140,6 +150,13 @@ void run_serve_one(ec_runtime *rt, int listen_fd, int *stop)
         const uint8_t *nul = memchr(id, 0, len - 5);
         if (!nul) {
             answer(fd, "error: malformed send request%s\n", "");
+        } else if (stopping) {
+            /* Accepted now, it might never be delivered: the actors are being stopped (the
+             * calls running may be interrupted, and then nothing more is delivered). */
+            answer(fd, "error: the runtime is stopping (message not delivered)%s\n", "");
+        } else if (!client_waiting(fd)) {
+            /* The client gave up (evchain send said "no answer") before this request was
+             * read: it was told nothing was done, so nothing is (a retry must not duplicate). */
         } else {
             size_t body_off = (size_t)(nul - req) + 1;
             if (ec_runtime_send(rt, id, req + body_off, len - body_off) == 0)
@@ -152,9 +169,11 @@ void run_serve_one(ec_runtime *rt, int listen_fd, int *stop)
         answer(fd, "error: unknown request%s\n", "");
     }
     close(fd);
+    return 0;
 }
 
-int run_request(const char *path, const void *req, size_t len, char *ans, size_t cap)
+int run_request(const char *path, const void *req, size_t len, unsigned timeout_ms, char *ans,
+                size_t cap)
 {
     int fd = connect_to(path);
     if (fd < 0) {
@@ -164,7 +183,7 @@ int run_request(const char *path, const void *req, size_t len, char *ans, size_t
     }
     /* The runtime answers between deliveries; a long call into an actor delays it, a dead
      * one must not hang the client. */
-    struct timeval tv = {30, 0};
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
@@ -186,6 +205,9 @@ int run_request(const char *path, const void *req, size_t len, char *ans, size_t
     if (nl)
         *nl = 0;
     if (got == 0)
-        snprintf(ans, cap, "no answer from the runtime at %s", path);
+        snprintf(ans, cap,
+                 "no answer from the runtime at %s within %u ms (a message sent may or may not "
+                 "be delivered: see docs/ABI.md section 6)",
+                 path, timeout_ms);
     return strcmp(ans, "ok") == 0 ? 0 : -1;
 }

@@ -300,11 +300,17 @@ int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, con
         if (n < 0 && errno != EINTR)
             break;
         if (n > 0) {
+            /* A signal may have come while the runtime ran: stop_flag is read again here. */
             ec_runtime_lock(rt);
-            run_serve_one(rt, fd, &stop);
+            run_serve_one(rt, fd, &stop, stop_flag || ec_runtime_interrupted(rt));
             ec_runtime_unlock(rt);
         }
     }
+    /* Clients already connected are told the runtime is stopping, not left without an
+     * answer (one connecting from now on finds the socket gone). */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0)
+        while (run_serve_one(rt, fd, &stop, 1) == 0) {
+        }
     close(fd);
     unlink(sock_path);
     /* The grace starts now if it has not (a stop request, or the socket failed). */
