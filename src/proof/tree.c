@@ -85,7 +85,9 @@ static int store_node(ec_tree *t, const uint8_t h[EC_MERKLE_HASH_LEN])
 
 static int write_nodes(ec_tree *t);
 
-struct push_ctx {
+/* What the node callbacks of ec_merkle_frontier_push (on_node, on_check) get: the tree and
+ * the first error. */
+struct node_ctx {
     ec_tree *t;
     int rc;
 };
@@ -93,7 +95,7 @@ struct push_ctx {
 static void on_node(void *ctx, unsigned level, uint64_t index,
                     const uint8_t hash[EC_MERKLE_HASH_LEN])
 {
-    struct push_ctx *p = ctx;
+    struct node_ctx *p = ctx;
     (void)index;
     if (level >= p->t->level && p->rc == 0)
         p->rc = store_node(p->t, hash);
@@ -103,7 +105,7 @@ static int hash_leaf(ec_tree *t, const uint8_t *event_hash, size_t len)
 {
     uint8_t leaf[EC_MERKLE_HASH_LEN];
     ec_merkle_leaf_hash(event_hash, len, leaf);
-    struct push_ctx p = {t, 0};
+    struct node_ctx p = {t, 0};
     int rc = ec_merkle_frontier_push(&t->f, leaf, on_node, &p);
     if (rc == 0 && p.rc == 0 && t->fd >= 0 && t->count - t->flushed >= FLUSH_EVERY)
         rc = write_nodes(t); /* on the worker thread in background mode: it owns the file */
@@ -233,16 +235,11 @@ static int block_from_chain(ec_tree *t, uint64_t b, uint8_t out[EC_MERKLE_HASH_L
     return rc;
 }
 
-struct check_ctx {
-    ec_tree *t;
-    int rc;
-};
-
 /* A subtree recomputed from the chain: the stored one must be the same. */
 static void on_check(void *ctx, unsigned level, uint64_t index,
                      const uint8_t hash[EC_MERKLE_HASH_LEN])
 {
-    struct check_ctx *c = ctx;
+    struct node_ctx *c = ctx;
     ec_tree *t = c->t;
     if (level < t->level || c->rc)
         return;
@@ -281,7 +278,7 @@ int ec_tree_check(ec_tree *t, uint64_t from)
     for (unsigned l = 0; l < 64; l++)
         if ((from >> l & 1) && (rc = get_node(t, l, (from >> l) - 1, f.hash[l])) != 0)
             return rc;
-    struct check_ctx c = {t, 0};
+    struct node_ctx c = {t, 0};
     if (from < t->f.size) {
         ec_iter *it;
         if ((rc = ec_iter_new(&it, t->chain, from)) != 0)
