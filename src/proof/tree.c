@@ -261,14 +261,24 @@ static void on_check(void *ctx, unsigned level, uint64_t index,
                      (unsigned long long)(TREE_HEADER + pos * EC_MERKLE_HASH_LEN));
 }
 
-int ec_tree_check(ec_tree *t, uint64_t from)
+/* Everything pushed so far in the tree (drain), which must reach size: the prologue of every
+ * query of a tree at a size. what names the query in the error. */
+static int drain_to(ec_tree *t, uint64_t size, const char *what)
 {
     int rc = drain(t);
     if (rc)
         return rc;
-    if (from > t->f.size)
-        return ec_error_set(EC_EINVAL, "merkle tree: size %llu is past the tree's %llu",
-                            (unsigned long long)from, (unsigned long long)t->f.size);
+    if (size > t->f.size)
+        return ec_error_set(EC_EINVAL, "%s: size %llu is past the tree's %llu", what,
+                            (unsigned long long)size, (unsigned long long)t->f.size);
+    return 0;
+}
+
+int ec_tree_check(ec_tree *t, uint64_t from)
+{
+    int rc = drain_to(t, from, "merkle tree");
+    if (rc)
+        return rc;
     /* Start from the subtrees the first `from` leaves decompose into (the caller vouches
      * for them: they hash to a signed root), then add the chain's later events: every stored
      * subtree that covers one of them is recomputed and compared as it completes. */
@@ -599,12 +609,9 @@ int ec_tree_push(ec_tree *t, const uint8_t *event_hash, size_t hash_len)
 
 int ec_tree_root(ec_tree *t, uint64_t size, uint8_t out[EC_MERKLE_HASH_LEN])
 {
-    int rc = drain(t);
+    int rc = drain_to(t, size, "merkle tree");
     if (rc)
         return rc;
-    if (size > t->f.size)
-        return ec_error_set(EC_EINVAL, "merkle tree: size %llu is past the tree's %llu",
-                            (unsigned long long)size, (unsigned long long)t->f.size);
     if (size == t->f.size) {
         ec_merkle_frontier_root(&t->f, out);
         return 0;
@@ -616,12 +623,9 @@ int ec_tree_inclusion(ec_tree *t, uint64_t index, uint64_t size, uint8_t out[][E
                       size_t *count)
 {
     *count = 0;
-    int rc = drain(t);
+    int rc = drain_to(t, size, "inclusion proof");
     if (rc)
         return rc;
-    if (size > t->f.size)
-        return ec_error_set(EC_EINVAL, "inclusion proof: size %llu is past the tree's %llu",
-                            (unsigned long long)size, (unsigned long long)t->f.size);
     return ec_merkle_inclusion_from(get_node, t, index, size, out, count);
 }
 
@@ -629,12 +633,9 @@ int ec_tree_consistency(ec_tree *t, uint64_t m, uint64_t n, uint8_t out[][EC_MER
                         size_t *count)
 {
     *count = 0;
-    int rc = drain(t);
+    int rc = drain_to(t, n, "consistency proof");
     if (rc)
         return rc;
-    if (n > t->f.size)
-        return ec_error_set(EC_EINVAL, "consistency proof: size %llu is past the tree's %llu",
-                            (unsigned long long)n, (unsigned long long)t->f.size);
     return ec_merkle_consistency_from(get_node, t, m, n, out, count);
 }
 
