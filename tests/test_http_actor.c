@@ -479,9 +479,11 @@ static void slow_actor_times_out(void)
     CHECK(req(NULL, port, "GET", "/slow", NULL, NULL, 0, &r) == 0 && r.status == 504);
     double took = now_s() - t0;
     CHECK(took >= 0.15 && took < 3);
-    /* The handler ends (out of fuel: a trap) and its late end is reported and recorded. */
+    /* The handler ends (out of fuel: a trap) and its late end is reported and recorded.
+     * About 1 s natively; under TSan on a loaded machine it took over 10 s, so wait up to
+     * 120 s (the loop ends as soon as the record is there). */
     int ok = 0;
-    for (int i = 0; i < 200 && !ok; i++) {
+    for (int i = 0; i < 2400 && !ok; i++) {
         char *js = event_json(rt, ec_actor_chain(a), "http/refused", 0);
         ok = js && strstr(js, "\"status\":504");
         free(js);
@@ -854,8 +856,11 @@ static void request_cycle_refused(void)
     REQUIRE(a && b);
     get_arg *g = calloc(2, sizeof *g);
     REQUIRE(g);
-    g[0].port = serve(a, 0, 30000);
-    g[1].port = serve(b, 0, 30000);
+    /* The deadline only has to outlast the spins: under TSan with other tests running they
+     * took over 30 s (1.5 s natively), so it is generous. */
+    http_timeout_ms = 300000;
+    g[0].port = serve(a, 0, 300000);
+    g[1].port = serve(b, 0, 300000);
     REQUIRE(g[0].port && g[1].port);
     g[0].path = g[1].path = "/ask";
     pthread_t th[2];
@@ -869,9 +874,10 @@ static void request_cycle_refused(void)
         busy += strcmp(g[i].r.body, "error 5") == 0;
         pong += strcmp(g[i].r.body, "reply pong") == 0;
     }
+    http_timeout_ms = 8000;
     CHECK(busy == 1 && pong == 1);
     if (busy != 1 || pong != 1)
-        fprintf(stderr, "answers: '%s', '%s'\n", g[0].r.body, g[1].r.body);
+        fprintf(stderr, "answers: %d '%s', %d '%s'\n", g[0].rc, g[0].r.body, g[1].rc, g[1].r.body);
     ec_runtime_lock(rt);
     CHECK(replays_identically(ec_actor_chain(a), "httptest"));
     CHECK(replays_identically(ec_actor_chain(b), "httptest"));
