@@ -42,7 +42,58 @@ typedef struct ec_replay_state {
     ec_actor *actor;        /* the actor replayed (drive) */
     const char *memory_out; /* write its memory where the replay stops (options) */
     int memory_tried;       /* once, where the replay stopped */
+    /* The last recorded event read (orig_get): seq held_seq, decoded in held_ev from the copy
+     * of its record in held_buf, when held_ok. Each event is read at least twice in a row (the
+     * driver, then the record it is compared with; a host call's answer, then its record; the
+     * look-ahead for an interrupted trap, then the next step): the copy makes it once. Owned:
+     * unlike the backend's pointers, valid until the next miss of this state, whatever else
+     * reads orig (a nested replay of the same chain). Freed by held_free. */
+    int held_ok;
+    uint64_t held_seq;
+    ec_event held_ev;
+    uint8_t *held_buf;
+    size_t held_cap;
 } ec_replay_state;
+
+/* ec_chain_get(rs->orig, seq, ev), read from the backend only when seq is not the event held.
+ * Records are never rewritten, so the copy is the record. ev is valid until the next call
+ * for another seq (as the backend's are until its next call, backend.h). */
+static int orig_get(ec_replay_state *rs, uint64_t seq, ec_event *ev)
+{
+    if (rs->held_ok && rs->held_seq == seq) {
+        *ev = rs->held_ev;
+        return 0;
+    }
+    rs->held_ok = 0;
+    ec_backend *be = ec_chain_backend(rs->orig);
+    const uint8_t *rec;
+    size_t len;
+    if (seq >= ec_chain_count(rs->orig) || be->get(be, seq, &rec, &len))
+        return ec_chain_get(rs->orig, seq, ev); /* its error, as before */
+    if (len > rs->held_cap) {
+        size_t cap = len < 512 ? 512 : len;
+        uint8_t *nb = realloc(rs->held_buf, cap);
+        if (!nb)
+            return ec_error_set(EC_ENOMEM, "replay: out of memory");
+        rs->held_buf = nb;
+        rs->held_cap = cap;
+    }
+    memcpy(rs->held_buf, rec, len);
+    if (ec_record_decode(&rs->held_ev, rs->held_buf, len))
+        return ec_chain_get(rs->orig, seq, ev); /* its error ("event N: ...") */
+    rs->held_ok = 1;
+    rs->held_seq = seq;
+    *ev = rs->held_ev;
+    return 0;
+}
+
+static void held_free(ec_replay_state *rs)
+{
+    free(rs->held_buf);
+    rs->held_buf = NULL;
+    rs->held_cap = 0;
+    rs->held_ok = 0;
+}
 
 static char *dupn(const void *p, size_t n)
 {
@@ -173,7 +224,7 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
                        "the actor goes on after the last recorded event");
     }
     ec_event ev;
-    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    int rc = orig_get(rs, rs->cursor, &ev);
     if (rc)
         return rc;
     if (cut_by_marker(rs, &ev))
@@ -210,7 +261,7 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
         return rc;
     if (seq != rs->cursor || memcmp(got, want, wl) != 0) {
         ec_event e2;
-        if (ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
+        if (orig_get(rs, rs->cursor, &e2) == 0)
             return diverge(rs, &e2, type, payload->p, payload->len,
                            "same type and payload, but the record differs (seq %llu, other "
                            "parent, time or description)",
@@ -223,8 +274,8 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     /* The call goes on: does the chain interrupt it next? Only after a host call's .result
      * (or at the call's start, runtime.c): a request is always followed by its .result (a
      * host call records two events, docs/ABI.md section 3), and the interrupt is seen only in
-     * wasm code, between host calls. Looking after every event cost a read per event (29 %
-     * of the counter replay's rate). */
+     * wasm code, between host calls. The event read here is held (orig_get): the next step,
+     * which reads it anyway, takes it without a second read. */
     if (a->on_stack && tl > 7 && memcmp(type + tl - 7, ".result", 7) == 0)
         ec_replay_arm_interrupt(a);
     return 0;
@@ -240,7 +291,7 @@ void ec_replay_arm_interrupt(ec_actor *a)
     uint64_t want;
     /* Looked at past `until` too: a call cut there still stops where it was interrupted
      * instead of running on to the end of its fuel. */
-    if (!rs || rs->stop || rs->cursor >= rs->count || ec_chain_get(rs->orig, rs->cursor, &ev)) {
+    if (!rs || rs->stop || rs->cursor >= rs->count || orig_get(rs, rs->cursor, &ev)) {
         ec_error_clear();
         return;
     }
@@ -270,7 +321,7 @@ int ec_replay_recorded_uint(ec_actor *a, const char *type, const char *key, uint
     unsigned mt;
     const uint8_t *v;
     size_t vl, tl = strlen(type);
-    if (!rs || rs->stop || rs->cursor >= rs->limit || ec_chain_get(rs->orig, rs->cursor, &ev) ||
+    if (!rs || rs->stop || rs->cursor >= rs->limit || orig_get(rs, rs->cursor, &ev) ||
         ev.type_len != tl || memcmp(ev.type, type, tl) != 0 || cb_check(ev.data, ev.data_len) ||
         cb_map_find(ev.data, ev.data_len, key, &mt, &v, &vl, out) || mt != 0) {
         ec_error_clear();
@@ -290,7 +341,7 @@ int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t 
                    ? reached(rs)
                    : diverge(rs, NULL, rtype, NULL, 0, "the chain ends before the host's answer");
     ec_event ev;
-    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    int rc = orig_get(rs, rs->cursor, &ev);
     if (rc)
         return rc;
     if (cut_by_marker(rs, &ev))
@@ -599,7 +650,7 @@ static int memory_chain(ec_hash_alg alg, ec_chain **out)
 static int emit_recorded(ec_replay_state *rs)
 {
     ec_event ev;
-    int rc = ec_chain_get(rs->orig, rs->cursor, &ev);
+    int rc = orig_get(rs, rs->cursor, &ev);
     if (rc)
         return rc;
     ec_event_input in = {0};
@@ -620,7 +671,7 @@ static int emit_recorded(ec_replay_state *rs)
     if (rc)
         return rc;
     if (memcmp(want, got, wl) != 0) {
-        if (ec_chain_get(rs->orig, rs->cursor, &ev) == 0)
+        if (orig_get(rs, rs->cursor, &ev) == 0)
             return diverge(rs, &ev, type, ev.data, ev.data_len,
                            "the marker's record differs (other parent or description)");
         return EC_EDIVERGE;
@@ -673,6 +724,7 @@ static int rebuild_at(session *s, ec_chain *orig, uint64_t count, uint64_t point
     ec_chain *live = a->chain;
     s->depth++;
     rc = drive(s, &sub, &a);
+    held_free(&sub);
     s->depth--;
     a->chain = live;
     ec_replay_report_free(&subrep);
@@ -696,7 +748,7 @@ static int reset_to(session *s, ec_replay_state *rs, ec_actor *a, const ec_event
     snprintf(type, sizeof type, "%.*s", (int)ev->type_len, ev->type);
     int rc = rebuild_at(s, rs->orig, rs->count, point, a);
     ec_event e2;
-    if (rc && ec_chain_get(rs->orig, rs->cursor, &e2) == 0)
+    if (rc && orig_get(rs, rs->cursor, &e2) == 0)
         return diverge(rs, &e2, "(idle)", NULL, 0, "%s: cannot rebuild the state at seq %llu", type,
                        (unsigned long long)point);
     if (rc)
@@ -760,7 +812,7 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
         rc = 0;
     while (rc == 0 && !rs->stop && rs->cursor < rs->limit) {
         ec_event ev;
-        if ((rc = ec_chain_get(rs->orig, rs->cursor, &ev)))
+        if ((rc = orig_get(rs, rs->cursor, &ev)))
             break;
         if (IS(ev, "wasm/call")) {
             rt->replay = rs;
@@ -1113,6 +1165,7 @@ static int start_from_snapshot(session *s, ec_replay_state *rs, const char *stor
     st0.rep = rs->rep;
     ec_actor *a = NULL;
     rc = drive(s, &st0, &a);
+    held_free(&st0);
     if (rc == 0 && (st0.diverged || !a))
         rc = ec_error_set(EC_EDIVERGE, "replay: event 0 does not match the module");
     if (rc == 0)
@@ -1236,6 +1289,7 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
             fill_report(out, rs.into, a);
     }
     session_close(&s);
+    held_free(&rs);
     ec_chain_free(own);
     if (rs.diverged)
         return ec_error_set(EC_EDIVERGE, "replay diverges at seq %llu: %s",
@@ -1716,6 +1770,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         if (s.rt)
             s.rt->replay = &rs; /* nothing is recorded while the session closes */
         session_close(&s);
+        held_free(&rs);
         ec_chain_free(chain);
         if (rs.diverged)
             return ec_error_set(EC_EDIVERGE, "recover: the replay diverges at seq %llu: %s",
@@ -1725,6 +1780,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     /* Live from here: the actor appends to its own chain again, with a sandbox and a store. */
     ec_runtime *rt = s.rt;
     rt->replay = NULL;
+    held_free(&rs);
     rt->quiet = opts->quiet;
     /* The runtime holds this one actor: markers rebuild it in place, never a second. */
     a->chain = chain;
