@@ -81,4 +81,74 @@ has "$T/out" "trap at seq 2 is reproduced"
 # Small frames keep the full limit, as before.
 expect 0 "$EV" log "$T/dc/actors/counter/chain" --type actor/start --json
 has "$T/out" '"call_depth":2000'
+# --- a call nested in another actor's call (a spawn's ec_init, a request) starts where its
+# caller's calls left the thread's count: the start is recorded in its wasm/call (`depth`), so
+# that a replay of its chain alone (from 0 on its own thread) traps at the same point. The
+# parent recurses 1500 calls, then spawns child a (whose ec_init recurses 1000: 2500 > 2000
+# from there, 1000 alone) or sends child b (spawned from ec_init, shallow) a request that
+# recurses 1000. Both children trap in the record, and must trap in the replay too.
+cat >"$T/kid.wat" <<'EOF'
+(module (memory (export "memory") 1)
+ (func $r (param $n i32) (result i32)
+  (if (result i32) (local.get $n)
+   (then (i32.add (call $r (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))
+   (else (i32.const 0))))
+ (func (export "ec_alloc") (param i32) (result i32) (i32.const 1024))
+ (func (export "ec_init") (param i32 i32) (result i32) (drop (call $r (i32.const 1000))) (i32.const 0))
+ (func (export "ec_handle_request") (param i32 i32) (result i32)
+  (drop (call $r (i32.const 1000))) (i32.const 0)))
+EOF
+cat >"$T/deep.wat" <<'EOF'
+(module
+ (import "env" "sup_spawn" (func $spawn (param i32 i32 i32 i32 i32 i32) (result i32)))
+ (import "env" "msg_request" (func $req (param i32 i32 i32 i32 i32 i32) (result i32)))
+ (memory (export "memory") 1)
+ (data (i32.const 0) "kid") (data (i32.const 8) "a") (data (i32.const 12) "b")
+ (data (i32.const 16) "deep.b")
+ (func (export "ec_alloc") (param i32) (result i32) (i32.const 1024))
+ (func $down (param $n i32) (param $op i32) (result i32)
+  (if (result i32) (local.get $n)
+   (then (i32.add (call $down (i32.sub (local.get $n) (i32.const 1)) (local.get $op))
+                  (i32.const 0)))
+   (else (if (result i32) (i32.eq (local.get $op) (i32.const 115))
+    (then (call $spawn (i32.const 0) (i32.const 3) (i32.const 8) (i32.const 1) (i32.const 0)
+                       (i32.const 0)))
+    (else (call $req (i32.const 16) (i32.const 6) (i32.const 0) (i32.const 1) (i32.const 2048)
+                     (i32.const 64)))))))
+ (func (export "ec_init") (param i32 i32) (result i32)
+  (call $spawn (i32.const 0) (i32.const 3) (i32.const 12) (i32.const 1) (i32.const 0)
+               (i32.const 0)))
+ (func (export "ec_handle_message") (param $p i32) (param $l i32) (result i32)
+  (call $down (i32.const 1500) (i32.load8_u (local.get $p)))))
+EOF
+mkdir -p "$T/nest"
+wat2wasm "$T/kid.wat" -o "$T/nest/kid.wasm" && wat2wasm "$T/deep.wat" -o "$T/nest/deep.wasm" ||
+  bad "wat2wasm nest failed"
+expect 1 "$EV" run "$T/nest/deep.wasm" --data-dir "$T/dn" --cache "$CACHE" --message s \
+  --message r
+D=$T/dn/actors
+expect 0 "$EV" log "$D/deep.a/chain" --type wasm/trap --json
+has "$T/out" '"code":8'
+expect 0 "$EV" log "$D/deep.a/chain" --type wasm/call --json
+has "$T/out" '"depth":150'
+expect 0 "$EV" log "$D/deep.b/chain" --type wasm/trap --json
+has "$T/out" '"fn":"ec_handle_request"'
+has "$T/out" '"code":8'
+# b's ec_init ran inside deep's: from depth 1, recorded; its request from 1500 and more.
+expect 0 "$EV" log "$D/deep.b/chain" --type wasm/call --json
+has "$T/out" '"depth":1,'
+has "$T/out" '"depth":150'
+for c in deep.a deep.b deep; do
+  expect 0 "$EV" verify "$D/$c/chain"
+  expect 0 "$EV" replay "$D/$c/chain" --cache "$CACHE"
+  has "$T/out" "identical"
+done
+# An automatic recovery of b, inside deep's request 1502 calls deep, replays b's ec_init
+# (recorded from depth 1) no lower than the thread's count (1502): the native stack stays
+# bounded, the replayed ec_init traps where the chain has a result, and the recovery fails.
+expect 1 "$EV" run "$T/nest/deep.wasm" --data-dir "$T/dr" --cache "$CACHE" --message r \
+  --recover 1
+has "$T/err" "deep.b: automatic recovery failed: replay diverges at seq 2"
+expect 0 "$EV" replay "$T/dr/actors/deep.b/chain" --cache "$CACHE"
+has "$T/out" "identical: 5 events"
 finish

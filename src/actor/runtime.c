@@ -550,17 +550,29 @@ static const char *trap_name(wasm_rt_trap_t t)
 /* The depth limit of the module whose call is innermost on this thread (0: none). */
 static __thread uint32_t depth_limit_tls;
 
-/* The guarded call: everything between the setjmp in wasm_rt_impl_try and a trap's longjmp
- * stays inside this function, whose locals are not modified after the setjmp. The runtime's
- * jump buffer and saved depth are the thread's (wasm_tls.h): saved and restored so that a
- * nested call (a request inside a call) returns to its caller's handler.
- *
+/* Where a call into module m on this thread would start counting its calls (0 at the top).
  * The call depth is one count per thread, and each module's limit is its own (module.c: a
  * module with larger frames gets fewer). A nested call into another module starts at the
  * same fraction of its limit as its caller has used of its own, rounded up, so that the
  * native stack all the levels take together stays within the budget any one may use. */
+static uint32_t nested_start_depth(const ec_module *m)
+{
+    uint32_t outer_depth = wasm_rt_call_stack_depth, outer_limit = depth_limit_tls;
+    if (!outer_limit)
+        return 0;
+    uint64_t d = outer_limit == m->call_depth
+                     ? outer_depth
+                     : ((uint64_t)outer_depth * m->call_depth + outer_limit - 1) / outer_limit;
+    return d < m->call_depth ? (uint32_t)d : m->call_depth;
+}
+
+/* The guarded call: everything between the setjmp in wasm_rt_impl_try and a trap's longjmp
+ * stays inside this function, whose locals are not modified after the setjmp. The runtime's
+ * jump buffer and saved depth are the thread's (wasm_tls.h): saved and restored so that a
+ * nested call (a request inside a call) returns to its caller's handler. The call's count
+ * starts at `start` (exec_owned: recorded in its wasm/call). */
 static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_t in_len,
-                                   uint64_t arg, uint32_t *result)
+                                   uint64_t arg, uint32_t start, uint32_t *result)
 {
     jmp_buf saved;
     memcpy(saved, wasm_rt_jmp_buf, sizeof saved);
@@ -568,9 +580,7 @@ static wasm_rt_trap_t guarded_call(ec_actor *a, int fn, const void *input, size_
     uint32_t outer_depth = wasm_rt_call_stack_depth, outer_limit = depth_limit_tls;
     WASM_RT_UNWIND_TARGET *saved_target = wasm_rt_get_unwind_target();
     ec_module *m = a->mod;
-    if (outer_limit && outer_limit != m->call_depth)
-        wasm_rt_call_stack_depth =
-            (uint32_t)(((uint64_t)outer_depth * m->call_depth + outer_limit - 1) / outer_limit);
+    wasm_rt_call_stack_depth = start;
     depth_limit_tls = m->call_depth;
     wasm_rt_trap_t t = (wasm_rt_trap_t)wasm_rt_impl_try();
     if (t == WASM_RT_TRAP_NONE) {
@@ -679,8 +689,28 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
     uint8_t small[512];
     cbuf b;
     cb_init(&b, small, sizeof small);
+    /* The depth the call starts at: 0 at the top of a thread; inside another actor's call on
+     * this thread (a spawn's ec_init, a request, a child notice) where that call's count
+     * leaves it (nested_start_depth), so that the native stack of all the levels together
+     * stays within one thread's. The actor can observe it (how deep it can recurse), and a
+     * replay of its chain alone runs the call at the top of a thread: so it is recorded, as
+     * `depth` (when not 0), and a replay starts the call there (docs/ABI.md section 1).
+     * (Rather than running each nested call on a fresh thread of its own stack from 0, which
+     * needs no record but a thread switch for every request, and moves the runtime lock,
+     * actor ownership and the waits-for graph, all tied to the thread, to another one.)
+     * A replay nested in a live call (an automatic recovery) starts no lower than the
+     * thread's own count: its native stack stays bounded, and an actor whose recursion
+     * reaches the difference traps there, a divergence, and the recovery fails. */
+    uint32_t start = nested_start_depth(a->mod);
+    uint64_t depth_rec = start;
+    if (rt->replay) {
+        if (ec_replay_recorded_uint(a, "wasm/call", "depth", &depth_rec))
+            depth_rec = 0; /* absent: the top of a thread */
+        if (depth_rec > start)
+            start = depth_rec < a->mod->call_depth ? (uint32_t)depth_rec : a->mod->call_depth;
+    }
     int with_arg = fn == FN_TIMER || fn == FN_CHILD;
-    cb_map(&b, 1 + (size_t)with_arg + (from ? 2 : 0) + (input ? 1 : 0));
+    cb_map(&b, 1 + (size_t)with_arg + (from ? 2 : 0) + (depth_rec ? 1 : 0) + (input ? 1 : 0));
     cb_str(&b, "fn");
     cb_str(&b, fn_names[fn]);
     if (with_arg) {
@@ -695,6 +725,10 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
             cb_bytes(&b, link, link_len);
         else
             cb_null(&b);
+    }
+    if (depth_rec) {
+        cb_str(&b, "depth");
+        cb_uint(&b, depth_rec);
     }
     if (input) {
         cb_str(&b, "input");
@@ -726,7 +760,7 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
     unsigned held = rt->lock.count;
     if (!rt->replay)
         ec_rt_lock_drop(rt);
-    wasm_rt_trap_t t = guarded_call(a, fn, input, in_len, arg, &result);
+    wasm_rt_trap_t t = guarded_call(a, fn, input, in_len, arg, start, &result);
     ec_rt_lock_restore(rt, held);
     exec_self.depth--;
     a->on_stack = 0;
