@@ -124,6 +124,10 @@ expect 1 "$EV" replay "$C" --module "$A/counter2.wasm" --any-module --memory-out
 has "$T/out" "memory where the replay stopped (after seq 9)"
 expect 2 "$EV" recover "$TC" --to 1
 has "$T/err" "not a call boundary"
+# Event 0 of an actor with ec_init: named by its type (the message read a reused buffer, and
+# named a random type).
+expect 2 "$EV" recover "$TC" --to 0
+has "$T/err" "event 0 is actor/start, not a call boundary"
 expect 0 "$EV" recover "$TC" --message 7
 has "$T/out" "runtime/recovered"
 has "$T/err" "total = 22"

@@ -1321,24 +1321,32 @@ static int live_prev(const ec_event *ev, uint64_t q, uint64_t *next)
 /* Whether event q (e) of c is a call boundary as the fresh instance is one: event 0
  * (actor/start) of an actor without ec_init, i.e. one whose next event is not the wasm/call
  * of ec_init. An actor that traps in its first call, or is killed during it, can then be
- * recovered to its state as started. After an ec_init the boundary is its wasm/result. */
-static int fresh_boundary(ec_chain *c, uint64_t q, const ec_event *e)
+ * recovered to its state as started. After an ec_init the boundary is its wasm/result.
+ * It reads event 1, and a backend may reuse one buffer for every read: so *e is read again
+ * before returning, and stays valid for the caller (it held garbage: `recover --to 0` named
+ * a random type, and the marker's point_hash could have been read from event 1's buffer). */
+static int fresh_boundary(ec_chain *c, uint64_t q, ec_event *e)
 {
     if (q != 0 || !IS(*e, "actor/start"))
         return 0;
     ec_event next;
-    if (ec_chain_count(c) < 2 || ec_chain_get(c, 1, &next) != 0)
-        return ec_chain_count(c) < 2;
-    if (!IS(next, "wasm/call"))
-        return 1;
-    unsigned mt;
-    const uint8_t *v;
-    size_t vl;
-    uint64_t num;
-    if (cb_check(next.data, next.data_len) ||
-        cb_map_find(next.data, next.data_len, "fn", &mt, &v, &vl, &num) || mt != 3)
+    int fresh;
+    if (ec_chain_count(c) < 2 || ec_chain_get(c, 1, &next) != 0) {
+        fresh = ec_chain_count(c) < 2;
+    } else if (!IS(next, "wasm/call")) {
+        fresh = 1;
+    } else {
+        unsigned mt;
+        const uint8_t *v;
+        size_t vl;
+        uint64_t num;
+        fresh = !cb_check(next.data, next.data_len) &&
+                !cb_map_find(next.data, next.data_len, "fn", &mt, &v, &vl, &num) && mt == 3 &&
+                fn_index(v, vl) != 0; /* 0: ec_init */
+    }
+    if (ec_chain_get(c, 0, e) != 0) /* read a moment ago: only an I/O error fails here */
         return 0;
-    return fn_index(v, vl) != 0; /* 0: ec_init */
+    return fresh;
 }
 
 /* The chain's last call boundary: the last wasm/result of its live line (one in a line an
