@@ -22,6 +22,28 @@ expect 0 "$EV" replay "$C" --json
 has "$T/out" '"status": "identical", "events": 30'
 expect 0 "$EV" replay "$C" --until 9
 has "$T/out" "identical up to 10 events"
+# The data directory (cache, store, key) is the one the chain directory resolves into: from
+# inside it as ".", or through a symbolic link, replay and recover used ./cache and a new
+# data directory in the current one (a recovery restarted the counter from 0).
+cp -a "$D" "$T/p2"
+ln -s "$T/p2/actors/counter/chain" "$T/p2lnk"
+(cd "$T/p2/actors/counter/chain" && "$EV" replay . >"$T/out" 2>"$T/err") && ok ||
+  bad "replay . inside the chain directory: $(cat "$T/err")"
+has "$T/out" "identical: 30 events"
+mkdir "$T/cwd"
+(cd "$T/cwd" && "$EV" recover ../p2lnk --message inc >"$T/out" 2>"$T/err") && ok ||
+  bad "recover through a symbolic link: $(cat "$T/err")"
+has "$T/err" "count = 4"
+[ -z "$(ls -A "$T/cwd")" ] && ok || bad "recover wrote into the current directory: $(ls "$T/cwd")"
+# A chain directory not inside a data directory: said, not guessed.
+mkdir -p "$T/loose/chain" && cp -a "$C"/. "$T/loose/chain/"
+expect 2 "$EV" recover "$T/loose/chain" --message inc
+has "$T/err" "not an actor's chain directory"
+expect 2 "$EV" replay "$T/loose/chain"
+has "$T/err" "give --module FILE"
+expect 0 "$EV" replay "$T/loose/chain" --module "$A/counter.wasm"
+expect 2 "$EV" replay "$C" --store "$D/store"
+has "$T/err" "give both"
 
 # A module that counts by 2: refused as another module, then replayed on purpose.
 expect 2 "$EV" replay "$C" --module "$A/counter2.wasm"

@@ -104,8 +104,11 @@ typedef struct ec_recover_options {
     }
 
 /* The runtime data directory that holds an actor chain directory (<data>/actors/<id>/chain),
- * into out (n bytes): the default data_dir of ec_runtime_recover. */
-void ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir);
+ * into out (n bytes): the default data_dir of ec_runtime_recover. The path is resolved
+ * (".", "chain" from inside the actor's directory, symbolic links), spelt as given when that
+ * names the same directory. EC_EINVAL when the resolved directory is not
+ * <something>/actors/<id>/chain, EC_ENOTFOUND when it does not exist. */
+int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir);
 
 /* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with
  * ec_runtime_send/ec_runtime_run and freed with ec_runtime_free. *marker_seq (may be NULL):

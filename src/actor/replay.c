@@ -1658,9 +1658,9 @@ static int rearm_pending(ec_actor *a, ec_chain *c, uint64_t point)
     return rc;
 }
 
-void ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
+/* <data>/actors/<id>/chain spelt as given: three components up (".", "/" at the ends). */
+static void data_dir_textual(char *out, size_t n, const char *chain_dir)
 {
-    /* <data>/actors/<id>/chain: three components up */
     snprintf(out, n, "%s", chain_dir);
     size_t len = strlen(out);
     while (len > 1 && out[len - 1] == '/')
@@ -1675,6 +1675,49 @@ void ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
         if (!out[0])
             snprintf(out, n, "/");
     }
+}
+
+int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
+{
+    if (!out || !n || !chain_dir)
+        return ec_error_set(EC_EINVAL, "ec_actor_data_dir_of: NULL argument");
+    out[0] = 0;
+    /* Resolved, not taken from the spelling: "chain", "." or a symbolic link to the chain
+     * directory named a data directory in the current one, where a recovery then made a
+     * new runtime key, store and cache of its own and lost the actor's state. */
+    char *real = realpath(chain_dir, NULL);
+    if (!real)
+        return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno, "%s", chain_dir);
+    char *c3 = strrchr(real, '/'), *c2 = NULL, *c1 = NULL;
+    if (c3 && strcmp(c3 + 1, "chain") == 0) {
+        *c3 = 0;
+        c2 = strrchr(real, '/');
+    }
+    if (c2 && c2[1]) {
+        *c2 = 0;
+        c1 = strrchr(real, '/');
+    }
+    if (!c1 || strcmp(c1 + 1, "actors") != 0) {
+        free(real);
+        return ec_error_set(EC_EINVAL,
+                            "%s is not an actor's chain directory (<data>/actors/<id>/chain), so "
+                            "its data directory cannot be told",
+                            chain_dir);
+    }
+    *c1 = 0;
+    const char *data = real[0] ? real : "/";
+    /* The spelling given, when it names the same directory: messages keep the user's
+     * relative paths. */
+    char text[4096], *rt = NULL;
+    data_dir_textual(text, sizeof text, chain_dir);
+    if ((rt = realpath(text, NULL)) != NULL && strcmp(rt, data) == 0)
+        data = text;
+    int rc = strlen(data) < n ? 0 : ec_error_set(EC_EINVAL, "%s: path too long", data);
+    if (rc == 0)
+        memcpy(out, data, strlen(data) + 1);
+    free(rt);
+    free(real);
+    return rc;
 }
 
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
@@ -1692,10 +1735,11 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         return ec_error_set(EC_EUNSUPPORTED, "ec_runtime_recover: options version %u unknown",
                             opts->version);
     char data[4096], cache[4200];
+    int rc0;
     if (opts->data_dir)
         snprintf(data, sizeof data, "%s", opts->data_dir);
-    else
-        ec_actor_data_dir_of(data, sizeof data, chain_dir);
+    else if ((rc0 = ec_actor_data_dir_of(data, sizeof data, chain_dir)) != 0)
+        return rc0;
     snprintf(cache, sizeof cache, "%s", opts->cache_dir ? opts->cache_dir : data);
     if (!opts->cache_dir)
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");

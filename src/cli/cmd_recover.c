@@ -25,7 +25,8 @@ const char help_recover[] =
     "actor live on the same chain: the --message texts are delivered, then it is stopped.\n"
     "Events between the point and the marker stay in the chain as an abandoned line\n"
     "(docs/ABI.md section 7). The data directory defaults to the one holding <chain-dir>\n"
-    "(<data>/actors/<id>/chain).\n"
+    "(<data>/actors/<id>/chain, after resolving \".\" and symbolic links; a chain directory\n"
+    "elsewhere needs --data-dir).\n"
     "--from-snapshot starts the rebuild from the newest state/snapshot before the point.\n"
     "Timers pending at the point are queued again; --wait MS waits up to MS for them (and\n"
     "those set since) before stopping (default 0: a timer not yet due stays pending).\n"
@@ -140,8 +141,10 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     char data[4500];
     if (o.data_dir)
         snprintf(data, sizeof data, "%s", o.data_dir);
-    else
-        ec_actor_data_dir_of(data, sizeof data, path);
+    else if (ec_actor_data_dir_of(data, sizeof data, path) != 0) {
+        cli_error(cmd, 0, "%s: give it with --data-dir", ec_error_last()->message);
+        return EXIT_UNUSABLE;
+    }
     /* The address is checked before anything is written (the marker, the key). */
     if (http.listen && cli_check_listen(cmd, migrated ? target : path, http.listen))
         return EXIT_UNUSABLE;

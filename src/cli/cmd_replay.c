@@ -34,27 +34,6 @@ const char help_replay[] =
     "Exit 0 when the chain is reproduced (a recorded trap included), 1 on a divergence, 2 on\n"
     "unusable input.\n";
 
-void replay_cli_default_cache(const char *chain_path, char *out, size_t cap)
-{
-    /* <data>/actors/<id>/chain -> <data>/cache */
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", chain_path);
-    size_t n = strlen(buf);
-    while (n > 1 && buf[n - 1] == '/')
-        buf[--n] = 0;
-    for (int up = 0; up < 3; up++) {
-        char *s = strrchr(buf, '/');
-        if (!s) {
-            snprintf(buf, sizeof buf, ".");
-            break;
-        }
-        *s = 0;
-        if (!buf[0])
-            snprintf(buf, sizeof buf, "/");
-    }
-    snprintf(out, cap, "%s/cache", buf);
-}
-
 static void json_str(FILE *f, const char *s, size_t n)
 {
     fputc('"', f);
@@ -179,17 +158,26 @@ int cmd_replay(int argc, char **argv)
         cli_error("replay", 0, "usage: evchain replay <chain-dir> [--module FILE] [--until SEQ]");
         return EXIT_UNUSABLE;
     }
-    char cbuf[4200];
-    if (!cache) {
-        replay_cli_default_cache(path, cbuf, sizeof cbuf);
+    if (store && !ro.from_snapshot) {
+        cli_error("replay", 0, "--store is where --from-snapshot finds snapshots: give both");
+        return EXIT_UNUSABLE;
+    }
+    /* The chain's own data directory (<data>/actors/<id>/chain, resolved): its cache holds
+     * the module, its store the snapshots (not the cache's, which --cache may put
+     * elsewhere). A chain elsewhere needs --module (and --store for --from-snapshot). */
+    char data[4096], cbuf[4200], sbuf[4200];
+    int have_data = ec_actor_data_dir_of(data, sizeof data, path) == 0;
+    if (!have_data && ((!cache && !module) || (!store && ro.from_snapshot))) {
+        cli_error("replay", 0, "%s: give --module FILE%s", ec_error_last()->message,
+                  ro.from_snapshot ? " and --store DIR" : "");
+        return EXIT_UNUSABLE;
+    }
+    ec_error_clear();
+    if (!cache && have_data) {
+        snprintf(cbuf, sizeof cbuf, "%s/cache", data);
         cache = cbuf;
     }
-    char sbuf[4200];
-    if (!store) {
-        /* The chain's own data directory (<data>/actors/<id>/chain -> <data>/store), where
-         * its runtime put the snapshots: not the cache's, which --cache may put elsewhere. */
-        char data[4096];
-        ec_actor_data_dir_of(data, sizeof data, path);
+    if (!store && have_data) {
         snprintf(sbuf, sizeof sbuf, "%s/store", data);
         store = sbuf;
     }

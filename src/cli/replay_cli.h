@@ -4,9 +4,6 @@
 
 #include <stddef.h>
 
-/* The runtime cache of a chain directory <data>/actors/<id>/chain: <data>/cache. */
-void replay_cli_default_cache(const char *chain_path, char *out, size_t cap);
-
 /* bundle.c: the --bundle forms of export and import (argv as the subcommand got it). */
 int cli_export_bundle(int argc, char **argv);
 int cli_import_bundle(int argc, char **argv);
