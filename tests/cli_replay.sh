@@ -44,6 +44,15 @@ has "$T/err" "give --module FILE"
 expect 0 "$EV" replay "$T/loose/chain" --module "$A/counter.wasm"
 expect 2 "$EV" replay "$C" --store "$D/store"
 has "$T/err" "give both"
+# A damaged stored record (a byte flipped, its checksum left): a broken chain, exit 1 as
+# verify and export say (replay and recover said 2, "unusable").
+cp -a "$D" "$T/dm"
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[900]^=1; open(p,"wb").write(b)' \
+  "$T/dm/actors/counter/chain/seg-0000000000000000.log"
+expect 1 "$EV" replay "$T/dm/actors/counter/chain"
+has "$T/err" "damage, not a torn write"
+expect 1 "$EV" recover "$T/dm/actors/counter/chain" --message inc
+has "$T/err" "damage, not a torn write"
 
 # A module that counts by 2: refused as another module, then replayed on purpose.
 expect 2 "$EV" replay "$C" --module "$A/counter2.wasm"

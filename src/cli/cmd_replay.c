@@ -186,16 +186,17 @@ int cmd_replay(int argc, char **argv)
     ro.store_dir = store;
     ec_chain *c = NULL;
     ec_open_options oo = EC_OPEN_OPTIONS_INIT;
-    if (ec_chain_open_path(&c, path, &oo)) {
+    int orc = ec_chain_open_path(&c, path, &oo);
+    if (orc) {
         cli_error("replay", 1, "%s: cannot open", path);
-        return EXIT_UNUSABLE;
+        return orc == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE; /* a damaged record: broken */
     }
     ec_replay_report rep;
     int rc = ec_actor_replay(c, NULL, &ro, &rep);
     int ret;
     if (rc && !rep.diverged) {
         cli_error("replay", 1, "cannot replay");
-        ret = EXIT_UNUSABLE;
+        ret = rc == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE; /* a damaged record: broken */
     } else if (!rep.diverged) {
         char hex[2 * EC_HASH_MAX + 1];
         ec_hex_encode(hex, rep.head, rep.head_len);
