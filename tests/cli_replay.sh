@@ -44,6 +44,8 @@ has "$T/err" "give --module FILE"
 expect 0 "$EV" replay "$T/loose/chain" --module "$A/counter.wasm"
 expect 2 "$EV" replay "$C" --store "$D/store"
 has "$T/err" "give both"
+expect 2 "$EV" replay "$C" --until 30
+has "$T/err" "--until 30: the chain has 30 events"
 # A damaged stored record (a byte flipped, its checksum left): a broken chain, exit 1 as
 # verify and export say (replay and recover said 2, "unusable").
 cp -a "$D" "$T/dm"

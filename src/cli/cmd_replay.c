@@ -191,6 +191,13 @@ int cmd_replay(int argc, char **argv)
         cli_error("replay", 1, "%s: cannot open", path);
         return orc == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE; /* a damaged record: broken */
     }
+    if (ro.until != UINT64_MAX && ro.until >= ec_chain_count(c)) { /* as recover --to */
+        cli_error("replay", 0, "--until %llu: the chain has %llu events (seqs 0 to %llu)",
+                  (unsigned long long)ro.until, (unsigned long long)ec_chain_count(c),
+                  (unsigned long long)(ec_chain_count(c) ? ec_chain_count(c) - 1 : 0));
+        ec_chain_free(c);
+        return EXIT_UNUSABLE;
+    }
     ec_replay_report rep;
     int rc = ec_actor_replay(c, NULL, &ro, &rep);
     int ret;
