@@ -44,6 +44,15 @@ has "$T/err" "give --module FILE"
 expect 0 "$EV" replay "$T/loose/chain" --module "$A/counter.wasm"
 expect 2 "$EV" replay "$C" --store "$D/store"
 has "$T/err" "give both"
+# A chain of no event (a run killed before its first event reached the disk, as under
+# durability none; made here by cutting the segment to its 24-byte header): run and resume
+# say so, instead of sending the user from one to the other.
+expect 0 "$EV" run "$A/counter.wasm" --data-dir "$T/em" --message inc --quiet --no-checkpoints
+truncate -s 24 "$T/em/actors/counter/chain/seg-0000000000000000.log"
+expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/em" --message inc --quiet
+has "$T/err" "holds an empty chain (0 events"
+expect 2 "$EV" resume counter --data-dir "$T/em" --quiet
+has "$T/err" "the chain is empty (0 events"
 expect 2 "$EV" replay "$C" --until 30
 has "$T/err" "--until 30: the chain has 30 events"
 # A damaged stored record (a byte flipped, its checksum left): a broken chain, exit 1 as

@@ -1355,7 +1355,12 @@ static int fresh_boundary(ec_chain *c, uint64_t q, ec_event *e)
 static int last_boundary(ec_chain *c, uint64_t *out)
 {
     uint64_t n = ec_chain_count(c);
-    for (uint64_t q = n ? n - 1 : UINT64_MAX; q != UINT64_MAX;) {
+    if (n == 0) /* e.g. killed under durability none before anything reached the disk */
+        return ec_error_set(EC_ENOTFOUND,
+                            "recover: the chain is empty (0 events: not even actor/start was "
+                            "written): there is no actor to recover; remove the chain "
+                            "directory and run the actor again");
+    for (uint64_t q = n - 1; q != UINT64_MAX;) {
         ec_event e;
         int rc = ec_chain_get(c, q, &e);
         if (rc)

@@ -346,10 +346,25 @@ int cmd_run(int argc, char **argv)
             continue;
         snprintf(cpath, sizeof cpath, "%s/actors/%s/chain", ro.data_dir, aid);
         if (stat(cpath, &st) == 0) {
-            cli_error("run", 0,
-                      "actor %s: %s already holds a chain (`evchain resume %s --data-dir %s` "
-                      "continues that actor; or use another data directory or actor id)",
-                      aid, cpath, aid, ro.data_dir);
+            /* One with no event at all (a run killed before its first event reached the disk,
+             * under durability none) cannot be resumed: there is no actor/start to resume
+             * from. Said so, rather than sending the user to a resume that fails. */
+            ec_chain *old = NULL;
+            ec_open_options oo = EC_OPEN_OPTIONS_INIT;
+            if (ec_chain_open_path(&old, cpath, &oo) == 0 && ec_chain_count(old) == 0)
+                cli_error("run", 0,
+                          "actor %s: %s holds an empty chain (0 events: a run stopped before "
+                          "its first event was written); remove that directory to run the "
+                          "actor again, or use another data directory or actor id",
+                          aid, cpath);
+            else
+                cli_error("run", 0,
+                          "actor %s: %s already holds a chain (`evchain resume %s --data-dir "
+                          "%s` continues that actor; or use another data directory or actor "
+                          "id)",
+                          aid, cpath, aid, ro.data_dir);
+            ec_chain_free(old);
+            ec_error_clear();
             goto unusable;
         }
     }
