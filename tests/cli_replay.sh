@@ -53,6 +53,14 @@ expect 2 "$EV" run "$A/counter.wasm" --data-dir "$T/em" --message inc --quiet
 has "$T/err" "holds an empty chain (0 events"
 expect 2 "$EV" resume counter --data-dir "$T/em" --quiet
 has "$T/err" "the chain is empty (0 events"
+# resume with its module missing from the cache: --module gives it, as the error says (it
+# was refused: "the module comes from the bundle"); a module of another hash is refused.
+cp -a "$D" "$T/nc" && rm -rf "$T/nc/cache"
+expect 2 "$EV" resume counter --data-dir "$T/nc" --quiet
+has "$T/err" "give it with --module"
+expect 2 "$EV" resume counter --data-dir "$T/nc" --module "$A/counter2.wasm" --quiet
+expect 0 "$EV" resume counter --data-dir "$T/nc" --module "$A/counter.wasm" --message inc
+has "$T/err" "count = 4"
 expect 2 "$EV" replay "$C" --until 30
 has "$T/err" "--until 30: the chain has 30 events"
 # A damaged stored record (a byte flipped, its checksum left): a broken chain, exit 1 as

@@ -44,14 +44,17 @@ const char help_resume[] =
     "\n"
     "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
     "                      [--from-snapshot] [--wait MS] [--serve] [--http ADDR:PORT]\n"
-    "                      [--http-allow HOST]...\n"
+    "                      [--http-allow HOST]... [--module FILE] [--cache DIR]\n"
+    "                      [--checkpoint-key FILE | --no-checkpoints]\n"
     "\n"
     "For an actor brought in with `evchain import --bundle`, or one whose `evchain run` was\n"
     "killed: rebuilds it by replay of <data>/actors/<id>/chain up to its last call boundary\n"
     "(module from <data>/cache), records runtime/migrated and continues live: the --message\n"
     "texts are delivered (and its pending timers, within --wait MS), then it is stopped; or,\n"
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
-    "again with --http. Exit codes as for recover.\n"
+    "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
+    "<data>/cache (it must have the SHA-256 actor/start names); checkpoints as for recover.\n"
+    "Exit codes as for recover.\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 #define MAX_MSG 64
@@ -69,12 +72,11 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     o.migrated = migrated;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if ((v = cli_opt(argc, argv, &i, "--module", &bad)) && !migrated)
+        /* resume too: a killed actor's module may be missing from the cache; either way
+         * it must have the SHA-256 actor/start names. */
+        if ((v = cli_opt(argc, argv, &i, "--module", &bad)))
             o.module_path = v;
-        else if (v) {
-            cli_error(cmd, 0, "--module: the module comes from the bundle");
-            return EXIT_UNUSABLE;
-        } else if ((v = cli_opt(argc, argv, &i, "--cache", &bad)))
+        else if ((v = cli_opt(argc, argv, &i, "--cache", &bad)))
             o.cache_dir = v;
         else if ((v = cli_opt(argc, argv, &i, "--data-dir", &bad)))
             o.data_dir = v;
