@@ -216,6 +216,9 @@ expect 0 "$EV" run "$A/tally.wasm" --name snap --data-dir "$D" --args 1 --messag
 expect 0 "$EV" replay "$D/actors/snap/chain" --from-snapshot
 has "$T/out" "started from the snapshot at seq"
 has "$T/out" "identical"
+# Stopping before the first snapshot: said so (it said the chain had none).
+expect 2 "$EV" replay "$D/actors/snap/chain" --from-snapshot --until 3
+has "$T/err" "no state/snapshot at or before seq 3"
 expect 0 "$EV" recover "$D/actors/snap/chain" --from-snapshot --message 10
 has "$T/err" "total = 20"
 # With the cache elsewhere (--cache), the snapshots are still in the chain's <data>/store.

@@ -1099,7 +1099,12 @@ static int start_from_snapshot(session *s, ec_replay_state *rs, const char *stor
     int rc;
     for (;;) {
         if (q-- == 0)
-            return ec_error_set(EC_ENOTFOUND, "replay: no state/snapshot in the chain");
+            return ec_error_set(EC_ENOTFOUND,
+                                rs->limit < rs->count
+                                    ? "replay: no state/snapshot at or before seq %llu, "
+                                      "where it stops (a later one cannot serve)"
+                                    : "replay: no state/snapshot in the chain",
+                                (unsigned long long)(rs->limit ? rs->limit - 1 : 0));
         if ((rc = ec_chain_get(rs->orig, q, &ev)))
             return rc;
         if (IS(ev, "state/snapshot"))
