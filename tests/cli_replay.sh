@@ -219,6 +219,9 @@ has "$T/out" "identical"
 # Stopping before the first snapshot: said so (it said the chain had none).
 expect 2 "$EV" replay "$D/actors/snap/chain" --from-snapshot --until 3
 has "$T/err" "no state/snapshot at or before seq 3"
+expect 2 "$EV" replay "$D/actors/snap/chain" --from-snapshot --module "$A/counter2.wasm" \
+  --any-module
+has "$T/err" "a snapshot is the recorded module's memory"
 expect 0 "$EV" recover "$D/actors/snap/chain" --from-snapshot --message 10
 has "$T/err" "total = 20"
 # With the cache elsewhere (--cache), the snapshots are still in the chain's <data>/store.

@@ -158,6 +158,13 @@ int cmd_replay(int argc, char **argv)
         cli_error("replay", 0, "usage: evchain replay <chain-dir> [--module FILE] [--until SEQ]");
         return EXIT_UNUSABLE;
     }
+    if (ro.any_module && ro.from_snapshot) { /* it diverged at seq 0, saying nothing useful */
+        cli_error("replay", 0,
+                  "--from-snapshot with --any-module: a snapshot is the recorded module's "
+                  "memory, which another module cannot take; replay another module from "
+                  "the start");
+        return EXIT_UNUSABLE;
+    }
     if (store && !ro.from_snapshot) {
         cli_error("replay", 0, "--store is where --from-snapshot finds snapshots: give both");
         return EXIT_UNUSABLE;
