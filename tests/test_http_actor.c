@@ -770,31 +770,49 @@ static ec_actor *spawn_fetcher(ec_runtime *rt, unsigned port, const char *path, 
 }
 
 /* Under `effects` the chain is synced before each effect leaves the actor (ABI.md section 1):
- * an HTTP request it makes, and a reply it serves, are two. The service notes how many
- * syncs there were when the request reached it. */
+ * an HTTP request it makes, and a reply it serves, are two. Under `batch` too, though a
+ * served request's appends return at commit (their wait deferred to the reply): the
+ * request made from inside the handler waits for its event to be durable before it is
+ * sent. It used to go out with nothing of the served request even written, and a crash
+ * meanwhile left no trace of it. The service notes how many syncs there were when the
+ * request reached it. */
 static atomic_uint syncs_at_arrival;
+/* And how many http/client-request events a reader of the chain's directory (as `evchain
+ * log` opens it) found on disk then: a crash at that moment keeps those. */
+static char svc_chain_path[600];
+static atomic_int on_disk_at_arrival;
 
 static int svc_counting(void *ctx, const ec_http_msg *m, ec_http_reply *reply)
 {
     atomic_store(&syncs_at_arrival, atomic_load(&nsyncs));
+    ec_chain *c = NULL;
+    int n = -1;
+    if (svc_chain_path[0] && ec_chain_open_path(&c, svc_chain_path, NULL) == 0) {
+        n = 0;
+        while (find_event(c, "http/client-request", n, NULL, NULL) == 0)
+            n++;
+        ec_chain_free(c);
+    }
+    atomic_store(&on_disk_at_arrival, n);
     return svc_handler(ctx, m, reply);
 }
 
-static void effects_synced_before_http(void)
+static void effects_synced_before_http_with(int sync_effects)
 {
     scratch_begin();
     count_syncs();
     ec_http_server_options so = EC_HTTP_SERVER_OPTIONS_INIT;
     ec_http_server *svc = NULL;
     REQUIRE_OK(ec_http_server_start(&svc, &so, svc_counting, NULL));
-    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk */
-    o.sync_effects = 1;
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    o.sync_effects = sync_effects;
     ec_runtime *rt = new_runtime_with(&o);
     REQUIRE(rt);
     ec_actor *front = spawn_fetcher(rt, ec_http_server_port(svc), "/", 3000);
     REQUIRE(front);
     unsigned pf = serve(front, 0, 0);
     REQUIRE(pf);
+    snprintf(svc_chain_path, sizeof svc_chain_path, "%s/actors/front/chain", t_data);
     resp *r = malloc(sizeof *r);
     REQUIRE(r);
     for (int i = 0; i < 3; i++) {
@@ -803,12 +821,20 @@ static void effects_synced_before_http(void)
         unsigned at = atomic_load(&syncs_at_arrival), after = atomic_load(&nsyncs);
         CHECK(at > before); /* http/client-request synced before it was sent */
         CHECK(after > at);  /* http/response synced before the reply was sent */
+        CHECK(atomic_load(&on_disk_at_arrival) == i + 1); /* on disk while it was answered */
     }
+    svc_chain_path[0] = 0;
     free(r);
     ec_runtime_free(rt);
     ec_http_server_stop(svc);
     ec_vfs_set(NULL);
     scratch_end();
+}
+
+static void effects_synced_before_http(void)
+{
+    effects_synced_before_http_with(1);
+    effects_synced_before_http_with(0);
 }
 
 /* An actor requests, over HTTP, a service another actor of its own process serves: that

@@ -110,6 +110,8 @@ struct ec_actor {
     ec_chain *chain;
     int unlocked_wait;   /* its appends wait for durability without the runtime lock (open_chain) */
     int wait_each;       /* `always`: every append waits for its own sync; none is deferred */
+    int deferring;       /* a served HTTP request runs: its appends return at commit (http_actor.c
+                            defer_begin), so an effect waits for durability itself (ec_actor_sync) */
     ec_checkpointer *cp; /* signs checkpoints of chain; NULL when the runtime has no signer */
     ec_actor_state state;
     char reason[256];
@@ -228,7 +230,8 @@ extern const atomic_int ec_never_interrupted;
 
 /* runtime.c: the executor. Every call into an actor goes through exec_call. */
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
-/* sync_effects mode: make everything recorded so far durable (no-op otherwise). */
+/* Before an effect leaves the actor: make everything recorded so far durable where an append
+ * may have returned before (sync_effects; a served request's deferred appends); else no-op. */
 int ec_actor_sync(ec_actor *a);
 int ec_exec_call(ec_actor *a, int fn, const void *input, size_t in_len, uint64_t arg,
                  const char *from, const uint8_t *link, size_t link_len, int32_t *ret);

@@ -84,9 +84,11 @@ static void trap_recording(ec_actor *a, const char *type)
 }
 
 /* Host calls whose effect leaves the actor (another actor, the store, the sandbox, the
- * terminal, the network): in sync_effects mode their request, and everything before it, is
- * made durable before the effect. The rest only give the actor values, recorded in its own
- * chain. (A served HTTP reply leaves later, once synced by http_actor.c's on_release.) */
+ * terminal, the network): their request, and everything before it, is made durable before
+ * the effect where an append may return first: in sync_effects mode, and in a served HTTP
+ * request, whose appends return at commit (ec_actor_sync). The rest only give the actor
+ * values, recorded in its own chain; timer/set's effect is on the actor itself (a timer/fire
+ * it records). (A served HTTP reply leaves later, once durable: http_actor.c's on_release.) */
 static int is_effect(const char *type)
 {
     static const char *const effects[] = {
@@ -131,7 +133,7 @@ static int64_t host_call_locked(ec_actor *a, const char *type, cbuf *req, effect
     cb_free(req);
     if (rc)
         trap_recording(a, type);
-    if (a->rt->sync_effects && is_effect(type) && ec_actor_sync(a))
+    if ((a->rt->sync_effects || a->deferring) && is_effect(type) && ec_actor_sync(a))
         trap_recording(a, type);
     hresp r;
     memset(&r, 0, sizeof r);

@@ -148,15 +148,20 @@ static int defer_begin(ec_actor *a)
     if (!be || be->wait_durable == NULL || a->wait_each)
         return -1;
     int prev = ec_backend_deferred_set(be, 1);
-    if (prev < 0)
+    if (prev < 0) {
         ec_error_clear();
-    return prev < 0 ? -1 : prev;
+        return -1;
+    }
+    a->deferring = 1; /* effects the handler makes wait for themselves (ec_actor_sync) */
+    return prev;
 }
 
 static void defer_end(ec_actor *a, int prev)
 {
-    if (prev >= 0)
+    if (prev >= 0) {
         ec_backend_deferred_set(ec_chain_backend(a->chain), prev);
+        a->deferring = prev;
+    }
 }
 
 static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)

@@ -479,17 +479,26 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     return 0;
 }
 
+/* Called before every effect that leaves the actor (host.c is_effect, a trap its parent hears
+ * of, a stop, a refusal sent at once). Under sync_effects the chain is written as `none`: a
+ * sync. Under batch (or a caller's backend with a wait) every append waits for itself,
+ * except while a served request defers those waits to its reply (a->deferring): the effect
+ * must not wait for the reply, so the real backend's wait for the last event, which also
+ * covers the served request's earlier events and any reply held before. Replies held
+ * behind it still share the releaser's sync. */
 int ec_actor_sync(ec_actor *a)
 {
-    if (!a->rt->sync_effects || !a->chain)
+    if (!a->chain)
         return 0;
     ec_backend *be = ec_chain_backend(a->chain);
-    if (!be->sync)
+    int sync = a->rt->sync_effects && be->sync;
+    uint64_t n = ec_chain_count(a->chain);
+    if (!sync && (a->rt->sync_effects || !a->deferring || n == 0))
         return 0;
     /* As for the wait in ec_actor_record: without the runtime lock, for an owned actor. */
     int drop = ec_actor_mine(a) && ec_rt_lock_mine(a->rt);
     unsigned held = drop ? ec_rt_lock_drop(a->rt) : 0;
-    int rc = be->sync(be);
+    int rc = sync ? be->sync(be) : ec_backend_deferred_wait(be, n - 1);
     if (drop)
         ec_rt_lock_restore(a->rt, held);
     if (rc) {
