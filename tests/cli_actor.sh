@@ -80,7 +80,7 @@ has "$T/out" "pipe: not a regular file"
   --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
 SERVER=$!
 i=0
-while [ ! -S "$T/dtmp/run.sock" ] && [ $i -lt 100 ]; do
+while { [ ! -S "$T/dtmp/run.sock" ] || [ ! -d "$T/dtmp/actors/files/fs" ]; } && [ $i -lt 600 ]; do
   sleep 0.1
   i=$((i + 1))
 done
@@ -245,7 +245,7 @@ fi
   >"$T/serve.out" 2>"$T/serve.err" &
 SERVER=$!
 i=0
-while [ ! -S "$T/d5/run.sock" ] && [ $i -lt 100 ]; do
+while [ ! -S "$T/d5/run.sock" ] && [ $i -lt 600 ]; do
   sleep 0.1
   i=$((i + 1))
 done
@@ -279,7 +279,7 @@ printf '{"actors": [{"id": "sup", "module": "%s"}]}' "$SUPW" >"$T/sup.json"
   --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
 SERVER=$!
 i=0
-while [ ! -S "$T/d7/run.sock" ] && [ $i -lt 100 ]; do
+while [ ! -S "$T/d7/run.sock" ] && [ $i -lt 600 ]; do
   sleep 0.1
   i=$((i + 1))
 done
@@ -303,7 +303,7 @@ SERVER=
   >"$T/serve.out" 2>"$T/serve.err" &
 SERVER=$!
 i=0
-while [ ! -S "$T/d6/run.sock" ] && [ $i -lt 100 ]; do
+while [ ! -S "$T/d6/run.sock" ] && [ $i -lt 600 ]; do
   sleep 0.1
   i=$((i + 1))
 done

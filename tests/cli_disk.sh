@@ -181,7 +181,7 @@ follow_rewritten() {
     timeout 20 "$B" log -f "$T/$1" >>"$T/$1.out" 2>"$T/$1.err" &
     fpid=$!
     n=0
-    while [ "$(wc -l <"$T/$1.out")" -lt 20 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ "$(wc -l <"$T/$1.out")" -lt 20 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     eval "$2"
     wait $fpid
     frc=$?

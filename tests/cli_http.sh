@@ -35,7 +35,7 @@ start() {
   LAST=$!
   PORT=
   i=0
-  while [ $i -lt 100 ] && [ -z "$PORT" ]; do
+  while [ $i -lt 600 ] && [ -z "$PORT" ]; do
     PORT=$(sed -n 's|.*serves HTTP on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$T/$name.err")
     [ -z "$PORT" ] && sleep 0.1
     i=$((i + 1))
@@ -185,7 +185,7 @@ printf '{"http_allow":["127.0.0.1:%s"],"actors":[{"id":"kv","module":"%s/kv.wasm
 start both --manifest "$T/both.json" --data-dir "$T/bdata"
 BOTH=$LAST
 i=0 # start waits for the first server; the summary's may come a little later
-while [ $i -lt 100 ] && [ "$(grep -c 'serves HTTP' "$T/both.err")" -lt 2 ]; do
+while [ $i -lt 600 ] && [ "$(grep -c 'serves HTTP' "$T/both.err")" -lt 2 ]; do
   sleep 0.1
   i=$((i + 1))
 done

@@ -189,7 +189,7 @@ has "$T/out" "identical"
 "$EV" recover "$T/live/actors/live/chain" --serve >"$T/live.out" 2>"$T/live.err" &
 LIVE=$!
 i=0
-while [ $i -lt 100 ] && ! grep -q "serving on" "$T/live.err"; do
+while [ $i -lt 600 ] && ! grep -q "serving on" "$T/live.err"; do
   sleep 0.1
   i=$((i + 1))
 done

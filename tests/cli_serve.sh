@@ -19,7 +19,7 @@ trap cleanup EXIT INT TERM
 # wait_sock DIR: until DIR/run.sock exists (10 s at most).
 wait_sock() {
   i=0
-  while [ ! -S "$1/run.sock" ] && [ $i -lt 100 ]; do
+  while [ ! -S "$1/run.sock" ] && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
   done
