@@ -68,7 +68,10 @@ typedef struct ec_chain_options {
     }
 
 /* Open a chain over a backend; the chain owns the backend from then on (freed with it, also
- * on failure). opts may be NULL. */
+ * on failure). opts may be NULL. A head record the backend reports damaged (EC_EFORMAT: a
+ * read-only chain directory whose last segment is damaged, docs/FORMAT.md section 4) still
+ * opens, so that the events before it can be read: then ec_chain_head and every append
+ * return that error. */
 int ec_chain_open(ec_chain **out, ec_backend *backend, const ec_chain_options *opts);
 void ec_chain_free(ec_chain *chain);
 
@@ -76,7 +79,8 @@ void ec_chain_free(ec_chain *chain);
 ec_hash_alg ec_chain_alg(const ec_chain *chain);
 /* Number of events (head seq + 1). */
 uint64_t ec_chain_count(const ec_chain *chain);
-/* The head's hash into out (EC_HASH_MAX bytes); EC_ENOTFOUND for an empty chain. */
+/* The head's hash into out (EC_HASH_MAX bytes); EC_ENOTFOUND for an empty chain, EC_EFORMAT
+ * when the head record is damaged. */
 int ec_chain_head(ec_chain *chain, uint8_t *hash_out, uint64_t *seq_out);
 ec_backend *ec_chain_backend(ec_chain *chain);
 

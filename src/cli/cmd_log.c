@@ -17,14 +17,16 @@ const char help_log[] =
     "  -f, --follow  a chain directory: keep listing events as another process appends\n"
     "                them (as tail -f), each verified as it arrives; stops after --to,\n"
     "                or with exit 1 when the chain is rewritten under it (its last\n"
-    "                segment cut shorter or replaced, the directory created again)\n"
+    "                segment cut shorter or replaced, the directory created again) or a\n"
+    "                damaged record is met (`<chain>: event <seq>: <reason>`)\n"
     "Line format: seq, the first 12 hex digits of the hash, the time (ISO-8601 UTC with\n"
     "nanoseconds), the type and the description if any. Control characters (C0, DEL, C1),\n"
     "bidirectional controls, U+2028/U+2029 and bytes that are not UTF-8 are shown as \\xNN\n"
     "per byte, a backslash as \\\\; with --json such characters are \\uXXXX in the strings.\n"
     "The events are verified as they are read (from the one before --from): a file with\n"
     "a broken event is refused before anything is listed; a directory is listed up to the\n"
-    "broken event, then `<chain>: event <seq>: <reason>` on stderr.\n"
+    "broken event (a damaged record too, in any segment), then `<chain>: event <seq>:\n"
+    "<reason>` on stderr.\n"
     "exit: 0 listed, 1 the chain is broken, 2 unreadable input or usage error\n";
 
 /* What one listed event needs; shared by the listing and follow mode (follow.c). */

@@ -51,7 +51,9 @@ int cmd_show(int argc, char **argv)
     if (rc) {
         cli_error("show", 1, "%s: no event '%s'", path, which);
         ec_chain_free(chain);
-        return rc == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE;
+        /* EC_EFORMAT: a damaged record met while looking for the prefix (the chain opened,
+         * so it is not unusable input): a broken chain */
+        return rc == EC_EVERIFY || rc == EC_EFORMAT ? EXIT_INVALID : EXIT_UNUSABLE;
     }
     /* The event is trusted only if every event up to it checks (its hash and the links
      * down to seq 0): verify 0..seq before printing; later events cannot change it. */

@@ -109,11 +109,20 @@ int cli_log_follow(const char *cmd, const char *dir, uint64_t from, uint64_t to,
         if (rc != EC_ITEROVER && rc != 0) {
             /* a record that does not read may be the chain cut or replaced under us: the
              * store's check of that (count) names it better than the frame's checksum */
+            char why[1024] = "";
+            const ec_error *e = ec_error_last();
+            if (rc == EC_EFORMAT && e && e->message) /* (count may raise another error) */
+                snprintf(why, sizeof why, "%s", e->message);
             uint64_t n;
             int rw = rc == EC_EFORMAT || rc == EC_EIO ? be->count(be, &n) : 0;
             if (rw == EC_EVERIFY) {
                 rewritten(cmd, dir, rw);
                 rc = rw;
+            } else if (rc == EC_EFORMAT && why[0]) {
+                /* a damaged record: the store's "<chain>: event N: <what> (...)", a broken
+                 * chain (exit 1) as without -f */
+                cli_error(cmd, 0, "%s", why);
+                rc = EC_EVERIFY;
             } else if (rc != EC_EVERIFY) {
                 cli_error(cmd, 1, "%s: reading event %llu", dir, (unsigned long long)next);
             }

@@ -14,6 +14,11 @@ struct ec_chain {
     pthread_mutex_t lock; /* serialises appends: seq, head and the hasher */
     uint64_t count;
     uint8_t head[EC_HASH_MAX];
+    /* The head record is damaged (a reader of a chain directory whose last segment has
+     * damage: the backend counts the damaged record, the last one it can name, so that
+     * reading stops there with the finding). No head hash: nothing can be appended and
+     * ec_chain_head raises the damage; everything before it reads as usual. */
+    int head_bad;
     ec_hasher *hasher;
 };
 
@@ -76,7 +81,14 @@ int ec_chain_open(ec_chain **out, ec_backend *be, const ec_chain_options *opts)
     if (c->count > 0) {
         const uint8_t *rec;
         size_t len;
-        if ((rc = be->get(be, c->count - 1, &rec, &len)))
+        rc = be->get(be, c->count - 1, &rec, &len);
+        if (rc == EC_EFORMAT) { /* open for reading up to it */
+            c->head_bad = 1;
+            ec_error_clear();
+            *out = c;
+            return 0;
+        }
+        if (rc)
             goto fail;
         if (len < c->hlen) {
             rc = ec_error_set(EC_EFORMAT, "head record %llu is truncated",
@@ -118,6 +130,17 @@ ec_backend *ec_chain_backend(ec_chain *c)
     return c ? c->be : NULL;
 }
 
+/* The damaged head's own error (the backend's message: where and what), EC_EFORMAT. */
+static int head_damaged(ec_chain *c)
+{
+    const uint8_t *rec;
+    size_t len;
+    int rc = c->be->get(c->be, c->count - 1, &rec, &len);
+    return rc ? rc
+              : ec_error_set(EC_EFORMAT, "the head record %llu is damaged",
+                             (unsigned long long)(c->count - 1));
+}
+
 int ec_chain_head(ec_chain *c, uint8_t *hash_out, uint64_t *seq_out)
 {
     EC_REFUSE_NULL(c);
@@ -128,6 +151,8 @@ int ec_chain_head(ec_chain *c, uint8_t *hash_out, uint64_t *seq_out)
     pthread_mutex_unlock(&c->lock);
     if (!n)
         return ec_error_set(EC_ENOTFOUND, "the chain is empty");
+    if (c->head_bad)
+        return head_damaged(c);
     if (seq_out)
         *seq_out = n - 1;
     return 0;
@@ -164,6 +189,8 @@ int ec_chain_append(ec_chain *c, const ec_event_input *in, uint64_t *seq_out, ui
         ts = ec_time_now_ns();
     }
 
+    if (c->head_bad) /* (never cleared: no lock needed) */
+        return head_damaged(c);
     pthread_mutex_lock(&c->lock);
     uint64_t seq = c->count;
     int has_parent = seq > 0;
@@ -200,6 +227,8 @@ int ec_chain_append_record(ec_chain *c, const uint8_t *rec, size_t len)
     EC_REFUSE_NULL(c);
     if (!rec && len)
         return ec_error_set(EC_EINVAL, "ec_chain_append_record: rec is NULL");
+    if (c->head_bad)
+        return head_damaged(c);
     pthread_mutex_lock(&c->lock);
     uint64_t seq = c->count;
     int rc = ec_check_one(c->hasher, c->alg, rec, len, seq, seq ? c->head : NULL, &res);
@@ -329,10 +358,8 @@ int ec_iter_verify(ec_iter *it, ec_verify_result *res)
         if (rc == 0 && len < it->chain->hlen)
             rc = ec_error_set(EC_EFORMAT, "record too short");
         if (rc == EC_EFORMAT) { /* a damaged predecessor is a finding, as in verify */
+            ec_verify_unreadable(res ? res : &scratch, it->next - 1);
             const ec_error *e = ec_error_last();
-            ec_verify_fail(res ? res : &scratch, EC_VERIFY_UNREADABLE, it->next - 1,
-                           "unreadable record: %s", e ? e->message : "malformed");
-            e = ec_error_last();
             return ec_error_set(EC_EVERIFY, "%s", e ? e->message : "unreadable record");
         }
         if (rc)
@@ -352,9 +379,7 @@ static int iter_check(ec_iter *it, int rc, const uint8_t *rec, size_t len)
 {
     ec_verify_result scratch, *res = it->res ? it->res : &scratch;
     if (rc == EC_EFORMAT) { /* a damaged record is a finding about the chain, as in verify */
-        const ec_error *e = ec_error_last();
-        rc = ec_verify_fail(res, EC_VERIFY_UNREADABLE, it->next, "unreadable record: %s",
-                            e ? e->message : "malformed");
+        rc = ec_verify_unreadable(res, it->next);
     } else if (rc == 0) {
         rc = ec_check_one(it->h, it->chain->alg, rec, len, it->next,
                           it->have_prev ? it->prev : NULL, res);

@@ -10,6 +10,10 @@
 static _Thread_local char tls_message[1024];
 static _Thread_local ec_error tls_error;
 static _Thread_local int tls_set;
+/* ec_error_set_damage: where the reason starts in tls_message (0: not a damage error), and
+ * the seq it is about */
+static _Thread_local size_t tls_reason_at;
+static _Thread_local uint64_t tls_reason_seq;
 
 const ec_error *ec_error_last(void)
 {
@@ -19,6 +23,7 @@ const ec_error *ec_error_last(void)
 void ec_error_clear(void)
 {
     tls_set = 0;
+    tls_reason_at = 0;
     tls_message[0] = 0;
 }
 
@@ -35,6 +40,7 @@ static int raise_v(int code, int errno_value, const char *fmt, va_list ap)
     tls_error.code = code;
     tls_error.message = tls_message;
     tls_set = 1;
+    tls_reason_at = 0;
     return code;
 }
 
@@ -54,6 +60,28 @@ int ec_error_set_errno(int code, int errno_value, const char *fmt, ...)
     raise_v(code, errno_value, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int ec_error_set_damage(const char *where, uint64_t seq, const char *fmt, ...)
+{
+    char reason[sizeof tls_message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    ec_error_set(EC_EFORMAT, "%s: event %llu: ", where, (unsigned long long)seq);
+    size_t at = strlen(tls_message);
+    if (at + 1 >= sizeof tls_message) /* no room for the reason: not one to hand on */
+        return EC_EFORMAT;
+    snprintf(tls_message + at, sizeof tls_message - at, "%s", reason);
+    tls_reason_at = at;
+    tls_reason_seq = seq;
+    return EC_EFORMAT;
+}
+
+const char *ec_error_damage_reason(uint64_t seq)
+{
+    return tls_set && tls_reason_at && tls_reason_seq == seq ? tls_message + tls_reason_at : NULL;
 }
 
 const char *ec_error_name(int code)

@@ -13,6 +13,15 @@ int ec_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2
 /* Same, with strerror(errno_value) appended as ": <text>". */
 int ec_error_set_errno(int code, int errno_value, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Raise EC_EFORMAT for a stored record that does not check (damage): the message is
+ * "<where>: event <seq>: <reason>", and ec_error_damage_reason(seq) then gives <reason>
+ * alone, so that verification reports the finding as "event <seq>: <reason>" (the one form
+ * of docs/FORMAT.md section 4) instead of wrapping the whole message again. */
+int ec_error_set_damage(const char *where, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The <reason> of the last error when it was raised by ec_error_set_damage for seq, else
+ * NULL. Valid until the next error is raised on this thread. */
+const char *ec_error_damage_reason(uint64_t seq);
 
 /* Refuse a NULL argument of a public function: EC_EINVAL, "<function>: <argument> is NULL".
  * One predictable branch (the pair form tests both at once), so hot paths (append, get,
@@ -143,5 +152,9 @@ int ec_check_one(ec_hasher *h, ec_hash_alg alg, const uint8_t *rec, size_t len, 
                  const uint8_t *prev_hash, ec_verify_result *res);
 int ec_verify_fail(ec_verify_result *res, ec_verify_status st, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The backend could not read record seq (EC_EFORMAT, the last error): an unreadable-record
+ * finding whose reason is the backend's damage reason (ec_error_set_damage), else
+ * "unreadable record: <the error's message>". */
+int ec_verify_unreadable(ec_verify_result *res, uint64_t seq);
 /* The chain's backend and default verify thread count (core/chain.c). */
 ec_backend *ec_chain_be_(ec_chain *c, unsigned *threads);

@@ -179,6 +179,16 @@ int ec_verify_fail(ec_verify_result *res, ec_verify_status st, uint64_t seq, con
                         (unsigned long long)seq, reason);
 }
 
+int ec_verify_unreadable(ec_verify_result *res, uint64_t seq)
+{
+    const char *why = ec_error_damage_reason(seq);
+    if (why)
+        return ec_verify_fail(res, EC_VERIFY_UNREADABLE, seq, "%s", why);
+    const ec_error *e = ec_error_last();
+    return ec_verify_fail(res, EC_VERIFY_UNREADABLE, seq, "unreadable record: %s",
+                          e ? e->message : "malformed");
+}
+
 int ec_check_one(ec_hasher *h, ec_hash_alg alg, const uint8_t *rec, size_t len, uint64_t expect_seq,
                  const uint8_t *prev_hash, ec_verify_result *res)
 {

@@ -83,9 +83,7 @@ static void *run_slice(void *arg)
             goto out;
         }
         if (rc == EC_EFORMAT) { /* a damaged record (bad checksum, bad frame): a finding */
-            const ec_error *e = ec_error_last();
-            rc = ec_verify_fail(&s->res, EC_VERIFY_UNREADABLE, seq, "unreadable record: %s",
-                                e ? e->message : "malformed");
+            rc = ec_verify_unreadable(&s->res, seq);
             goto out;
         }
         if (rc) /* I/O error, out of memory: verification could not run; keep the code */

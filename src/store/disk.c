@@ -520,7 +520,14 @@ typedef struct disk {
     uint64_t seg_bytes;
     unsigned delay_us;
     ec_verify_result *damage; /* open: where a damaged record was found (ec_backend_disk_at_) */
-    ec_disk_cut *cut;         /* open: what a writer cut off (options version 3) */
+    /* A reader only: the last segment is damaged at seq tail_bad - 1 (0: it is not), found
+     * on open or by refresh. That record is counted (the last of count) and every read of
+     * it raises the damage, so that the reading commands read the events before it and
+     * report it as the chain's first broken event, as they do damage in a sealed segment;
+     * nothing after it can be located. A writer refuses such a chain on open instead. */
+    uint64_t tail_bad, tail_bad_off;
+    char tail_why[160];
+    ec_disk_cut *cut; /* open: what a writer cut off (options version 3) */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* a flush finished or records were committed */
@@ -865,6 +872,18 @@ static void note_damage(disk *d, uint64_t first, uint64_t seq, uint64_t off, con
              (unsigned long long)first, (unsigned long long)off);
 }
 
+/* Raise the damage of record seq, wherever it was found (a scan on open, a read, a reader
+ * catching up), in one form: "<dir>: event <seq>: <what> (seg-<first>.log, byte offset
+ * <off>: damage, not a torn write)" (docs/FORMAT.md section 4); verification takes the part
+ * after "event <seq>: " as its reason. EC_EFORMAT. */
+static int damage_err(disk *d, uint64_t first, uint64_t seq, uint64_t off, const char *why)
+{
+    note_damage(d, first, seq, off, why);
+    return ec_error_set_damage(d->dir, seq,
+                               "%s (seg-%016llx.log, byte offset %llu: damage, not a torn write)",
+                               why, (unsigned long long)first, (unsigned long long)off);
+}
+
 /* Events are missing from the chain directory (a segment file removed, segments that
  * overlap): a finding about the chain as damage is (the reading commands' exit 1, "event
  * <seq>: ..."), where seq is the first event that cannot be read. Returns the error. */
@@ -895,12 +914,8 @@ static int scan_sealed(disk *d, seg *s, memidx **out, int fd, uint64_t size)
     scan_src src = {d->v, fd, NULL, size};
     scan_out o;
     int rc = scan_frames(&src, EC_SEG_HEADER_LEN, s->first, d->alg, m, &o);
-    if (!rc && o.stop != SCAN_CLEAN) {
-        note_damage(d, s->first, s->first + o.count, o.bad_off, o.why);
-        rc = ec_error_set(EC_EFORMAT, "%s: seq %llu at byte offset %llu: %s", p,
-                          (unsigned long long)(s->first + o.count), (unsigned long long)o.bad_off,
-                          o.why);
-    }
+    if (!rc && o.stop != SCAN_CLEAN)
+        rc = damage_err(d, s->first, s->first + o.count, o.bad_off, o.why);
     if (rc) {
         mi_free(m);
         return rc;
@@ -1060,9 +1075,7 @@ static int frame_check(disk *d, const seg *s, const uint8_t *f, size_t avail, ui
         bad = check_record(f + EC_FRAME_HEADER_LEN, len, d->alg, seq, why, sizeof why);
     if (!bad)
         return 0;
-    return ec_error_set(EC_EFORMAT, "%s/seg-%016llx.log: seq %llu at byte offset %llu: %s", d->dir,
-                        (unsigned long long)s->first, (unsigned long long)seq,
-                        (unsigned long long)off, bad);
+    return damage_err(d, s->first, seq, off, bad);
 }
 
 /* Copy record seq into *buf (grown as needed). mu held. */
@@ -1072,6 +1085,9 @@ static int read_record_once(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, c
     if (seq >= d->count)
         return ec_error_set(EC_ENOTFOUND, "%s: no event %llu (chain has %llu)", d->dir,
                             (unsigned long long)seq, (unsigned long long)d->count);
+    if (d->tail_bad && seq + 1 >= d->tail_bad) /* (the last segment has no offset for it) */
+        return damage_err(d, d->segs[d->nsegs - 1].first, d->tail_bad - 1, d->tail_bad_off,
+                          d->tail_why);
     size_t si = seg_of(d, seq);
     seg *s = &d->segs[si];
     uint64_t off;
@@ -1406,6 +1422,16 @@ static void d_iter_free(ec_backend_iter *it)
     free(it);
 }
 
+/* A reader's open met damage in the last segment (after its intact frames, o from their
+ * scan): count the damaged record, as the last one, so reads stop there with it. */
+static void tail_damaged(disk *d, const scan_out *o)
+{
+    d->tail_bad = d->count + 1;
+    d->tail_bad_off = o->bad_off;
+    snprintf(d->tail_why, sizeof d->tail_why, "%s", o->why);
+    d->count++;
+}
+
 /* A reader catches up with the writer: new frames at the end of the last segment and new
  * segments. An incomplete last frame is the writer at work: left for the next call. */
 static int refresh(disk *d)
@@ -1439,6 +1465,8 @@ static int refresh(disk *d)
                                 "seg-%016llx.log (seq %llu on): the file was %s",
                                 d->dir, (unsigned long long)s->first, (unsigned long long)s->first,
                                 gone ? "removed" : "replaced");
+        if (d->tail_bad)
+            return 0; /* nothing after the damage can be located: no new events */
         if ((uint64_t)st.st_size > s->len) {
             scan_src src = {d->v, s->fd, NULL, (uint64_t)st.st_size};
             scan_out o;
@@ -1449,11 +1477,10 @@ static int refresh(disk *d)
             if (o.count)
                 s->len = o.end;
             d->written = d->durable = d->count;
+            /* (damage met here is this call's error, not tail_bad: a follower has the events
+             * before it already, and says where the chain broke under it) */
             if (o.stop == SCAN_DAMAGED)
-                return ec_error_set(EC_EFORMAT,
-                                    "%s/seg-%016llx.log: seq %llu at byte offset %llu: %s", d->dir,
-                                    (unsigned long long)s->first, (unsigned long long)d->count,
-                                    (unsigned long long)o.bad_off, o.why);
+                return damage_err(d, s->first, d->count, o.bad_off, o.why);
             if (o.stop == SCAN_TORN)
                 return 0;
         }
@@ -2360,13 +2387,8 @@ static int open_dir(disk *d, const ec_disk_options *o)
     scan_out so;
     if ((rc = scan_frames(&src, EC_SEG_HEADER_LEN, a->first, d->alg, a->mi, &so)) != 0)
         return rc;
-    if (so.stop == SCAN_DAMAGED)
-        return note_damage(d, a->first, a->first + so.count, so.bad_off, so.why),
-               ec_error_set(EC_EFORMAT,
-                            "%s: seq %llu at byte offset %llu: %s (damage, not a torn "
-                            "write: nothing was cut off)",
-                            p, (unsigned long long)(a->first + so.count),
-                            (unsigned long long)so.bad_off, so.why);
+    if (so.stop == SCAN_DAMAGED && !d->ro) /* a writer refuses it: nothing is cut off */
+        return damage_err(d, a->first, a->first + so.count, so.bad_off, so.why);
     /* an index of the last segment means it was sealed, but only if it describes the
      * segment as scanned (else it is not this segment's index: ignored) */
     if (sealed && so.stop == SCAN_CLEAN && icnt == so.count)
@@ -2376,6 +2398,9 @@ static int open_dir(disk *d, const ec_disk_options *o)
                        (unsigned long long)a->first, (unsigned long long)(a->first + icnt));
     a->count = so.count;
     a->len = so.end;
+    d->count = a->first + a->count;
+    if (so.stop == SCAN_DAMAGED) /* a reader: reads up to it (tail_bad) */
+        tail_damaged(d, &so);
     if (so.stop == SCAN_TORN && !d->ro) {
         /* only an unacknowledged append can be torn: cut it off, durably */
         if (d->v->ftruncate(a->fd, (off_t)so.end) != 0 || d->v->fdatasync(a->fd) != 0)
@@ -2388,7 +2413,6 @@ static int open_dir(disk *d, const ec_disk_options *o)
             d->cut->bytes = (uint64_t)st.st_size - so.end;
         }
     }
-    d->count = a->first + a->count;
     d->written = d->durable = d->count;
     d->wend = d->wbase = a->len;
     d->wfirst = d->count;
