@@ -14,8 +14,11 @@ const char help_diff[] =
     "one is a prefix of the other (N = events in the shorter), else the first differing seq\n"
     "with both events. Events are equal when their records are equal byte for byte (the\n"
     "same fields, the same parent hash, the same hash). Both chains are verified first (a\n"
-    "damaged one is still compared): a broken one is reported as `evchain verify` does,\n"
-    "`broken: <chain>: event <seq>: <reason>`, before the comparison. Control characters in\n"
+    "broken one is still compared): a broken one is reported as `evchain verify` does,\n"
+    "`broken: <chain>: event <seq>: <reason>`, before the comparison. A record that cannot\n"
+    "be read (a chain directory's damaged record) ends the comparison there: `identical up\n"
+    "to N: <chain> cannot be read from event N on` when no difference came before it.\n"
+    "Control characters in\n"
     "the events are shown as \\xNN and every line of text data is indented (`evchain help\n"
     "show`). Exit 0 when identical and both intact, 1 when they differ (a prefix counts as\n"
     "differing) or either is broken, 2 on unusable input.\n";
@@ -62,12 +65,12 @@ int cmd_diff(int argc, char **argv)
     int rc = ec_chain_open_path(&a, argv[1], &o);
     if (rc) {
         cli_error("diff", 1, "cannot open");
-        return EXIT_UNUSABLE;
+        return cli_exit_code(rc);
     }
     if ((rc = ec_chain_open_path(&b, argv[2], &o))) {
         cli_error("diff", 1, "cannot open");
         ec_chain_free(a);
-        return EXIT_UNUSABLE;
+        return cli_exit_code(rc);
     }
     ec_iter *ia = NULL, *ib = NULL;
     int ret = EXIT_UNUSABLE;
@@ -83,6 +86,15 @@ int cmd_diff(int argc, char **argv)
     for (;; seq++) {
         ec_event ea, eb;
         int ra = ec_iter_next(ia, &ea), rb = ec_iter_next(ib, &eb);
+        if (ra == EC_EFORMAT || rb == EC_EFORMAT) {
+            /* A damaged record (a chain directory's checksum fails): check_chain reported
+             * it as the chain's first broken event, so the comparison ends there. */
+            cli_printf_msg(stdout, "identical up to %llu: %s cannot be read from event %llu on\n",
+                           (unsigned long long)seq, ra == EC_EFORMAT ? argv[1] : argv[2],
+                           (unsigned long long)seq);
+            ret = EXIT_INVALID;
+            goto out;
+        }
         if ((ra && ra != EC_ITEROVER) || (rb && rb != EC_ITEROVER)) {
             cli_error("diff", 1, "%s: reading event %llu",
                       ra && ra != EC_ITEROVER ? argv[1] : argv[2], (unsigned long long)seq);

@@ -1,0 +1,105 @@
+#!/bin/sh
+# tests/cli_damage.sh: a chain directory with a damaged record (a byte flipped, its CRC left
+# wrong) in an earlier (sealed) segment or in the last one reads the same way: the reading
+# commands read the events before the damage and report it as the chain's first broken
+# event in one form, "<chain>: event <seq>: <what> (seg-...log, byte offset O: damage, not a
+# torn write)", exit 1 (docs/FORMAT.md section 4); a writer still refuses it (exit 2). $1 is
+# the evchain binary; run from the source directory.
+set -u
+EV=$1
+T=$(mktemp -d /tmp/evchain_cli_damage.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT INT TERM
+. tests/clilib.sh # expect, has, lines, finish
+
+# 40 events of ~250 bytes in 4 KiB segments: seqs 0..12, 13..24, 25..36, 37..39 (the last)
+expect 0 "$EV" init "$T/c" --segment-bytes 4096
+pad=$(printf '%0200d' 0)
+for i in $(seq 0 39); do
+  "$EV" append "$T/c" --type t --data "x$i$pad" >/dev/null || bad "append $i"
+done
+LAST=seg-0000000000000025.log
+[ -f "$T/c/$LAST" ] && [ ! -f "$T/c/seg-0000000000000028.log" ] && ok ||
+  bad "segments: $(ls "$T/c")"
+# frame_off FILE N: the byte offset of frame N of a segment file (frames from offset 24)
+frame_off() {
+  python3 -c '
+import struct,sys
+b=open(sys.argv[1],"rb").read(); off=24
+for _ in range(int(sys.argv[2])):
+    off+=12+struct.unpack(">I",b[off:off+4])[0]
+print(off)' "$1" "$2"
+}
+# damage DIR SEG N: flip a byte inside the record of frame N of segment SEG
+damage() {
+  o=$(frame_off "$1/$2" "$3")
+  printf '\125' | dd of="$1/$2" bs=1 seek=$((o + 50)) conv=notrunc 2>/dev/null
+}
+
+# d1: event 14 (frame 1 of the second, sealed segment); d7: event 38 (frame 1 of the last)
+cp -r "$T/c" "$T/d1"
+damage "$T/d1" seg-000000000000000d.log 1
+o14=$(frame_off "$T/d1/seg-000000000000000d.log" 1)
+cp -r "$T/c" "$T/d7"
+damage "$T/d7" $LAST 1
+o38=$(frame_off "$T/d7/$LAST" 1)
+M1="$T/d1: event 14: record checksum mismatch (seg-000000000000000d.log, byte offset $o14: damage, not a torn write)"
+M7="$T/d7: event 38: record checksum mismatch (seg-0000000000000025.log, byte offset $o38: damage, not a torn write)"
+
+for d in d1 d7; do
+  # (k, not n: clilib's lines sets n)
+  case $d in d1) k=14 M=$M1 ;; d7) k=38 M=$M7 ;; esac
+  expect 1 "$EV" verify "$T/$d"
+  has "$T/out" "$M"
+  # log: listed up to the damage, then the one message
+  expect 1 "$EV" log "$T/$d"
+  lines "$T/out" $k
+  has "$T/err" "evchain log: $M"
+  expect 1 "$EV" log "$T/$d" --from 5
+  lines "$T/out" $((k - 5))
+  expect 1 "$EV" log -f "$T/$d"
+  lines "$T/out" $k
+  has "$T/err" "evchain log: $M"
+  # show verifies 0..N only: an event before the damage is shown, the damaged one refused
+  expect 0 "$EV" show "$T/$d" 3
+  has "$T/out" "seq:         3"
+  expect 0 "$EV" show "$T/$d" $((k - 1))
+  expect 1 "$EV" show "$T/$d" $k
+  has "$T/err" "evchain show: $M"
+  # a hash prefix is looked up in the whole chain: the damage is met first (broken, 1)
+  expect 0 "$EV" show "$T/c" 3
+  h3=$(sed -n 's/^hash: *\([0-9a-f]\{12\}\).*/\1/p' "$T/out")
+  expect 1 "$EV" show "$T/$d" "$h3"
+  has "$T/err" "$M"
+  expect 1 "$EV" export "$T/$d" -o "$T/$d.json"
+  has "$T/err" "$M"
+  [ ! -e "$T/$d.json" ] && ok || bad "export of a damaged chain wrote $T/$d.json"
+  # diff: compared up to the damage, exit 1, the damage named as verify names it
+  for order in ab ba; do
+    if [ $order = ab ]; then expect 1 "$EV" diff "$T/$d" "$T/c"; else expect 1 "$EV" diff "$T/c" "$T/$d"; fi
+    has "$T/out" "broken: $M"
+    has "$T/out" "identical up to $k: $T/$d cannot be read from event $k on"
+  done
+  # a difference before the damage is still found: the first 10 events of another chain
+  rm -rf "$T/other"
+  expect 0 "$EV" init "$T/other"
+  for i in $(seq 0 9); do "$EV" append "$T/other" --type t --data "y$i" >/dev/null; done
+  expect 1 "$EV" diff "$T/$d" "$T/other"
+  has "$T/out" "first difference at seq 0"
+  # a writer refuses it, with the same message
+  expect 2 "$EV" append "$T/$d" --type t --data z
+  has "$T/err" "$M"
+done
+# the writer left the damaged files as they were (nothing cut)
+cmp -s "$T/c/seg-000000000000000d.log" "$T/d1/seg-000000000000000d.log" && bad "d1 not damaged" || ok
+[ "$(wc -c <"$T/d7/$LAST")" = "$(wc -c <"$T/c/$LAST")" ] && ok || bad "d7's last segment was cut"
+
+# the damaged record is the head (the last event): everything before it reads
+cp -r "$T/c" "$T/dh"
+damage "$T/dh" $LAST 2
+expect 1 "$EV" verify "$T/dh"
+has "$T/out" "$T/dh: event 39: record checksum mismatch (seg-0000000000000025.log"
+expect 1 "$EV" log "$T/dh"
+lines "$T/out" 39
+expect 0 "$EV" show "$T/dh" 38
+
+finish
