@@ -283,6 +283,28 @@ rm "$D/proof/tree"
 expect 0 "$EV" prove "$D" 130 -o "$T/d130"
 expect 0 "$EV" verify-proof "$T/d130" --vkey "$VKEY"
 if [ -e "$D/proof/tree" ]; then bad "a read-only prove wrote the tree"; else ok; fi
+# prove --origin: the checkpoint used (given or the chain's latest) must be of that origin,
+# else refused (exit 2, nothing written); with --key the chain directory's origin is signed
+# (as by `evchain checkpoint`), another --origin refused
+expect 2 "$EV" prove "$D" 5 -o "$T/o5" --checkpoint "$T/dcp140" --origin wrong/origin
+has "$T/err" "the checkpoint's origin is 'example.org/proof-test', not 'wrong/origin' (--origin)"
+[ ! -e "$T/o5" ] && ok || bad "prove --origin with another origin wrote a proof"
+expect 2 "$EV" prove "$D" 5 -o "$T/o5" --origin wrong/origin
+has "$T/err" "not 'wrong/origin' (--origin)"
+expect 0 "$EV" prove "$D" 5 -o "$T/o5" --checkpoint "$T/dcp140" --origin example.org/proof-test
+expect 0 "$EV" prove "$D" 5 -o "$T/o5" --origin example.org/proof-test
+expect 2 "$EV" prove "$D" 5 -o "$T/o5k" --key "$T/other.key" --origin wrong/origin
+has "$T/err" "its checkpoints have origin 'example.org/proof-test'"
+[ ! -e "$T/o5k" ] && ok || bad "prove --key --origin with another origin wrote a proof"
+expect 0 "$EV" prove "$D" 5 -o "$T/o5k" --key "$T/other.key"
+expect 0 "$EV" verify-proof "$T/o5k" --vkey "$OTHER" --origin example.org/proof-test
+# a file keeps no checkpoints: --key signs the origin given
+expect 0 "$EV" prove "$T/ten.jsonl" 4 -o "$T/pf4" --key "$T/k.key" --origin example.org/file
+expect 0 "$EV" verify-proof "$T/pf4" --vkey "$VKEY" --origin example.org/file
+expect 2 "$EV" prove "$T/ten.jsonl" 4 -o "$T/pf4b" --checkpoint "$T/cp10else" --origin x/y
+has "$T/err" "the checkpoint's origin is 'example.org/elsewhere', not 'x/y' (--origin)"
+expect 0 "$EV" prove "$T/ten.jsonl" 4 -o "$T/pf4b" --checkpoint "$T/cp10else" \
+  --origin example.org/elsewhere
 expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140b"
 if cmp -s "$T/dcp140" "$T/dcp140b"; then ok; else bad "rebuilt tree signs another root"; fi
 # a file that is not a tree file is refused, not overwritten

@@ -14,6 +14,13 @@ const char help_prove[] =
     "  -o FILE          the proof file (`-`: standard output); .tlog-proof is customary\n"
     "  --checkpoint F   prove against this signed checkpoint of the chain\n"
     "  --key KEYFILE    sign a fresh checkpoint of the whole chain with this key\n"
+    "  --origin ORIGIN  the chain's origin (the checkpoint's first line, naming the chain:\n"
+    "                   `evchain help checkpoint`). With --key, the origin signed (default:\n"
+    "                   for a chain directory that has checkpoints, the origin of its\n"
+    "                   latest one, else the key's name); otherwise the origin the\n"
+    "                   checkpoint used (--checkpoint, or the chain's latest) must have.\n"
+    "                   Another origin is refused (exit 2): a chain keeps its origin, and a\n"
+    "                   checkpoint of another is not about this chain\n"
     "  --no-event       leave the event's record out of the proof (it is put in the\n"
     "                   proof's extra data by default, so the proof stands alone)\n"
     "\n"
@@ -87,6 +94,20 @@ int cmd_prove(int argc, char **argv)
                   (unsigned long long)seq);
         goto done;
     }
+    /* One chain, one origin, as `evchain checkpoint` keeps it: a fresh checkpoint of a chain
+     * directory that has checkpoints takes their origin, and --origin must be it. */
+    char stored[EC_NOTE_NAME_MAX] = "";
+    if (s && pc.is_dir && cli_stored_origin("prove", pc.cp_dir, stored, sizeof stored) != 0)
+        goto done;
+    if (stored[0] && origin && strcmp(origin, stored) != 0) {
+        cli_error("prove", 0,
+                  "%s: its checkpoints have origin '%s' (%s/latest): a chain keeps its "
+                  "origin, --origin '%s' refused",
+                  chain, stored, pc.cp_dir, origin);
+        goto done;
+    }
+    if (stored[0])
+        origin = stored;
     if (cpf) {
         note = cli_read_file("prove", "checkpoint", cpf, EC_NOTE_MAX_LEN, &nl);
     } else if (s) {
@@ -112,6 +133,17 @@ int cmd_prove(int argc, char **argv)
     }
     if (!note)
         goto done;
+    if (origin && !s) { /* a checkpoint given or stored: it must be of that origin */
+        char has[EC_NOTE_NAME_MAX];
+        cli_note_origin(note, has, sizeof has);
+        if (has[0] && strcmp(has, origin) != 0) {
+            cli_error("prove", 0,
+                      "%s: the checkpoint's origin is '%s', not '%s' (--origin): it is not "
+                      "about that chain, refused",
+                      cpf ? cpf : chain, has, origin);
+            goto done;
+        }
+    }
     int rc = ec_tlog_proof_build(&p, pc.tree, seq, note, nl);
     if (rc) {
         cli_error("prove", 1, "%s", chain);

@@ -497,13 +497,19 @@ int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap
     char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
     if (!note)
         return -1;
+    cli_note_origin(note, out, cap);
+    free(note);
+    return 0;
+}
+
+void cli_note_origin(const char *note, char *out, size_t cap)
+{
+    out[0] = 0;
     /* The text ends at the first blank line: a checkpoint's text lines are never empty. */
     const char *blank = strstr(note, "\n\n");
     ec_checkpoint cp;
     if (blank && ec_checkpoint_parse(&cp, note, (size_t)(blank - note) + 1) == 0)
         snprintf(out, cap, "%s", cp.origin);
-    free(note);
-    return 0;
 }
 
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,

@@ -53,6 +53,9 @@ int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *
 /* The origin of a chain directory's checkpoints (<cp_dir>/latest) into out, "" when it has
  * none (or an unreadable one, which the checkpointer ignores too). 0, or -1 (printed). */
 int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap);
+/* The origin of a checkpoint note (its text's first line, signatures unchecked) into out,
+ * "" when the note does not parse as a checkpoint. */
+void cli_note_origin(const char *note, char *out, size_t cap);
 
 /* A chain opened with its Merkle tree: a chain directory keeps its tree in <dir>/proof/tree
  * and its checkpoints in <dir>/checkpoints/; a file chain gets a tree in memory. */
