@@ -53,7 +53,10 @@ typedef struct ec_disk_options {
     int create;      /* create the directory (must be absent or empty) */
     int read_only;   /* open for reading: no lock, no recovery writes; follows a live
                         writer (count), EC_EVERIFY once the chain is rewritten under it
-                        (last segment shorter or replaced by another file) */
+                        (last segment shorter or replaced by another file). Damage in the
+                        last segment does not refuse the open (a writer's does): the
+                        damaged record is counted last and reading it raises EC_EFORMAT
+                        (docs/FORMAT.md section 4) */
     ec_hash_alg alg; /* for create; 0: SHA-256 */
     ec_durability durability;
     uint64_t segment_bytes;      /* roll segments at this size; 0: default (64 MiB) */

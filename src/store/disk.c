@@ -521,7 +521,7 @@ typedef struct disk {
     unsigned delay_us;
     ec_verify_result *damage; /* open: where a damaged record was found (ec_backend_disk_at_) */
     /* A reader only: the last segment is damaged at seq tail_bad - 1 (0: it is not), found
-     * on open or by refresh. That record is counted (the last of count) and every read of
+     * by the open's scan. That record is counted (the last of count) and every read of
      * it raises the damage, so that the reading commands read the events before it and
      * report it as the chain's first broken event, as they do damage in a sealed segment;
      * nothing after it can be located. A writer refuses such a chain on open instead. */
