@@ -137,4 +137,60 @@ obj=$(cat "$D/store/labels/counter-counter" 2>/dev/null)
 v=$(cat "$D/store/objects/$obj" 2>/dev/null)
 [ "$v" = "1" ] && ok || bad "counter is '$v' (want 1: the send that gave up was delivered)"
 
+# --- `evchain send --stop` while a message call spins with fuel for minutes: answered at
+# once and the call interrupted after --stop-grace, as SIGTERM does (the stop used to wait
+# for the call to end); a send waiting for the runtime meanwhile is refused, not lost; the
+# chains verify and replay identical, and resume continues the interrupted actor.
+D=$T/sendstop
+"$EV" run --manifest "$T/pair.json" --data-dir "$D" --cache "$CACHE" --quiet --serve \
+  --stop-grace 300 --fuel 100000000000 --no-checkpoints >"$T/serve.out" 2>"$T/serve.err" &
+SERVER=$!
+wait_sock "$D"
+expect 0 "$EV" send --data-dir "$D" counter inc
+expect 0 "$EV" send --data-dir "$D" hostile loop
+sleep 0.3
+"$EV" send --data-dir "$D" counter inc >"$T/late.out" 2>"$T/late.err" &
+LATE=$!
+sleep 0.3
+T0=$(date +%s)
+expect 0 "$EV" send --data-dir "$D" --timeout 5000 --stop
+T1=$(date +%s)
+# The server exits within 10 s of the stop (the old code spun for minutes: killed then).
+i=0
+while kill -0 "$SERVER" 2>/dev/null && [ $i -lt 100 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+if kill -0 "$SERVER" 2>/dev/null; then
+  bad "still running 10 s after evchain send --stop during a long call"
+  kill -TERM "$SERVER"
+fi
+wait "$SERVER"
+rc=$?
+SERVER=
+wait "$LATE"
+late=$?
+[ $((T1 - T0)) -le 3 ] && ok || bad "send --stop answered after $((T1 - T0)) s"
+[ "$rc" -eq 1 ] && ok || bad "stopped run exited $rc, want 1 (its actor interrupted: trapped)"
+has "$T/serve.err" "interrupted (--stop-grace)"
+has "$T/serve.out" "hostile                  trapped"
+[ ! -e "$D/run.sock" ] && ok || bad "socket left behind after send --stop"
+[ "$late" -eq 2 ] && ok || bad "a send waiting during the stop exited $late, want 2"
+has "$T/late.err" "the runtime is stopping"
+obj=$(cat "$D/store/labels/counter-counter" 2>/dev/null)
+v=$(cat "$D/store/objects/$obj" 2>/dev/null)
+[ "$v" = "1" ] && ok || bad "counter is '$v' (want 1: the refused send was delivered)"
+expect 0 "$EV" verify --links "$D"
+expect 0 "$EV" log "$D/actors/hostile/chain" --json --type wasm/trap
+has "$T/out" '"reason":"interrupted (runtime stopping)"'
+has "$T/out" '"fuel":'
+for c in hostile counter; do
+  expect 0 "$EV" replay "$D/actors/$c/chain" --cache "$CACHE"
+  has "$T/out" "identical"
+done
+expect 0 "$EV" resume hostile --data-dir "$D" --cache "$CACHE" --no-checkpoints
+has "$T/out" "runtime/migrated"
+expect 0 "$EV" replay "$D/actors/hostile/chain" --cache "$CACHE"
+has "$T/out" "identical"
+
 finish

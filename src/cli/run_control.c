@@ -117,7 +117,7 @@ static int client_waiting(int fd)
     return k > 0 || (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
 }
 
-int run_serve_one(ec_runtime *rt, int listen_fd, int *stop, int stopping)
+int run_accept(int listen_fd, run_req *out)
 {
     int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
@@ -126,8 +126,7 @@ int run_serve_one(ec_runtime *rt, int listen_fd, int *stop, int stopping)
     struct timeval tv = {2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    uint8_t hdr[4];
-    static uint8_t req[REQ_MAX];
+    uint8_t hdr[4], kind[5];
     if (read_full(fd, hdr, 4) != 0) {
         close(fd);
         return 0;
@@ -138,38 +137,83 @@ int run_serve_one(ec_runtime *rt, int listen_fd, int *stop, int stopping)
         close(fd);
         return 0;
     }
-    if (read_full(fd, req, len) != 0) {
+    if (read_full(fd, kind, 5) != 0) {
         close(fd);
         return 0;
     }
-    if (len == 5 && memcmp(req, "stop", 5) == 0) {
-        *stop = 1;
-        answer(fd, "ok%s\n", "");
-    } else if (memcmp(req, "send", 5) == 0) {
-        const char *id = (const char *)req + 5;
-        const uint8_t *nul = memchr(id, 0, len - 5);
-        if (!nul) {
-            answer(fd, "error: malformed send request%s\n", "");
-        } else if (stopping) {
-            /* Accepted now, it might never be delivered: the actors are being stopped (the
-             * calls running may be interrupted, and then nothing more is delivered). */
-            answer(fd, "error: the runtime is stopping (message not delivered)%s\n", "");
-        } else if (!client_waiting(fd)) {
-            /* The client gave up (evchain send said "no answer") before this request was
-             * read: it was told nothing was done, so nothing is (a retry must not duplicate). */
-        } else {
-            size_t body_off = (size_t)(nul - req) + 1;
-            if (ec_runtime_send(rt, id, req + body_off, len - body_off) == 0)
-                answer(fd, "ok%s\n", "");
-            else
-                answer(fd, "error: %s\n",
-                       ec_error_last() ? ec_error_last()->message : "send failed");
-        }
+    int stop = len == 5 && memcmp(kind, "stop", 5) == 0;
+    if (!stop && memcmp(kind, "send", 5) != 0) {
+        /* The rest is read before the answer: a socket closed with unread data resets. */
+        run_req r = {fd, len, 0};
+        run_refuse_send(&r, "unknown request");
+        return 0;
+    }
+    out->fd = fd;
+    out->len = len;
+    out->stop = stop;
+    return 1;
+}
+
+void run_answer_stop(run_req *r)
+{
+    answer(r->fd, "ok%s\n", "");
+    close(r->fd);
+    r->fd = -1;
+}
+
+void run_refuse_send(run_req *r, const char *why)
+{
+    uint8_t buf[4096];
+    size_t left = r->len - 5;
+    while (left) {
+        size_t k = left < sizeof buf ? left : sizeof buf;
+        if (read_full(r->fd, buf, k) != 0)
+            break;
+        left -= k;
+    }
+    if (!left)
+        answer(r->fd, "error: %s\n", why);
+    close(r->fd);
+    r->fd = -1;
+}
+
+void run_answer_send(ec_runtime *rt, run_req *r, int stopping)
+{
+    if (stopping) {
+        /* Accepted now, it might never be delivered: the actors are being stopped (the
+         * calls running may be interrupted, and then nothing more is delivered). */
+        run_refuse_send(r, "the runtime is stopping (message not delivered)");
+        return;
+    }
+    static uint8_t req[REQ_MAX]; /* only ever used by the thread that drives the runtime */
+    size_t len = r->len - 5;
+    int fd = r->fd;
+    r->fd = -1;
+    if (read_full(fd, req, len) != 0) {
+        close(fd);
+        return;
+    }
+    const char *id = (const char *)req;
+    const uint8_t *nul = memchr(id, 0, len);
+    if (!nul) {
+        answer(fd, "error: malformed send request%s\n", "");
+    } else if (!client_waiting(fd)) {
+        /* The client gave up (evchain send said "no answer") before this request was
+         * read: it was told nothing was done, so nothing is (a retry must not duplicate). */
     } else {
-        answer(fd, "error: unknown request%s\n", "");
+        size_t body_off = (size_t)(nul - req) + 1;
+        char why[400] = "";
+        ec_runtime_lock(rt);
+        if (ec_runtime_send(rt, id, req + body_off, len - body_off) != 0)
+            snprintf(why, sizeof why, "%s",
+                     ec_error_last() ? ec_error_last()->message : "send failed");
+        ec_runtime_unlock(rt); /* not held while the answer is written (2 s at most) */
+        if (why[0])
+            answer(fd, "error: %s\n", why);
+        else
+            answer(fd, "ok%s\n", "");
     }
     close(fd);
-    return 0;
 }
 
 int run_request(const char *path, const void *req, size_t len, unsigned timeout_ms, char *ans,

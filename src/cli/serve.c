@@ -143,27 +143,38 @@ int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen
     return 0;
 }
 
-static volatile sig_atomic_t stop_flag;
+/* Set by the first stop: SIGINT, SIGTERM (the handler) or a stop request (the control
+ * thread). Lock-free, so the handler may store it. */
+static atomic_int stop_flag;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "stop_flag is stored from a signal handler");
 /* Written by the signal handler (non-blocking: a full pipe loses nothing, one byte is
  * enough): 's' a stop, 'd' done (cli_serve). Read by the stopper thread. */
 static volatile int stop_pipe_w = -1;
+/* Wakes the thread serving the runtime from its poll: a signal may be delivered to any
+ * thread (the HTTP servers' too), where it interrupts no poll of that one. */
+static volatile int wake_pipe_w = -1;
 /* The runtime a second signal interrupts at once; NULL outside cli_serve. */
 static _Atomic(ec_runtime *) signal_rt;
+
+static void wake(int fd, char c)
+{
+    if (fd >= 0 && write(fd, &c, 1) < 0) {
+        /* full: a byte is waiting already, which is all it takes */
+    }
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
     int e = errno;
-    if (stop_flag) {
+    if (atomic_load(&stop_flag)) {
         ec_runtime *rt = atomic_load(&signal_rt);
         if (rt)
             ec_runtime_interrupt(rt); /* one atomic store: async-signal-safe */
     }
-    stop_flag = 1;
-    int fd = stop_pipe_w;
-    if (fd >= 0 && write(fd, "s", 1) < 0) {
-        /* full: a stop is already waiting to be read */
-    }
+    atomic_store(&stop_flag, 1);
+    wake(stop_pipe_w, 's');
+    wake(wake_pipe_w, 'w');
     errno = e;
 }
 
@@ -249,8 +260,113 @@ void cli_serve_release(int fd, const char *data_dir)
         unlink(sock_path);
 }
 
-/* Requests are handled one at a time between deliveries: the runtime is single-threaded, so a
- * message from outside is queued like any other. */
+/* The control thread: it answers `evchain send --stop` at once, whatever the thread driving
+ * the runtime is doing (it may be inside a call that runs for minutes): the stop is made as
+ * SIGTERM makes it (stop_flag, the stopper's grace). A send is handed to the driving thread,
+ * which answers it between deliveries as before (its "ok" means queued), or, once stopping
+ * or with CONTROL_PENDING sends waiting already, refused here. It touches no runtime
+ * state but the interrupted flag, and never takes the runtime lock. */
+#define CONTROL_PENDING 64
+
+typedef struct control {
+    const char *cmd;
+    ec_runtime *rt;
+    int listen_fd;
+    int quit_r;                       /* readable: end (cli_serve) */
+    int wake_w;                       /* to the driving thread: a send is pending or a stop came */
+    int stop_w;                       /* to the stopper: a stop came, the grace starts */
+    pthread_mutex_t m;                /* guards pending/npending */
+    run_req pending[CONTROL_PENDING]; /* in order of arrival */
+    size_t npending;
+} control;
+
+static void *control_main(void *p)
+{
+    control *c = p;
+    for (;;) {
+        struct pollfd pf[2] = {{c->listen_fd, POLLIN, 0}, {c->quit_r, POLLIN, 0}};
+        int n = poll(pf, 2, -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        if (pf[1].revents)
+            break;
+        if (!pf[0].revents)
+            continue;
+        run_req r;
+        int got = run_accept(c->listen_fd, &r);
+        if (got < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED) {
+                struct timespec ts = {0, 10000000}; /* out of descriptors: not a busy loop */
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        if (got == 0)
+            continue;
+        if (r.stop) {
+            if (!atomic_exchange(&stop_flag, 1))
+                wake(c->stop_w, 's'); /* the grace starts now */
+            wake(c->wake_w, 'w');
+            run_answer_stop(&r);
+            continue;
+        }
+        int stopping = atomic_load(&stop_flag) || ec_runtime_interrupted(c->rt), full = 0;
+        pthread_mutex_lock(&c->m);
+        if (!stopping && !(full = c->npending == CONTROL_PENDING))
+            c->pending[c->npending++] = r;
+        pthread_mutex_unlock(&c->m);
+        if (stopping)
+            run_refuse_send(&r, "the runtime is stopping (message not delivered)");
+        else if (full) {
+            char why[128];
+            snprintf(why, sizeof why,
+                     "the runtime is busy: %d sends wait for it already (message not delivered)",
+                     CONTROL_PENDING);
+            run_refuse_send(&r, why);
+        } else
+            wake(c->wake_w, 'w');
+    }
+    return NULL;
+}
+
+/* The sends handed over by the control thread, answered in order of arrival. */
+static void answer_pending(control *c, int stopping)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->m);
+        run_req r = {-1, 0, 0};
+        if (c->npending) {
+            r = c->pending[0];
+            memmove(c->pending, c->pending + 1, --c->npending * sizeof *c->pending);
+        }
+        pthread_mutex_unlock(&c->m);
+        if (r.fd < 0)
+            return;
+        run_answer_send(c->rt, &r,
+                        stopping || atomic_load(&stop_flag) || ec_runtime_interrupted(c->rt));
+    }
+}
+
+/* Starts a thread with SIGINT and SIGTERM blocked in it: they go to the other threads, the
+ * one driving the runtime first. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Requests are answered by the control thread; the messages they carry are queued by this
+ * one between deliveries: the runtime is driven by one thread, so a message from outside is
+ * queued like any other. */
 int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, const cli_http *h)
 {
     int http_serving = h->serving;
@@ -261,62 +377,102 @@ int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, con
     }
     cli_printf_msg(stderr, "evchain %s: serving on %s (evchain send --data-dir %s ...)\n", cmd,
                    sock_path, data_dir);
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0) {
+    /* pfd: to the stopper; wfd: wakes this thread; qfd: ends the control thread. */
+    int pfd[2] = {-1, -1}, wfd[2] = {-1, -1}, qfd[2] = {-1, -1};
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(wfd, O_CLOEXEC | O_NONBLOCK) != 0 ||
+        pipe2(qfd, O_CLOEXEC | O_NONBLOCK) != 0) {
         cli_error(cmd, 0, "pipe: %s", strerror(errno));
-        close(fd);
-        unlink(sock_path);
-        return EC_EIO;
-    }
-    stopper st = {cmd, rt, h->stop_grace_given ? h->stop_grace_ms : CLI_STOP_GRACE_MS, pfd[0]};
-    pthread_t stopper_thread;
-    if (pthread_create(&stopper_thread, NULL, stopper_main, &st) != 0) {
-        cli_error(cmd, 0, "cannot start the stopper thread");
-        close(pfd[0]);
-        close(pfd[1]);
+        for (int k = 0; k < 2; k++) {
+            if (pfd[k] >= 0)
+                close(pfd[k]);
+            if (wfd[k] >= 0)
+                close(wfd[k]);
+            if (qfd[k] >= 0)
+                close(qfd[k]);
+        }
         close(fd);
         unlink(sock_path);
         return EC_EIO;
     }
     stop_pipe_w = pfd[1];
+    wake_pipe_w = wfd[1];
+    stopper st = {cmd, rt, h->stop_grace_given ? h->stop_grace_ms : CLI_STOP_GRACE_MS, pfd[0]};
+    control ctl = {.cmd = cmd,
+                   .rt = rt,
+                   .listen_fd = fd,
+                   .quit_r = qfd[0],
+                   .wake_w = wfd[1],
+                   .stop_w = pfd[1]};
+    pthread_mutex_init(&ctl.m, NULL);
+    pthread_t stopper_thread, control_thread;
+    int started = 0;
+    if (start_thread(&stopper_thread, stopper_main, &st) == 0) {
+        started = 1;
+        if (start_thread(&control_thread, control_main, &ctl) == 0)
+            started = 2;
+    }
+    if (started < 2) {
+        cli_error(cmd, 0, "cannot start the %s thread", started ? "control" : "stopper");
+        if (started) {
+            wake(pfd[1], 'd');
+            pthread_join(stopper_thread, NULL);
+        }
+        stop_pipe_w = wake_pipe_w = -1;
+        pthread_mutex_destroy(&ctl.m);
+        for (int k = 0; k < 2; k++)
+            close(pfd[k]), close(wfd[k]), close(qfd[k]);
+        close(fd);
+        unlink(sock_path);
+        return EC_EIO;
+    }
     atomic_store(&signal_rt, rt);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int stop = 0;
     /* HTTP handlers run on the servers' threads, recording under the runtime lock (their
      * actors' wasm runs without it); this loop takes it for each step, and wakes often
      * enough to deliver the messages they queue. */
     int cap_ms = http_serving ? 20 : 1000;
-    while (!stop && !stop_flag) {
+    while (!atomic_load(&stop_flag)) {
         ec_runtime_lock(rt);
         ec_runtime_run(rt, 0, NULL);
-        int64_t wake = ec_runtime_next_wake_ms(rt);
+        int64_t next = ec_runtime_next_wake_ms(rt);
         ec_runtime_unlock(rt);
-        struct pollfd p = {fd, POLLIN, 0};
-        int n = poll(&p, 1, wake < 0 || wake > cap_ms ? cap_ms : (int)wake);
+        struct pollfd p = {wfd[0], POLLIN, 0};
+        int n = poll(&p, 1, next < 0 || next > cap_ms ? cap_ms : (int)next);
         if (n < 0 && errno != EINTR)
             break;
         if (n > 0) {
-            /* A signal may have come while the runtime ran: stop_flag is read again here. */
-            ec_runtime_lock(rt);
-            run_serve_one(rt, fd, &stop, stop_flag || ec_runtime_interrupted(rt));
-            ec_runtime_unlock(rt);
+            char buf[64];
+            while (read(wfd[0], buf, sizeof buf) > 0) {
+            }
         }
+        /* A stop may have come while the runtime ran: stop_flag is read again there. */
+        answer_pending(&ctl, 0);
     }
-    /* Clients already connected are told the runtime is stopping, not left without an
-     * answer (one connecting from now on finds the socket gone). */
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0)
-        while (run_serve_one(rt, fd, &stop, 1) == 0) {
-        }
-    close(fd);
+    /* Requests are no longer taken: the control thread ends, the socket goes (a client
+     * connecting from now on finds none), and the clients already connected are told the
+     * runtime is stopping, not left without an answer. */
+    wake(qfd[1], 'q');
+    pthread_join(control_thread, NULL);
     unlink(sock_path);
-    /* The grace starts now if it has not (a stop request, or the socket failed). */
-    if (write(pfd[1], "s", 1) < 0) {
-        /* full: a stop is waiting already */
+    answer_pending(&ctl, 1);
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
+        run_req r;
+        int got;
+        while ((got = run_accept(fd, &r)) >= 0) {
+            if (got && r.stop)
+                run_answer_stop(&r);
+            else if (got)
+                run_answer_send(rt, &r, 1);
+        }
     }
+    close(fd);
+    pthread_mutex_destroy(&ctl.m);
+    /* The grace starts now if it has not (the socket failed). */
+    wake(pfd[1], 's');
     /* What was accepted ("ok") is delivered before the actors stop; timers are not waited.
      * The servers' workers are waited for here, while the stopper can still interrupt them:
      * after it has ended, nothing could. */
@@ -326,12 +482,13 @@ int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, con
     ec_runtime_stop_http(rt);
     atomic_store(&signal_rt, NULL);
     stop_pipe_w = -1;
+    wake_pipe_w = -1;
     while (write(pfd[1], "d", 1) < 0 && errno == EAGAIN) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL); /* the pipe is full of stops: the stopper drains it */
     }
     pthread_join(stopper_thread, NULL);
-    close(pfd[0]);
-    close(pfd[1]);
+    for (int k = 0; k < 2; k++)
+        close(pfd[k]), close(wfd[k]), close(qfd[k]);
     return 0;
 }
