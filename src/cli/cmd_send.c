@@ -13,12 +13,15 @@ const char help_send[] =
     "       evchain send [--data-dir DIR] --stop\n"
     "options:\n"
     "  --data-dir DIR   the runtime's data directory (./evchain-data)\n"
-    "  --stop           stop the runtime: every actor is stopped and its\n"
-    "                   chain closed\n"
+    "  --stop           stop the runtime, as SIGTERM does: every actor is\n"
+    "                   stopped and its chain closed; answered at once, a call\n"
+    "                   still running after --stop-grace is interrupted\n"
     "  --timeout MS     wait at most MS for the answer (default 30000)\n"
+    "A message is answered between deliveries: while a call into an actor\n"
+    "runs, it waits for the call to end (or is refused if a stop comes first).\n"
     "exit: 0 accepted (\"ok\": queued, and delivered unless the runtime stops\n"
     "first), 2 otherwise; after no answer (the timeout) the message may or\n"
-    "may not be delivered\n";
+    "may not be delivered (docs/ABI.md section 6)\n";
 
 int cmd_send(int argc, char **argv)
 {

@@ -225,8 +225,8 @@ int run_request(const char *path, const void *req, size_t len, unsigned timeout_
                  path, strerror(errno));
         return -1;
     }
-    /* The runtime answers between deliveries; a long call into an actor delays it, a dead
-     * one must not hang the client. */
+    /* The runtime answers a send between deliveries (a long call into an actor delays it; a
+     * stop is answered at once), and a dead one must not hang the client. */
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

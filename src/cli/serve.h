@@ -35,8 +35,9 @@ typedef struct cli_http {
     "  --http-max-connections N\n"                                                                 \
     "                       open HTTP connections at most (default 1024, bounded by the\n"         \
     "                       descriptor limit); a request head must be complete within 10 s\n"      \
-    "  --stop-grace MS      when stopped (--serve), calls into actors still running after MS\n"    \
-    "                       are interrupted: recorded as a trap (default 2000; 0: at once)\n"
+    "  --stop-grace MS      when stopped (--serve: SIGINT, SIGTERM, evchain send --stop),\n"       \
+    "                       calls into actors still running after MS are interrupted:\n"           \
+    "                       recorded as a trap (default 2000; 0: at once)\n"
 
 /* If argv[*i] is --http, --http-allow, --http-timeout, --http-body-limit,
  * --http-max-connections or --stop-grace, takes its value into h (advancing *i) and returns 1; 0
@@ -63,9 +64,10 @@ int cli_serve_http(const char *cmd, cli_http *h, ec_actor *a, const char *listen
 int cli_serve_claim(const char *cmd, const char *data_dir);
 void cli_serve_release(int fd, const char *data_dir);
 
-/* Answer `evchain send` on fd (from cli_serve_claim, closed and removed here), delivering
- * between requests, until a stop request, SIGINT or SIGTERM; then deliver what was accepted
- * and stop the HTTP servers. Calls into actors still running h's stop grace after the stop (a
+/* Answer `evchain send` on fd (from cli_serve_claim, closed and removed here), queueing its
+ * messages between deliveries, until a stop request (answered at once, by a thread of its
+ * own, even during a long call), SIGINT or SIGTERM; then deliver what was accepted and stop
+ * the HTTP servers. Calls into actors still running h's stop grace after the stop (a
  * second signal: at once) are interrupted (ec_runtime_interrupt), so that the command ends in
  * bounded time. */
 int cli_serve(const char *cmd, ec_runtime *rt, const char *data_dir, int fd, const cli_http *h);
