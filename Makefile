@@ -46,10 +46,10 @@ test-asan: build-asan
 
 # ThreadSanitizer over the programs that run threads: HTTP servers calling into actors in
 # parallel (also through `evchain run --http`), a durability wait beside the runtime lock, the
-# disk backend's flusher, a child killed while its threads append (test_crash). Only those
-# are built.
+# disk backend's flusher, a child killed while its threads append (test_crash), the control
+# thread of a serving runtime beside the one delivering (cli_serve). Only those are built.
 TSAN_TESTS := test_http_actor test_actor test_http_server test_http_client test_core test_disk \
-  test_crash cli_http
+  test_crash cli_http cli_serve
 $(BUILD_TSAN)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DEVCHAIN_TSAN=ON >/dev/null
 
