@@ -153,6 +153,39 @@ expect 0 "$EV" verify "$TC" --since "$TC/checkpoints/latest" --vkey "$D/runtime.
 expect 0 "$EV" log "$TC" --type 'runtime/recovered'
 lines "$T/out" 1
 
+# A recovery or resume of a chain without checkpoints/latest (an imported bundle, a run
+# killed before its first checkpoint) signs with the actor's own origin, as a run does, not
+# the key's name alone (that one is kept only when latest already has it, above).
+cp -a "$D" "$T/dx"
+mkdir -p "$T/dx/cache" && cp "$CACHE"/*.wasm "$T/dx/cache/" # export takes it from there
+expect 0 "$EV" export --bundle "$T/dx/actors/counter/chain" -o "$T/counter.bundle"
+expect 0 "$EV" import --bundle "$T/counter.bundle" --data-dir "$T/di"
+[ ! -e "$T/di/actors/counter/chain/checkpoints/latest" ] && ok || bad "an import has a latest"
+expect 0 "$EV" resume counter --data-dir "$T/di" --cache "$CACHE" --message inc --quiet
+first_line "$T/di/actors/counter/chain/checkpoints/latest" evchain-runtime/counter
+cp -a "$D" "$T/dn"
+rm -r "$T/dn/actors/tally/chain/checkpoints"
+expect 0 "$EV" recover "$T/dn/actors/tally/chain" --cache "$CACHE" --message 1 --quiet
+first_line "$T/dn/actors/tally/chain/checkpoints/latest" evchain-runtime/tally
+
+# A chain that lost events a signed checkpoint covers (its last record torn off) is refused
+# before anything is written: the writer's open would cut the torn record and the marker take
+# its seq, another history under the same checkpoints. Without a checkpoint covering it, the
+# torn record is cut and the cut reported, as `evchain append` does.
+cp -a "$D" "$T/dt"
+TT=$T/dt/actors/tally/chain
+covered=$(sed -n 2p "$TT/checkpoints/latest")
+seg=$TT/seg-0000000000000000.log
+truncate -s $(($(wc -c <"$seg") - 5)) "$seg"
+size=$(wc -c <"$seg")
+expect 1 "$EV" recover "$TT" --cache "$CACHE" --message 1 --quiet
+has "$T/err" "covers $covered events and the chain has $((covered - 1))"
+[ "$(wc -c <"$seg")" = "$size" ] && ok || bad "a refused recovery changed the chain"
+expect 1 "$EV" resume tally --data-dir "$T/dt" --cache "$CACHE" --quiet
+rm -r "$TT/checkpoints"
+expect 0 "$EV" recover "$TT" --cache "$CACHE" --message 1 --quiet
+has "$T/err" "cut a torn record (never acknowledged)"
+
 # Input that cannot be a module is refused before anything is written (no key, no data dir).
 printf 'not wasm' >"$T/bad.wasm"
 expect 2 "$EV" run "$T/bad.wasm" --data-dir "$T/d4"

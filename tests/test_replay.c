@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <evchain/http.h>
 #include <evchain/replay.h>
 #include "core/internal.h"
 #include "test_actor_util.h"
@@ -456,6 +457,164 @@ static void cut_chain(void)
     CHECK(rep.cut && !rep.trapped && !rep.diverged && rep.events == put + 1);
     ec_replay_report_free(&rep);
     ec_chain_free(cut);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A copy of src (its records as stored) with one event appended after them. */
+static ec_chain *copy_plus(ec_chain *src, const char *type, const void *data, size_t len)
+{
+    ec_backend *be;
+    ec_chain *c = NULL;
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&c, be, NULL))
+        return NULL;
+    ec_backend *sb = ec_chain_backend(src);
+    uint64_t n = ec_chain_count(src);
+    ec_event last;
+    for (uint64_t q = 0; q < n; q++) {
+        const uint8_t *rec;
+        size_t rl;
+        if (sb->get(sb, q, &rec, &rl) || ec_chain_append_record(c, rec, rl))
+            goto fail;
+    }
+    if (ec_chain_get(src, n - 1, &last))
+        goto fail;
+    ec_event_input in = {0};
+    in.type = type;
+    in.data = data;
+    in.data_len = len;
+    in.timestamp = last.timestamp + 1000;
+    if (ec_chain_append(c, &in, NULL, NULL) == 0)
+        return c;
+fail:
+    ec_chain_free(c);
+    return NULL;
+}
+
+/* A marker payload {point, abandoned, point_hash} (values under 24, a 32-byte hash). */
+static size_t marker_bytes(uint8_t *p, uint64_t point, uint64_t abandoned, const uint8_t *h)
+{
+    size_t k = 0;
+    p[k++] = 0xa3;
+    p[k++] = 0x65;
+    memcpy(p + k, "point", 5);
+    k += 5;
+    p[k++] = (uint8_t)point;
+    p[k++] = 0x69;
+    memcpy(p + k, "abandoned", 9);
+    k += 9;
+    p[k++] = (uint8_t)abandoned;
+    p[k++] = 0x6a;
+    memcpy(p + k, "point_hash", 10);
+    k += 10;
+    p[k++] = 0x58;
+    p[k++] = 32;
+    memcpy(p + k, h, 32);
+    return k + 32;
+}
+
+/* Replay of c: EC_EDIVERGE at seq `at`, the reason holding `why`. */
+static int diverges_at(ec_chain *c, uint64_t at, const char *why)
+{
+    ec_replay_options o = EC_REPLAY_OPTIONS_INIT;
+    o.cache_dir = cache();
+    ec_replay_report rep;
+    int rc = ec_actor_replay(c, NULL, &o, &rep);
+    int ok = rc == EC_EDIVERGE && rep.diverged && rep.seq == at && strstr(rep.why, why);
+    if (!ok)
+        fprintf(stderr, "  replay: rc %d, diverged %d at %llu: %s\n", rc, rep.diverged,
+                (unsigned long long)rep.seq, rep.why);
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
+    return ok;
+}
+
+/* c (freed) replays identically. */
+static int identical(ec_chain *c)
+{
+    if (!c)
+        return 0;
+    ec_replay_report rep;
+    int rc = replay_identical(c, &rep);
+    ec_replay_report_free(&rep);
+    ec_chain_free(c);
+    return rc == 0;
+}
+
+/* Recovery markers and server records the runtime can never write are divergences, not
+ * taken as recorded (docs/ABI.md section 7: `abandoned` is a check; the point is a call
+ * boundary with the hash `point_hash`; http/request and http/refused hold FORMAT.md section 7
+ * messages). */
+static void forged_markers_diverge(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "tally", "t", "10");
+    REQUIRE(a);
+    const char *msgs[] = {"5", "7", "crash"};
+    for (size_t k = 0; k < 3; k++)
+        CHECK_OK(ec_runtime_send(rt, "t", msgs[k], strlen(msgs[k])));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *src = ec_actor_chain(a);
+    uint64_t n = ec_chain_count(src), p = 0;
+    REQUIRE_OK(find_event(src, "wasm/result", 2, NULL, &p)); /* after init, 5, 7 */
+    REQUIRE(n < 24);
+    uint8_t hp[32], h0[32], h1[32], h2[32], buf[128];
+    uint8_t *hs[] = {h0, h1, h2};
+    ec_event ev;
+    for (uint64_t q = 0; q < 3; q++) {
+        REQUIRE_OK(ec_chain_get(src, q, &ev));
+        memcpy(hs[q], ev.hash, 32);
+    }
+    REQUIRE_OK(ec_chain_get(src, p, &ev));
+    memcpy(hp, ev.hash, 32);
+    /* Server records (FORMAT.md section 7): a refusal, a request. */
+    ec_http_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = EC_HTTP_REFUSAL;
+    m.status = 503;
+    m.reason = "stopping";
+    m.reason_len = 8;
+    uint8_t *refusal = NULL, *request = NULL;
+    size_t rfl = 0, rql = 0;
+    REQUIRE_OK(ec_http_encode_alloc(&m, &refusal, &rfl));
+    memset(&m, 0, sizeof m);
+    m.kind = EC_HTTP_REQUEST;
+    m.method = "GET";
+    m.method_len = 3;
+    m.target = "/";
+    m.target_len = 1;
+    REQUIRE_OK(ec_http_encode_alloc(&m, &request, &rql));
+
+    /* The marker the runtime writes replays identically. */
+    CHECK(identical(copy_plus(src, "runtime/recovered", buf, marker_bytes(buf, p, n - 1 - p, hp))));
+    /* abandoned is not M-1-P (one more) */
+    CHECK(diverges_at(copy_plus(src, "runtime/recovered", buf, marker_bytes(buf, p, n - p, hp)), n,
+                      "abandoned count"));
+    /* point_hash is another event's */
+    CHECK(diverges_at(copy_plus(src, "runtime/migrated", buf, marker_bytes(buf, p, n - 1 - p, h2)),
+                      n, "point_hash"));
+    /* point 0 of an actor with ec_init; point 1, its wasm/call */
+    CHECK(diverges_at(copy_plus(src, "runtime/recovered", buf, marker_bytes(buf, 0, n - 1, h0)), n,
+                      "not a call boundary"));
+    CHECK(diverges_at(copy_plus(src, "runtime/recovered", buf, marker_bytes(buf, 1, n - 2, h1)), n,
+                      "not a call boundary"));
+    /* a key too many (first: the shortest key, in deterministic order) */
+    uint8_t t2[128];
+    size_t ml = marker_bytes(t2, p, n - 1 - p, hp);
+    memcpy(buf, "\xa4\x61x\x00", 4);
+    memcpy(buf + 4, t2 + 1, ml - 1);
+    CHECK(diverges_at(copy_plus(src, "runtime/recovered", buf, ml + 3), n, "payload is not"));
+    /* A refusal or a request the server can write is copied; garbage, or a request under the
+     * refusal's name, is not. */
+    CHECK(identical(copy_plus(src, "http/refused", refusal, rfl)));
+    CHECK(identical(copy_plus(src, "http/request", request, rql)));
+    CHECK(diverges_at(copy_plus(src, "http/refused", "garbage", 7), n, "not a refusal payload"));
+    CHECK(diverges_at(copy_plus(src, "http/refused", request, rql), n, "not a refusal payload"));
+    CHECK(diverges_at(copy_plus(src, "http/request", "\xa0", 1), n, "not a request payload"));
+    free(refusal);
+    free(request);
     ec_runtime_free(rt);
     scratch_end();
 }
@@ -1416,6 +1575,7 @@ int main(void)
     RUN(divergence_reported);
     RUN(forged_chain_diverges);
     RUN(cut_chain);
+    RUN(forged_markers_diverge);
     RUN(replay_reads_each_event_once);
     RUN(recover_after_trap);
     RUN(auto_recover_bounded);

@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include <evchain/http.h>
 #include <evchain/replay.h>
 
 #include "core/internal.h"
@@ -734,8 +735,71 @@ static int rebuild_at(session *s, ec_chain *orig, uint64_t count, uint64_t point
     return rc;
 }
 
+static int fresh_boundary(ec_chain *c, uint64_t q, const ec_event *e);
+
+/* A marker's payload as the runtime writes it (docs/ABI.md section 7): point, abandoned (the
+ * events between the point and the marker at seq m), point_hash. One encoding for the three
+ * writers and the replay's check, so that they cannot drift apart. */
+static void marker_payload(cbuf *b, uint64_t point, uint64_t m, const uint8_t *hash, size_t hl)
+{
+    cb_map(b, 3);
+    cb_str(b, "point");
+    cb_uint(b, point);
+    cb_str(b, "abandoned");
+    cb_uint(b, m - point - 1);
+    cb_str(b, "point_hash");
+    cb_bytes(b, hash, hl);
+}
+
+/* The marker at the cursor, with the given point, against what the runtime can write there:
+ * the point must be a call boundary (a wasm/result, or event 0 of an actor without ec_init:
+ * no other state is one to go on from), and the payload must be exactly marker_payload's
+ * (abandoned M-1-P, point_hash the hash of event P, nothing else). Diverges otherwise: a
+ * marker the runtime never writes would make a replay reproduce a history no runtime made. */
+static int check_marker(ec_replay_state *rs, uint64_t point)
+{
+    ec_event pe, ev;
+    int rc = ec_chain_get(rs->orig, point, &pe);
+    if (rc)
+        return rc;
+    char ptype[64];
+    snprintf(ptype, sizeof ptype, "%.*s", (int)pe.type_len, pe.type);
+    uint8_t hash[EC_HASH_MAX];
+    size_t hl = pe.hash_len;
+    memcpy(hash, pe.hash, hl);
+    int boundary = IS(pe, "wasm/result") || fresh_boundary(rs->orig, point, &pe);
+    if ((rc = orig_get(rs, rs->cursor, &ev)))
+        return rc;
+    if (!boundary)
+        return diverge(rs, &ev, "(idle)", NULL, 0,
+                       "the %.*s marker's point %llu is %s, not a call boundary (a wasm/result, "
+                       "or event 0 of an actor without ec_init)",
+                       (int)ev.type_len, ev.type, (unsigned long long)point, ptype);
+    uint8_t small[128];
+    cbuf b;
+    cb_init(&b, small, sizeof small);
+    marker_payload(&b, point, rs->cursor, hash, hl);
+    rc = 0;
+    if (b.len != ev.data_len || memcmp(b.p, ev.data, b.len) != 0) {
+        uint64_t ab;
+        const char *what = "its payload is not {point, abandoned, point_hash} as the runtime "
+                           "encodes it";
+        if (uint_field(&ev, "abandoned", &ab) == 0 && ab != rs->cursor - point - 1)
+            what = "its abandoned count is not the events between the point and the marker";
+        else if (b.len == ev.data_len)
+            what = "its point_hash is not the hash of the point event";
+        char type[64];
+        snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+        rc = diverge(rs, &ev, type, b.p, b.len, "the %s marker (point %llu) is invalid: %s", type,
+                     (unsigned long long)point, what);
+    }
+    cb_free(&b);
+    return rc;
+}
+
 /* runtime/recovered or runtime/migrated at the cursor names a `point`: the actor went on
- * from its state at that seq. It is rebuilt there, and the marker reproduced as recorded. */
+ * from its state at that seq. It is checked (check_marker), the actor rebuilt there, and the
+ * marker reproduced as recorded. */
 static int reset_to(session *s, ec_replay_state *rs, ec_actor *a, const ec_event *ev)
 {
     uint64_t point;
@@ -746,7 +810,10 @@ static int reset_to(session *s, ec_replay_state *rs, ec_actor *a, const ec_event
         return ec_error_set(EC_EUNSUPPORTED, "replay: recoveries nested deeper than 32");
     char type[64];
     snprintf(type, sizeof type, "%.*s", (int)ev->type_len, ev->type);
-    int rc = rebuild_at(s, rs->orig, rs->count, point, a);
+    int rc = check_marker(rs, point);
+    if (rc)
+        return rc;
+    rc = rebuild_at(s, rs->orig, rs->count, point, a);
     ec_event e2;
     if (rc && orig_get(rs, rs->cursor, &e2) == 0)
         return diverge(rs, &e2, "(idle)", NULL, 0, "%s: cannot rebuild the state at seq %llu", type,
@@ -842,6 +909,26 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
              * actor's: copied as they are (docs/ABI.md section 8). */
             char type[32];
             snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
+            /* Copied, but only what the server can write: a payload of the kind the event
+             * names, in the FORMAT.md section 7 layout (kind 1 request, 3 refusal). */
+            ec_http_msg m;
+            int bad = ec_http_decode(&m, ev.data, ev.data_len);
+            ec_http_kind want = IS(ev, "http/request") ? EC_HTTP_REQUEST : EC_HTTP_REFUSAL;
+            if (bad || m.kind != want) {
+                const char *why =
+                    bad && ec_error_last() ? ec_error_last()->message : "another kind of message";
+                char whyc[256];
+                snprintf(whyc, sizeof whyc, "%s", why);
+                if (!bad)
+                    ec_http_msg_clear(&m);
+                rc = diverge(rs, &ev, "(idle)", NULL, 0,
+                             "the chain's %s is not a %s payload (docs/FORMAT.md section 7): %s",
+                             type, want == EC_HTTP_REQUEST ? "request" : "refusal", whyc);
+                if (rs->stop)
+                    rc = 0; /* as at the end of any step: the divergence is reported */
+                continue;
+            }
+            ec_http_msg_clear(&m);
             uint8_t *copy = malloc(ev.data_len ? ev.data_len : 1);
             if (!copy) {
                 rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
@@ -1730,6 +1817,84 @@ int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
     return rc;
 }
 
+/* The size the chain's checkpoints/latest covers, into *size; 0 when there is none (or it
+ * cannot be read: the checkpointer reads it again, and refuses to sign past a bad one). */
+static int signed_size(const char *chain_dir, uint64_t *size)
+{
+    *size = 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
+    int fd = ec_open_regular(path, O_RDONLY);
+    if (fd == -2)
+        return ec_error_last()->code; /* not a regular file */
+    if (fd < 0)
+        return 0;
+    char buf[4096];
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return 0;
+    buf[got] = 0;
+    /* The signed note: the checkpoint's text, a blank line, the signatures. */
+    char *blank = strstr(buf, "\n\n");
+    ec_checkpoint cp;
+    if (blank && ec_checkpoint_parse(&cp, buf, (size_t)(blank - buf) + 1) == 0)
+        *size = cp.size;
+    ec_error_clear();
+    return 0;
+}
+
+/* The chain, opened as its one writer, for a recovery. The writer's open cuts a torn last
+ * frame (docs/FORMAT.md section 4), which is right only for a record never acknowledged; a
+ * record a signed checkpoint covers was, and a recovery that cut it would write another
+ * history in its place under the same checkpoints. So before anything is written (read-only,
+ * nothing cut yet) the chain must hold every event checkpoints/latest covers, or the recovery
+ * is refused: the chain is damaged and is to be restored, not continued. A cut that is made
+ * is reported on stderr, as `evchain append` reports it. */
+static int open_for_recovery(ec_chain **out, const char *chain_dir)
+{
+    ec_open_options oo = EC_OPEN_OPTIONS_INIT;
+    struct stat st;
+    if (stat(chain_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        oo.writable = 1; /* not a directory: ec_chain_open_path says what it is */
+        return ec_chain_open_path(out, chain_dir, &oo);
+    }
+    uint64_t covered = 0;
+    int rc = signed_size(chain_dir, &covered);
+    if (rc)
+        return rc;
+    if (covered) {
+        ec_chain *ro = NULL;
+        if ((rc = ec_chain_open_path(&ro, chain_dir, &oo)))
+            return rc;
+        uint64_t n = ec_chain_count(ro);
+        ec_chain_free(ro);
+        if (n < covered)
+            return ec_error_set(EC_EVERIFY,
+                                "recover: %s: the signed checkpoint (checkpoints/latest) covers "
+                                "%llu events and the chain has %llu: events it vouches for are "
+                                "missing (the chain was cut or damaged); nothing was written: "
+                                "restore the chain (from a backup or a bundle) before recovering",
+                                chain_dir, (unsigned long long)covered, (unsigned long long)n);
+    }
+    ec_disk_options d = EC_DISK_OPTIONS_INIT;
+    ec_disk_cut cut;
+    memset(&cut, 0, sizeof cut);
+    d.cut_out = &cut;
+    ec_backend *be = NULL;
+    if ((rc = ec_backend_disk(&be, chain_dir, &d)))
+        return rc;
+    if (cut.bytes)
+        fprintf(stderr,
+                "evchain: note: %s: cut a torn record (never acknowledged): %llu byte%s at "
+                "byte offset %llu of seg-%016llx.log\n",
+                chain_dir, (unsigned long long)cut.bytes, cut.bytes == 1 ? "" : "s",
+                (unsigned long long)cut.offset, (unsigned long long)cut.segment_first);
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = 0; /* the directory records its algorithm */
+    return ec_chain_open(out, be, &co);
+}
+
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq)
 {
@@ -1755,9 +1920,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
 
     ec_chain *chain = NULL;
-    ec_open_options oo = EC_OPEN_OPTIONS_INIT;
-    oo.writable = 1;
-    int rc = ec_chain_open_path(&chain, chain_dir, &oo);
+    int rc = open_for_recovery(&chain, chain_dir);
     if (rc)
         return rc;
     uint64_t count = ec_chain_count(chain), to = opts->to;
@@ -1864,19 +2027,27 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
         cpo.every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
         cpo.keep = ec_checkpoint_keep_of(opts->checkpoint_keep);
-        rc = ec_checkpointer_open(&a->cp, chain, chain_dir, opts->checkpoint_signer, &cpo);
+        /* The actor's own origin, as a run signs with (runtime.c): without it the key's
+         * name alone would be signed whenever the chain has no checkpoints/latest yet (an
+         * imported bundle, a run killed before its first checkpoint). A latest with another
+         * origin (signed before origins were per actor) still wins (ec_checkpointer_new). */
+        char origin[EC_NOTE_NAME_MAX];
+        int on = snprintf(origin, sizeof origin, "%s/%s", ec_signer_name(opts->checkpoint_signer),
+                          a->id);
+        if (on < 0 || (size_t)on >= sizeof origin)
+            rc = ec_error_set(EC_EINVAL,
+                              "recover: the checkpoint origin '<key name>/%s' would be over %d "
+                              "bytes: use a checkpoint key with a shorter name",
+                              a->id, EC_NOTE_NAME_MAX - 1);
+        cpo.origin = origin;
+        if (rc == 0)
+            rc = ec_checkpointer_open(&a->cp, chain, chain_dir, opts->checkpoint_signer, &cpo);
     }
     if (rc == 0) {
         uint8_t small[128];
         cbuf b;
         cb_init(&b, small, sizeof small);
-        cb_map(&b, 3);
-        cb_str(&b, "point");
-        cb_uint(&b, to);
-        cb_str(&b, "abandoned");
-        cb_uint(&b, count - to - 1);
-        cb_str(&b, "point_hash");
-        cb_bytes(&b, point_hash, hl);
+        marker_payload(&b, to, count, point_hash, hl);
         rc =
             ec_actor_record(a, opts->migrated ? "runtime/migrated" : "runtime/recovered", &b, NULL);
         cb_free(&b);
@@ -1986,13 +2157,7 @@ int ec_actor_recover_in_place(ec_actor *a)
         uint8_t small[128];
         cbuf b;
         cb_init(&b, small, sizeof small);
-        cb_map(&b, 3);
-        cb_str(&b, "point");
-        cb_uint(&b, point);
-        cb_str(&b, "abandoned");
-        cb_uint(&b, count - point - 1);
-        cb_str(&b, "point_hash");
-        cb_bytes(&b, point_hash, hl);
+        marker_payload(&b, point, count, point_hash, hl);
         rc = ec_actor_record(a, "runtime/recovered", &b, NULL);
         cb_free(&b);
     }

@@ -185,8 +185,9 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         ec_replay_report_free(&rep);
         ec_signer_free(signer);
         cli_serve_release(sfd, data);
-        /* A damaged stored record is a broken chain (EC_EVERIFY), exit 1 as everywhere. */
-        return rep.diverged || rc == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE;
+        /* EC_EVERIFY is exit 1: a damaged stored record, a chain shorter than its signed
+         * checkpoint. */
+        return rep.diverged ? EXIT_INVALID : cli_exit_code(rc);
     }
     ec_replay_report_free(&rep);
     printf("%s %s: rebuilt by replay of %llu events, %s at seq %llu\n", cmd, ec_actor_id(a),
