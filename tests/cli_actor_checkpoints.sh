@@ -168,6 +168,17 @@ rm -r "$T/dn/actors/tally/chain/checkpoints"
 expect 0 "$EV" recover "$T/dn/actors/tally/chain" --cache "$CACHE" --message 1 --quiet
 first_line "$T/dn/actors/tally/chain/checkpoints/latest" evchain-runtime/tally
 
+# `resume` of an actor that trapped (not imported, not killed) is a recovery from its trap:
+# it records runtime/recovered, not runtime/migrated, and the chain replays identically.
+expect 1 "$EV" run "$A/tally.wasm" --name tr --data-dir "$T/dr" --cache "$CACHE" \
+  --message 5 --message crash --quiet
+expect 0 "$EV" resume tr --data-dir "$T/dr" --cache "$CACHE" --message 1 --quiet
+has "$T/out" "runtime/recovered at seq"
+expect 0 "$EV" log "$T/dr/actors/tr/chain" --type runtime/recovered
+lines "$T/out" 1
+expect 0 "$EV" replay "$T/dr/actors/tr/chain" --cache "$CACHE"
+has "$T/out" "identical"
+
 # A chain that lost events a signed checkpoint covers (its last record torn off) is refused
 # before anything is written: the writer's open would cut the torn record and the marker take
 # its seq, another history under the same checkpoints. Without a checkpoint covering it, the

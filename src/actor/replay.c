@@ -1958,6 +1958,19 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     uint8_t point_hash[EC_HASH_MAX];
     size_t hl = ev.hash_len;
     memcpy(point_hash, ev.hash, hl);
+    /* runtime/migrated says the actor was carried over (an import) or cut short (a killed or
+     * interrupted run); an actor whose chain ends in a trap of its own (not the interrupted
+     * one, which has `fuel`; an HTTP server's 500 record may follow it) was neither:
+     * resuming it is a recovery from that trap, and is marked as one (docs/ABI.md section 7). */
+    int migrated = opts->migrated;
+    ec_event last;
+    uint64_t fuel, q = count ? count - 1 : 0;
+    while (migrated && q > 0 && ec_chain_get(chain, q, &last) == 0 && IS(last, "http/refused"))
+        q--;
+    if (migrated && count > 0 && ec_chain_get(chain, q, &last) == 0 && IS(last, "wasm/trap") &&
+        uint_field(&last, "fuel", &fuel) != 0)
+        migrated = 0;
+    ec_error_clear();
 
     session s;
     ec_replay_state rs;
@@ -2048,8 +2061,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         cbuf b;
         cb_init(&b, small, sizeof small);
         marker_payload(&b, to, count, point_hash, hl);
-        rc =
-            ec_actor_record(a, opts->migrated ? "runtime/migrated" : "runtime/recovered", &b, NULL);
+        rc = ec_actor_record(a, migrated ? "runtime/migrated" : "runtime/recovered", &b, NULL);
         cb_free(&b);
         if (marker_seq)
             *marker_seq = count;

@@ -49,7 +49,8 @@ const char help_resume[] =
     "\n"
     "For an actor brought in with `evchain import --bundle`, or one whose `evchain run` was\n"
     "killed: rebuilds it by replay of <data>/actors/<id>/chain up to its last call boundary\n"
-    "(module from <data>/cache), records runtime/migrated and continues live: the --message\n"
+    "(module from <data>/cache), records runtime/migrated (runtime/recovered for an actor\n"
+    "whose chain ends in a trap of its own) and continues live: the --message\n"
     "texts are delivered (and its pending timers, within --wait MS), then it is stopped; or,\n"
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
     "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
@@ -190,8 +191,11 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         return rep.diverged ? EXIT_INVALID : cli_exit_code(rc);
     }
     ec_replay_report_free(&rep);
+    ec_event mev; /* resume marks a trapped actor runtime/recovered: say what was recorded */
+    int mig = ec_chain_get(ec_actor_chain(a), mseq, &mev) == 0 && mev.type_len == 16 &&
+              memcmp(mev.type, "runtime/migrated", 16) == 0;
     printf("%s %s: rebuilt by replay of %llu events, %s at seq %llu\n", cmd, ec_actor_id(a),
-           (unsigned long long)rep.events, migrated ? "runtime/migrated" : "runtime/recovered",
+           (unsigned long long)rep.events, mig ? "runtime/migrated" : "runtime/recovered",
            (unsigned long long)mseq);
     fflush(stdout); /* before a served actor's output, when stdout is a pipe or file */
     rc = cli_http_apply(cmd, &http, rt);
