@@ -17,6 +17,7 @@
 
 #include "core/internal.h"
 #include "actor/actor_int.h"
+#include "store/disk_internal.h"
 
 int ec_mkdir_p(const char *path);
 
@@ -1882,7 +1883,13 @@ static int open_for_recovery(ec_chain **out, const char *chain_dir)
     memset(&cut, 0, sizeof cut);
     d.cut_out = &cut;
     ec_backend *be = NULL;
-    if ((rc = ec_backend_disk(&be, chain_dir, &d)))
+    ec_verify_result damage;
+    memset(&damage, 0, sizeof damage);
+    rc = ec_backend_disk_at_(&be, chain_dir, &d, &damage);
+    if (rc == EC_EFORMAT && damage.status != EC_VERIFY_OK) /* as ec_chain_open_path says it */
+        return ec_error_set(EC_EVERIFY, "%s: event %llu: %s", chain_dir,
+                            (unsigned long long)damage.seq, damage.reason);
+    if (rc)
         return rc;
     if (cut.bytes)
         fprintf(stderr,

@@ -35,8 +35,9 @@ const char help_recover[] =
     "--serve keeps it live instead, answering `evchain send` until `evchain send --stop` or\n"
     "SIGINT/SIGTERM, as `evchain run --serve` does; --http serves its ec_handle_http again\n"
     "(implies --serve): an actor that served HTTP serves again after a crash.\n"
-    "Exit 0 when the actor ends running or stopped, 1 when the replay diverges or the actor\n"
-    "traps again, 2 on unusable input.\n"
+    "Exit 0 when the actor ends running or stopped, 1 when the replay diverges, the actor\n"
+    "traps again, or the chain is damaged or holds fewer events than its signed\n"
+    "checkpoints/latest covers (nothing is written then: restore it), 2 on unusable input.\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 const char help_resume[] =
