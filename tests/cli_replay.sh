@@ -71,7 +71,7 @@ python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[900]^
 expect 1 "$EV" replay "$T/dm/actors/counter/chain"
 has "$T/err" "damage, not a torn write"
 expect 1 "$EV" recover "$T/dm/actors/counter/chain" --message inc
-has "$T/err" "damage, not a torn write"
+has "$T/err" "covers 30 events and the chain has 6" # its checkpoint's events are not all there
 
 # A module that counts by 2: refused as another module, then replayed on purpose.
 expect 2 "$EV" replay "$C" --module "$A/counter2.wasm"

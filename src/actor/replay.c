@@ -60,6 +60,18 @@ typedef struct ec_replay_state {
 /* ec_chain_get(rs->orig, seq, ev), read from the backend only when seq is not the event held.
  * Records are never rewritten, so the copy is the record. ev is valid until the next call
  * for another seq (as the backend's are until its next call, backend.h). */
+/* A read of the recorded chain failed: a damaged record (the store's EC_EFORMAT "event N:
+ * ... damage") is a broken chain, EC_EVERIFY, as verification calls it (the CLI's exit 1);
+ * any other error stays what it is. */
+static int orig_err(uint64_t seq, int rc)
+{
+    if (rc != EC_EFORMAT || !ec_error_damage_reason(seq))
+        return rc;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ec_error_last()->message);
+    return ec_error_set(EC_EVERIFY, "%s", msg);
+}
+
 static int orig_get(ec_replay_state *rs, uint64_t seq, ec_event *ev)
 {
     if (rs->held_ok && rs->held_seq == seq) {
@@ -71,7 +83,7 @@ static int orig_get(ec_replay_state *rs, uint64_t seq, ec_event *ev)
     const uint8_t *rec;
     size_t len;
     if (seq >= ec_chain_count(rs->orig) || be->get(be, seq, &rec, &len))
-        return ec_chain_get(rs->orig, seq, ev); /* its error, as before */
+        return orig_err(seq, ec_chain_get(rs->orig, seq, ev)); /* its error, as before */
     if (len > rs->held_cap) {
         size_t cap = len < 512 ? 512 : len;
         uint8_t *nb = realloc(rs->held_buf, cap);
@@ -82,7 +94,7 @@ static int orig_get(ec_replay_state *rs, uint64_t seq, ec_event *ev)
     }
     memcpy(rs->held_buf, rec, len);
     if (ec_record_decode(&rs->held_ev, rs->held_buf, len))
-        return ec_chain_get(rs->orig, seq, ev); /* its error ("event N: ...") */
+        return orig_err(seq, ec_chain_get(rs->orig, seq, ev)); /* "event N: ..." */
     rs->held_ok = 1;
     rs->held_seq = seq;
     *ev = rs->held_ev;
@@ -736,7 +748,7 @@ static int rebuild_at(session *s, ec_chain *orig, uint64_t count, uint64_t point
     return rc;
 }
 
-static int fresh_boundary(ec_chain *c, uint64_t q, const ec_event *e);
+static int fresh_boundary(ec_chain *c, uint64_t q, ec_event *e);
 
 /* A marker's payload as the runtime writes it (docs/ABI.md section 7): point, abandoned (the
  * events between the point and the marker at seq m), point_hash. One encoding for the three
