@@ -135,18 +135,24 @@ int ec_runtime_set_snapshot_every(ec_runtime *rt, uint32_t calls);
  * and directories of its sandbox <data_dir>/actors/<id>/fs; data_dir NULL: the one holding
  * chain_dir; cache_dir NULL: <data_dir>/cache. Written atomically. A sandbox holding
  * anything but regular files and directories (a symlink: changed from outside the actor), or
- * a name or size a bundle cannot carry, is refused (EC_EDENIED, naming the path). */
+ * a name or size a bundle cannot carry, is refused (EC_EDENIED, naming the path); so is an
+ * object the actor had or a label it set that the store lacks or holds damaged (EC_EVERIFY,
+ * naming it). Snapshots are not carried: the import rebuilds them. */
 int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *cache_dir,
                      const char *out_path);
 /* Import into data_dir: every entry's digest, the file's digest, every sandbox name (the
- * rules of FORMAT.md section 8), every record of the chain, every object's hash, and a full
- * replay of the chain with the bundled module are checked before anything is written; then
- * the actor appears as <data_dir>/actors/<id> with its sandbox in fs/ (its id into id_out),
- * the module in the cache, the objects and labels in the store. An existing actor of that
- * id, or a label naming another object, is refused. Bundle versions 1 and 2 are read. */
+ * rules of FORMAT.md section 8), every record of the chain, every object's hash, that every
+ * object and label the chain needs is there (EC_EVERIFY) and none twice (EC_EFORMAT), and a
+ * full replay of the chain with the bundled module are checked before anything is written;
+ * then the actor appears as <data_dir>/actors/<id> with its sandbox in fs/ (its id into
+ * id_out), the module (compiled) in the cache, the objects, the snapshots the replay took
+ * again, and the labels in the store. An existing actor of that id, or a label naming
+ * another object, is refused. Imports into one data_dir take turns (flock on it); a refused
+ * one leaves nothing (not the directories it made). Bundle versions 1 and 2 are read. */
 /* Check a bundle's bytes without importing: the digests, the entries (sandbox names
- * included), every record of the chain (not the replay, which needs the module run). 0,
- * EC_EFORMAT, EC_EVERIFY, or EC_EUNSUPPORTED (a format version other than 1 and 2). */
+ * included; the objects and labels the chain needs, none twice), every record of the chain
+ * (not the replay, which needs the module run). 0, EC_EFORMAT, EC_EVERIFY, or
+ * EC_EUNSUPPORTED (a format version other than 1 and 2). */
 int ec_bundle_check(const void *data, size_t len);
 /* The chain a bundle file carries, after the checks of ec_bundle_check (not the replay), as
  * a memory chain for the caller to verify, prove against or free (ec_chain_free); its actor

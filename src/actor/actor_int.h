@@ -195,6 +195,10 @@ struct ec_runtime {
     /* Set while the runtime replays a chain (replay.c): every event is checked against the
      * recorded one and every host call answered from the chain, with no effect. */
     struct ec_replay_state *replay;
+    /* In a replay, a directory (borrowed) where each snapshot taken again is written under
+     * its SHA-256, its hash then checked against the chain like any other: an import
+     * (bundle.c) rebuilds the snapshots a bundle does not carry. NULL: none kept. */
+    const char *snapshot_keep;
     uint32_t recover_max;    /* automatic recoveries per actor after a trap (0: none) */
     uint32_t snapshot_every; /* a state/snapshot every N calls into an actor (0: none) */
 };
@@ -304,6 +308,12 @@ ec_chain *ec_replay_target(ec_runtime *rt);
  * runtime/recovered, when rt->recover_max allows. 0 when it is running again. */
 int ec_actor_recover_in_place(ec_actor *a);
 int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+struct ec_replay_options;
+struct ec_replay_report;
+/* ec_actor_replay, writing every snapshot the replay takes again (state/snapshot) into
+ * snapshot_dir as <sha256> (rt->snapshot_keep); for bundle.c. */
+int ec_actor_replay_keeping(ec_chain *chain, const struct ec_replay_options *opts,
+                            const char *snapshot_dir, struct ec_replay_report *out);
 /* The unsigned integer `key` of the recorded event at the replay's cursor when it is of
  * `type` (0), else -1: what a snapshot retaken in a replay must match (its size). */
 int ec_replay_recorded_uint(ec_actor *a, const char *type, const char *key, uint64_t *out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -163,12 +164,171 @@ static int hash_field(const ec_event *ev, const char *key, uint8_t out[32])
 
 #define IS(ev, t) ((ev).type_len == strlen(t) && memcmp((ev).type, t, (ev).type_len) == 0)
 
-static int have_hash(uint8_t (*list)[32], size_t n, const uint8_t *h)
+/* ---- what a chain needs from the store ---- */
+
+/* A store object a chain refers to, in the order of its first reference. `need`: the actor
+ * had it (it put it, or a store_get returned it): its state may depend on it, so a bundle
+ * without it loses data, and every writer and reader refuses that. Otherwise (a label_set's
+ * hash, a store_get that found nothing) it is carried when the store has it, as before. */
+typedef struct objref {
+    uint8_t h[32];
+    uint64_t seq; /* the event of the first reference, for messages */
+    int need;
+} objref;
+
+/* The labels an actor set (label_set.result ret 0), which it reads back to go on. */
+typedef struct needs {
+    objref *objs;
+    size_t nobj, cobj;
+    char **labels;
+    uint64_t *label_seq;
+    size_t nlab, clab;
+} needs;
+
+static void needs_free(needs *n)
 {
-    for (size_t k = 0; k < n; k++)
-        if (memcmp(list[k], h, 32) == 0)
-            return 1;
+    for (size_t k = 0; k < n->nlab; k++)
+        free(n->labels[k]);
+    free(n->labels);
+    free(n->label_seq);
+    free(n->objs);
+    memset(n, 0, sizeof *n);
+}
+
+static int needs_obj(needs *n, const uint8_t h[32], uint64_t seq, int need)
+{
+    if (n->nobj == n->cobj) {
+        size_t nc = n->cobj ? n->cobj * 2 : 64;
+        objref *q = realloc(n->objs, nc * sizeof *q);
+        if (!q)
+            return ec_error_set(EC_ENOMEM, "bundle: out of memory");
+        n->objs = q;
+        n->cobj = nc;
+    }
+    objref *o = &n->objs[n->nobj++];
+    memcpy(o->h, h, 32);
+    o->seq = seq;
+    o->need = need;
     return 0;
+}
+
+static int objref_by_hash(const void *x, const void *y)
+{
+    const objref *a = x, *b = y;
+    int c = memcmp(a->h, b->h, 32);
+    return c ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int objref_by_seq(const void *x, const void *y)
+{
+    const objref *a = x, *b = y;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* One entry per object (sorting, not a scan per reference: a long-lived actor puts
+ * hundreds of thousands): needed when any reference needs it, in the order of the first. */
+static void needs_dedup(needs *n)
+{
+    if (n->nobj < 2)
+        return;
+    qsort(n->objs, n->nobj, sizeof *n->objs, objref_by_hash);
+    size_t w = 0;
+    for (size_t k = 0; k < n->nobj; k++) {
+        if (w && memcmp(n->objs[w - 1].h, n->objs[k].h, 32) == 0) {
+            n->objs[w - 1].need |= n->objs[k].need;
+            continue;
+        }
+        n->objs[w++] = n->objs[k];
+    }
+    n->nobj = w;
+    qsort(n->objs, n->nobj, sizeof *n->objs, objref_by_seq);
+}
+
+/* The `ret` of a result payload is >= 0 (an unsigned integer). */
+static int ret_ok(const ec_event *ev)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    return cb_map_find(ev->data, ev->data_len, "ret", &mt, &v, &vl, &num) == 0 && mt == 0;
+}
+
+/* What the chain refers to in the store (docs/FORMAT.md section 8): a request's result is
+ * the event right after it (docs/ABI.md section 2); a request the chain ends with, or that a
+ * recovery marker follows, had no result and needs nothing. Snapshots (state/snapshot) are
+ * not here: an import makes them again by its replay. */
+static int chain_needs(ec_chain *c, needs *n)
+{
+    memset(n, 0, sizeof *n);
+    uint64_t count = ec_chain_count(c);
+    ec_event ev;
+    int rc = 0;
+    int prev = 0; /* the kind of the event before: 1 store/get, 2 store/label_set */
+    uint8_t prev_hash[32];
+    char prev_name[65];
+    for (uint64_t q = 0; rc == 0 && q < count; q++) {
+        if ((rc = ec_chain_get(c, q, &ev)))
+            break;
+        int kind = 0;
+        uint8_t h[32];
+        if (cb_check(ev.data, ev.data_len) != 0) {
+            ec_error_clear(); /* not an actor payload: nothing of the store in it */
+        } else if (IS(ev, "store/put.result")) {
+            if (ret_ok(&ev) && hash_field(&ev, "out", h) == 0)
+                rc = needs_obj(n, h, q, 1);
+        } else if (IS(ev, "store/get")) {
+            if (hash_field(&ev, "hash", prev_hash) == 0)
+                kind = 1;
+        } else if (IS(ev, "store/get.result")) {
+            if (prev == 1)
+                rc = needs_obj(n, prev_hash, q - 1, ret_ok(&ev));
+        } else if (IS(ev, "store/label_set")) {
+            unsigned mt;
+            const uint8_t *v;
+            size_t vl;
+            uint64_t num;
+            if (hash_field(&ev, "hash", prev_hash) == 0 &&
+                cb_map_find(ev.data, ev.data_len, "name", &mt, &v, &vl, &num) == 0 && mt == 3 &&
+                vl > 0 && vl <= 64 && ec_valid_id((const char *)v, vl)) {
+                memcpy(prev_name, v, vl);
+                prev_name[vl] = 0;
+                kind = 2;
+            }
+        } else if (IS(ev, "store/label_set.result") && prev == 2) {
+            rc = needs_obj(n, prev_hash, q - 1, 0);
+            int have = 0;
+            for (size_t k = 0; !have && k < n->nlab; k++)
+                have = strcmp(n->labels[k], prev_name) == 0;
+            if (rc == 0 && ret_ok(&ev) && !have) {
+                if (n->nlab == n->clab) {
+                    size_t nc = n->clab ? n->clab * 2 : 8;
+                    char **l = realloc(n->labels, nc * sizeof *l);
+                    uint64_t *s = l ? realloc(n->label_seq, nc * sizeof *s) : NULL;
+                    if (l)
+                        n->labels = l;
+                    if (s)
+                        n->label_seq = s;
+                    if (!l || !s) {
+                        rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
+                        break;
+                    }
+                    n->clab = nc;
+                }
+                if (!(n->labels[n->nlab] = strdup(prev_name))) {
+                    rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
+                    break;
+                }
+                n->label_seq[n->nlab++] = q - 1;
+            }
+        }
+        prev = kind;
+    }
+    if (rc)
+        needs_free(n);
+    else
+        needs_dedup(n);
+    return rc;
 }
 
 /* ---- the sandbox: names, order, and the walk that exports it ---- */
@@ -489,10 +649,7 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
     if (rc)
         return rc;
     obuf b = {0};
-    uint8_t(*objs)[32] = NULL;
-    size_t nobj = 0;
-    char **labels = NULL;
-    size_t nlab = 0;
+    needs nd = {0};
     uint8_t *wasm = NULL;
     size_t wasm_len = 0;
     ec_event ev;
@@ -533,47 +690,6 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
             ec_put_u32(l4, (uint32_t)rl);
             ob_put(&recs, l4, 4);
             ob_put(&recs, rec, rl);
-            if ((rc = ec_chain_get(c, q, &ev))) {
-                free(recs.p);
-                goto done;
-            }
-            /* The store objects it put or read, and the labels it set. */
-            uint8_t h[32];
-            int got = 0;
-            if ((IS(ev, "store/put.result") && hash_field(&ev, "out", h) == 0) ||
-                ((IS(ev, "store/get") || IS(ev, "store/label_set")) &&
-                 hash_field(&ev, "hash", h) == 0))
-                got = 1;
-            if (got && !have_hash(objs, nobj, h)) {
-                void *no = realloc(objs, (nobj + 1) * sizeof *objs);
-                if (!no) {
-                    free(recs.p);
-                    rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
-                    goto done;
-                }
-                objs = no;
-                memcpy(objs[nobj++], h, 32);
-            }
-            unsigned mt;
-            const uint8_t *v;
-            size_t vl;
-            uint64_t num;
-            if (IS(ev, "store/label_set") &&
-                cb_map_find(ev.data, ev.data_len, "name", &mt, &v, &vl, &num) == 0 && mt == 3 &&
-                vl > 0 && vl <= 64 && ec_valid_id((const char *)v, vl)) {
-                int dup = 0;
-                for (size_t k = 0; k < nlab; k++)
-                    dup |= strlen(labels[k]) == vl && memcmp(labels[k], v, vl) == 0;
-                char **nl = dup ? labels : realloc(labels, (nlab + 1) * sizeof *labels);
-                if (!nl || (!dup && !(nl[nlab] = strndup((const char *)v, vl)))) {
-                    free(recs.p);
-                    rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
-                    goto done;
-                }
-                labels = nl;
-                if (!dup)
-                    nlab++;
-            }
         }
         if (recs.oom) {
             free(recs.p);
@@ -591,31 +707,77 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
         goto done;
     }
     put_entry(&b, K_MODULE, hex, wasm, wasm_len);
-    for (size_t k = 0; k < nobj; k++) {
-        uint8_t *o;
+    if ((rc = chain_needs(c, &nd)))
+        goto done;
+    /* The labels it set, as the store holds them now, and the objects they name (carried
+     * when there, like every object the actor did not have). A label the chain set that is
+     * missing or damaged here would be state lost on the way: refused, named. */
+    uint8_t(*lab)[32] = nd.nlab ? malloc(nd.nlab * sizeof *lab) : NULL;
+    if (nd.nlab && !lab) {
+        rc = ec_error_set(EC_ENOMEM, "bundle: out of memory");
+        goto done;
+    }
+    for (size_t k = 0; rc == 0 && k < nd.nlab; k++) {
+        uint8_t *l;
+        size_t ll;
+        snprintf(path, sizeof path, "%s/store/labels/%s", data, nd.labels[k]);
+        if (read_whole(path, &l, &ll) != 0) {
+            rc = ec_error_set(EC_EVERIFY,
+                              "bundle: the label %s the chain sets (seq %llu) is missing from "
+                              "%s/store/labels (%s); not exported",
+                              nd.labels[k], (unsigned long long)nd.label_seq[k], data,
+                              ec_error_last() ? ec_error_last()->message : "unreadable");
+            break;
+        }
+        int ok = ll == 64 && ec_hex_decode(lab[k], 32, (const char *)l, 64) == 0;
+        free(l);
+        if (!ok)
+            rc = ec_error_set(EC_EVERIFY,
+                              "bundle: the label %s the chain sets (seq %llu) is damaged in "
+                              "%s/store/labels (not a 64-digit hex hash); not exported",
+                              nd.labels[k], (unsigned long long)nd.label_seq[k], data);
+        else
+            rc = needs_obj(&nd, lab[k], UINT64_MAX, 0);
+    }
+    if (rc) {
+        free(lab);
+        goto done;
+    }
+    needs_dedup(&nd);
+    for (size_t k = 0; rc == 0 && k < nd.nobj; k++) {
+        const objref *r = &nd.objs[k];
+        uint8_t *o, d[32];
         size_t ol;
-        ec_hex_encode(hex, objs[k], 32);
+        ec_hex_encode(hex, r->h, 32);
         snprintf(path, sizeof path, "%s/store/objects/%s", data, hex);
         if (read_whole(path, &o, &ol) != 0) {
-            ec_error_clear(); /* an object the actor only asked for and never had */
+            if (r->need)
+                rc = ec_error_set(EC_EVERIFY,
+                                  "bundle: the store object %s the chain refers to (seq %llu) is "
+                                  "missing from %s/store/objects (%s); not exported",
+                                  hex, (unsigned long long)r->seq, data,
+                                  ec_error_last() ? ec_error_last()->message : "unreadable");
+            else
+                ec_error_clear(); /* asked for and never had: nothing lost */
             continue;
         }
-        put_entry(&b, K_OBJECT, hex, o, ol);
+        /* Its reader checks every object against its name: a damaged one is refused here. */
+        if (sha256(o, ol, d) != 0 || memcmp(d, r->h, 32) != 0) {
+            if (r->need)
+                rc = ec_error_set(EC_EVERIFY,
+                                  "bundle: the store object %s the chain refers to (seq %llu) is "
+                                  "damaged in %s/store/objects (its content has another "
+                                  "SHA-256); not exported",
+                                  hex, (unsigned long long)r->seq, data);
+        } else
+            put_entry(&b, K_OBJECT, hex, o, ol);
         free(o);
     }
-    for (size_t k = 0; k < nlab; k++) {
-        uint8_t *l, h[32];
-        size_t ll;
-        snprintf(path, sizeof path, "%s/store/labels/%s", data, labels[k]);
-        if (read_whole(path, &l, &ll) != 0) {
-            ec_error_clear();
-            continue;
-        }
-        int ok = ll == 64 && ec_hex_decode(h, 32, (const char *)l, 64) == 0;
-        free(l);
-        if (ok)
-            put_entry(&b, K_LABEL, labels[k], h, 32);
-    }
+    for (size_t k = 0; rc == 0 && k < nd.nlab; k++)
+        put_entry(&b, K_LABEL, nd.labels[k], lab[k], 32);
+    free(lab);
+    if (rc)
+        goto done;
     if ((rc = fs_export(&b, data, id)))
         goto done;
     {
@@ -631,10 +793,7 @@ int ec_bundle_export(const char *chain_dir, const char *data_dir, const char *ca
     else
         rc = ec_write_output(out_path, b.p, b.len);
 done:
-    for (size_t k = 0; k < nlab; k++)
-        free(labels[k]);
-    free(labels);
-    free(objs);
+    needs_free(&nd);
     free(wasm);
     free(b.p);
     ec_chain_free(c);
@@ -833,6 +992,67 @@ static int fs_check(const char *path, const entry *es, const size_t *fsi, size_t
     return 0;
 }
 
+static int entry_by_kind_name(const void *x, const void *y)
+{
+    const entry *a = *(const entry *const *)x, *b = *(const entry *const *)y;
+    return a->kind != b->kind ? (a->kind < b->kind ? -1 : 1) : strcmp(a->name, b->name);
+}
+
+static const entry *find_entry(const entry **sorted, size_t n, int kind, const char *name)
+{
+    entry key;
+    key.kind = kind;
+    snprintf(key.name, sizeof key.name, "%s", name);
+    const entry *kp = &key;
+    const entry **f = bsearch(&kp, sorted, n, sizeof *sorted, entry_by_kind_name);
+    return f ? *f : NULL;
+}
+
+/* The O and L entries against the chain (docs/FORMAT.md section 8): none twice, and every
+ * object the actor had (put, or got) and every label it set is there: a bundle without one
+ * would bring the actor back without its state. A digest cannot tell that an entry was left
+ * out (the writer's digests are recomputed by whoever leaves it out): the chain can. */
+static int store_check(const char *bundle_path, ec_chain *mem, const entry *es, size_t ne)
+{
+    const entry **ol = malloc((ne ? ne : 1) * sizeof *ol);
+    if (!ol)
+        return ec_error_set(EC_ENOMEM, "%s: out of memory", bundle_path);
+    size_t n = 0;
+    for (size_t k = 0; k < ne; k++)
+        if (es[k].kind == K_OBJECT || es[k].kind == K_LABEL)
+            ol[n++] = &es[k];
+    qsort(ol, n, sizeof *ol, entry_by_kind_name);
+    int rc = 0;
+    for (size_t k = 1; rc == 0 && k < n; k++)
+        if (entry_by_kind_name(&ol[k - 1], &ol[k]) == 0) {
+            const entry *a = ol[k - 1]->off < ol[k]->off ? ol[k - 1] : ol[k];
+            const entry *b = a == ol[k] ? ol[k - 1] : ol[k];
+            rc = ec_error_set(EC_EFORMAT, "%s: %s %s twice (entries at offsets %zu and %zu)",
+                              bundle_path, a->kind == K_OBJECT ? "store object" : "label", a->name,
+                              a->off, b->off);
+        }
+    needs nd;
+    if (rc == 0 && (rc = chain_needs(mem, &nd)) == 0) {
+        char hex[65];
+        for (size_t k = 0; rc == 0 && k < nd.nobj; k++) {
+            ec_hex_encode(hex, nd.objs[k].h, 32);
+            if (nd.objs[k].need && !find_entry(ol, n, K_OBJECT, hex))
+                rc = ec_error_set(EC_EVERIFY,
+                                  "%s: the store object %s the chain refers to (seq %llu) is not "
+                                  "in the bundle",
+                                  bundle_path, hex, (unsigned long long)nd.objs[k].seq);
+        }
+        for (size_t k = 0; rc == 0 && k < nd.nlab; k++)
+            if (!find_entry(ol, n, K_LABEL, nd.labels[k]))
+                rc = ec_error_set(EC_EVERIFY,
+                                  "%s: the label %s the chain sets (seq %llu) is not in the bundle",
+                                  bundle_path, nd.labels[k], (unsigned long long)nd.label_seq[k]);
+        needs_free(&nd);
+    }
+    free(ol);
+    return rc;
+}
+
 /* Parse a bundle's bytes and check everything that needs no module run: the digests, the
  * entries, and every record of the chain (into a memory chain, *mem_out). */
 static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry **es_out,
@@ -954,6 +1174,8 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
             goto done;
         }
     }
+    if ((rc = store_check(bundle_path, mem, es, ne)))
+        goto done;
 done:
     free(fsi);
     if (rc) {
@@ -1132,6 +1354,166 @@ int ec_bundle_open_chain(ec_chain **out, const char *bundle_path, char *id_out, 
     return 0;
 }
 
+/* The first of path and its ancestors that does not exist (into top), or "" when path does:
+ * the top of what an ec_mkdir_p(path) would make, for a refused import to take back. */
+static void first_missing(const char *path, char *top, size_t cap)
+{
+    char p[4400];
+    struct stat st;
+    top[0] = 0;
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/')
+            p[--n] = 0;
+        if (n == 0 || stat(p, &st) == 0)
+            return;
+        snprintf(top, cap, "%s", p);
+        char *sl = strrchr(p, '/');
+        if (!sl || sl == p)
+            return;
+        *sl = 0;
+    }
+}
+
+/* Remove the empty directories from path up to top (both included), the ones an import
+ * made: rmdir only, so nothing anyone else put there meanwhile is touched. */
+static void rmdir_up(const char *path, const char *top)
+{
+    char p[4400];
+    if (!top[0])
+        return;
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/')
+            p[--n] = 0;
+        if (rmdir(p) != 0 || strcmp(p, top) == 0)
+            return;
+        char *sl = strrchr(p, '/');
+        if (!sl || sl == p)
+            return;
+        *sl = 0;
+    }
+}
+
+/* Imports into one data directory take turns: an exclusive flock on the directory itself,
+ * held from the check that the actor is not there to the rename that puts it there, so two
+ * imports of one actor cannot both pass the check, and the refused one writes nothing (its
+ * labels above all). A directory a refused import removed while another waited is not the
+ * one its path names any more: the waiter then locks the new one. Returns the fd, or -1. */
+static int lock_data_dir(const char *bundle_path, const char *data_dir)
+{
+    for (;;) {
+        int rc = ec_mkdir_p(data_dir);
+        if (rc)
+            return -1;
+        int fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            ec_error_set_errno(EC_EIO, errno, "%s: opening the data directory %s", bundle_path,
+                               data_dir);
+            return -1;
+        }
+        int r;
+        while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+            ;
+        if (r != 0) {
+            ec_error_set_errno(EC_EIO, errno, "%s: locking the data directory %s", bundle_path,
+                               data_dir);
+            close(fd);
+            return -1;
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(data_dir, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            return fd;
+        close(fd);
+    }
+}
+
+/* A file made in the import's scratch directory (synced there) moved to dst: renamed, unless
+ * dst is there already (content-addressed: the same bytes), or copied when the two are on
+ * different file systems (a --cache elsewhere). */
+static int move_in(const char *src, const char *dst)
+{
+    if (access(dst, F_OK) == 0)
+        return 0;
+    if (rename(src, dst) == 0)
+        return 0;
+    if (errno != EXDEV)
+        return ec_error_set_errno(errno == ENOSPC ? EC_ENOSPC : EC_EIO, errno, "%s: moving to %s",
+                                  src, dst);
+    uint8_t *p;
+    size_t n;
+    int rc = read_whole(src, &p, &n);
+    if (rc == 0) {
+        rc = ec_write_file_atomic(dst, p, n);
+        free(p);
+    }
+    return rc;
+}
+
+/* Every file of dir whose name ends in `suffix` (NULL: any) moved into dest (move_in). */
+static int move_all(const char *dir, const char *suffix, const char *dest)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : ec_error_set_errno(EC_EIO, errno, "%s: listing", dir);
+    int rc = 0, made = 0;
+    struct dirent *de;
+    char src[4900], dst[4900];
+    while (rc == 0 && (de = readdir(d))) {
+        size_t n = strlen(de->d_name), sl = suffix ? strlen(suffix) : 0;
+        if (de->d_name[0] == '.' || n <= sl || (suffix && strcmp(de->d_name + n - sl, suffix)))
+            continue;
+        snprintf(src, sizeof src, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (!made && (rc = ec_mkdir_p(dest)))
+            break;
+        made = 1;
+        snprintf(dst, sizeof dst, "%s/%s", dest, de->d_name);
+        rc = move_in(src, dst);
+    }
+    closedir(d);
+    if (rc == 0 && made) {
+        int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    return rc;
+}
+
+/* The compiled objects of the module (<sha>-<key>.so) the cache holds already, hard-linked
+ * into the import's scratch cache so that its replay compiles nothing it need not; a link
+ * that cannot be made (another file system) only costs a compilation. The cache is trusted
+ * as the runtime trusts it (docs/ABI.md section 7). */
+static void link_compiled(const char *cache, const char *hex, const char *scratch)
+{
+    DIR *d = opendir(cache);
+    if (!d)
+        return;
+    struct dirent *de;
+    char src[4800], dst[5000];
+    size_t hl = strlen(hex);
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n <= hl + 4 || strncmp(de->d_name, hex, hl) != 0 || de->d_name[hl] != '-' ||
+            strcmp(de->d_name + n - 3, ".so") != 0)
+            continue;
+        snprintf(src, sizeof src, "%s/%s", cache, de->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", scratch, de->d_name);
+        if (link(src, dst) != 0)
+            continue;
+    }
+    closedir(d);
+}
+
 int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *cache_dir,
                      char *id_out, size_t id_cap)
 {
@@ -1141,40 +1523,60 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     entry *es = NULL;
     size_t ne = 0;
     ec_chain *mem = NULL;
-    char tmpdir[4400] = "", cache[4400], path[4600], final[4600];
+    char tmpdir[4400] = "", cache[4400], path[4600], final[4600], top[4400] = "";
+    char actors[4400], actors_top[4400] = "", scache[4600], snaps[4600];
     const entry *ch = NULL, *mod = NULL;
+    int lock = -1;
     int rc = load_file(bundle_path, &file, &es, &ne, &ch, &mod, &mem);
     if (rc)
         return rc;
     snprintf(final, sizeof final, "%s/actors/%s", data_dir, ch->name);
+    snprintf(actors, sizeof actors, "%s/actors", data_dir);
     struct stat st;
     if (stat(final, &st) == 0) {
         rc = ec_error_set(EC_EEXISTS, "%s: actor %s already exists in %s", bundle_path, ch->name,
                           data_dir);
         goto done;
     }
-    /* The module and a complete replay: the chain must be what this module does. */
+    /* From here every directory made is taken back if the bundle is refused: a refused
+     * bundle leaves nothing, not even the data directory it named. */
+    first_missing(data_dir, top, sizeof top);
+    if ((lock = lock_data_dir(bundle_path, data_dir)) < 0) {
+        rc = ec_error_last() ? ec_error_last()->code : EC_EIO;
+        goto done;
+    }
+    if (stat(final, &st) == 0) { /* another import put it there while this one waited */
+        rc = ec_error_set(EC_EEXISTS, "%s: actor %s already exists in %s", bundle_path, ch->name,
+                          data_dir);
+        goto done;
+    }
+    first_missing(actors, actors_top, sizeof actors_top);
     snprintf(cache, sizeof cache, "%s", cache_dir ? cache_dir : data_dir);
     if (!cache_dir)
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
     snprintf(tmpdir, sizeof tmpdir, "%s/actors/.import-XXXXXX", data_dir);
-    snprintf(path, sizeof path, "%s/actors", data_dir);
-    if ((rc = ec_mkdir_p(path)))
+    if ((rc = ec_mkdir_p(actors)))
         goto done;
     if (!mkdtemp(tmpdir)) {
         rc = ec_error_set_errno(EC_EIO, errno, "%s: mkdtemp", tmpdir);
         tmpdir[0] = 0;
         goto done;
     }
+    /* The module and a complete replay: the chain must be what this module does. The replay
+     * compiles into a scratch cache (moved into the cache once accepted) and writes the
+     * snapshots it takes again, which the bundle does not carry, into a scratch store. */
     snprintf(path, sizeof path, "%s/module.wasm", tmpdir);
-    if ((rc = ec_write_file_atomic(path, mod->data, mod->len)))
+    snprintf(scache, sizeof scache, "%s/cache", tmpdir);
+    snprintf(snaps, sizeof snaps, "%s/snapshots", tmpdir);
+    if ((rc = ec_write_file_atomic(path, mod->data, mod->len)) || (rc = ec_mkdir_p(scache)))
         goto done;
+    link_compiled(cache, mod->name, scache);
     {
         ec_replay_options ro = EC_REPLAY_OPTIONS_INIT;
         ro.module_path = path;
-        ro.cache_dir = cache;
+        ro.cache_dir = scache;
         ec_replay_report rep;
-        rc = ec_actor_replay(mem, NULL, &ro, &rep);
+        rc = ec_actor_replay_keeping(mem, &ro, snaps, &rep);
         ec_replay_report_free(&rep);
         if (rc) {
             rc = ec_error_set(rc, "%s: the chain does not replay with its module: %s", bundle_path,
@@ -1246,7 +1648,8 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     }
     snprintf(path, sizeof path, "%s/%s.wasm", cache, mod->name);
     if ((rc = ec_mkdir_p(cache)) ||
-        (access(path, F_OK) != 0 && (rc = ec_write_file_atomic(path, mod->data, mod->len))))
+        (access(path, F_OK) != 0 && (rc = ec_write_file_atomic(path, mod->data, mod->len))) ||
+        (rc = move_all(scache, ".so", cache)))
         goto done;
     for (size_t k = 0; k < ne; k++) {
         const entry *e = &es[k];
@@ -1257,7 +1660,14 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
             snprintf(path, sizeof path, "%s/store/objects/%s", data_dir, e->name);
             if (access(path, F_OK) != 0 && (rc = ec_write_file_atomic(path, e->data, e->len)))
                 goto done;
-        } else if (e->kind == K_LABEL) {
+        }
+    }
+    snprintf(path, sizeof path, "%s/store/objects", data_dir);
+    if ((rc = move_all(snaps, NULL, path)))
+        goto done;
+    for (size_t k = 0; k < ne; k++) {
+        const entry *e = &es[k];
+        if (e->kind == K_LABEL) {
             char hex[65];
             ec_hex_encode(hex, e->data, 32);
             snprintf(path, sizeof path, "%s/store/labels", data_dir);
@@ -1268,6 +1678,9 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
                 goto done;
         }
     }
+    /* The scratch cache and snapshots are emptied (moved): not part of the actor. */
+    rm_rf(scache);
+    rm_rf(snaps);
     if (rename(tmpdir, final) != 0) {
         rc = ec_error_set_errno(EC_EIO, errno, "%s: rename into place", final);
         goto done;
@@ -1276,8 +1689,7 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     {
         /* The rename is the import: made durable as ec_write_file_atomic does, at best (the
          * actor is in place now; failing would report an import that happened as refused). */
-        snprintf(path, sizeof path, "%s/actors", data_dir);
-        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dfd = open(actors, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             fsync(dfd);
             close(dfd);
@@ -1288,6 +1700,12 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
 done:
     if (tmpdir[0])
         rm_rf(tmpdir);
+    if (rc) {
+        rmdir_up(actors, actors_top);
+        rmdir_up(data_dir, top);
+    }
+    if (lock >= 0)
+        close(lock); /* the flock goes with it */
     ec_chain_free(mem);
     free(es);
     free(file);

@@ -1343,8 +1343,23 @@ static void fill_report(ec_replay_report *out, ec_chain *replayed, ec_actor *a)
     }
 }
 
+static int replay_main(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
+                       const char *snapshot_dir, ec_replay_report *out);
+
 int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
                     ec_replay_report *out)
+{
+    return replay_main(chain, replayed, opts, NULL, out);
+}
+
+int ec_actor_replay_keeping(ec_chain *chain, const ec_replay_options *opts,
+                            const char *snapshot_dir, ec_replay_report *out)
+{
+    return replay_main(chain, NULL, opts, snapshot_dir, out);
+}
+
+static int replay_main(ec_chain *chain, ec_chain *replayed, const ec_replay_options *opts,
+                       const char *snapshot_dir, ec_replay_report *out)
 {
     ec_replay_options def = EC_REPLAY_OPTIONS_INIT;
     if (!chain || !out)
@@ -1385,6 +1400,7 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
         rs.memory_out = opts->memory_out;
         out->snapshot_seq = UINT64_MAX;
         s.rt->replay = &rs;
+        s.rt->snapshot_keep = snapshot_dir;
         if (opts->from_snapshot)
             rc = start_from_snapshot(&s, &rs, opts->store_dir, &a, &out->snapshot_seq);
         if (rc == 0)

@@ -199,10 +199,16 @@ int ec_actor_snapshot_now(ec_actor *a)
         free(p);
         return ec_error_set(EC_ERROR, "snapshot: SHA-256 failed");
     }
-    if (!a->rt->replay) {
+    if (!a->rt->replay || a->rt->snapshot_keep) {
+        /* Live: into the store. In a replay that keeps them (an import): into its directory,
+         * where a snapshot whose hash is not the recorded one diverges just below and is
+         * thrown away with the refused import. */
         char dir[4300], path[4400], hex[65];
         ec_hex_encode(hex, h, 32);
-        snprintf(dir, sizeof dir, "%s/objects", a->rt->store_dir);
+        if (a->rt->replay)
+            snprintf(dir, sizeof dir, "%s", a->rt->snapshot_keep);
+        else
+            snprintf(dir, sizeof dir, "%s/objects", a->rt->store_dir);
         snprintf(path, sizeof path, "%s/%s", dir, hex);
         if (access(path, F_OK) != 0 &&
             ((rc = ec_mkdir_p(dir)) || (rc = ec_write_file_atomic(path, p, n)))) {

@@ -19,8 +19,9 @@ const char help_export[] =
     "event <seq>: <reason>` on stderr): a file given with -o is left as it was; standard\n"
     "output, a FIFO or a device may already hold the events before the broken one.\n"
     "       evchain export --bundle <actor chain-dir> -o FILE: one file with the actor's\n"
-    "                     chain, module, store objects and sandbox files, for\n"
-    "                     `import --bundle` (migration)\n"
+    "                     chain, module, store objects and labels and sandbox files,\n"
+    "                     for `import --bundle` (migration); an object the actor had or\n"
+    "                     a label it set that the store lacks is refused (exit 1)\n"
     "exit: 0 written, 1 the chain is broken, 2 unreadable input, refused or usage error\n";
 
 int cmd_export(int argc, char **argv)
