@@ -235,6 +235,9 @@ static void needs_dedup(needs *n)
     size_t w = 0;
     for (size_t k = 0; k < n->nobj; k++) {
         if (w && memcmp(n->objs[w - 1].h, n->objs[k].h, 32) == 0) {
+            /* messages name the first event that needs it */
+            if (n->objs[k].need && !n->objs[w - 1].need)
+                n->objs[w - 1].seq = n->objs[k].seq;
             n->objs[w - 1].need |= n->objs[k].need;
             continue;
         }
