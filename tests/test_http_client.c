@@ -149,6 +149,59 @@ static void allow_list_matching(void)
     CHECK(!ec_http_allowed(w, 2, "127.0.0.1", 80)); /* wildcards are for names only */
     CHECK(!ec_http_allowed(w, 2, "::1", 80));
     CHECK(!ec_http_allowed(NULL, 0, "api.example.com", 80));
+    /* Addresses compare as addresses; hosts that are neither a DNS name nor an address, or
+     * longer than a DNS name can be, match nothing (not even a wildcard they end like). */
+    const char *const a[] = {"0:0::1", "10.0.0.1:80", "*.localhost"};
+    CHECK(ec_http_allowed(a, 3, "::1", 5));
+    CHECK(ec_http_allowed(a, 3, "10.0.0.1", 80) && !ec_http_allowed(a, 3, "10.0.0.1", 81));
+    CHECK(ec_http_allowed(a, 3, "x.localhost", 1));
+    CHECK(!ec_http_allowed(a, 3, "..localhost", 1) && !ec_http_allowed(a, 3, "x.localhost.", 1));
+    CHECK(!ec_http_allowed(a, 3, "x\xc3\xa9.localhost", 1)); /* non-ASCII: IDN after the check */
+    char longname[300];
+    memset(longname, 'a', sizeof longname);
+    for (size_t k = 50; k < 240; k += 50)
+        longname[k] = '.';
+    memcpy(longname + 243, ".localhost", 11); /* 253 bytes */
+    CHECK(ec_http_allowed(a, 3, longname, 1));
+    memmove(longname + 1, longname, 254); /* 254 bytes */
+    CHECK(!ec_http_allowed(a, 3, longname, 1));
+    /* Entries that could never match a host are malformed: ec_http_allow_check says so, and
+     * a list holding one still works by its other entries. */
+    const char *const good[] = {
+        "api.example.com", "127.0.0.1:18080", "*.svc.internal:443", "[::1]:9000",
+        "[::1]",           "fe80::1",         "local_host",         "a-b.c"};
+    for (size_t k = 0; k < sizeof good / sizeof *good; k++)
+        CHECK_OK(ec_http_allow_check(good[k]));
+    const char *const bad[] = {"",
+                               "http://127.0.0.1:18080",
+                               "127.0.0.1:99999",
+                               "127.0.0.1:0",
+                               "127.0.0.1:abc",
+                               "127.0.0.1:",
+                               "[::1",
+                               "[::1]x",
+                               "[127.0.0.1]:80",
+                               " 127.0.0.1",
+                               "127.0.0.1/",
+                               "*.0.0.1",
+                               "*.",
+                               "a..b",
+                               "a.b.",
+                               "127.1",
+                               "1.2.3.400",
+                               "::1:x:",
+                               "*.*.x",
+                               "a.b.0.0.1"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        ec_error_clear();
+        CHECK(ec_http_allow_check(bad[k]) == EC_EINVAL);
+        const ec_error *e = ec_error_last();
+        CHECK(e && e->message && strstr(e->message, "expected host, host:port") != NULL);
+    }
+    CHECK(ec_http_allow_check(NULL) == EC_EINVAL);
+    const char *const mixed[] = {"127.0.0.1/", "x.example"};
+    CHECK(!ec_http_allowed(mixed, 2, "127.0.0.1", 80) &&
+          ec_http_allowed(mixed, 2, "x.example", 80));
 }
 
 static void get_and_post(void)
@@ -230,6 +283,54 @@ static void denied_sends_nothing(void)
     ec_http_server_stats st;
     ec_http_server_stats_get(s, &st);
     CHECK(st.received == 0 && atomic_load(&f.calls) == 0);
+    ec_http_server_stop(s);
+}
+
+/* The decision is made on the whole host libcurl connects to. A 522-byte name whose first 511
+ * bytes end in ".ok" passed "*.ok" when the check read a 512-byte copy of the host, and
+ * libcurl then connected to the full name (which, ending in ".localhost", libcurl resolves
+ * to the loopback itself: the far end here). */
+static void long_host_denied(void)
+{
+    far_end f;
+    ec_http_server *s = far_start(&f);
+    REQUIRE(s);
+    char host[600], url[700];
+    memset(host, 'a', 508);
+    for (size_t k = 60; k < 508; k += 61)
+        host[k] = '.';
+    memcpy(host + 508, ".okx.localhost", 15);
+    REQUIRE(strlen(host) == 522);
+    snprintf(url, sizeof url, "http://%s:%u/escaped", host, ec_http_server_port(s));
+    const char *const ok[] = {"*.ok", "*.localhost"};
+    ec_http_client_options o = copts(2000);
+    o.allow = ok;
+    o.allow_count = 1;
+    ec_http_msg m = creq("GET", url);
+    ec_http_outcome out;
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.kind == EC_HTTP_CLIENT_ERROR && out.msg.error == EC_HTTP_ERR_DENIED);
+    CHECK(out.msg.reason_len && strstr(out.msg.reason, "253 bytes"));
+    CHECK(outcome_consistent(&out));
+    ec_http_outcome_clear(&out);
+    /* Even a list the whole name is under: a name no DNS can hold is never looked up. */
+    o.allow = ok + 1;
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.kind == EC_HTTP_CLIENT_ERROR && out.msg.error == EC_HTTP_ERR_DENIED);
+    ec_http_outcome_clear(&out);
+    /* A percent-encoded host is judged decoded, as libcurl connects to it; one that decodes
+     * to something that is no DNS name is denied. */
+    snprintf(url, sizeof url, "http://%%2e.localhost:%u/x", ec_http_server_port(s));
+    m = creq("GET", url);
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.error == EC_HTTP_ERR_DENIED);
+    ec_http_outcome_clear(&out);
+    snprintf(url, sizeof url, "http://%%61.localhost:%u/x", ec_http_server_port(s));
+    m = creq("GET", url);
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.kind == EC_HTTP_RESPONSE && out.msg.status == 200);
+    ec_http_outcome_clear(&out);
+    CHECK(atomic_load(&f.calls) == 1);
     ec_http_server_stop(s);
 }
 
@@ -568,6 +669,7 @@ int main(void)
     RUN(allow_list_matching);
     RUN(get_and_post);
     RUN(denied_sends_nothing);
+    RUN(long_host_denied);
     RUN(refused_timeout_dns);
     RUN(limits_and_redirects);
     RUN(odd_responses);

@@ -197,8 +197,10 @@ void ec_http_server_stats_get(ec_http_server *srv, ec_http_server_stats *out);
 #define EC_HTTP_CLIENT_OPTIONS_VERSION 1
 typedef struct ec_http_client_options {
     unsigned version;
-    /* Hosts that may be reached: "host" (any port), "host:port", "*.domain" (any subdomain),
-     * "[v6addr]:port". Case-insensitive; a URL's port defaults to 80/443. Empty: none. */
+    /* Hosts that may be reached: "host" (any port), "host:port", "*.domain[:port]" (any
+     * subdomain), an IPv4 address[:port], "[v6addr]:port", a bare v6 address. Names compare
+     * case-insensitively, addresses as addresses; a URL's port defaults to 80/443. A
+     * malformed entry (ec_http_allow_check) matches nothing. Empty: none. */
     const char *const *allow;
     size_t allow_count;
     unsigned timeout_ms;         /* whole exchange; 0: 10000 */
@@ -218,8 +220,14 @@ typedef struct ec_http_outcome {
     ec_http_msg msg;
 } ec_http_outcome;
 
-/* Does host:port match an allow-list entry? host without brackets for IPv6. */
+/* Does host:port match an allow-list entry? host without brackets for IPv6. A host that is
+ * not a DNS name of at most 253 bytes (ASCII letters, digits, '-', '_', dots) or an address
+ * matches nothing. */
 int ec_http_allowed(const char *const *allow, size_t allow_count, const char *host, unsigned port);
+
+/* Is entry a well-formed allow-list entry (docs/HTTP.md section 2)? 0, or EC_EINVAL with a
+ * message naming it, what is wrong and the forms expected. */
+int ec_http_allow_check(const char *entry);
 
 /* Make one request (kind EC_HTTP_CLIENT_REQUEST; http or https URL). Redirects are not
  * followed (a 3xx is a response) and no proxy is used, so only allowed hosts are contacted.

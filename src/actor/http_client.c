@@ -1,8 +1,10 @@
 /* actor/http_client.c: one HTTP request on libcurl for an actor, limited to an allow-list of
  * hosts, with its outcome (response or error kind) as an encoded payload ready to record.
  * What must stay true: a host off the list is refused before libcurl is even set up (nothing
- * is resolved or sent), and nothing can take the request elsewhere: no redirects are
- * followed, no proxy from the environment is used, and only http/https are enabled. */
+ * is resolved or sent); the host judged is the whole host libcurl connects to (one parse of
+ * the URL, given to libcurl as it is: CURLOPT_CURLU), and nothing can take the request
+ * elsewhere: no redirects are followed, no proxy from the environment is used, no Alt-Svc or
+ * HSTS, and only http/https are enabled. */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,61 +31,186 @@ static void curl_init(void)
 
 /* ---- allow-list ---- */
 
-static int host_eq(const char *a, size_t an, const char *b, size_t bn)
+/* The longest DNS name (RFC 1035 3.1: 255 bytes on the wire, 253 as text). A host longer than
+ * this is refused outright: no decision is ever made on part of a name. */
+#define HOST_MAX  253
+#define LABEL_MAX 63
+
+typedef enum { HOST_NAME, HOST_V4, HOST_V6 } host_kind;
+
+/* A host as the allow-list compares it: a DNS name (the bytes, compared case-insensitively)
+ * or an address (compared as binary, so "::1" and "0:0::1" are one address). */
+typedef struct host_id {
+    host_kind kind;
+    const char *s;
+    size_t n;
+    unsigned char a[16];
+} host_id;
+
+/* A DNS name as a resolver takes it: dot-separated labels of 1..63 letters, digits, '-' or
+ * '_', at most 253 bytes, no trailing dot, and a last label that is not all digits (a name
+ * like "a.0.0.1" is neither a host name nor an address: RFC 3696 2). ASCII only: a name with
+ * other bytes would be converted (IDN) by libcurl after the decision. */
+static int dns_name(const char *s, size_t n)
 {
-    return an == bn && strncasecmp(a, b, an) == 0;
+    if (n == 0 || n > HOST_MAX)
+        return 0;
+    size_t label = 0;
+    int digits = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+            digits = 1;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return 0;
+        if (c < '0' || c > '9')
+            digits = 0;
+        if (++label > LABEL_MAX)
+            return 0;
+    }
+    return label > 0 && !digits;
 }
 
-/* One entry against host:port. Entry forms: host, host:port, *.domain[:port], [v6][:port],
- * bare v6 (more than one ':'). */
-static int entry_matches(const char *e, const char *host, unsigned port)
+/* s[0..n): an IPv6 address (no brackets, no zone), a dotted-decimal IPv4 address or a DNS
+ * name. 1 when it is one of them. */
+static int host_parse(host_id *h, const char *s, size_t n)
 {
-    const char *h = e, *colon = NULL;
+    char tmp[64];
+    memset(h, 0, sizeof *h);
+    h->s = s;
+    h->n = n;
+    if (n == 0 || n > HOST_MAX)
+        return 0;
+    if (memchr(s, ':', n)) {
+        if (n >= sizeof tmp)
+            return 0;
+        memcpy(tmp, s, n);
+        tmp[n] = 0;
+        h->kind = HOST_V6;
+        return inet_pton(AF_INET6, tmp, h->a) == 1;
+    }
+    if (n < 16) {
+        memcpy(tmp, s, n);
+        tmp[n] = 0;
+        if (inet_pton(AF_INET, tmp, h->a) == 1) {
+            h->kind = HOST_V4;
+            return 1;
+        }
+    }
+    h->kind = HOST_NAME;
+    return dns_name(s, n);
+}
+
+typedef struct allow_entry {
+    host_id h;     /* for a wildcard: the domain after "*." */
+    int wild;      /* "*.domain" */
+    unsigned port; /* 0: any */
+} allow_entry;
+
+#define ENTRY_FORMS                                                                                \
+    "host, host:port, *.domain, *.domain:port, an IPv4 address[:port], [IPv6]:port or a bare "     \
+    "IPv6 address (a host: a DNS name of at most 253 bytes, letters digits - _ and dots)"
+
+/* Parse an entry (docs/HTTP.md section 2). NULL when it is well formed, else what is wrong. */
+static const char *entry_parse(allow_entry *e, const char *s)
+{
+    memset(e, 0, sizeof *e);
+    if (!s || !*s)
+        return "empty";
+    if (strstr(s, "://"))
+        return "a host, not a URL";
+    const char *host = s, *port = NULL;
     size_t hl;
-    if (e[0] == '[') {
-        const char *close = strchr(e, ']');
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
         if (!close)
-            return 0;
-        h = e + 1;
-        hl = (size_t)(close - h);
+            return "'[' without ']'";
+        host = s + 1;
+        hl = (size_t)(close - host);
         if (close[1] == ':')
-            colon = close + 1;
+            port = close + 2;
         else if (close[1])
-            return 0;
+            return "after ']' only ':port' may follow";
+        if (!host_parse(&e->h, host, hl) || e->h.kind != HOST_V6)
+            return "not an IPv6 address between '[' and ']'";
     } else {
-        const char *c1 = strchr(e, ':');
-        if (c1 && strchr(c1 + 1, ':'))
-            c1 = NULL; /* bare IPv6 address: no port */
-        colon = c1;
-        hl = colon ? (size_t)(colon - e) : strlen(e);
+        const char *c1 = strchr(s, ':');
+        if (c1 && strchr(c1 + 1, ':')) { /* bare IPv6 address: no port */
+            if (!host_parse(&e->h, s, strlen(s)))
+                return "not an IPv6 address (give a port as [IPv6]:port)";
+            return NULL;
+        }
+        hl = c1 ? (size_t)(c1 - s) : strlen(s);
+        if (c1)
+            port = c1 + 1;
+        if (hl > 2 && s[0] == '*' && s[1] == '.') {
+            /* "*.0.0.1" names no domain: wildcards are for names, never addresses. */
+            e->wild = 1;
+            if (!host_parse(&e->h, s + 2, hl - 2) || e->h.kind != HOST_NAME)
+                return "'*.' must be followed by a domain name";
+        } else if (!host_parse(&e->h, host, hl) || e->h.kind == HOST_V6) {
+            return "not a host name or IPv4 address";
+        }
     }
-    if (colon) {
-        char *end;
-        unsigned long p = strtoul(colon + 1, &end, 10);
-        if (*end || end == colon + 1 || p != port)
-            return 0;
+    if (port) {
+        unsigned long p = 0;
+        size_t k = 0;
+        for (; port[k] >= '0' && port[k] <= '9' && k < 6; k++)
+            p = p * 10 + (unsigned long)(port[k] - '0');
+        if (k == 0 || port[k] || p == 0 || p > 65535)
+            return "the port must be 1..65535";
+        e->port = (unsigned)p;
     }
-    size_t n = strlen(host);
-    if (hl > 2 && h[0] == '*' && h[1] == '.') {
-        /* "*.example.com": any name ending in ".example.com", not example.com itself, and
-         * never an address literal ("*.0.0.1" must not admit 127.0.0.1). */
-        unsigned char a[16];
-        if (inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1)
-            return 0;
-        size_t sl = hl - 1; /* ".example.com" */
-        return n > sl && strncasecmp(host + n - sl, h + 1, sl) == 0;
+    return NULL;
+}
+
+int ec_http_allow_check(const char *entry)
+{
+    allow_entry e;
+    const char *why = entry_parse(&e, entry);
+    if (!why)
+        return 0;
+    return ec_error_set(EC_EINVAL, "allow-list entry \"%.300s\": %s; expected " ENTRY_FORMS,
+                        entry ? entry : "(null)", why);
+}
+
+static int entry_matches(const allow_entry *e, const host_id *h, unsigned port)
+{
+    if (e->port && e->port != port)
+        return 0;
+    if (e->wild) /* "*.example.com": a name ending in ".example.com", not example.com itself */
+        return h->kind == HOST_NAME && h->n > e->h.n + 1 && h->s[h->n - e->h.n - 1] == '.' &&
+               strncasecmp(h->s + h->n - e->h.n, e->h.s, e->h.n) == 0;
+    if (e->h.kind != h->kind)
+        return 0;
+    if (h->kind == HOST_NAME)
+        return e->h.n == h->n && strncasecmp(e->h.s, h->s, h->n) == 0;
+    return memcmp(e->h.a, h->a, h->kind == HOST_V4 ? 4 : 16) == 0;
+}
+
+/* A malformed entry matches nothing. */
+static int allowed_id(const char *const *allow, size_t allow_count, const host_id *h, unsigned port)
+{
+    for (size_t i = 0; i < allow_count; i++) {
+        allow_entry e;
+        if (allow[i] && !entry_parse(&e, allow[i]) && entry_matches(&e, h, port))
+            return 1;
     }
-    return host_eq(h, hl, host, n);
+    return 0;
 }
 
 int ec_http_allowed(const char *const *allow, size_t allow_count, const char *host, unsigned port)
 {
-    if (!host || !*host)
+    host_id h;
+    if (!host || !host_parse(&h, host, strlen(host)))
         return 0;
-    for (size_t i = 0; i < allow_count; i++)
-        if (allow[i] && entry_matches(allow[i], host, port))
-            return 1;
-    return 0;
+    return allowed_id(allow, allow_count, &h, port);
 }
 
 /* ---- the exchange ---- */
@@ -267,9 +394,11 @@ int ec_http_request(ec_http_outcome *out, const ec_http_msg *req,
                             curl_easy_strerror(curl_init_rc));
     }
 
-    /* The allow-list decision, from libcurl's own parse of the URL (the one it will use). */
+    /* The allow-list decision, from libcurl's own parse of the URL; that very parse (the
+     * CURLU handle) is what libcurl is given to connect with (CURLOPT_CURLU), so the host
+     * judged is the host contacted: the URL is never parsed a second time. */
     CURLU *u = curl_url();
-    char *host = NULL, *port_s = NULL;
+    char *host = NULL, *port_s = NULL, *zone = NULL;
     if (!u) {
         free(url);
         return ec_error_set(EC_ENOMEM, "http request: out of memory");
@@ -279,31 +408,39 @@ int ec_http_request(ec_http_outcome *out, const ec_http_msg *req,
         uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
     if (uc == CURLUE_OK)
         uc = curl_url_get(u, CURLUPART_PORT, &port_s, CURLU_DEFAULT_PORT);
-    curl_url_cleanup(u);
     if (uc != CURLUE_OK) {
         rc = outcome_error(out, EC_HTTP_ERR_FAILED, "invalid URL %.200s: %s", url,
                            curl_url_strerror(uc));
         curl_free(host);
         curl_free(port_s);
+        curl_url_cleanup(u);
         free(url);
         return rc;
     }
+    int has_zone = curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK;
+    curl_free(zone);
     unsigned port = (unsigned)strtoul(port_s, NULL, 10);
-    char hbuf[512];
+    curl_free(port_s);
+    const char *hs = host;
     size_t hl = strlen(host);
     if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') /* IPv6 literal */
-        snprintf(hbuf, sizeof hbuf, "%.*s", (int)(hl - 2), host + 1);
-    else
-        snprintf(hbuf, sizeof hbuf, "%s", host);
-    curl_free(host);
-    curl_free(port_s);
-    if (!ec_http_allowed(o.allow, o.allow_count, hbuf, port)) {
-        rc = outcome_error(out, EC_HTTP_ERR_DENIED,
-                           "host %.300s port %u is not on the allow-list: nothing was sent", hbuf,
-                           port);
+        hs++, hl -= 2;
+    host_id hid;
+    int valid = host_parse(&hid, hs, hl);
+    if (!valid || has_zone || !allowed_id(o.allow, o.allow_count, &hid, port)) {
+        /* The whole host is judged (never a prefix): one too long or not a plain DNS name or
+         * address (non-ASCII, empty labels, an IPv6 zone) is denied like one off the list. */
+        rc = outcome_error(out, EC_HTTP_ERR_DENIED, "host %.*s%s port %u %s: nothing was sent",
+                           (int)(hl < 300 ? hl : 300), hs, hl > 300 ? "..." : "", port,
+                           !valid     ? "is not a DNS name of at most 253 bytes or an address"
+                           : has_zone ? "has a zone id (the allow-list has none)"
+                                      : "is not on the allow-list");
+        curl_free(host);
+        curl_url_cleanup(u);
         free(url);
         return rc;
     }
+    curl_free(host);
 
     CURL *c = curl_easy_init();
     struct curl_slist *hl_list = NULL;
@@ -343,16 +480,22 @@ int ec_http_request(ec_http_outcome *out, const ec_http_msg *req,
         curl_slist_free_all(hl_list);
         if (c)
             curl_easy_cleanup(c);
+        curl_url_cleanup(u);
         free(url);
         return ec_error_set(EC_ENOMEM, "http request: out of memory");
     }
     char method[EC_HTTP_METHOD_MAX + 1];
     snprintf(method, sizeof method, "%.*s", (int)req->method_len, req->method);
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CURLU, u); /* the handle the decision was made on */
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never a proxy from http_proxy & co */
+    /* Nothing may send the request to another host or port than the one judged: no
+     * Alt-Svc (another host) and no HSTS (another port). Both are off unless enabled; kept
+     * off here explicitly. */
+    curl_easy_setopt(c, CURLOPT_ALTSVC_CTRL, 0L);
+    curl_easy_setopt(c, CURLOPT_HSTS_CTRL, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
@@ -419,6 +562,7 @@ int ec_http_request(ec_http_outcome *out, const ec_http_msg *req,
     xfer_free(&x);
     curl_slist_free_all(hl_list);
     curl_easy_cleanup(c);
+    curl_url_cleanup(u); /* after the easy handle, which was given it */
     free(url);
     return rc;
 }
