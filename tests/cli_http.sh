@@ -272,6 +272,19 @@ expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u3" --http 127.0.0.1:0 --http-max
 has "$T/err" "--http-max-connections: '0' is not"
 expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u3" --serve --stop-grace soon
 has "$T/err" "--stop-grace: 'soon' is not"
+# allow-list entries that could never match are refused, named, with the forms expected
+for e in 'http://127.0.0.1:18080' '127.0.0.1:99999' '127.0.0.1:abc' '[::1' ' 127.0.0.1' \
+  '127.0.0.1/' '*.0.0.1' ''; do
+  expect 2 "$EV" run "$A/kv.wasm" --data-dir "$T/u5" --http 127.0.0.1:0 --http-allow "$e" \
+    --no-checkpoints
+  has "$T/err" "--http-allow: allow-list entry \"$e\": "
+  has "$T/err" "expected host, host:port"
+  [ ! -e "$T/u5" ] && ok || bad "a run refused for --http-allow '$e' left $T/u5 behind"
+done
+printf '{"http_allow":["127.0.0.1","127.0.0.1:abc"],"actors":[{"id":"kv","module":"kv.wasm"}]}' \
+  >"$A/../bad-http-manifest.json"
+expect 2 "$EV" run --manifest "$A/../bad-http-manifest.json" --data-dir "$T/u4" --no-checkpoints
+has "$T/err" 'http_allow[1]: allow-list entry "127.0.0.1:abc": the port must be 1..65535'
 printf '{"actors":[{"id":"kv","module":"kv.wasm","http":7}]}' >"$A/../bad-http-manifest.json"
 expect 2 "$EV" run --manifest "$A/../bad-http-manifest.json" --data-dir "$T/u4" --no-checkpoints
 has "$T/err" 'actors[0].http: not a string'

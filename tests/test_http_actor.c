@@ -1015,6 +1015,11 @@ static void refuses_misuse(void)
     CHECK(ec_actor_serve_http(k, &o, NULL) == EC_EUNSUPPORTED);
     const char *empty[] = {""};
     CHECK(ec_runtime_http_allow(rt, empty, 1, 0) == EC_EINVAL);
+    /* An entry that could never match is refused, naming it; the list in force is kept. */
+    const char *malformed[] = {"127.0.0.1", "127.0.0.1:abc"};
+    CHECK(ec_runtime_http_allow(rt, malformed, 2, 0) == EC_EINVAL);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "host 1: allow-list entry "
+                                                              "\"127.0.0.1:abc\""));
     ec_runtime_free(rt);
     scratch_end();
 }

@@ -94,11 +94,15 @@ int ec_runtime_http_allow(ec_runtime *rt, const char *const *hosts, size_t n, un
     if (!copy)
         return ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory");
     for (size_t k = 0; k < n; k++) {
-        if (!hosts[k] || !hosts[k][0] || !(copy[k] = strdup(hosts[k]))) {
+        /* A malformed entry could never match: refused, not kept as a silent deny. */
+        if (ec_http_allow_check(hosts[k])) {
             free_list(copy);
-            return hosts[k] && hosts[k][0]
-                       ? ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory")
-                       : ec_error_set(EC_EINVAL, "ec_runtime_http_allow: host %zu is empty", k);
+            return ec_error_set(EC_EINVAL, "ec_runtime_http_allow: host %zu: %s", k,
+                                ec_error_last()->message);
+        }
+        if (!(copy[k] = strdup(hosts[k]))) {
+            free_list(copy);
+            return ec_error_set(EC_ENOMEM, "ec_runtime_http_allow: out of memory");
         }
     }
     ec_runtime_lock(rt);

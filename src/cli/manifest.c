@@ -190,6 +190,9 @@ static int parse(ctx *c, cli_manifest *m, const char *text, size_t len, const ch
     json_t *allow = json_object_get(root, "http_allow");
     if (allow && get_list(c, allow, "http_allow", 0, m->allow, &m->nallow))
         return -1;
+    for (size_t i = 0; i < m->nallow; i++)
+        if (ec_http_allow_check(m->allow[i]))
+            return fail(c, "http_allow[%zu]: %s", i, ec_error_last()->message);
     m->has_allow = allow != NULL;
     /* The modules' base: the manifest's directory. */
     char dir[MODULE_PATH_MAX];

@@ -25,8 +25,14 @@ int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, in
     const char *v;
     uint64_t t;
     if ((v = cli_opt(argc, argv, i, "--http-allow", bad))) {
-        if (h->nallow == CLI_MANIFEST_LIST || !*v) {
-            cli_error(cmd, 0, "--http-allow: at most %d non-empty hosts", CLI_MANIFEST_LIST);
+        if (h->nallow == CLI_MANIFEST_LIST) {
+            cli_error(cmd, 0, "--http-allow: at most %d hosts", CLI_MANIFEST_LIST);
+            return -1;
+        }
+        /* An entry that could never match (a URL, a bad port, a stray space) is a mistake
+         * to report now, not a host the actors are silently denied. */
+        if (ec_http_allow_check(v)) {
+            cli_error(cmd, 1, "--http-allow");
             return -1;
         }
         h->allow[h->nallow++] = v;

@@ -28,7 +28,8 @@ typedef struct cli_http {
     "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"          \
     "                       (port 0: any free one); implies --serve\n"                             \
     "  --http-allow HOST    hosts the actors may reach with http_request: host, host:port,\n"      \
-    "                       *.domain, [v6]:port (repeatable)\n"                                    \
+    "                       *.domain[:port], IPv4[:port], [v6]:port, v6 (repeatable; a\n"         \
+    "                       malformed entry is refused)\n"                                         \
     "  --http-timeout MS    served request deadline, then 504 (default 10000); also the\n"         \
     "                       timeout of the actors' own requests\n"                                 \
     "  --http-body-limit N  request bodies over N bytes get 413 (default 1048576)\n"               \
