@@ -222,6 +222,13 @@ static void get_and_post(void)
     CHECK(outcome_consistent(&out));
     CHECK(strcmp(f.target, "/ping?x=%41") == 0);
     ec_http_outcome_clear(&out);
+    /* An upper-case scheme is a scheme (RFC 3986 3.1). */
+    snprintf(url, sizeof url, "HTTP://127.0.0.1:%u/upper", ec_http_server_port(s));
+    m = creq("GET", url);
+    REQUIRE_OK(ec_http_request(&out, &m, &o));
+    CHECK(out.msg.kind == EC_HTTP_RESPONSE && out.msg.status == 200);
+    CHECK(strcmp(f.target, "/upper") == 0);
+    ec_http_outcome_clear(&out);
 
     /* POST: method, headers in order, body as given; no "Expect: 100-continue" delay. */
     snprintf(url, sizeof url, "http://127.0.0.1:%u/post", ec_http_server_port(s));

@@ -290,6 +290,25 @@ static void encoder_rules(void)
     x.target = "file:///etc/passwd";
     x.target_len = 18;
     CHECK(encode_fails_with(&x, "url"));
+    /* The scheme is case-insensitive (RFC 3986 3.1); the URL is kept byte for byte. */
+    const char *const mixed[] = {"HTTP://127.0.0.1:9000/sum", "hTtPs://example.com/"};
+    for (size_t k = 0; k < 2; k++) {
+        x = m[3];
+        x.target = mixed[k];
+        x.target_len = strlen(mixed[k]);
+        uint8_t *enc = NULL;
+        size_t enc_len = 0;
+        ec_http_msg back;
+        REQUIRE_OK(ec_http_encode_alloc(&x, &enc, &enc_len));
+        REQUIRE_OK(ec_http_decode(&back, enc, enc_len));
+        CHECK(back.target_len == x.target_len && memcmp(back.target, mixed[k], x.target_len) == 0);
+        ec_http_msg_clear(&back);
+        free(enc);
+    }
+    x = m[3];
+    x.target = "HTTPS:/x.example/";
+    x.target_len = strlen(x.target);
+    CHECK(encode_fails_with(&x, "url"));
     x = m[1];
     x.status = 600;
     CHECK(encode_fails_with(&x, "status"));

@@ -5,6 +5,7 @@
  * same set of messages, so decode(encode(m)) == m and encode(decode(b)) == b. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <jansson.h>
 
 #include "core/internal.h"
@@ -95,10 +96,11 @@ int ec_http_target_ok(const char *s, size_t n)
     return n >= 1 && visible(s, n) && (s[0] == '/' || (n == 1 && s[0] == '*'));
 }
 
+/* Schemes are case-insensitive (RFC 3986 3.1): "HTTP://" is accepted, and kept as given. */
 static int url_ok(const char *s, size_t n)
 {
-    return visible(s, n) &&
-           ((n > 7 && memcmp(s, "http://", 7) == 0) || (n > 8 && memcmp(s, "https://", 8) == 0));
+    return visible(s, n) && ((n > 7 && strncasecmp(s, "http://", 7) == 0) ||
+                             (n > 8 && strncasecmp(s, "https://", 8) == 0));
 }
 
 static int reason_ok(const char *s, size_t n)
