@@ -73,11 +73,21 @@ typedef struct ec_runtime_options {
     /* Numbered checkpoint files kept in each <chain>/checkpoints/: the newest N (`latest`
      * always stays). 0: 1000; UINT64_MAX: all. */
     uint64_t checkpoint_keep;
+    /* Bytes of message bodies waiting for delivery, all actors together: a send that would
+     * go past it is refused like one past max_queue (EBUSY to an actor, recorded; EC_EDENIED
+     * to ec_runtime_send). 0: 256 MiB. */
+    uint64_t max_queued_bytes;
+    /* Linear memory the runtime's actors may reach together, in bytes, each counted at its
+     * cap (the module's declared maximum, at most memory_pages): a spawn or restart that
+     * would go past it is refused (EBUSY to a supervisor, EC_EDENIED to ec_runtime_spawn).
+     * Checked only when an instance is made, so that memory.grow stays a function of the
+     * actor's own limits (a replay reproduces it). 0: 4 GiB. */
+    uint64_t max_memory_bytes;
 } ec_runtime_options;
 #define EC_RUNTIME_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RUNTIME_OPTIONS_VERSION, NULL, NULL, EC_CHAIN_STORE_DISK, EC_DURABLE_BATCH, 0, 0, 0, 0, \
-            0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL, 0, 0, 0                                         \
+            0, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL, 0, 0, 0, 0, 0                                   \
     }
 
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);
@@ -139,6 +149,11 @@ int ec_runtime_stop(ec_runtime *rt, const char *id, const char *reason);
  * delivered, and is waited for like a timer. *pending_out (may be NULL) gets the number of
  * timers still pending. */
 int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out);
+/* Messages sent with ec_runtime_send that were accepted but not delivered: their receiver
+ * stopped or trapped first, has no ec_handle_message, or the message was otherwise dropped.
+ * Each is recorded in the receiver's chain (message/dropped, docs/ABI.md section 6) and
+ * reported on stderr; this is their count so far. */
+size_t ec_runtime_dropped_external(const ec_runtime *rt);
 /* Milliseconds until the next timer is due (0 when one is due or work can be delivered; at
  * most 5 while work waits for a busy actor), or -1 when nothing is pending: for a caller's
  * poll() loop. */

@@ -69,6 +69,9 @@ typedef struct work {
     uint64_t tag;    /* timer tag */
     uint32_t event;  /* child notice: 1 trapped, 2 stopped */
     uint64_t due_ns; /* timers: monotonic due time */
+    /* A message sent in a call that an automatic recovery abandoned (replay.c): dropped at
+     * delivery, recorded (message/dropped), as a timer set there is cancelled. */
+    int abandoned;
     struct work *next;
 } work;
 
@@ -184,7 +187,10 @@ struct ec_runtime {
     size_t nactors, cap;
     ec_module *modules;
     work *queue, *queue_tail;
-    size_t queued, ntimers, max_queue; /* floods are refused, not memory bombs */
+    size_t queued, ntimers, max_queue;       /* floods are refused, not memory bombs */
+    uint64_t queued_bytes, max_queued_bytes; /* bodies in rt->queue, and their cap */
+    uint64_t max_memory_pages;               /* all actors' memory caps together */
+    size_t dropped_external;                 /* messages from outside dropped (recorded) */
     size_t max_actors;
     uint64_t write_budget;
     ec_signer *signer; /* borrowed; NULL: no checkpoints */
@@ -263,6 +269,10 @@ typedef struct ec_timer_arm {
  * queue is then unchanged. Refused while rt->replay is set: a replay queues nothing. */
 int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, size_t ndrop,
                     const ec_timer_arm *arm, size_t narm);
+/* After a recovery of actor `from`: mark its messages still queued whose link (their
+ * message/send event) is one of sends[n] (sent in the abandoned line; only link is used), so
+ * that their delivery records message/dropped instead of calling the receiver. */
+void ec_messages_abandon(ec_runtime *rt, const char *from, const ec_timer_arm *sends, size_t n);
 int ec_valid_id(const char *s, size_t n);
 /* The pending-timer set of an actor (see struct ec_actor): add the timer/set at seq (hash
  * h), remove the one a delivery links, forget all (a fresh instance). */

@@ -1278,10 +1278,11 @@ static void fx_send(ec_actor *a, void *ctx, const uint8_t *h, size_t hl, hresp *
     if (msg_target(a, c, r, &t))
         return;
     /* The receipt names this request event: the link between the two chains. */
-    if (ec_queue_message(a->rt, t->id, a->id, mp(a, c->body), c->len, h, hl)) {
+    int qrc = ec_queue_message(a->rt, t->id, a->id, mp(a, c->body), c->len, h, hl);
+    if (qrc) {
+        /* EC_EDENIED: the queue is full (max_queue messages or max_queued_bytes of bodies). */
         const ec_error *e = ec_error_last();
-        fail(r, a->rt->queued >= a->rt->max_queue ? ABI_EBUSY : ABI_EIO, "%s",
-             e ? e->message : "cannot queue");
+        fail(r, qrc == EC_EDENIED ? ABI_EBUSY : ABI_EIO, "%s", e ? e->message : "cannot queue");
         return;
     }
     r->ret = 0;

@@ -158,6 +158,24 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
                     receiver = me->id;
                 }
             }
+        } else if (is_type(&ev, "message/dropped")) {
+            /* A message accepted and then dropped (docs/ABI.md section 6): it links the
+             * sender's message/send as its delivery would have. */
+            if (text_field(&ev, "from", from, sizeof from))
+                continue;
+            int l = link_field(&ev, hash, &hl);
+            if (l < 0 || (l == 0 && strcmp(from, "@external") != 0)) {
+                snprintf(out->reason, sizeof out->reason, "%s: event %llu: %s link", me->id,
+                         (unsigned long long)seq,
+                         l < 0 ? "malformed" : "a dropped message without a");
+                rc = EC_EVERIFY;
+                break;
+            }
+            if (strcmp(from, "@external") == 0)
+                continue;
+            target = find_member(all, n, from);
+            want = "message/send";
+            receiver = me->id;
         } else {
             continue;
         }

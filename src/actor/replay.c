@@ -917,9 +917,11 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
                              ec_actor_state_name(a->state));
             else
                 rc = ec_actor_snapshot_now(a);
-        } else if (IS(ev, "http/request") || IS(ev, "http/refused")) {
+        } else if (IS(ev, "http/request") || IS(ev, "http/refused") || IS(ev, "message/dropped")) {
             /* The HTTP server's records (what arrived, what it answered itself), not the
-             * actor's: copied as they are (docs/ABI.md section 8). */
+             * actor's: copied as they are (docs/ABI.md section 8); and so are the runtime's
+             * records of messages it dropped (section 6), made from its queue, which a
+             * replay does not have. */
             char type[32];
             snprintf(type, sizeof type, "%.*s", (int)ev.type_len, ev.type);
             /* Copied, but only what the server can write: a payload of the kind the event
@@ -1315,7 +1317,8 @@ static int ends_inside_call(ec_chain *c)
         return 0;
     static const char *const between[] = {"wasm/result",       "wasm/trap",        "actor/start",
                                           "actor/stop",        "actor/restart",    "state/snapshot",
-                                          "runtime/recovered", "runtime/migrated", "http/refused"};
+                                          "runtime/recovered", "runtime/migrated", "http/refused",
+                                          "message/dropped"};
     for (size_t k = 0; k < sizeof between / sizeof between[0]; k++)
         if (IS(e, between[k]))
             return 0;
@@ -1327,9 +1330,14 @@ static void fill_report(ec_replay_report *out, ec_chain *replayed, ec_actor *a)
     out->events = ec_chain_count(replayed);
     /* Trapped as recorded: the replayed chain ends with the trap (a replay stopped inside a
      * call also leaves the instance discarded, but that is no trap of the actor's). */
+    /* The messages dropped when it trapped come after the trap (docs/ABI.md section 6). */
     ec_event last;
-    out->trapped = a && a->state == EC_ACTOR_TRAPPED && out->events &&
-                   ec_chain_get(replayed, out->events - 1, &last) == 0 && IS(last, "wasm/trap");
+    uint64_t lq = out->events;
+    int got = 0;
+    while (lq-- > 0 && (got = ec_chain_get(replayed, lq, &last) == 0) &&
+           IS(last, "message/dropped"))
+        got = 0;
+    out->trapped = a && a->state == EC_ACTOR_TRAPPED && got && IS(last, "wasm/trap");
     uint64_t hs;
     if (out->events && ec_chain_head(replayed, out->head, &hs) == 0)
         out->head_len = ec_hash_len(ec_chain_alg(replayed));
@@ -2125,8 +2133,10 @@ int ec_runtime_set_recover(ec_runtime *rt, uint32_t max_per_actor)
 /* For an automatic recovery: the last call boundary of c's live line (as last_boundary) and
  * what the line after it, about to be abandoned, did with timers: its timer/sets (drop: their
  * timers go with it) and its timer deliveries (redo: the state at the point still waits for
- * them; they were due, so they are due again at once). */
-static int abandoned_tail(ec_chain *c, uint64_t *point, timer_list *drop, timer_list *redo)
+ * them; they were due, so they are due again at once); and its message/sends (sends: those
+ * still queued are dropped like its timers, docs/ABI.md section 7). */
+static int abandoned_tail(ec_chain *c, uint64_t *point, timer_list *drop, timer_list *redo,
+                          timer_list *sends)
 {
     size_t hl = ec_hash_len(ec_chain_alg(c));
     uint64_t n = ec_chain_count(c);
@@ -2139,12 +2149,14 @@ static int abandoned_tail(ec_chain *c, uint64_t *point, timer_list *drop, timer_
             return rc;
         if (IS(e, "wasm/result") || fresh_boundary(c, q, &e)) {
             *point = q;
-            if ((rc = tl_finish(drop)) == 0)
-                rc = tl_finish(redo);
+            if ((rc = tl_finish(drop)) == 0 && (rc = tl_finish(redo)) == 0)
+                rc = tl_finish(sends);
             return rc;
         }
         if (IS(e, "timer/set"))
             rc = tl_add(drop, e.hash, e.hash_len, 0, 0, 0, q);
+        else if (IS(e, "message/send"))
+            rc = tl_add(sends, e.hash, e.hash_len, 0, 0, 0, q);
         else if (timer_delivery(&e, link, hl, &tag))
             rc = tl_add(redo, link, hl, tag, 0, 0, q);
         if (rc || (rc = live_prev(&e, q, &q)))
@@ -2161,12 +2173,13 @@ int ec_actor_recover_in_place(ec_actor *a)
         return -1;
     ec_chain *live = a->chain;
     uint64_t count = ec_chain_count(live), point = 0;
-    timer_list drop = {0}, redo = {0};
-    if (abandoned_tail(live, &point, &drop, &redo)) {
+    timer_list drop = {0}, redo = {0}, sends = {0};
+    if (abandoned_tail(live, &point, &drop, &redo, &sends)) {
         /* Trapped in ec_init (no good state), or out of memory: the trap takes its course. */
         ec_error_clear();
         tl_free(&drop);
         tl_free(&redo);
+        tl_free(&sends);
         return -1;
     }
     uint8_t point_hash[EC_HASH_MAX];
@@ -2176,6 +2189,7 @@ int ec_actor_recover_in_place(ec_actor *a)
         if (ec_chain_get(live, point, &ev)) {
             tl_free(&drop);
             tl_free(&redo);
+            tl_free(&sends);
             return -1;
         }
         hl = ev.hash_len;
@@ -2198,8 +2212,14 @@ int ec_actor_recover_in_place(ec_actor *a)
      * after it come back. Refused (max_queue) or failed, the recovery fails as a whole. */
     if (rc == 0)
         rc = ec_timers_rearm(rt, a->id, drop.arm, drop.n, redo.arm, redo.n);
+    /* Its messages still queued from the abandoned line go too, each recorded where it was
+     * to be delivered (message/dropped). One already delivered stays delivered: a recovery
+     * undoes only the actor's own state (docs/ABI.md section 7). */
+    if (rc == 0)
+        ec_messages_abandon(rt, a->id, sends.arm, sends.n);
     tl_free(&drop);
     tl_free(&redo);
+    tl_free(&sends);
     if (rc == 0) {
         uint8_t small[128];
         cbuf b;

@@ -239,6 +239,9 @@ int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts)
     rt->sync_effects = opts->sync_effects;
     rt->max_queue = opts->max_queue ? opts->max_queue : 65536;
     rt->max_actors = opts->max_actors ? opts->max_actors : 1024;
+    rt->max_queued_bytes = opts->max_queued_bytes ? opts->max_queued_bytes : (256u << 20);
+    /* In pages, rounded down (a cap under one page admits no actor). */
+    rt->max_memory_pages = (opts->max_memory_bytes ? opts->max_memory_bytes : (4ull << 30)) >> 16;
     rt->write_budget = opts->write_budget ? opts->write_budget : (256u << 20);
     rt->signer = opts->checkpoint_signer;
     rt->cp_every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
@@ -283,6 +286,68 @@ static void work_free(work *w)
     free(w->from);
     free(w->body);
     free(w);
+}
+
+/* message/dropped in a's chain: a message queued for a that a will not be given (docs/ABI.md
+ * section 6). A sender was told the message went (msg_send returned 0, recorded in its chain
+ * with the hash `link` names), so its end is recorded too: `verify --links` resolves the
+ * link like a delivery's. From outside (`@external`, no chain to record it), it is also
+ * counted and said on stderr, whatever --quiet: the caller gave it and it did not arrive.
+ * Recorded only where a is not in a call on another thread (its owner, or stopped). */
+static int record_dropped(ec_actor *a, const work *w, const char *reason)
+{
+    uint8_t small[320];
+    cbuf b;
+    cb_init(&b, small, sizeof small);
+    cb_map(&b, 4); /* keys in deterministic order: shorter first, then bytewise */
+    cb_str(&b, "len");
+    cb_uint(&b, w->body_len);
+    cb_str(&b, "from");
+    cb_str(&b, w->from ? w->from : "@external");
+    cb_str(&b, "link");
+    if (w->link_len)
+        cb_bytes(&b, w->link, w->link_len);
+    else
+        cb_null(&b);
+    cb_str(&b, "reason");
+    cb_str(&b, reason);
+    int rc = ec_actor_record(a, "message/dropped", &b, NULL);
+    cb_free(&b);
+    if (w->from && strcmp(w->from, "@external") == 0) {
+        a->rt->dropped_external++;
+        fprintf(stderr, "evchain: a message to %s (%zu bytes) was not delivered: %s\n", a->id,
+                w->body_len, reason);
+    }
+    return rc;
+}
+
+/* Drop the messages queued for a, each recorded in its chain before anything else is (the
+ * actor stops or trapped: nothing will take them). A replay has no queue of its own: it
+ * copies the message/dropped events from the chain (replay.c). Under the runtime lock. */
+static int drop_queued(ec_actor *a, const char *reason)
+{
+    ec_runtime *rt = a->rt;
+    if (rt->replay)
+        return 0;
+    int rc = 0;
+    work **pp = &rt->queue, *last = NULL;
+    while (*pp) {
+        work *w = *pp;
+        if (w->kind != WORK_MESSAGE || strcmp(w->to, a->id) != 0) {
+            last = w;
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        rt->queued--;
+        rt->queued_bytes -= w->body_len;
+        int r = record_dropped(a, w, reason);
+        if (rc == 0)
+            rc = r;
+        work_free(w);
+    }
+    rt->queue_tail = last;
+    return rc;
 }
 
 static void actor_discard_instance(ec_actor *a)
@@ -527,6 +592,25 @@ static int actor_instantiate(ec_actor *a)
         mem->max_pages = a->rt->memory_pages;
     if (mem->max_pages > EC_MEMORY_PAGES_MAX)
         mem->max_pages = EC_MEMORY_PAGES_MAX;
+    /* The runtime-wide cap (max_memory_bytes), each instance counted at its own cap: checked
+     * here, when an instance is made, and never at memory.grow, whose outcome would then
+     * depend on other actors (a replay of one chain could not reproduce it). A refused spawn
+     * or restart is recorded by whoever asked (supervisor/spawn.result). A replay makes the
+     * instances its chain already has. */
+    uint64_t total = mem->max_pages;
+    for (size_t k = 0; k < a->rt->nactors; k++)
+        if (a->rt->actors[k] != a && a->rt->actors[k]->mem)
+            total += a->rt->actors[k]->mem->max_pages;
+    if (!a->rt->replay && total > a->rt->max_memory_pages) {
+        uint64_t max = mem->max_pages;
+        m->free_inst(inst);
+        free(inst);
+        return ec_error_set(EC_EDENIED,
+                            "actor %s: its memory cap of %llu KiB would take the runtime's "
+                            "actors to %llu MiB together, over max_memory of %llu MiB",
+                            a->id, (unsigned long long)max * 64, (unsigned long long)total / 16,
+                            (unsigned long long)a->rt->max_memory_pages / 16);
+    }
     a->inst = inst;
     a->mem = mem;
     return 0;
@@ -807,6 +891,10 @@ static int exec_owned(ec_actor *a, int fn, const void *input, size_t in_len, uin
         if (rc == 0 && !interrupted && ec_actor_recover_in_place(a) == 0)
             return ec_error_set(EC_ETRAP, "actor %s: trap in %s: %s (recovered)", a->id,
                                 fn_names[fn], why);
+        /* Messages waiting for it go nowhere now: each recorded (after the trap). */
+        int drc = drop_queued(a, "the receiver trapped");
+        if (rc == 0)
+            rc = drc;
         notify_parent(a, 1);
         /* Its children go with it: nothing supervises them any more. */
         for (size_t k = 0; k < rt->nactors && !rt->replay; k++) /* a replay touches no other */
@@ -1055,6 +1143,38 @@ static int run_init(ec_actor *a)
     return rc == EC_ETRAP ? 0 : rc; /* a trap is recorded and is the actor's state */
 }
 
+/* A spawn whose ec_init was refused before it ran (calls nested deeper than MAX_NESTING, the
+ * runtime stopping): the actor never ran, and the spawn fails. It must not stay behind as a
+ * child that is listed, says running and holds its name: its chain records why it ended
+ * (actor/stop "spawn failed: ..."), and it leaves the runtime. Only when nothing but its
+ * actor/start is in its chain (the refusal came before wasm/call) and it has no child; an
+ * actor that did run stays as it ended. Returns rc, with the refusal as the last error. */
+static int spawn_failed(ec_actor *c, int rc)
+{
+    ec_runtime *rt = c->rt;
+    char why[300];
+    const ec_error *e = ec_error_last();
+    snprintf(why, sizeof why, "%s", e ? e->message : "ec_init not called");
+    if (rt->replay || ec_chain_count(c->chain) != 1)
+        return ec_error_set(rc, "%s", why);
+    for (size_t k = 0; k < rt->nactors; k++)
+        if (rt->actors[k]->parent == c)
+            return ec_error_set(rc, "%s", why);
+    char reason[320];
+    snprintf(reason, sizeof reason, "spawn failed: %s", why);
+    ec_rt_lock(rt);
+    actor_stop_locked(c, reason, 0);
+    for (size_t k = 0; k < rt->nactors; k++)
+        if (rt->actors[k] == c) {
+            memmove(&rt->actors[k], &rt->actors[k + 1], (rt->nactors - k - 1) * sizeof *rt->actors);
+            rt->nactors--;
+            break;
+        }
+    actor_free(c);
+    ec_rt_unlock(rt);
+    return ec_error_set(rc, "%s", why);
+}
+
 int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_options *opts,
                      ec_actor **out)
 {
@@ -1087,7 +1207,7 @@ int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_opt
         return rc;
     }
     if ((rc = run_init(a)))
-        return rc;
+        return spawn_failed(a, rc);
     if (out)
         *out = a;
     return 0;
@@ -1138,10 +1258,15 @@ int ec_actor_spawn_child(ec_actor *parent, const char *module, const char *name,
     rc = actor_create(rt, m, id, parent, name, args, args_len, NULL, 0, &c);
     if (rc) {
         ec_module_release(rt, m);
-        *abi_err = ABI_EIO;
+        /* Over max_memory is a limit like max_actors; anything else the host failing. */
+        *abi_err = rc == EC_EDENIED ? ABI_EBUSY : ABI_EIO;
         return rc;
     }
-    return run_init(c);
+    if ((rc = run_init(c)) != 0) {
+        *abi_err = ABI_EIO;
+        return spawn_failed(c, rc);
+    }
+    return 0;
 }
 
 int ec_actor_stop(ec_actor *a, const char *reason, int notify)
@@ -1172,6 +1297,9 @@ static int actor_stop_locked(ec_actor *a, const char *reason, int notify)
     }
     if (a->on_stack)
         return ec_error_set(EC_EDENIED, "actor %s: cannot stop while it is running a call", a->id);
+    /* What is queued for it is dropped, recorded before its actor/stop: a stopped chain
+     * accounts for every message it accepted. */
+    int drc = drop_queued(a, "the receiver stopped");
     uint8_t small[320];
     cbuf b;
     cb_init(&b, small, sizeof small);
@@ -1179,6 +1307,8 @@ static int actor_stop_locked(ec_actor *a, const char *reason, int notify)
     cb_str(&b, "reason");
     cb_str(&b, reason);
     int rc = ec_actor_record(a, "actor/stop", &b, NULL);
+    if (rc == 0)
+        rc = drc;
     cb_free(&b);
     if (rc == 0)
         rc = ec_actor_sync(a);
@@ -1255,6 +1385,7 @@ static work *work_new(const char *to, const char *from, const void *body, size_t
 static void enqueue(ec_runtime *rt, work *w)
 {
     rt->queued++;
+    rt->queued_bytes += w->body_len;
     if (rt->queue_tail)
         rt->queue_tail->next = w;
     else
@@ -1268,6 +1399,12 @@ int ec_queue_message(ec_runtime *rt, const char *to, const char *from, const voi
     if (rt->queued >= rt->max_queue)
         return ec_error_set(EC_EDENIED, "message to %s: the queue is full (%zu waiting)", to,
                             rt->queued);
+    if (rt->queued_bytes + len > rt->max_queued_bytes)
+        return ec_error_set(EC_EDENIED,
+                            "message to %s: the queue is full (%llu bytes of messages waiting, "
+                            "%zu more would pass max_queued_bytes of %llu)",
+                            to, (unsigned long long)rt->queued_bytes, len,
+                            (unsigned long long)rt->max_queued_bytes);
     work *w = work_new(to, from, body, len, link, link_len);
     if (!w)
         return ec_error_set(EC_ENOMEM, "message to %s: out of memory", to);
@@ -1449,6 +1586,23 @@ static void notify_parent(ec_actor *a, uint32_t event)
     enqueue(a->rt, w);
 }
 
+void ec_messages_abandon(ec_runtime *rt, const char *from, const ec_timer_arm *sends, size_t n)
+{
+    for (work *w = rt->queue; w; w = w->next)
+        if (w->kind == WORK_MESSAGE && w->from && strcmp(w->from, from) == 0)
+            for (size_t k = 0; k < n; k++)
+                if (sends[k].link_len == w->link_len &&
+                    memcmp(w->link, sends[k].link, w->link_len) == 0) {
+                    w->abandoned = 1;
+                    break;
+                }
+}
+
+size_t ec_runtime_dropped_external(const ec_runtime *rt)
+{
+    return rt ? rt->dropped_external : 0;
+}
+
 int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len)
 {
     if (!rt || !to || (!body && len))
@@ -1467,20 +1621,52 @@ int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len
     return ec_queue_message(rt, to, "@external", body, len, NULL, 0);
 }
 
-/* Deliver one work item to a, its recipient looked up (NULL: gone). A message to an actor
- * that is gone, or without a handler, is dropped: the sender's chain already says it was
- * sent, the receiver's says nothing. */
+/* A message delivered as dropped: recorded in a's chain, which a owns meanwhile (no call of
+ * another thread's in it), between its calls. */
+static int deliver_dropped(ec_actor *a, work *w, const char *reason)
+{
+    int rc = ec_actor_acquire(a);
+    if (rc)
+        return rc;
+    ec_rt_lock(a->rt);
+    rc = record_dropped(a, w, reason);
+    ec_rt_unlock(a->rt);
+    ec_actor_release(a);
+    return rc;
+}
+
+/* Deliver one work item to a, its recipient looked up (NULL: gone, never an actor that took
+ * messages: actors leave the runtime only when a spawn failed, before any could be sent).
+ * A message that is not given to a (not running any more: stopped or trapped while it was
+ * held for another thread; no handler; sent in a line its sender's recovery abandoned) is
+ * recorded as dropped in a's chain: the sender's chain says it was sent (docs/ABI.md 6). A
+ * child notice or timer to an actor that is not running is dropped: the child's chain, or
+ * the timer's (section 7), already says what became of them. */
 static void deliver(ec_runtime *rt, ec_actor *a, work *w)
 {
-    if (!a || a->state != EC_ACTOR_RUNNING)
+    if (!a)
         return;
     int32_t ret;
     int rc = 0;
+    if (w->kind == WORK_MESSAGE &&
+        (a->state != EC_ACTOR_RUNNING || w->abandoned || !a->mod->ex_message)) {
+        rc = deliver_dropped(
+            a, w,
+            a->state != EC_ACTOR_RUNNING
+                ? (a->state == EC_ACTOR_TRAPPED ? "the receiver trapped" : "the receiver stopped")
+            : w->abandoned ? "sent in a call its sender's recovery abandoned"
+                           : "the receiver has no ec_handle_message");
+        if (rc && !rt->quiet)
+            fprintf(stderr, "evchain: delivering to %s: %s\n", w->to,
+                    ec_error_last() ? ec_error_last()->message : "failed");
+        return;
+    }
+    if (a->state != EC_ACTOR_RUNNING)
+        return;
     switch (w->kind) {
     case WORK_MESSAGE:
-        if (a->mod->ex_message)
-            rc = ec_exec_call(a, FN_MESSAGE, w->body, w->body_len, 0, w->from, w->link, w->link_len,
-                              &ret);
+        rc = ec_exec_call(a, FN_MESSAGE, w->body, w->body_len, 0, w->from, w->link, w->link_len,
+                          &ret);
         break;
     case WORK_TIMER:
         if (a->mod->ex_timer)
@@ -1543,10 +1729,12 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
     while (!atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
         work *held = NULL, *held_tail = NULL;
         size_t nheld = 0;
+        uint64_t held_bytes = 0;
         while (rt->queue && !atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
             work *w = rt->queue;
             rt->queue = w->next;
             rt->queued--;
+            rt->queued_bytes -= w->body_len;
             if (!rt->queue)
                 rt->queue_tail = NULL;
             ec_actor *a = ec_runtime_lookup(rt, w->to);
@@ -1558,6 +1746,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
                     held = w;
                 held_tail = w;
                 nheld++;
+                held_bytes += w->body_len;
                 continue;
             }
             deliver(rt, a, w);
@@ -1567,6 +1756,7 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
             rt->queue = held;
             rt->queue_tail = held_tail;
             rt->queued += nheld;
+            rt->queued_bytes += held_bytes;
         }
         uint64_t now = mono_ns();
         if (rt->timers && rt->timers->due_ns <= now) {

@@ -34,6 +34,10 @@ const char help_run[] =
     "                       effects: sync before each effect that leaves an actor\n"
     "  --fuel N             fuel per call into an actor (default 1e9)\n"
     "  --memory-pages N     memory cap per actor, 64 KiB pages, 1..65535 (default 256)\n"
+    "  --max-memory MIB     memory caps of all actors together: a spawn past it is refused\n"
+    "                       (default 4096)\n"
+    "  --max-queued-bytes N bytes of message bodies waiting for delivery, all actors\n"
+    "                       together: a send past it is refused (default 268435456)\n"
     "  --cache DIR          compiled modules (default DIR/cache)\n"
     "  --quiet              do not echo actor logs\n"
     "  --recover N          rebuild a trapped actor from its last good state by replay, at\n"
@@ -49,7 +53,9 @@ const char help_run[] =
     "  --no-checkpoints     keep no Merkle tree and sign no checkpoints\n" CLI_HTTP_HELP
     "                       (in a manifest: an actor's \"http\": \"ADDR:PORT\"; its\n"
     "                       \"http_allow\": [...] replaces --http-allow)\n"
-    "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input\n";
+    "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input,\n"
+    "      3 a message given (--message, manifest) was not delivered: its receiver stopped or\n"
+    "      trapped first, or has no handler (each said on stderr, recorded as message/dropped)\n";
 
 /* Local to the command: the names are those of docs (always, batch, none). */
 static int parse_durability(ec_durability *out, const char *v)
@@ -229,6 +235,18 @@ int cmd_run(int argc, char **argv)
         } else if ((v = cli_opt(argc, argv, &i, "--memory-pages", &bad))) {
             if (cli_parse_u64(v, &pages) || pages == 0 || pages > EC_MEMORY_PAGES_MAX) {
                 cli_error("run", 0, "--memory-pages: '%s' is not 1..%u", v, EC_MEMORY_PAGES_MAX);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--max-memory", &bad))) {
+            uint64_t mib;
+            if (cli_parse_u64(v, &mib) || mib == 0 || mib > (1ull << 30)) {
+                cli_error("run", 0, "--max-memory: '%s' is not 1..%llu (MiB)", v, 1ull << 30);
+                return EXIT_UNUSABLE;
+            }
+            ro.max_memory_bytes = mib << 20;
+        } else if ((v = cli_opt(argc, argv, &i, "--max-queued-bytes", &bad))) {
+            if (cli_parse_u64(v, &ro.max_queued_bytes) || ro.max_queued_bytes == 0) {
+                cli_error("run", 0, "--max-queued-bytes: '%s' is not a positive number", v);
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--checkpoint-key", &bad))) {
@@ -431,6 +449,8 @@ int cmd_run(int argc, char **argv)
                        ec_actor_state_name(st),
                        (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
     }
+    /* Messages given here that were accepted and then dropped (each said on stderr). */
+    size_t dropped = ec_runtime_dropped_external(rt);
     ec_runtime_unlock(rt);
     /* Stops every running actor (recorded as actor/stop) and closes the chains. */
     ec_runtime_free(rt);
@@ -440,6 +460,8 @@ int cmd_run(int argc, char **argv)
     free(id);
     if (rc)
         return EXIT_UNUSABLE;
+    if (dropped)
+        return EXIT_UNDELIVERED;
     return trapped ? EXIT_INVALID : EXIT_VALID;
 unusable: /* refused before any actor started */
     cli_serve_release(sfd, ro.data_dir);

@@ -1,0 +1,80 @@
+#!/bin/sh
+# tests/cli_msgs.sh: `evchain run` accounts for every message and spawn (docs/ABI.md sections
+# 2, 6, 7): messages accepted and then not delivered are recorded (message/dropped) and, when
+# given on the command line, said on stderr with exit 3; a failed spawn leaves no child; a
+# send abandoned by a recovery is not delivered; the runtime-wide caps refuse, recorded.
+# $1 is the evchain binary.
+set -u
+EV=$1
+B=${EVCHAIN_BUILD:-build}
+A=$B/actors
+T=$(mktemp -d /tmp/evchain_cli_msgs.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+. "$(dirname "$0")/clilib.sh"
+R="--no-checkpoints --durability none"
+
+# The crasher traps on the first message: the other two are not lost without a word.
+D=$T/crash
+expect 3 "$EV" run "$A/crasher.wasm" --data-dir "$D" $R --message crash --message abort \
+  --message crash
+has "$T/err" "a message to crasher (5 bytes) was not delivered: the receiver trapped"
+"$EV" log "$D/actors/crasher/chain" --type message/dropped >"$T/log" 2>&1
+lines "$T/log" 2
+expect 0 "$EV" replay "$D/actors/crasher/chain"
+has "$T/out" "identical: 9 events"
+
+# The supervisor sends work to its worker, then stops it before it is delivered: the
+# worker's chain records the drop before its actor/stop, and the link checks.
+D=$T/sup
+mkdir -p "$T/mods"
+cp "$A/supervisor.wasm" "$A/worker.wasm" "$A/crasher.wasm" "$T/mods/"
+expect 0 "$EV" run "$T/mods/supervisor.wasm" --data-dir "$D" $R --quiet --message "work 5" \
+  --message "stop worker"
+"$EV" log "$D/actors/supervisor.worker/chain" >"$T/log" 2>&1
+has "$T/log" "3 "
+tail -2 "$T/log" | cut -d' ' -f4 >"$T/tail"
+has "$T/tail" "message/dropped"
+expect 0 "$EV" verify --links "$D"
+has "$T/out" "links: ok"
+
+# A module whose ec_init spawns itself until calls nest too deep: the refused child is not
+# left listed and "running"; its chain says why it ended.
+D=$T/nest
+expect 0 "$EV" run "$A/relay.wasm" --data-dir "$D" $R --args nest
+has "$T/err" "spawn -6"
+deepest=$(ls "$D/actors" | awk '{ print length($0), $0 }' | sort -n | tail -1 | cut -d' ' -f2)
+if grep -qF "$deepest " "$T/out"; then bad "$deepest is still listed"; else ok; fi
+"$EV" log "$D/actors/$deepest/chain" >"$T/log" 2>&1
+lines "$T/log" 2
+has "$T/log" "actor/stop"
+expect 0 "$EV" replay "$D/actors/$deepest/chain"
+
+# A sends to b, then traps; recovered, its send is in the abandoned line: b never handles it.
+D=$T/rec
+cp "$A/relay.wasm" "$T/mods/"
+printf '{"actors":[{"id":"a","module":"relay.wasm"},{"id":"b","module":"relay.wasm"}],"messages":[{"to":"a","body":"sendtrap b"}]}' \
+  >"$T/mods/st.json"
+expect 0 "$EV" run --manifest "$T/mods/st.json" --data-dir "$D" $R --recover 2
+"$EV" log "$D/actors/b/chain" --type 'wasm/call' >"$T/log" 2>&1
+lines "$T/log" 1
+"$EV" log "$D/actors/b/chain" --type 'message/dropped' --json >"$T/log" 2>&1
+has "$T/log" "abandoned"
+expect 0 "$EV" verify --links "$D"
+
+# The caps: a message whose body alone is over --max-queued-bytes is refused (exit 2, said
+# on stderr; more messages than fit together are delivered in turn, not refused); memory for
+# two relays of 16 MiB, not three.
+expect 2 "$EV" run "$A/relay.wasm" --data-dir "$T/caps" $R --max-queued-bytes 4 \
+  --message 12345678
+has "$T/err" "max_queued_bytes"
+expect 0 "$EV" run "$A/relay.wasm" --data-dir "$T/caps1" $R --max-queued-bytes 20 \
+  --message 12345678 --message abcdefgh --message ABCDEFGH
+has "$T/err" "ABCDEFGH"
+expect 2 "$EV" run "$A/relay.wasm" --data-dir "$T/caps2" $R --max-queued-bytes 0
+expect 0 "$EV" run "$A/relay.wasm" --data-dir "$T/caps3" $R --max-memory 40 --args nest
+has "$T/err" "spawn -5"
+"$EV" log "$T/caps3/actors/relay.kid/chain" --type supervisor/spawn.result --json >"$T/log" 2>&1
+has "$T/log" "max_memory"
+expect 0 "$EV" help run
+has "$T/out" "--max-queued-bytes"
+finish

@@ -1,0 +1,259 @@
+/* tests/test_actor_msgs.c: what becomes of messages and spawns that do not go through
+ * (docs/ABI.md sections 2, 6, 7): a message accepted and then not delivered (its receiver
+ * stopped or trapped first, or its send was abandoned by a recovery) is recorded as
+ * message/dropped in the receiver's chain, which replays identically and whose link
+ * `verify --links` resolves; a spawn whose ec_init could not be called leaves no child; the
+ * runtime-wide caps on queued message bytes and on the actors' memory refuse, recorded. */
+#include <sys/stat.h>
+#include <evchain/replay.h>
+#include "test_actor_util.h"
+
+/* The number of events of `type` in c. */
+static int count_type(ec_chain *c, const char *type)
+{
+    int n = 0;
+    while (find_event(c, type, n, NULL, NULL) == 0)
+        n++;
+    return n;
+}
+
+static ec_runtime *msgs_runtime(ec_chain_store store, uint64_t queued_bytes, uint64_t memory)
+{
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.chain_store = store;
+    o.fuel = 20000000;
+    o.max_queued_bytes = queued_bytes;
+    o.max_memory_bytes = memory;
+    return new_runtime_with(&o);
+}
+
+/* External messages to an actor that traps on the first: the others are not lost without a
+ * trace: recorded after the trap, counted, and the chain replays to the same bytes. */
+static void dropped_after_trap_recorded(void)
+{
+    scratch_begin();
+    ec_runtime *rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 0, 0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "crasher", "c", NULL);
+    REQUIRE(a);
+    CHECK_OK(ec_runtime_send(rt, "c", "crash", 5));
+    CHECK_OK(ec_runtime_send(rt, "c", "abort", 5));
+    CHECK_OK(ec_runtime_send(rt, "c", "crash", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_TRAPPED);
+    CHECK(ec_runtime_dropped_external(rt) == 2);
+    ec_chain *c = ec_actor_chain(a);
+    uint64_t trap_seq = 0, drop_seq = 0;
+    char *js = NULL;
+    CHECK(find_event(c, "wasm/trap", 0, NULL, &trap_seq) == 0);
+    CHECK(count_type(c, "message/dropped") == 2);
+    CHECK(find_event(c, "message/dropped", 0, &js, &drop_seq) == 0);
+    CHECK(drop_seq == trap_seq + 1);
+    CHECK(js && strstr(js, "\"from\":\"@external\"") && strstr(js, "\"len\":5") &&
+          strstr(js, "the receiver trapped"));
+    free(js);
+    CHECK(check_chain(c) == (long)ec_chain_count(c));
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(c, &rep));
+    CHECK(rep.trapped && rep.trap_seq == trap_seq); /* still reported as ending trapped */
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A supervisor's message to its worker, which it then stops before the message is delivered:
+ * the worker's chain records the drop before its actor/stop, linking the supervisor's
+ * message/send, and the links between the chains check. */
+static void dropped_before_stop_linked(void)
+{
+    scratch_begin();
+    ec_runtime *rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 0, 0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "supervisor", "sup", NULL));
+    CHECK_OK(ec_runtime_send(rt, "sup", "work 5", 6));
+    CHECK_OK(ec_runtime_send(rt, "sup", "stop worker", 11));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(ec_runtime_dropped_external(rt) == 0);
+    ec_actor *w = ec_runtime_find(rt, "sup.worker");
+    REQUIRE(w);
+    CHECK(ec_actor_get_state(w) == EC_ACTOR_STOPPED);
+    ec_chain *wc = ec_actor_chain(w), *sc = ec_actor_chain(ec_runtime_find(rt, "sup"));
+    char *js = NULL;
+    CHECK(find_event(sc, "message/send.result", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":0")); /* the supervisor was told it went */
+    free(js);
+    js = NULL;
+    uint64_t drop_seq = 0, stop_seq = 0;
+    CHECK(find_event(wc, "message/dropped", 0, &js, &drop_seq) == 0);
+    CHECK(find_event(wc, "actor/stop", 0, NULL, &stop_seq) == 0);
+    CHECK(drop_seq + 1 == stop_seq);
+    CHECK(js && strstr(js, "\"from\":\"sup\"") && strstr(js, "the receiver stopped"));
+    free(js);
+    /* Its link names the supervisor's message/send: checked like a delivery's. */
+    size_t n = ec_runtime_actor_count(rt);
+    ec_chain *chains[8];
+    REQUIRE(n <= 8);
+    for (size_t k = 0; k < n; k++)
+        chains[k] = ec_actor_chain(ec_runtime_actor_at(rt, k));
+    ec_links_result lr;
+    CHECK_OK(ec_actor_check_links(chains, n, &lr));
+    CHECK(lr.checked >= 1 && lr.unresolved == 0);
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(wc, &rep));
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A spawn whose child's ec_init cannot be called (each ec_init spawns another child of the
+ * same module, until calls nest deeper than the runtime allows): the spawn returns EIO, and
+ * the child it refused is not left behind, listed and "running"; its chain says why it
+ * ended, and replays. */
+static void failed_spawn_leaves_no_child(void)
+{
+    scratch_begin();
+    ec_runtime *rt = msgs_runtime(EC_CHAIN_STORE_DISK, 0, 0);
+    REQUIRE(rt);
+    ec_actor *top = spawn(rt, "relay", "r", "nest");
+    REQUIRE(top);
+    /* The deepest child that ran, and the one its spawn refused. */
+    char id[128] = "r", last[128] = "";
+    while (ec_runtime_find(rt, id)) {
+        snprintf(last, sizeof last, "%s", id);
+        strncat(id, ".kid", sizeof id - strlen(id) - 1);
+    }
+    CHECK(ec_runtime_actor_count(rt) >= 2);
+    for (size_t k = 0; k < ec_runtime_actor_count(rt); k++)
+        CHECK(ec_actor_get_state(ec_runtime_actor_at(rt, k)) == EC_ACTOR_RUNNING);
+    ec_actor *deep = ec_runtime_find(rt, last);
+    REQUIRE(deep);
+    char *js = NULL;
+    CHECK(find_event(ec_actor_chain(deep), "supervisor/spawn.result", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-6") && strstr(js, "nested deeper"));
+    free(js);
+    /* Its chain (made before ec_init was refused) ends with why. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/actors/%s/chain", t_data, id);
+    ec_backend *be;
+    ec_chain *c;
+    ec_disk_options d = EC_DISK_OPTIONS_INIT;
+    REQUIRE_OK(ec_backend_disk(&be, path, &d));
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    REQUIRE_OK(ec_chain_open(&c, be, &co));
+    CHECK(ec_chain_count(c) == 2);
+    js = NULL;
+    CHECK(find_event(c, "actor/stop", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "spawn failed") && strstr(js, "nested deeper"));
+    free(js);
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(c, &rep));
+    ec_chain_free(c);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A send made in a call that then traps and is recovered: the send is in the abandoned line,
+ * so the message, still queued, is dropped (recorded) instead of delivered. */
+static void abandoned_send_dropped(void)
+{
+    scratch_begin();
+    ec_runtime *rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 0, 0);
+    REQUIRE(rt);
+    REQUIRE_OK(ec_runtime_set_recover(rt, 2));
+    ec_actor *a = spawn(rt, "relay", "a", NULL);
+    ec_actor *b = spawn(rt, "relay", "b", NULL);
+    REQUIRE(a && b);
+    CHECK_OK(ec_runtime_send(rt, "a", "sendtrap b", 10));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(ec_actor_get_state(a) == EC_ACTOR_RUNNING); /* recovered */
+    CHECK(find_event(ec_actor_chain(a), "runtime/recovered", 0, NULL, NULL) == 0);
+    ec_chain *bc = ec_actor_chain(b);
+    CHECK(count_type(bc, "wasm/call") == 1); /* its ec_init only: "hello" never handled */
+    char *js = NULL;
+    CHECK(find_event(bc, "message/dropped", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"from\":\"a\"") && strstr(js, "abandoned"));
+    free(js);
+    ec_chain *chains[2] = {ec_actor_chain(a), bc};
+    ec_links_result lr;
+    CHECK_OK(ec_actor_check_links(chains, 2, &lr));
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(bc, &rep));
+    /* A message sent by the recovered actor in a call that completes is delivered. */
+    CHECK_OK(ec_runtime_send(rt, "a", "send b hi", 9));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    CHECK(count_type(bc, "wasm/call") == 2);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* Runtime-wide caps: bytes of queued message bodies (a send past it refused with EBUSY,
+ * recorded; an external one refused) and the actors' memory caps together (a spawn past it
+ * refused with EBUSY, recorded; a top-level one refused). */
+static void runtime_caps(void)
+{
+    scratch_begin();
+    ec_runtime *rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 20, 0);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "relay", "a", NULL));
+    REQUIRE(spawn(rt, "relay", "b", NULL));
+    /* 8 + 8 bytes queued fit in 20; 8 more do not. */
+    CHECK_OK(ec_runtime_send(rt, "b", "12345678", 8));
+    CHECK_OK(ec_runtime_send(rt, "b", "abcdefgh", 8));
+    CHECK(ec_runtime_send(rt, "b", "ABCDEFGH", 8) == EC_EDENIED);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "max_queued_bytes"));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    /* From an actor: two messages of 11 bytes to b in one call: the first fits (the queue is
+     * empty again), the second does not. */
+    CHECK_OK(ec_runtime_send(rt, "a", "send2 b 12345678901", 19));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    char *js = NULL;
+    ec_chain *ac = ec_actor_chain(ec_runtime_find(rt, "a"));
+    CHECK(find_event(ac, "message/send.result", 0, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":0"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(ac, "message/send.result", 1, &js, NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "max_queued_bytes"));
+    free(js);
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(ac, &rep));
+    ec_runtime_free(rt);
+
+    /* Memory: each relay is capped at 256 pages (16 MiB, the default memory_pages); 40 MiB
+     * hold two, the third is refused. */
+    rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 0, 40u << 20);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "relay", "m1", NULL));
+    REQUIRE(spawn(rt, "relay", "m2", NULL));
+    CHECK(spawn(rt, "relay", "m3", NULL) == NULL);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "max_memory"));
+    CHECK(ec_runtime_find(rt, "m3") == NULL);
+    ec_runtime_free(rt);
+    rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 0, 40u << 20);
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "relay", "m1", NULL));
+    /* A child past it: EBUSY, recorded in the parent's chain (the nest of relays stops at
+     * the second). */
+    REQUIRE(spawn(rt, "relay", "n", "nest"));
+    CHECK(ec_runtime_find(rt, "n.kid") == NULL);
+    js = NULL;
+    CHECK(find_event(ec_actor_chain(ec_runtime_find(rt, "n")), "supervisor/spawn.result", 0, &js,
+                     NULL) == 0);
+    CHECK(js && strstr(js, "\"ret\":-5") && strstr(js, "max_memory"));
+    free(js);
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+int main(void)
+{
+    RUN(dropped_after_trap_recorded);
+    RUN(dropped_before_stop_linked);
+    RUN(failed_spawn_leaves_no_child);
+    RUN(abandoned_send_dropped);
+    RUN(runtime_caps);
+    TEST_END();
+}
