@@ -329,8 +329,9 @@ static int drop_queued(ec_actor *a, const char *reason)
     ec_runtime *rt = a->rt;
     if (rt->replay)
         return 0;
-    int rc = 0;
-    work **pp = &rt->queue, *last = NULL;
+    /* Taken out of the queue first, then recorded: a record may give up the runtime lock
+     * while it waits for durability, and another thread may then queue or deliver work. */
+    work **pp = &rt->queue, *last = NULL, *mine = NULL, **mine_tail = &mine;
     while (*pp) {
         work *w = *pp;
         if (w->kind != WORK_MESSAGE || strcmp(w->to, a->id) != 0) {
@@ -341,12 +342,19 @@ static int drop_queued(ec_actor *a, const char *reason)
         *pp = w->next;
         rt->queued--;
         rt->queued_bytes -= w->body_len;
+        w->next = NULL;
+        *mine_tail = w;
+        mine_tail = &w->next;
+    }
+    rt->queue_tail = last;
+    int rc = 0;
+    for (work *w = mine, *n; w; w = n) {
+        n = w->next;
         int r = record_dropped(a, w, reason);
         if (rc == 0)
             rc = r;
         work_free(w);
     }
-    rt->queue_tail = last;
     return rc;
 }
 
@@ -1170,7 +1178,7 @@ static int spawn_failed(ec_actor *c, int rc)
             rt->nactors--;
             break;
         }
-    actor_free(c);
+    actor_free(c); /* under the lock: it releases its module, shared with the runtime */
     ec_rt_unlock(rt);
     return ec_error_set(rc, "%s", why);
 }
