@@ -110,7 +110,10 @@ typedef struct ec_actor_options {
 
 /* Load (compiling once, cached by SHA-256), check the imports against ABI v1, instantiate,
  * record actor/start and call ec_init. A trap in ec_init is recorded and leaves the actor
- * trapped (returns 0: see ec_actor_state); a module that cannot run returns an error. */
+ * trapped (returns 0: see ec_actor_state); a module that cannot run returns an error, and so
+ * does an actor whose memory cap would take the runtime past max_memory_bytes (EC_EDENIED)
+ * or whose ec_init could not be called (the runtime stopping): no actor is then left (a
+ * chain already made ends with actor/stop "spawn failed: ..."). */
 int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_options *opts,
                      ec_actor **out);
 
@@ -138,8 +141,10 @@ ec_actor *ec_runtime_actor_at(ec_runtime *rt, size_t i);
 
 /* Queue a message from outside the runtime (recorded in the receiver's chain with sender
  * "@external"). Delivered by ec_runtime_run. EC_ENOTFOUND no such actor; EC_EDENIED a body
- * over max_message, or an actor that is stopped or trapped (refused, as a send from an actor
- * is with EBUSY, rather than dropped unrecorded). */
+ * over max_message or one that would take the queued bodies past max_queued_bytes, or an
+ * actor that is stopped or trapped (refused, as a send from an actor is with EBUSY, rather
+ * than dropped). A message accepted and then not delivered is recorded as message/dropped
+ * (see ec_runtime_dropped_external). */
 int ec_runtime_send(ec_runtime *rt, const char *to, const void *body, size_t len);
 /* Stop an actor (recorded), as a supervisor or operator would. */
 int ec_runtime_stop(ec_runtime *rt, const char *id, const char *reason);
