@@ -75,6 +75,7 @@ expect 0 "$EV" run "$A/relay.wasm" --data-dir "$T/caps3" $R --max-memory 40 --ar
 has "$T/err" "spawn -5"
 "$EV" log "$T/caps3/actors/relay.kid/chain" --type supervisor/spawn.result --json >"$T/log" 2>&1
 has "$T/log" "max_memory"
+if [ -e "$T/caps3/actors/relay.kid.kid" ]; then bad "a refused spawn left a directory"; else ok; fi
 expect 0 "$EV" help run
 has "$T/out" "--max-queued-bytes"
 finish

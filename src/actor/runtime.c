@@ -584,6 +584,33 @@ int ec_actor_sync(ec_actor *a)
 
 /* ---- instances ---- */
 
+/* The runtime-wide cap (max_memory_bytes): an instance of m for actor id (self: the actor
+ * itself when it exists, not counted twice) counts at its cap, as actor_instantiate lowers
+ * it, and so does every instance there is. Checked before an instance is made (before a
+ * spawn writes anything), never at memory.grow, whose outcome would then depend on other
+ * actors (a replay of one chain could not reproduce it). A refused spawn or restart is
+ * recorded by whoever asked (supervisor/spawn.result). A replay makes the instances its
+ * chain already has. */
+static int memory_admits(ec_runtime *rt, const ec_actor *self, const ec_module *m, const char *id)
+{
+    if (rt->replay)
+        return 0;
+    uint64_t cap = m->max_pages < rt->memory_pages ? m->max_pages : rt->memory_pages;
+    if (cap > EC_MEMORY_PAGES_MAX)
+        cap = EC_MEMORY_PAGES_MAX;
+    uint64_t total = cap;
+    for (size_t k = 0; k < rt->nactors; k++)
+        if (rt->actors[k] != self && rt->actors[k]->mem)
+            total += rt->actors[k]->mem->max_pages;
+    if (total <= rt->max_memory_pages)
+        return 0;
+    return ec_error_set(EC_EDENIED,
+                        "actor %s: its memory cap of %llu KiB would take the runtime's actors to "
+                        "%llu MiB together, over max_memory of %llu MiB",
+                        id, (unsigned long long)cap * 64, (unsigned long long)total / 16,
+                        (unsigned long long)rt->max_memory_pages / 16);
+}
+
 static int actor_instantiate(ec_actor *a)
 {
     ec_module *m = a->mod;
@@ -600,25 +627,6 @@ static int actor_instantiate(ec_actor *a)
         mem->max_pages = a->rt->memory_pages;
     if (mem->max_pages > EC_MEMORY_PAGES_MAX)
         mem->max_pages = EC_MEMORY_PAGES_MAX;
-    /* The runtime-wide cap (max_memory_bytes), each instance counted at its own cap: checked
-     * here, when an instance is made, and never at memory.grow, whose outcome would then
-     * depend on other actors (a replay of one chain could not reproduce it). A refused spawn
-     * or restart is recorded by whoever asked (supervisor/spawn.result). A replay makes the
-     * instances its chain already has. */
-    uint64_t total = mem->max_pages;
-    for (size_t k = 0; k < a->rt->nactors; k++)
-        if (a->rt->actors[k] != a && a->rt->actors[k]->mem)
-            total += a->rt->actors[k]->mem->max_pages;
-    if (!a->rt->replay && total > a->rt->max_memory_pages) {
-        uint64_t max = mem->max_pages;
-        m->free_inst(inst);
-        free(inst);
-        return ec_error_set(EC_EDENIED,
-                            "actor %s: its memory cap of %llu KiB would take the runtime's "
-                            "actors to %llu MiB together, over max_memory of %llu MiB",
-                            a->id, (unsigned long long)max * 64, (unsigned long long)total / 16,
-                            (unsigned long long)a->rt->max_memory_pages / 16);
-    }
     a->inst = inst;
     a->mem = mem;
     return 0;
@@ -1066,7 +1074,9 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
                         const char *child_name, const void *args, size_t args_len,
                         const char *const *env, size_t nenv, ec_actor **out)
 {
-    int rc;
+    int rc = memory_admits(rt, NULL, mod, id);
+    if (rc)
+        return rc;
     if (rt->nactors == rt->cap) {
         size_t nc = rt->cap ? rt->cap * 2 : 8;
         ec_actor **na = realloc(rt->actors, nc * sizeof *na);
@@ -1340,12 +1350,16 @@ int ec_actor_restart(ec_actor *a)
         if (rc)
             return rc;
     }
+    /* Over max_memory: refused before anything is recorded, the actor left as it was. */
+    int rc = memory_admits(a->rt, a, a->mod, a->id);
+    if (rc)
+        return rc;
     a->state = EC_ACTOR_RUNNING;
     a->reason[0] = 0;
     /* A stop asked for before it trapped (shutdown(), or a supervisor's stop while it ran on
      * another thread) was for the old instance, not this one. */
     a->stop_requested = 0;
-    int rc = record_start(a, "actor/restart");
+    rc = record_start(a, "actor/restart");
     if (rc == 0)
         rc = actor_instantiate(a);
     if (rc) {
