@@ -151,6 +151,9 @@ struct ec_actor {
     /* Inside ec_handle_http (set by the executor, live or in a replay): http_respond allowed,
      * once; http_responded says it was. */
     int in_http, http_responded;
+    /* The seq of the request event of the last host call this actor made (host.c): its result
+     * need not follow it directly (ABI.md section 8: a late refusal may come between). */
+    uint64_t host_request_seq;
     uint32_t recoveries;           /* automatic recoveries after a trap so far (replay.c) */
     uint32_t calls_since_snapshot; /* snapshot.c */
     /* The timers pending in the chain's live line: each timer/set whose result is 0 and whose
@@ -240,6 +243,10 @@ extern const atomic_int ec_never_interrupted;
 
 /* runtime.c: the executor. Every call into an actor goes through exec_call. */
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out);
+/* The same, giving the event's seq (taken at the append: other threads may append to the chain
+ * as soon as the lock is dropped, http_actor.c on_late). */
+int ec_actor_record_seq(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out,
+                        uint64_t *seq_out);
 /* Before an effect leaves the actor: make everything recorded so far durable where an append
  * may have returned before (sync_effects; a served request's deferred appends); else no-op. */
 int ec_actor_sync(ec_actor *a);

@@ -129,7 +129,7 @@ static int64_t host_call_locked(ec_actor *a, const char *type, cbuf *req, effect
 {
     uint8_t h[EC_HASH_MAX];
     size_t hl = ec_hash_len(ec_chain_alg(a->chain));
-    int rc = ec_actor_record(a, type, req, h);
+    int rc = ec_actor_record_seq(a, type, req, h, &a->host_request_seq);
     cb_free(req);
     if (rc)
         trap_recording(a, type);
@@ -361,17 +361,23 @@ u32 Z_envZ_timer_set(struct Z_env_instance_t *env, u32 delay_ms, u64 tag)
     cb_str(&b, "delay_ms");
     cb_uint(&b, delay_ms);
     u64 pl[2] = {delay_ms, tag};
-    int64_t ret = host_call(a, "timer/set", &b, fx_timer, pl, 0, 0);
+    /* Under the lock throughout: the chain is read after the call, and another thread may be
+     * appending to it (a late HTTP refusal, which may also come between the request and its
+     * result: the request's seq is the one its append gave). A trap unwinds past the unlock;
+     * the executor restores the lock. */
+    ec_rt_lock(a->rt);
+    int64_t ret = host_call_locked(a, "timer/set", &b, fx_timer, pl, 0, 0);
     if (ret == 0) {
         /* Queued (live) or recorded as queued (replay): pending from the chain's point of
-         * view until its delivery is recorded. The request is the event before its result. */
+         * view until its delivery is recorded. */
         ec_event ev;
-        uint64_t seq = ec_chain_count(a->chain) - 2;
+        uint64_t seq = a->host_request_seq;
         if (ec_chain_get(a->chain, seq, &ev) != 0 || ev.type_len != 9 ||
             memcmp(ev.type, "timer/set", 9) != 0 ||
             ec_ptimer_add(a, seq, ev.hash, ev.hash_len) != 0)
             trap_recording(a, "timer/set");
     }
+    ec_rt_unlock(a->rt);
     return (u32)ret;
 }
 

@@ -515,11 +515,22 @@ ec_actor *ec_runtime_actor_at(ec_runtime *rt, size_t i)
 
 int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out)
 {
+    return ec_actor_record_seq(a, type, payload, hash_out, NULL);
+}
+
+int ec_actor_record_seq(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out,
+                        uint64_t *seq_out)
+{
     if (payload->oom)
         return ec_error_set(EC_ENOMEM, "actor %s: %s: out of memory encoding the event", a->id,
                             type);
-    if (a->rt->replay)
-        return ec_replay_record(a, type, payload, hash_out);
+    if (a->rt->replay) {
+        /* One thread, nothing appended beside it: the last event is this one. */
+        int rc = ec_replay_record(a, type, payload, hash_out);
+        if (rc == 0 && seq_out)
+            *seq_out = ec_chain_count(a->chain) - 1;
+        return rc;
+    }
     ec_event_input in = {0};
     in.type = type;
     in.data = payload->p;
@@ -533,12 +544,18 @@ int ec_actor_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t 
     if (a->unlocked_wait && ec_actor_mine(a) && ec_rt_lock_mine(a->rt) &&
         (prev = ec_backend_deferred_set(be, 1)) < 0)
         ec_error_clear();
-    int rc = ec_chain_append(a->chain, &in, NULL, hash_out);
+    /* The seq comes from the append itself: once the lock is dropped for the wait, another
+     * thread may append (a server's late refusal, http_actor.c on_late), and the chain must
+     * not be read without the lock. */
+    uint64_t seq = 0;
+    int rc = ec_chain_append(a->chain, &in, &seq, hash_out);
+    if (rc == 0 && seq_out)
+        *seq_out = seq;
     if (prev == 0) {
         ec_backend_deferred_set(be, 0);
         if (rc == 0) {
             unsigned held = ec_rt_lock_drop(a->rt);
-            rc = ec_backend_deferred_wait(be, ec_chain_count(a->chain) - 1);
+            rc = ec_backend_deferred_wait(be, seq);
             ec_rt_lock_restore(a->rt, held);
         }
     }
