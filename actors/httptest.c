@@ -6,6 +6,8 @@
  *   /twice     responds twice: the second answer is ESTATE, told in an X-Second header
  *   /garbage   http_respond with a malformed payload: EINVAL, then 200 saying so
  *   /slow      spins until its fuel runs out (with a large --fuel: longer than the timeout)
+ *   /busy      the same, with a host call (time_now) every 10^5 loop turns: a late refusal
+ *              then lands between two host calls of the running call
  *   /fetch     http_request to the URL given as the actor's argument, body = its result
  *   /badreq    http_request with a malformed payload: EINVAL (nothing recorded), then 200
  *   /small     http_request with a 16-byte buffer: ETOOBIG (recorded), then 200
@@ -92,6 +94,13 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
     if (is(&v, "/slow")) {
         for (;;)
             sink++;
+    }
+    if (is(&v, "/busy")) {
+        for (;;) {
+            for (u32 i = 0; i < 100000u; i++)
+                sink++;
+            sink += (u32)ec_time_now();
+        }
     }
     if (is(&v, "/fetch")) {
         ec_http_out o = {buf, sizeof buf, 0, 0, 0};

@@ -132,8 +132,8 @@ typedef int (*ec_http_handler)(void *ctx, const ec_http_msg *req, ec_http_reply 
  * 500 the handler failed, 503 the server stopped first. Called on the same thread as the
  * handler and in the same order, so a caller recording both keeps one linear history. The
  * answer is sent only after this returns for 400, 413 and a failed handler's 500 (a caller
- * can make its record durable first); 504, the 503s of a stopping server and the 500 of a
- * failed release are reported after they were sent. */
+ * can make its record durable first); 504 (unless on_late took it), the 503s of a stopping
+ * server and the 500 of a failed release are reported after they were sent. */
 typedef void (*ec_http_refused_cb)(void *ctx, const ec_http_msg *refusal);
 /* Called on the server's releaser thread for each held reply, in order; returns when the
  * reply may be sent: 0, or an error to send 500 instead (reported to on_refused). A reply
@@ -147,8 +147,17 @@ typedef int (*ec_http_release_cb)(void *ctx, uint64_t token);
  * refusal already sent (504, the 503s of a stopping server, a failed release's 500) hold is
  * NULL and the result is ignored. */
 typedef int (*ec_http_refusal_cb)(void *ctx, const ec_http_msg *refusal, uint64_t *hold);
+/* Options version 4: an answer the server sends because a deadline passed while the handler
+ * was still busy, before it is sent: the 504 of a request whose handler is still running
+ * (concurrently with this call: it runs on a thread of the server's own, never the worker),
+ * and the answers of requests that waited behind it (504, or a refusal's own status). The
+ * answer leaves once this returns, whatever happened: a caller that records it and makes the
+ * record durable first has it before the client sees it. Called in deadline order, one at a
+ * time; such a refusal is not reported to on_refused/on_refusal again, but a late handler's
+ * discarded reply still is, once the handler returns and this has returned for its 504. */
+typedef void (*ec_http_late_cb)(void *ctx, const ec_http_msg *refusal);
 
-#define EC_HTTP_SERVER_OPTIONS_VERSION 3 /* 1 (up to release) and 2 (up to on_refusal) too */
+#define EC_HTTP_SERVER_OPTIONS_VERSION 4 /* 1 (up to release), 2 (up to on_refusal), 3 too */
 typedef struct ec_http_server_options {
     unsigned version;
     const char *bind_address;      /* IPv4 or IPv6 literal; NULL: "127.0.0.1" */
@@ -169,10 +178,12 @@ typedef struct ec_http_server_options {
                                       opened or its previous request ended, more bytes or not;
                                       else the connection is answered 408 and closed (not
                                       reported: there is no request). 0: 10000 */
+    ec_http_late_cb on_late;       /* version 4; may be NULL (such answers are then sent first
+                                      and reported after, on the worker) */
 } ec_http_server_options;
 #define EC_HTTP_SERVER_OPTIONS_INIT                                                                \
     {                                                                                              \
-        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0                   \
+        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL             \
     }
 
 /* Start listening; requests are handed to handler(ctx, ...). */

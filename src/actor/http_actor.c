@@ -262,6 +262,45 @@ static int on_refusal(void *ctx, const ec_http_msg *refusal, uint64_t *hold)
     return held;
 }
 
+/* An answer the server gives at a deadline while the handler is busy (the 504 of a call still
+ * running, the answers of requests queued behind it), on the server's late thread, before it
+ * is sent (HTTP.md section 1). The worker owns the actor and its call may be appending right
+ * now: this does not wait for the actor (the call may run for as long as its fuel lasts) but
+ * appends under the runtime lock alone, which every append of the call is made under too, so
+ * the refusal lands between two of its events (ABI.md section 8: a replay copies it there).
+ * Then, without the lock, it waits until the record is durable, as a held reply does. */
+static void on_late(void *ctx, const ec_http_msg *refusal)
+{
+    ec_actor_http *h = ctx;
+    ec_actor *a = h->a;
+    ec_runtime_lock(a->rt);
+    ec_backend *be = ec_chain_backend(a->chain);
+    /* Deferred where the owner's own appends may wait unlocked (batch, and always through the
+     * disk's batch writer): the append returns at commit and the wait runs below. Otherwise
+     * (none, effects, memory) the append is all there is to wait for, or the sync below. */
+    int prev = a->unlocked_wait ? ec_backend_deferred_set(be, 1) : -1;
+    if (prev < 0)
+        ec_error_clear();
+    uint64_t seq = 0;
+    int rc = record_msg(a, EC_HTTP_EV_REFUSED, refusal, NULL);
+    if (rc == 0)
+        seq = ec_chain_count(a->chain) - 1; /* the lock is still held: this append's seq */
+    if (prev >= 0)
+        ec_backend_deferred_set(be, prev);
+    ec_runtime_unlock(a->rt);
+    if (rc == 0 && prev >= 0)
+        rc = ec_backend_deferred_wait(be, seq);
+    else if (rc == 0 && a->rt->sync_effects && be->sync)
+        rc = be->sync(be); /* an effect that leaves the actor (not counted in h->synced, which
+                              is the releaser's alone) */
+    if (rc != 0) {
+        /* Nothing to undo: the answer goes out regardless; say the record failed. */
+        const ec_error *e = ec_error_last();
+        fprintf(stderr, "evchain: actor %s: recording an HTTP refusal (%u) at its deadline: %s\n",
+                a->id, refusal->status, e ? e->message : "failed");
+    }
+}
+
 static int on_release(void *ctx, uint64_t seq)
 {
     ec_actor_http *h = ctx;
@@ -315,6 +354,7 @@ int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned
     so.timeout_ms = opts->timeout_ms;
     so.max_connections = opts->max_connections;
     so.on_refusal = on_refusal;
+    so.on_late = on_late;
     so.release = on_release;
     int rc = ec_http_server_start(&h->srv, &so, on_http, h);
     if (rc) {

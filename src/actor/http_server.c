@@ -11,7 +11,10 @@
  * A reply the handler holds (ec_http_reply_hold) goes to a fourth thread, the releaser, which
  * waits for the caller's release callback (typically: the chain is durable up to the reply's
  * event) before sending it, while the worker goes on with the next request: one sync then
- * covers the events of several requests. */
+ * covers the events of several requests. With on_late, an answer the watchdog gives at a
+ * deadline while the handler is busy (the 504 of the running request, the answers of those
+ * queued behind it) goes to a fifth thread, the late thread, which reports it to on_late
+ * (the caller records it, durably) and only then sends it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -222,6 +225,14 @@ struct job {
     job *rnext;
     unsigned ref_status; /* refusal to report (0: none) */
     char reason[384];
+    /* An answer given at a deadline through on_late (the late thread): under srv->mu. late:
+     * queued for it (then the worker neither answers nor reports it); late_done: on_late has
+     * returned. late_status and late_reason are the refusal reported, written by the watchdog
+     * before queueing and never again (the worker may be rewriting `reason` meanwhile). */
+    int late, late_done;
+    unsigned late_status;
+    char late_reason[384];
+    job *lnext;
 };
 
 /* A connection, tracked (MHD_OPTION_NOTIFY_CONNECTION) so that the watchdog can close one
@@ -239,6 +250,7 @@ struct ec_http_server {
     ec_http_handler handler;
     ec_http_refused_cb on_refused;
     ec_http_refusal_cb on_refusal; /* in place of on_refused when set */
+    ec_http_late_cb on_late;
     void *ctx;
     size_t body_limit;
     unsigned timeout_ms;
@@ -264,7 +276,12 @@ struct ec_http_server {
      * (briefly) for them so that replies already chosen are sent before MHD closes. */
     unsigned inflight;
     pthread_cond_t idle_cv;
-    pthread_t worker, watchdog, releaser;
+    pthread_t worker, watchdog, releaser, late;
+    /* Answers the watchdog handed to the late thread (on_late), in deadline order. late_cv
+     * wakes it and tells waiters that a job's late_done was set. */
+    job *lhead, *ltail;
+    pthread_cond_t late_cv;
+    int have_late, late_exit;
     ec_http_server_stats stats;
 };
 
@@ -506,8 +523,10 @@ static void notify_completed(void *cls, struct MHD_Connection *conn, void **req_
     }
 }
 
-/* The request as a message; refusals keep only what the format can hold. */
-static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
+/* The request as a message; refusals (status and reason given) keep only what the format
+ * can hold. */
+static void job_msg_as(const job *j, ec_http_msg *m, ec_http_kind kind, unsigned status,
+                       const char *reason)
 {
     memset(m, 0, sizeof *m);
     m->kind = kind;
@@ -520,9 +539,9 @@ static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
     m->body = j->body;
     m->body_len = j->body_len;
     if (kind == EC_HTTP_REFUSAL) {
-        m->status = j->ref_status;
-        m->reason = j->reason;
-        m->reason_len = strlen(j->reason);
+        m->status = status;
+        m->reason = reason;
+        m->reason_len = strlen(reason);
         m->body = NULL;
         m->body_len = 0;
         /* A malformed request may carry fields the format refuses: drop them rather than lose
@@ -536,6 +555,11 @@ static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
                 m->target_len = 0;
         }
     }
+}
+
+static void job_msg(const job *j, ec_http_msg *m, ec_http_kind kind)
+{
+    job_msg_as(j, m, kind, j->ref_status, j->reason);
 }
 
 /* Whether refusals are reported at all (then those found on arrival wait for it). */
@@ -840,6 +864,16 @@ static void report(ec_http_server *s, job *j)
     report_refusal(s, j, 0, NULL);
 }
 
+/* Under s->mu: whether j's answer went through on_late, once on_late has returned for it, so
+ * that what the worker reports of j comes after that record (its order in the caller's
+ * history is the order of events). The late thread needs nothing the waiter holds. */
+static int late_wait_locked(ec_http_server *s, job *j)
+{
+    while (j->late && !j->late_done)
+        pthread_cond_wait(&s->late_cv, &s->mu);
+    return j->late;
+}
+
 /* Queue j's answer r for the releaser (under s->mu): sent once release(token) returned. */
 static void hold_locked(ec_http_server *s, job *j, struct MHD_Response *r, unsigned status,
                         uint64_t token)
@@ -926,6 +960,9 @@ static void run_job(ec_http_server *s, job *j)
                     "%u) was discarded",
                     s->timeout_ms, status);
         reported = 0; /* the client got 504 instead: that is reported too */
+        pthread_mutex_lock(&s->mu);
+        late_wait_locked(s, j); /* the 504 itself, recorded at the deadline, comes first */
+        pthread_mutex_unlock(&s->mu);
     }
     reply_reset(&rp);
     if (!reported)
@@ -973,11 +1010,14 @@ static void *worker_main(void *arg)
         s->stats.queued--;
         if (j->answered || j->notice_only) {
             /* Answered already (timed out, or stopped, while waiting; refused while stopping):
-             * report only. */
+             * report only, unless on_late took it (then only wait for that, to keep the order
+             * of reports). */
             if (j->ref_status)
                 s->stats.refused++;
+            int late = late_wait_locked(s, j);
             pthread_mutex_unlock(&s->mu);
-            report(s, j);
+            if (!late)
+                report(s, j);
         } else if (j->refusal) {
             s->running = j; /* its deadline watched while on_refused runs */
             pthread_mutex_unlock(&s->mu);
@@ -1109,6 +1149,30 @@ static void *watchdog_main(void *arg)
                         "504 Gateway Timeout: no reply within %u ms (waited for earlier requests; "
                         "the handler was not called)",
                         s->timeout_ms);
+        /* With on_late the answer is reported before it is sent, on the late thread, so that
+         * this thread goes on watching the other deadlines while the record is made durable.
+         * Not a refusal on_refusal is reporting right now (it keeps its one record), nor a
+         * held reply: its record would wait for the very durability that is late. */
+        if (s->on_late && !next->held_resp && !(next->refusal && next == s->running)) {
+            next->late = 1;
+            next->late_status = own ? next->ref_status : 504;
+            if (own || waiting)
+                memcpy(next->late_reason, next->reason, sizeof next->reason);
+            else
+                snprintf(next->late_reason, sizeof next->late_reason,
+                         "504 Gateway Timeout: no reply within %u ms; the handler was still "
+                         "running (its reply, if any, is discarded)",
+                         s->timeout_ms);
+            next->refs++; /* the late queue's */
+            next->lnext = NULL;
+            if (s->ltail)
+                s->ltail->lnext = next;
+            else
+                s->lhead = next;
+            s->ltail = next;
+            pthread_cond_broadcast(&s->late_cv);
+            continue;
+        }
         /* The connection stays suspended (and the job alive) until resumed below: only the
          * claimer resumes. */
         pthread_mutex_unlock(&s->mu);
@@ -1120,6 +1184,47 @@ static void *watchdog_main(void *arg)
                      s->timeout_ms);
             resume_with(next, 504, text_response(text));
         }
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Reports each answer the watchdog gave at a deadline to on_late, then sends it: the caller
+ * has its record first. One at a time, in deadline order. */
+static void *late_main(void *arg)
+{
+    ec_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "ec-http-late"); /* for top -H, perf, gdb */
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->lhead && !s->late_exit)
+            pthread_cond_wait(&s->late_cv, &s->mu);
+        job *j = s->lhead;
+        if (!j)
+            break;
+        s->lhead = j->lnext;
+        if (!s->lhead)
+            s->ltail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        /* What this reads of j was written before it was queued and is not written again: the
+         * request as received, late_status and late_reason. */
+        ec_http_msg m;
+        job_msg_as(j, &m, EC_HTTP_REFUSAL, j->late_status, j->late_reason);
+        ec_error_clear();
+        s->on_late(s->ctx, &m);
+        char text[sizeof j->late_reason + 2];
+        if (j->refusal)
+            snprintf(text, sizeof text, "%s\n", j->late_reason);
+        else
+            snprintf(text, sizeof text, "504 Gateway Timeout: no reply within %u ms\n",
+                     s->timeout_ms);
+        resume_with(j, j->late_status, text_response(text));
+        pthread_mutex_lock(&s->mu);
+        j->late_done = 1;
+        pthread_cond_broadcast(&s->late_cv);
+        pthread_mutex_unlock(&s->mu);
+        job_unref(j);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -1166,6 +1271,7 @@ static void server_free(ec_http_server *s)
     pthread_cond_destroy(&s->rel_cv);
     pthread_cond_destroy(&s->watch_cv);
     pthread_cond_destroy(&s->idle_cv);
+    pthread_cond_destroy(&s->late_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -1180,6 +1286,8 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
             memcpy(&o, opts, offsetof(ec_http_server_options, on_refusal));
         else if (opts->version == 2)
             memcpy(&o, opts, offsetof(ec_http_server_options, head_timeout_ms));
+        else if (opts->version == 3)
+            memcpy(&o, opts, offsetof(ec_http_server_options, on_late));
         else if (opts->version == EC_HTTP_SERVER_OPTIONS_VERSION)
             o = *opts;
         else
@@ -1220,6 +1328,7 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     s->ctx = ctx;
     s->on_refused = o.on_refused;
     s->on_refusal = o.on_refusal;
+    s->on_late = o.on_late;
     s->release = o.release;
     s->body_limit = o.body_limit ? o.body_limit : DEFAULT_BODY_LIMIT;
     s->timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -1228,6 +1337,7 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->rel_cv, NULL);
+    pthread_cond_init(&s->late_cv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1243,7 +1353,9 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     s->have_watchdog = s->have_worker && pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     s->have_releaser =
         s->have_watchdog && s->release && pthread_create(&s->releaser, NULL, releaser_main, s) == 0;
-    if (!s->have_watchdog || (s->release && !s->have_releaser)) {
+    s->have_late =
+        s->have_watchdog && s->on_late && pthread_create(&s->late, NULL, late_main, s) == 0;
+    if (!s->have_watchdog || (s->release && !s->have_releaser) || (s->on_late && !s->have_late)) {
         ec_http_server_stop(s);
         return ec_error_set(EC_ERROR, "http server: cannot start its threads");
     }
@@ -1310,6 +1422,14 @@ void ec_http_server_stop(ec_http_server *s)
     pthread_mutex_unlock(&s->mu);
     if (s->have_watchdog)
         pthread_join(s->watchdog, NULL);
+    /* Then the late thread: the watchdog queued its last answer for it (and the worker, gone
+     * now, may have waited for one). */
+    pthread_mutex_lock(&s->mu);
+    s->late_exit = 1;
+    pthread_cond_broadcast(&s->late_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->have_late)
+        pthread_join(s->late, NULL);
     /* Every queued request is answered now; give MHD up to a second to send those replies
      * (a client that does not read must not hold the stop forever). */
     pthread_mutex_lock(&s->mu);
@@ -1329,7 +1449,8 @@ void ec_http_server_stop(ec_http_server *s)
         job *next = j->next;
         if (j->ref_status)
             s->stats.refused++;
-        report(s, j);
+        if (!j->late) /* on_late had it (the late thread is gone: no lock needed) */
+            report(s, j);
         job_unref(j);
         j = next;
     }

@@ -226,19 +226,43 @@ static int cut_by_marker(ec_replay_state *rs, const ec_event *ev)
     return 1;
 }
 
+static int emit_recorded(ec_replay_state *rs);
+
+/* The recorded event at the cursor, where the actor makes an event `type` (or takes a host
+ * call's result): 0 with *ev, 1 at `limit`. The http/refused events before it are copied
+ * first. The HTTP server records the answer it gives at a deadline while a call is still
+ * running (http_actor.c on_late) between two of that call's events, wherever they are, even
+ * between a host call's request and its result (ABI.md section 8): a decision of the server,
+ * not the actor's, copied as the drive loop copies one between calls (its own copy, of type
+ * http/refused, is taken as it is). Costs a comparison per event, not a read. */
+static int at_cursor(ec_replay_state *rs, const char *type, ec_event *ev)
+{
+    for (;;) {
+        if (rs->cursor >= rs->limit)
+            return 1;
+        int rc = orig_get(rs, rs->cursor, ev);
+        if (rc)
+            return rc;
+        if (!IS(*ev, "http/refused") || strcmp(type, "http/refused") == 0)
+            return 0;
+        if ((rc = emit_recorded(rs)))
+            return rc;
+    }
+}
+
 int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t *hash_out)
 {
     ec_replay_state *rs = a->rt->replay;
     if (rs->stop)
         return ec_error_set(EC_EDIVERGE, "replay already stopped");
-    if (rs->cursor >= rs->limit) {
+    ec_event ev;
+    int rc = at_cursor(rs, type, &ev);
+    if (rc == 1) {
         if (rs->limit < rs->count || rs->cut)
             return reached(rs);
         return diverge(rs, NULL, type, payload->p, payload->len,
                        "the actor goes on after the last recorded event");
     }
-    ec_event ev;
-    int rc = orig_get(rs, rs->cursor, &ev);
     if (rc)
         return rc;
     if (cut_by_marker(rs, &ev))
@@ -287,7 +311,8 @@ int ec_replay_record(ec_actor *a, const char *type, const cbuf *payload, uint8_t
     rs->cursor++;
     /* The call goes on: does the chain interrupt it next? Only after a host call's .result
      * (or at the call's start, runtime.c): a request is always followed by its .result (a
-     * host call records two events, docs/ABI.md section 3), and the interrupt is seen only in
+     * host call records two events, docs/ABI.md section 3; a late http/refused between them
+     * is not the actor's, and arm_interrupt looks past those), and the interrupt is seen only in
      * wasm code, between host calls. The event read here is held (orig_get): the next step,
      * which reads it anyway, takes it without a second read. */
     if (a->on_stack && tl > 7 && memcmp(type + tl - 7, ".result", 7) == 0)
@@ -304,10 +329,19 @@ void ec_replay_arm_interrupt(ec_actor *a)
     size_t vl;
     uint64_t want;
     /* Looked at past `until` too: a call cut there still stops where it was interrupted
-     * instead of running on to the end of its fuel. */
-    if (!rs || rs->stop || rs->cursor >= rs->count || orig_get(rs, rs->cursor, &ev)) {
+     * instead of running on to the end of its fuel. And past late HTTP refusals, which the
+     * trap's record copies first. */
+    if (!rs || rs->stop) {
         ec_error_clear();
         return;
+    }
+    for (uint64_t at = rs->cursor;; at++) {
+        if (at >= rs->count || orig_get(rs, at, &ev)) {
+            ec_error_clear();
+            return;
+        }
+        if (!IS(ev, "http/refused"))
+            break;
     }
     if (!IS(ev, "wasm/trap") || cb_check(ev.data, ev.data_len) ||
         cb_map_find(ev.data, ev.data_len, "fuel", &mt, &v, &vl, &want) || mt != 0) {
@@ -350,12 +384,12 @@ int ec_replay_answer(ec_actor *a, const char *rtype, uint32_t out_ptr, uint32_t 
     ec_replay_state *rs = a->rt->replay;
     if (rs->stop)
         return ec_error_set(EC_EDIVERGE, "replay already stopped");
-    if (rs->cursor >= rs->limit)
+    ec_event ev;
+    int rc = at_cursor(rs, rtype, &ev);
+    if (rc == 1)
         return rs->limit < rs->count || rs->cut
                    ? reached(rs)
                    : diverge(rs, NULL, rtype, NULL, 0, "the chain ends before the host's answer");
-    ec_event ev;
-    int rc = orig_get(rs, rs->cursor, &ev);
     if (rc)
         return rc;
     if (cut_by_marker(rs, &ev))
@@ -1308,17 +1342,26 @@ static int start_from_snapshot(session *s, ec_replay_state *rs, const char *stor
 
 /* Whether a chain's last event leaves the actor inside a call: anything but the events that
  * end a call or come between calls. Such a chain was cut short (a crash) or is still being
- * written: a replay reproduces it up to its end and stops there, without a divergence. */
+ * written: a replay reproduces it up to its end and stops there, without a divergence.
+ * http/refused comes between calls or inside one (a late refusal, ABI.md section 8): the
+ * event before the last refusals decides, unless it is the http/request they answer (a call
+ * that never began: a request refused 500 once recorded, as the runtime stopped). */
 static int ends_inside_call(ec_chain *c)
 {
-    uint64_t n = ec_chain_count(c);
+    uint64_t n = ec_chain_count(c), last = n;
     ec_event e;
-    if (n == 0 || ec_chain_get(c, n - 1, &e) != 0)
+    while (n > 0 && ec_chain_get(c, n - 1, &e) == 0 && IS(e, "http/refused"))
+        n--;
+    if (n == 0 || ec_chain_get(c, n - 1, &e) != 0) {
+        ec_error_clear();
         return 0;
-    static const char *const between[] = {"wasm/result",       "wasm/trap",        "actor/start",
-                                          "actor/stop",        "actor/restart",    "state/snapshot",
-                                          "runtime/recovered", "runtime/migrated", "http/refused",
-                                          "message/dropped"};
+    }
+    if (n < last && IS(e, "http/request"))
+        return 0;
+    static const char *const between[] = {
+        "wasm/result",       "wasm/trap",        "actor/start",
+        "actor/stop",        "actor/restart",    "state/snapshot",
+        "runtime/recovered", "runtime/migrated", "message/dropped"};
     for (size_t k = 0; k < sizeof between / sizeof between[0]; k++)
         if (IS(e, between[k]))
             return 0;
