@@ -151,7 +151,7 @@ expect 1 "$EV" verify "$T/files.bundle" --since "$D/actors/counter/chain/checkpo
   --vkey "$D/runtime.vkey" --origin evchain-runtime/files
 has "$T/out" "origin is 'evchain-runtime/counter', not 'evchain-runtime/files'"
 cp "$T/files.bundle" "$T/flipped.bundle"
-printf 'Z' | dd of="$T/flipped.bundle" bs=1 seek=300 conv=notrunc 2>/dev/null
+flip "$T/flipped.bundle" 300
 expect 1 "$EV" verify "$T/flipped.bundle"
 has "$T/out" "digest mismatch"
 # one byte in the middle of the chain's records (some event's content), digests recomputed

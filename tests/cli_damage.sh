@@ -32,7 +32,7 @@ print(off)' "$1" "$2"
 # damage DIR SEG N: flip a byte inside the record of frame N of segment SEG
 damage() {
   o=$(frame_off "$1/$2" "$3")
-  printf '\125' | dd of="$1/$2" bs=1 seek=$((o + 50)) conv=notrunc 2>/dev/null
+  flip "$1/$2" $((o + 50))
 }
 
 # d1: event 14 (frame 1 of the second, sealed segment); d7: event 38 (frame 1 of the last)

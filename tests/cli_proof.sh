@@ -318,7 +318,7 @@ expect 0 "$EV" verify "$D" --since "$T/dcp70" --vkey "$VKEY"
 # blocks, hash 2): the root no longer matches the last checkpoint, so nothing is signed
 # (C2SP: never sign a checkpoint inconsistent with an earlier one); --rebuild repairs it
 expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140c"
-printf '\377' | dd of="$D/proof/tree" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip "$D/proof/tree" 100
 expect 1 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp_stale"
 has "$T/err" "refusing to sign"
 if [ -e "$T/dcp_stale" ]; then bad "a refused checkpoint was written"; else ok; fi

@@ -43,7 +43,7 @@ expect 0 "$EV" show "$T/good" 4
 
 # ---- damaged: a byte of record 1 flipped, CRC left wrong (the last segment, read on open) ----
 cp -r "$T/good" "$T/dam"
-printf '\125' | dd of="$T/dam/$SEG" bs=1 seek=200 conv=notrunc 2>/dev/null
+flip "$T/dam/$SEG" 200
 expect 1 "$EV" verify "$T/dam"
 has "$T/out" "$T/dam: event 1: record checksum mismatch"
 expect 1 "$EV" export "$T/dam" -o "$T/dam.json"

@@ -72,22 +72,12 @@ int cmd_checkpoint(int argc, char **argv)
      * directory's checkpoints keep the origin of those already there, as the checkpointer
      * does, also when another process writes the chain and nothing is stored here. */
     char stored[EC_NOTE_NAME_MAX] = "";
-    if (pc.is_dir && cli_stored_origin("checkpoint", pc.cp_dir, stored, sizeof stored) != 0) {
+    if (pc.is_dir &&
+        cli_keep_origin("checkpoint", chain, pc.cp_dir, &origin, stored, sizeof stored) != 0) {
         cli_close_proof_chain(&pc);
         ec_signer_free(s);
         return EXIT_UNUSABLE;
     }
-    if (stored[0] && origin && strcmp(origin, stored) != 0) {
-        cli_error("checkpoint", 0,
-                  "%s: its checkpoints have origin '%s' (%s/latest): a chain keeps its "
-                  "origin, --origin '%s' refused",
-                  chain, stored, pc.cp_dir, origin);
-        cli_close_proof_chain(&pc);
-        ec_signer_free(s);
-        return EXIT_UNUSABLE;
-    }
-    if (stored[0])
-        origin = stored;
     char *note = NULL;
     size_t len = 0;
     int rc;

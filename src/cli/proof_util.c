@@ -502,6 +502,23 @@ int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap
     return 0;
 }
 
+int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
+                    char *stored, size_t cap)
+{
+    if (cli_stored_origin(cmd, cp_dir, stored, cap) != 0)
+        return -1;
+    if (stored[0] && *origin && strcmp(*origin, stored) != 0) {
+        cli_error(cmd, 0,
+                  "%s: its checkpoints have origin '%s' (%s/latest): a chain keeps its "
+                  "origin, --origin '%s' refused",
+                  chain, stored, cp_dir, *origin);
+        return -1;
+    }
+    if (stored[0])
+        *origin = stored;
+    return 0;
+}
+
 void cli_note_origin(const char *note, char *out, size_t cap)
 {
     out[0] = 0;

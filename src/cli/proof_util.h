@@ -53,6 +53,12 @@ int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *
 /* The origin of a chain directory's checkpoints (<cp_dir>/latest) into out, "" when it has
  * none (or an unreadable one, which the checkpointer ignores too). 0, or -1 (printed). */
 int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap);
+/* One chain, one origin (C2SP tlog-checkpoint: the origin names the log): the origin a fresh
+ * checkpoint of chain_dir signs. That of its stored checkpoints (into stored, cap bytes) when
+ * it has some, and then --origin (*origin, may be NULL) must be it; else *origin as given.
+ * 0 with *origin set, or -1 (printed). */
+int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
+                    char *stored, size_t cap);
 /* The origin of a checkpoint note (its text's first line, signatures unchecked) into out,
  * "" when the note does not parse as a checkpoint. */
 void cli_note_origin(const char *note, char *out, size_t cap);
