@@ -28,7 +28,7 @@ typedef struct cli_http {
     "  --http ADDR:PORT     serve HTTP for the actor (its ec_handle_http) on ADDR:PORT\n"          \
     "                       (port 0: any free one); implies --serve\n"                             \
     "  --http-allow HOST    hosts the actors may reach with http_request: host, host:port,\n"      \
-    "                       *.domain[:port], IPv4[:port], [v6]:port, v6 (repeatable; a\n"         \
+    "                       *.domain[:port], IPv4[:port], [v6]:port, v6 (repeatable; a\n"          \
     "                       malformed entry is refused)\n"                                         \
     "  --http-timeout MS    served request deadline, then 504 (default 10000); also the\n"         \
     "                       timeout of the actors' own requests\n"                                 \
