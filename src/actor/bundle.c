@@ -345,12 +345,9 @@ static const char *fs_name_problem(const uint8_t *p, size_t n)
         return "an empty name";
     if (n > FS_NAME_MAX)
         return "a name longer than 4096 bytes";
-    if (!ec_utf8_valid((const char *)p, n))
-        return "not valid UTF-8";
-    /* C0 (with NUL), DEL and C1 (U+0080..U+009F: C2 80..C2 9F in valid UTF-8). */
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && i + 1 < n && p[i + 1] <= 0x9f))
-            return "a control character";
+    const char *text = ec_name_text_problem((const char *)p, n);
+    if (text)
+        return text;
     if (p[0] == '/')
         return "an absolute name (a leading '/')";
     if (p[n - 1] == '/')

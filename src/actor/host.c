@@ -792,17 +792,11 @@ static void fs_ctx_init(ec_actor *a, struct fs_ctx *c, u32 p, u32 n, int allow_r
     /* Names are UTF-8 without control characters (C0, DEL, C1): what a migration bundle
      * carries (docs/FORMAT.md section 8), so that every sandbox an actor can make can be
      * exported, and no name can hide or forge text where it is shown. */
-    if (!ec_utf8_valid(s, n)) {
-        c->bad = "path is not valid UTF-8";
+    const char *text = ec_name_text_problem(s, n);
+    if (text) {
+        c->bad = strcmp(text, "not valid UTF-8") == 0 ? "path is not valid UTF-8"
+                                                      : "path contains a control character";
         return;
-    }
-    for (u32 i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f ||
-            (ch == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f)) {
-            c->bad = "path contains a control character";
-            return;
-        }
     }
     memcpy(c->path, s, n);
     c->path[n] = 0;

@@ -99,6 +99,10 @@ int ec_base64_decode(uint8_t *out, size_t *outlen, const char *in, size_t len);
 
 /* Valid UTF-8 (no overlongs, no surrogates)? */
 int ec_utf8_valid(const char *s, size_t n);
+/* Why s (n bytes) cannot be a shown name: "not valid UTF-8", "a control character" (C0 with
+ * NUL, DEL, C1), or NULL when it can. The rule sandbox names follow in the fs_* host calls
+ * and in bundles (docs/FORMAT.md section 8), one function so that the two cannot drift. */
+const char *ec_name_text_problem(const char *s, size_t n);
 /* Replaces each byte of s (NUL-terminated) that is not part of well-formed UTF-8 with '?'. */
 void ec_utf8_scrub(char *s);
 

@@ -212,6 +212,18 @@ int ec_utf8_valid(const char *str, size_t n)
     return 1;
 }
 
+const char *ec_name_text_problem(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!ec_utf8_valid(s, n))
+        return "not valid UTF-8";
+    /* C0 (with NUL), DEL and C1 (U+0080..U+009F: C2 80..C2 9F in valid UTF-8). */
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && i + 1 < n && p[i + 1] <= 0x9f))
+            return "a control character";
+    return NULL;
+}
+
 void ec_utf8_scrub(char *str)
 {
     unsigned char *s = (unsigned char *)str;
