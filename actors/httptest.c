@@ -14,8 +14,12 @@
  *   /spin      spins for 1e6 loop turns, then 200 "spun" (a fixed amount of CPU: a benchmark)
  *   /ask       spins for 1e9 loop turns (about 1.5 s), then msg_request to the actor named by the
  *              argument: 200 "reply R" (its reply) or "error E" (the ABI code)
+ *   /sendtrap  msg_send "held" to itself (busy in this very call), then "inc" to the actor
+ *              named by the argument, then traps: a recovery abandons both sends
+ *   /timertrap timer_set of 0 ms, tag 1, then traps: a recovery abandons the timer
  * A request (msg_request) is answered "pong".
- * A message makes it try http_respond outside ec_handle_http; it returns what it got. */
+ * A message makes it try http_respond outside ec_handle_http; it returns what it got.
+ * A timer returns 0. */
 #include "evchain_abi.h"
 
 static char url[512];
@@ -146,6 +150,19 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
         }
         return ec_http_reply(200, "text/plain", out, k);
     }
+    if (is(&v, "/sendtrap")) {
+        static char self[64];
+        i32 sl = ec_actor_id(self, sizeof self);
+        if (sl < 0)
+            __builtin_trap();
+        ec_msg_send(self, (u32)sl, "held", 4);
+        ec_msg_send(url, url_len, "inc", 3);
+        __builtin_trap();
+    }
+    if (is(&v, "/timertrap")) {
+        ec_timer_set(0, 1);
+        __builtin_trap();
+    }
     if (is(&v, "/badreq")) {
         i32 rc = ec_http_request("junk", 4, buf, sizeof buf);
         return rc == EC_EINVAL ? HTTP_JSON(200, "{\"badreq\":\"EINVAL\"}")
@@ -173,4 +190,10 @@ EXPORT("ec_handle_request") i32 on_request(const char *p, u32 n)
 {
     (void)p, (void)n;
     return ec_msg_reply("pong", 4);
+}
+
+EXPORT("ec_handle_timer") i32 on_timer(u64 tag)
+{
+    (void)tag;
+    return 0;
 }
