@@ -189,9 +189,15 @@ struct ec_runtime {
     ec_actor **actors;
     size_t nactors, cap;
     ec_module *modules;
-    work *queue, *queue_tail;
+    /* Work to deliver, in order. ec_runtime_run takes it from the head; work for an actor
+     * running a call on another thread is set aside in held (in its order, all of it before
+     * anything in queue) while the rest is delivered, and put back at the head of queue
+     * before ec_runtime_run waits or returns. Held work is still queued: queued and
+     * queued_bytes count both lists, and whatever looks at queued work (a trap's or stop's
+     * drop, a recovery's abandon and re-arm, next_wake, free) looks at held, then queue. */
+    work *queue, *queue_tail, *held, *held_tail;
     size_t queued, ntimers, max_queue;       /* floods are refused, not memory bombs */
-    uint64_t queued_bytes, max_queued_bytes; /* bodies in rt->queue, and their cap */
+    uint64_t queued_bytes, max_queued_bytes; /* bodies in held and queue, and their cap */
     uint64_t max_memory_pages;               /* all actors' memory caps together */
     size_t dropped_external;                 /* messages from outside dropped (recorded) */
     size_t max_actors;

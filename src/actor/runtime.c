@@ -321,20 +321,15 @@ static int record_dropped(ec_actor *a, const work *w, const char *reason)
     return rc;
 }
 
-/* Drop the messages queued for a, each recorded in its chain before anything else is (the
- * actor stops or trapped: nothing will take them). A replay has no queue of its own: it
- * copies the message/dropped events from the chain (replay.c). Under the runtime lock. */
-static int drop_queued(ec_actor *a, const char *reason)
+/* Move the messages for id out of the list (*tail: its new last item), in their order, to
+ * the end of the list whose end *mine_tail points to; they are no longer queued. */
+static void take_messages(ec_runtime *rt, work **list, work **tail, const char *id,
+                          work ***mine_tail)
 {
-    ec_runtime *rt = a->rt;
-    if (rt->replay)
-        return 0;
-    /* Taken out of the queue first, then recorded: a record may give up the runtime lock
-     * while it waits for durability, and another thread may then queue or deliver work. */
-    work **pp = &rt->queue, *last = NULL, *mine = NULL, **mine_tail = &mine;
+    work **pp = list, *last = NULL;
     while (*pp) {
         work *w = *pp;
-        if (w->kind != WORK_MESSAGE || strcmp(w->to, a->id) != 0) {
+        if (w->kind != WORK_MESSAGE || strcmp(w->to, id) != 0) {
             last = w;
             pp = &w->next;
             continue;
@@ -343,10 +338,27 @@ static int drop_queued(ec_actor *a, const char *reason)
         rt->queued--;
         rt->queued_bytes -= w->body_len;
         w->next = NULL;
-        *mine_tail = w;
-        mine_tail = &w->next;
+        **mine_tail = w;
+        *mine_tail = &w->next;
     }
-    rt->queue_tail = last;
+    *tail = last;
+}
+
+/* Drop the messages queued for a, each recorded in its chain before anything else is (the
+ * actor stops or trapped: nothing will take them), those set aside for it while it ran on
+ * another thread (rt->held) first: they were queued before the rest. A replay has no queue
+ * of its own: it copies the message/dropped events from the chain (replay.c). Under the
+ * runtime lock. */
+static int drop_queued(ec_actor *a, const char *reason)
+{
+    ec_runtime *rt = a->rt;
+    if (rt->replay)
+        return 0;
+    /* Taken out of the queue first, then recorded: a record may give up the runtime lock
+     * while it waits for durability, and another thread may then queue or deliver work. */
+    work *mine = NULL, **mine_tail = &mine;
+    take_messages(rt, &rt->held, &rt->held_tail, a->id, &mine_tail);
+    take_messages(rt, &rt->queue, &rt->queue_tail, a->id, &mine_tail);
     int rc = 0;
     for (work *w = mine, *n; w; w = n) {
         n = w->next;
@@ -459,6 +471,10 @@ void ec_runtime_free(ec_runtime *rt)
     for (size_t k = 0; k < rt->nactors; k++)
         actor_free(rt->actors[k]);
     free(rt->actors);
+    for (work *w = rt->held, *n; w; w = n) { /* empty outside ec_runtime_run */
+        n = w->next;
+        work_free(w);
+    }
     for (work *w = rt->queue, *n; w; w = n) {
         n = w->next;
         work_free(w);
@@ -1551,12 +1567,15 @@ int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, si
         link_key_set(dropk[k], drop[k].link, drop[k].link_len);
     qsort(dropk, ndrop, EC_HASH_MAX, link_cmp);
     /* What stays queued: this actor's timers not dropped, in rt->timers and (due, about to be
-     * delivered) in rt->queue. A timer to arm that is among them is not queued twice. Two
-     * passes: count, then copy. */
+     * delivered) in rt->held and rt->queue. A timer to arm that is among them is not queued
+     * twice. Two passes: count, then copy. */
     for (int pass = 0; pass < 2; pass++) {
         nkept = 0;
-        for (int list = 0; list < 2; list++)
-            for (work *w = list ? rt->queue : rt->timers; w; w = w->next) {
+        for (int list = 0; list < 3; list++)
+            for (work *w = list == 0   ? rt->timers
+                           : list == 1 ? rt->held
+                                       : rt->queue;
+                 w; w = w->next) {
                 if (!timer_of(w, to))
                     continue;
                 if (link_in(dropk, ndrop, w->link, w->link_len))
@@ -1590,6 +1609,7 @@ int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, si
         goto out;
     }
     drop_timers(&rt->timers, &rt->ntimers, to, dropk, ndrop);
+    rt->held_tail = drop_timers(&rt->held, &rt->queued, to, dropk, ndrop);
     rt->queue_tail = drop_timers(&rt->queue, &rt->queued, to, dropk, ndrop);
     for (size_t k = 0; k < nfresh; k++) {
         timer_insert(rt, fresh[k]);
@@ -1627,14 +1647,16 @@ static void notify_parent(ec_actor *a, uint32_t event)
 
 void ec_messages_abandon(ec_runtime *rt, const char *from, const ec_timer_arm *sends, size_t n)
 {
-    for (work *w = rt->queue; w; w = w->next)
-        if (w->kind == WORK_MESSAGE && w->from && strcmp(w->from, from) == 0)
-            for (size_t k = 0; k < n; k++)
-                if (sends[k].link_len == w->link_len &&
-                    memcmp(w->link, sends[k].link, w->link_len) == 0) {
-                    w->abandoned = 1;
-                    break;
-                }
+    /* The work set aside for a busy receiver too (rt->held): still queued, not delivered. */
+    for (int list = 0; list < 2; list++)
+        for (work *w = list ? rt->queue : rt->held; w; w = w->next)
+            if (w->kind == WORK_MESSAGE && w->from && strcmp(w->from, from) == 0)
+                for (size_t k = 0; k < n; k++)
+                    if (sends[k].link_len == w->link_len &&
+                        memcmp(w->link, sends[k].link, w->link_len) == 0) {
+                        w->abandoned = 1;
+                        break;
+                    }
 }
 
 size_t ec_runtime_dropped_external(const ec_runtime *rt)
@@ -1759,6 +1781,21 @@ static void wait_actor_free(ec_runtime *rt, uint64_t ms)
     l->count = n;
 }
 
+/* Put the work set aside (rt->held) back at the head of the queue, in front of whatever was
+ * queued meanwhile or not yet looked at: it was queued before all of that. It was counted as
+ * queued all along. Returns whether there was any. */
+static int unhold(ec_runtime *rt)
+{
+    if (!rt->held)
+        return 0;
+    rt->held_tail->next = rt->queue;
+    if (!rt->queue)
+        rt->queue_tail = rt->held_tail;
+    rt->queue = rt->held;
+    rt->held = rt->held_tail = NULL;
+    return 1;
+}
+
 int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
 {
     if (!rt)
@@ -1766,37 +1803,32 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
     uint64_t deadline = mono_ns() + timeout_ms * 1000000u;
     /* Interrupted: nothing more is delivered (it would be refused); the queue stays. */
     while (!atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
-        work *held = NULL, *held_tail = NULL;
-        size_t nheld = 0;
-        uint64_t held_bytes = 0;
+        /* Work for an actor busy on another thread, and any behind it for the same actor (its
+         * order is kept), is set aside in rt->held, not in a list of this loop's own: it is
+         * still queued, and a delivery below gives up the runtime lock while its actor runs,
+         * when another thread's trap, stop or recovery may drop or mark queued work. */
         while (rt->queue && !atomic_load_explicit(&rt->interrupted, memory_order_relaxed)) {
             work *w = rt->queue;
             rt->queue = w->next;
-            rt->queued--;
-            rt->queued_bytes -= w->body_len;
             if (!rt->queue)
                 rt->queue_tail = NULL;
+            w->next = NULL;
             ec_actor *a = ec_runtime_lookup(rt, w->to);
-            if (busy_elsewhere(a) || held_for(held, w->to)) {
-                w->next = NULL;
-                if (held_tail)
-                    held_tail->next = w;
+            if (busy_elsewhere(a) || held_for(rt->held, w->to)) {
+                if (rt->held_tail)
+                    rt->held_tail->next = w;
                 else
-                    held = w;
-                held_tail = w;
-                nheld++;
-                held_bytes += w->body_len;
+                    rt->held = w;
+                rt->held_tail = w;
                 continue;
             }
+            rt->queued--;
+            rt->queued_bytes -= w->body_len;
             deliver(rt, a, w);
             work_free(w);
         }
-        if (held) { /* back at the head: queued before anything queued from now on */
-            rt->queue = held;
-            rt->queue_tail = held_tail;
-            rt->queued += nheld;
-            rt->queued_bytes += held_bytes;
-        }
+        /* Interrupted as well: in front of the rest of the queue, which was not looked at. */
+        int held = unhold(rt);
         uint64_t now = mono_ns();
         if (rt->timers && rt->timers->due_ns <= now) {
             work *w = rt->timers;
@@ -1831,11 +1863,12 @@ int ec_runtime_run(ec_runtime *rt, uint64_t timeout_ms, size_t *pending_out)
 int64_t ec_runtime_next_wake_ms(ec_runtime *rt)
 {
     int held = 0;
-    for (work *w = rt->queue; w; w = w->next) {
-        if (!busy_elsewhere(ec_runtime_lookup(rt, w->to)))
-            return 0;
-        held = 1;
-    }
+    for (int list = 0; list < 2; list++)
+        for (work *w = list ? rt->queue : rt->held; w; w = w->next) {
+            if (!busy_elsewhere(ec_runtime_lookup(rt, w->to)))
+                return 0;
+            held = 1;
+        }
     int64_t ms = -1;
     if (rt->timers) {
         uint64_t now = mono_ns();
