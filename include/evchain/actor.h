@@ -93,6 +93,14 @@ typedef struct ec_runtime_options {
 int ec_runtime_new(ec_runtime **out, const ec_runtime_options *opts);
 /* Stops every running actor (recording actor/stop) and frees everything. */
 void ec_runtime_free(ec_runtime *rt);
+/* The stop of ec_runtime_free without the free: the HTTP servers stop (ec_runtime_stop_http),
+ * then every running actor is stopped as ec_runtime_free stops it (what is queued for it
+ * recorded as message/dropped, then actor/stop "runtime shutdown"), so that its chain holds
+ * what it will hold once the runtime is freed while the actors, their chains and
+ * ec_runtime_dropped_external can still be read. ec_runtime_free then stops nothing more.
+ * Returns the first recording failure (every actor is stopped all the same). Not under
+ * ec_runtime_lock. */
+int ec_runtime_shutdown(ec_runtime *rt);
 
 #define EC_ACTOR_OPTIONS_VERSION 1
 typedef struct ec_actor_options {

@@ -460,14 +460,28 @@ int ec_runtime_interrupted(const ec_runtime *rt)
     return rt && atomic_load_explicit(&rt->interrupted, memory_order_relaxed);
 }
 
+int ec_runtime_shutdown(ec_runtime *rt)
+{
+    if (!rt)
+        return ec_error_set(EC_EINVAL, "ec_runtime_shutdown: NULL runtime");
+    ec_runtime_stop_http(rt); /* servers first: their handlers call into the actors */
+    int rc = 0;
+    for (size_t k = 0; k < rt->nactors; k++)
+        if (rt->actors[k]->state == EC_ACTOR_RUNNING) {
+            int r = ec_actor_stop(rt->actors[k], "runtime shutdown", 0);
+            if (rc == 0)
+                rc = r;
+        }
+    return rc;
+}
+
 void ec_runtime_free(ec_runtime *rt)
 {
     if (!rt)
         return;
-    ec_http_rt_free(rt); /* servers first: their handlers call into the actors */
-    for (size_t k = 0; k < rt->nactors; k++)
-        if (rt->actors[k]->state == EC_ACTOR_RUNNING)
-            ec_actor_stop(rt->actors[k], "runtime shutdown", 0);
+    /* Nothing left to stop after an ec_runtime_shutdown: what it did is done once. */
+    (void)ec_runtime_shutdown(rt);
+    ec_http_rt_free(rt);
     for (size_t k = 0; k < rt->nactors; k++)
         actor_free(rt->actors[k]);
     free(rt->actors);

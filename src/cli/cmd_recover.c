@@ -213,15 +213,21 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         sfd = -1;
     } else if (rc == 0)
         rc = ec_runtime_run(rt, wait_ms, &pending);
-    ec_runtime_lock(rt); /* its HTTP server runs until ec_runtime_free */
+    /* How the actor ended (running, stopped, trapped: the exit code's), taken before the
+     * shutdown stops it. */
+    ec_runtime_lock(rt); /* its HTTP server runs until ec_runtime_shutdown */
     ec_actor_state st = ec_actor_get_state(a);
-    cli_printf_msg(stdout, "%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
-                   (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
     ec_runtime_unlock(rt);
+    /* Stops the actor (actor/stop recorded, after what was still queued for it), so that the
+     * count is of the chain as it stays, as `evchain verify` counts it. */
+    ec_runtime_shutdown(rt);
+    cli_printf_msg(stdout, "%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
+                   (unsigned long long)ec_chain_count(ec_actor_chain(a)),
+                   st == EC_ACTOR_RUNNING ? "" : ec_actor_reason(a));
     if (rc == 0 && pending &&
         st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */
         printf("%zu timer(s) not yet due stay pending (--wait MS to wait for them)\n", pending);
-    ec_runtime_free(rt); /* stops the actor: actor/stop recorded, a last checkpoint signed */
+    ec_runtime_free(rt); /* closes the chain, a last checkpoint signed */
     cli_serve_release(sfd, data);
     ec_signer_free(signer);
     if (rc)

@@ -438,21 +438,35 @@ int cmd_run(int argc, char **argv)
             rc = ec_runtime_run(rt, wait_ms, NULL);
     }
     int trapped = 0;
-    ec_runtime_lock(rt); /* HTTP servers still run until ec_runtime_free */
+    /* How each actor ended the run (running, stopped, trapped: the exit code's), taken before
+     * the shutdown stops the running ones. */
+    ec_runtime_lock(rt); /* HTTP servers still run until ec_runtime_shutdown */
     size_t n = ec_runtime_actor_count(rt);
+    ec_actor_state *ended = calloc(n ? n : 1, sizeof *ended);
+    for (size_t k = 0; k < n && ended; k++)
+        ended[k] = ec_actor_get_state(ec_runtime_actor_at(rt, k));
+    ec_runtime_unlock(rt);
+    if (!ended && rc == 0) {
+        cli_error("run", 0, "out of memory");
+        rc = -1;
+    }
+    /* Stops every running actor (actor/stop recorded, after what was still queued for it:
+     * message/dropped), so that the counts below are of the chains as they stay. */
+    ec_runtime_shutdown(rt);
     for (size_t k = 0; k < n && rc == 0; k++) {
         ec_actor *a = ec_runtime_actor_at(rt, k);
-        ec_actor_state st = ec_actor_get_state(a);
-        if (st == EC_ACTOR_TRAPPED)
+        if (ended[k] == EC_ACTOR_TRAPPED)
             trapped = 1;
         cli_printf_msg(stdout, "%-24s %-8s %6llu events  %s\n", ec_actor_id(a),
-                       ec_actor_state_name(st),
-                       (unsigned long long)ec_chain_count(ec_actor_chain(a)), ec_actor_reason(a));
+                       ec_actor_state_name(ended[k]),
+                       (unsigned long long)ec_chain_count(ec_actor_chain(a)),
+                       ended[k] == EC_ACTOR_RUNNING ? "" : ec_actor_reason(a));
     }
-    /* Messages given here that were accepted and then dropped (each said on stderr). */
+    free(ended);
+    /* Messages given here that were accepted and then dropped (each said on stderr), those
+     * the shutdown dropped included. */
     size_t dropped = ec_runtime_dropped_external(rt);
-    ec_runtime_unlock(rt);
-    /* Stops every running actor (recorded as actor/stop) and closes the chains. */
+    /* Closes the chains (a last checkpoint signed): nothing is left to stop. */
     ec_runtime_free(rt);
     cli_serve_release(sfd, ro.data_dir);
     ec_signer_free(signer);
