@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli_resume.sh: `evchain recover` and `evchain resume` end as `evchain run` does: the
 # summary line counts what is in each chain when the command ends (its actor/stop included),
-# as `evchain verify` counts it. $1 is the evchain binary.
+# as `evchain verify` counts it; a --message accepted and then dropped is said on stderr in
+# the same words and the command exits 3. $1 is the evchain binary.
 set -u
 EV=$1
 B=${EVCHAIN_BUILD:-build}
@@ -43,5 +44,27 @@ expect 0 "$EV" run "$T/mods/supervisor.wasm" --name sup --data-dir "$D" $R --qui
 same_count sup "$D/actors/sup/chain"
 same_count sup.worker "$D/actors/sup.worker/chain"
 same_count sup.crasher "$D/actors/sup.crasher/chain"
+
+# --- a --message dropped: exit 3 (over 1, the trap), said on stderr as `run` says it
+D=$T/drop
+expect 3 "$EV" run "$A/tally.wasm" --data-dir "$D" $R --quiet --message 5 --message crash \
+  --message 7
+has "$T/err" "evchain: a message to tally (1 bytes) was not delivered: the receiver trapped"
+expect 3 "$EV" recover "$D/actors/tally/chain" --quiet --message crash --message 7
+has "$T/err" "evchain: a message to tally (1 bytes) was not delivered: the receiver trapped"
+same_count tally "$D/actors/tally/chain"
+"$EV" log "$D/actors/tally/chain" --type message/dropped >"$T/log" 2>&1
+lines "$T/log" 2 # run's, recover's
+expect 3 "$EV" resume tally --data-dir "$D" --quiet --message crash --message 8
+has "$T/err" "evchain: a message to tally (1 bytes) was not delivered: the receiver trapped"
+"$EV" log "$D/actors/tally/chain" --type message/dropped >"$T/log" 2>&1
+lines "$T/log" 3
+# Delivered, all of them: 0 as before; a trap with nothing dropped: 1 as before.
+expect 0 "$EV" resume tally --data-dir "$D" --quiet --message 2
+expect 1 "$EV" resume tally --data-dir "$D" --quiet --message crash
+for c in recover resume; do
+  expect 0 "$EV" help $c
+  has "$T/out" "3 a --message was not delivered"
+done
 
 finish

@@ -12,8 +12,8 @@
 #include <evchain/evchain.h>
 
 /* Exit codes every subcommand uses. */
-/* EXIT_UNDELIVERED: `run`, a message given on the command line or in a manifest was
- * accepted and then dropped (docs/ABI.md section 6). */
+/* EXIT_UNDELIVERED: `run`, `recover`, `resume`: a message given on the command line or in a
+ * manifest was accepted and then dropped (docs/ABI.md section 6). */
 enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNUSABLE = 2, EXIT_UNDELIVERED = 3 };
 
 /* Print "evchain <cmd>: <message>" (plus the last library error when lib_err) to stderr.

@@ -37,7 +37,9 @@ const char help_recover[] =
     "(implies --serve): an actor that served HTTP serves again after a crash.\n"
     "Exit 0 when the actor ends running or stopped, 1 when the replay diverges, the actor\n"
     "traps again, or the chain is damaged or holds fewer events than its signed\n"
-    "checkpoints/latest covers (nothing is written then: restore it), 2 on unusable input.\n"
+    "checkpoints/latest covers (nothing is written then: restore it), 2 on unusable input,\n"
+    "3 a --message was not delivered: the actor stopped or trapped first, or has no handler\n"
+    "(each said on stderr, recorded as message/dropped; 3 wins over 1, as for `evchain run`).\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 const char help_resume[] =
@@ -56,7 +58,8 @@ const char help_resume[] =
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
     "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
     "<data>/cache (it must have the SHA-256 actor/start names); checkpoints as for recover.\n"
-    "Exit codes as for recover.\n"
+    "Exit codes as for recover: 0, 1, 2, and 3 a --message was not delivered (said on\n"
+    "stderr, recorded as message/dropped; 3 wins over 1, as for `evchain run`).\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 #define MAX_MSG 64
@@ -227,11 +230,16 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     if (rc == 0 && pending &&
         st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */
         printf("%zu timer(s) not yet due stay pending (--wait MS to wait for them)\n", pending);
+    /* Messages given here that were accepted and then dropped (each said on stderr by the
+     * runtime), as `evchain run` counts them: exit 3, over 1 as there. */
+    size_t dropped = ec_runtime_dropped_external(rt);
     ec_runtime_free(rt); /* closes the chain, a last checkpoint signed */
     cli_serve_release(sfd, data);
     ec_signer_free(signer);
     if (rc)
         return EXIT_UNUSABLE;
+    if (dropped)
+        return EXIT_UNDELIVERED;
     return st == EC_ACTOR_TRAPPED ? EXIT_INVALID : EXIT_VALID;
 }
 
