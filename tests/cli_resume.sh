@@ -2,7 +2,10 @@
 # tests/cli_resume.sh: `evchain recover` and `evchain resume` end as `evchain run` does: the
 # summary line counts what is in each chain when the command ends (its actor/stop included),
 # as `evchain verify` counts it; a --message accepted and then dropped is said on stderr in
-# the same words and the command exits 3. $1 is the evchain binary.
+# the same words and the command exits 3; a refused recover or resume (a damaged chain,
+# another module, a data directory without the actor) leaves the data directory exactly as
+# it was: no runtime.key made on first use, nothing compiled into the cache, no directory.
+# $1 is the evchain binary.
 set -u
 EV=$1
 B=${EVCHAIN_BUILD:-build}
@@ -66,5 +69,64 @@ for c in recover resume; do
   expect 0 "$EV" help $c
   has "$T/out" "3 a --message was not delivered"
 done
+
+# --- a refused resume or recover writes nothing
+# listing DIR: every directory, and every file with its size, sorted.
+listing() {
+  if [ -e "$1" ]; then find "$1" \( -type d -printf '%p/\n' \) -o -printf '%p %s\n' | sort; fi
+}
+# unchanged DIR: the listing of DIR is the one saved in $T/before.
+unchanged() {
+  listing "$1" >"$T/after"
+  if cmp -s "$T/before" "$T/after"; then ok; else
+    bad "$1 changed: $(diff "$T/before" "$T/after" | grep '^[<>]' | tr '\n' ' ')"
+  fi
+}
+D=$T/src
+expect 0 "$EV" run "$A/tally.wasm" --data-dir "$D" $R --quiet --message 5
+expect 0 "$EV" export --bundle "$D/actors/tally/chain" -o "$T/tally.bundle"
+I=$T/imp # imported: no runtime.key yet, the module compiled in its cache
+expect 0 "$EV" import --bundle "$T/tally.bundle" --data-dir "$I"
+[ ! -e "$I/runtime.key" ] && ok || bad "the import made a runtime key"
+cp -a "$I" "$T/dmg"
+# Another module (not the chain's): refused before it is compiled into the cache.
+listing "$I" >"$T/before"
+expect 2 "$EV" resume tally --data-dir "$I" --message 1 --module "$A/counter.wasm"
+has "$T/err" "the chain was recorded with"
+unchanged "$I"
+expect 2 "$EV" recover "$I/actors/tally/chain" --message 1 --module "$A/counter.wasm"
+unchanged "$I"
+# A data directory that does not hold the actor: not made, nor given a key; one that exists
+# (the chain elsewhere, its module not in that cache) is left as it was.
+expect 2 "$EV" resume tally --data-dir "$T/nowhere" --message 1
+[ ! -e "$T/nowhere" ] && ok || bad "resume made $T/nowhere: $(listing "$T/nowhere")"
+expect 2 "$EV" resume tally --data-dir "$T/nowhere" --serve
+[ ! -e "$T/nowhere" ] && ok || bad "resume --serve made $T/nowhere: $(listing "$T/nowhere")"
+mkdir "$T/other"
+listing "$T/other" >"$T/before"
+expect 2 "$EV" recover "$I/actors/tally/chain" --data-dir "$T/other" --message 1
+unchanged "$T/other"
+# A damaged chain: refused, exit 1.
+flip "$(ls "$T/dmg/actors/tally/chain"/seg-*.log | head -1)" 300
+listing "$T/dmg" >"$T/before"
+expect 1 "$EV" resume tally --data-dir "$T/dmg" --message 1
+has "$T/err" "checksum"
+unchanged "$T/dmg"
+expect 1 "$EV" recover "$T/dmg/actors/tally/chain" --message 1
+unchanged "$T/dmg"
+# Refused after the replay compiled the module (its snapshot is not in the store): what it
+# compiled into the cache, and the cache directory it made, are removed again.
+S=$T/snap
+expect 0 "$EV" run "$A/tally.wasm" --data-dir "$S" --no-checkpoints $R --quiet \
+  --snapshot-every 1 --message 5 --message 6
+rm -rf "$S/store/objects" "$S/cache"
+listing "$S" >"$T/before"
+expect 2 "$EV" recover "$S/actors/tally/chain" --from-snapshot --module "$A/tally.wasm"
+has "$T/err" "snapshot"
+unchanged "$S"
+# Not refused: the key is made then, once.
+expect 0 "$EV" resume tally --data-dir "$I" --message 1
+has "$T/err" "made checkpoint key $I/runtime.key"
+[ -f "$I/runtime.key" ] && ok || bad "no runtime.key after a resume that went live"
 
 finish

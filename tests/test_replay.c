@@ -726,6 +726,89 @@ static void recover_after_trap(void)
     scratch_end();
 }
 
+/* A recovery's signer made when it goes live (checkpoint_signer_make), never by a refused
+ * one; a module another than the chain's refused before it is compiled into the cache; a
+ * signer that cannot be made refuses the recovery with the chain as it was; version 1
+ * options (without the callback) are still read. */
+static int made_signers;
+static int fail_signer;
+static ec_signer *made_signer;
+static int make_signer(void *ctx, ec_signer **out)
+{
+    (void)ctx;
+    made_signers++;
+    if (fail_signer)
+        return EC_EIO;
+    int rc = ec_signer_generate(&made_signer, "test-runtime");
+    *out = made_signer;
+    return rc;
+}
+
+static void recover_signer_when_live(void)
+{
+    scratch_begin();
+    ec_runtime *rt = disk_runtime();
+    REQUIRE(rt);
+    REQUIRE(spawn(rt, "tally", "t", "10"));
+    CHECK_OK(ec_runtime_send(rt, "t", "5", 1));
+    CHECK_OK(ec_runtime_send(rt, "t", "crash", 5));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_runtime_free(rt);
+    char path[600], cache2[600], latest[700];
+    snprintf(path, sizeof path, "%s/actors/t/chain", t_data);
+    snprintf(cache2, sizeof cache2, "%s/cache2", t_data);
+    snprintf(latest, sizeof latest, "%s/checkpoints/latest", path);
+    ec_chain *c = open_chain_dir("t");
+    REQUIRE(c);
+    uint64_t n0 = ec_chain_count(c);
+    ec_chain_free(c);
+
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.quiet = 1;
+    o.checkpoint_signer_make = make_signer;
+    ec_runtime *rt2 = NULL;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    uint64_t mseq = 0;
+    struct stat st;
+    made_signers = 0;
+    /* Another module, into a cache that does not exist yet: refused, nothing compiled. */
+    o.cache_dir = cache2;
+    o.module_path = actor_path("counter");
+    CHECK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq) == EC_EDENIED);
+    ec_replay_report_free(&rep);
+    CHECK(stat(cache2, &st) != 0);
+    CHECK(made_signers == 0);
+    /* The signer cannot be made: refused after the replay, the chain as it was. */
+    o.cache_dir = cache();
+    o.module_path = NULL;
+    fail_signer = 1;
+    CHECK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq) == EC_EIO);
+    ec_replay_report_free(&rep);
+    CHECK(made_signers == 1);
+    c = open_chain_dir("t");
+    REQUIRE(c);
+    CHECK(ec_chain_count(c) == n0);
+    ec_chain_free(c);
+    CHECK(stat(latest, &st) != 0);
+    /* Going live: made once, and it signs the chain's checkpoints. */
+    fail_signer = 0;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq));
+    ec_replay_report_free(&rep);
+    CHECK(made_signers == 2 && mseq == n0);
+    ec_runtime_free(rt2);
+    ec_signer_free(made_signer);
+    made_signer = NULL;
+    CHECK(stat(latest, &st) == 0);
+    /* Version 1: the fields before the callback only (no signer: none made). */
+    o.version = 1;
+    REQUIRE_OK(ec_runtime_recover(&rt2, &a, path, &o, &rep, &mseq));
+    ec_replay_report_free(&rep);
+    CHECK(made_signers == 2);
+    ec_runtime_free(rt2);
+    scratch_end();
+}
+
 /* Automatic recovery, bounded: tally traps three times with a budget of two recoveries. Each
  * recovery resumes from the last good total; the third trap stays. */
 static void auto_recover_bounded(void)
@@ -1578,6 +1661,7 @@ int main(void)
     RUN(forged_markers_diverge);
     RUN(replay_reads_each_event_once);
     RUN(recover_after_trap);
+    RUN(recover_signer_when_live);
     RUN(auto_recover_bounded);
     RUN(auto_recover_in_group);
     RUN(recover_rearms_timers);

@@ -81,7 +81,7 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
  * (docs/ABI.md section 7). Timers pending at the point are queued again (due when they were
  * due, or at once; EC_EDENIED, the chain unchanged, when they would exceed the runtime's
  * queue); the parent link does not survive: a recovered actor runs on its own. */
-#define EC_RECOVER_OPTIONS_VERSION 1
+#define EC_RECOVER_OPTIONS_VERSION 2 /* version 1 (up to checkpoint_keep) is still read */
 typedef struct ec_recover_options {
     unsigned version;
     const char *module_path; /* NULL: <cache>/<sha256>.wasm */
@@ -97,10 +97,18 @@ typedef struct ec_recover_options {
     uint64_t checkpoint_every_events; /* 0: 100000 */
     uint64_t checkpoint_every_ns;     /* 0: 10 s */
     uint64_t checkpoint_keep;         /* numbered checkpoint files kept; 0: 1000; MAX: all */
+    /* Version 2. When checkpoint_signer is NULL and this is set: called once the recovery goes
+     * live (the replay went through, nothing written yet) to give the signer, into *out (the
+     * caller's, kept until ec_runtime_free; NULL: none), or an error code, which refuses the
+     * recovery as any other refusal. So a key made on first use (`evchain resume`'s
+     * <data>/runtime.key) is not made by a recovery that is refused. */
+    int (*checkpoint_signer_make)(void *ctx, ec_signer **out);
+    void *checkpoint_signer_ctx;
 } ec_recover_options;
 #define EC_RECOVER_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0, 0           \
+        EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0, 0, NULL,    \
+            NULL                                                                                   \
     }
 
 /* The runtime data directory that holds an actor chain directory (<data>/actors/<id>/chain),
@@ -112,8 +120,11 @@ int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir);
 
 /* *rt_out: the runtime holding the recovered actor (*actor_out), to be driven with
  * ec_runtime_send/ec_runtime_run and freed with ec_runtime_free. *marker_seq (may be NULL):
- * the seq of the marker. On a divergence returns EC_EDIVERGE with rep filled; the chain is then
- * left as it was. */
+ * the seq of the marker. On a divergence returns EC_EDIVERGE with rep filled. A refused
+ * recovery (a divergence, a damaged chain, another module, ...) leaves the chain, the data
+ * directory and the cache as they were: a module another than the chain's is refused before
+ * it is compiled, and what the replay compiled into the cache is removed again (only a torn
+ * last record, never acknowledged, is cut when the chain is opened: docs/ABI.md 7). */
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
 

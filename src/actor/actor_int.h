@@ -220,6 +220,13 @@ struct ec_runtime {
 
 /* module.c */
 int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compiled);
+/* ec_module_load of a replay's module: want_sha (NULL: any module, no check) is the SHA-256
+ * its chain names (EC_EDENIED otherwise) and want_depth the call depth it was recorded with
+ * (EC_EUNSUPPORTED otherwise), both checked before anything is compiled or written. */
+int ec_module_load_as(ec_runtime *rt, const char *path, const uint8_t *want_sha,
+                      uint64_t want_depth, ec_module **out, int *compiled);
+/* Where m's compiled object is (or goes) in rt's cache. */
+int ec_module_cache_path(const ec_runtime *rt, const ec_module *m, char *out, size_t n);
 void ec_module_release(ec_runtime *rt, ec_module *m);
 void ec_module_free_all(ec_runtime *rt);
 

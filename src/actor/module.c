@@ -782,6 +782,27 @@ static void *sym(void *dl, const char *name)
 
 int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compiled)
 {
+    return ec_module_load_as(rt, path, NULL, 0, out, compiled);
+}
+
+/* A replay's module must be the one its chain was recorded with, and run under the same
+ * call depth: checked before it is compiled, so that a refused replay or recovery has
+ * written nothing into the cache. */
+static int want_depth_ok(uint64_t want_depth, uint32_t depth)
+{
+    if (want_depth == depth)
+        return 0;
+    /* The limit is the module's own, derived from its bytes: a different one means a runtime
+     * with another rule, under which the actor could behave differently. */
+    return ec_error_set(EC_EUNSUPPORTED,
+                        "replay: the chain was recorded with a call depth of %llu, this runtime "
+                        "gives the module %u: the actor could behave differently",
+                        (unsigned long long)want_depth, depth);
+}
+
+int ec_module_load_as(ec_runtime *rt, const char *path, const uint8_t *want_sha,
+                      uint64_t want_depth, ec_module **out, int *compiled)
+{
     uint8_t *wasm = NULL;
     size_t len = 0;
     ec_wasm_info info;
@@ -796,9 +817,20 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
         free(wasm);
         return ec_error_set(EC_ERROR, "%s: SHA-256 failed", path);
     }
+    if (want_sha && memcmp(sha, want_sha, 32) != 0) {
+        char have[65], want[65];
+        ec_hex_encode(have, sha, 32);
+        ec_hex_encode(want, want_sha, 32);
+        free(wasm);
+        return ec_error_set(EC_EDENIED,
+                            "replay: module %s has SHA-256 %s, the chain was recorded with %s",
+                            path, have, want);
+    }
     for (ec_module *m = rt->modules; m; m = m->next)
         if (memcmp(m->sha, sha, 32) == 0) {
             free(wasm);
+            if (want_sha && (rc = want_depth_ok(want_depth, m->call_depth)))
+                return rc;
             m->refs++;
             *out = m;
             return 0;
@@ -821,6 +853,10 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
                             "that leave at least %u calls of depth (docs/ABI.md section 1)",
                             path, info.max_slots_func, (unsigned long long)info.max_slots,
                             MIN_CALL_DEPTH);
+    }
+    if (want_sha && (rc = want_depth_ok(want_depth, depth))) {
+        free(wasm);
+        return rc;
     }
     char key[200], so[4400];
     cache_key(sha, depth, key);
@@ -905,6 +941,15 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
     rt->modules = m;
     *out = m;
     return 0;
+}
+
+int ec_module_cache_path(const ec_runtime *rt, const ec_module *m, char *out, size_t n)
+{
+    char key[200];
+    cache_key(m->sha, m->call_depth, key);
+    int w = snprintf(out, n, "%s/%s", rt->cache_dir, key);
+    return w < 0 || (size_t)w >= n ? ec_error_set(EC_EINVAL, "%s: path too long", rt->cache_dir)
+                                   : 0;
 }
 
 void ec_module_release(ec_runtime *rt, ec_module *m)

@@ -680,6 +680,10 @@ typedef struct session {
     ec_chain *tmp[64];
     size_t ntmp;
     int depth;
+    /* What loading the module wrote into the cache, for a refused recovery to take back
+     * (cache_undo): its compiled object, its copy, the top directory made for them (each
+     * NULL when the cache already held it). */
+    char *made_so, *made_copy, *made_top;
 } session;
 
 static int memory_chain(ec_hash_alg alg, ec_chain **out)
@@ -1024,6 +1028,58 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
 
 /* Open a session for `chain`: read its start, find and check the module, make the runtime
  * (a replay runtime: memory chains, no sandbox until it goes live). */
+/* Into top: the highest directory of path that does not exist (what ec_mkdir_p(path) would
+ * make first), or "" when path exists. */
+static void missing_top(const char *path, char *top, size_t n)
+{
+    char p[4400];
+    struct stat st;
+    top[0] = 0;
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        size_t len = strlen(p);
+        while (len > 1 && p[len - 1] == '/')
+            p[--len] = 0;
+        if (!len || stat(p, &st) == 0)
+            return;
+        snprintf(top, n, "%s", p);
+        char *sl = strrchr(p, '/');
+        if (!sl)
+            return; /* a relative path's first component: made in the current directory */
+        if (sl == p)
+            return;
+        *sl = 0;
+    }
+}
+
+/* A refused recovery leaves the cache as it found it: the module's compiled object and copy,
+ * when its load made them, are removed, then the directories made for them when empty (the
+ * cache dir up to the top one; rmdir only: nothing anyone else put there is touched).
+ * Another runtime that loaded the same object meanwhile keeps its mapping; a later one
+ * compiles it again. */
+static void cache_undo(session *s, const char *cache)
+{
+    if (s->made_so)
+        unlink(s->made_so);
+    if (s->made_copy)
+        unlink(s->made_copy);
+    if (!s->made_top)
+        return;
+    char p[4400];
+    snprintf(p, sizeof p, "%s", cache);
+    for (;;) {
+        size_t len = strlen(p);
+        while (len > 1 && p[len - 1] == '/')
+            p[--len] = 0;
+        if (rmdir(p) != 0 || strcmp(p, s->made_top) == 0)
+            return;
+        char *sl = strrchr(p, '/');
+        if (!sl || sl == p)
+            return;
+        *sl = 0;
+    }
+}
+
 static int session_open(session *s, ec_chain *chain, const char *module_path, const char *cache_dir,
                         const char *data_dir, int any_module)
 {
@@ -1062,19 +1118,26 @@ static int session_open(session *s, ec_chain *chain, const char *module_path, co
     ro.quiet = 1;
     if ((rc = ec_runtime_new(&s->rt, &ro)))
         return rc;
-    if ((rc = ec_module_load(s->rt, modpath, &s->m, NULL)))
+    /* What the load may write, noted before it does (cache_undo). */
+    char copy[4400], top[4400];
+    snprintf(copy, sizeof copy, "%s/%s.wasm", cache, hex);
+    int copy_new = access(copy, F_OK) != 0;
+    missing_top(cache, top, sizeof top);
+    int compiled = 0;
+    /* Unless any_module: the chain's module (its SHA-256) under the call depth the chain was
+     * recorded with, both checked before it is compiled (module.c). */
+    rc = ec_module_load_as(s->rt, modpath, any_module ? NULL : s->si.sha, s->si.depth, &s->m,
+                           &compiled);
+    char so[4400];
+    if (rc == 0 && compiled && ec_module_cache_path(s->rt, s->m, so, sizeof so) == 0 &&
+        !(s->made_so = strdup(so)))
+        rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
+    if (rc == 0 && copy_new && !(s->made_copy = strdup(copy)))
+        rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
+    if (rc == 0 && top[0] && !(s->made_top = strdup(top)))
+        rc = ec_error_set(EC_ENOMEM, "replay: out of memory");
+    if (rc)
         return rc;
-    if (memcmp(s->m->sha, s->si.sha, 32) != 0 && !any_module)
-        return ec_error_set(EC_EDENIED,
-                            "replay: module %s has SHA-256 %s, the chain was recorded with %s",
-                            modpath, s->m->hex, hex);
-    /* The limit is the module's own (module.c), derived from its bytes: a different one
-     * means a runtime with another rule, under which the actor could behave differently. */
-    if (s->si.depth != s->m->call_depth && !any_module)
-        return ec_error_set(EC_EUNSUPPORTED,
-                            "replay: the chain was recorded with a call depth of %llu, this "
-                            "runtime gives the module %u: the actor could behave differently",
-                            (unsigned long long)s->si.depth, s->m->call_depth);
     if (s->si.parent[0]) {
         size_t pl = strlen(s->si.parent);
         if (strncmp(s->si.id, s->si.parent, pl) != 0 || s->si.id[pl] != '.')
@@ -1108,6 +1171,9 @@ static void session_close(session *s)
     for (size_t k = 0; k < s->ntmp; k++)
         ec_chain_free(s->tmp[k]);
     start_free(&s->si);
+    free(s->made_so);
+    free(s->made_copy);
+    free(s->made_top);
 }
 
 /* ---- a chain that continues another one from seq n ---- */
@@ -2006,9 +2072,16 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     memset(rep, 0, sizeof *rep);
     if (!opts)
         opts = &def;
-    if (opts->version != EC_RECOVER_OPTIONS_VERSION)
+    ec_recover_options v1;
+    if (opts->version == 1) { /* before checkpoint_signer_make: read no further */
+        v1 = def;
+        memcpy(&v1, opts, offsetof(ec_recover_options, checkpoint_signer_make));
+        v1.version = EC_RECOVER_OPTIONS_VERSION;
+        opts = &v1;
+    } else if (opts->version != EC_RECOVER_OPTIONS_VERSION) {
         return ec_error_set(EC_EUNSUPPORTED, "ec_runtime_recover: options version %u unknown",
                             opts->version);
+    }
     char data[4096], cache[4200];
     int rc0;
     if (opts->data_dir)
@@ -2107,6 +2180,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
          * mark. */
         if (s.rt)
             s.rt->replay = &rs; /* nothing is recorded while the session closes */
+        cache_undo(&s, cache);
         session_close(&s);
         held_free(&rs);
         ec_chain_free(chain);
@@ -2129,12 +2203,20 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
      * deliveries will be, as any). Before the marker: a recovery refused for them (more than
      * the runtime's max_queue) leaves the chain as it was. */
     rc = rearm_pending(a, chain, to);
+    /* The first thing written (a key made on first use): only now that nothing refused. */
+    ec_signer *signer = opts->checkpoint_signer;
+    if (rc == 0 && !signer && opts->checkpoint_signer_make &&
+        (rc = opts->checkpoint_signer_make(opts->checkpoint_signer_ctx, &signer)) != 0)
+        rc = ec_error_set(rc, "recover: no checkpoint signer: %s",
+                          ec_error_last() ? ec_error_last()->message : "not made");
+    if (rc) /* refused still, nothing written: the cache is taken back as for a divergence */
+        cache_undo(&s, cache);
     if (rc == 0 && (rc = ec_mkdir_p(a->fs_root)) == 0) {
         a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (a->fs_fd < 0)
             rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
     }
-    if (rc == 0 && opts->checkpoint_signer) {
+    if (rc == 0 && signer) {
         /* Before the marker, so that it and everything after are covered as in any run. */
         ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
         cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
@@ -2145,8 +2227,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
          * imported bundle, a run killed before its first checkpoint). A latest with another
          * origin (signed before origins were per actor) still wins (ec_checkpointer_new). */
         char origin[EC_NOTE_NAME_MAX];
-        int on = snprintf(origin, sizeof origin, "%s/%s", ec_signer_name(opts->checkpoint_signer),
-                          a->id);
+        int on = snprintf(origin, sizeof origin, "%s/%s", ec_signer_name(signer), a->id);
         if (on < 0 || (size_t)on >= sizeof origin)
             rc = ec_error_set(EC_EINVAL,
                               "recover: the checkpoint origin '<key name>/%s' would be over %d "
@@ -2154,7 +2235,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
                               a->id, EC_NOTE_NAME_MAX - 1);
         cpo.origin = origin;
         if (rc == 0)
-            rc = ec_checkpointer_open(&a->cp, chain, chain_dir, opts->checkpoint_signer, &cpo);
+            rc = ec_checkpointer_open(&a->cp, chain, chain_dir, signer, &cpo);
     }
     if (rc == 0) {
         uint8_t small[128];
@@ -2169,6 +2250,9 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     s.rt = NULL; /* the caller's now */
     session_close(&s);
     if (rc) {
+        /* Refused before the marker (or the marker failed): the actor never went live, and
+         * is not stopped with a record of that: the chain stays as it was. */
+        a->state = EC_ACTOR_STOPPED;
         ec_runtime_free(rt);
         return rc;
     }

@@ -4,6 +4,8 @@
  * actor, or keep it live with --serve, and serving HTTP again with --http. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <evchain/replay.h>
 
@@ -32,6 +34,8 @@ const char help_recover[] =
     "those set since) before stopping (default 0: a timer not yet due stays pending).\n"
     "Going on live, the chain's checkpoints are signed as under `evchain run`: with\n"
     "<data>/runtime.key (made on first use) or --checkpoint-key F; --no-checkpoints: none.\n"
+    "A refused recover (or resume) writes nothing: no key, nothing in the cache (a module\n"
+    "other than the chain's is refused before it is compiled; docs/ABI.md section 7).\n"
     "--serve keeps it live instead, answering `evchain send` until `evchain send --stop` or\n"
     "SIGINT/SIGTERM, as `evchain run --serve` does; --http serves its ec_handle_http again\n"
     "(implies --serve): an actor that served HTTP serves again after a crash.\n"
@@ -63,6 +67,23 @@ const char help_resume[] =
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 #define MAX_MSG 64
+
+/* The runtime's checkpoint key made on first use (<data>/runtime.key): made only once the
+ * recovery goes live (ec_recover_options.checkpoint_signer_make), so that a refused one
+ * leaves the data directory as it was. */
+typedef struct lazy_signer {
+    const char *cmd, *data;
+    ec_signer *made;
+} lazy_signer;
+
+static int make_signer(void *ctx, ec_signer **out)
+{
+    lazy_signer *l = ctx;
+    if (cli_runtime_signer(l->cmd, l->data, NULL, &l->made) != 0)
+        return EC_EIO; /* said on stderr */
+    *out = l->made;
+    return 0;
+}
 
 static int recover_main(const char *cmd, int argc, char **argv, int migrated)
 {
@@ -163,22 +184,35 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         return EXIT_UNUSABLE;
     }
     /* Another runtime serving the data directory refuses this one before the replay appends
-     * runtime/recovered (and the stop after it) to the chain. */
+     * runtime/recovered (and the stop after it) to the chain. The claim makes the data
+     * directory when there is none (as for `run`): a refused command removes it again. */
     int sfd = -1;
+    struct stat dst;
+    int data_made = stat(data, &dst) != 0;
     if ((serve_mode || http.listen) && (sfd = cli_serve_claim(cmd, data)) < 0)
         return EXIT_UNUSABLE;
-    if (!no_checkpoints) {
+    /* A key given, or the data directory's made earlier, is read now (a bad one refuses
+     * before the replay); one still to be made is made once the recovery goes live. */
+    lazy_signer lazy = {cmd, data, NULL};
+    if (!no_checkpoints && (cp_key || !cli_runtime_signer_would_make(data))) {
         if (cli_runtime_signer(cmd, data, cp_key, &signer) != 0) {
             cli_serve_release(sfd, data);
+            if (data_made)
+                rmdir(data);
             return EXIT_UNUSABLE;
         }
         o.checkpoint_signer = signer;
+    } else if (!no_checkpoints) {
+        o.checkpoint_signer_make = make_signer;
+        o.checkpoint_signer_ctx = &lazy;
     }
     ec_runtime *rt = NULL;
     ec_actor *a = NULL;
     ec_replay_report rep;
     uint64_t mseq = 0;
     int rc = ec_runtime_recover(&rt, &a, path, &o, &rep, &mseq);
+    if (!signer)
+        signer = lazy.made; /* freed after the runtime, as one read is */
     if (rc) {
         if (rep.diverged) {
             printf("%s: the replay diverges at seq %llu: %s\n", path, (unsigned long long)rep.seq,
@@ -190,6 +224,8 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         ec_replay_report_free(&rep);
         ec_signer_free(signer);
         cli_serve_release(sfd, data);
+        if (data_made)
+            rmdir(data); /* made by the claim only: empty again */
         /* EC_EVERIFY is exit 1: a damaged stored record, a chain shorter than its signed
          * checkpoint. */
         return rep.diverged ? EXIT_INVALID : cli_exit_code(rc);

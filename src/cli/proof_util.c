@@ -464,6 +464,15 @@ done:
     return rc;
 }
 
+int cli_runtime_signer_would_make(const char *data_dir)
+{
+    char def[4200], vdef[4200];
+    struct stat st;
+    snprintf(def, sizeof def, "%s/runtime.key", data_dir);
+    snprintf(vdef, sizeof vdef, "%s/runtime.vkey", data_dir);
+    return stat(def, &st) != 0 && lstat(vdef, &st) != 0;
+}
+
 int cli_is_dir(const char *path)
 {
     struct stat st;

@@ -33,6 +33,10 @@ int cli_write_keypair(const char *cmd, ec_signer *s, const char *key_path, const
  * (with DATA_DIR/runtime.vkey, the verifier key an auditor checks with). 0 or -1 (printed). */
 int cli_runtime_signer(const char *cmd, const char *data_dir, const char *key_path,
                        ec_signer **out);
+/* 1 when cli_runtime_signer(cmd, data_dir, NULL, ...) would make a new key (neither
+ * DATA_DIR/runtime.key nor DATA_DIR/runtime.vkey is there), writing; 0 when it would only
+ * read one (or refuse). */
+int cli_runtime_signer_would_make(const char *data_dir);
 /* 1 when path is a chain directory (its tree is <dir>/proof/tree, its checkpoints are in
  * <dir>/checkpoints/). */
 int cli_is_dir(const char *path);
