@@ -2,8 +2,9 @@
  * (docs/ABI.md sections 2, 6, 7): a message accepted and then not delivered (its receiver
  * stopped or trapped first, or its send was abandoned by a recovery) is recorded as
  * message/dropped in the receiver's chain, which replays identically and whose link
- * `verify --links` resolves; a spawn whose ec_init could not be called leaves no child; the
- * runtime-wide caps on queued message bytes and on the actors' memory refuse, recorded. */
+ * `verify --links` resolves; a spawn whose ec_init could not be called leaves no child, nor
+ * anything in the data directory; the runtime-wide caps on queued message bytes and on the
+ * actors' memory refuse, recorded. */
 #include <sys/stat.h>
 #include <evchain/replay.h>
 #include "test_actor_util.h"
@@ -107,8 +108,9 @@ static void dropped_before_stop_linked(void)
 
 /* A spawn whose child's ec_init cannot be called (each ec_init spawns another child of the
  * same module, until calls nest deeper than the runtime allows): the spawn returns EIO, and
- * the child it refused is not left behind, listed and "running"; its chain says why it
- * ended, and replays. */
+ * the child it refused is not left behind, listed and "running", nor in the data directory:
+ * the chain made for it before ec_init was refused is removed again, so that a later runtime
+ * on the same data directory can start an actor of that name. */
 static void failed_spawn_leaves_no_child(void)
 {
     scratch_begin();
@@ -131,25 +133,56 @@ static void failed_spawn_leaves_no_child(void)
     CHECK(find_event(ec_actor_chain(deep), "supervisor/spawn.result", 0, &js, NULL) == 0);
     CHECK(js && strstr(js, "\"ret\":-6") && strstr(js, "nested deeper"));
     free(js);
-    /* Its chain (made before ec_init was refused) ends with why. */
+    /* Nothing of it in the data directory. */
     char path[700];
-    snprintf(path, sizeof path, "%s/actors/%s/chain", t_data, id);
-    ec_backend *be;
-    ec_chain *c;
-    ec_disk_options d = EC_DISK_OPTIONS_INIT;
-    REQUIRE_OK(ec_backend_disk(&be, path, &d));
-    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
-    REQUIRE_OK(ec_chain_open(&c, be, &co));
-    CHECK(ec_chain_count(c) == 2);
-    js = NULL;
-    CHECK(find_event(c, "actor/stop", 0, &js, NULL) == 0);
-    CHECK(js && strstr(js, "spawn failed") && strstr(js, "nested deeper"));
-    free(js);
-    ec_replay_report rep;
-    memset(&rep, 0, sizeof rep);
-    CHECK_OK(replay_identical(c, &rep));
-    ec_chain_free(c);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/actors/%s", t_data, id);
+    CHECK(stat(path, &st) != 0);
     ec_runtime_free(rt);
+    /* Its name can be started there again (it was EEXISTS, "already holds a chain"). */
+    rt = msgs_runtime(EC_CHAIN_STORE_DISK, 0, 0);
+    CHECK(rt != NULL); /* not REQUIRE: checked whatever the CHECKs above found */
+    ec_actor *again = rt ? spawn(rt, "relay", id, NULL) : NULL;
+    CHECK(again != NULL);
+    if (again) {
+        CHECK(ec_chain_count(ec_actor_chain(again)) == 3); /* actor/start, its ec_init */
+        ec_replay_report rep;
+        memset(&rep, 0, sizeof rep);
+        CHECK_OK(replay_identical(ec_actor_chain(again), &rep));
+    }
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A spawn refused before its chain is complete (here: the checkpoint origin would be too long
+ * for the key's name, found after its sandbox was made) leaves nothing in the data directory
+ * either: not the actor's directory, nor <data>/actors when it made that. */
+static void refused_spawn_leaves_no_directory(void)
+{
+    scratch_begin();
+    ec_signer *signer = NULL;
+    char name[256]; /* "<name>/<id>" over EC_NOTE_NAME_MAX - 1 bytes */
+    memset(name, 'k', 200);
+    name[200] = 0;
+    REQUIRE_OK(ec_signer_generate(&signer, name));
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+    o.checkpoint_signer = signer;
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    char id[70];
+    memset(id, 'a', 64);
+    id[64] = 0;
+    ec_actor_options ao = EC_ACTOR_OPTIONS_INIT;
+    ao.id = id;
+    ec_actor *a = NULL;
+    CHECK(ec_runtime_spawn(rt, actor_path("relay"), &ao, &a) == EC_EINVAL);
+    CHECK(a == NULL);
+    char path[700];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/actors", t_data);
+    CHECK(stat(path, &st) != 0);
+    ec_runtime_free(rt);
+    ec_signer_free(signer);
     scratch_end();
 }
 
@@ -253,6 +286,7 @@ int main(void)
     RUN(dropped_after_trap_recorded);
     RUN(dropped_before_stop_linked);
     RUN(failed_spawn_leaves_no_child);
+    RUN(refused_spawn_leaves_no_directory);
     RUN(abandoned_send_dropped);
     RUN(runtime_caps);
     TEST_END();

@@ -120,8 +120,10 @@ typedef struct ec_actor_options {
  * record actor/start and call ec_init. A trap in ec_init is recorded and leaves the actor
  * trapped (returns 0: see ec_actor_state); a module that cannot run returns an error, and so
  * does an actor whose memory cap would take the runtime past max_memory_bytes (EC_EDENIED)
- * or whose ec_init could not be called (the runtime stopping): no actor is then left (a
- * chain already made ends with actor/stop "spawn failed: ..."). */
+ * or whose ec_init could not be called (the runtime stopping): no actor is then left, nor
+ * anything the spawn made in the data directory (a chain begun for it is removed again, so
+ * that the id can be spawned there later; a memory chain, or one of backend_new, ends with
+ * actor/stop "spawn failed: ..." instead). */
 int ec_runtime_spawn(ec_runtime *rt, const char *module_path, const ec_actor_options *opts,
                      ec_actor **out);
 

@@ -106,6 +106,9 @@ struct ec_actor {
     char *id;
     char *dir; /* <data>/actors/<id> */
     char *fs_root;
+    /* What its spawn made in the data directory (runtime.c, MADE_*): removed again when the
+     * spawn fails before its ec_init ran, so that the name can be spawned there again. */
+    unsigned made;
     int fs_fd; /* the sandbox directory, opened once; every path resolves beneath it */
     ec_module *mod;
     void *inst; /* wasm2c instance, NULL when not running */

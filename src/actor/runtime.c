@@ -3,6 +3,7 @@
  * traps contained with wasm_rt_impl_try, and the queue of messages, timers and notices. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1117,6 +1118,41 @@ static int open_chain(ec_actor *a)
     return ec_checkpointer_open(&a->cp, a->chain, on_disk ? path : NULL, rt->signer, &cpo);
 }
 
+/* What a spawn made in the data directory (ec_actor.made), each only when it was not there
+ * before: <data>/actors, <data>/actors/<id>, its sandbox fs/, its chain directory. */
+enum { MADE_ACTORS = 1, MADE_DIR = 2, MADE_FS = 4, MADE_CHAIN = 8 };
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
+/* Take back what a refused spawn of actor id made (once its chain is closed): the chain
+ * directory it created, with everything in it (not followed through a symbolic link), then
+ * the directories it made, each only when empty (rmdir: what anyone else put there stays).
+ * Then nothing is left of it: the name can be spawned again in this data directory. */
+static void actor_unmake(ec_runtime *rt, const char *id, unsigned made)
+{
+    char p[4400];
+    if (made & MADE_CHAIN) {
+        snprintf(p, sizeof p, "%s/actors/%s/chain", rt->data_dir, id);
+        nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (made & MADE_FS) {
+        snprintf(p, sizeof p, "%s/actors/%s/fs", rt->data_dir, id);
+        rmdir(p);
+    }
+    if (made & MADE_DIR) {
+        snprintf(p, sizeof p, "%s/actors/%s", rt->data_dir, id);
+        rmdir(p);
+    }
+    if (made & MADE_ACTORS) {
+        snprintf(p, sizeof p, "%s/actors", rt->data_dir);
+        rmdir(p);
+    }
+}
+
 static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor *parent,
                         const char *child_name, const void *args, size_t args_len,
                         const char *const *env, size_t nenv, ec_actor **out)
@@ -1165,9 +1201,23 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
         }
         a->env_allow_count++;
     }
+    /* What is not there yet is noted before it is made: a refused spawn takes it back. The
+     * chain directory is made only when absent (open_chain refuses one that is there). */
+    if (!rt->replay) {
+        struct stat st;
+        snprintf(buf, sizeof buf, "%s/actors", rt->data_dir);
+        a->made |= stat(buf, &st) != 0 ? MADE_ACTORS : 0;
+        a->made |= stat(a->dir, &st) != 0 ? MADE_DIR : 0;
+        a->made |= stat(a->fs_root, &st) != 0 ? MADE_FS : 0;
+        snprintf(buf, sizeof buf, "%s/chain", a->dir);
+        if (!rt->backend_new && rt->chain_store == EC_CHAIN_STORE_DISK && lstat(buf, &st) != 0)
+            a->made |= MADE_CHAIN;
+    }
+    unsigned made = a->made;
     /* A replay has no sandbox: its fs calls are answered from the chain. */
     if (!rt->replay && (rc = ec_mkdir_p(a->fs_root))) {
         actor_free(a);
+        actor_unmake(rt, id, made);
         return rc;
     }
     if (!rt->replay)
@@ -1175,16 +1225,19 @@ static int actor_create(ec_runtime *rt, ec_module *mod, const char *id, ec_actor
     if (!rt->replay && a->fs_fd < 0) {
         rc = ec_error_set_errno(EC_EIO, errno, "actor %s: sandbox %s", id, a->fs_root);
         actor_free(a);
+        actor_unmake(rt, id, made);
         return rc;
     }
     if ((rc = open_chain(a))) {
         a->mod = NULL; /* the caller still owns its module reference */
         actor_free(a);
+        actor_unmake(rt, id, made);
         return rc;
     }
     if ((rc = record_start(a, "actor/start")) || (rc = actor_instantiate(a))) {
         a->mod = NULL;
         actor_free(a);
+        actor_unmake(rt, id, made);
         return rc;
     }
     rt->actors[rt->nactors++] = a;
@@ -1210,10 +1263,14 @@ static int run_init(ec_actor *a)
 
 /* A spawn whose ec_init was refused before it ran (calls nested deeper than MAX_NESTING, the
  * runtime stopping): the actor never ran, and the spawn fails. It must not stay behind as a
- * child that is listed, says running and holds its name: its chain records why it ended
- * (actor/stop "spawn failed: ..."), and it leaves the runtime. Only when nothing but its
- * actor/start is in its chain (the refusal came before wasm/call) and it has no child; an
- * actor that did run stays as it ended. Returns rc, with the refusal as the last error. */
+ * child that is listed, says running and holds its name: it leaves the runtime, and what its
+ * spawn made in the data directory (its chain, holding only its actor/start, its sandbox) is
+ * removed again, so that the name can be spawned there again; the refusal is recorded by
+ * whoever asked (the parent's supervisor/spawn.result). A chain that is not the runtime's own
+ * directory (memory, a caller's backend) records why it ended instead (actor/stop "spawn
+ * failed: ..."). Only when nothing but its actor/start is in its chain (the refusal came
+ * before wasm/call) and it has no child; an actor that did run stays as it ended. Returns rc,
+ * with the refusal as the last error. */
 static int spawn_failed(ec_actor *c, int rc)
 {
     ec_runtime *rt = c->rt;
@@ -1225,10 +1282,18 @@ static int spawn_failed(ec_actor *c, int rc)
     for (size_t k = 0; k < rt->nactors; k++)
         if (rt->actors[k]->parent == c)
             return ec_error_set(rc, "%s", why);
-    char reason[320];
+    char reason[320], id[80];
     snprintf(reason, sizeof reason, "spawn failed: %s", why);
+    snprintf(id, sizeof id, "%s", c->id);
+    unsigned made = c->made;
     ec_rt_lock(rt);
-    actor_stop_locked(c, reason, 0);
+    if (made & MADE_CHAIN) {
+        /* Removed below: no actor/stop, and no last checkpoint, for a chain that goes. */
+        ec_checkpointer_free(c->cp);
+        c->cp = NULL;
+    } else {
+        actor_stop_locked(c, reason, 0);
+    }
     for (size_t k = 0; k < rt->nactors; k++)
         if (rt->actors[k] == c) {
             memmove(&rt->actors[k], &rt->actors[k + 1], (rt->nactors - k - 1) * sizeof *rt->actors);
@@ -1237,6 +1302,7 @@ static int spawn_failed(ec_actor *c, int rc)
         }
     actor_free(c); /* under the lock: it releases its module, shared with the runtime */
     ec_rt_unlock(rt);
+    actor_unmake(rt, id, made); /* its chain closed by actor_free */
     return ec_error_set(rc, "%s", why);
 }
 
