@@ -260,15 +260,17 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     /* Stops the actor (actor/stop recorded, after what was still queued for it), so that the
      * count is of the chain as it stays, as `evchain verify` counts it. */
     ec_runtime_shutdown(rt);
+    ec_runtime_lock(rt); /* nothing runs any more: taken as for any read of the runtime */
     cli_printf_msg(stdout, "%-24s %-8s %6llu events  %s\n", ec_actor_id(a), ec_actor_state_name(st),
                    (unsigned long long)ec_chain_count(ec_actor_chain(a)),
                    st == EC_ACTOR_RUNNING ? "" : ec_actor_reason(a));
-    if (rc == 0 && pending &&
-        st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */
-        printf("%zu timer(s) not yet due stay pending (--wait MS to wait for them)\n", pending);
     /* Messages given here that were accepted and then dropped (each said on stderr by the
      * runtime), as `evchain run` counts them: exit 3, over 1 as there. */
     size_t dropped = ec_runtime_dropped_external(rt);
+    ec_runtime_unlock(rt);
+    if (rc == 0 && pending &&
+        st == EC_ACTOR_RUNNING) /* not lost: in the chain, re-armed next time */
+        printf("%zu timer(s) not yet due stay pending (--wait MS to wait for them)\n", pending);
     ec_runtime_free(rt); /* closes the chain, a last checkpoint signed */
     cli_serve_release(sfd, data);
     ec_signer_free(signer);

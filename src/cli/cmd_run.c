@@ -453,6 +453,7 @@ int cmd_run(int argc, char **argv)
     /* Stops every running actor (actor/stop recorded, after what was still queued for it:
      * message/dropped), so that the counts below are of the chains as they stay. */
     ec_runtime_shutdown(rt);
+    ec_runtime_lock(rt); /* nothing runs any more: taken as for any read of the runtime */
     for (size_t k = 0; k < n && rc == 0; k++) {
         ec_actor *a = ec_runtime_actor_at(rt, k);
         if (ended[k] == EC_ACTOR_TRAPPED)
@@ -466,6 +467,7 @@ int cmd_run(int argc, char **argv)
     /* Messages given here that were accepted and then dropped (each said on stderr), those
      * the shutdown dropped included. */
     size_t dropped = ec_runtime_dropped_external(rt);
+    ec_runtime_unlock(rt);
     /* Closes the chains (a last checkpoint signed): nothing is left to stop. */
     ec_runtime_free(rt);
     cli_serve_release(sfd, ro.data_dir);
