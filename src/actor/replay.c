@@ -1026,8 +1026,6 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
     return rc;
 }
 
-/* Open a session for `chain`: read its start, find and check the module, make the runtime
- * (a replay runtime: memory chains, no sandbox until it goes live). */
 /* Into top: the highest directory of path that does not exist (what ec_mkdir_p(path) would
  * make first), or "" when path exists. */
 static void missing_top(const char *path, char *top, size_t n)
@@ -1080,6 +1078,8 @@ static void cache_undo(session *s, const char *cache)
     }
 }
 
+/* Open a session for `chain`: read its start, find and check the module, make the runtime
+ * (a replay runtime: memory chains, no sandbox until it goes live). */
 static int session_open(session *s, ec_chain *chain, const char *module_path, const char *cache_dir,
                         const char *data_dir, int any_module)
 {
