@@ -2,9 +2,10 @@
  * (docs/ABI.md sections 2, 6, 7): a message accepted and then not delivered (its receiver
  * stopped or trapped first, or its send was abandoned by a recovery) is recorded as
  * message/dropped in the receiver's chain, which replays identically and whose link
- * `verify --links` resolves; a spawn whose ec_init could not be called leaves no child, nor
- * anything in the data directory; the runtime-wide caps on queued message bytes and on the
- * actors' memory refuse, recorded. */
+ * `verify --links` resolves; an accepted message that the receiver's chain does not account
+ * for (cut off its end) is reported as unaccounted; a spawn whose ec_init could not be called
+ * leaves no child, nor anything in the data directory; the runtime-wide caps on queued message
+ * bytes and on the actors' memory refuse, recorded. */
 #include <sys/stat.h>
 #include <evchain/replay.h>
 #include "test_actor_util.h"
@@ -102,6 +103,108 @@ static void dropped_before_stop_linked(void)
     ec_replay_report rep;
     memset(&rep, 0, sizeof rep);
     CHECK_OK(replay_identical(wc, &rep));
+    ec_runtime_free(rt);
+    scratch_end();
+}
+
+/* A copy of c's events 0 .. upto-1 in a chain in memory: c with its tail cut off. */
+static ec_chain *copy_until(ec_chain *c, uint64_t upto)
+{
+    ec_backend *be;
+    ec_chain *out;
+    if (ec_backend_memory(&be, NULL) || ec_chain_open(&out, be, NULL))
+        return NULL;
+    ec_iter *it;
+    ec_event ev;
+    if (ec_iter_new(&it, c, 0)) {
+        ec_chain_free(out);
+        return NULL;
+    }
+    while (ec_iter_next(it, &ev) == 0 && ev.seq < upto) {
+        ec_event_input in = {0};
+        in.type = ev.type;
+        in.type_len = ev.type_len;
+        in.data = ev.data;
+        in.data_len = ev.data_len;
+        in.timestamp = ev.timestamp;
+        if (ec_chain_append(out, &in, NULL, NULL))
+            break;
+    }
+    ec_iter_free(it);
+    return out;
+}
+
+struct seen_unaccounted {
+    int n;
+    ec_links_unaccounted last;
+    char sender[65], receiver[65];
+};
+
+static void on_unaccounted(void *ctx, const ec_links_unaccounted *u)
+{
+    struct seen_unaccounted *s = ctx;
+    s->n++;
+    s->last = *u;
+    snprintf(s->sender, sizeof s->sender, "%s", u->sender_id);
+    snprintf(s->receiver, sizeof s->receiver, "%s", u->receiver_id);
+}
+
+/* Every message a's chain says was accepted must be accounted for in b's chain. A delivery
+ * links back to its send, not the other way: with b's chain cut after the first of two
+ * deliveries every link still resolves, and only the accounting finds the second message
+ * missing; a cut in a's chain instead leaves b's delivery naming a send that is not there: a
+ * broken link, not an unaccounted message. */
+static void unaccounted_send_reported(void)
+{
+    scratch_begin();
+    ec_runtime *rt = msgs_runtime(EC_CHAIN_STORE_MEMORY, 0, 0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "relay", "a", NULL), *b = spawn(rt, "relay", "b", NULL);
+    REQUIRE(a && b);
+    CHECK_OK(ec_runtime_send(rt, "a", "send2 b hi", 10));
+    CHECK_OK(ec_runtime_run(rt, 0, NULL));
+    ec_chain *ac = ec_actor_chain(a), *bc = ec_actor_chain(b);
+    uint64_t send2 = 0, call2 = 0;
+    REQUIRE(find_event(ac, "message/send", 1, NULL, &send2) == 0);
+    REQUIRE(find_event(bc, "wasm/call", 2, NULL, &call2) == 0); /* ec_init, hi, hi */
+    struct seen_unaccounted seen = {0};
+    ec_links_options lo = EC_LINKS_OPTIONS_INIT;
+    lo.unaccounted = on_unaccounted;
+    lo.ctx = &seen;
+    ec_links_result lr;
+    ec_chain *group[2] = {ac, bc};
+    CHECK_OK(ec_actor_check_links_opts(group, 2, &lo, &lr));
+    CHECK(seen.n == 0 && lr.checked == 2 && lr.unresolved == 0);
+
+    ec_chain *bcut = copy_until(bc, call2);
+    REQUIRE(bcut);
+    group[1] = bcut;
+    CHECK_OK(ec_actor_check_links_opts(group, 2, &lo, &lr));
+    CHECK(lr.checked == 1);
+    CHECK(seen.n == 1 && seen.last.sender == 0 && seen.last.seq == send2 &&
+          seen.last.receiver == 1 && strcmp(seen.sender, "a") == 0 &&
+          strcmp(seen.receiver, "b") == 0);
+    /* Without options (or without the callback) the links alone: all resolve. */
+    CHECK_OK(ec_actor_check_links(group, 2, &lr));
+    ec_chain_free(bcut);
+
+    /* The receiver's chain not given: its messages are not checked, only counted. */
+    seen.n = 0;
+    CHECK_OK(ec_actor_check_links_opts(&ac, 1, &lo, &lr));
+    CHECK(seen.n == 0 && lr.unresolved == 2);
+
+    /* The sender's chain cut before its second send: b's delivery of it is a broken link,
+     * reported as such (EC_EVERIFY), and nothing is reported unaccounted. */
+    ec_chain *acut = copy_until(ac, send2);
+    REQUIRE(acut);
+    group[0] = acut;
+    group[1] = bc;
+    CHECK(ec_actor_check_links_opts(group, 2, &lo, &lr) == EC_EVERIFY);
+    CHECK(seen.n == 0 && lr.actor == 1 && strstr(lr.reason, "not in a's chain"));
+    ec_chain_free(acut);
+
+    lo.version = EC_LINKS_OPTIONS_VERSION + 1;
+    CHECK(ec_actor_check_links_opts(group, 2, &lo, &lr) == EC_EINVAL);
     ec_runtime_free(rt);
     scratch_end();
 }
@@ -288,6 +391,7 @@ int main(void)
     RUN(failed_spawn_leaves_no_child);
     RUN(refused_spawn_leaves_no_directory);
     RUN(abandoned_send_dropped);
+    RUN(unaccounted_send_reported);
     RUN(runtime_caps);
     TEST_END();
 }

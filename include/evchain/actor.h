@@ -197,12 +197,47 @@ int ec_runtime_prepare(ec_runtime *rt, const char *module_path, int *compiled_ou
  * chain. Links to actors outside the group are counted in out->unresolved. */
 typedef struct ec_links_result {
     uint64_t checked;    /* links that resolved */
-    uint64_t unresolved; /* links naming an actor whose chain was not given */
+    uint64_t unresolved; /* links (and, with ec_links_options.unaccounted, accepted
+                          * messages) naming an actor whose chain was not given */
     size_t actor;        /* index of the chain with the first broken link */
     uint64_t seq;        /* its event */
     char reason[512];
 } ec_links_result;
 int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out);
+
+/* A message its sender's chain says was accepted (a message/send whose message/send.result
+ * has ret 0) and its receiver's chain does not account for: neither delivered (a wasm/call
+ * linking it) nor recorded as message/dropped. The runtime records one or the other for
+ * every accepted message (docs/ABI.md section 2) except when its process ends with the
+ * message still queued (killed, crashed) or still runs; from the chains alone that is not
+ * told apart from a receiver's chain whose tail was cut off after the delivery. */
+typedef struct ec_links_unaccounted {
+    size_t sender;           /* index of the sender's chain */
+    uint64_t seq;            /* its message/send event */
+    size_t receiver;         /* index of the receiver's chain */
+    const char *sender_id;   /* valid during the callback only */
+    const char *receiver_id; /* valid during the callback only */
+} ec_links_unaccounted;
+
+#define EC_LINKS_OPTIONS_VERSION 1
+typedef struct ec_links_options {
+    unsigned version;
+    /* When set, every accepted message to an actor of the group must also be accounted for
+     * in its receiver's chain: called once for each one that is not, in the order of the
+     * chains given and of their seqs, once every link resolved (not when one is broken: the
+     * call then returns EC_EVERIFY as without options). Accepted messages to actors outside
+     * the group are counted in out->unresolved. NULL: sends are not checked. */
+    void (*unaccounted)(void *ctx, const ec_links_unaccounted *u);
+    void *ctx;
+} ec_links_options;
+#define EC_LINKS_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        EC_LINKS_OPTIONS_VERSION, NULL, NULL                                                       \
+    }
+/* ec_actor_check_links with options (NULL: the same as ec_actor_check_links). Returns 0 when
+ * every link resolves, unaccounted messages or not: they go to opt->unaccounted. */
+int ec_actor_check_links_opts(ec_chain *const *chains, size_t n, const ec_links_options *opt,
+                              ec_links_result *out);
 
 /* ---- HTTP (docs/ABI.md section 8, docs/HTTP.md) ---- */
 

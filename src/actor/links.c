@@ -1,6 +1,10 @@
 /* actor/links.c: checking the chains of a group of actors against each other: every
  * cross-chain link (docs/ABI.md section 3) must name an event of the right type in the right
- * actor's chain. Each chain is verified on its own first; this checks what joins them. */
+ * actor's chain. Each chain is verified on its own first; this checks what joins them.
+ * Optionally (ec_links_options.unaccounted) also the other way for messages: a link runs from
+ * the receiver's delivery to the sender's message/send only, so a delivery cut off the end
+ * of the receiver's chain leaves no broken link; every accepted send must be accounted for
+ * by its receiver's chain (docs/ABI.md section 2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,45 @@ typedef struct member {
     ec_chain *chain;
     char id[65];
 } member;
+
+/* A message/send of the group: (sender, seq) found by a delivery or a drop (accounted), or
+ * accepted by the runtime (ret 0) for a receiver of the group. */
+typedef struct sendref {
+    size_t sender, receiver;
+    uint64_t seq;
+} sendref;
+
+typedef struct sendlist {
+    sendref *v;
+    size_t n, cap;
+} sendlist;
+
+/* What the walks collect when sends are checked; NULL when they are not. */
+typedef struct sends {
+    sendlist accounted, accepted;
+} sends;
+
+static int push(sendlist *l, size_t sender, uint64_t seq, size_t receiver)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        sendref *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return ec_error_set(EC_ENOMEM, "ec_actor_check_links: out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (sendref){sender, receiver, seq};
+    return 0;
+}
+
+static int cmp_sendref(const void *a, const void *b)
+{
+    const sendref *x = a, *y = b;
+    if (x->sender != y->sender)
+        return x->sender < y->sender ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
 
 static int text_field(const ec_event *ev, const char *key, char *out, size_t cap)
 {
@@ -61,7 +104,7 @@ static member *find_member(member *m, size_t n, const char *id)
 /* Resolve a link into `to`'s chain; want_type NULL: any type. For message/send and
  * message/request, the named event must also be addressed to `receiver`. */
 static int resolve(member *to, const uint8_t *hash, size_t hl, const char *want_type,
-                   const char *receiver, char *why, size_t cap)
+                   const char *receiver, char *why, size_t cap, uint64_t *seq_out)
 {
     uint64_t seq;
     ec_event ev;
@@ -89,10 +132,22 @@ static int resolve(member *to, const uint8_t *hash, size_t hl, const char *want_
             return -1;
         }
     }
+    *seq_out = seq;
     return 0;
 }
 
-static int check_one(member *all, size_t n, member *me, ec_links_result *out)
+/* 1 when the .result event ev has ret 0 (the effect happened: a message/send was queued). */
+static int ret_zero(const ec_event *ev)
+{
+    unsigned mt;
+    const uint8_t *v;
+    size_t vl;
+    uint64_t num;
+    return cb_map_find(ev->data, ev->data_len, "ret", &mt, &v, &vl, &num) == 0 && mt == 0 &&
+           num == 0;
+}
+
+static int check_one(member *all, size_t n, member *me, ec_links_result *out, sends *sd)
 {
     ec_iter *it;
     int rc = ec_iter_new(&it, me->chain, 0);
@@ -100,6 +155,12 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
         return rc;
     ec_event ev;
     char last_request_to[65] = "";
+    /* The message/send waiting for its result (the next message/send.result: a send's
+     * effect records nothing in the sender's chain between the two); none after a send
+     * whose result was never recorded (the process ended inside the host call). */
+    char send_to[65] = "";
+    uint64_t send_seq = 0;
+    int send_open = 0;
     while ((rc = ec_iter_next(it, &ev)) == 0) {
         uint8_t hash[EC_HASH_MAX];
         size_t hl = 0;
@@ -109,6 +170,23 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
         uint64_t seq = ev.seq;
         if (is_type(&ev, "message/request"))
             text_field(&ev, "to", last_request_to, sizeof last_request_to);
+        if (sd && is_type(&ev, "message/send")) {
+            send_open = text_field(&ev, "to", send_to, sizeof send_to) == 0;
+            send_seq = seq;
+            continue;
+        }
+        if (sd && is_type(&ev, "message/send.result")) {
+            if (send_open && ret_zero(&ev)) {
+                member *to = find_member(all, n, send_to);
+                if (!to)
+                    out->unresolved++; /* its receiver's chain was not given */
+                else if ((rc = push(&sd->accepted, (size_t)(me - all), send_seq,
+                                    (size_t)(to - all))) != 0)
+                    break;
+            }
+            send_open = 0;
+            continue;
+        }
         if (is_type(&ev, "message/request.result")) {
             int l = link_field(&ev, hash, &hl);
             if (l == 0)
@@ -159,7 +237,7 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
                 }
             }
         } else if (is_type(&ev, "message/dropped")) {
-            /* A message accepted and then dropped (docs/ABI.md section 6): it links the
+            /* A message accepted and then dropped (docs/ABI.md section 2): it links the
              * sender's message/send as its delivery would have. */
             if (text_field(&ev, "from", from, sizeof from))
                 continue;
@@ -184,7 +262,8 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
             continue;
         }
         /* The iterator's view is not used past this point: resolve reads other records. */
-        if (resolve(target, hash, hl, want, receiver, why, sizeof why)) {
+        uint64_t found;
+        if (resolve(target, hash, hl, want, receiver, why, sizeof why, &found)) {
             snprintf(out->reason, sizeof out->reason, "%s: event %llu: link %s", me->id,
                      (unsigned long long)seq, why);
             out->seq = seq;
@@ -192,16 +271,49 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out)
             break;
         }
         out->checked++;
+        /* A delivery or a drop: the send it names (addressed to me, resolve checked) is
+         * accounted for. */
+        if (sd && want && strcmp(want, "message/send") == 0 &&
+            (rc = push(&sd->accounted, (size_t)(target - all), found, (size_t)(me - all))) != 0)
+            break;
     }
     ec_iter_free(it);
     return rc == EC_ITEROVER ? 0 : rc;
 }
 
+/* Each accepted send whose (sender, seq) no delivery or drop named, to the callback, in the
+ * order of the chains and their seqs (accepted is collected in that order). */
+static void report_unaccounted(member *m, sends *sd, const ec_links_options *opt)
+{
+    if (sd->accounted.n)
+        qsort(sd->accounted.v, sd->accounted.n, sizeof *sd->accounted.v, cmp_sendref);
+    for (size_t k = 0; k < sd->accepted.n; k++) {
+        const sendref *a = &sd->accepted.v[k];
+        if (sd->accounted.n && bsearch(a, sd->accounted.v, sd->accounted.n, sizeof *a, cmp_sendref))
+            continue;
+        ec_links_unaccounted u = {a->sender, a->seq, a->receiver, m[a->sender].id,
+                                  m[a->receiver].id};
+        opt->unaccounted(opt->ctx, &u);
+    }
+}
+
 int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out)
+{
+    return ec_actor_check_links_opts(chains, n, NULL, out);
+}
+
+int ec_actor_check_links_opts(ec_chain *const *chains, size_t n, const ec_links_options *opt,
+                              ec_links_result *out)
 {
     if (!out || (!chains && n))
         return ec_error_set(EC_EINVAL, "ec_actor_check_links: NULL argument");
+    if (opt && opt->version != EC_LINKS_OPTIONS_VERSION)
+        return ec_error_set(EC_EINVAL,
+                            "ec_actor_check_links: options version %u (this library: %u)",
+                            opt->version, EC_LINKS_OPTIONS_VERSION);
     memset(out, 0, sizeof *out);
+    sends collected, *sd = opt && opt->unaccounted ? &collected : NULL;
+    memset(&collected, 0, sizeof collected);
     member *m = calloc(n ? n : 1, sizeof *m);
     if (!m)
         return ec_error_set(EC_ENOMEM, "ec_actor_check_links: out of memory");
@@ -217,10 +329,16 @@ int ec_actor_check_links(ec_chain *const *chains, size_t n, ec_links_result *out
             rc = ec_error_set(EC_EINVAL, "chain %zu: actor %s given twice", k, m[k].id);
     }
     for (size_t k = 0; k < n && rc == 0; k++) {
-        rc = check_one(m, n, &m[k], out);
+        rc = check_one(m, n, &m[k], out, sd);
         if (rc == EC_EVERIFY)
             out->actor = k;
     }
+    /* Only once every link resolved: a broken group is reported as broken (its first broken
+     * link), not as a list of what its damage also left unaccounted. */
+    if (rc == 0 && sd)
+        report_unaccounted(m, sd, opt);
+    free(collected.accounted.v);
+    free(collected.accepted.v);
     free(m);
     if (rc == EC_EVERIFY)
         return ec_error_set(EC_EVERIFY, "%s", out->reason);
