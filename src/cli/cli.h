@@ -12,8 +12,11 @@
 #include <evchain/evchain.h>
 
 /* Exit codes every subcommand uses. */
-/* EXIT_UNDELIVERED: `run`, `recover`, `resume`: a message given on the command line or in a
- * manifest was accepted and then dropped (docs/ABI.md section 6). */
+/* EXIT_UNDELIVERED: a message was accepted and not delivered. `run`, `recover`, `resume`: one
+ * given on the command line or in a manifest was dropped (docs/ABI.md section 6).
+ * `verify --links`: the chains are intact and their links resolve, but a message a sender's
+ * chain says was accepted is neither delivered nor dropped in its receiver's chain
+ * (unaccounted). */
 enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNUSABLE = 2, EXIT_UNDELIVERED = 3 };
 
 /* Print "evchain <cmd>: <message>" (plus the last library error when lib_err) to stderr.

@@ -20,7 +20,9 @@ const char help_verify[] =
     "            '-' reads a file from standard input\n"
     "  --links   the chains are a group of actors (a runtime data directory stands for all\n"
     "            its actors): also check that every message, request, reply, timer and\n"
-    "            child notice names an existing event of the right actor (docs/ABI.md)\n"
+    "            child notice names an existing event of the right actor, and that\n"
+    "            every message a sender's chain says was accepted is delivered or\n"
+    "            dropped in its receiver's chain (docs/ABI.md sections 2 and 3)\n"
     "  --since CHECKPOINT  also check that each chain extends this signed checkpoint (not\n"
     "            truncated below it, not rewritten before it): RFC 9162 consistency.\n"
     "            The verdict names the checkpoint's origin (the chain it is about)\n"
@@ -38,7 +40,19 @@ const char help_verify[] =
     "For a bundle, --since checks only its chain against the checkpoint: its module,\n"
     "objects, labels and sandbox files are checked against the bundle's own digests,\n"
     "which nobody signs (the verdict says so; docs/FORMAT.md section 8).\n"
-    "exit: 0 all intact, 1 some chain is broken, 2 unreadable input or usage error\n";
+    "With --links, a link to an event that is not there (a delivery naming a send that\n"
+    "does not exist, ...) is a broken group: `links: <actor>: event <seq>: ...`, exit 1.\n"
+    "A message accepted (message/send with ret 0) that its receiver's chain neither\n"
+    "delivers nor records as message/dropped is listed, each one, as\n"
+    "`links: unaccounted: <sender> event <seq>: its message to <receiver> ...`, exit 3:\n"
+    "the runtime records one or the other unless its process ended with the message\n"
+    "queued (kill -9, a crash; `resume` and `recover` do not deliver it) or still runs,\n"
+    "and that looks the same as a receiver's chain whose tail was cut off after the\n"
+    "delivery. Check the receiver's chain against a signed checkpoint of it you hold\n"
+    "(--since): a cut below the checkpoint is reported as truncated.\n"
+    "exit: 0 all intact, 1 some chain (or, with --links, link) is broken, 2 unreadable\n"
+    "      input or usage error, 3 (--links) all intact and linked, but some accepted\n"
+    "      message is unaccounted for; 2 outranks 1, which outranks 3\n";
 
 /* Parsed command line. Options other subcommand owners add later (--since CHECKPOINT
  * --vkey KEY for proofs, --links DIR... for actors) get a field here and a branch in

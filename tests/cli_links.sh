@@ -1,0 +1,107 @@
+#!/bin/sh
+# tests/cli_links.sh: `evchain verify --links` accounts for every accepted message (docs/ABI.md
+# sections 2 and 3): a message/send with ret 0 whose receiver's chain has neither its delivery
+# nor a message/dropped is listed as unaccounted (exit 3), whether the run was killed with
+# the message queued or the receiver's chain was cut after the delivery (the chains cannot
+# tell those apart; a signed checkpoint of the receiver's chain can); a cut in the sender's
+# chain is a broken link (exit 1), not an unaccounted message; a normal run has neither.
+# $1 is the evchain binary.
+set -u
+EV=$1
+B=${EVCHAIN_BUILD:-build}
+A=$B/actors
+CACHE=$B/actor-cache # compiled modules, shared with the other tests
+T=$(mktemp -d /tmp/evchain_cli_links.XXXXXX)
+RUN_PID=
+trap '[ -n "$RUN_PID" ] && kill -9 "$RUN_PID" 2>/dev/null; rm -rf "$T"' EXIT INT TERM
+. "$(dirname "$0")/clilib.sh"
+mkdir -p "$T/mods"
+cp "$A/relay.wasm" "$A/hostile.wasm" "$T/mods/"
+
+# cut_chain CHAIN N: keep events 0 .. N-1 of a one-segment chain directory (docs/FORMAT.md
+# section 4: a 24-byte header, then frames of 12 bytes + the record), as someone removing its
+# tail would: what is left is an intact chain.
+cut_chain() {
+  python3 -c 'import sys, struct
+p, keep = sys.argv[1], int(sys.argv[2])
+b = open(p, "rb").read()
+o = 24
+for _ in range(keep):
+    o += 12 + struct.unpack(">I", b[o:o + 4])[0]
+open(p, "r+b").truncate(o)' "$1/seg-0000000000000000.log" "$2"
+}
+seq_of() { cut -d' ' -f1; } # the seq column of `evchain log`
+
+# (a) A normal run: a sends two messages to b, both delivered: nothing unaccounted.
+printf '{"actors":[{"id":"a","module":"relay.wasm"},{"id":"b","module":"relay.wasm"}],"messages":[{"to":"a","body":"send b hello"},{"to":"a","body":"send b again"}]}' \
+  >"$T/mods/ab.json"
+D=$T/ab
+expect 0 "$EV" run --manifest "$T/mods/ab.json" --data-dir "$D" --cache "$CACHE" --quiet
+expect 0 "$EV" verify --links "$D"
+has "$T/out" "links: ok, 2 links between 2 chains"
+if grep -q unaccounted "$T/out"; then bad "a normal run has an unaccounted message"; else ok; fi
+send2=$("$EV" log "$D/actors/a/chain" --type message/send | sed -n 2p | seq_of)
+call2=$("$EV" log "$D/actors/b/chain" --type wasm/call | sed -n 3p | seq_of) # ec_init, hello, again
+cp "$D/actors/b/chain/checkpoints/latest" "$T/b.checkpoint" # a checkpoint an auditor kept
+cp -r "$D" "$T/ab2"
+
+# (c) b's chain cut before its second delivery: each chain intact, every remaining link
+# resolves, and a's second send is unaccounted for: reported, exit 3.
+cut_chain "$D/actors/b/chain" "$call2"
+expect 0 "$EV" verify "$D/actors/b/chain"
+expect 3 "$EV" verify --links "$D"
+has "$T/out" "links: unaccounted: a event $send2: its message to b was accepted"
+has "$T/out" "neither delivered nor dropped in b's chain ($D/actors/a/chain)"
+has "$T/out" "links: 1 link between 2 chains; 1 accepted message unaccounted for"
+lines "$T/out" 4 # the two chains, the message, the verdict
+# What tells the cut from a killed run: a signed checkpoint of b's chain.
+expect 1 "$EV" verify "$D/actors/b/chain" --since "$T/b.checkpoint" --vkey "$D/runtime.vkey"
+has "$T/out" "truncated"
+# The sender's chain cut instead (before its second send): b's delivery names a send that is
+# not there: a broken link (exit 1), not an unaccounted message.
+cut_chain "$T/ab2/actors/a/chain" "$send2"
+expect 1 "$EV" verify --links "$T/ab2"
+has "$T/out" "links: b: event $call2: link names"
+has "$T/out" "which is not in a's chain"
+if grep -q unaccounted "$T/out"; then bad "a broken link also reported as unaccounted"; else ok; fi
+
+# (b) A run killed with a message queued: a's call sends to b, but h's endless call comes
+# first in the queue; the process is killed during it. The chains are intact and their links
+# resolve; a's message was accepted and never delivered nor dropped: reported, exit 3.
+printf '{"actors":[{"id":"a","module":"relay.wasm"},{"id":"b","module":"relay.wasm"},{"id":"h","module":"hostile.wasm"}],"messages":[{"to":"a","body":"send b hello"},{"to":"h","body":"loop"}]}' \
+  >"$T/mods/kill.json"
+D=$T/kill
+"$EV" run --manifest "$T/mods/kill.json" --data-dir "$D" --cache "$CACHE" --no-checkpoints \
+  --fuel 100000000000000 --quiet >/dev/null 2>&1 &
+RUN_PID=$!
+up=0
+until=$(($(date +%s) + 120)) # a loaded machine (sanitizers, parallel tests) starts slowly
+while [ "$(date +%s)" -lt "$until" ]; do
+  if "$EV" log "$D/actors/h/chain" --json --type wasm/call 2>/dev/null | grep -q '"input":"loop"' &&
+    "$EV" log "$D/actors/a/chain" --type message/send.result 2>/dev/null | grep -q .; then
+    up=1
+    break
+  fi
+  sleep 0.05
+done
+kill -9 "$RUN_PID"
+wait "$RUN_PID" 2>/dev/null
+RUN_PID=
+[ "$up" -eq 1 ] && ok || bad "h's endless call never started after a's send"
+send=$("$EV" log "$D/actors/a/chain" --type message/send | seq_of)
+"$EV" log "$D/actors/b/chain" --type wasm/call >"$T/log" 2>&1
+lines "$T/log" 1 # its ec_init: the message was still queued
+expect 3 "$EV" verify --links "$D"
+has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
+has "$T/out" "1 accepted message unaccounted for"
+# resume starts a new runtime with an empty queue: the message is never delivered, and stays
+# unaccounted for (docs/ABI.md section 7).
+expect 0 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet
+expect 3 "$EV" verify --links "$D"
+has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
+# Given without b's chain, the message is to an actor outside the group: not checked.
+expect 0 "$EV" verify --links "$D/actors/a/chain"
+has "$T/out" "1 to actors outside the group (not checked)"
+expect 0 "$EV" help verify
+has "$T/out" "3 (--links) all intact and linked, but some accepted"
+finish
