@@ -8,6 +8,7 @@
 const char help_checkpoint[] =
     "sign a checkpoint of a chain's Merkle tree\n"
     "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
+    "                          [--wait MS | --no-store]\n"
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
     "  --key KEYFILE    private key from `evchain keygen`\n"
     "  --origin ORIGIN  the checkpoint's first line, naming the chain (default: for a chain\n"
@@ -18,19 +19,29 @@ const char help_checkpoint[] =
     "  --rebuild        verify the whole chain and recompute its tree from it first, instead\n"
     "                   of using the stored tree (compared with the chain for the events\n"
     "                   since the last checkpoint; a damaged one is refused, exit 1)\n"
+    "  --wait MS        another writer has the chain: wait up to MS milliseconds for it\n"
+    "                   (default 0: refuse at once)\n"
+    "  --no-store       sign without storing: the checkpoint is only printed (or written to\n"
+    "                   -o FILE), the chain directory is not touched (its tree and\n"
+    "                   checkpoints stay as they are); for a chain another process writes,\n"
+    "                   or one that cannot be written (read-only mount, another user's)\n"
     "\n"
     "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
     "signed as a C2SP signed note. For a chain directory it is also stored as\n"
     "<chain>/checkpoints/<size>.checkpoint and <chain>/checkpoints/latest, and the tree in\n"
-    "<chain>/proof/ is brought up to date. An actor chain's checkpoints are signed by the\n"
-    "runtime with origin `<key name>/<actor id>` (docs/ABI.md section 9): signing one with\n"
-    "the runtime's key keeps that origin.\n"
-    "exit: 0 signed, 1 the chain is broken, 2 unusable input\n";
+    "<chain>/proof/ is brought up to date; this needs the chain's writer lock, as `append`\n"
+    "does: a chain another writer holds (past --wait) or that cannot be written is refused\n"
+    "(exit 2, nothing signed) unless --no-store. An actor chain's checkpoints are signed by\n"
+    "the runtime with origin `<key name>/<actor id>` (docs/ABI.md section 9): signing one\n"
+    "with the runtime's key keeps that origin.\n"
+    "exit: 0 signed (and, for a chain directory without --no-store, stored), 1 the chain is\n"
+    "broken, 2 refused (nothing stored) or unusable input\n";
 
 int cmd_checkpoint(int argc, char **argv)
 {
     const char *chain = NULL, *key = NULL, *origin = NULL, *out = NULL, *v;
-    int bad = 0, rebuild = 0;
+    int bad = 0, rebuild = 0, no_store = 0, wait_given = 0;
+    unsigned wait_ms = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
             key = v;
@@ -38,10 +49,20 @@ int cmd_checkpoint(int argc, char **argv)
             origin = v;
         else if ((v = cli_opt(argc, argv, &i, "-o", &bad)) != NULL)
             out = v;
-        else if (bad)
+        else if ((v = cli_opt(argc, argv, &i, "--wait", &bad)) != NULL) {
+            uint64_t ms;
+            if (cli_parse_u64(v, &ms) != 0 || ms > 86400000u) {
+                cli_error("checkpoint", 0, "--wait: '%s' is not milliseconds (at most a day)", v);
+                return EXIT_UNUSABLE;
+            }
+            wait_ms = (unsigned)ms;
+            wait_given = 1;
+        } else if (bad)
             break;
         else if (strcmp(argv[i], "--rebuild") == 0)
             rebuild = 1;
+        else if (strcmp(argv[i], "--no-store") == 0)
+            no_store = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("checkpoint", 0, "unknown option '%s' (see `evchain help checkpoint`)",
                       argv[i]);
@@ -59,18 +80,23 @@ int cmd_checkpoint(int argc, char **argv)
         cli_error("checkpoint", 0, "usage: evchain checkpoint <chain> --key KEYFILE");
         return EXIT_UNUSABLE;
     }
+    if (no_store && wait_given) {
+        cli_error("checkpoint", 0,
+                  "--wait and --no-store are exclusive (--no-store never takes the writer lock)");
+        return EXIT_UNUSABLE;
+    }
     ec_signer *s;
     if (cli_load_signer("checkpoint", key, &s) != 0)
         return EXIT_UNUSABLE;
     cli_proof_chain pc;
-    int code = cli_open_proof_chain("checkpoint", chain, 1, rebuild, &pc);
+    int code = cli_open_proof_chain("checkpoint", chain, !no_store, wait_ms, rebuild, &pc);
     if (code != EXIT_VALID) {
         ec_signer_free(s);
         return code;
     }
     /* One chain, one origin (C2SP tlog-checkpoint: the origin names the log): a chain
      * directory's checkpoints keep the origin of those already there, as the checkpointer
-     * does, also when another process writes the chain and nothing is stored here. */
+     * does, also with --no-store, when nothing is stored here. */
     char stored[EC_NOTE_NAME_MAX] = "";
     if (pc.is_dir &&
         cli_keep_origin("checkpoint", chain, pc.cp_dir, &origin, stored, sizeof stored) != 0) {
@@ -118,7 +144,9 @@ int cmd_checkpoint(int argc, char **argv)
         cli_printf_msg(stderr, "evchain checkpoint: %llu events, root %s, origin %s%s%s\n",
                        (unsigned long long)ec_tree_size(pc.tree), hex,
                        origin ? origin : ec_signer_name(s),
-                       pc.is_dir && pc.writable ? ", stored in " : "",
+                       pc.is_dir && pc.writable ? ", stored in "
+                       : pc.is_dir && no_store  ? ", not stored (--no-store)"
+                                                : "",
                        pc.is_dir && pc.writable ? pc.cp_dir : "");
     }
     free(note);

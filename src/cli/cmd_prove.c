@@ -79,7 +79,7 @@ int cmd_prove(int argc, char **argv)
     if (key && cli_load_signer("prove", key, &s) != 0)
         return EXIT_UNUSABLE;
     cli_proof_chain pc;
-    int code = cli_open_proof_chain("prove", chain, 0, 0, &pc);
+    int code = cli_open_proof_chain("prove", chain, 0, 0, 0, &pc);
     if (code != EXIT_VALID) {
         ec_signer_free(s);
         return code;

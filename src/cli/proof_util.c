@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proof_util.h"
@@ -593,8 +594,34 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     return EXIT_UNUSABLE;
 }
 
-int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int rebuild,
-                         cli_proof_chain *pc)
+/* Monotonic microseconds, for the --wait deadline. */
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ec_chain_open_path as the writer, waiting up to wait_ms for another writer's lock as
+ * `append --wait` does (polled: 1 ms, doubling to 50 ms, never past the deadline). */
+static int open_writer(ec_chain **out, const char *path, const ec_open_options *oo,
+                       unsigned wait_ms)
+{
+    uint64_t deadline = mono_us() + (uint64_t)wait_ms * 1000u;
+    unsigned pause_us = 1000;
+    for (;;) {
+        int rc = ec_chain_open_path(out, path, oo);
+        uint64_t now = mono_us();
+        if (rc != EC_ELOCKED || now >= deadline)
+            return rc;
+        uint64_t left = deadline - now;
+        usleep(left < pause_us ? (useconds_t)left + 1 : pause_us);
+        pause_us = pause_us >= 25000 ? 50000 : pause_us * 2;
+    }
+}
+
+int cli_open_proof_chain(const char *cmd, const char *path, int want_write, unsigned wait_ms,
+                         int rebuild, cli_proof_chain *pc)
 {
     memset(pc, 0, sizeof *pc);
     pc->is_dir = cli_is_dir(path);
@@ -603,14 +630,40 @@ int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int 
     memset(&vr, 0, sizeof vr);
     oo.verify_out = &vr;
     oo.writable = pc->is_dir && want_write;
-    int rc = ec_chain_open_path(&pc->chain, path, &oo);
+    int rc = oo.writable ? open_writer(&pc->chain, path, &oo, wait_ms)
+                         : ec_chain_open_path(&pc->chain, path, &oo);
+    /* A chain directory opened to store into is stored into, or nothing is signed: a
+     * checkpoint printed but not kept would leave `prove` and auditors on an older one while
+     * the command said it succeeded (exit 0). Signing without storing is asked for
+     * explicitly (checkpoint --no-store, a read-only open). */
     if (rc == EC_ELOCKED && oo.writable) {
-        cli_printf_msg(stderr,
-                       "evchain %s: %s is being written by another process: nothing is "
-                       "stored in it\n",
-                       cmd, path);
-        oo.writable = 0;
-        rc = ec_chain_open_path(&pc->chain, path, &oo);
+        char waited[64] = "";
+        if (wait_ms)
+            snprintf(waited, sizeof waited, " (waited %u ms)", wait_ms);
+        cli_error(cmd, 0,
+                  "%s: another writer has this chain open%s: no checkpoint signed or stored "
+                  "(--wait MS waits for the writer; --no-store signs one without storing it)",
+                  path, waited);
+        return EXIT_UNUSABLE;
+    }
+    if (rc && rc != EC_EVERIFY && oo.writable) {
+        /* Readable but not writable (a read-only mount, another user's chain): say that,
+         * not that it cannot be read. A damaged chain (EC_EVERIFY) is reported as broken
+         * below, as a reader finds it. */
+        char why[1024];
+        const ec_error *e = ec_error_last();
+        snprintf(why, sizeof why, "%s", e && e->message ? e->message : "cannot open it");
+        ec_open_options ro = oo;
+        ro.writable = 0;
+        ec_chain *probe;
+        if (ec_chain_open_path(&probe, path, &ro) == 0) {
+            ec_chain_free(probe);
+            cli_error(cmd, 0,
+                      "%s: the chain can be read but not written (%s): no checkpoint signed "
+                      "or stored (--no-store signs one without storing it)",
+                      path, why);
+            return EXIT_UNUSABLE;
+        }
     }
     if (rc) {
         cli_error(cmd, 1, "cannot read chain %s", path);

@@ -77,10 +77,15 @@ typedef struct cli_proof_chain {
     char cp_dir[4200]; /* <dir>/checkpoints when is_dir */
 } cli_proof_chain;
 
-/* Open for proofs; want_write: take the writer lock when it is free (falls back to read-only
- * with a note when another process writes the chain); rebuild: verify the whole chain and
- * recompute its tree instead of reading the stored one. Returns an exit code (0 on success). */
-int cli_open_proof_chain(const char *cmd, const char *path, int want_write, int rebuild,
-                         cli_proof_chain *pc);
+/* Open for proofs; rebuild: verify the whole chain and recompute its tree instead of reading
+ * the stored one. want_write (a chain directory; ignored for a file): open as its writer, so
+ * that the tree and checkpoints are stored, waiting up to wait_ms milliseconds for another
+ * writer's lock (as `append --wait`); a chain that cannot be written (another writer still,
+ * a read-only mount, another user's) is refused with a message naming why (exit 2), never
+ * opened read-only instead: the caller would then sign what it cannot store. Without
+ * want_write the chain is opened read-only and nothing is stored. Returns an exit code (0 on
+ * success). */
+int cli_open_proof_chain(const char *cmd, const char *path, int want_write, unsigned wait_ms,
+                         int rebuild, cli_proof_chain *pc);
 void cli_close_proof_chain(cli_proof_chain *pc);
 #endif

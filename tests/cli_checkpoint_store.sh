@@ -1,0 +1,106 @@
+#!/bin/sh
+# tests/cli_checkpoint_store.sh: `evchain checkpoint` on a chain directory stores what it
+# signs, or says that it did not and exits non-zero: beside another writer (refused, or
+# waited for with --wait MS as `append` does), on a chain that can be read but not written
+# (another user's); --no-store signs without storing, explicitly. $1 is the evchain binary.
+# Run from the source directory.
+set -u
+EV=$1
+T=$(mktemp -d /tmp/evchain_cli_cpstore.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+. tests/clilib.sh
+
+expect 0 "$EV" keygen example.org/store -o "$T/k.key" --vkey-out "$T/k.vkey"
+expect 0 "$EV" keygen example.org/other -o "$T/o.key" --vkey-out "$T/o.vkey"
+D=$T/d
+expect 0 "$EV" init "$D"
+for i in 1 2 3; do
+  "$EV" append "$D" --type t --data "e$i" --timestamp $i >/dev/null || bad "append $i"
+done
+# size FILE: the tree size a checkpoint covers (its second line)
+size() { sed -n 2p "$1"; }
+
+# --- another writer holds the chain: nothing signed, exit 2, unless waited for or --no-store
+if command -v flock >/dev/null 2>&1; then
+  held() { while flock -n "$D" true; do sleep 0.05; done; }
+  flock "$D" sleep 2 &
+  holder=$!
+  held
+  expect 2 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/cp_locked"
+  has "$T/err" "another writer has this chain open: no checkpoint signed or stored"
+  has "$T/err" "--wait MS"
+  [ ! -e "$D/checkpoints/latest" ] && ok || bad "a checkpoint was stored beside a writer"
+  [ ! -e "$T/cp_locked" ] && ok || bad "a checkpoint not stored was written to -o"
+  expect 2 "$EV" checkpoint "$D" --key "$T/k.key" --wait 100
+  has "$T/err" "another writer has this chain open (waited 100 ms)"
+  expect 0 "$EV" checkpoint "$D" --key "$T/k.key" --no-store -o "$T/cp_nostore"
+  has "$T/err" "not stored (--no-store)"
+  [ "$(size "$T/cp_nostore")" = 3 ] && ok || bad "--no-store signed $(size "$T/cp_nostore")"
+  [ ! -e "$D/checkpoints" ] && ok || bad "--no-store made $D/checkpoints"
+  wait $holder
+  # a writer holding the chain for 1 s is waited for, and the checkpoint stored
+  flock "$D" sleep 1 &
+  holder=$!
+  held
+  expect 0 "$EV" checkpoint "$D" --key "$T/k.key" --wait 20000 -o "$T/cp3"
+  has "$T/err" "stored in $D/checkpoints"
+  wait $holder
+  cmp -s "$T/cp3" "$D/checkpoints/latest" && ok || bad "--wait: checkpoint not stored"
+  expect 0 "$EV" verify "$D" --since "$T/cp_nostore" --vkey "$T/k.vkey"
+else
+  echo "cli_checkpoint_store: skipped the writer-lock checks (no flock)"
+  expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/cp3"
+fi
+expect 2 "$EV" checkpoint "$D" --key "$T/k.key" --wait soon
+has "$T/err" "--wait: 'soon' is not milliseconds"
+expect 2 "$EV" checkpoint "$D" --key "$T/k.key" --wait 5 --no-store
+has "$T/err" "exclusive"
+# --no-store with the chain free: signed, printed, the directory untouched
+"$EV" append "$D" --type t --data e4 --timestamp 4 >/dev/null || bad "append 4"
+ls -l --time-style=+%s.%N "$D/proof" "$D/checkpoints" >"$T/before"
+expect 0 "$EV" checkpoint "$D" --key "$T/k.key" --no-store
+[ "$(sed -n 2p "$T/out")" = 4 ] && ok || bad "--no-store printed $(sed -n 2p "$T/out")"
+ls -l --time-style=+%s.%N "$D/proof" "$D/checkpoints" >"$T/after"
+cmp -s "$T/before" "$T/after" && ok || bad "--no-store changed the tree or the checkpoints"
+[ "$(size "$D/checkpoints/latest")" = 3 ] && ok || bad "latest moved with --no-store"
+# a file chain has nowhere to store: --no-store changes nothing there
+"$EV" export "$D" --format jsonl -o "$T/d.jsonl" 2>/dev/null || bad "export"
+expect 0 "$EV" checkpoint "$T/d.jsonl" --key "$T/k.key" --no-store
+expect 0 "$EV" help checkpoint
+has "$T/out" "--wait MS"
+has "$T/out" "--no-store"
+
+# --- a chain that can be read but not written (another user's): said so, exit 2, nothing
+# signed; --no-store signs it. As root, the commands run as user nobody (setpriv); else the
+# chain is made read-only.
+R=$T/r
+expect 0 "$EV" init "$R"
+"$EV" append "$R" --type t --data r --timestamp 1 >/dev/null || bad "append r"
+cp "$T/k.key" "$T/nk.key"
+chmod 644 "$T/nk.key" # the copy read by nobody; the test's own key stays 0600
+RUN=
+if [ "$(id -u)" = 0 ]; then
+  chmod 755 "$T"
+  if command -v setpriv >/dev/null 2>&1 &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$EV" verify "$R" >/dev/null 2>&1; then
+    RUN="setpriv --reuid=65534 --regid=65534 --clear-groups"
+  fi
+else
+  chmod -R a-w "$R"
+  RUN=env
+fi
+if [ -n "$RUN" ]; then
+  expect 2 $RUN "$EV" checkpoint "$R" --key "$T/nk.key"
+  has "$T/err" "$R: the chain can be read but not written ("
+  has "$T/err" "no checkpoint signed or stored (--no-store signs one without storing it)"
+  if grep -q "cannot read chain" "$T/err"; then bad "a readable chain reported unreadable"; else ok; fi
+  [ ! -s "$T/out" ] && ok || bad "a checkpoint printed although refused"
+  expect 0 $RUN "$EV" checkpoint "$R" --key "$T/nk.key" --no-store
+  [ "$(sed -n 2p "$T/out")" = 1 ] && ok || bad "--no-store on a read-only chain"
+  [ ! -e "$R/checkpoints" ] && ok || bad "checkpoints stored in a read-only chain"
+  chmod -R u+w "$R"
+else
+  echo "cli_checkpoint_store: skipped the read-only chain (no setpriv for user nobody)"
+fi
+
+finish
