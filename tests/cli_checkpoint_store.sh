@@ -70,6 +70,42 @@ expect 0 "$EV" help checkpoint
 has "$T/out" "--wait MS"
 has "$T/out" "--no-store"
 
+# --- one size, one stored checkpoint: NNN.checkpoint and latest are one file (hard links);
+# another key's checkpoint of the same size does not replace it silently (an auditor holding
+# it would find it gone, or signed by a key they do not trust), nor one of another origin
+S=$T/s
+expect 0 "$EV" init "$S"
+"$EV" append "$S" --type a --data 1 --timestamp 1 >/dev/null || bad "append s"
+expect 0 "$EV" checkpoint "$S" --key "$T/k.key" -o "$T/s1"
+N1=$S/checkpoints/00000000000000000001.checkpoint
+expect 0 "$EV" checkpoint "$S" --key "$T/k.key" # the same checkpoint again: nothing changes
+cmp -s "$T/s1" "$N1" && ok || bad "the same checkpoint rewritten differently"
+expect 2 "$EV" checkpoint "$S" --key "$T/o.key" -o "$T/s1other"
+has "$T/err" "$N1: another checkpoint of 1 event is stored there (signed by example.org/store, this one by example.org/other): not replaced (nothing stored; --replace replaces it)"
+[ ! -e "$T/s1other" ] && ok || bad "a refused checkpoint was written to -o"
+cmp -s "$T/s1" "$N1" && cmp -s "$T/s1" "$S/checkpoints/latest" && ok ||
+  bad "another key's checkpoint replaced the stored one"
+expect 0 "$EV" verify "$S" --since "$N1" --vkey "$T/k.vkey"
+# another origin at that size (latest gone, so that the origin is not taken from it)
+rm "$S/checkpoints/latest"
+expect 2 "$EV" checkpoint "$S" --key "$T/k.key" --origin example.org/renamed
+has "$T/err" "(origin 'example.org/store', this one 'example.org/renamed')"
+[ ! -e "$S/checkpoints/latest" ] && ok || bad "a refused checkpoint made latest"
+ln "$N1" "$S/checkpoints/latest"
+expect 2 "$EV" checkpoint "$S" --key "$T/o.key" --replace --no-store
+has "$T/err" "exclusive"
+# --replace: explicitly, both names now the other key's
+expect 0 "$EV" checkpoint "$S" --key "$T/o.key" --replace -o "$T/s1other"
+cmp -s "$T/s1other" "$N1" && cmp -s "$T/s1other" "$S/checkpoints/latest" && ok ||
+  bad "--replace did not store the new checkpoint"
+expect 0 "$EV" verify "$S" --since "$S/checkpoints/latest" --vkey "$T/o.vkey"
+has "$T/out" "extends checkpoint $S/checkpoints/latest of example.org/store"
+# a larger size with another key is a new checkpoint, not a replacement
+"$EV" append "$S" --type a --data 2 --timestamp 2 >/dev/null || bad "append s 2"
+expect 0 "$EV" checkpoint "$S" --key "$T/k.key"
+expect 0 "$EV" help checkpoint
+has "$T/out" "--replace"
+
 # --- a chain that can be read but not written (another user's): said so, exit 2, nothing
 # signed; --no-store signs it. As root, the commands run as user nobody (setpriv); else the
 # chain is made read-only.

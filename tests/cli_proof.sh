@@ -273,7 +273,11 @@ expect 0 "$EV" checkpoint "$D" --key "$T/other.key" -o "$T/dcp140other"
 [ "$(sed -n 1,2p "$T/dcp140other" | tr '\n' ' ')" = "example.org/proof-test 140 " ] && ok ||
   bad "checkpoint with another key: origin $(sed -n 1p "$T/dcp140other")"
 has "$T/err" "origin example.org/proof-test"
-expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140"
+# the stored checkpoint of 140 events is the other key's: another one of that size is not
+# put in its place unless --replace (tests/cli_checkpoint_store.sh)
+expect 2 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140"
+has "$T/err" "signed by example.org/other, this one by example.org/proof-test"
+expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140" --replace
 # 140 events: blocks 0 and 1 and their parent
 case $(stat -c %s "$D/proof/tree") in 128) ok ;; *) bad "tree file $(stat -c %s "$D/proof/tree") bytes" ;; esac
 expect 0 "$EV" prove "$D" 100 -o "$T/d100"

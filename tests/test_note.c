@@ -862,7 +862,7 @@ static void test_checkpointer_keep(void)
     numbered_files(cdir, got, sizeof got, &others);
     CHECK(strcmp(got, "21 23 25 27") == 0);
     ec_checkpointer_free(cp);
-    o.version = 3;
+    o.version = 4;
     CHECK(ec_checkpointer_new(&cp, t, s, &o) == EC_EUNSUPPORTED);
 
     DIR *d = opendir(cdir);
@@ -882,6 +882,86 @@ static void test_checkpointer_keep(void)
     ec_chain_free(c);
 }
 
+/* A checkpointer writes `size` events' checkpoint into cdir with this signer and origin; its
+ * return code. */
+static int write_into(const char *cdir, ec_tree *t, ec_signer *s, const char *origin,
+                      unsigned version, int replace)
+{
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.version = version;
+    o.dir = cdir;
+    o.origin = origin;
+    o.replace = replace;
+    ec_checkpointer *cp;
+    int rc = ec_checkpointer_new(&cp, t, s, &o);
+    if (rc == 0)
+        rc = ec_checkpointer_write(cp, 1);
+    ec_checkpointer_free(cp);
+    return rc;
+}
+
+/* One size, one stored checkpoint: a different one of the same size (another key, another
+ * origin) is refused, nothing written, unless `replace`; the same one again is not. */
+static void test_checkpointer_same_size(void)
+{
+    char dir[64] = "/tmp/ec_note_same_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128], num[200], lat[200];
+    snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
+    snprintf(num, sizeof num, "%s/00000000000000000005.checkpoint", cdir);
+    snprintf(lat, sizeof lat, "%s/latest", cdir);
+    ec_chain *c = make_chain(5, (size_t)-1);
+    REQUIRE(c);
+    ec_tree *t;
+    REQUIRE_OK(ec_tree_open(&t, c, NULL));
+    ec_signer *a, *b;
+    REQUIRE_OK(ec_signer_generate(&a, "example.org/a"));
+    REQUIRE_OK(ec_signer_generate(&b, "example.org/b"));
+    REQUIRE_OK(write_into(cdir, t, a, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0));
+    size_t al, l;
+    char *first = slurp(num, &al), *now;
+    REQUIRE(first);
+    CHECK_OK(write_into(cdir, t, a, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0)); /* the same */
+    /* another key (the origin is latest's): refused, both names unchanged */
+    CHECK(write_into(cdir, t, b, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0) == EC_EEXISTS);
+    CHECK(strstr(ec_error_last()->message, "00000000000000000005.checkpoint: another checkpoint "
+                                           "of 5 events is stored there (signed by "
+                                           "example.org/a, this one by example.org/b)"));
+    now = slurp(num, &l);
+    CHECK(now && l == al && memcmp(now, first, al) == 0);
+    free(now);
+    now = slurp(lat, &l);
+    CHECK(now && l == al && memcmp(now, first, al) == 0);
+    free(now);
+    /* another origin (no latest to take it from) */
+    REQUIRE(unlink(lat) == 0);
+    CHECK(write_into(cdir, t, a, "example.org/else", EC_CHECKPOINTER_OPTIONS_VERSION, 0) ==
+          EC_EEXISTS);
+    CHECK(
+        strstr(ec_error_last()->message, "(origin 'example.org/a', this one 'example.org/else')"));
+    CHECK(access(lat, F_OK) != 0);
+    /* a version 2 struct has no `replace`: what follows its fields is not read */
+    CHECK(write_into(cdir, t, b, NULL, 2, 1) == EC_EEXISTS);
+    /* replace: B's checkpoint under both names */
+    CHECK_OK(write_into(cdir, t, b, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 1));
+    now = slurp(num, &l);
+    CHECK(now && (l != al || memcmp(now, first, al) != 0));
+    free(now);
+    /* `latest` alone at that size (the numbered file gone) is not replaced either */
+    REQUIRE(unlink(num) == 0);
+    CHECK(write_into(cdir, t, a, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0) == EC_EEXISTS);
+    CHECK(strstr(ec_error_last()->message, "latest: another checkpoint"));
+    CHECK(access(num, F_OK) != 0);
+    free(first);
+    ec_tree_free(t);
+    ec_chain_free(c);
+    ec_signer_free(a);
+    ec_signer_free(b);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(test_c2sp_example);
@@ -892,6 +972,7 @@ int main(void)
     RUN(test_since);
     RUN(test_checkpointer);
     RUN(test_checkpointer_keep);
+    RUN(test_checkpointer_same_size);
     RUN(test_checkpointer_open);
     RUN(test_checkpoint_after_durable);
     TEST_END();

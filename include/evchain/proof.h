@@ -254,8 +254,9 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
 
 typedef struct ec_checkpointer ec_checkpointer;
 
-/* Version 2 added `keep`; a version 1 struct (without it) is still accepted: keep all. */
-#define EC_CHECKPOINTER_OPTIONS_VERSION 2
+/* Version 2 added `keep`, version 3 `replace`; a struct of an earlier version (without
+ * them) is still accepted: keep all, replace nothing. */
+#define EC_CHECKPOINTER_OPTIONS_VERSION 3
 typedef struct ec_checkpointer_options {
     unsigned version;
     uint64_t every_events; /* sign when this many events were added since the last; 0: off */
@@ -266,10 +267,15 @@ typedef struct ec_checkpointer_options {
                               fixes it: its origin is kept (a log's origin never changes) */
     uint64_t keep;         /* with dir: after each write, remove all but the newest `keep`
                               numbered checkpoints there (`latest` stays); 0: keep all */
+    int replace;           /* with dir: a different checkpoint of the size being signed
+                              already there (another key, origin or root; the numbered file,
+                              or `latest` at that size) is replaced. 0: the write is refused
+                              (EC_EEXISTS, naming both) and nothing is written: one size, one
+                              signed checkpoint, unless the caller says otherwise */
 } ec_checkpointer_options;
 #define EC_CHECKPOINTER_OPTIONS_INIT                                                               \
     {                                                                                              \
-        EC_CHECKPOINTER_OPTIONS_VERSION, 0, 0, NULL, NULL, 0                                       \
+        EC_CHECKPOINTER_OPTIONS_VERSION, 0, 0, NULL, NULL, 0, 0                                    \
     }
 
 /* The checkpointer borrows the tree and the signer: both must outlive it. */
@@ -285,7 +291,9 @@ void ec_checkpointer_free(ec_checkpointer *c);
 /* Call after appends: brings the tree up to date with the chain and signs a checkpoint when
  * one is due. *written (may be NULL) is set to 1 when a checkpoint was written. */
 int ec_checkpointer_tick(ec_checkpointer *c, int *written);
-/* Sign one now (when the tree grew since the last one, or force). */
+/* Sign one now (when the tree grew since the last one, or force). EC_EVERIFY (nothing
+ * signed) when the tree no longer has the last checkpoint's root at its size; EC_EEXISTS
+ * (nothing written) when dir holds a different checkpoint of this size and not `replace`. */
 int ec_checkpointer_write(ec_checkpointer *c, int force);
 /* The last checkpoint signed (NULL before the first); valid until the next tick/write. */
 const char *ec_checkpointer_last(const ec_checkpointer *c, size_t *len);

@@ -8,7 +8,7 @@
 const char help_checkpoint[] =
     "sign a checkpoint of a chain's Merkle tree\n"
     "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
-    "                          [--wait MS | --no-store]\n"
+    "                          [--wait MS | --no-store] [--replace]\n"
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
     "  --key KEYFILE    private key from `evchain keygen`\n"
     "  --origin ORIGIN  the checkpoint's first line, naming the chain (default: for a chain\n"
@@ -25,6 +25,9 @@ const char help_checkpoint[] =
     "                   -o FILE), the chain directory is not touched (its tree and\n"
     "                   checkpoints stay as they are); for a chain another process writes,\n"
     "                   or one that cannot be written (read-only mount, another user's)\n"
+    "  --replace        replace a different checkpoint of the same size stored there\n"
+    "                   (signed by another key, or with another origin); without it that\n"
+    "                   is refused (exit 2), since an auditor may hold the stored one\n"
     "\n"
     "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
     "signed as a C2SP signed note. For a chain directory it is also stored as\n"
@@ -40,7 +43,7 @@ const char help_checkpoint[] =
 int cmd_checkpoint(int argc, char **argv)
 {
     const char *chain = NULL, *key = NULL, *origin = NULL, *out = NULL, *v;
-    int bad = 0, rebuild = 0, no_store = 0, wait_given = 0;
+    int bad = 0, rebuild = 0, no_store = 0, wait_given = 0, replace = 0;
     unsigned wait_ms = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
@@ -63,6 +66,8 @@ int cmd_checkpoint(int argc, char **argv)
             rebuild = 1;
         else if (strcmp(argv[i], "--no-store") == 0)
             no_store = 1;
+        else if (strcmp(argv[i], "--replace") == 0)
+            replace = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("checkpoint", 0, "unknown option '%s' (see `evchain help checkpoint`)",
                       argv[i]);
@@ -80,9 +85,11 @@ int cmd_checkpoint(int argc, char **argv)
         cli_error("checkpoint", 0, "usage: evchain checkpoint <chain> --key KEYFILE");
         return EXIT_UNUSABLE;
     }
-    if (no_store && wait_given) {
+    if (no_store && (wait_given || replace)) {
         cli_error("checkpoint", 0,
-                  "--wait and --no-store are exclusive (--no-store never takes the writer lock)");
+                  "%s and --no-store are exclusive (--no-store never takes the writer lock "
+                  "and stores nothing)",
+                  wait_given ? "--wait" : "--replace");
         return EXIT_UNUSABLE;
     }
     ec_signer *s;
@@ -111,6 +118,7 @@ int cmd_checkpoint(int argc, char **argv)
         ec_checkpointer_options co = EC_CHECKPOINTER_OPTIONS_INIT;
         co.dir = pc.cp_dir;
         co.origin = origin;
+        co.replace = replace;
         ec_checkpointer *cp;
         rc = ec_checkpointer_new(&cp, pc.tree, s, &co);
         if (rc == 0)
@@ -127,7 +135,12 @@ int cmd_checkpoint(int argc, char **argv)
     } else {
         rc = ec_checkpoint_sign(&note, &len, pc.tree, origin, s);
     }
-    if (rc) {
+    if (rc == EC_EEXISTS) { /* a different checkpoint of this size is stored (co.replace) */
+        const ec_error *e = ec_error_last();
+        cli_error("checkpoint", 0, "%s: %s (nothing stored; --replace replaces it)", chain,
+                  e && e->message ? e->message : "another checkpoint of this size is stored");
+        code = EXIT_UNUSABLE;
+    } else if (rc) {
         cli_error("checkpoint", 1, "%s: cannot sign a checkpoint", chain);
         code = cli_exit_code(rc);
     } else if (out && strcmp(out, "-") != 0) {

@@ -472,6 +472,7 @@ struct ec_checkpointer {
     uint64_t keep;
     uint64_t *kept;
     size_t nkept, kept_cap;
+    int replace; /* a different stored checkpoint of the same size may be replaced */
 };
 
 void ec_checkpointer_free(ec_checkpointer *c)
@@ -562,6 +563,79 @@ static void kept_prune(ec_checkpointer *c, uint64_t size)
     c->nkept -= drop;
 }
 
+/* The name of the first signature line of a signed note (text_len: its text's length), into
+ * out; "" when there is none. */
+static void note_signer(const char *note, size_t len, size_t text_len, char *out, size_t cap)
+{
+    static const char dash[] = "\xe2\x80\x94 "; /* U+2014 and a space */
+    out[0] = 0;
+    size_t at = text_len + 1; /* past the blank line */
+    if (at + sizeof dash - 1 > len || memcmp(note + at, dash, sizeof dash - 1) != 0)
+        return;
+    at += sizeof dash - 1;
+    const char *sp = memchr(note + at, ' ', len - at);
+    if (sp && (size_t)(sp - (note + at)) < cap)
+        snprintf(out, cap, "%.*s", (int)(sp - (note + at)), note + at);
+}
+
+/* One size, one signed checkpoint: a different one of `size` events already stored at path
+ * (the numbered file; `latest` when it covers that size) is not replaced silently, or an
+ * auditor holding it would find it gone, or signed by a key they do not trust. 0 when there
+ * is none, or it is this very note (Ed25519 is deterministic: the same key signing the same
+ * origin and root writes the same bytes); else EC_EEXISTS saying how the two differ. */
+static int check_stored(const char *path, int is_latest, uint64_t size, const char *data,
+                        size_t len)
+{
+    int fd = ec_open_regular(path, O_RDONLY);
+    if (fd == -2)
+        return ec_error_last()->code;
+    if (fd < 0)
+        return errno == ENOENT ? 0 : ec_error_set_errno(EC_EIO, errno, "%s: opening", path);
+    char *old = malloc(len + 2);
+    size_t n = 0;
+    ssize_t r = 0;
+    while (old && n < len + 1 &&
+           ((r = read(fd, old + n, len + 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+        n += r > 0 ? (size_t)r : 0;
+    int e = errno;
+    close(fd);
+    if (!old)
+        return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+    if (r < 0) {
+        free(old);
+        return ec_error_set_errno(EC_EIO, e, "%s: reading", path);
+    }
+    old[n] = 0;
+    ec_checkpoint was, now;
+    size_t wtl = 0, ntl = 0;
+    int parsed = ec_note_split(old, n, &wtl) == 0 && ec_checkpoint_parse(&was, old, wtl) == 0;
+    if ((is_latest && (!parsed || was.size != size)) || (n == len && memcmp(old, data, len) == 0)) {
+        free(old);
+        return 0; /* `latest` of another size, or the same checkpoint */
+    }
+    char how[EC_NOTE_NAME_MAX * 4 + 64] = "one that is not a checkpoint";
+    if (parsed && ec_note_split(data, len, &ntl) == 0 &&
+        ec_checkpoint_parse(&now, data, ntl) == 0) {
+        char ws[EC_NOTE_NAME_MAX], ns[EC_NOTE_NAME_MAX];
+        note_signer(old, n, wtl, ws, sizeof ws);
+        note_signer(data, len, ntl, ns, sizeof ns);
+        if (strcmp(was.origin, now.origin) != 0)
+            snprintf(how, sizeof how, "origin '%s', this one '%s'", was.origin, now.origin);
+        else if (memcmp(was.root, now.root, EC_MERKLE_HASH_LEN) != 0)
+            snprintf(how, sizeof how, "another root: the chain's first %llu events changed",
+                     (unsigned long long)size);
+        else if (strcmp(ws, ns) != 0)
+            snprintf(how, sizeof how, "signed by %s, this one by %s", ws[0] ? ws : "nobody", ns);
+        else
+            snprintf(how, sizeof how, "signed by another key named %s", ws);
+    }
+    free(old);
+    return ec_error_set(EC_EEXISTS,
+                        "%s: another checkpoint of %llu event%s is stored there (%s): not "
+                        "replaced",
+                        path, (unsigned long long)size, size == 1 ? "" : "s", how);
+}
+
 /* The numbered checkpoint `name` and `latest`, with one file sync and one folder sync: the
  * file is written and synced under a temporary name and renamed into place, `latest` becomes
  * a second name of the same file (a hard link renamed over the old one), and the folder is
@@ -569,7 +643,8 @@ static void kept_prune(ec_checkpointer *c, uint64_t size)
  * perhaps the new numbered file: never a half-written one. Where hard links are not
  * supported, `latest` is written as a copy. Checkpoints are public (auditors read them):
  * mode 0644, not a temporary file's private mode. */
-static int publish(ec_checkpointer *c, const char *name, const char *data, size_t len)
+static int publish(ec_checkpointer *c, const char *name, uint64_t size, const char *data,
+                   size_t len)
 {
     size_t n = strlen(c->dir) + strlen(name) + 32;
     char *num = malloc(n), *tmp = malloc(n), *lat = malloc(n);
@@ -582,6 +657,9 @@ static int publish(ec_checkpointer *c, const char *name, const char *data, size_
     snprintf(num, n, "%s/%s", c->dir, name);
     snprintf(lat, n, "%s/latest", c->dir);
     snprintf(tmp, n, "%s/.%s.XXXXXX", c->dir, name);
+    if (!c->replace && ((rc = check_stored(num, 0, size, data, len)) != 0 ||
+                        (rc = check_stored(lat, 1, size, data, len)) != 0))
+        goto out;
     if ((fd = mkstemp(tmp)) < 0) {
         what = "creating a temporary file";
         e = errno;
@@ -648,12 +726,13 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
         opts = &def;
     EC_REFUSE_NULL(out);
     *out = NULL;
-    ec_checkpointer_options v1;
-    if (opts->version == 1) { /* before `keep`: read no further than its fields */
-        v1 = def;
-        memcpy(&v1, opts, offsetof(ec_checkpointer_options, keep));
-        v1.keep = 0;
-        opts = &v1;
+    ec_checkpointer_options old;
+    if (opts->version == 1 || opts->version == 2) { /* read no further than their fields */
+        old = def;
+        memcpy(&old, opts,
+               opts->version == 1 ? offsetof(ec_checkpointer_options, keep)
+                                  : offsetof(ec_checkpointer_options, replace));
+        opts = &old;
     } else if (opts->version != EC_CHECKPOINTER_OPTIONS_VERSION) {
         return ec_error_set(EC_EUNSUPPORTED, "ec_checkpointer_new: options version %u",
                             opts->version);
@@ -667,6 +746,7 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     c->every_events = opts->every_events;
     c->every_ns = opts->every_ns;
     c->keep = opts->dir ? opts->keep : 0;
+    c->replace = opts->replace;
     c->last_ns = ec_time_now_ns();
     if ((opts->dir && !(c->dir = strdup(opts->dir))) ||
         (opts->origin && !(c->origin = strdup(opts->origin)))) {
@@ -792,7 +872,7 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
         snprintf(name, sizeof name, CP_NAME_FMT, (unsigned long long)ec_tree_size(c->tree));
         rc = ec_tree_flush(c->tree);
         if (rc == 0)
-            rc = publish(c, name, note, len);
+            rc = publish(c, name, ec_tree_size(c->tree), note, len);
         if (rc == 0)
             kept_prune(c, ec_tree_size(c->tree));
         if (rc) {
