@@ -325,6 +325,9 @@ expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp140c"
 flip "$D/proof/tree" 100
 expect 1 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp_stale"
 has "$T/err" "refusing to sign"
+# the chain still has the signed root: the file is damaged, and a rebuild is the remedy
+has "$T/err" "which the chain's own events still have: the tree file is damaged (rebuild it"
+if grep -q "rewritten" "$T/err"; then bad "a damaged tree file reported as a rewritten chain"; else ok; fi
 if [ -e "$T/dcp_stale" ]; then bad "a refused checkpoint was written"; else ok; fi
 expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/dcp_rebuilt" --rebuild
 if cmp -s "$T/dcp140c" "$T/dcp_rebuilt"; then ok; else bad "--rebuild signed another root"; fi

@@ -574,6 +574,9 @@ static void test_checkpointer(void)
     REQUIRE_OK(ec_checkpointer_new(&cp, ft, s, &o));
     CHECK(ec_checkpointer_write(cp, 1) == EC_EVERIFY);
     CHECK(strstr(ec_error_last()->message, "refusing to sign"));
+    /* a tree derived from the chain: the chain was rewritten, which no rebuild undoes */
+    CHECK(strstr(ec_error_last()->message, "the chain was rewritten since"));
+    CHECK(!strstr(ec_error_last()->message, "rebuild it"));
     CHECK(ec_checkpointer_tick(cp, &w) == EC_EVERIFY);
     ec_checkpointer_free(cp);
     ec_tree_free(ft);

@@ -814,9 +814,37 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     return 0;
 }
 
+/* The root of the chain's own first `size` events, from their stored hashes: what the tree
+ * must give when its file is sound. O(size) event reads. */
+static int chain_root(ec_chain *chain, uint64_t size, uint8_t out[EC_MERKLE_HASH_LEN])
+{
+    ec_merkle_frontier f;
+    ec_merkle_frontier_init(&f);
+    ec_iter *it;
+    int rc = ec_iter_new(&it, chain, 0);
+    if (rc)
+        return rc;
+    ec_event ev;
+    while (f.size < size && (rc = ec_iter_next(it, &ev)) == 0) {
+        uint8_t leaf[EC_MERKLE_HASH_LEN];
+        ec_merkle_leaf_hash(ev.hash, ev.hash_len, leaf);
+        if ((rc = ec_merkle_frontier_push(&f, leaf, NULL, NULL)) != 0)
+            break;
+    }
+    ec_iter_free(it);
+    if (rc == EC_ITEROVER)
+        rc = ec_error_set(EC_EVERIFY, "the chain ends at %llu events, before %llu",
+                          (unsigned long long)f.size, (unsigned long long)size);
+    if (rc == 0)
+        ec_merkle_frontier_root(&f, out);
+    return rc;
+}
+
 /* C2SP tlog-checkpoint: a log must never sign a checkpoint inconsistent with one it signed
  * before. The tree must still have the last checkpoint's root at its size: a chain cut back or
- * rewritten since, or a damaged tree file, is refused here rather than signed. */
+ * rewritten since, or a damaged tree file, is refused here rather than signed. The two causes
+ * of a root that differs call for different remedies, so they are told apart: a rebuilt tree
+ * repairs a damaged file, but nothing repairs a rewritten chain (a fork of the signed log). */
 static int check_consistent(ec_checkpointer *c)
 {
     uint64_t n = ec_tree_size(c->tree);
@@ -829,13 +857,28 @@ static int check_consistent(ec_checkpointer *c)
     int rc = ec_tree_root(c->tree, c->last_size, root);
     if (rc)
         return rc;
-    if (memcmp(root, c->last_root, EC_MERKLE_HASH_LEN) != 0)
-        return ec_error_set(EC_EVERIFY,
-                            "refusing to sign: the first %llu events no longer have the root "
-                            "of the last checkpoint (the chain was rewritten, or its tree file "
-                            "is damaged: rebuild it from the chain)",
-                            (unsigned long long)c->last_size);
-    return 0;
+    if (memcmp(root, c->last_root, EC_MERKLE_HASH_LEN) == 0)
+        return 0;
+    /* A tree derived wholly from the chain gave that root: the chain's. Else recompute it
+     * from the chain's own event hashes, without the file. */
+    ec_chain *chain = ec_tree_chain(c->tree);
+    if (!ec_tree_checked(c->tree) && chain) {
+        if ((rc = chain_root(chain, c->last_size, root)) != 0)
+            return rc;
+        if (memcmp(root, c->last_root, EC_MERKLE_HASH_LEN) == 0)
+            return ec_error_set(EC_EVERIFY,
+                                "refusing to sign: the tree file gives the first %llu events "
+                                "another root than the last checkpoint's, which the chain's "
+                                "own events still have: the tree file is damaged (rebuild it: "
+                                "`evchain checkpoint --rebuild`)",
+                                (unsigned long long)c->last_size);
+    }
+    return ec_error_set(EC_EVERIFY,
+                        "refusing to sign: the chain's first %llu events are not the ones the "
+                        "last checkpoint signed (another root): the chain was rewritten since, "
+                        "a fork of the signed log that rebuilding its tree cannot undo "
+                        "(`evchain verify --since` with that checkpoint reports it)",
+                        (unsigned long long)c->last_size);
 }
 
 int ec_checkpointer_write(ec_checkpointer *c, int force)

@@ -1,12 +1,14 @@
 #!/bin/sh
-# tests/cli_checkpoint_store.sh: `evchain checkpoint` on a chain directory stores what it
-# signs, or says that it did not and exits non-zero: beside another writer (refused, or
-# waited for with --wait MS as `append` does), on a chain that can be read but not written
-# (another user's); --no-store signs without storing, explicitly. $1 is the evchain binary.
+# tests/cli_checkpoint.sh: `evchain checkpoint` on a chain directory stores what it signs,
+# or says that it did not and exits non-zero: beside another writer (refused, or waited for
+# with --wait MS as `append` does), on a chain that can be read but not written (another
+# user's); --no-store signs without storing, explicitly; a stored checkpoint is not replaced
+# by a different one of the same size unless --replace; a chain rewritten below its last
+# checkpoint is refused as that, not as a tree file to rebuild. $1 is the evchain binary.
 # Run from the source directory.
 set -u
 EV=$1
-T=$(mktemp -d /tmp/evchain_cli_cpstore.XXXXXX)
+T=$(mktemp -d /tmp/evchain_cli_checkpoint.XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
 . tests/clilib.sh
 
@@ -48,7 +50,7 @@ if command -v flock >/dev/null 2>&1; then
   cmp -s "$T/cp3" "$D/checkpoints/latest" && ok || bad "--wait: checkpoint not stored"
   expect 0 "$EV" verify "$D" --since "$T/cp_nostore" --vkey "$T/k.vkey"
 else
-  echo "cli_checkpoint_store: skipped the writer-lock checks (no flock)"
+  echo "cli_checkpoint: skipped the writer-lock checks (no flock)"
   expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/cp3"
 fi
 expect 2 "$EV" checkpoint "$D" --key "$T/k.key" --wait soon
@@ -106,6 +108,31 @@ expect 0 "$EV" checkpoint "$S" --key "$T/k.key"
 expect 0 "$EV" help checkpoint
 has "$T/out" "--replace"
 
+# --- a fork: the chain cut below its checkpoint (10 events -> 6) and extended again (12).
+# The refusal says the chain was rewritten, which a rebuild of its tree cannot undo, and
+# does not advise one; --rebuild gives the same answer.
+F=$T/f
+expect 0 "$EV" init "$F"
+for i in 0 1 2 3 4 5 6 7 8 9; do
+  "$EV" append "$F" --type t --data "f$i" --timestamp $((i + 1)) >/dev/null || bad "append f$i"
+done
+expect 0 "$EV" checkpoint "$F" --key "$T/k.key" -o "$T/f10"
+expect 0 "$EV" export "$F" --format jsonl -o "$T/f.jsonl"
+head -7 "$T/f.jsonl" >"$T/f6.jsonl"
+expect 0 "$EV" import "$T/f6.jsonl" -o "$T/fork"
+cp -r "$F/checkpoints" "$F/proof" "$T/fork/"
+for i in 6 7 8 9 10 11; do
+  "$EV" append "$T/fork" --type t --data "g$i" >/dev/null || bad "append g$i"
+done
+for rb in "" --rebuild; do
+  expect 1 "$EV" checkpoint "$T/fork" --key "$T/k.key" $rb
+  has "$T/err" "refusing to sign: the chain's first 10 events are not the ones the last checkpoint signed (another root): the chain was rewritten since"
+  has "$T/err" "rebuilding its tree cannot undo"
+  if grep -q "rebuild it" "$T/err"; then bad "a rebuild advised for a fork ($rb)"; else ok; fi
+done
+expect 1 "$EV" verify "$T/fork" --since "$T/f10" --vkey "$T/k.vkey"
+has "$T/out" "forked"
+
 # --- a chain that can be read but not written (another user's): said so, exit 2, nothing
 # signed; --no-store signs it. As root, the commands run as user nobody (setpriv); else the
 # chain is made read-only.
@@ -136,7 +163,7 @@ if [ -n "$RUN" ]; then
   [ ! -e "$R/checkpoints" ] && ok || bad "checkpoints stored in a read-only chain"
   chmod -R u+w "$R"
 else
-  echo "cli_checkpoint_store: skipped the read-only chain (no setpriv for user nobody)"
+  echo "cli_checkpoint: skipped the read-only chain (no setpriv for user nobody)"
 fi
 
 finish
