@@ -132,6 +132,13 @@ for rb in "" --rebuild; do
 done
 expect 1 "$EV" verify "$T/fork" --since "$T/f10" --vkey "$T/k.vkey"
 has "$T/out" "forked"
+# verify --since of the chain cut and not extended (6 events of the 10 signed): the rest
+# could not be checked, which says nothing of them being intact
+expect 1 "$EV" verify "$T/f6.jsonl" --since "$T/f10" --vkey "$T/k.vkey"
+has "$T/out" "events 6 to 9 were removed; the 6 events left could not be checked against the checkpoint"
+head -2 "$T/f.jsonl" >"$T/f1.jsonl"
+expect 1 "$EV" verify "$T/f1.jsonl" --since "$T/f10" --vkey "$T/k.vkey"
+has "$T/out" "events 1 to 9 were removed; the event left could not be checked"
 
 # --- a chain that can be read but not written (another user's): said so, exit 2, nothing
 # signed; --no-store signs it. As root, the commands run as user nobody (setpriv); else the

@@ -408,12 +408,25 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
             return rc;
     }
     if (res->chain_size < cp->size) {
+        /* The signed root covers all cp->size events: without the missing ones no root of
+         * the events left can be compared with anything signed, so nothing is said of them
+         * (they may have been rewritten too) but that they could not be checked. */
         res->status = EC_SINCE_TRUNCATED;
+        char left[128] = "";
+        if (res->chain_size == 1)
+            snprintf(left, sizeof left,
+                     "; the event left could not be checked against the checkpoint (it may "
+                     "have been rewritten too)");
+        else if (res->chain_size)
+            snprintf(left, sizeof left,
+                     "; the %llu events left could not be checked against the checkpoint "
+                     "(they may have been rewritten too)",
+                     (unsigned long long)res->chain_size);
         snprintf(res->reason, sizeof res->reason,
                  "truncated: the chain has %llu events but the checkpoint signed by %s covers "
-                 "%llu: events %llu to %llu were removed",
+                 "%llu: events %llu to %llu were removed%s",
                  (unsigned long long)res->chain_size, cp->signer, (unsigned long long)cp->size,
-                 (unsigned long long)res->chain_size, (unsigned long long)cp->size - 1);
+                 (unsigned long long)res->chain_size, (unsigned long long)cp->size - 1, left);
         return ec_error_set(EC_EVERIFY, "%s", res->reason);
     }
     /* The roots come from the chain's own (just verified) event hashes, never from a stored
