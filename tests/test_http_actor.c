@@ -17,6 +17,11 @@
 #include "http_client_util.h"
 #include "store/vfs.h"
 
+/* The runtime's own (src/actor/actor_int.h, which needs the actor layer's build flags): a
+ * thread owns an actor between the two, as a call on another thread does. */
+int ec_actor_acquire(ec_actor *a);
+void ec_actor_release(ec_actor *a);
+
 /* Replay a chain (the kv or httptest module, from the build's cache): every event must be
  * reproduced, so the replayed chain's head is the recorded head. Nothing is sent: the
  * callers stop the services first. */
@@ -598,6 +603,190 @@ static void late_504_durable_before_sent(void)
     late_504_durable_before_sent_with(EC_DURABLE_BATCH, 0, "/busy");
     late_504_durable_before_sent_with(EC_DURABLE_ALWAYS, 0, "/slow");
     late_504_durable_before_sent_with(EC_DURABLE_BATCH, 1, "/busy");
+}
+
+/* Until the first http/refused exists (12 s at most), noting whether any byte reached fd
+ * before: 1 recorded, 0 not; *early set when the answer came first. */
+static int await_refusal_unsent(ec_runtime *rt, ec_chain *c, int fd, int *early)
+{
+    int recorded = 0;
+    *early = 0;
+    for (int i = 0; i < 2400 && !recorded && !*early && fd >= 0; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        *early = poll(&p, 1, 0) != 0;
+        if (!(recorded = count_type(rt, c, "http/refused") > 0))
+            usleep(5000);
+    }
+    return recorded;
+}
+
+/* A reply still held at its deadline (its events' sync held at the seam) gets 504, and that
+ * 504 leaves only once its http/refused ("not released") is in the chain and durable: it
+ * waits for the same sync as the reply. The record follows the call (wasm/result), the reply
+ * is discarded without a second record, and the chain read back replays identically. The 504
+ * used to be sent at the deadline and recorded once the sync returned. */
+static void held_504_durable_before_sent_with(ec_durability durability, int sync_effects)
+{
+    scratch_begin();
+    seam_fdatasync(gated_fdatasync);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk */
+    o.durability = durability;
+    o.sync_effects = sync_effects;
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "t", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 0, 200);
+    REQUIRE(port);
+    ec_chain *c = ec_actor_chain(a);
+    static const char rq[] = "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n";
+    int since = sgate_count();
+    sgate_set(1); /* not REQUIRE from here: the gate must open again whatever happens */
+    int fd = http_raw_send(port, rq, strlen(rq));
+    CHECK(fd >= 0);
+    CHECK(sgate_await(since)); /* the reply's sync began, and holds it */
+    int early = 0, recorded = await_refusal_unsent(rt, c, fd, &early);
+    CHECK(recorded); /* at the deadline */
+    CHECK(!early);   /* no answer before its record */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    CHECK(fd >= 0 && poll(&p, 1, 100) == 0); /* nor while its sync is held */
+    sgate_set(0);
+    CHECK(http_raw_status_close(fd) == 504);
+    usleep(100000); /* the release returned meanwhile: the reply is discarded, not recorded */
+    uint64_t result = 0, late = 0;
+    char *js = NULL;
+    ec_runtime_lock(rt);
+    CHECK(find_event(c, "wasm/result", 1, NULL, &result) == 0);
+    CHECK(find_event(c, "http/refused", 0, &js, &late) == 0 && strstr(js, "not released"));
+    free(js);
+    CHECK(result < late);
+    CHECK(find_event(c, "http/refused", 1, NULL, NULL) != 0);
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    ec_vfs_set(NULL);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/actors/t/chain", t_data);
+    ec_chain *back = NULL;
+    REQUIRE_OK(ec_chain_open_path(&back, dir, NULL));
+    CHECK(replays_identically(back, "httptest"));
+    ec_chain_free(back);
+    scratch_end();
+}
+
+static void held_504_durable_before_sent(void)
+{
+    held_504_durable_before_sent_with(EC_DURABLE_BATCH, 0);
+    held_504_durable_before_sent_with(EC_DURABLE_BATCH, 1);
+}
+
+static void *stop_http_main(void *p)
+{
+    ec_runtime_stop_http(p);
+    return NULL;
+}
+
+/* Stopping the server while a call runs: the request waiting behind it gets 503, which leaves
+ * only once its http/refused is in the chain and durable (the chain's sync held at the seam:
+ * no byte before), without waiting for the running call; the record lies among that call's
+ * events, and the chain read back replays identically. The 503 used to be sent at once and
+ * recorded after. */
+static void stop_503_durable_before_sent(void)
+{
+    scratch_begin();
+    seam_fdatasync(gated_fdatasync);
+    ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT; /* chains on disk, batch */
+    o.fuel = 300000000;                             /* /slow runs out of fuel in about 1 s */
+    ec_runtime *rt = new_runtime_with(&o);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "t", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 0, 0);
+    REQUIRE(port);
+    ec_chain *c = ec_actor_chain(a);
+    static const char slow[] = "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n",
+                      echo[] = "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n";
+    /* Connected first: accepted (in order) before the stop stops accepting. */
+    int f2 = http_raw_send(port, "", 0);
+    int f1 = http_raw_send(port, slow, strlen(slow));
+    CHECK(f1 >= 0 && f2 >= 0);
+    for (int i = 0; i < 2400 && count_type(rt, c, "wasm/call") < 2; i++)
+        usleep(5000);
+    /* Queued behind the call; should it complete only once the stop began, it is refused 503
+     * all the same, the same way. */
+    CHECK(f2 >= 0 && send(f2, echo, strlen(echo), MSG_NOSIGNAL) == (ssize_t)strlen(echo));
+    usleep(50000);
+    sgate_set(1); /* not REQUIRE from here: the gate must open again whatever happens */
+    pthread_t th;
+    int started = pthread_create(&th, NULL, stop_http_main, rt) == 0;
+    CHECK(started);
+    int early = 0, recorded = await_refusal_unsent(rt, c, f2, &early);
+    CHECK(recorded);
+    CHECK(!early);
+    struct pollfd p = {.fd = f2, .events = POLLIN};
+    CHECK(f2 >= 0 && poll(&p, 1, 100) == 0);
+    sgate_set(0);
+    CHECK(http_raw_status_close(f2) == 503);
+    if (started)
+        pthread_join(th, NULL); /* once the running call ended (out of fuel) */
+    CHECK(http_raw_status_close(f1) == 500);
+    uint64_t call = 0, stopped = 0, trap = 0;
+    char *js = NULL;
+    ec_runtime_lock(rt);
+    CHECK(find_event(c, "wasm/call", 1, NULL, &call) == 0);
+    CHECK(find_event(c, "http/refused", 0, &js, &stopped) == 0 && strstr(js, "\"status\":503"));
+    free(js);
+    CHECK(find_event(c, "wasm/trap", 0, NULL, &trap) == 0);
+    CHECK(call < stopped && stopped < trap);
+    CHECK(count_type(rt, c, "http/request") == 1);
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    ec_vfs_set(NULL);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/actors/t/chain", t_data);
+    ec_chain *back = NULL;
+    REQUIRE_OK(ec_chain_open_path(&back, dir, NULL));
+    CHECK(replays_identically(back, "httptest"));
+    ec_chain_free(back);
+    scratch_end();
+}
+
+/* A deadline that passes while the server's worker still waits for the actor (busy on another
+ * thread: here the test's own, which owns it) is answered 504 and recorded as a request not
+ * handled, a lone http/refused; once the actor is free, nothing of that request is recorded
+ * or run. The chain used to show the refusal ("the handler was still running") before the
+ * http/request it answered, then the request, a call and its discarded reply. */
+static void late_504_before_handler_began(void)
+{
+    scratch_begin();
+    ec_runtime *rt = new_runtime(0);
+    REQUIRE(rt);
+    ec_actor *a = spawn(rt, "httptest", "t", NULL);
+    REQUIRE(a);
+    unsigned port = serve(a, 0, 200);
+    REQUIRE(port);
+    ec_chain *c = ec_actor_chain(a);
+    REQUIRE_OK(ec_actor_acquire(a));
+    static const char rq[] = "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK(raw_status(port, rq) == 504);
+    char *js = event_json(rt, c, "http/refused", 0);
+    CHECK(js && strstr(js, "\"status\":504") && strstr(js, "had not begun"));
+    free(js);
+    CHECK(count_type(rt, c, "http/request") == 0);
+    ec_actor_release(a);
+    /* Handled after the first one's job ended: by then the worker has seen it answered. */
+    CHECK(raw_status(port, rq) == 200);
+    CHECK(count_type(rt, c, "http/request") == 1);
+    CHECK(count_type(rt, c, "http/refused") == 1);
+    uint64_t refused = 0, request = 0;
+    ec_runtime_lock(rt);
+    CHECK(find_event(c, "http/refused", 0, NULL, &refused) == 0);
+    CHECK(find_event(c, "http/request", 0, NULL, &request) == 0);
+    CHECK(refused < request);
+    CHECK(check_nesting(c) == 1);
+    CHECK(replays_identically(c, "httptest"));
+    ec_runtime_unlock(rt);
+    ec_runtime_free(rt);
+    scratch_end();
 }
 
 /* A plain HTTP service (not an actor) for the actors' requests to reach. */
@@ -1577,6 +1766,9 @@ int main(void)
     RUN(effects_synced_before_http);
     RUN(refusals_durable_before_sent);
     RUN(late_504_durable_before_sent);
+    RUN(held_504_durable_before_sent);
+    RUN(stop_503_durable_before_sent);
+    RUN(late_504_before_handler_began);
     RUN(concurrent_clients);
     RUN(actors_run_in_parallel);
     RUN(requests_own_process);

@@ -1010,6 +1010,227 @@ static void held_refusals(void)
     ec_http_server_stop(s);
 }
 
+/* ---- answers given off the worker, reported to on_late before they are sent ---- */
+
+typedef struct late_ctx {
+    hold_ctx h; /* first: hold_handler, hold_release and handler take it (its base first) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inside, permits; /* on_late calls entered; how many may return */
+    srv_ctx late;        /* what on_late was given */
+    atomic_int begin_gate, begin_rc, begin_calls;
+} late_ctx;
+
+/* on_late: notes the answer, then returns only once the test permits this call, as a
+ * recorder's sync would hold it. */
+static void late_gated(void *arg, const ec_http_msg *r)
+{
+    late_ctx *l = arg;
+    on_refused(&l->late, r);
+    pthread_mutex_lock(&l->mu);
+    int my = l->inside++;
+    pthread_cond_broadcast(&l->cv);
+    while (my >= l->permits)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void late_allow(late_ctx *l, int permits)
+{
+    pthread_mutex_lock(&l->mu);
+    l->permits = permits;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Until on_late has been entered n times in all (3 s at most). */
+static int late_await(late_ctx *l, int n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    pthread_mutex_lock(&l->mu);
+    while (l->inside < n && pthread_cond_timedwait(&l->cv, &l->mu, &until) == 0)
+        ;
+    int ok = l->inside >= n;
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+static ec_http_server *late_start(late_ctx *l, ec_http_handler h, int release, unsigned timeout_ms,
+                                  int begins)
+{
+    ctx_init(&l->h.base);
+    ctx_init(&l->late);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    ec_http_server_options o = EC_HTTP_SERVER_OPTIONS_INIT;
+    o.timeout_ms = timeout_ms;
+    o.on_refused = hold_refused;
+    o.release = release ? hold_release : NULL;
+    o.on_late = late_gated;
+    o.handler_begins = begins;
+    ec_http_server *s = NULL;
+    return ec_http_server_start(&s, &o, h, l) == 0 ? s : NULL;
+}
+
+/* With on_late, the answers the server gives off the worker are reported there before any
+ * byte of them leaves (on_late held, no byte arrives; permitted, the answer comes), and are
+ * not reported to on_refused again. Each of the three below used to be sent first and
+ * reported to on_refused after. */
+static late_ctx l;
+static const char late_rq[] = "GET /late HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/* A held reply still not released at its deadline: 504, reported first. */
+static void late_held_504_reported_first(void)
+{
+    memset(&l, 0, sizeof l);
+    ec_http_server *s = late_start(&l, hold_handler, 1, 150, 0);
+    REQUIRE(s);
+    int fd = http_raw_send(ec_http_server_port(s), late_rq, strlen(late_rq));
+    CHECK(fd >= 0); /* not REQUIRE: on_late must be permitted again whatever happens */
+    CHECK(late_await(&l, 1));
+    CHECK(fd >= 0 && !raw_readable(fd, 50));
+    CHECK(nref(&l.late) == 1 && l.late.ref_status[0] == 504 &&
+          strstr(l.late.ref_reason[0], "not released") &&
+          strcmp(l.late.ref_target[0], "/late") == 0);
+    late_allow(&l, 1);
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 504);
+    atomic_store(&l.h.gate, 1); /* the release returns: the reply is discarded, not reported */
+    WAIT_FOR(atomic_load(&l.h.nreleased) == 1);
+    sleep_ms(50);
+    ec_http_server_stop(s);
+    CHECK(nref(&l.h.base) == 0 && nref(&l.late) == 1);
+}
+
+/* A failed release: 500, reported first. */
+static void late_release_500_reported_first(void)
+{
+    memset(&l, 0, sizeof l);
+    ec_http_server *s = late_start(&l, hold_handler, 1, 3000, 0);
+    REQUIRE(s);
+    atomic_store(&l.h.gate, 1);
+    atomic_store(&l.h.fail, 1);
+    int fd = http_raw_send(ec_http_server_port(s), late_rq, strlen(late_rq));
+    CHECK(fd >= 0);
+    CHECK(late_await(&l, 1));
+    CHECK(fd >= 0 && !raw_readable(fd, 50));
+    CHECK(nref(&l.late) == 1 && l.late.ref_status[0] == 500 &&
+          strstr(l.late.ref_reason[0], "could not be released: test: sync failed"));
+    late_allow(&l, 1);
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 500);
+    sleep_ms(50);
+    ec_http_server_stop(s);
+    CHECK(nref(&l.h.base) == 0 && nref(&l.late) == 1);
+}
+
+/* Stopping while a handler runs: the request waiting behind it gets 503, and so does one whose
+ * body is completed once the stop began; each reported first, without waiting for the
+ * handler. */
+static void late_stop_503_reported_first(void)
+{
+    memset(&l, 0, sizeof l);
+    ec_http_server *s = late_start(&l, handler, 0, 0, 0);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static const char waiting[] = "GET /waiting HTTP/1.1\r\nHost: a\r\n\r\n",
+                      part[] = "PUT /part HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab";
+    /* Connected first (accepted in order, so before the stop stops accepting); its body is
+     * completed once the stop began. */
+    int f3 = http_raw_send(port, part, strlen(part));
+    static resp r1;
+    client_arg a1 = {port, 0, 1, 0, "/block", &r1};
+    pthread_t t1, ts;
+    REQUIRE(pthread_create(&t1, NULL, client_main, &a1) == 0);
+    WAIT_FOR(atomic_load(&l.h.base.inflight) == 1);
+    int f2 = http_raw_send(port, waiting, strlen(waiting));
+    CHECK(f2 >= 0 && f3 >= 0);
+    ec_http_server_stats st;
+    WAIT_FOR((ec_http_server_stats_get(s, &st), st.queued == 1));
+    CHECK(st.queued == 1);
+    REQUIRE(pthread_create(&ts, NULL, stop_main, s) == 0);
+    CHECK(late_await(&l, 1)); /* the waiting one's 503: the stop has begun */
+    CHECK(f2 >= 0 && !raw_readable(f2, 50));
+    CHECK(f3 >= 0 && send(f3, "cde", 3, MSG_NOSIGNAL) == 3);
+    late_allow(&l, 1);
+    CHECK(f2 >= 0 && http_raw_status_close(f2) == 503);
+    CHECK(late_await(&l, 2)); /* the completed one's 503 */
+    CHECK(f3 >= 0 && !raw_readable(f3, 50));
+    late_allow(&l, 2);
+    CHECK(f3 >= 0 && http_raw_status_close(f3) == 503);
+    atomic_store(&l.h.base.gate, 1);
+    pthread_join(t1, NULL);
+    pthread_join(ts, NULL);
+    CHECK(r1.status == 200); /* the running request's reply still went out */
+    CHECK(nref(&l.late) == 2 && l.late.ref_status[0] == 503 && l.late.ref_status[1] == 503 &&
+          strcmp(l.late.ref_target[0], "/waiting") == 0 &&
+          strcmp(l.late.ref_target[1], "/part") == 0);
+    CHECK(nref(&l.h.base) == 0);
+}
+
+/* handler_begins (options version 5): /wait waits for the test before it calls
+ * ec_http_reply_begin, /begin calls it first and then waits. */
+static int begin_handler(void *arg, const ec_http_msg *req, ec_http_reply *reply)
+{
+    late_ctx *l = arg;
+    int first = req->target_len >= 6 && memcmp(req->target, "/begin", 6) == 0;
+    int rc = first ? ec_http_reply_begin(reply) : 0;
+    while (!atomic_load(&l->begin_gate))
+        sleep_ms(2);
+    if (!first)
+        rc = ec_http_reply_begin(reply);
+    atomic_store(&l->begin_rc, rc);
+    atomic_fetch_add(&l->begin_calls, 1);
+    if (rc)
+        return rc;
+    return ec_http_reply_body(reply, "ok", 2);
+}
+
+/* A deadline that passes before the handler began is answered as a request not handled
+ * (reported to on_late before it is sent); the handler is told so by ec_http_reply_begin and
+ * nothing more is reported of it. Once it began, the 504 is that of a handler still running,
+ * whose reply is reported as discarded when it returns. */
+static void handler_begins(void)
+{
+    memset(&l, 0, sizeof l);
+    ec_http_server *s = late_start(&l, begin_handler, 0, 150, 1);
+    REQUIRE(s);
+    unsigned port = ec_http_server_port(s);
+    static const char wait_rq[] = "GET /wait HTTP/1.1\r\nHost: a\r\n\r\n",
+                      begin_rq[] = "GET /begin HTTP/1.1\r\nHost: a\r\n\r\n";
+    int fd = http_raw_send(port, wait_rq, strlen(wait_rq));
+    CHECK(fd >= 0);
+    CHECK(late_await(&l, 1));
+    CHECK(fd >= 0 && !raw_readable(fd, 50));
+    CHECK(nref(&l.late) == 1 && l.late.ref_status[0] == 504 &&
+          strstr(l.late.ref_reason[0], "had not begun"));
+    late_allow(&l, 1);
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 504);
+    atomic_store(&l.begin_gate, 1);
+    WAIT_FOR(atomic_load(&l.begin_calls) == 1);
+    CHECK(atomic_load(&l.begin_rc) == EC_ETIMEOUT);
+    sleep_ms(50);
+    CHECK(nref(&l.h.base) == 0); /* nothing reported of the handler's failure */
+
+    atomic_store(&l.begin_gate, 0);
+    fd = http_raw_send(port, begin_rq, strlen(begin_rq));
+    CHECK(fd >= 0);
+    CHECK(late_await(&l, 2));
+    CHECK(nref(&l.late) == 2 && strstr(l.late.ref_reason[1], "still running"));
+    late_allow(&l, 2);
+    CHECK(fd >= 0 && http_raw_status_close(fd) == 504);
+    atomic_store(&l.begin_gate, 1);
+    WAIT_FOR(nref(&l.h.base) == 1);
+    CHECK(atomic_load(&l.begin_rc) == 0);
+    CHECK(nref(&l.h.base) == 1 && strstr(l.h.base.ref_reason[0], "(status 200) was discarded"));
+    ec_http_server_stop(s);
+    /* Outside a server, nothing can have answered a reply. */
+    ec_http_reply *r = NULL;
+    REQUIRE_OK(ec_http_reply_new(&r));
+    CHECK(ec_http_reply_begin(r) == 0);
+    ec_http_reply_free(r);
+}
+
 /* ---- recording and replay, wired as docs/HTTP.md says ---- */
 
 typedef struct kv_actor {
@@ -1400,6 +1621,10 @@ int main(void)
     RUN(held_replies);
     RUN(refusals_reported_before_sent);
     RUN(held_refusals);
+    RUN(late_held_504_reported_first);
+    RUN(late_release_500_reported_first);
+    RUN(late_stop_503_reported_first);
+    RUN(handler_begins);
     RUN(record_and_replay);
     curl_global_cleanup();
     TEST_END();

@@ -119,6 +119,14 @@ int ec_http_reply_body(ec_http_reply *r, const void *data, size_t len);
  * seq of the reply's event: release waits until the chain is durable up to it). The worker
  * goes on with the next request meanwhile; replies are still sent in order. */
 void ec_http_reply_hold(ec_http_reply *r, uint64_t token);
+/* For a server started with handler_begins (options version 5): the handler calls this once
+ * it is about to act on the request (the runtime: once it owns the actor, before it records
+ * the request), which makes the request's answer at its deadline the 504 of a handler still
+ * running, reported to on_late (if any) only after this returned 0. EC_ETIMEOUT when the
+ * deadline passed first: the client has had the 504 of a request not handled (reported as
+ * such, with on_late before it was sent), and the handler must return without acting on the
+ * request; what it returns is then ignored and not reported. 0 for a reply outside a server. */
+int ec_http_reply_begin(ec_http_reply *r);
 /* The reply as a message of kind EC_HTTP_RESPONSE (status 200 unless set), for recording.
  * Valid until the handler returns. */
 const ec_http_msg *ec_http_reply_msg(ec_http_reply *r);
@@ -132,12 +140,14 @@ typedef int (*ec_http_handler)(void *ctx, const ec_http_msg *req, ec_http_reply 
  * 500 the handler failed, 503 the server stopped first. Called on the same thread as the
  * handler and in the same order, so a caller recording both keeps one linear history. The
  * answer is sent only after this returns for 400, 413 and a failed handler's 500 (a caller
- * can make its record durable first); 504 (unless on_late took it), the 503s of a stopping
- * server and the 500 of a failed release are reported after they were sent. */
+ * can make its record durable first). Without on_late, a 504, the 503s of a stopping server
+ * and the 500 of a failed release are reported after they were sent; with on_late, those go
+ * to on_late instead, before they are sent. */
 typedef void (*ec_http_refused_cb)(void *ctx, const ec_http_msg *refusal);
 /* Called on the server's releaser thread for each held reply, in order; returns when the
- * reply may be sent: 0, or an error to send 500 instead (reported to on_refused). A reply
- * still held at its deadline gets 504 and is reported as discarded. */
+ * reply may be sent: 0, or an error to send 500 instead (reported to on_late if set, before
+ * it is sent, else to on_refused after). A reply still held at its deadline gets 504 and is
+ * reported as discarded (the same way). */
 typedef int (*ec_http_release_cb)(void *ctx, uint64_t token);
 /* Options version 2, in place of on_refused: the same reports, and a refusal not sent yet
  * (400, 413, a failed handler's 500: hold is non-NULL, and the server has a release
@@ -147,17 +157,20 @@ typedef int (*ec_http_release_cb)(void *ctx, uint64_t token);
  * refusal already sent (504, the 503s of a stopping server, a failed release's 500) hold is
  * NULL and the result is ignored. */
 typedef int (*ec_http_refusal_cb)(void *ctx, const ec_http_msg *refusal, uint64_t *hold);
-/* Options version 4: an answer the server sends because a deadline passed while the handler
- * was still busy, before it is sent: the 504 of a request whose handler is still running
- * (concurrently with this call: it runs on a thread of the server's own, never the worker),
- * and the answers of requests that waited behind it (504, or a refusal's own status). The
- * answer leaves once this returns, whatever happened: a caller that records it and makes the
- * record durable first has it before the client sees it. Called in deadline order, one at a
- * time; such a refusal is not reported to on_refused/on_refusal again, but a late handler's
- * discarded reply still is, once the handler returns and this has returned for its 504. */
+/* Options version 4: an answer the server gives itself off the worker, before it is sent:
+ * at a deadline, the 504 of a request whose handler is still running (concurrently with this
+ * call: it runs on a thread of the server's own, never the worker), or has not begun (with
+ * handler_begins), the answers of requests that waited behind it (504, or a refusal's own
+ * status) and the 504 of a held reply not released in time; the 500 of a failed release;
+ * the 503s (or a refusal's own status) of the requests a stopping server answers without the
+ * handler. The answer leaves once this returns, whatever happened: a caller that records it
+ * and makes the record durable first has it before the client sees it. Called one at a time
+ * in the order the server gave them; such a refusal is not reported to on_refused/on_refusal
+ * again, but a late handler's discarded reply still is, once the handler returns and this
+ * has returned for its 504. */
 typedef void (*ec_http_late_cb)(void *ctx, const ec_http_msg *refusal);
 
-#define EC_HTTP_SERVER_OPTIONS_VERSION 4 /* 1 (up to release), 2 (up to on_refusal), 3 too */
+#define EC_HTTP_SERVER_OPTIONS_VERSION 5 /* 1 (up to release), 2 (up to on_refusal), 3, 4 too */
 typedef struct ec_http_server_options {
     unsigned version;
     const char *bind_address;      /* IPv4 or IPv6 literal; NULL: "127.0.0.1" */
@@ -180,10 +193,14 @@ typedef struct ec_http_server_options {
                                       reported: there is no request). 0: 10000 */
     ec_http_late_cb on_late;       /* version 4; may be NULL (such answers are then sent first
                                       and reported after, on the worker) */
+    int handler_begins;            /* version 5: the handler calls ec_http_reply_begin before
+                                      it acts on a request; a deadline that passes before that
+                                      is answered as for a request not handled
+                                      (ec_http_reply_begin) */
 } ec_http_server_options;
 #define EC_HTTP_SERVER_OPTIONS_INIT                                                                \
     {                                                                                              \
-        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL             \
+        EC_HTTP_SERVER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, 0          \
     }
 
 /* Start listening; requests are handed to handler(ctx, ...). */
@@ -191,8 +208,9 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
                          ec_http_handler handler, void *ctx);
 /* The port actually bound. */
 unsigned ec_http_server_port(const ec_http_server *srv);
-/* Stop accepting, answer waiting requests 503 (each reported to on_refused), wait for a
- * running handler to return, close every connection, free. NULL is ignored. */
+/* Stop accepting, answer waiting requests 503 (each reported to on_late before it is sent
+ * when set, else to on_refused after), wait for a running handler to return, close every
+ * connection, free. NULL is ignored. */
 void ec_http_server_stop(ec_http_server *srv);
 
 typedef struct ec_http_server_stats {

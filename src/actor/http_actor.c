@@ -195,6 +195,16 @@ static int on_http(void *ctx, const ec_http_msg *req, ec_http_reply *reply)
         ec_runtime_unlock(rt);
         return rc;
     }
+    /* The deadline may have passed while this waited for the actor (busy on another thread):
+     * the client then had a 504 for a request not handled, recorded by on_late as a lone
+     * http/refused, and nothing of the request is recorded or run now. Otherwise a 504 at the
+     * deadline is recorded by on_late only after this returned, and it takes the runtime
+     * lock, held from here until event 1 is appended: the refusal follows its request. */
+    if ((rc = ec_http_reply_begin(reply)) != 0) {
+        ec_actor_release(a);
+        ec_runtime_unlock(rt);
+        return rc;
+    }
     int prev = defer_begin(a);
     uint8_t *enc = NULL;
     size_t n = 0;
@@ -262,13 +272,16 @@ static int on_refusal(void *ctx, const ec_http_msg *refusal, uint64_t *hold)
     return held;
 }
 
-/* An answer the server gives at a deadline while the handler is busy (the 504 of a call still
- * running, the answers of requests queued behind it), on the server's late thread, before it
- * is sent (HTTP.md section 1). The worker owns the actor and its call may be appending right
- * now: this does not wait for the actor (the call may run for as long as its fuel lasts) but
- * appends under the runtime lock alone, which every append of the call is made under too, so
- * the refusal lands between two of its events (ABI.md section 8: a replay copies it there).
- * Then, without the lock, it waits until the record is durable, as a held reply does. */
+/* An answer the server gives off its worker (the 504 of a call still running or of a request
+ * whose call had not begun, the answers of requests queued behind it, a held reply's 504, a
+ * failed release's 500, a stopping server's 503s), on the server's late thread, before it is
+ * sent (HTTP.md section 1). The worker (or another thread) may own the actor and its call may
+ * be appending right now: this does not wait for the actor (the call may run for as long as
+ * its fuel lasts) but appends under the runtime lock alone, which every append of the call is
+ * made under too, so the refusal lands between two of its events (ABI.md section 8: a replay
+ * copies it there). on_http holds that lock from ec_http_reply_begin to its http/request, so
+ * a refusal of a request that began follows the request. Then, without the lock, it waits
+ * until the record is durable, as a held reply does. */
 static void on_late(void *ctx, const ec_http_msg *refusal)
 {
     ec_actor_http *h = ctx;
@@ -296,7 +309,7 @@ static void on_late(void *ctx, const ec_http_msg *refusal)
     if (rc != 0) {
         /* Nothing to undo: the answer goes out regardless; say the record failed. */
         const ec_error *e = ec_error_last();
-        fprintf(stderr, "evchain: actor %s: recording an HTTP refusal (%u) at its deadline: %s\n",
+        fprintf(stderr, "evchain: actor %s: recording an HTTP refusal (%u) before it is sent: %s\n",
                 a->id, refusal->status, e ? e->message : "failed");
     }
 }
@@ -355,6 +368,7 @@ int ec_actor_serve_http(ec_actor *a, const ec_actor_http_options *opts, unsigned
     so.max_connections = opts->max_connections;
     so.on_refusal = on_refusal;
     so.on_late = on_late;
+    so.handler_begins = 1;
     so.release = on_release;
     int rc = ec_http_server_start(&h->srv, &so, on_http, h);
     if (rc) {

@@ -49,6 +49,8 @@ struct hdr_off {
     size_t name_off, name_len, value_off, value_len;
 };
 
+struct job;
+
 /* Header text and body live in growable buffers; header views are made from offsets by
  * ec_http_reply_msg, since a buffer may move while the handler is still adding to it. */
 struct ec_http_reply {
@@ -64,6 +66,7 @@ struct ec_http_reply {
     int oom;
     int held; /* ec_http_reply_hold: send only once release(token) returned */
     uint64_t token;
+    struct job *job; /* the request it answers (ec_http_reply_begin); NULL outside a server */
 };
 
 int ec_http_reply_status(ec_http_reply *r, unsigned status)
@@ -225,14 +228,20 @@ struct job {
     job *rnext;
     unsigned ref_status; /* refusal to report (0: none) */
     char reason[384];
-    /* An answer given at a deadline through on_late (the late thread): under srv->mu. late:
-     * queued for it (then the worker neither answers nor reports it); late_done: on_late has
-     * returned. late_status and late_reason are the refusal reported, written by the watchdog
-     * before queueing and never again (the worker may be rewriting `reason` meanwhile). */
-    int late, late_done;
+    /* An answer the server gives off the worker through on_late (the late thread): under
+     * srv->mu. late: queued for it (then the worker neither answers nor reports it);
+     * late_done: on_late has returned. late_status and late_reason are the refusal reported,
+     * written once before queueing (by the watchdog, the releaser or a stop) and never again
+     * (the worker or the releaser may be rewriting `reason` meanwhile); late_own: the answer's
+     * text is late_reason (else the short 504 text). */
+    int late, late_done, late_own;
     unsigned late_status;
     char late_reason[384];
     job *lnext;
+    /* With handler_begins, under srv->mu: begun, the handler called ec_http_reply_begin
+     * before the deadline (it acts on the request); unbegun, the deadline came first: the
+     * request was answered as one not handled, and the handler's reply is not reported. */
+    int begun, unbegun;
 };
 
 /* A connection, tracked (MHD_OPTION_NOTIFY_CONNECTION) so that the watchdog can close one
@@ -282,6 +291,8 @@ struct ec_http_server {
     job *lhead, *ltail;
     pthread_cond_t late_cv;
     int have_late, late_exit;
+    int late_gone; /* the late thread left: nothing more can be reported before it is sent */
+    int handler_begins;
     ec_http_server_stats stats;
 };
 
@@ -359,6 +370,47 @@ static void wake_watchdog_locked(ec_http_server *s, uint64_t deadline_ns)
 {
     if (deadline_ns < s->watch_until_ns)
         pthread_cond_signal(&s->watch_cv);
+}
+
+/* Hand j's answer to the late thread (under s->mu; j claimed already, its connection still
+ * suspended): reported to on_late with this status and reason, then sent (the reason as its
+ * text when own, else the short 504 text). The late thread takes a reference of its own. */
+static void late_queue_locked(ec_http_server *s, job *j, unsigned status, const char *reason,
+                              int own)
+{
+    j->late = 1;
+    j->late_status = status;
+    if (reason != j->late_reason)
+        snprintf(j->late_reason, sizeof j->late_reason, "%s", reason);
+    j->late_own = own;
+    j->refs++;
+    j->lnext = NULL;
+    if (s->ltail)
+        s->ltail->lnext = j;
+    else
+        s->lhead = j;
+    s->ltail = j;
+    pthread_cond_broadcast(&s->late_cv);
+}
+
+int ec_http_reply_begin(ec_http_reply *r)
+{
+    job *j = r ? r->job : NULL;
+    if (!j)
+        return 0; /* not a server's reply (a replay's): no deadline can have passed */
+    ec_http_server *s = j->srv;
+    pthread_mutex_lock(&s->mu);
+    /* Only the watchdog claims the running request: answered means its deadline came first. */
+    int late = j->answered;
+    if (!late)
+        j->begun = 1;
+    pthread_mutex_unlock(&s->mu);
+    if (late)
+        return ec_error_set(EC_ETIMEOUT,
+                            "http server: no reply within %u ms: answered before the handler "
+                            "began",
+                            s->timeout_ms);
+    return 0;
 }
 
 static void arm_head_locked(ec_http_server *s, conn_t *c)
@@ -592,8 +644,11 @@ static int target_cut(const job *j, const char *version)
 /* A refusal found while reading (400, 413, 500 out of memory, 503 stopping). It is reported
  * before it is sent, so that a caller recording refusals has the record first: queued for
  * the worker (in arrival order, on_refused on its thread) with the connection suspended, as
- * a request waits for its reply; the worker then answers it. Without on_refused, or once the
- * server is stopping (its worker may be gone), it is answered here at once, reported after. */
+ * a request waits for its reply; the worker then answers it. Once the server is stopping,
+ * with on_late: handed to the late thread (reported to on_late, then sent) without waiting
+ * for a handler still running; once that thread has left too, nothing can report it and the
+ * connection is closed unanswered, as stop closes those still being read. Without
+ * on_refused, or stopping without on_late, it is answered here at once, reported after. */
 static enum MHD_Result refuse_now(ec_http_server *s, job *j, struct MHD_Connection *conn)
 {
     pthread_mutex_lock(&s->mu);
@@ -606,6 +661,25 @@ static enum MHD_Result refuse_now(ec_http_server *s, job *j, struct MHD_Connecti
         s->inflight++;
         enqueue_locked(s, j);
         MHD_suspend_connection(conn); /* under the lock, as for a request */
+        pthread_mutex_unlock(&s->mu);
+        return MHD_YES;
+    }
+    if (s->stopping && s->on_late) {
+        if (s->late_gone) {
+            pthread_mutex_unlock(&s->mu);
+            j->phase = PH_DONE;
+            return MHD_NO;
+        }
+        s->stats.received++;
+        j->refusal = 1;
+        j->phase = PH_WAITING;
+        j->counted = 1;
+        s->inflight++;
+        j->answered = 1;
+        j->notice_only = 1;
+        late_queue_locked(s, j, j->ref_status, j->reason, 1);
+        enqueue_locked(s, j); /* counted by the worker, or by stop once it left; not reported */
+        MHD_suspend_connection(conn);
         pthread_mutex_unlock(&s->mu);
         return MHD_YES;
     }
@@ -899,6 +973,7 @@ static void run_job(ec_http_server *s, job *j)
     ec_http_reply rp;
     memset(&rp, 0, sizeof rp);
     reply_reset(&rp);
+    rp.job = j;
     ec_error_clear();
     int rc = s->handler(s->ctx, &req, &rp);
     char why[256] = "";
@@ -955,14 +1030,23 @@ static void run_job(ec_http_server *s, job *j)
     } else {
         if (r)
             MHD_destroy_response(r);
-        set_refusal(j, 504,
-                    "504 Gateway Timeout: the handler took longer than %u ms; its reply (status "
-                    "%u) was discarded",
-                    s->timeout_ms, status);
-        reported = 0; /* the client got 504 instead: that is reported too */
         pthread_mutex_lock(&s->mu);
-        late_wait_locked(s, j); /* the 504 itself, recorded at the deadline, comes first */
+        int unbegun = j->unbegun;
+        int late = late_wait_locked(s, j); /* the 504 itself, recorded at the deadline, first */
         pthread_mutex_unlock(&s->mu);
+        if (unbegun) {
+            /* Answered before the handler began (ec_http_reply_begin): the 504 of a request
+             * not handled is all there is to report, through on_late already or now. */
+            j->ref_status = 504;
+            memcpy(j->reason, j->late_reason, sizeof j->reason);
+            reported = late;
+        } else {
+            set_refusal(j, 504,
+                        "504 Gateway Timeout: the handler took longer than %u ms; its reply "
+                        "(status %u) was discarded",
+                        s->timeout_ms, status);
+            reported = 0; /* the client got 504 instead: that is reported too */
+        }
     }
     reply_reset(&rp);
     if (!reported)
@@ -1042,7 +1126,9 @@ static void *worker_main(void *arg)
 
 /* Sends held replies once released, in the order the handler made them. A reply whose
  * deadline passed meanwhile was answered 504 by the watchdog: it is discarded, and the
- * refusal goes through the worker queue so that on_refused stays on the worker thread. */
+ * refusal goes through the worker queue so that on_refused stays on the worker thread (with
+ * on_late, the 504 was reported there already). A failed release is answered 500: with on_late
+ * through the late thread, reported before it is sent; without, sent, then reported. */
 static void *releaser_main(void *arg)
 {
     ec_http_server *s = arg;
@@ -1076,7 +1162,8 @@ static void *releaser_main(void *arg)
                 set_refusal(j, 500,
                             "500 Internal Server Error: the reply could not be released: %s",
                             e ? e->message : "release failed");
-                resume_refusal(j);
+                if (!s->on_late)
+                    resume_refusal(j);
             } else {
                 set_refusal(j, 504,
                             "504 Gateway Timeout: the reply (status %u) was not released within "
@@ -1084,6 +1171,8 @@ static void *releaser_main(void *arg)
                             j->held_status, s->timeout_ms);
             }
             pthread_mutex_lock(&s->mu);
+            if (won && s->on_late) /* before the worker can see it: it must not report it */
+                late_queue_locked(s, j, 500, j->reason, 1);
             j->notice_only = 1;
             enqueue_locked(s, j); /* reported by the worker, or by stop once it left */
             pthread_mutex_unlock(&s->mu);
@@ -1142,35 +1231,42 @@ static void *watchdog_main(void *arg)
         claim_locked(next);
         /* A refusal not yet held keeps its own answer; a held one gets 504 as a held reply
          * does (the releaser then rewrites its reason, so it must not be read here). */
-        int own = next->refusal && !next->held_resp;
-        int waiting = next != s->running && !next->held_resp && !next->refusal;
+        int held = next->held_resp != NULL, running = next == s->running;
+        int own = next->refusal && !held;
+        int waiting = !running && !held && !next->refusal;
+        /* A handler that tells when it begins (handler_begins) and has not: the request is
+         * answered as not handled, and the handler, told so by ec_http_reply_begin, leaves it
+         * alone. So the caller records no refusal of a request it has not recorded yet. */
+        next->unbegun = running && !next->refusal && s->handler_begins && !next->begun;
         if (waiting)
             set_refusal(next, 504,
                         "504 Gateway Timeout: no reply within %u ms (waited for earlier requests; "
                         "the handler was not called)",
                         s->timeout_ms);
+        if (own || waiting)
+            memcpy(next->late_reason, next->reason, sizeof next->reason);
+        else if (held)
+            snprintf(next->late_reason, sizeof next->late_reason,
+                     "504 Gateway Timeout: the reply (status %u) was not released within %u ms "
+                     "and was discarded",
+                     next->held_status, s->timeout_ms);
+        else if (next->unbegun)
+            snprintf(next->late_reason, sizeof next->late_reason,
+                     "504 Gateway Timeout: no reply within %u ms (the handler had not begun; "
+                     "the request was not handled)",
+                     s->timeout_ms);
+        else
+            snprintf(next->late_reason, sizeof next->late_reason,
+                     "504 Gateway Timeout: no reply within %u ms; the handler was still "
+                     "running (its reply, if any, is discarded)",
+                     s->timeout_ms);
         /* With on_late the answer is reported before it is sent, on the late thread, so that
          * this thread goes on watching the other deadlines while the record is made durable.
-         * Not a refusal on_refusal is reporting right now (it keeps its one record), nor a
-         * held reply: its record would wait for the very durability that is late. */
-        if (s->on_late && !next->held_resp && !(next->refusal && next == s->running)) {
-            next->late = 1;
-            next->late_status = own ? next->ref_status : 504;
-            if (own || waiting)
-                memcpy(next->late_reason, next->reason, sizeof next->reason);
-            else
-                snprintf(next->late_reason, sizeof next->late_reason,
-                         "504 Gateway Timeout: no reply within %u ms; the handler was still "
-                         "running (its reply, if any, is discarded)",
-                         s->timeout_ms);
-            next->refs++; /* the late queue's */
-            next->lnext = NULL;
-            if (s->ltail)
-                s->ltail->lnext = next;
-            else
-                s->lhead = next;
-            s->ltail = next;
-            pthread_cond_broadcast(&s->late_cv);
+         * A held reply's 504 too: its record waits for the durability that is late, and so
+         * does the 504 (a disk that does not return holds it as it holds the reply). Not a
+         * refusal on_refusal is reporting right now (it keeps its one record). */
+        if (s->on_late && !(next->refusal && running)) {
+            late_queue_locked(s, next, own ? next->ref_status : 504, next->late_reason, own);
             continue;
         }
         /* The connection stays suspended (and the job alive) until resumed below: only the
@@ -1190,8 +1286,9 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* Reports each answer the watchdog gave at a deadline to on_late, then sends it: the caller
- * has its record first. One at a time, in deadline order. */
+/* Reports each answer handed to it (late_queue_locked: by the watchdog at a deadline, by the
+ * releaser for a failed release, by a stop) to on_late, then sends it: the caller has its
+ * record first. One at a time, in the order they were handed over. */
 static void *late_main(void *arg)
 {
     ec_http_server *s = arg;
@@ -1201,8 +1298,10 @@ static void *late_main(void *arg)
         while (!s->lhead && !s->late_exit)
             pthread_cond_wait(&s->late_cv, &s->mu);
         job *j = s->lhead;
-        if (!j)
+        if (!j) {
+            s->late_gone = 1; /* under the lock: refuse_now hands it nothing more */
             break;
+        }
         s->lhead = j->lnext;
         if (!s->lhead)
             s->ltail = NULL;
@@ -1214,7 +1313,7 @@ static void *late_main(void *arg)
         ec_error_clear();
         s->on_late(s->ctx, &m);
         char text[sizeof j->late_reason + 2];
-        if (j->refusal)
+        if (j->late_own)
             snprintf(text, sizeof text, "%s\n", j->late_reason);
         else
             snprintf(text, sizeof text, "504 Gateway Timeout: no reply within %u ms\n",
@@ -1288,6 +1387,8 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
             memcpy(&o, opts, offsetof(ec_http_server_options, head_timeout_ms));
         else if (opts->version == 3)
             memcpy(&o, opts, offsetof(ec_http_server_options, on_late));
+        else if (opts->version == 4)
+            memcpy(&o, opts, offsetof(ec_http_server_options, handler_begins));
         else if (opts->version == EC_HTTP_SERVER_OPTIONS_VERSION)
             o = *opts;
         else
@@ -1329,6 +1430,7 @@ int ec_http_server_start(ec_http_server **out, const ec_http_server_options *opt
     s->on_refused = o.on_refused;
     s->on_refusal = o.on_refusal;
     s->on_late = o.on_late;
+    s->handler_begins = o.handler_begins != 0;
     s->release = o.release;
     s->body_limit = o.body_limit ? o.body_limit : DEFAULT_BODY_LIMIT;
     s->timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -1386,9 +1488,23 @@ void ec_http_server_stop(ec_http_server *s)
     /* No new connections from here on; the listening socket is then ours to close. */
     MHD_socket ls = s->d ? MHD_quiesce_daemon(s->d) : MHD_INVALID_SOCKET;
     /* Answer every waiting request 503 and resume it: MHD must not be stopped with suspended
-     * connections. The worker still reports them (in order) and finishes a running handler. */
+     * connections. With on_late, each answer (a refusal found on arrival keeps its own) goes
+     * to the late thread, which reports it, then sends it, without waiting for a handler still
+     * running; the worker only waits for that, to keep its own reports in order. Without
+     * on_late they are sent here and the worker reports them after. The worker finishes a
+     * running handler either way. */
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
+    for (job *q = s->head; s->on_late && q; q = q->next) {
+        if (!q->answered && !q->notice_only) {
+            claim_locked(q);
+            if (!q->refusal)
+                set_refusal(q, 503,
+                            "503 Service Unavailable: the server stopped before the handler was "
+                            "called");
+            late_queue_locked(s, q, q->ref_status, q->reason, 1);
+        }
+    }
     job *stop_list[64];
     size_t n;
     do {
