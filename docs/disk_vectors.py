@@ -23,7 +23,10 @@ H2 = "b6ac09e236831bdfadb3cfe3f1af94e2b959060ca8f00ff3cad8659aee666cd1"
 records = [bytes.fromhex(E1 + H1), bytes.fromhex(E2 + H2)]
 ALG, SEGMENT_BYTES = 1, 4096
 
-head = b"evchdir\x01" + struct.pack(">IIQ", 1, ALG, SEGMENT_BYTES)
+VERSION = 2  # directory format version 2: frames carry the SYNCED flag in len
+SYNCED = 0x80000000  # written under `always`: every frame follows a finished sync
+
+head = b"evchdir\x01" + struct.pack(">IIQ", VERSION, ALG, SEGMENT_BYTES)
 head += struct.pack(">I", crc32c(head))
 
 def seg_header(first):
@@ -31,7 +34,7 @@ def seg_header(first):
     return h + struct.pack(">I", crc32c(h))
 
 def frame(rec):
-    h = struct.pack(">II", len(rec), crc32c(rec))
+    h = struct.pack(">II", len(rec) | SYNCED, crc32c(rec))
     return h + struct.pack(">I", crc32c(h)) + rec
 
 seg = seg_header(0)

@@ -15,18 +15,21 @@
 #include "core/internal.h"
 #include "store/disk_internal.h"
 
-/* A clean scan is stable: the intact prefix it reports scans again to the same result. */
+/* A clean scan is stable: the intact prefix it reports scans again to the same result (in
+ * either directory format version: 2 reads the EC_FRAME_SYNCED flag). */
 static void check(const uint8_t *img, size_t len)
 {
-    uint64_t n = 0, end = 0;
-    int rc = ec_disk_scan_image(img, len, &n, &end);
-    if (rc != 0)
-        return;
-    if (end > len || end < EC_SEG_HEADER_LEN)
-        abort();
-    uint64_t n2 = 0, end2 = 0;
-    if (ec_disk_scan_image(img, (size_t)end, &n2, &end2) != 0 || n2 != n || end2 != end)
-        abort();
+    for (unsigned fmt = 1; fmt <= 2; fmt++) {
+        uint64_t n = 0, end = 0;
+        int rc = ec_disk_scan_image(img, len, fmt, &n, &end);
+        if (rc != 0)
+            continue;
+        if (end > len || end < EC_SEG_HEADER_LEN)
+            abort();
+        uint64_t n2 = 0, end2 = 0;
+        if (ec_disk_scan_image(img, (size_t)end, fmt, &n2, &end2) != 0 || n2 != n || end2 != end)
+            abort();
+    }
 }
 
 static char dir[64];
@@ -58,7 +61,7 @@ static void put_file(const char *name, const uint8_t *b, size_t n)
 }
 
 /* The image as segment 0 of a directory: whatever the bytes, reading must not crash. */
-static void through_backend(const uint8_t *img, size_t len, uint32_t alg)
+static void through_backend(const uint8_t *img, size_t len, uint32_t alg, uint32_t fmt)
 {
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/evchain-fuzz-segment-XXXXXX");
@@ -68,7 +71,7 @@ static void through_backend(const uint8_t *img, size_t len, uint32_t alg)
     }
     uint8_t h[EC_DIR_HEADER_LEN];
     memcpy(h, EC_DIR_MAGIC, 8);
-    ec_put_u32(h + 8, 1);
+    ec_put_u32(h + 8, fmt);
     ec_put_u32(h + 12, alg);
     ec_put_u64(h + 16, 1u << 20);
     ec_put_u32(h + 24, ec_crc32c(0, h, 24));
@@ -123,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ec_put_u32(img + 20, ec_crc32c(0, img, 20));
     memcpy(img + EC_SEG_HEADER_LEN, data + 1, size - 1);
     check(img, EC_SEG_HEADER_LEN + size - 1);
-    through_backend(img, EC_SEG_HEADER_LEN + size - 1, 1u + data[0] % 3u);
+    through_backend(img, EC_SEG_HEADER_LEN + size - 1, 1u + data[0] % 3u, 1u + (data[0] >> 7));
     free(img);
     return 0;
 }

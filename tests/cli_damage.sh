@@ -26,7 +26,7 @@ frame_off() {
 import struct,sys
 b=open(sys.argv[1],"rb").read(); off=24
 for _ in range(int(sys.argv[2])):
-    off+=12+struct.unpack(">I",b[off:off+4])[0]
+    off+=12+(struct.unpack(">I",b[off:off+4])[0]&0x7fffffff)
 print(off)' "$1" "$2"
 }
 # damage DIR SEG N: flip a byte inside the record of frame N of segment SEG
@@ -101,5 +101,84 @@ has "$T/out" "$T/dh: event 39: record checksum mismatch (seg-0000000000000025.lo
 expect 1 "$EV" log "$T/dh"
 lines "$T/out" 39
 expect 0 "$EV" show "$T/dh" 38
+
+# The audit's fault 1 (zeros in the last segment, acknowledged events after them): verify
+# said "ok, 42 events" of a chain of 100, and the next append cut 58 acknowledged events
+# ("never acknowledged"), below the chain's own signed checkpoint. Each `append` synced its
+# event before the next was written, and says so in the frame (FORMAT.md section 4): the
+# zeros are damage, reported as such, and nothing is cut.
+zs=seg-0000000000000000.log
+# frame_at FILE OFF: the index of the frame holding byte OFF
+frame_at() {
+  python3 -c '
+import struct,sys
+b=open(sys.argv[1],"rb").read(); off=24; n=0; at=int(sys.argv[2])
+while off+12+(struct.unpack(">I",b[off:off+4])[0]&0x7fffffff)<=at:
+    off+=12+(struct.unpack(">I",b[off:off+4])[0]&0x7fffffff); n+=1
+print(n, off)' "$1" "$2"
+}
+expect 0 "$EV" init "$T/zs"
+for i in $(seq 0 99); do
+  "$EV" append "$T/zs" --type login --data "user$i" >/dev/null || bad "append $i"
+done
+expect 0 "$EV" keygen example.com/audit -o "$T/a.key" --force
+vkey=$(cat "$T/out")
+expect 0 "$EV" checkpoint "$T/zs" --key "$T/a.key"
+cp -r "$T/zs" "$T/zv1"
+set -- $(frame_at "$T/zs/$zs" 5120)
+zk=$1 zo=$2
+size=$(wc -c <"$T/zs/$zs")
+dd if=/dev/zero of="$T/zs/$zs" bs=512 seek=10 count=1 conv=notrunc 2>/dev/null
+MZ="$T/zs: event $zk: a sector of zeros, with acknowledged records after it"
+expect 1 "$EV" verify "$T/zs"
+has "$T/out" "$MZ"
+has "$T/out" "($zs, byte offset $zo: damage, not a torn write)"
+expect 1 "$EV" export "$T/zs" --format jsonl -o "$T/zs.jsonl"
+has "$T/err" "$MZ"
+expect 2 "$EV" append "$T/zs" --type next --data x
+has "$T/err" "$MZ"
+[ "$(wc -c <"$T/zs/$zs")" = "$size" ] && ok || bad "the append cut the zeroed chain"
+expect 1 "$EV" verify "$T/zs" --since "$T/zs/checkpoints/latest" --vkey "$vkey"
+has "$T/out" "$MZ"
+
+# The same chain as directory format version 1 (no group marks: read and written as before)
+# cannot tell: the zeros read as a torn group. A writer still never cuts below the signed
+# checkpoint; without one, it cuts and says what it cut, without "never acknowledged".
+python3 - "$T/zv1" <<'PY' || bad "converting to version 1"
+import struct, sys
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return c ^ 0xFFFFFFFF
+d = sys.argv[1]
+h = bytearray(open(d + "/EVCHAIN", "rb").read())
+h[8:12] = struct.pack(">I", 1)
+h[24:28] = struct.pack(">I", crc32c(h[:24]))
+open(d + "/EVCHAIN", "wb").write(h)
+p = d + "/seg-0000000000000000.log"
+b = bytearray(open(p, "rb").read())
+off = 24
+while off + 12 <= len(b):
+    n = struct.unpack(">I", b[off:off + 4])[0] & 0x7FFFFFFF
+    b[off:off + 4] = struct.pack(">I", n)
+    b[off + 8:off + 12] = struct.pack(">I", crc32c(b[off:off + 8]))
+    off += 12 + n
+open(p, "wb").write(b)
+PY
+expect 0 "$EV" verify "$T/zv1"
+has "$T/out" "ok, 100 events"
+dd if=/dev/zero of="$T/zv1/$zs" bs=512 seek=10 count=1 conv=notrunc 2>/dev/null
+expect 1 "$EV" append "$T/zv1" --type next --data x
+has "$T/err" "must keep 100 events (a signed checkpoint covers them) but holds $zk"
+[ "$(wc -c <"$T/zv1/$zs")" = "$size" ] && ok || bad "the append cut below the checkpoint"
+rm -rf "$T/zv1/checkpoints"
+expect 0 "$EV" append "$T/zv1" --type next --data x
+has "$T/err" "evchain append: warning: $T/zv1: cut "
+has "$T/err" "at byte offset $zo of $zs, seq $zk on: a sector of zeros, then "
+has "$T/err" "whether they were acknowledged is not known"
+grep -q "never acknowledged" "$T/err" && bad "a cut of intact records said never acknowledged" || ok
 
 finish

@@ -151,14 +151,15 @@ seg = sorted(glob.glob(sys.argv[1] + "/seg-*.log"))[-1]
 data = open(seg, "rb").read()
 off, last = 24, None
 while off + 12 <= len(data):
-    n = struct.unpack(">I", data[off:off + 4])[0]
+    raw = struct.unpack(">I", data[off:off + 4])[0]
+    n = raw & 0x7FFFFFFF  # the length without the SYNCED flag (FORMAT.md section 4)
     last = (off, n)
     off += 12 + n
 o, n = last
 rec = bytearray(data[o + 12:o + 12 + n])
 seq = struct.unpack(">Q", rec[10:18])[0]
 rec[10:18] = struct.pack(">Q", seq + 1)  # next seq, but the parent and hash are stale
-hdr = struct.pack(">II", n, crc32c(rec))
+hdr = struct.pack(">II", n | 0x80000000, crc32c(rec))
 open(seg, "ab").write(hdr + struct.pack(">I", crc32c(hdr)) + rec)
 PY
     wait $fpid

@@ -18,7 +18,7 @@ path=sys.argv[1]; target=int(sys.argv[2]); reloff=int(sys.argv[3])
 b=bytearray(open(path,'rb').read())
 off=24; n=0
 while off<len(b):
-    ln,=struct.unpack('>I',b[off:off+4])
+    ln,=struct.unpack('>I',b[off:off+4]); ln&=0x7fffffff  # without FORMAT 4's SYNCED flag
     if n==target:
         rec=off+12
         b[rec+(reloff if reloff>=0 else ln+reloff)]^=1

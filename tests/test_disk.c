@@ -603,7 +603,7 @@ static int seg_clean_to_end(const char *path, uint64_t *count)
     size_t len = fread(img, 1, sizeof img, f);
     fclose(f);
     uint64_t end = 0;
-    int rc = ec_disk_scan_image(img, len, count, &end);
+    int rc = ec_disk_scan_image(img, len, EC_DIR_VERSION, count, &end);
     return rc || end != len ? -1 : 0;
 }
 

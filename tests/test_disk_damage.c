@@ -61,9 +61,36 @@ static size_t frames(const uint8_t *b, size_t len, size_t *offs, size_t max)
     size_t n = 0, off = EC_SEG_HEADER_LEN;
     while (off + EC_FRAME_HEADER_LEN <= len && n < max) {
         offs[n++] = off;
-        off += EC_FRAME_HEADER_LEN + ec_get_u32(b + off);
+        off += EC_FRAME_HEADER_LEN + (ec_get_u32(b + off) & ~EC_FRAME_SYNCED);
     }
     return n;
+}
+
+/* Set or clear a frame's EC_FRAME_SYNCED flag and recompute its header checksum: the frame as a
+ * writer would have written it first of a group (set) or later in one (clear). */
+static void set_synced(uint8_t *f, int on)
+{
+    uint32_t len = ec_get_u32(f) & ~EC_FRAME_SYNCED;
+    ec_put_u32(f, on ? len | EC_FRAME_SYNCED : len);
+    ec_put_u32(f + 8, ec_crc32c(0, f, 8));
+}
+
+/* Rewrite a chain directory's EVCHAIN header with another format version. */
+static int set_dir_version(const char *dir, uint32_t version)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", dir, EC_DIR_HEADER_NAME);
+    size_t n;
+    uint8_t *h = slurp(p, &n);
+    if (!h || n != EC_DIR_HEADER_LEN) {
+        free(h);
+        return -1;
+    }
+    ec_put_u32(h + 8, version);
+    ec_put_u32(h + 24, ec_crc32c(0, h, 24));
+    int rc = spit(p, h, n);
+    free(h);
+    return rc;
 }
 
 /* Open as writer and reader; both must agree on count and the chain must verify. */
@@ -126,7 +153,9 @@ static void torn_tail_every_offset(void)
  * flight reach the disk in any order: after a power loss a frame of that group may hold a
  * zero sector with the group's later frames intact behind it. Such a tail is torn (cut, at
  * the first frame the zeros touch); the same zeros with bytes further than EC_SYNC_SPAN after
- * them, or a flipped byte instead of zeros, are damage (reported, nothing cut). */
+ * them, or a flipped byte instead of zeros, are damage (reported, nothing cut). The group in
+ * flight is the last 12 frames: its first carries EC_FRAME_SYNCED, the others do not, as a
+ * `batch` writer leaves them (the chain is written under `always`, which flags every frame). */
 static void torn_group_in_zeros(void)
 {
     enum { M = 60, Z = 2u << 20 };
@@ -140,6 +169,8 @@ static void torn_group_in_zeros(void)
     size_t offs[M + 1];
     REQUIRE(frames(img, len, offs, M) == M);
     offs[M] = len;
+    for (int i = M - 11; i < M; i++)
+        set_synced(img + offs[i], 0);
     uint8_t *z = calloc(1, len + EC_SYNC_SPAN + 4096);
     REQUIRE(z);
     /* zeros after the data only (the writer's space ahead): a clean tail, cut on open */
@@ -414,7 +445,7 @@ static void forged_tail_refused(void)
     size_t offs[64];
     REQUIRE(frames(img, len, offs, 64) == N);
     uint8_t *f = img + offs[N - 3];
-    uint32_t rl = ec_get_u32(f);
+    uint32_t rl = ec_get_u32(f) & ~EC_FRAME_SYNCED;
     f[EC_FRAME_HEADER_LEN + rl - 40] ^= 0x04; /* a data byte */
     ec_put_u32(f + 4, ec_crc32c(0, f + EC_FRAME_HEADER_LEN, rl));
     ec_put_u32(f + 8, ec_crc32c(0, f, 8));
@@ -430,6 +461,133 @@ static void forged_tail_refused(void)
     free(img);
 }
 
+/* The audit's fault 1: a sector of zeros in a record that was synced, with records after it
+ * that were synced too (each appended under `always`, or a later `batch` group), looked like
+ * a torn group: a reader counted the chain short and called it fine, and a writer cut the
+ * acknowledged records off. A later frame carrying EC_FRAME_SYNCED proves the zeroed one was
+ * synced before it was written: damage, reported with its seq, nothing cut. */
+static void zeros_before_synced_records(void)
+{
+    enum { M = 60 };
+    char dir[300], seg[400];
+    path_in(dir, sizeof dir, "synced");
+    REQUIRE_OK(make_chain(dir, 0, M));
+    snprintf(seg, sizeof seg, "%s/seg-0000000000000000.log", dir);
+    size_t len;
+    uint8_t *img = slurp(seg, &len);
+    REQUIRE(img);
+    size_t offs[M + 1];
+    REQUIRE(frames(img, len, offs, M) == M);
+    offs[M] = len;
+    uint8_t *z = malloc(len);
+    REQUIRE(z);
+    for (int group = 0; group < 2; group++) {
+        /* group 1: the last 12 frames are one later `batch` group, only its first flagged */
+        if (group)
+            for (int i = M - 11; i < M; i++)
+                set_synced(img + offs[i], 0);
+        int tried = 0;
+        for (size_t sec = (offs[20] + 511) / 512 * 512; sec + 512 < offs[M - 12]; sec += 512) {
+            size_t first = 0;
+            while (offs[first + 1] <= sec)
+                first++;
+            memcpy(z, img, len);
+            memset(z + sec, 0, 512);
+            REQUIRE_OK(spit(seg, z, len));
+            ec_chain *c;
+            CHECK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0) == EC_EFORMAT);
+            char want[64], at[64];
+            snprintf(want, sizeof want, ": event %zu: a sector of zeros", first);
+            snprintf(at, sizeof at, "byte offset %zu: damage", offs[first]);
+            CHECK(du_contains(ec_error_last()->message, want));
+            CHECK(du_contains(ec_error_last()->message, "acknowledged records after it"));
+            CHECK(du_contains(ec_error_last()->message, at));
+            CHECK(du_file_size(seg) == (long)len); /* nothing cut */
+            /* a reader reads up to it and reports it: not "ok" with fewer events */
+            REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
+            CHECK(ec_chain_count(c) == first + 1);
+            ec_verify_result res;
+            CHECK(ec_chain_verify(c, NULL, &res) == EC_EVERIFY);
+            CHECK(res.seq == first && res.status == EC_VERIFY_UNREADABLE);
+            ec_chain_free(c);
+            tried++;
+        }
+        CHECK(tried >= 10);
+    }
+    free(z);
+    free(img);
+}
+
+/* A version 1 chain (no EC_FRAME_SYNCED) is read and written as before: the same zeros with
+ * intact records after them are taken for a torn group and cut, and the cut says how many
+ * intact-looking records went, from which seq, and that whether they were acknowledged is
+ * not known. A writer given min_count (the size a signed checkpoint covers) refuses instead,
+ * cutting nothing. */
+static void version1_zeros_cut_and_said(void)
+{
+    enum { M = 60 };
+    char dir[300], seg[400];
+    path_in(dir, sizeof dir, "v1");
+    REQUIRE_OK(make_chain(dir, 0, M));
+    REQUIRE_OK(set_dir_version(dir, EC_DIR_VERSION_1));
+    snprintf(seg, sizeof seg, "%s/seg-0000000000000000.log", dir);
+    size_t len;
+    uint8_t *img = slurp(seg, &len);
+    REQUIRE(img);
+    size_t offs[M + 1];
+    REQUIRE(frames(img, len, offs, M) == M);
+    offs[M] = len;
+    for (int i = 0; i < M; i++)
+        set_synced(img + offs[i], 0); /* version 1 frames */
+    REQUIRE_OK(spit(seg, img, len));
+    CHECK_OK(opens_with(dir, M));
+    size_t sec = (offs[40] + 511) / 512 * 512, first = 0;
+    while (offs[first + 1] <= sec)
+        first++;
+    size_t next = first + 1; /* the first intact frame after the sector */
+    while (offs[next] < sec + 512)
+        next++;
+    memset(img + sec, 0, 512);
+    REQUIRE_OK(spit(seg, img, len));
+    /* bounded by a checkpoint's size: refused, nothing cut */
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    ec_disk_cut cut;
+    o.cut_out = &cut;
+    o.min_count = M;
+    ec_chain *c;
+    CHECK(du_open_with(&c, dir, &o) == EC_EVERIFY);
+    CHECK(du_contains(ec_error_last()->message, "must keep 60 events"));
+    CHECK(du_file_size(seg) == (long)len);
+    CHECK(cut.bytes == 0);
+    /* unbounded: cut, and said */
+    o.min_count = first;
+    REQUIRE_OK(du_open_with(&c, dir, &o));
+    CHECK(ec_chain_count(c) == first);
+    ec_chain_free(c);
+    CHECK(du_file_size(seg) == (long)offs[first]);
+    CHECK(cut.offset == offs[first] && cut.bytes == len - offs[first]);
+    CHECK(cut.seq == first && cut.intact == M - next && cut.intact_seq == next);
+    CHECK(cut.unknown == 1);
+    char note[1024], want[128];
+    CHECK(ec_disk_cut_describe(note, sizeof note, &cut) == 2);
+    snprintf(want, sizeof want,
+             "seq %zu on: a sector of zeros, then %zu intact-looking records from seq %zu", first,
+             M - next, next);
+    CHECK(du_contains(note, want));
+    CHECK(du_contains(note, "not known"));
+    CHECK(!du_contains(note, "never acknowledged"));
+    /* a version 1 chain stays version 1: its writer's frames carry no flag */
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+    CHECK_OK(du_append(c, first, 80, NULL));
+    ec_chain_free(c);
+    free(img);
+    img = slurp(seg, &len);
+    REQUIRE(img);
+    CHECK(len > offs[first] && !(ec_get_u32(img + offs[first]) & EC_FRAME_SYNCED));
+    CHECK_OK(opens_with(dir, first + 1));
+    free(img);
+}
+
 /* The in-memory segment reader the fuzz harness drives agrees with the file reader. */
 static void image_scanner(void)
 {
@@ -441,13 +599,13 @@ static void image_scanner(void)
     uint8_t *img = slurp(seg, &len);
     REQUIRE(img);
     uint64_t n = 0, end = 0;
-    CHECK_OK(ec_disk_scan_image(img, len, &n, &end));
+    CHECK_OK(ec_disk_scan_image(img, len, EC_DIR_VERSION, &n, &end));
     CHECK(n == N && end == len);
-    CHECK_OK(ec_disk_scan_image(img, len - 5, &n, &end)); /* torn: fine, shorter */
+    CHECK_OK(ec_disk_scan_image(img, len - 5, EC_DIR_VERSION, &n, &end)); /* torn: fine, shorter */
     CHECK(n == N - 1 && end < len);
     img[len - 5] ^= 1;
-    CHECK(ec_disk_scan_image(img, len, &n, &end) == EC_EFORMAT);
-    CHECK(ec_disk_scan_image(img, 10, &n, &end) == EC_EFORMAT);
+    CHECK(ec_disk_scan_image(img, len, EC_DIR_VERSION, &n, &end) == EC_EFORMAT);
+    CHECK(ec_disk_scan_image(img, 10, EC_DIR_VERSION, &n, &end) == EC_EFORMAT);
     free(img);
 }
 
@@ -460,6 +618,8 @@ int main(void)
     RUN(torn_tail_every_offset);
     RUN(flipped_bytes_reported);
     RUN(torn_group_in_zeros);
+    RUN(zeros_before_synced_records);
+    RUN(version1_zeros_cut_and_said);
     RUN(sealed_damage_found_on_read);
     RUN(missing_segments_reported);
     RUN(stale_and_missing_indexes_rebuilt);

@@ -39,15 +39,30 @@ typedef enum ec_durability {
 const char *ec_durability_name(ec_durability d);
 int ec_durability_from_name(ec_durability *out, const char *name);
 
-/* What a writer's open cut off the end of the last segment: a torn last frame, never
- * acknowledged (docs/FORMAT.md section 4). bytes is 0 when nothing was cut. */
+/* What a writer's open cut off the end of the last segment: a torn last frame or group
+ * (docs/FORMAT.md section 4). bytes is 0 when nothing was cut. */
 typedef struct ec_disk_cut {
     uint64_t segment_first; /* the segment: file seg-<segment_first, 16 hex digits>.log */
     uint64_t offset;        /* byte offset of the torn frame: the segment's length now */
     uint64_t bytes;         /* bytes cut off */
+    /* Filled for options version 4 on (a version 3 caller's struct ends above). */
+    uint64_t seq;        /* the torn record's seq: the chain's record count now */
+    uint64_t intact;     /* records after it, in the bytes cut, that were intact: the later
+                            frames of a torn group (0: only the torn record was cut) */
+    uint64_t intact_seq; /* the seq of the first of them */
+    /* 1: whether the records cut were acknowledged is not known: a version 1 chain records
+       no group boundaries, so intact records after a sector of zeros may have been synced
+       ones after damage. 0: never acknowledged (a write or group a crash cut short). */
+    int unknown;
 } ec_disk_cut;
 
-#define EC_DISK_OPTIONS_VERSION 3 /* versions 1 and 2 (without the later fields) are still read */
+/* What to tell the user about a cut (filled with options version 4), into out (n bytes; "cut
+ * a torn record (never acknowledged): ..."): 0 when nothing was cut, 1 for a note (what was
+ * cut was never acknowledged), 2 for a warning (cut->unknown: records that may have been
+ * acknowledged were cut; the text says how many and from which seq). */
+int ec_disk_cut_describe(char *out, size_t n, const ec_disk_cut *cut);
+
+#define EC_DISK_OPTIONS_VERSION 4 /* versions 1 to 3 (without the later fields) are still read */
 typedef struct ec_disk_options {
     unsigned version;
     int create;      /* create the directory (must be absent or empty) */
@@ -66,10 +81,15 @@ typedef struct ec_disk_options {
     unsigned lock_wait_ms;
     /* Version 3. May be NULL; filled by the open with what it cut off (a writer only). */
     ec_disk_cut *cut_out;
+    /* Version 4. A writer refuses (EC_EVERIFY, nothing cut or written) a chain that would
+     * hold fewer records than this once its torn tail is cut: records a signed checkpoint
+     * covers (the CLI and the actor runtime pass checkpoints/latest's size) were
+     * acknowledged, and neither a cut nor an append may go below them. 0: no bound. */
+    uint64_t min_count;
 } ec_disk_options;
 #define EC_DISK_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0, 0, NULL            \
+        EC_DISK_OPTIONS_VERSION, 0, 0, EC_HASH_SHA256, EC_DURABLE_ALWAYS, 0, 0, 0, NULL, 0         \
     }
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts);

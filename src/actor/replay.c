@@ -2041,6 +2041,7 @@ static int open_for_recovery(ec_chain **out, const char *chain_dir)
     ec_disk_cut cut;
     memset(&cut, 0, sizeof cut);
     d.cut_out = &cut;
+    d.min_count = covered; /* the check above, again under the writer lock */
     ec_backend *be = NULL;
     ec_verify_result damage;
     memset(&damage, 0, sizeof damage);
@@ -2050,12 +2051,10 @@ static int open_for_recovery(ec_chain **out, const char *chain_dir)
                             (unsigned long long)damage.seq, damage.reason);
     if (rc)
         return rc;
-    if (cut.bytes)
-        fprintf(stderr,
-                "evchain: note: %s: cut a torn record (never acknowledged): %llu byte%s at "
-                "byte offset %llu of seg-%016llx.log\n",
-                chain_dir, (unsigned long long)cut.bytes, cut.bytes == 1 ? "" : "s",
-                (unsigned long long)cut.offset, (unsigned long long)cut.segment_first);
+    char note[1024];
+    int kind = ec_disk_cut_describe(note, sizeof note, &cut);
+    if (kind)
+        fprintf(stderr, "evchain: %s: %s: %s\n", kind == 1 ? "note" : "warning", chain_dir, note);
     ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
     co.alg = 0; /* the directory records its algorithm */
     return ec_chain_open(out, be, &co);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "proof_util.h"
 
 const char help_append[] =
     "append one event to a chain directory; prints `seq hash`\n"
@@ -23,7 +24,12 @@ const char help_append[] =
     "                     (default 0: refuse at once)\n"
     "Only one writer at a time: another is refused (exit 2) or, with --wait, waits; two\n"
     "writers are never interleaved.\n"
-    "exit: 0 appended, 1 the chain's tail does not verify, 2 refused or usage error\n";
+    "A torn last record or group (a crash during a write) is cut first, with a note on\n"
+    "stderr; damage is refused (exit 2), and so is a chain holding fewer events than its\n"
+    "signed checkpoints/latest covers, or one the cut would leave so (exit 1): nothing is\n"
+    "cut or written then.\n"
+    "exit: 0 appended, 1 the chain's tail does not verify or falls short of its checkpoint,\n"
+    "2 refused or usage error\n";
 
 /* Read a whole stream (data is limited to 64 MiB by the record format). */
 static int read_all(FILE *f, const char *name, uint8_t **out, size_t *len)
@@ -147,13 +153,17 @@ int cmd_append(int argc, char **argv)
     ec_chain *c = NULL;
     ec_disk_cut cut;
     o.cut_out = &cut;
+    /* Never below the chain's own signed checkpoint: the events it covers were acknowledged,
+     * so neither a cut nor an append may go below them (FORMAT.md section 4). */
+    if (cli_stored_size("append", dir, &o.min_count) != 0) {
+        free(buf);
+        return EXIT_UNUSABLE;
+    }
     int rc = ec_backend_disk(&be, dir, &o);
-    if (!rc && cut.bytes) /* a torn last frame, never acknowledged (FORMAT.md section 4) */
-        fprintf(stderr,
-                "evchain append: note: %s: cut a torn record (never acknowledged): %llu "
-                "byte%s at byte offset %llu of seg-%016llx.log\n",
-                dir, (unsigned long long)cut.bytes, cut.bytes == 1 ? "" : "s",
-                (unsigned long long)cut.offset, (unsigned long long)cut.segment_first);
+    char note[1024];
+    int kind = rc ? 0 : ec_disk_cut_describe(note, sizeof note, &cut);
+    if (kind) /* a torn last frame or group (FORMAT.md section 4) */
+        fprintf(stderr, "evchain append: %s: %s: %s\n", kind == 1 ? "note" : "warning", dir, note);
     if (!rc) {
         ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
         co.alg = 0; /* the directory records it */

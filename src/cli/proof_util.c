@@ -512,6 +512,29 @@ int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap
     return 0;
 }
 
+int cli_stored_size(const char *cmd, const char *chain_dir, uint64_t *size)
+{
+    *size = 0;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0; /* no checkpoint (or not a chain directory: the open says so) */
+    size_t len;
+    char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
+    if (!note)
+        return -1;
+    /* the signed note: its text, a blank line, the signatures (the signature is not checked:
+     * a forged larger size can only make the writer refuse) */
+    char *blank = strstr(note, "\n\n");
+    ec_checkpoint cp;
+    if (blank && ec_checkpoint_parse(&cp, note, (size_t)(blank - note) + 1) == 0)
+        *size = cp.size;
+    ec_error_clear();
+    free(note);
+    return 0;
+}
+
 int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
                     char *stored, size_t cap)
 {

@@ -57,6 +57,9 @@ int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *
 /* The origin of a chain directory's checkpoints (<cp_dir>/latest) into out, "" when it has
  * none (or an unreadable one, which the checkpointer ignores too). 0, or -1 (printed). */
 int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap);
+/* The size chain_dir/checkpoints/latest covers, into *size (0: no checkpoint, or one that does
+ * not parse); -1 (said) when it exists but cannot be read. */
+int cli_stored_size(const char *cmd, const char *chain_dir, uint64_t *size);
 /* One chain, one origin (C2SP tlog-checkpoint: the origin names the log): the origin a fresh
  * checkpoint of chain_dir signs. That of its stored checkpoints (into stored, cap bytes) when
  * it has some, and then --origin (*origin, may be NULL) must be it; else *origin as given.

@@ -233,7 +233,16 @@ typedef struct scan_src {
     int fd;
     const uint8_t *mem;
     uint64_t size; /* bytes that exist */
+    unsigned fmt;  /* directory format version: EC_FRAME_SYNCED is read from 2 on */
 } scan_src;
+
+/* A frame header's record length: without the flag in version 2, as stored in version 1 (where
+ * a set flag bit is a length out of range, as it always was). */
+static uint32_t frame_len(unsigned fmt, const uint8_t *h)
+{
+    uint32_t v = ec_get_u32(h);
+    return fmt >= EC_DIR_VERSION ? v & ~EC_FRAME_SYNCED : v;
+}
 
 typedef struct scan_out {
     uint64_t count; /* intact records from the start of the scan */
@@ -241,6 +250,11 @@ typedef struct scan_out {
     int stop;       /* SCAN_CLEAN, SCAN_TORN or SCAN_DAMAGED */
     uint64_t bad_off;
     char why[160];
+    /* SCAN_TORN at a zero sector (a torn group) or SCAN_DAMAGED because of one: the intact
+     * frames found after the zeroed frame (after_n, the first of them seq after_seq), and
+     * whether one carries EC_FRAME_SYNCED (then the zeros are damage). */
+    uint64_t after_n, after_seq;
+    int after_synced;
 } scan_out;
 
 static ssize_t src_read(const scan_src *s, uint8_t *buf, size_t n, uint64_t off)
@@ -305,6 +319,110 @@ static int torn_in_group(const scan_src *s, uint64_t off, uint64_t flen, uint8_t
 /* Smallest possible record: fixed fields, 1-byte type, data length, a 20-byte hash. */
 #define REC_MIN (EC_OFF_PARENT + 4 + 1 + 4 + 20)
 
+/* CRC32C of bytes [a, a+n) of the source, read in pieces into buf. -1: not all readable. */
+static int64_t crc_range(const scan_src *s, uint64_t a, uint64_t n, uint8_t *buf, size_t cap)
+{
+    uint32_t crc = 0;
+    while (n) {
+        size_t k = (size_t)(n < cap ? n : cap);
+        if (src_read(s, buf, k, a) != (ssize_t)k)
+            return -1;
+        crc = ec_crc32c(crc, buf, k);
+        a += k;
+        n -= k;
+    }
+    return crc;
+}
+
+/* The zero-sector mark of torn_in_group was found in the frame at off (seq next_seq; flen its
+ * length when its header checked, else 0). Which intact frames lie after it, up to `to` (the
+ * span a sync can leave open: beyond it only zeros remain, or it is damage anyway)? A torn
+ * group's later frames, or, in a version 2 chain, a frame carrying EC_FRAME_SYNCED: written
+ * after a sync that covered the zeroed frame, so the zeros are not a write that did not land.
+ * Frame boundaries after a zeroed header are unknown, so a candidate is any record tag with a
+ * header before it whose checksum matches, a length in range that ends by `to`, a record
+ * checksum that matches, the chain's algorithm and a seq after next_seq that the bytes between
+ * could hold (a copy of a frame inside some record's data would have to name such a seq too).
+ * An intact frame found is skipped whole; with a matching header, the zeroed frame's own
+ * bytes are skipped too. Fills o->after_*. */
+static int frames_after(const scan_src *s, uint64_t off, uint64_t flen, uint64_t next_seq,
+                        ec_hash_alg alg, uint64_t to, scan_out *o)
+{
+    enum { CH = 1u << 20, TL = EC_TAG_LEN, HL = EC_FRAME_HEADER_LEN };
+    const uint64_t minframe = HL + REC_MIN + ec_hash_len(alg) - 20;
+    uint8_t *buf = malloc(CH), *aux = malloc(64u << 10);
+    if (!buf || !aux) {
+        free(buf);
+        free(aux);
+        return ec_error_set(EC_ENOMEM, "out of memory checking the records after a zero sector");
+    }
+    if (to > s->size)
+        to = s->size;
+    uint64_t base = off + (flen ? flen : 1); /* the first possible start of a later frame */
+    while (base + HL + REC_MIN <= to) {
+        size_t n = (size_t)(to - base < CH ? to - base : CH);
+        if (src_read(s, buf, n, base) != (ssize_t)n)
+            break;
+        uint64_t next = base + n - (HL + TL) + 1; /* the next chunk's first tag at base+n-TL+1 */
+        for (size_t i = HL; i + TL <= n; i++) {
+            const uint8_t *t = memchr(buf + i, EC_TAG[0], n - TL + 1 - i);
+            if (!t)
+                break;
+            i = (size_t)(t - buf);
+            if (memcmp(t, EC_TAG, TL) != 0)
+                continue;
+            const uint8_t *h = t - HL;
+            uint64_t c = base + (i - HL);
+            uint32_t raw = ec_get_u32(h), len = frame_len(s->fmt, h);
+            if (ec_crc32c(0, h, 8) != ec_get_u32(h + 8) || len < REC_MIN || len > EC_FRAME_MAX ||
+                c + HL + len > to)
+                continue;
+            uint8_t rh[EC_OFF_SEQ + 8];
+            if (src_read(s, rh, sizeof rh, c + HL) != (ssize_t)sizeof rh ||
+                rh[EC_OFF_ALG] != (uint8_t)alg)
+                continue;
+            uint64_t q = ec_get_u64(rh + EC_OFF_SEQ);
+            if (q <= next_seq || q - next_seq > (c - off) / minframe)
+                continue;
+            int64_t crc = i + len <= n ? (int64_t)ec_crc32c(0, t, len)
+                                       : crc_range(s, c + HL, len, aux, 64u << 10);
+            if (crc < 0 || (uint32_t)crc != ec_get_u32(h + 4))
+                continue;
+            if (!o->after_n++)
+                o->after_seq = q;
+            if (s->fmt >= EC_DIR_VERSION && (raw & EC_FRAME_SYNCED))
+                o->after_synced = 1;
+            next = c + HL + len; /* skip the frame found: what its data holds is data */
+            break;
+        }
+        base = next;
+    }
+    free(buf);
+    free(aux);
+    return 0;
+}
+
+/* A frame at off that does not check and bears the zero-sector mark of a torn group
+ * (torn_in_group): torn, unless (frames_after) a record written after a sync follows it. */
+static int zeros_verdict(const scan_src *s, uint64_t off, uint64_t flen, uint64_t next_seq,
+                         ec_hash_alg alg, scan_out *o, const char *torn_why)
+{
+    int rc = frames_after(s, off, flen, next_seq, alg,
+                          off + (flen > EC_SYNC_SPAN ? flen : EC_SYNC_SPAN), o);
+    if (rc)
+        return rc;
+    if (o->after_synced) {
+        o->stop = SCAN_DAMAGED;
+        snprintf(o->why, sizeof o->why,
+                 "a sector of zeros, with acknowledged records after it (%llu from seq %llu)",
+                 (unsigned long long)o->after_n, (unsigned long long)o->after_seq);
+    } else {
+        o->stop = SCAN_TORN;
+        snprintf(o->why, sizeof o->why, "%s", torn_why);
+    }
+    return 0;
+}
+
 /* Check one frame's record: tag, algorithm and seq at their fixed offsets (FORMAT.md 1).
  * NULL when fine, else why not. */
 static const char *check_record(const uint8_t *rec, uint32_t len, ec_hash_alg alg, uint64_t seq,
@@ -368,14 +486,14 @@ static int scan_frames(const scan_src *s, uint64_t start, uint64_t next_seq, ec_
             break;
         }
         const uint8_t *h = buf + (off - boff);
-        uint32_t len = ec_get_u32(h);
+        uint32_t len = frame_len(s->fmt, h);
         if (ec_crc32c(0, h, 8) != ec_get_u32(h + 8)) {
             if (range_zero(s, off, s->size, buf, cap)) {
                 o->stop = SCAN_TORN;
                 snprintf(o->why, sizeof o->why, "zero-filled tail");
             } else if (torn_in_group(s, off, 0, buf, cap)) {
-                o->stop = SCAN_TORN;
-                snprintf(o->why, sizeof o->why, "frame header cut by a crash (zero sector)");
+                rc = zeros_verdict(s, off, 0, next_seq, alg, o,
+                                   "frame header cut by a crash (zero sector)");
             } else {
                 o->stop = SCAN_DAMAGED;
                 snprintf(o->why, sizeof o->why, "frame header checksum mismatch");
@@ -417,8 +535,8 @@ static int scan_frames(const scan_src *s, uint64_t start, uint64_t next_seq, ec_
         const uint8_t *rec = h + EC_FRAME_HEADER_LEN;
         if (ec_crc32c(0, rec, len) != ec_get_u32(h + 4)) {
             if (torn_in_group(s, off, flen, buf, cap)) {
-                o->stop = SCAN_TORN;
-                snprintf(o->why, sizeof o->why, "record cut by a crash (zero sector)");
+                rc = zeros_verdict(s, off, flen, next_seq, alg, o,
+                                   "record cut by a crash (zero sector)");
             } else {
                 o->stop = SCAN_DAMAGED;
                 snprintf(o->why, sizeof o->why, "record checksum mismatch");
@@ -461,7 +579,7 @@ static int seg_header_check(const uint8_t *h, ec_hash_alg *alg, uint64_t *first)
     return 0;
 }
 
-int ec_disk_scan_image(const uint8_t *buf, size_t len, uint64_t *count, uint64_t *end)
+int ec_disk_scan_image(const uint8_t *buf, size_t len, unsigned fmt, uint64_t *count, uint64_t *end)
 {
     ec_hash_alg alg;
     uint64_t first;
@@ -469,7 +587,7 @@ int ec_disk_scan_image(const uint8_t *buf, size_t len, uint64_t *count, uint64_t
         return ec_error_set(EC_EFORMAT, "segment: bad header");
     if (!ec_hash_len(alg))
         return ec_error_set(EC_EFORMAT, "segment: unknown hash algorithm %u", (unsigned)alg);
-    scan_src s = {NULL, -1, buf, len};
+    scan_src s = {NULL, -1, buf, len, fmt};
     scan_out o;
     memidx *mi = mi_new();
     if (!mi)
@@ -517,6 +635,7 @@ typedef struct disk {
     int ro;
     ec_durability dur;
     ec_hash_alg alg;
+    unsigned fmt; /* directory format version (EVCHAIN header): EC_DIR_VERSION_1 or 2 */
     uint64_t seg_bytes;
     unsigned delay_us;
     ec_verify_result *damage; /* open: where a damaged record was found (ec_backend_disk_at_) */
@@ -527,7 +646,9 @@ typedef struct disk {
      * nothing after it can be located. A writer refuses such a chain on open instead. */
     uint64_t tail_bad, tail_bad_off;
     char tail_why[160];
-    ec_disk_cut *cut; /* open: what a writer cut off (options version 3) */
+    ec_disk_cut *cut;   /* open: what a writer cut off (options version 3 on) */
+    size_t cut_size;    /* how much of *cut the caller's options version has */
+    uint64_t min_count; /* open: a writer refuses to hold fewer records (options version 4) */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* a flush finished or records were committed */
@@ -727,10 +848,10 @@ static int write_atomic(disk *d, const char *path, const void *data, size_t n, i
     return dsync ? fsync_dir(d) : 0;
 }
 
-static void dir_header(uint8_t *h, ec_hash_alg alg, uint64_t seg_bytes)
+static void dir_header(uint8_t *h, unsigned fmt, ec_hash_alg alg, uint64_t seg_bytes)
 {
     memcpy(h, EC_DIR_MAGIC, 8);
-    ec_put_u32(h + 8, 1);
+    ec_put_u32(h + 8, fmt);
     ec_put_u32(h + 12, (uint32_t)alg);
     ec_put_u64(h + 16, seg_bytes);
     ec_put_u32(h + 24, ec_crc32c(0, h, 24));
@@ -911,7 +1032,7 @@ static int scan_sealed(disk *d, seg *s, memidx **out, int fd, uint64_t size)
     memidx *m = mi_new();
     if (!m)
         return ec_error_set(EC_ENOMEM, "%s: out of memory", p);
-    scan_src src = {d->v, fd, NULL, size};
+    scan_src src = {d->v, fd, NULL, size, d->fmt};
     scan_out o;
     int rc = scan_frames(&src, EC_SEG_HEADER_LEN, s->first, d->alg, m, &o);
     if (!rc && o.stop != SCAN_CLEAN)
@@ -1062,7 +1183,7 @@ static int frame_check(disk *d, const seg *s, const uint8_t *f, size_t avail, ui
 {
     char why[160];
     const char *bad = NULL;
-    uint32_t len = avail >= EC_FRAME_HEADER_LEN ? ec_get_u32(f) : 0;
+    uint32_t len = avail >= EC_FRAME_HEADER_LEN ? frame_len(d->fmt, f) : 0;
     if (avail < EC_FRAME_HEADER_LEN)
         bad = "frame cut short";
     else if (ec_crc32c(0, f, 8) != ec_get_u32(f + 8))
@@ -1106,8 +1227,9 @@ static int read_record_once(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, c
             memlen = d->wbase + d->wlen - off;
         }
         /* Buffered frames get their checksums when flushed (the flusher may be filling them
-         * in right now): read only the length, set at commit, and the record. */
-        uint32_t l = ec_get_u32(mem);
+         * in right now): read only the length, set at commit (its flag, under mu), and the
+         * record. */
+        uint32_t l = ec_get_u32(mem) & ~EC_FRAME_SYNCED;
         if (memlen < EC_FRAME_HEADER_LEN + (uint64_t)l)
             return ec_error_set(EC_ERROR, "%s: seq %llu: write buffer inconsistent", d->dir,
                                 (unsigned long long)seq);
@@ -1127,7 +1249,7 @@ static int read_record_once(disk *d, uint64_t seq, uint8_t **buf, size_t *cap, c
                                   (unsigned long long)seq);
     if (r < (ssize_t)sizeof h || ec_crc32c(0, h, 8) != ec_get_u32(h + 8))
         return frame_check(d, s, h, (size_t)r, off, seq); /* names what is wrong */
-    uint32_t l = ec_get_u32(h);
+    uint32_t l = frame_len(d->fmt, h);
     if (l < REC_MIN || l > EC_FRAME_MAX)
         return frame_check(d, s, h, sizeof h, off, seq);
     if ((rc = grow(buf, cap, (size_t)l + EC_FRAME_HEADER_LEN)) != 0)
@@ -1378,14 +1500,14 @@ static int d_iter_next(ec_backend_iter *it, const uint8_t **rec, size_t *len)
             return rc;
     seg sv = {.first = it->seg_first};
     /* (a second pass when the first read showed a frame larger than one read) */
-    for (int pass = 0;
-         pass < 2 && (it->off + EC_FRAME_HEADER_LEN > it->boff + it->blen ||
-                      it->off + EC_FRAME_HEADER_LEN + ec_get_u32(it->buf + (it->off - it->boff)) >
-                          it->boff + it->blen);
+    for (int pass = 0; pass < 2 && (it->off + EC_FRAME_HEADER_LEN > it->boff + it->blen ||
+                                    it->off + EC_FRAME_HEADER_LEN +
+                                            frame_len(d->fmt, it->buf + (it->off - it->boff)) >
+                                        it->boff + it->blen);
          pass++) {
         size_t want = ITER_CHUNK;
         if (it->off + EC_FRAME_HEADER_LEN <= it->boff + it->blen) {
-            uint32_t l = ec_get_u32(it->buf + (it->off - it->boff));
+            uint32_t l = frame_len(d->fmt, it->buf + (it->off - it->boff));
             if (l <= EC_FRAME_MAX && (size_t)l + EC_FRAME_HEADER_LEN > want)
                 want = (size_t)l + EC_FRAME_HEADER_LEN;
         }
@@ -1404,7 +1526,7 @@ static int d_iter_next(ec_backend_iter *it, const uint8_t **rec, size_t *len)
     if ((rc = frame_check(d, &sv, f, (size_t)(it->boff + it->blen - it->off), it->off, it->next)) !=
         0)
         return rc;
-    uint32_t l = ec_get_u32(f);
+    uint32_t l = frame_len(d->fmt, f);
     *rec = f + EC_FRAME_HEADER_LEN;
     *len = l;
     it->off += EC_FRAME_HEADER_LEN + (uint64_t)l;
@@ -1468,7 +1590,7 @@ static int refresh(disk *d)
         if (d->tail_bad)
             return 0; /* nothing after the damage can be located: no new events */
         if ((uint64_t)st.st_size > s->len) {
-            scan_src src = {d->v, s->fd, NULL, (uint64_t)st.st_size};
+            scan_src src = {d->v, s->fd, NULL, (uint64_t)st.st_size, d->fmt};
             scan_out o;
             if ((rc = scan_frames(&src, s->len, s->first + s->count, d->alg, s->mi, &o)) != 0)
                 return rc;
@@ -1517,7 +1639,7 @@ static int d_set_alg(ec_backend *b, ec_hash_alg alg)
     uint8_t h[EC_DIR_HEADER_LEN], sh[EC_SEG_HEADER_LEN];
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", d->dir, EC_DIR_HEADER_NAME);
-    dir_header(h, alg, d->seg_bytes);
+    dir_header(h, d->fmt, alg, d->seg_bytes);
     seg_header(sh, alg, 0);
     int rc = write_atomic(d, p, h, sizeof h, 1);
     if (!rc && (rc = seg_fd(d, &d->segs[0])) == 0) {
@@ -1547,10 +1669,11 @@ static int d_reserve(ec_backend *b, size_t len, uint8_t **out)
     return 0;
 }
 
-/* Fill in a frame's checksums: of the record, then of the header's first 8 bytes. */
+/* Fill in a frame's checksums: of the record, then of the header's first 8 bytes (the length
+ * with its flag, if set). */
 static void frame_seal(uint8_t *f)
 {
-    uint32_t len = ec_get_u32(f);
+    uint32_t len = ec_get_u32(f) & ~EC_FRAME_SYNCED;
     ec_put_u32(f + 4, ec_crc32c(0, f + EC_FRAME_HEADER_LEN, len));
     ec_put_u32(f + 8, ec_crc32c(0, f, 8));
 }
@@ -1621,6 +1744,12 @@ static int flush_claimed(disk *d, int sync)
     const char *what = NULL;
     uint64_t zend = 0, step = 0;
     int zero = sync && d->flen && d->flen <= ZERO_GROUP && zeros_due(d, off + d->flen, &step);
+    /* The group's first frame says whether all before it is synced (EC_FRAME_SYNCED), as does
+     * the first of each later span (the span before it was synced). Set under mu: a reader of
+     * the buffer reads the length under it. */
+    int flags = d->fmt >= EC_DIR_VERSION;
+    if (flags && d->flen && d->durable == d->ffirst)
+        ec_put_u32(d->fbuf, ec_get_u32(d->fbuf) | EC_FRAME_SYNCED);
     pthread_mutex_unlock(&d->mu);
     /* Frames are sealed here, off the appenders' path, and synced in spans of at most
      * EC_SYNC_SPAN bytes (a larger frame alone), so that a crash leaves at most one span
@@ -1628,8 +1757,13 @@ static int flush_claimed(disk *d, int sync)
     size_t at = 0;
     do {
         size_t span = 0;
+        if (at && sync && flags) {
+            pthread_mutex_lock(&d->mu);
+            ec_put_u32(d->fbuf + at, ec_get_u32(d->fbuf + at) | EC_FRAME_SYNCED);
+            pthread_mutex_unlock(&d->mu);
+        }
         while (at + span < d->flen) {
-            size_t fl = EC_FRAME_HEADER_LEN + ec_get_u32(d->fbuf + at + span);
+            size_t fl = EC_FRAME_HEADER_LEN + (ec_get_u32(d->fbuf + at + span) & ~EC_FRAME_SYNCED);
             if (span && span + fl > EC_SYNC_SPAN)
                 break;
             frame_seal(d->fbuf + at + span);
@@ -1828,8 +1962,14 @@ static int d_commit(ec_backend *b, uint64_t seq, size_t hash_off)
     uint32_t len = (uint32_t)d->rlen;
     size_t flen = EC_FRAME_HEADER_LEN + (size_t)len;
     ec_put_u32(f, len);
-    if (d->dur == EC_DURABLE_ALWAYS)
+    if (d->dur == EC_DURABLE_ALWAYS) {
+        /* Every earlier frame was synced before this one is written (a failed write is cut
+         * off, a failed sync poisons the handle, the open synced what it found): the flag
+         * that lets a reader tell a torn group from damage (FORMAT.md section 4). */
+        if (d->fmt >= EC_DIR_VERSION)
+            ec_put_u32(f, len | EC_FRAME_SYNCED);
         frame_seal(f);
+    }
     /* else the flusher seals it, off the appenders' critical path */
     uint64_t key = ec_get_u64(f + EC_FRAME_HEADER_LEN + hash_off);
     pthread_mutex_lock(&d->mu);
@@ -2278,7 +2418,7 @@ static int open_dir(disk *d, const ec_disk_options *o)
         int fd;
         if ((rc = seg_create(d, 0, &fd)) == 0) {
             d->v->close(fd);
-            dir_header(h, d->alg, d->seg_bytes);
+            dir_header(h, EC_DIR_VERSION, d->alg, d->seg_bytes);
             /* the header goes last: a directory without it is not yet a chain */
             rc = write_atomic(d, hp, h, sizeof h, 1);
         }
@@ -2303,9 +2443,10 @@ static int open_dir(disk *d, const ec_disk_options *o)
     if (r != (ssize_t)sizeof h || memcmp(h, EC_DIR_MAGIC, 8) != 0 ||
         ec_crc32c(0, h, 24) != ec_get_u32(h + 24))
         return ec_error_set(EC_EFORMAT, "%s: damaged %s header", d->dir, EC_DIR_HEADER_NAME);
-    if (ec_get_u32(h + 8) != 1)
-        return ec_error_set(EC_EUNSUPPORTED, "%s: directory format version %u (this is 1)", d->dir,
-                            ec_get_u32(h + 8));
+    d->fmt = ec_get_u32(h + 8);
+    if (d->fmt != EC_DIR_VERSION_1 && d->fmt != EC_DIR_VERSION)
+        return ec_error_set(EC_EUNSUPPORTED, "%s: directory format version %u (this reads 1 and 2)",
+                            d->dir, d->fmt);
     d->alg = (ec_hash_alg)ec_get_u32(h + 12);
     if (!ec_hash_len(d->alg))
         return ec_error_set(EC_EUNSUPPORTED, "%s: unknown hash algorithm %u", d->dir,
@@ -2383,7 +2524,7 @@ static int open_dir(disk *d, const ec_disk_options *o)
         (seg_path(d, a->first + icnt, "log", np, sizeof np), !d->ro || access(np, F_OK) != 0);
     if (!(a->mi = mi_new()))
         return ec_error_set(EC_ENOMEM, "%s: out of memory", d->dir);
-    scan_src src = {d->v, a->fd, NULL, (uint64_t)st.st_size};
+    scan_src src = {d->v, a->fd, NULL, (uint64_t)st.st_size, d->fmt};
     scan_out so;
     if ((rc = scan_frames(&src, EC_SEG_HEADER_LEN, a->first, d->alg, a->mi, &so)) != 0)
         return rc;
@@ -2401,6 +2542,13 @@ static int open_dir(disk *d, const ec_disk_options *o)
     d->count = a->first + a->count;
     if (so.stop == SCAN_DAMAGED) /* a reader: reads up to it (tail_bad) */
         tail_damaged(d, &so);
+    if (!d->ro && d->count < d->min_count) /* before anything is cut */
+        return ec_error_set(
+            EC_EVERIFY,
+            "%s: the chain must keep %llu events (a signed checkpoint covers them) but holds "
+            "%llu%s: refusing to write, nothing was cut; restore the chain",
+            d->dir, (unsigned long long)d->min_count, (unsigned long long)d->count,
+            so.stop == SCAN_TORN ? " intact (what follows reads as a torn tail)" : "");
     if (so.stop == SCAN_TORN && !d->ro) {
         /* only an unacknowledged append can be torn: cut it off, durably */
         if (d->v->ftruncate(a->fd, (off_t)so.end) != 0 || d->v->fdatasync(a->fd) != 0)
@@ -2408,10 +2556,19 @@ static int open_dir(disk *d, const ec_disk_options *o)
                                       "%s: cutting a torn record at byte offset %llu", p,
                                       (unsigned long long)so.end);
         if (d->cut) {
-            d->cut->segment_first = a->first;
-            d->cut->offset = so.end;
-            d->cut->bytes = (uint64_t)st.st_size - so.end;
+            ec_disk_cut c = {.segment_first = a->first,
+                             .offset = so.end,
+                             .bytes = (uint64_t)st.st_size - so.end,
+                             .seq = d->count,
+                             .intact = so.after_n,
+                             .intact_seq = so.after_seq,
+                             .unknown = so.after_n && d->fmt < EC_DIR_VERSION};
+            memcpy(d->cut, &c, d->cut_size);
         }
+    } else if (!d->ro && d->fmt >= EC_DIR_VERSION && a->count && d->v->fdatasync(a->fd) != 0) {
+        /* What it found may not be durable yet (a `none` writer's, or a killed writer's
+         * group): its first frame claims, with EC_FRAME_SYNCED, that it is. */
+        return ec_error_set_errno(err_of(errno), errno, "%s: syncing", p);
     }
     d->written = d->durable = d->count;
     d->wend = d->wbase = a->len;
@@ -2419,6 +2576,39 @@ static int open_dir(disk *d, const ec_disk_options *o)
     if (!d->ro && (rc = check_tail(d)) != 0)
         return rc;
     return 0;
+}
+
+int ec_disk_cut_describe(char *out, size_t n, const ec_disk_cut *cut)
+{
+    if (!out || !n)
+        return ec_error_set(EC_EINVAL, "ec_disk_cut_describe: no buffer");
+    out[0] = 0;
+    if (!cut || !cut->bytes)
+        return 0;
+    char where[160];
+    snprintf(where, sizeof where, "%llu byte%s at byte offset %llu of seg-%016llx.log",
+             (unsigned long long)cut->bytes, cut->bytes == 1 ? "" : "s",
+             (unsigned long long)cut->offset, (unsigned long long)cut->segment_first);
+    if (!cut->intact) {
+        snprintf(out, n, "cut a torn record (never acknowledged): %s", where);
+        return 1;
+    }
+    if (!cut->unknown) {
+        snprintf(out, n,
+                 "cut a torn group (never acknowledged: its sync did not finish): %s, seq %llu "
+                 "on (a sector of zeros, then %llu intact record%s from seq %llu)",
+                 where, (unsigned long long)cut->seq, (unsigned long long)cut->intact,
+                 cut->intact == 1 ? "" : "s", (unsigned long long)cut->intact_seq);
+        return 1;
+    }
+    snprintf(out, n,
+             "cut %s, seq %llu on: a sector of zeros, then %llu intact-looking record%s from seq "
+             "%llu, taken for a torn group; this chain (directory format version 1) does not "
+             "record where groups began, so whether they were acknowledged is not known: if "
+             "they were, they are lost",
+             where, (unsigned long long)cut->seq, (unsigned long long)cut->intact,
+             cut->intact == 1 ? "" : "s", (unsigned long long)cut->intact_seq);
+    return 2;
 }
 
 int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *opts)
@@ -2441,6 +2631,8 @@ int ec_backend_disk_at_(ec_backend **out, const char *dir, const ec_disk_options
         memcpy(&def, opts, offsetof(ec_disk_options, lock_wait_ms));
     else if (opts && opts->version == 2)
         memcpy(&def, opts, offsetof(ec_disk_options, cut_out));
+    else if (opts && opts->version == 3)
+        memcpy(&def, opts, offsetof(ec_disk_options, min_count));
     else if (opts && opts->version == EC_DISK_OPTIONS_VERSION)
         o = opts;
     else if (opts)
@@ -2468,8 +2660,12 @@ int ec_backend_disk_at_(ec_backend **out, const char *dir, const ec_disk_options
         d->seg_bytes = 1ull << 31;
     d->delay_us = o->batch_max_delay_us ? o->batch_max_delay_us : DEFAULT_DELAY_US;
     d->damage = damage;
-    if ((d->cut = o->cut_out) != NULL)
-        memset(d->cut, 0, sizeof *d->cut);
+    if ((d->cut = o->cut_out) != NULL) {
+        /* a version 3 caller's ec_disk_cut ends before `seq` */
+        d->cut_size = opts && opts->version == 3 ? offsetof(ec_disk_cut, seq) : sizeof *d->cut;
+        memset(d->cut, 0, d->cut_size);
+    }
+    d->min_count = o->min_count;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

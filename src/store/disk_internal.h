@@ -33,16 +33,28 @@ uint32_t ec_crc32c(uint32_t crc, const void *data, size_t len);
 /* The largest record a frame may carry: data, type and description at their limits. */
 #define EC_FRAME_MAX ((uint32_t)(2 * (64u << 20) + (1u << 20)))
 
+/* Directory format versions (the EVCHAIN header's): 1 frames carry only their length; 2 (what
+ * a new chain gets) a frame's `len` may also carry EC_FRAME_SYNCED. Version 1 chains are read
+ * and written as version 1 (no flag: a reader of version 1 takes it for damage). */
+#define EC_DIR_VERSION_1 1u
+#define EC_DIR_VERSION   2u
+/* Version 2: the top bit of a frame's `len` (lengths stay below 2^28): every byte of the
+ * segment before this frame was synced before this frame was written (FORMAT.md section 4).
+ * A writer sets it on the first frame it writes after a sync returned. Bits 28 to 30 stay
+ * zero (a length with them set is out of range). */
+#define EC_FRAME_SYNCED 0x80000000u
+
 /* The most bytes a `batch` or `always` writer hands to the kernel between two syncs (one larger
  * record is written alone): the reach of a write cut short by a crash (FORMAT.md section 4). */
 #define EC_SYNC_SPAN (4u << 20)
 /* Sectors: the unit a device writes whole or not at all, as far as recovery assumes. */
 #define EC_SECTOR 512u
 
-/* Scan a segment image (header included) held in memory: the segment reader the fuzz harness
- * drives. Returns 0 and the record count and clean end when every frame is intact up to the
- * end, EC_EFORMAT with a message naming the seq and byte offset otherwise. Never reads
- * outside [buf, buf+len). */
-int ec_disk_scan_image(const uint8_t *buf, size_t len, uint64_t *count, uint64_t *end);
+/* Scan a segment image (header included) held in memory, of a chain of directory format
+ * version fmt: the segment reader the fuzz harness drives. Returns 0 and the record count and clean
+ * end when every frame is intact up to the end, EC_EFORMAT with a message naming the seq and byte
+ * offset otherwise. Never reads outside [buf, buf+len). */
+int ec_disk_scan_image(const uint8_t *buf, size_t len, unsigned fmt, uint64_t *count,
+                       uint64_t *end);
 
 #endif
