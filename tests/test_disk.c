@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <time.h>
 #include "test.h"
+#include "core/internal.h"
 #include "store/disk_internal.h"
 #include "store/vfs.h"
 
@@ -807,6 +808,80 @@ static void none_sync_zeros_ahead(void)
     ec_chain_free(c);
 }
 
+/* The EC_FRAME_SYNCED flags of segment 0's frames, as a string of 0 and 1. */
+static void frame_flags(const char *dir, char *out, size_t n)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/seg-0000000000000000.log", dir);
+    FILE *f = fopen(p, "rb");
+    size_t k = 0;
+    static uint8_t img[1u << 20];
+    size_t len = f ? fread(img, 1, sizeof img, f) : 0;
+    if (f)
+        fclose(f);
+    for (size_t off = EC_SEG_HEADER_LEN; off + EC_FRAME_HEADER_LEN <= len && k + 1 < n; k++) {
+        uint32_t v = ec_get_u32(img + off);
+        out[k] = v & EC_FRAME_SYNCED ? '1' : '0';
+        off += EC_FRAME_HEADER_LEN + (v & ~EC_FRAME_SYNCED);
+    }
+    out[k] = 0;
+}
+
+/* A writer marks where its groups began (FORMAT.md section 4, directory format 2): the first
+ * frame it writes after a sync returned carries EC_FRAME_SYNCED; the others of a `batch`
+ * group do not, so a crash that tears a group leaves its later frames unflagged (cut as a
+ * torn group), while a zeroed record with a flagged one after it is damage. */
+static void frames_mark_groups(void)
+{
+    char dir[300], flags[64];
+    path_in(dir, sizeof dir, "groups");
+    ec_disk_options o = EC_DISK_OPTIONS_INIT;
+    o.create = 1;
+    o.durability = EC_DURABLE_BATCH;
+    ec_backend *be, *w;
+    REQUIRE_OK(ec_backend_disk(&be, dir, &o));
+    REQUIRE_OK(ec_backend_deferred(&w, be));
+    ec_backend_deferred_set(w, 1); /* appends return at commit: one sync per wait */
+    ec_chain *c;
+    ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+    co.alg = 0;
+    REQUIRE_OK(ec_chain_open(&c, w, &co));
+    for (uint64_t i = 0; i < 8; i++) {
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+        if (i == 4 || i == 7) /* groups 0..4 and 5..7 */
+            REQUIRE_OK(ec_backend_deferred_wait(w, i));
+    }
+    ec_chain_free(c);
+    frame_flags(dir, flags, sizeof flags);
+    CHECK(strcmp(flags, "10000100") == 0);
+    /* always: every frame (the open synced what it found) */
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 0));
+    for (uint64_t i = 8; i < 10; i++)
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+    ec_chain_free(c);
+    frame_flags(dir, flags, sizeof flags);
+    CHECK(strcmp(flags, "1000010011") == 0);
+    /* none: the first frame written after a sync only; a flush without one ends that */
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_NONE, 0, 0));
+    be = ec_chain_backend(c);
+    for (uint64_t i = 10; i < 16; i++) {
+        REQUIRE_OK(du_append(c, i, 64, NULL));
+        if (i == 11)
+            CHECK_OK(be->sync(be)); /* 10, 11 written and synced: 10 flagged */
+        if (i == 13)
+            CHECK_OK(ec_backend_flush(be)); /* 12, 13 written, not synced: 12 flagged */
+    }
+    ec_chain_free(c); /* 14, 15 written at close after an unsynced write: not flagged */
+    frame_flags(dir, flags, sizeof flags);
+    CHECK(strcmp(flags, "1000010011101000") == 0);
+    if (strcmp(flags, "1000010011101000") != 0)
+        fprintf(stderr, "flags %s\n", flags);
+    REQUIRE_OK(du_open(&c, dir, 0, EC_DURABLE_ALWAYS, 0, 1));
+    CHECK(ec_chain_count(c) == 16);
+    CHECK_OK(ec_chain_verify(c, NULL, NULL));
+    ec_chain_free(c);
+}
+
 static void full_disk(void)
 {
     for (int shortw = 0; shortw < 2; shortw++) {
@@ -1002,6 +1077,7 @@ int main(void)
     RUN(zeros_ahead);
     RUN(full_disk);
     RUN(always_zeros_ahead);
+    RUN(frames_mark_groups);
     RUN(none_sync_zeros_ahead);
     RUN(zeros_on_full_disk);
     RUN(failed_sync);
