@@ -171,6 +171,10 @@ PY
 expect 0 "$EV" verify "$T/zv1"
 has "$T/out" "ok, 100 events"
 dd if=/dev/zero of="$T/zv1/$zs" bs=512 seek=10 count=1 conv=notrunc 2>/dev/null
+expect 0 "$EV" verify "$T/zv1"
+has "$T/out" "$T/zv1: ok, $zk events"
+has "$T/err" "evchain verify: warning: $T/zv1: not counted; the next writer would cut "
+has "$T/err" "seq $zk on: a sector of zeros, then "
 expect 1 "$EV" append "$T/zv1" --type next --data x
 has "$T/err" "must keep 100 events (a signed checkpoint covers them) but holds $zk"
 [ "$(wc -c <"$T/zv1/$zs")" = "$size" ] && ok || bad "the append cut below the checkpoint"

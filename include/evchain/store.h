@@ -79,7 +79,8 @@ typedef struct ec_disk_options {
     /* Version 2. A writer finding another writer's lock: 0 refuses at once (EC_ELOCKED);
      * otherwise it waits up to this many milliseconds for the lock, then refuses. */
     unsigned lock_wait_ms;
-    /* Version 3. May be NULL; filled by the open with what it cut off (a writer only). */
+    /* Version 3. May be NULL; filled by the open with what it cut off (a writer only). From
+     * version 4 a read-only open fills it too, with what a writer's open would cut. */
     ec_disk_cut *cut_out;
     /* Version 4. A writer refuses (EC_EVERIFY, nothing cut or written) a chain that would
      * hold fewer records than this once its torn tail is cut: records a signed checkpoint

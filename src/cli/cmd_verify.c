@@ -38,9 +38,11 @@ const char help_verify[] =
     "Every event is checked: its hash, its link to the previous event, its seq and the\n"
     "algorithm. Prints `<chain>: ok, N events, head <hash>` for an intact chain and\n"
     "`<chain>: event <seq>: <reason>` for the first bad event of a broken one.\n"
-    "A chain directory whose stored record is damaged or altered (its checksum fails) is\n"
-    "broken too; a path that is not a chain (no EVCHAIN header, wrong magic, unreadable\n"
-    "files) is unreadable input.\n"
+    "A chain directory whose stored record is damaged or altered (its checksum fails), or\n"
+    "zeroed with acknowledged events after it, is broken too (an older chain, directory\n"
+    "format 1, cannot tell such zeros from a crash's torn group: the events after them are\n"
+    "not counted, and a warning on stderr says so); a path that is not a chain (no EVCHAIN\n"
+    "header, wrong magic, unreadable files) is unreadable input.\n"
     "For a bundle, --since checks only its chain against the checkpoint: its module,\n"
     "objects, labels and sandbox files are checked against the bundle's own digests,\n"
     "which nobody signs (the verdict says so; docs/FORMAT.md section 8).\n"
@@ -136,6 +138,33 @@ int cli_is_bundle(const char *path)
     return yes;
 }
 
+/* A chain directory of format version 1 whose last segment ends in what reads as a torn group
+ * with intact records after a sector of zeros: they are not counted, the next writer cuts
+ * them, and the chain cannot tell whether they were acknowledged (docs/FORMAT.md section 4;
+ * version 2 reports such zeros as damage). Said on stderr; the verdict stays that of the
+ * events read. */
+static void torn_group_warning(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    ec_disk_options d = EC_DISK_OPTIONS_INIT;
+    ec_disk_cut cut;
+    d.read_only = 1;
+    d.cut_out = &cut;
+    ec_backend *be;
+    if (ec_backend_disk(&be, path, &d) != 0) {
+        ec_error_clear();
+        return;
+    }
+    be->free(be);
+    char note[1024];
+    if (cut.unknown && ec_disk_cut_describe(note, sizeof note, &cut) == 2)
+        cli_printf_msg(stderr,
+                       "evchain verify: warning: %s: not counted; the next writer would %s\n", path,
+                       note);
+}
+
 /* Returns the exit code for this chain. */
 static int verify_one(const char *path, const struct verify_args *a)
 {
@@ -181,6 +210,8 @@ static int verify_one(const char *path, const struct verify_args *a)
         uint64_t n = ec_chain_count(chain);
         if (n && ec_chain_head(chain, head, NULL) == 0)
             ec_hex_encode(hex, head, ec_hash_len(ec_chain_alg(chain)));
+        if (!is_bundle)
+            torn_group_warning(path);
         char ok_line[4400];
         snprintf(ok_line, sizeof ok_line, "%s: ok, %llu event%s, head %s", path,
                  (unsigned long long)n, n == 1 ? "" : "s", hex);

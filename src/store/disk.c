@@ -2555,21 +2555,25 @@ static int open_dir(disk *d, const ec_disk_options *o)
             return ec_error_set_errno(err_of(errno), errno,
                                       "%s: cutting a torn record at byte offset %llu", p,
                                       (unsigned long long)so.end);
-        if (d->cut) {
-            ec_disk_cut c = {.segment_first = a->first,
-                             .offset = so.end,
-                             .bytes = (uint64_t)st.st_size - so.end,
-                             .seq = d->count,
-                             .intact = so.after_n,
-                             .intact_seq = so.after_seq,
-                             .unknown = so.after_n && d->fmt < EC_DIR_VERSION};
-            memcpy(d->cut, &c, d->cut_size);
-        }
-    } else if (!d->ro && d->fmt >= EC_DIR_VERSION && a->count && d->v->fdatasync(a->fd) != 0) {
-        /* What it found may not be durable yet (a `none` writer's, or a killed writer's
-         * group): its first frame claims, with EC_FRAME_SYNCED, that it is. */
-        return ec_error_set_errno(err_of(errno), errno, "%s: syncing", p);
     }
+    /* what was cut; for a reader (options version 4 only: a version 3 reader got nothing)
+     * what a writer's open would cut */
+    if (so.stop == SCAN_TORN && d->cut && (!d->ro || d->cut_size == sizeof *d->cut)) {
+        ec_disk_cut c = {.segment_first = a->first,
+                         .offset = so.end,
+                         .bytes = (uint64_t)st.st_size - so.end,
+                         .seq = d->count,
+                         .intact = so.after_n,
+                         .intact_seq = so.after_seq,
+                         .unknown = so.after_n && d->fmt < EC_DIR_VERSION};
+        memcpy(d->cut, &c, d->cut_size);
+    }
+    /* What a writer found may not be durable yet (a `none` writer's frames, a killed writer's
+     * group): the first frame it writes claims, with EC_FRAME_SYNCED, that it is. (A cut
+     * synced it already.) */
+    if (!d->ro && d->fmt >= EC_DIR_VERSION && a->count && so.stop != SCAN_TORN &&
+        d->v->fdatasync(a->fd) != 0)
+        return ec_error_set_errno(err_of(errno), errno, "%s: syncing", p);
     d->written = d->durable = d->count;
     d->wend = d->wbase = a->len;
     d->wfirst = d->count;
