@@ -24,9 +24,15 @@ size() { sed -n 2p "$1"; }
 
 # --- another writer holds the chain: nothing signed, exit 2, unless waited for or --no-store
 if command -v flock >/dev/null 2>&1; then
+  # hold NAME: hold the chain's writer lock (as a writer does) until $T/NAME exists (or the
+  # test's folder is gone), in the background; held: until the holder has the lock. Released
+  # by the test, not after a time, which a slow (sanitized) build could outlast.
+  hold() {
+    flock "$D" sh -c 'while [ -d "$1" ] && [ ! -e "$1/$2" ]; do sleep 0.05; done' sh "$T" "$1" &
+    holder=$!
+  }
   held() { while flock -n "$D" true; do sleep 0.05; done; }
-  flock "$D" sleep 2 &
-  holder=$!
+  hold release1
   held
   expect 2 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/cp_locked"
   has "$T/err" "another writer has this chain open: no checkpoint signed or stored"
@@ -39,11 +45,12 @@ if command -v flock >/dev/null 2>&1; then
   has "$T/err" "not stored (--no-store)"
   [ "$(size "$T/cp_nostore")" = 3 ] && ok || bad "--no-store signed $(size "$T/cp_nostore")"
   [ ! -e "$D/checkpoints" ] && ok || bad "--no-store made $D/checkpoints"
+  touch "$T/release1"
   wait $holder
-  # a writer holding the chain for 1 s is waited for, and the checkpoint stored
-  flock "$D" sleep 1 &
-  holder=$!
+  # a writer holding the chain for 1 s more is waited for, and the checkpoint stored
+  hold release2
   held
+  (sleep 1 && touch "$T/release2") &
   expect 0 "$EV" checkpoint "$D" --key "$T/k.key" --wait 20000 -o "$T/cp3"
   has "$T/err" "stored in $D/checkpoints"
   wait $holder
