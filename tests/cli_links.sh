@@ -27,7 +27,7 @@ p, keep = sys.argv[1], int(sys.argv[2])
 b = open(p, "rb").read()
 o = 24
 for _ in range(keep):
-    o += 12 + struct.unpack(">I", b[o:o + 4])[0]
+    o += 12 + (struct.unpack(">I", b[o:o + 4])[0] & 0x7fffffff)
 open(p, "r+b").truncate(o)' "$1/seg-0000000000000000.log" "$2"
 }
 seq_of() { cut -d' ' -f1; } # the seq column of `evchain log`
