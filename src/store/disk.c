@@ -676,7 +676,10 @@ typedef struct disk {
     uint64_t appended;   /* always: appends through this handle (zeros ahead after 8) */
     uint64_t written;    /* records below this are in the file */
     uint64_t durable;    /* records below this are synced */
-    int failed;          /* a write or sync failed: the open chain can no longer be trusted */
+    /* none: the open did not sync what it found (an earlier `none` writer may have left it in
+     * the page cache), so no frame claims EC_FRAME_SYNCED until this handle has synced */
+    int found_unsynced;
+    int failed; /* a write or sync failed: the open chain can no longer be trusted */
     char failmsg[256];
 
     uint8_t *gbuf; /* get(): the returned record lives here */
@@ -1748,7 +1751,7 @@ static int flush_claimed(disk *d, int sync)
      * the first of each later span (the span before it was synced). Set under mu: a reader of
      * the buffer reads the length under it. */
     int flags = d->fmt >= EC_DIR_VERSION;
-    if (flags && d->flen && d->durable == d->ffirst)
+    if (flags && d->flen && d->durable == d->ffirst && !d->found_unsynced)
         ec_put_u32(d->fbuf, ec_get_u32(d->fbuf) | EC_FRAME_SYNCED);
     pthread_mutex_unlock(&d->mu);
     /* Frames are sealed here, off the appenders' path, and synced in spans of at most
@@ -1800,8 +1803,10 @@ static int flush_claimed(disk *d, int sync)
     } else {
         d->wend = off + d->flen;
         d->written = d->ffirst + d->fn;
-        if (sync)
+        if (sync) {
             d->durable = d->written;
+            d->found_unsynced = 0;
+        }
         d->last_batch = d->fn;
     }
     d->fn = 0;
@@ -1830,6 +1835,7 @@ static int drain(disk *d)
             return poisoned(d);
         }
         d->durable = d->written;
+        d->found_unsynced = 0;
     }
     return 0;
 }
@@ -2569,11 +2575,16 @@ static int open_dir(disk *d, const ec_disk_options *o)
         memcpy(d->cut, &c, d->cut_size);
     }
     /* What a writer found may not be durable yet (a `none` writer's frames, a killed writer's
-     * group): the first frame it writes claims, with EC_FRAME_SYNCED, that it is. (A cut
-     * synced it already.) */
-    if (!d->ro && d->fmt >= EC_DIR_VERSION && a->count && so.stop != SCAN_TORN &&
-        d->v->fdatasync(a->fd) != 0)
-        return ec_error_set_errno(err_of(errno), errno, "%s: syncing", p);
+     * group): the first frame it writes claims, with EC_FRAME_SYNCED, that it is. `always`
+     * and `batch` sync it here (their first append's sync would pay for those pages anyway;
+     * a clean file costs next to nothing; a cut synced it already); `none`, which must not
+     * sync per open (`append --durability none` in a loop), flags nothing until it syncs. */
+    if (!d->ro && d->fmt >= EC_DIR_VERSION && a->count && so.stop != SCAN_TORN) {
+        if (d->dur == EC_DURABLE_NONE)
+            d->found_unsynced = 1;
+        else if (d->v->fdatasync(a->fd) != 0)
+            return ec_error_set_errno(err_of(errno), errno, "%s: syncing", p);
+    }
     d->written = d->durable = d->count;
     d->wend = d->wbase = a->len;
     d->wfirst = d->count;
