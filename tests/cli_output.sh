@@ -116,4 +116,25 @@ expect 2 "$EV" keygen example.com/out2 -o "$T/k2.key"
 has "$T/err" "already exists"
 is_link "$T/k2.key" k2.missing
 
+
+# Output that cannot be written: a command whose work is a change has made it (exit 0, said
+# on stderr: a retry on exit 2 would append twice); one whose output is its work fails (2).
+expect 0 "$EV" init "$T/full"
+"$EV" append "$T/full" --type t --data once >/dev/full 2>"$T/err"
+got=$?
+if [ "$got" -eq 0 ]; then ok; else bad "append to /dev/full: exit $got (want 0)"; fi
+has "$T/err" "done (what it changed is kept), but writing its output failed"
+expect 0 "$EV" log "$T/full"
+if [ "$(wc -l <"$T/out")" -eq 1 ]; then ok; else bad "append to /dev/full: $(wc -l <"$T/out") events"; fi
+"$EV" log "$T/full" >/dev/full 2>"$T/err"
+got=$?
+if [ "$got" -eq 2 ]; then ok; else bad "log to /dev/full: exit $got (want 2)"; fi
+has "$T/err" "writing output"
+
+# import gives the chain directory the mode init gives one (umask applied), not mkdtemp's 0700.
+(umask 022 && "$EV" import "$T/json.ref" -o "$T/immode" >/dev/null) || bad "import immode"
+if [ "$(stat -c %a "$T/immode")" = 755 ]; then ok; else bad "import mode $(stat -c %a "$T/immode")"; fi
+(umask 027 && "$EV" import "$T/json.ref" -o "$T/immode2" >/dev/null) || bad "import immode2"
+if [ "$(stat -c %a "$T/immode2")" = 750 ]; then ok; else bad "import mode $(stat -c %a "$T/immode2")"; fi
+
 finish

@@ -294,6 +294,19 @@ int cmd_import(int argc, char **argv)
         fclose(f);
         return EXIT_UNUSABLE;
     }
+    /* mkdtemp makes it 0700; the chain gets the mode `init` gives one (0777 less the umask),
+     * or an auditor's account could not read what was imported. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (chmod(tmp, 0777 & ~mask) != 0) {
+        cli_error("import", 0, "%s: %s", tmp, strerror(errno));
+        rmdir(tmp);
+        stop_catch(0);
+        stop_in_fd = -1;
+        free(tmp);
+        fclose(f);
+        return EXIT_UNUSABLE;
+    }
     /* The file names its algorithm; the chain's is fixed when it is created. Try the
      * algorithms in turn: a mismatch is refused before any event is read. */
     static const ec_hash_alg algs[] = {EC_HASH_SHA256, EC_HASH_SHA1, EC_HASH_THEATER_SHA1};

@@ -42,6 +42,18 @@ static void bind_commands(void)
 #undef BIND
 }
 
+/* The commands whose work is a change to files or to a running runtime, made before they
+ * print (see main). */
+static int changes_state(const char *name)
+{
+    static const char *const names[] = {"init", "append", "import",  "keygen", "checkpoint",
+                                        "run",  "send",   "recover", "resume", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Command names use '-' on the command line ("verify-proof") and '_' in C. */
 static struct command *find(const char *name)
 {
@@ -117,7 +129,20 @@ int main(int argc, char **argv)
     int rc = c->fn(argc - 1, argv + 1);
     /* A command that failed (2) has said why already, a failed write of its output too. */
     if ((fflush(stdout) != 0 || ferror(stdout)) && rc != EXIT_UNUSABLE) {
-        fprintf(stderr, "evchain %s: writing output: %s\n", argv[1], strerror(errno));
+        int err = errno;
+        /* A command whose work is a change (an event appended, a chain imported, a key or
+         * checkpoint written, a message sent) has made it, durably, before its output: exit 2
+         * ("refused, nothing done") would be false, and a script that retries on it would
+         * append the event twice. Its code stands; what was lost is said. For the others
+         * the output is the work: not written, the command failed. */
+        if (changes_state(c->name)) {
+            fprintf(stderr,
+                    "evchain %s: done (what it changed is kept), but writing its output "
+                    "failed: %s\n",
+                    argv[1], strerror(err));
+            return rc;
+        }
+        fprintf(stderr, "evchain %s: writing output: %s\n", argv[1], strerror(err));
         return EXIT_UNUSABLE;
     }
     return rc;
