@@ -366,4 +366,9 @@ int ec_actor_after_call(ec_actor *a);
  * finds the module a chain names by its hash. */
 void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *wasm, size_t len);
 
+/* module.c: the first missing directory of a path, and the removal of empty directories up to
+ * it: what a refused import or recovery made, taken back (rmdir only). */
+void ec_path_first_missing(const char *path, char *top, size_t cap);
+void ec_rmdir_up(const char *path, const char *top);
+
 #endif

@@ -1354,49 +1354,6 @@ int ec_bundle_open_chain(ec_chain **out, const char *bundle_path, char *id_out, 
     return 0;
 }
 
-/* The first of path and its ancestors that does not exist (into top), or "" when path does:
- * the top of what an ec_mkdir_p(path) would make, for a refused import to take back. */
-static void first_missing(const char *path, char *top, size_t cap)
-{
-    char p[4400];
-    struct stat st;
-    top[0] = 0;
-    snprintf(p, sizeof p, "%s", path);
-    for (;;) {
-        size_t n = strlen(p);
-        while (n > 1 && p[n - 1] == '/')
-            p[--n] = 0;
-        if (n == 0 || stat(p, &st) == 0)
-            return;
-        snprintf(top, cap, "%s", p);
-        char *sl = strrchr(p, '/');
-        if (!sl || sl == p)
-            return;
-        *sl = 0;
-    }
-}
-
-/* Remove the empty directories from path up to top (both included), the ones an import
- * made: rmdir only, so nothing anyone else put there meanwhile is touched. */
-static void rmdir_up(const char *path, const char *top)
-{
-    char p[4400];
-    if (!top[0])
-        return;
-    snprintf(p, sizeof p, "%s", path);
-    for (;;) {
-        size_t n = strlen(p);
-        while (n > 1 && p[n - 1] == '/')
-            p[--n] = 0;
-        if (rmdir(p) != 0 || strcmp(p, top) == 0)
-            return;
-        char *sl = strrchr(p, '/');
-        if (!sl || sl == p)
-            return;
-        *sl = 0;
-    }
-}
-
 /* Imports into one data directory take turns: an exclusive flock on the directory itself,
  * held from the check that the actor is not there to the rename that puts it there, so two
  * imports of one actor cannot both pass the check, and the refused one writes nothing (its
@@ -1540,7 +1497,7 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     }
     /* From here every directory made is taken back if the bundle is refused: a refused
      * bundle leaves nothing, not even the data directory it named. */
-    first_missing(data_dir, top, sizeof top);
+    ec_path_first_missing(data_dir, top, sizeof top);
     if ((lock = lock_data_dir(bundle_path, data_dir)) < 0) {
         rc = ec_error_last() ? ec_error_last()->code : EC_EIO;
         goto done;
@@ -1550,7 +1507,7 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
                           data_dir);
         goto done;
     }
-    first_missing(actors, actors_top, sizeof actors_top);
+    ec_path_first_missing(actors, actors_top, sizeof actors_top);
     snprintf(cache, sizeof cache, "%s", cache_dir ? cache_dir : data_dir);
     if (!cache_dir)
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
@@ -1701,8 +1658,8 @@ done:
     if (tmpdir[0])
         rm_rf(tmpdir);
     if (rc) {
-        rmdir_up(actors, actors_top);
-        rmdir_up(data_dir, top);
+        ec_rmdir_up(actors, actors_top);
+        ec_rmdir_up(data_dir, top);
     }
     if (lock >= 0)
         close(lock); /* the flock goes with it */

@@ -588,6 +588,49 @@ int ec_mkdir_p(const char *path)
     return mkdir_p(path);
 }
 
+/* Into top: the first of path and its ancestors that does not exist (the top of what an
+ * ec_mkdir_p(path) would make, for a refused operation to take back), or "" when path does. */
+void ec_path_first_missing(const char *path, char *top, size_t cap)
+{
+    char p[4400];
+    struct stat st;
+    top[0] = 0;
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/')
+            p[--n] = 0;
+        if (n == 0 || stat(p, &st) == 0)
+            return;
+        snprintf(top, cap, "%s", p);
+        char *sl = strrchr(p, '/');
+        if (!sl || sl == p)
+            return; /* a relative path's first component: made in the current directory */
+        *sl = 0;
+    }
+}
+
+/* Remove the empty directories from path up to top (both included), the ones a refused
+ * operation made: rmdir only, so nothing anyone else put there meanwhile is touched. */
+void ec_rmdir_up(const char *path, const char *top)
+{
+    char p[4400];
+    if (!top[0])
+        return;
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/')
+            p[--n] = 0;
+        if (rmdir(p) != 0 || strcmp(p, top) == 0)
+            return;
+        char *sl = strrchr(p, '/');
+        if (!sl || sl == p)
+            return;
+        *sl = 0;
+    }
+}
+
 static void rm_tree_flat(const char *dir)
 {
     static const char *const names[] = {"in.wasm", "fuel.wasm", "actor.c", "actor.h",

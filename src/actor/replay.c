@@ -1026,30 +1026,6 @@ static int drive(session *s, ec_replay_state *rs, ec_actor **a_out)
     return rc;
 }
 
-/* Into top: the highest directory of path that does not exist (what ec_mkdir_p(path) would
- * make first), or "" when path exists. */
-static void missing_top(const char *path, char *top, size_t n)
-{
-    char p[4400];
-    struct stat st;
-    top[0] = 0;
-    snprintf(p, sizeof p, "%s", path);
-    for (;;) {
-        size_t len = strlen(p);
-        while (len > 1 && p[len - 1] == '/')
-            p[--len] = 0;
-        if (!len || stat(p, &st) == 0)
-            return;
-        snprintf(top, n, "%s", p);
-        char *sl = strrchr(p, '/');
-        if (!sl)
-            return; /* a relative path's first component: made in the current directory */
-        if (sl == p)
-            return;
-        *sl = 0;
-    }
-}
-
 /* A refused recovery leaves the cache as it found it: the module's compiled object and copy,
  * when its load made them, are removed, then the directories made for them when empty (the
  * cache dir up to the top one; rmdir only: nothing anyone else put there is touched).
@@ -1122,7 +1098,7 @@ static int session_open(session *s, ec_chain *chain, const char *module_path, co
     char copy[4400], top[4400];
     snprintf(copy, sizeof copy, "%s/%s.wasm", cache, hex);
     int copy_new = access(copy, F_OK) != 0;
-    missing_top(cache, top, sizeof top);
+    ec_path_first_missing(cache, top, sizeof top);
     int compiled = 0;
     /* Unless any_module: the chain's module (its SHA-256) under the call depth the chain was
      * recorded with, both checked before it is compiled (module.c). */
