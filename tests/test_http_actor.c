@@ -728,7 +728,7 @@ static void stop_503_durable_before_sent(void)
     CHECK(http_raw_status_close(f2) == 503);
     if (started)
         pthread_join(th, NULL); /* once the running call ended (out of fuel) */
-    close(f1); /* its answer (the trap's 500) is not what this test checks */
+    close(f1);                  /* its answer (the trap's 500) is not what this test checks */
     uint64_t call = 0, stopped = 0, trap = 0;
     char *js = NULL;
     ec_runtime_lock(rt);
