@@ -138,24 +138,12 @@ if command -v python3 >/dev/null 2>&1; then
     timeout 60 "$B" log -f "$T/live" >"$T/follow2" 2>"$T/ferr2" &
     fpid=$!
     sleep 0.5
-    python3 - "$T/live" <<'PY' || fail "forging"
+    PYTHONPATH="$(dirname "$0")" python3 -B - "$T/live" <<'PY' || fail "forging"
 import glob, struct, sys
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
+from crc import crc32c, frames  # tests/crc.py
 seg = sorted(glob.glob(sys.argv[1] + "/seg-*.log"))[-1]
 data = open(seg, "rb").read()
-off, last = 24, None
-while off + 12 <= len(data):
-    raw = struct.unpack(">I", data[off:off + 4])[0]
-    n = raw & 0x7FFFFFFF  # the length without the SYNCED flag (FORMAT.md section 4)
-    last = (off, n)
-    off += 12 + n
-o, n = last
+o, n = list(frames(data))[-1]  # the last frame (its length without the SYNCED flag)
 rec = bytearray(data[o + 12:o + 12 + n])
 seq = struct.unpack(">Q", rec[10:18])[0]
 rec[10:18] = struct.pack(">Q", seq + 1)  # next seq, but the parent and hash are stale
