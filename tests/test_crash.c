@@ -200,8 +200,8 @@ static void kill_loop(ec_durability dur, int threads, int rounds, unsigned max_d
         /* A few kills land while the child opens and recovers, most while it appends: those
          * wait for its first append to start, so that a slow child (under ThreadSanitizer,
          * or on a loaded machine) is not killed before it appends in every round, which left
-         * nothing acknowledged to check. Bounded by time, not by a count of polls (a loaded
-         * machine oversleeps each): a child that never appends fails. */
+         * nothing acknowledged to check. Bounded by time (CHILD_WAIT_S), not by a count of
+         * polls of no known length: a child that never appends fails. */
         int early = rnd(8) == 0;
         unsigned us = early ? rnd(1500) : rnd(max_delay_us);
         if (!early) {
