@@ -144,15 +144,9 @@ has "$T/out" "$MZ"
 # The same chain as directory format version 1 (no group marks: read and written as before)
 # cannot tell: the zeros read as a torn group. A writer still never cuts below the signed
 # checkpoint; without one, it cuts and says what it cut, without "never acknowledged".
-python3 - "$T/zv1" <<'PY' || bad "converting to version 1"
+PYTHONPATH=tests python3 -B - "$T/zv1" <<'PY' || bad "converting to version 1"
 import struct, sys
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
+from crc import crc32c, frames  # tests/crc.py
 d = sys.argv[1]
 h = bytearray(open(d + "/EVCHAIN", "rb").read())
 h[8:12] = struct.pack(">I", 1)
@@ -160,12 +154,9 @@ h[24:28] = struct.pack(">I", crc32c(h[:24]))
 open(d + "/EVCHAIN", "wb").write(h)
 p = d + "/seg-0000000000000000.log"
 b = bytearray(open(p, "rb").read())
-off = 24
-while off + 12 <= len(b):
-    n = struct.unpack(">I", b[off:off + 4])[0] & 0x7FFFFFFF
+for off, n in frames(b):  # each len word without its SYNCED flag, its header CRC fixed
     b[off:off + 4] = struct.pack(">I", n)
     b[off + 8:off + 12] = struct.pack(">I", crc32c(b[off:off + 8]))
-    off += 12 + n
 open(p, "wb").write(b)
 PY
 expect 0 "$EV" verify "$T/zv1"

@@ -60,11 +60,15 @@ if command -v flock >/dev/null 2>&1; then
     held
     expect 0 "$B" append "$T/w" --type x --data waited --wait 20000
     wait $holder
-    flock "$T/w" sleep 2 &
+    # held until the refusal is in, not for a time that a slow (sanitized, loaded) start of
+    # the append could outlast (the chain's folder gone: the test ended, let go too)
+    flock "$T/w" sh -c 'while [ -d "$1" ] && [ ! -e "$1/release" ]; do sleep 0.05; done' \
+        sh "$T" &
     holder=$!
     held
     expect 2 "$B" append "$T/w" --type x --data refused --wait 100
     grep -q "waited 100 ms" "$T/err" || fail "the lock error says how long it waited"
+    touch "$T/release"
     wait $holder
     expect 2 "$B" append "$T/w" --type x --wait soon
     expect 0 "$B" verify "$T/w"
@@ -135,27 +139,20 @@ expect 2 "$B" log -f "$T/c.jsonl" --to 1
 # A forged record (checksums right, hash and link wrong) appended behind the follower's back
 # is caught by its verifier: exit 1. (Needs python3 to recompute CRC32C.)
 if command -v python3 >/dev/null 2>&1; then
+    : >"$T/follow2" # (exists before the loop below counts its lines)
     timeout 60 "$B" log -f "$T/live" >"$T/follow2" 2>"$T/ferr2" &
     fpid=$!
-    sleep 0.5
-    python3 - "$T/live" <<'PY' || fail "forging"
+    # behind its back: once it has printed the 30 events there (a fixed sleep let a slow
+    # follower start after the forgery, and read it as part of the chain it opened)
+    n=0
+    while [ "$(wc -l <"$T/follow2")" -lt 30 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    [ "$(wc -l <"$T/follow2")" = 30 ] || fail "log -f printed $(wc -l <"$T/follow2") events, not 30"
+    PYTHONPATH="$(dirname "$0")" python3 -B - "$T/live" <<'PY' || fail "forging"
 import glob, struct, sys
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
+from crc import crc32c, frames  # tests/crc.py
 seg = sorted(glob.glob(sys.argv[1] + "/seg-*.log"))[-1]
 data = open(seg, "rb").read()
-off, last = 24, None
-while off + 12 <= len(data):
-    raw = struct.unpack(">I", data[off:off + 4])[0]
-    n = raw & 0x7FFFFFFF  # the length without the SYNCED flag (FORMAT.md section 4)
-    last = (off, n)
-    off += 12 + n
-o, n = last
+o, n = list(frames(data))[-1]  # the last frame (its length without the SYNCED flag)
 rec = bytearray(data[o + 12:o + 12 + n])
 seq = struct.unpack(">Q", rec[10:18])[0]
 rec[10:18] = struct.pack(">Q", seq + 1)  # next seq, but the parent and hash are stale

@@ -136,7 +136,8 @@ for sig in INT TERM HUP; do
   "$EV" import "$T/fifo" -o "$T/ki" >"$T/out" 2>"$T/err" &
   imp=$!
   n=0
-  while [ $n -lt 100 ] && ! ls -d "$T"/ki.import-* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
+  # (up to 60 s: a sanitized import on a loaded machine can take seconds to get there)
+  while [ $n -lt 1200 ] && ! ls -d "$T"/ki.import-* >/dev/null 2>&1; do sleep 0.05; n=$((n + 1)); done
   sleep 0.2
   kill -$sig $imp
   wait $imp

@@ -7,14 +7,8 @@
 #   count N    set the header's record count to N
 # Used by tests/cli_tamper.sh.
 import sys, struct
-def crc32c(b):
-    c = 0xffffffff
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
-    return c ^ 0xffffffff
-assert crc32c(b"123456789") == 0xe3069283
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from crc import crc32c  # tests/crc.py, beside this script (on sys.path as its directory)
 path, op = sys.argv[1], sys.argv[2]
 b = bytearray(open(path, 'rb').read())
 if op == 'swap':

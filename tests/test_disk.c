@@ -512,8 +512,10 @@ static void writer_waits_for_lock(void)
      * then, and appends after the first writer's event. */
     struct releaser r = {w, 200};
     pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, release_later, &r) == 0);
+    /* t0 before the releaser starts: this thread descheduled between the two (a loaded
+     * machine) used to shorten the wait measured below 150 ms */
     t0 = ms_now();
+    REQUIRE(pthread_create(&th, NULL, release_later, &r) == 0);
     CHECK_OK(open_waiting(&w2, dir, EC_DISK_OPTIONS_VERSION, 20000));
     CHECK(ms_now() - t0 >= 150);
     pthread_join(th, NULL);

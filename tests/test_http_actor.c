@@ -946,6 +946,37 @@ static void *get_thread(void *p)
     return NULL;
 }
 
+/* Serve a (a deadline of 300 s: only the spin's own length may end the call, however slow the
+ * sanitizers make it), GET path (one that spins in wasm: /ask, /slow) on a thread of its own
+ * and wait until the actor's call has begun: its second wasm/call (the first is ec_init). The
+ * wait is bounded by time (30 s), not by a count of polls, so a loaded machine that is slow to
+ * start the thread does not fail it; it ends as soon as the call is seen. Returns the request
+ * (the caller joins *th, then frees it; a failed wait is a failed CHECK), NULL when nothing
+ * could be started. */
+static get_arg *start_busy_call(ec_runtime *rt, ec_actor *a, const char *path, pthread_t *th)
+{
+    get_arg *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->port = serve(a, 0, 300000);
+    g->path = path;
+    if (!g->port || pthread_create(th, NULL, get_thread, g) != 0) {
+        free(g);
+        return NULL;
+    }
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t = t0;
+    int started = 0;
+    while (!(started = count_type(rt, ec_actor_chain(a), "wasm/call") == 2) &&
+           t.tv_sec - t0.tv_sec < 30) {
+        usleep(2000);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    }
+    CHECK(started);
+    return g;
+}
+
 /* Different actors run in parallel (ABI.md 8.1): while one actor's handler spins in wasm,
  * another actor of the same runtime serves requests and the main thread delivers a message.
  * With wasm run under one lock (the runtime's, or a process-wide one), both would wait for
@@ -960,19 +991,11 @@ static void actors_run_in_parallel(void)
     ec_actor *slow = spawn(rt, "httptest", "slow", NULL), *kv = spawn(rt, "kv", "kv", NULL);
     ec_actor *cnt = spawn(rt, "counter", "counter", NULL);
     REQUIRE(slow && kv && cnt);
-    unsigned ps = serve(slow, 0, 300000), pk = serve(kv, 0, 0); /* sanitizers slow the spin */
-    REQUIRE(ps && pk);
-    get_arg *g = calloc(1, sizeof *g);
-    REQUIRE(g);
-    g->port = ps;
-    g->path = "/slow";
+    unsigned pk = serve(kv, 0, 0);
+    REQUIRE(pk);
     pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, get_thread, g) == 0);
-    int started = 0; /* its second wasm/call (the first is ec_init): the spin has begun */
-    for (int i = 0; i < 1000 && !started; i++)
-        if (!(started = count_type(rt, ec_actor_chain(slow), "wasm/call") == 2))
-            usleep(2000);
-    CHECK(started);
+    get_arg *g = start_busy_call(rt, slow, "/slow", &th); /* the spin has begun */
+    REQUIRE(g);
     int served = 0;
     resp *r = malloc(sizeof *r);
     REQUIRE(r);
@@ -1008,18 +1031,9 @@ static void busy_actor_work_waits(void)
     ec_actor *asker = spawn(rt, "httptest", "asker", "nobody");
     ec_actor *cnt = spawn(rt, "counter", "counter", NULL);
     REQUIRE(asker && cnt);
-    get_arg *g = calloc(1, sizeof *g);
-    REQUIRE(g);
-    g->port = serve(asker, 0, 300000); /* the deadline only has to outlast the spin */
-    g->path = "/ask";                  /* spins about 1.5 s, then asks "nobody" */
-    REQUIRE(g->port);
     pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, get_thread, g) == 0);
-    int started = 0;
-    for (int i = 0; i < 1000 && !started; i++)
-        if (!(started = count_type(rt, ec_actor_chain(asker), "wasm/call") == 2))
-            usleep(2000);
-    CHECK(started);
+    get_arg *g = start_busy_call(rt, asker, "/ask", &th); /* spins ~1.5 s, asks "nobody" */
+    REQUIRE(g);
     ec_runtime_lock(rt);
     CHECK_OK(ec_runtime_send(rt, "asker", "m1", 2));
     CHECK_OK(ec_runtime_send(rt, "counter", "inc", 3));
@@ -1242,18 +1256,9 @@ static void interrupted_run_keeps_queue(void)
     ec_actor *c = spawn(rt, "counter", "c", NULL);
     ec_actor *d = spawn(rt, "counter", "d", NULL);
     REQUIRE(asker && c && d);
-    get_arg *g = calloc(1, sizeof *g);
-    REQUIRE(g);
-    g->port = serve(asker, 0, 300000);
-    g->path = "/ask"; /* spins about 1.5 s: interrupted before */
-    REQUIRE(g->port);
     pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, get_thread, g) == 0);
-    int started = 0;
-    for (int i = 0; i < 1000 && !started; i++)
-        if (!(started = count_type(rt, ec_actor_chain(asker), "wasm/call") == 2))
-            usleep(2000);
-    CHECK(started);
+    get_arg *g = start_busy_call(rt, asker, "/ask", &th); /* spins ~1.5 s: interrupted before */
+    REQUIRE(g);
     ec_runtime_lock(rt);
     CHECK_OK(ec_runtime_send(rt, "asker", "m1", 2)); /* set aside: the asker is busy */
     CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));    /* its wasm/call interrupts the runtime */
@@ -1441,18 +1446,9 @@ static void work_set_aside_counts_against_caps(void)
     ec_actor *c = spawn(rt, "counter", "c", NULL);
     ec_actor *d = spawn(rt, "counter", "d", NULL);
     REQUIRE(asker && c && d);
-    get_arg *g = calloc(1, sizeof *g);
-    REQUIRE(g);
-    g->port = serve(asker, 0, 300000);
-    g->path = "/ask"; /* spins about 1.5 s: interrupted before */
-    REQUIRE(g->port);
     pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, get_thread, g) == 0);
-    int started = 0;
-    for (int i = 0; i < 1000 && !started; i++)
-        if (!(started = count_type(rt, ec_actor_chain(asker), "wasm/call") == 2))
-            usleep(2000);
-    CHECK(started);
+    get_arg *g = start_busy_call(rt, asker, "/ask", &th); /* spins ~1.5 s: interrupted before */
+    REQUIRE(g);
     ec_runtime_lock(rt);
     CHECK_OK(ec_runtime_send(rt, "asker", "6bytes", 6)); /* set aside: the asker is busy */
     CHECK_OK(ec_runtime_send(rt, "c", "inc", 3));        /* 9 bytes queued */
