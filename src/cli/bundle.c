@@ -25,6 +25,7 @@ int cli_export_bundle(int argc, char **argv)
         else if (cli_flag(argv, i, "--bundle"))
             continue;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("export", 0, "--bundle: unknown option '%s'", argv[i]);
             return EXIT_UNUSABLE;
@@ -63,6 +64,7 @@ int cli_import_bundle(int argc, char **argv)
         else if (cli_flag(argv, i, "--bundle"))
             continue;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("import", 0, "--bundle: unknown option '%s'", argv[i]);
             return EXIT_UNUSABLE;

@@ -70,6 +70,7 @@ int cmd_checkpoint(int argc, char **argv)
         else if (cli_flag(argv, i, "--replace"))
             replace = 1;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("checkpoint", 0, "unknown option '%s' (see `evchain help checkpoint`)",
                       argv[i]);

@@ -43,6 +43,7 @@ int cmd_export(int argc, char **argv)
         else if (bad)
             break;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("export", 0, "unknown option '%s' (see `evchain help export`)", argv[i]);
             return EXIT_UNUSABLE;

@@ -295,6 +295,7 @@ int cmd_import(int argc, char **argv)
         } else if (bad) {
             return EXIT_UNUSABLE;
         } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("import", 0, "unknown option '%s' (see `evchain help import`)", argv[i]);
             return EXIT_UNUSABLE;

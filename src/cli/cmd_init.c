@@ -57,6 +57,7 @@ int cmd_init(int argc, char **argv)
         } else if (bad) {
             return EXIT_UNUSABLE;
         } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("init", 0, "unknown option '%s' (see `evchain help init`)", argv[i]);
             return EXIT_UNUSABLE;

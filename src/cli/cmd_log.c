@@ -116,6 +116,7 @@ int cmd_log(int argc, char **argv)
         } else if (cli_flag(argv, i, "-f") || cli_flag(argv, i, "--follow")) {
             follow = 1;
         } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("log", 0, "unknown option '%s' (see `evchain help log`)", argv[i]);
             return EXIT_UNUSABLE;

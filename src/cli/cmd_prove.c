@@ -50,6 +50,7 @@ int cmd_prove(int argc, char **argv)
         else if (cli_flag(argv, i, "--no-event"))
             no_event = 1;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("prove", 0, "unknown option '%s' (see `evchain help prove`)", argv[i]);
             return EXIT_UNUSABLE;

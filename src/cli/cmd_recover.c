@@ -144,6 +144,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         else if (cli_flag(argv, i, "--no-checkpoints"))
             no_checkpoints = 1;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error(cmd, 0, "unknown option %s (see evchain help %s)", argv[i], cmd);
             return EXIT_UNUSABLE;

@@ -145,6 +145,7 @@ int cmd_replay(int argc, char **argv)
         else if (cli_flag(argv, i, "--from-snapshot"))
             ro.from_snapshot = 1;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("replay", 0, "unknown option %s (see evchain help replay)", argv[i]);
             return EXIT_UNUSABLE;

@@ -278,6 +278,7 @@ int cmd_run(int argc, char **argv)
         else if (cli_flag(argv, i, "--quiet"))
             ro.quiet = 1;
         else if (!bad && cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (!bad && cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("run", 0, "unknown option %s (see evchain help run)", argv[i]);
             return EXIT_UNUSABLE;

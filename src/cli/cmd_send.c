@@ -40,6 +40,7 @@ int cmd_send(int argc, char **argv)
         } else if (cli_flag(argv, i, "--stop"))
             stop = 1;
         else if (!bad && cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (!bad && cli_arg_kind(argv, i) == CLI_UNKNOWN && argv[i][1] == '-') {
             /* a single '-' starts a message ("-1"), as it always did */
             cli_error("send", 0, "unknown option %s", argv[i]);

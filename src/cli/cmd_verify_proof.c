@@ -107,6 +107,7 @@ int cmd_verify_proof(int argc, char **argv)
         else if (bad)
             break;
         else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("verify-proof", 0, "unknown option '%s' (see `evchain help verify-proof`)",
                       argv[i]);
