@@ -67,7 +67,7 @@ expect 0 "$EV" resume tally --data-dir "$D" --quiet --message 2
 expect 1 "$EV" resume tally --data-dir "$D" --quiet --message crash
 for c in recover resume; do
   expect 0 "$EV" help $c
-  has "$T/out" "3 a --message was not delivered"
+  has "$T/out" "3 a --message (or, with --serve, a message"
 done
 
 # --- a refused resume or recover writes nothing

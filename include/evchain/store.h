@@ -62,6 +62,10 @@ typedef struct ec_disk_cut {
  * acknowledged were cut; the text says how many and from which seq). */
 int ec_disk_cut_describe(char *out, size_t n, const ec_disk_cut *cut);
 
+/* The largest segment size (2 GiB): a segment's index stores each frame's offset in 4 bytes
+ * (docs/FORMAT.md section 4). */
+#define EC_SEGMENT_BYTES_MAX (1ull << 31)
+
 #define EC_DISK_OPTIONS_VERSION 4 /* versions 1 to 3 (without the later fields) are still read */
 typedef struct ec_disk_options {
     unsigned version;
@@ -74,7 +78,8 @@ typedef struct ec_disk_options {
                         (docs/FORMAT.md section 4) */
     ec_hash_alg alg; /* for create; 0: SHA-256 */
     ec_durability durability;
-    uint64_t segment_bytes;      /* roll segments at this size; 0: default (64 MiB) */
+    uint64_t segment_bytes;      /* roll segments at this size; 0: default (64 MiB); above
+                                    EC_SEGMENT_BYTES_MAX: EC_EINVAL */
     unsigned batch_max_delay_us; /* batch: longest wait for more appends; 0: default */
     /* Version 2. A writer finding another writer's lock: 0 refuses at once (EC_ELOCKED);
      * otherwise it waits up to this many milliseconds for the lock, then refuses. */

@@ -22,9 +22,11 @@ int cli_export_bundle(int argc, char **argv)
             cache = v;
         else if (bad)
             return EXIT_UNUSABLE;
-        else if (strcmp(argv[i], "--bundle") == 0)
+        else if (cli_flag(argv, i, "--bundle"))
             continue;
-        else if (argv[i][0] == '-') {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("export", 0, "--bundle: unknown option '%s'", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!chain)
@@ -59,9 +61,11 @@ int cli_import_bundle(int argc, char **argv)
             cache = v;
         else if (bad)
             return EXIT_UNUSABLE;
-        else if (strcmp(argv[i], "--bundle") == 0)
+        else if (cli_flag(argv, i, "--bundle"))
             continue;
-        else if (argv[i][0] == '-') {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("import", 0, "--bundle: unknown option '%s'", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!file)

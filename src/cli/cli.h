@@ -13,7 +13,8 @@
 
 /* Exit codes every subcommand uses. */
 /* EXIT_UNDELIVERED: a message was accepted and not delivered. `run`, `recover`, `resume`: one
- * given on the command line or in a manifest was dropped (docs/ABI.md section 6).
+ * from outside (ec_runtime_dropped_external) was dropped: given on the command line or in a
+ * manifest, or, when serving, sent with `evchain send` (docs/ABI.md sections 2, 5 and 7).
  * `verify --links`: the chains are intact and their links resolve, but a message a sender's
  * chain says was accepted is neither delivered nor dropped in its receiver's chain
  * (unaccounted). */
@@ -30,10 +31,32 @@ int cli_exit_code(int err);
 int cli_parse_u64(const char *s, uint64_t *out);
 /* "ADDR:PORT" or "[v6]:PORT" into addr (brackets removed) and port; 0 or -1. (parse.c) */
 int cli_parse_listen(const char *v, char *addr, size_t cap, unsigned *port);
-/* Option parsing helper: if argv[*i] is `name` (takes a value) returns the value and
- * advances *i; supports `--name=value` too. NULL when argv[*i] is another option. On a
- * missing value prints an error and sets *bad. */
+/* ---- option parsing (parse.c), the same for every command ----
+ * A command's loop over argv tries its options (cli_opt, cli_opt_each, cli_flag) on argv[i],
+ * then asks cli_arg_kind what an argument none matched is. "--" ends the options: after it
+ * the helpers match nothing and every argument is an operand ("-x" a file named -x).
+ * Once *bad is set the helpers match nothing either: the loop's `bad` branch must come
+ * before its unknown-option and operand branches. */
+/* If argv[*i] is `name` (takes a value) returns the value and advances *i; supports
+ * `--name=value` too. NULL when argv[*i] is another option. On a missing value, or when
+ * the option was given before (a single-valued option: "option X given twice"; -o and
+ * --output are one option), prints an error and sets *bad. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name, int *bad);
+/* The same for an option documented as repeatable (--vkey, --message, --env...). */
+const char *cli_opt_each(int argc, char **argv, int *i, const char *name, int *bad);
+/* argv[i] is the flag `name` (no value), before any "--". */
+int cli_flag(char **argv, int i, const char *name);
+/* What argv[i], which matched none of the command's options, is. */
+enum {
+    CLI_OPERAND = 0, /* an operand: "-" alone, not starting with '-', or after "--" */
+    CLI_END,         /* the "--" ending the options: skip it */
+    CLI_UNKNOWN
+}; /* an option the command does not have */
+int cli_arg_kind(char **argv, int i);
+/* Standard input ('-') as the input `what` (e.g. "--since"): 0, or -1 (printed) when '-'
+ * was already given for another input, which read it all. Called while parsing, before
+ * anything is read or done; paths other than "-" always pass. */
+int cli_input(const char *cmd, const char *what, const char *path);
 
 /* Progress bar on stderr when stderr is a terminal; silent otherwise. */
 typedef struct cli_progress {

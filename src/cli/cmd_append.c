@@ -115,7 +115,9 @@ int cmd_append(int argc, char **argv)
             }
         } else if (bad) {
             return EXIT_UNUSABLE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("append", 0, "unknown option '%s' (see `evchain help append`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!dir) {

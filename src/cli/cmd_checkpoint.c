@@ -10,7 +10,8 @@ const char help_checkpoint[] =
     "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
     "                          [--wait MS | --no-store] [--replace]\n"
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
-    "  --key KEYFILE    private key from `evchain keygen`\n"
+    "  --key KEYFILE    private key from `evchain keygen` ('-': standard input; so may a\n"
+    "                   chain file be, one of them)\n"
     "  --origin ORIGIN  the checkpoint's first line, naming the chain (default: for a chain\n"
     "                   directory that has checkpoints, the origin of its latest one; else\n"
     "                   the key's name). A chain directory's origin never changes: an\n"
@@ -47,7 +48,7 @@ int cmd_checkpoint(int argc, char **argv)
     unsigned wait_ms = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
-            key = v;
+            bad = cli_input("checkpoint", "--key", key = v) != 0;
         else if ((v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL)
             origin = v;
         else if ((v = cli_opt(argc, argv, &i, "-o", &bad)) != NULL)
@@ -62,18 +63,20 @@ int cmd_checkpoint(int argc, char **argv)
             wait_given = 1;
         } else if (bad)
             break;
-        else if (strcmp(argv[i], "--rebuild") == 0)
+        else if (cli_flag(argv, i, "--rebuild"))
             rebuild = 1;
-        else if (strcmp(argv[i], "--no-store") == 0)
+        else if (cli_flag(argv, i, "--no-store"))
             no_store = 1;
-        else if (strcmp(argv[i], "--replace") == 0)
+        else if (cli_flag(argv, i, "--replace"))
             replace = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("checkpoint", 0, "unknown option '%s' (see `evchain help checkpoint`)",
                       argv[i]);
             return EXIT_UNUSABLE;
         } else if (!chain)
-            chain = argv[i];
+            bad = cli_input("checkpoint", "the chain", chain = argv[i]) != 0;
         else {
             cli_error("checkpoint", 0, "unexpected argument '%s'", argv[i]);
             return EXIT_UNUSABLE;

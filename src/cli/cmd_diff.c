@@ -55,10 +55,29 @@ static int check_chain(const char *path, ec_chain *c)
 
 int cmd_diff(int argc, char **argv)
 {
-    if (argc != 3) {
+    /* The two operands, as argv[1] and argv[2] below ("--" before them lets one start
+     * with '-'). */
+    char *ops[3] = {argv[0], NULL, NULL};
+    int nops = 0;
+    for (int i = 1; i < argc; i++) {
+        int kind = cli_arg_kind(argv, i);
+        if (kind == CLI_END)
+            continue;
+        if (kind == CLI_UNKNOWN) {
+            cli_error("diff", 0, "unknown option '%s' (see `evchain help diff`)", argv[i]);
+            return EXIT_UNUSABLE;
+        }
+        if (nops == 2 || cli_input("diff", nops ? "chain b" : "chain a", argv[i]) != 0) {
+            nops = 3;
+            break;
+        }
+        ops[1 + nops++] = argv[i];
+    }
+    if (nops != 2) {
         cli_error("diff", 0, "usage: evchain diff <chain-a> <chain-b>");
         return EXIT_UNUSABLE;
     }
+    argv = ops;
     ec_chain *a = NULL, *b = NULL;
     ec_open_options o = EC_OPEN_OPTIONS_INIT;
     o.inspect = 1; /* a damaged chain can still be compared */

@@ -26,7 +26,9 @@ const char help_export[] =
 
 int cmd_export(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) /* actor migration bundles: cli/bundle.c */
+    /* actor migration bundles: cli/bundle.c. A plain scan (an option's value could look like
+     * "--"): up to the first "--", after which --bundle would be an operand. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--bundle") == 0)
             return cli_export_bundle(argc, argv);
     const char *path = NULL, *out = "-", *fmt = "json";
@@ -40,7 +42,9 @@ int cmd_export(int argc, char **argv)
             out = v;
         else if (bad)
             break;
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("export", 0, "unknown option '%s' (see `evchain help export`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!path)

@@ -23,9 +23,14 @@ const char help_import[] =
     "import a JSON, JSONL or Theater file into a new chain directory\n"
     "usage: evchain import <file> -o <dir> [--format json|jsonl|theater]\n"
     "                      [--segment-bytes N]\n"
+    "  <file>              a JSON, JSONL or Theater file; '-': standard input (a pipe is\n"
+    "                      copied to an unlinked file beside DIR first: the import reads\n"
+    "                      it again for each hash algorithm it tries)\n"
     "  -o DIR              the chain directory to create (absent or empty)\n"
     "  --format F          the file's format (default: detected from its content)\n"
-    "  --segment-bytes N   roll segment files at about N bytes (default 64 MiB)\n"
+    "  --segment-bytes N   roll segment files at about N bytes: 4096 to 2147483648\n"
+    "                      (2 GiB, the most a segment's 4-byte index offsets allow;\n"
+    "                      default 64 MiB)\n"
     "Every event is checked (hash, parent link, seq) before it is stored; the first bad one\n"
     "stops the import and nothing is left at DIR.\n"
     "       evchain import --bundle FILE --data-dir DIR: an actor bundle (export --bundle),\n"
@@ -111,6 +116,68 @@ static void stop_catch(int on)
             sigaction(stop_sigs[k], &stop_old[k], NULL);
         }
     }
+}
+
+/* `import -`: standard input as a file the import can read again from its start (it tries
+ * each hash algorithm in turn: cmd_import). Standard input redirected from a regular file
+ * is that file, from where it stands (*start). A pipe is copied to an unlinked file beside
+ * DIR (on DIR's file system, bounded by its space as the chain itself is; nothing is left
+ * when the process ends), as a named file is read: whole, with no limit of its own. A
+ * stopping signal ends the copy (on_stop puts /dev/null over standard input). NULL with a
+ * message printed. */
+static FILE *open_stdin(const char *dir, size_t dl, off_t *start)
+{
+    struct stat st;
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (*start = ftello(stdin)) >= 0)
+        return stdin;
+    *start = 0;
+    char *path = malloc(dl + 32);
+    if (!path) {
+        cli_error("import", 0, "out of memory");
+        return NULL;
+    }
+    snprintf(path, dl + 32, "%.*s.stdin-XXXXXX", (int)dl, dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cli_error("import", 0, "%s: cannot create a file beside it for standard input: %s", dir,
+                  strerror(errno));
+        free(path);
+        return NULL;
+    }
+    unlink(path);
+    free(path);
+    stop_in_fd = STDIN_FILENO;
+    char buf[65536];
+    int err = 0;
+    for (;;) {
+        ssize_t got = read(STDIN_FILENO, buf, sizeof buf);
+        if (got < 0 && errno == EINTR && !stop_signal)
+            continue;
+        if (got <= 0) {
+            err = got < 0 ? errno : 0;
+            break;
+        }
+        for (ssize_t off = 0; off < got && !err;) {
+            ssize_t w = write(fd, buf + off, (size_t)(got - off));
+            if (w < 0 && errno != EINTR)
+                err = errno;
+            else if (w > 0)
+                off += w;
+        }
+        if (err)
+            break;
+    }
+    stop_in_fd = -1;
+    FILE *f = NULL;
+    if (!err && !stop_signal && lseek(fd, 0, SEEK_SET) == 0)
+        f = fdopen(fd, "rb");
+    if (!f) {
+        if (!stop_signal)
+            cli_error("import", 0, "standard input: copying it beside %s: %s", dir,
+                      strerror(err ? err : errno));
+        close(fd);
+    }
+    return f;
 }
 
 /* Temporary directories of earlier imports to the same DIR that were killed (kill -9, a
@@ -202,7 +269,9 @@ static void *progress_main(void *arg)
 
 int cmd_import(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) /* actor migration bundles: cli/bundle.c */
+    /* actor migration bundles: cli/bundle.c. A plain scan (an option's value could look like
+     * "--"): up to the first "--", after which --bundle would be an operand. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--bundle") == 0)
             return cli_import_bundle(argc, argv);
     const char *in = NULL, *dir = NULL, *v;
@@ -225,7 +294,9 @@ int cmd_import(int argc, char **argv)
             }
         } else if (bad) {
             return EXIT_UNUSABLE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("import", 0, "unknown option '%s' (see `evchain help import`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!in) {
@@ -262,29 +333,50 @@ int cmd_import(int argc, char **argv)
     if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(dir, real))
         dir = real;
     struct stat ist;
-    if (stat(in, &ist) == 0 && S_ISDIR(ist.st_mode)) {
+    if (strcmp(in, "-") != 0 && stat(in, &ist) == 0 && S_ISDIR(ist.st_mode)) {
         cli_error("import", 0, "%s: a directory; import reads a JSON, JSONL or Theater file", in);
         return EXIT_UNUSABLE;
     }
-    FILE *f = fopen(in, "rb");
-    if (!f) {
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    int from_stdin = strcmp(in, "-") == 0;
+    const char *name = from_stdin ? "(stdin)" : in;
+    off_t start = 0;
+    FILE *f = NULL;
+    if (from_stdin) {
+        /* the copy of a pipe can take long: a signal stops it as it stops the import */
+        stop_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        stop_catch(1);
+        f = open_stdin(dir, dl, &start);
+        if (!f) {
+            stop_catch(0);
+            if (stop_null_fd >= 0)
+                close(stop_null_fd);
+            if (stop_signal) {
+                cli_error("import", 0, "stopped by signal %d; nothing was written to %s",
+                          (int)stop_signal, dir);
+                return 128 + stop_signal;
+            }
+            return EXIT_UNUSABLE;
+        }
+    } else if (!(f = fopen(in, "rb"))) {
         cli_error("import", 0, "%s: %s", in, strerror(errno));
         return EXIT_UNUSABLE;
     }
-    size_t dl = strlen(dir);
     char *tmp = malloc(dl + 32);
     if (!tmp) {
         fclose(f);
         cli_error("import", 0, "out of memory");
         return EXIT_UNUSABLE;
     }
-    while (dl > 1 && dir[dl - 1] == '/')
-        dl--;
     snprintf(tmp, dl + 32, "%.*s.import-XXXXXX", (int)dl, dir);
     note_leftovers(dir, dl);
-    stop_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (!from_stdin) {
+        stop_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        stop_catch(1);
+    }
     stop_in_fd = fileno(f);
-    stop_catch(1);
     if (!mkdtemp(tmp)) {
         cli_error("import", 0, "%s: cannot create a temporary directory beside it: %s", dir,
                   strerror(errno));
@@ -322,8 +414,8 @@ int cmd_import(int argc, char **argv)
         ec_chain *c = NULL;
         if (stop_signal)
             break;
-        if (k && (empty_dir(tmp) != 0 || fseek(f, 0, SEEK_SET) != 0)) {
-            cli_error("import", 0, "%s: cannot retry: %s", in, strerror(errno));
+        if (k && (empty_dir(tmp) != 0 || fseeko(f, start, SEEK_SET) != 0)) {
+            cli_error("import", 0, "%s: cannot retry: %s", name, strerror(errno));
             rc = EC_EIO;
             break;
         }
@@ -347,7 +439,7 @@ int cmd_import(int argc, char **argv)
             pthread_cond_init(&pr.cv, NULL);
             show = pthread_create(&pr.th, NULL, progress_main, &pr) == 0;
         }
-        rc = ec_import_stream(c, f, in, fmt, 0, NULL);
+        rc = ec_import_stream(c, f, name, fmt, 0, NULL);
         if (show) {
             pthread_mutex_lock(&pr.mu);
             pr.stop = 1;
@@ -381,7 +473,7 @@ int cmd_import(int argc, char **argv)
             cli_error("import", 0,
                       "%s: %s: writing the chain failed after %llu events; nothing was written "
                       "to %s",
-                      in, what, (unsigned long long)n, dir);
+                      name, what, (unsigned long long)n, dir);
         } else if (rc) {
             cli_error("import", 1, "refused");
         }

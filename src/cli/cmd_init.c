@@ -12,7 +12,9 @@ const char help_init[] =
     "usage: evchain init <dir> [--hash sha256|sha1] [--segment-bytes N]\n"
     "  --hash ALG          the chain's hash algorithm, fixed for good (default sha256;\n"
     "                      sha1 only for compatibility: SHA-1 collisions can be made)\n"
-    "  --segment-bytes N   roll segment files at about N bytes (default 64 MiB)\n"
+    "  --segment-bytes N   roll segment files at about N bytes: 4096 to 2147483648\n"
+    "                      (2 GiB, the most a segment's 4-byte index offsets allow;\n"
+    "                      default 64 MiB)\n"
     "The directory must be absent or empty. Layout: docs/FORMAT.md section 4.\n"
     "exit: 0 created, 2 refused (exists and not empty, no permission...) or usage error\n";
 
@@ -54,7 +56,9 @@ int cmd_init(int argc, char **argv)
             }
         } else if (bad) {
             return EXIT_UNUSABLE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("init", 0, "unknown option '%s' (see `evchain help init`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!dir) {

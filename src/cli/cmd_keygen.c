@@ -27,9 +27,11 @@ int cmd_keygen(int argc, char **argv)
             vout = v;
         else if (bad)
             break;
-        else if (strcmp(argv[i], "--force") == 0)
+        else if (cli_flag(argv, i, "--force"))
             force = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("keygen", 0, "unknown option '%s' (see `evchain help keygen`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!name)

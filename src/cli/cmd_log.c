@@ -111,11 +111,13 @@ int cmd_log(int argc, char **argv)
             }
         } else if (bad) {
             return EXIT_UNUSABLE;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        } else if (cli_flag(argv, i, "--json")) {
             json = 1;
-        } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
+        } else if (cli_flag(argv, i, "-f") || cli_flag(argv, i, "--follow")) {
             follow = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("log", 0, "unknown option '%s' (see `evchain help log`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!path) {

@@ -12,7 +12,8 @@ const char help_prove[] =
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
     "  <seq>            the event to prove\n"
     "  -o FILE          the proof file (`-`: standard output); .tlog-proof is customary\n"
-    "  --checkpoint F   prove against this signed checkpoint of the chain\n"
+    "  --checkpoint F   prove against this signed checkpoint of the chain ('-': standard\n"
+    "                   input; so may KEYFILE or <chain>, one of them)\n"
     "  --key KEYFILE    sign a fresh checkpoint of the whole chain with this key\n"
     "  --origin ORIGIN  the chain's origin (the checkpoint's first line, naming the chain:\n"
     "                   `evchain help checkpoint`). With --key, the origin signed (default:\n"
@@ -39,20 +40,22 @@ int cmd_prove(int argc, char **argv)
         if ((v = cli_opt(argc, argv, &i, "-o", &bad)) != NULL)
             out = v;
         else if ((v = cli_opt(argc, argv, &i, "--checkpoint", &bad)) != NULL)
-            cpf = v;
+            bad = cli_input("prove", "--checkpoint", cpf = v) != 0;
         else if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
-            key = v;
+            bad = cli_input("prove", "--key", key = v) != 0;
         else if ((v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL)
             origin = v;
         else if (bad)
             break;
-        else if (strcmp(argv[i], "--no-event") == 0)
+        else if (cli_flag(argv, i, "--no-event"))
             no_event = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("prove", 0, "unknown option '%s' (see `evchain help prove`)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!chain)
-            chain = argv[i];
+            bad = cli_input("prove", "the chain", chain = argv[i]) != 0;
         else if (!seqs)
             seqs = argv[i];
         else {

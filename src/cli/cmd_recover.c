@@ -42,8 +42,10 @@ const char help_recover[] =
     "Exit 0 when the actor ends running or stopped, 1 when the replay diverges, the actor\n"
     "traps again, or the chain is damaged or holds fewer events than its signed\n"
     "checkpoints/latest covers (nothing is written then: restore it), 2 on unusable input,\n"
-    "3 a --message was not delivered: the actor stopped or trapped first, or has no handler\n"
-    "(each said on stderr, recorded as message/dropped; 3 wins over 1, as for `evchain run`).\n"
+    "3 a --message (or, with --serve, a message `evchain send` was answered `ok` for) was not\n"
+    "delivered: the actor stopped or trapped first, has no handler, or the runtime stopped\n"
+    "with it still queued (each said on stderr, recorded as message/dropped; 3 wins over 1,\n"
+    "as for `evchain run`).\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 const char help_resume[] =
@@ -62,8 +64,9 @@ const char help_resume[] =
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
     "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
     "<data>/cache (it must have the SHA-256 actor/start names); checkpoints as for recover.\n"
-    "Exit codes as for recover: 0, 1, 2, and 3 a --message was not delivered (said on\n"
-    "stderr, recorded as message/dropped; 3 wins over 1, as for `evchain run`).\n"
+    "Exit codes as for recover: 0, 1, 2, and 3 a --message (or, with --serve, a message\n"
+    "`evchain send` was answered `ok` for) was not delivered (said on stderr, recorded as\n"
+    "message/dropped; 3 wins over 1, as for `evchain run`).\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 #define MAX_MSG 64
@@ -121,7 +124,7 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
                 cli_error(cmd, 0, "--wait: '%s' is not a number of milliseconds", v);
                 return EXIT_UNUSABLE;
             }
-        } else if ((v = cli_opt(argc, argv, &i, "--message", &bad))) {
+        } else if ((v = cli_opt_each(argc, argv, &i, "--message", &bad))) {
             if (nmsg == MAX_MSG) {
                 cli_error(cmd, 0, "at most %d --message", MAX_MSG);
                 return EXIT_UNUSABLE;
@@ -132,15 +135,17 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
                 return EXIT_UNUSABLE;
         } else if (bad)
             return EXIT_UNUSABLE;
-        else if (strcmp(argv[i], "--serve") == 0)
+        else if (cli_flag(argv, i, "--serve"))
             serve_mode = 1;
-        else if (strcmp(argv[i], "--quiet") == 0)
+        else if (cli_flag(argv, i, "--quiet"))
             o.quiet = 1;
-        else if (strcmp(argv[i], "--from-snapshot") == 0)
+        else if (cli_flag(argv, i, "--from-snapshot"))
             o.from_snapshot = 1;
-        else if (strcmp(argv[i], "--no-checkpoints") == 0)
+        else if (cli_flag(argv, i, "--no-checkpoints"))
             no_checkpoints = 1;
-        else if (argv[i][0] == '-') {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error(cmd, 0, "unknown option %s (see evchain help %s)", argv[i], cmd);
             return EXIT_UNUSABLE;
         } else if (!target)

@@ -138,13 +138,15 @@ int cmd_replay(int argc, char **argv)
             }
         } else if (bad)
             return EXIT_UNUSABLE;
-        else if (strcmp(argv[i], "--json") == 0)
+        else if (cli_flag(argv, i, "--json"))
             json = 1;
-        else if (strcmp(argv[i], "--any-module") == 0)
+        else if (cli_flag(argv, i, "--any-module"))
             ro.any_module = 1;
-        else if (strcmp(argv[i], "--from-snapshot") == 0)
+        else if (cli_flag(argv, i, "--from-snapshot"))
             ro.from_snapshot = 1;
-        else if (argv[i][0] == '-') {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("replay", 0, "unknown option %s (see evchain help replay)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!path)

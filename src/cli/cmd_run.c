@@ -54,8 +54,10 @@ const char help_run[] =
     "                       (in a manifest: an actor's \"http\": \"ADDR:PORT\"; its\n"
     "                       \"http_allow\": [...] replaces --http-allow)\n"
     "exit: 0 all actors ended running or stopped, 1 one ended trapped, 2 unusable input,\n"
-    "      3 a message given (--message, manifest) was not delivered: its receiver stopped or\n"
-    "      trapped first, or has no handler (each said on stderr, recorded as message/dropped)\n";
+    "      3 a message from outside was accepted and not delivered: one given (--message,\n"
+    "      manifest) or, with --serve, one `evchain send` was answered `ok` for: its receiver\n"
+    "      stopped or trapped first, has no handler, or the runtime stopped with it still\n"
+    "      queued (each said on stderr, recorded as message/dropped); 3 wins over 1\n";
 
 /* Local to the command: the names are those of docs (always, batch, none). */
 static int parse_durability(ec_durability *out, const char *v)
@@ -184,13 +186,13 @@ int cmd_run(int argc, char **argv)
             name = v;
         else if ((v = cli_opt(argc, argv, &i, "--data-dir", &bad)))
             ro.data_dir = v;
-        else if ((v = cli_opt(argc, argv, &i, "--message", &bad))) {
+        else if ((v = cli_opt_each(argc, argv, &i, "--message", &bad))) {
             if (nmsg == MAX_LIST) {
                 cli_error("run", 0, "at most %d --message", MAX_LIST);
                 return EXIT_UNUSABLE;
             }
             msgs[nmsg++] = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--env", &bad))) {
+        } else if ((v = cli_opt_each(argc, argv, &i, "--env", &bad))) {
             if (nenv == MAX_LIST) {
                 cli_error("run", 0, "at most %d --env", MAX_LIST);
                 return EXIT_UNUSABLE;
@@ -269,13 +271,15 @@ int cmd_run(int argc, char **argv)
             }
             if (!ro.checkpoint_keep)
                 ro.checkpoint_keep = UINT64_MAX; /* 0 on the command line: all */
-        } else if (strcmp(argv[i], "--no-checkpoints") == 0)
+        } else if (cli_flag(argv, i, "--no-checkpoints"))
             no_checkpoints = 1;
-        else if (strcmp(argv[i], "--serve") == 0)
+        else if (cli_flag(argv, i, "--serve"))
             serve_mode = 1;
-        else if (strcmp(argv[i], "--quiet") == 0)
+        else if (cli_flag(argv, i, "--quiet"))
             ro.quiet = 1;
-        else if (!bad && argv[i][0] == '-') {
+        else if (!bad && cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (!bad && cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("run", 0, "unknown option %s (see evchain help run)", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!bad && !module)

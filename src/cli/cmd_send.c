@@ -37,9 +37,12 @@ int cmd_send(int argc, char **argv)
                 cli_error("send", 0, "--timeout: '%s' is not 1..3600000 milliseconds", v);
                 return EXIT_UNUSABLE;
             }
-        } else if (strcmp(argv[i], "--stop") == 0)
+        } else if (cli_flag(argv, i, "--stop"))
             stop = 1;
-        else if (!bad && argv[i][0] == '-' && argv[i][1] == '-') {
+        else if (!bad && cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (!bad && cli_arg_kind(argv, i) == CLI_UNKNOWN && argv[i][1] == '-') {
+            /* a single '-' starts a message ("-1"), as it always did */
             cli_error("send", 0, "unknown option %s", argv[i]);
             return EXIT_UNUSABLE;
         } else if (!bad) {

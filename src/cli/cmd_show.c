@@ -32,13 +32,29 @@ static int all_digits(const char *s)
 
 int cmd_show(int argc, char **argv)
 {
-    if (argc != 3) {
+    const char *ops[2] = {NULL, NULL};
+    int nops = 0;
+    for (int i = 1; i < argc; i++) {
+        int kind = cli_arg_kind(argv, i);
+        if (kind == CLI_END)
+            continue;
+        if (kind == CLI_UNKNOWN) {
+            cli_error("show", 0, "unknown option '%s' (see `evchain help show`)", argv[i]);
+            return EXIT_UNUSABLE;
+        }
+        if (nops == 2) {
+            nops = 3;
+            break;
+        }
+        ops[nops++] = argv[i];
+    }
+    if (nops != 2) {
         cli_error("show", 0,
                   "need a chain and an event\nusage: evchain show <chain> "
                   "<seq|hash-prefix>");
         return EXIT_UNUSABLE;
     }
-    const char *path = argv[1], *which = argv[2];
+    const char *path = ops[0], *which = ops[1];
     ec_chain *chain;
     int rc = ec_chain_open_path(&chain, path, NULL);
     if (rc) {

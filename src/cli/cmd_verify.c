@@ -31,6 +31,7 @@ const char help_verify[] =
     "            Use a copy kept outside the chain directory: whoever can cut the chain\n"
     "            back can roll back its <chain>/checkpoints/ too\n"
     "  --vkey VKEY  a trusted verifier key (`name+id+key`) or a file of them; repeatable\n"
+    "  (CHECKPOINT, a VKEY file or one <chain> may be '-', standard input: one of them)\n"
     "  --origin ORIGIN  with --since: refuse (exit 1) a checkpoint whose origin is not\n"
     "            ORIGIN, so that one of another chain signed by the same key is not taken\n"
     "            for this one's (the runtime signs actor X's as `<key name>/X`)\n"
@@ -80,7 +81,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         cli_error("verify", 0, "out of memory");
         return -1;
     }
-    int only_paths = 0, bad = 0;
+    int bad = 0;
     a->vkeys = calloc((size_t)argc, sizeof *a->vkeys);
     if (!a->vkeys) {
         cli_error("verify", 0, "out of memory");
@@ -88,22 +89,28 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
     }
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v;
-        if (!only_paths && (v = cli_opt(argc, argv, &i, "--since", &bad)) != NULL) {
+        if ((v = cli_opt(argc, argv, &i, "--since", &bad)) != NULL) {
+            if (cli_input("verify", "--since", v) != 0)
+                return -1;
             a->since = v;
-        } else if (!only_paths && (v = cli_opt(argc, argv, &i, "--vkey", &bad)) != NULL) {
+        } else if ((v = cli_opt_each(argc, argv, &i, "--vkey", &bad)) != NULL) {
+            if (cli_input("verify", "--vkey", v) != 0)
+                return -1;
             a->vkeys[a->nvkeys++] = (char *)v;
-        } else if (!only_paths && (v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL) {
             a->origin = v;
         } else if (bad) {
             return -1;
-        } else if (!only_paths && strcmp(s, "--") == 0) {
-            only_paths = 1;
-        } else if (!only_paths && strcmp(s, "--links") == 0) {
+        } else if (cli_flag(argv, i, "--links")) {
             a->links = 1;
-        } else if (!only_paths && s[0] == '-' && s[1] != '\0') {
+        } else if (cli_arg_kind(argv, i) == CLI_END) {
+            continue;
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("verify", 0, "unknown option '%s' (see `evchain help verify`)", s);
             return -1;
         } else {
+            if (cli_input("verify", "a chain", s) != 0)
+                return -1;
             a->paths[a->npaths++] = argv[i];
         }
     }
@@ -117,6 +124,14 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
     }
     if (a->npaths == 0) {
         cli_error("verify", 0, "no chain given\nusage: evchain verify <chain>...");
+        return -1;
+    }
+    /* The checkpoint and the keys are read again for each chain: standard input once. */
+    int stdin_each = a->since && strcmp(a->since, "-") == 0;
+    for (int k = 0; k < a->nvkeys; k++)
+        stdin_each |= strcmp(a->vkeys[k], "-") == 0;
+    if (stdin_each && a->npaths > 1) {
+        cli_error("verify", 0, "--since or --vkey from standard input ('-'): one chain at a time");
         return -1;
     }
     return 0;

@@ -11,6 +11,7 @@ const char help_verify_proof[] =
     "usage: evchain verify-proof FILE [--event EVENT | --hash HEX] --vkey VKEY...\n"
     "                            [--origin ORIGIN]\n"
     "  FILE           a proof written by `evchain prove` (C2SP tlog-proof)\n"
+    "  FILE, EVENT or a VKEY file may be '-': standard input (for one of them)\n"
     "  --event EVENT  the event: a binary record (docs/FORMAT.md section 1), or a chain\n"
     "                 file (JSON, JSONL, Theater) holding it at the proof's index\n"
     "  --hash HEX     the event's hash, in hex\n"
@@ -49,6 +50,42 @@ static int record_hash(const char *what, const uint8_t *rec, size_t len, uint64_
     return EXIT_VALID;
 }
 
+/* --event -: a chain file read from standard input into buf (the same size limit as a
+ * named file's), loaded from memory as ec_chain_open_path loads a file: verified while read.
+ * The file names its hash algorithm and a chain's is fixed when it opens: each in turn, as
+ * `evchain import` does (a mismatch is refused before any event is stored). */
+static int open_chain_buffer(ec_chain **out, char *buf, size_t len)
+{
+    static const ec_hash_alg algs[] = {EC_HASH_SHA256, EC_HASH_SHA1, EC_HASH_THEATER_SHA1};
+    int rc = EC_EINVAL;
+    *out = NULL;
+    for (size_t k = 0; len && k < sizeof algs / sizeof algs[0]; k++) {
+        ec_memory_options mo = EC_MEMORY_OPTIONS_INIT;
+        ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+        ec_backend *be;
+        ec_chain *c;
+        co.alg = algs[k];
+        if ((rc = ec_backend_memory(&be, &mo)) != 0 || (rc = ec_chain_open(&c, be, &co)) != 0)
+            return rc; /* ec_chain_open owns be, also on failure */
+        FILE *f = fmemopen(buf, len, "rb");
+        if (!f) {
+            ec_chain_free(c);
+            return EC_ENOMEM;
+        }
+        rc = ec_import_stream(c, f, "(stdin)", EC_FORMAT_AUTO, 0, NULL);
+        fclose(f);
+        if (rc == 0) {
+            *out = c;
+            return 0;
+        }
+        uint64_t n = ec_chain_count(c);
+        ec_chain_free(c);
+        if (rc != EC_EINVAL || n != 0)
+            return rc;
+    }
+    return rc;
+}
+
 int cmd_verify_proof(int argc, char **argv)
 {
     const char *file = NULL, *event = NULL, *hex = NULL, *origin = NULL, *v;
@@ -60,21 +97,23 @@ int cmd_verify_proof(int argc, char **argv)
     }
     for (int i = 1; i < argc && !bad; i++) {
         if ((v = cli_opt(argc, argv, &i, "--event", &bad)) != NULL)
-            event = v;
+            bad = cli_input("verify-proof", "--event", event = v) != 0;
         else if ((v = cli_opt(argc, argv, &i, "--hash", &bad)) != NULL)
             hex = v;
-        else if ((v = cli_opt(argc, argv, &i, "--vkey", &bad)) != NULL)
-            vkeys[nv++] = (char *)v;
+        else if ((v = cli_opt_each(argc, argv, &i, "--vkey", &bad)) != NULL)
+            bad = cli_input("verify-proof", "--vkey", vkeys[nv++] = (char *)v) != 0;
         else if ((v = cli_opt(argc, argv, &i, "--origin", &bad)) != NULL)
             origin = v;
         else if (bad)
             break;
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        else if (cli_arg_kind(argv, i) == CLI_END) {
+            /* "--": the operands follow */
+        } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
             cli_error("verify-proof", 0, "unknown option '%s' (see `evchain help verify-proof`)",
                       argv[i]);
             bad = 1;
         } else if (!file)
-            file = argv[i];
+            bad = cli_input("verify-proof", "the proof", file = argv[i]) != 0;
         else {
             cli_error("verify-proof", 0, "unexpected argument '%s'", argv[i]);
             bad = 1;
@@ -129,7 +168,9 @@ int cmd_verify_proof(int argc, char **argv)
             have_event = 1;
         } else {
             ec_open_options oo = EC_OPEN_OPTIONS_INIT;
-            int orc = ec_chain_open_path(&evchain, event, &oo);
+            /* standard input was read into evbuf: not to be read again */
+            int orc = strcmp(event, "-") == 0 ? open_chain_buffer(&evchain, evbuf, el)
+                                              : ec_chain_open_path(&evchain, event, &oo);
             if (orc == EC_EVERIFY) {
                 /* A chain file that does not verify: what it says is not to be trusted. */
                 printf("invalid: --event %s: the chain file is broken: %s\n", event,

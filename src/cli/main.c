@@ -121,7 +121,8 @@ int main(int argc, char **argv)
         fputs("' (see `evchain help`)\n", stderr);
         return EXIT_UNUSABLE;
     }
-    for (int i = 2; i < argc; i++)
+    /* Not after "--": there it is an operand (a file named --help). */
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(c->help ? c->help : "(no help)\n", stdout);
             return 0;
@@ -170,25 +171,6 @@ void cli_error(const char *cmd, int lib_err, const char *fmt, ...)
 int cli_exit_code(int err)
 {
     return err == EC_EVERIFY ? EXIT_INVALID : EXIT_UNUSABLE;
-}
-
-const char *cli_opt(int argc, char **argv, int *i, const char *name, int *bad)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "evchain %s: option %s needs a value\n", argv[0], name);
-        *bad = 1;
-        return NULL;
-    }
-    (*i)++;
-    return argv[*i];
 }
 
 static uint64_t mono_ns(void)

@@ -14,6 +14,10 @@
 static FILE *open_input(const char *cmd, const char *what, const char *path, int stored)
 {
     if (!stored) {
+        /* '-': standard input, read to its end under the same size limit as a file (the
+         * command line has it once: cli_input) */
+        if (strcmp(path, "-") == 0)
+            return stdin;
         FILE *f = fopen(path, "rb");
         if (!f)
             cli_error(cmd, 0, "%s %s: %s", what, path, strerror(errno));
@@ -72,7 +76,8 @@ static char *read_input(const char *cmd, const char *what, const char *path, siz
     }
     int err = ferror(f);
     int extra = buf && n == cap && cap >= max && fgetc(f) != EOF;
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     if (!buf || err || extra) {
         if (!buf)
             cli_error(cmd, 0, "%s %s: out of memory", what, path);
@@ -240,7 +245,7 @@ int cli_load_vkeys(const char *cmd, char **specs, int nspecs, ec_vkey ***out, si
         struct stat st;
         char *text = NULL;
         size_t len;
-        int is_file = stat(specs[i], &st) == 0;
+        int is_file = strcmp(specs[i], "-") == 0 || stat(specs[i], &st) == 0;
         if (is_file) {
             text = cli_read_file(cmd, "verifier key", specs[i], 1 << 16, &len);
             if (!text)

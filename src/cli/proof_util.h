@@ -6,7 +6,7 @@
 #include "cli.h"
 
 /* Whole file into a NUL-terminated buffer (malloc'd); NULL with a message printed on error
- * or when it is larger than max bytes. */
+ * or when it is larger than max bytes. "-" reads standard input (the same limit). */
 char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len);
 /* The same for a file a chain directory holds (its latest checkpoint): refused unless a
  * regular file, so that a FIFO planted there cannot hang the command. A file the user names

@@ -24,7 +24,7 @@ int cli_http_opt(const char *cmd, cli_http *h, int argc, char **argv, int *i, in
 {
     const char *v;
     uint64_t t;
-    if ((v = cli_opt(argc, argv, i, "--http-allow", bad))) {
+    if ((v = cli_opt_each(argc, argv, i, "--http-allow", bad))) {
         if (h->nallow == CLI_MANIFEST_LIST) {
             cli_error(cmd, 0, "--http-allow: at most %d hosts", CLI_MANIFEST_LIST);
             return -1;

@@ -2461,6 +2461,9 @@ static int open_dir(disk *d, const ec_disk_options *o)
         d->seg_bytes = ec_get_u64(h + 16);
     if (d->seg_bytes < 4096)
         d->seg_bytes = 4096;
+    /* a header from elsewhere naming more than a segment can hold: the most it can */
+    if (d->seg_bytes > EC_SEGMENT_BYTES_MAX)
+        d->seg_bytes = EC_SEGMENT_BYTES_MAX;
 
     uint64_t *firsts = NULL;
     size_t n = 0;
@@ -2661,6 +2664,15 @@ int ec_backend_disk_at_(ec_backend **out, const char *dir, const ec_disk_options
         return ec_error_set(EC_EINVAL, "%s: unknown durability %d", dir, (int)o->durability);
     if (strlen(dir) > 3000)
         return ec_error_set(EC_EINVAL, "%s...: path too long", "disk");
+    /* A segment's index stores each frame's offset in 4 bytes (docs/FORMAT.md section 4):
+     * refused, not clamped as it once was (silently, so that `init --segment-bytes 5G` said
+     * nothing of the 2 GiB it got). */
+    if (o->segment_bytes > EC_SEGMENT_BYTES_MAX)
+        return ec_error_set(EC_EINVAL,
+                            "%s: segment size %llu is above the maximum, %llu bytes (2 GiB): a "
+                            "segment's index stores 4-byte frame offsets",
+                            dir, (unsigned long long)o->segment_bytes,
+                            (unsigned long long)EC_SEGMENT_BYTES_MAX);
     disk *d = calloc(1, sizeof *d);
     if (!d || !(d->dir = strdup(dir))) {
         free(d);
@@ -2671,8 +2683,6 @@ int ec_backend_disk_at_(ec_backend **out, const char *dir, const ec_disk_options
     d->ro = o->read_only;
     d->dur = o->durability;
     d->seg_bytes = o->segment_bytes ? o->segment_bytes : EC_SEG_DEFAULT_BYTES;
-    if (d->seg_bytes > (1ull << 31))
-        d->seg_bytes = 1ull << 31;
     d->delay_us = o->batch_max_delay_us ? o->batch_max_delay_us : DEFAULT_DELAY_US;
     d->damage = damage;
     if ((d->cut = o->cut_out) != NULL) {
