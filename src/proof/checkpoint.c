@@ -409,11 +409,8 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     }
     const ec_checkpoint *cp = &res->checkpoint;
     /* Who the verdict names: a signer only when its signature was checked. */
-    char by[EC_NOTE_NAME_MAX + 64];
-    if (unchecked)
-        snprintf(by, sizeof by, "(signature not checked)");
-    else
-        snprintf(by, sizeof by, "signed by %s", cp->signer);
+    const char *by = unchecked ? "(signature not checked)" : "signed by ";
+    const char *signer = unchecked ? "" : cp->signer;
     res->chain_size = ec_chain_count(chain);
     if (!opts || !opts->chain_verified) {
         ec_verify_result vr;
@@ -443,9 +440,9 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
                      "(they may have been rewritten too)",
                      (unsigned long long)res->chain_size);
         snprintf(res->reason, sizeof res->reason,
-                 "truncated: the chain has %llu events but the checkpoint %s covers "
+                 "truncated: the chain has %llu events but the checkpoint %s%s covers "
                  "%llu: events %llu to %llu were removed%s",
-                 (unsigned long long)res->chain_size, by, (unsigned long long)cp->size,
+                 (unsigned long long)res->chain_size, by, signer, (unsigned long long)cp->size,
                  (unsigned long long)res->chain_size, (unsigned long long)cp->size - 1, left);
         return ec_error_set(EC_EVERIFY, "%s", res->reason);
     }
@@ -463,9 +460,9 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     if (rc == 0 && memcmp(root_m, cp->root, EC_MERKLE_HASH_LEN) != 0) {
         res->status = EC_SINCE_FORKED;
         snprintf(res->reason, sizeof res->reason,
-                 "forked: the chain's first %llu events are not the ones %s%s: events before "
+                 "forked: the chain's first %llu events are not the ones %s%s%s: events before "
                  "seq %llu were rewritten after the checkpoint",
-                 (unsigned long long)cp->size, unchecked ? "of the checkpoint " : "", by,
+                 (unsigned long long)cp->size, unchecked ? "of the checkpoint " : "", by, signer,
                  (unsigned long long)cp->size);
         ec_tree_free(t);
         return ec_error_set(EC_EVERIFY, "%s", res->reason);
@@ -483,8 +480,8 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     ec_tree_free(t);
     if (rc == 0)
         snprintf(res->reason, sizeof res->reason,
-                 "the chain (%llu events) extends the checkpoint %s (%llu events)",
-                 (unsigned long long)res->chain_size, by, (unsigned long long)cp->size);
+                 "the chain (%llu events) extends the checkpoint %s%s (%llu events)",
+                 (unsigned long long)res->chain_size, by, signer, (unsigned long long)cp->size);
     return rc;
 }
 
