@@ -45,21 +45,28 @@ call2=$("$EV" log "$D/actors/b/chain" --type wasm/call | sed -n 3p | seq_of) # e
 cp "$D/actors/b/chain/checkpoints/latest" "$T/b.checkpoint" # a checkpoint an auditor kept
 cp -r "$D" "$T/ab2"
 
-# (c) b's chain cut before its second delivery: each chain intact, every remaining link
-# resolves, and a's second send is unaccounted for: reported, exit 3.
+# (c) b's chain cut before its second delivery. Below its own stored checkpoint: broken
+# (exit 1), whatever the links. With its checkpoints/ rolled back too, as whoever cuts it can:
+# each chain intact, every remaining link resolves, and a's second send is unaccounted for:
+# reported, exit 3.
 cut_chain "$D/actors/b/chain" "$call2"
+expect 1 "$EV" verify "$D/actors/b/chain"
+has "$T/out" "its own stored checkpoint $D/actors/b/chain/checkpoints/latest: truncated"
+expect 1 "$EV" verify --links "$D"
+rm -r "$D/actors/b/chain/checkpoints"
 expect 0 "$EV" verify "$D/actors/b/chain"
 expect 3 "$EV" verify --links "$D"
 has "$T/out" "links: unaccounted: a event $send2: its message to b was accepted"
 has "$T/out" "neither delivered nor dropped in b's chain ($D/actors/a/chain)"
 has "$T/out" "links: 1 link between 2 chains; 1 accepted message unaccounted for"
-lines "$T/out" 4 # the two chains, the message, the verdict
+lines "$T/out" 5 # the two chains (a's also extends its own checkpoint), the message, the verdict
 # What tells the cut from a killed run: a signed checkpoint of b's chain.
 expect 1 "$EV" verify "$D/actors/b/chain" --since "$T/b.checkpoint" --vkey "$D/runtime.vkey"
 has "$T/out" "truncated"
 # The sender's chain cut instead (before its second send): b's delivery names a send that is
 # not there: a broken link (exit 1), not an unaccounted message.
 cut_chain "$T/ab2/actors/a/chain" "$send2"
+rm -r "$T/ab2/actors/a/chain/checkpoints" # else reported as cut below it (exit 1 too)
 expect 1 "$EV" verify --links "$T/ab2"
 has "$T/out" "links: b: event $call2: link names"
 has "$T/out" "which is not in a's chain"

@@ -467,6 +467,24 @@ static void test_since(void)
     ec_vkey *ok;
     REQUIRE_OK(ec_vkey_parse(&ok, ot, strlen(ot)));
     CHECK(ec_proof_verify_since(c, note, nl, &ok, 1, NULL, &r) == EC_EVERIFY);
+    /* signature_unchecked (a chain directory's own checkpoints/latest, no key): the same
+     * consistency verdicts without keys, saying the signature was not checked; a version 1
+     * struct has no such field and checks the signature. */
+    ec_since_options so = EC_SINCE_OPTIONS_INIT;
+    so.signature_unchecked = 1;
+    CHECK_OK(ec_proof_verify_since(longer, note, nl, NULL, 0, &so, &r));
+    CHECK(r.status == EC_SINCE_OK && r.proof_count > 0 && r.checkpoint.size == 20);
+    CHECK(strcmp(r.checkpoint.signer, "example.org/since") == 0);
+    CHECK(strstr(r.reason, "signature not checked") != NULL);
+    CHECK_OK(ec_proof_verify_since(c, note, nl, &ok, 1, &so, &r)); /* any key: not looked at */
+    CHECK(ec_proof_verify_since(cut, note, nl, NULL, 0, &so, &r) == EC_EVERIFY);
+    CHECK(r.status == EC_SINCE_TRUNCATED && strstr(r.reason, "(signature not checked) covers 20"));
+    CHECK(ec_proof_verify_since(fork, note, nl, NULL, 0, &so, &r) == EC_EVERIFY);
+    CHECK(r.status == EC_SINCE_FORKED && strstr(r.reason, "forked") &&
+          strstr(r.reason, "signature not checked"));
+    CHECK(ec_proof_verify_since(c, "x\n\n", 3, NULL, 0, &so, &r) == EC_EFORMAT);
+    so.version = 1;
+    CHECK(ec_proof_verify_since(c, note, nl, &ok, 1, &so, &r) == EC_EVERIFY);
     note[strlen("example.org/since\n")] = '3'; /* the size line */
     CHECK(ec_proof_verify_since(c, note, nl, &k, 1, NULL, &r) == EC_EVERIFY);
 
@@ -865,7 +883,7 @@ static void test_checkpointer_keep(void)
     numbered_files(cdir, got, sizeof got, &others);
     CHECK(strcmp(got, "21 23 25 27") == 0);
     ec_checkpointer_free(cp);
-    o.version = 4;
+    o.version = EC_CHECKPOINTER_OPTIONS_VERSION + 1;
     CHECK(ec_checkpointer_new(&cp, t, s, &o) == EC_EUNSUPPORTED);
 
     DIR *d = opendir(cdir);
@@ -965,6 +983,81 @@ static void test_checkpointer_same_size(void)
     CHECK(system(cmd) == 0);
 }
 
+/* no_store: a reader that signs (checkpoint --no-store, prove --key) reads `latest` and is
+ * held to it as the storing checkpointer is, and writes nothing: no folder made, no file. */
+static void test_checkpointer_no_store(void)
+{
+    char dir[64] = "/tmp/ec_note_nostore_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128], lat[200];
+    snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
+    snprintf(lat, sizeof lat, "%s/latest", cdir);
+    ec_signer *s;
+    REQUIRE_OK(ec_signer_generate(&s, "example.org/nostore"));
+    ec_chain *c = make_chain(20, (size_t)-1), *longer = make_chain(30, (size_t)-1);
+    ec_chain *cut = make_chain(12, (size_t)-1), *fork = make_chain(30, 5);
+    REQUIRE(c && longer && cut && fork);
+    ec_tree *t;
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.dir = cdir;
+    o.no_store = 1;
+    ec_checkpointer *cp;
+    /* nothing stored yet: signs, makes no folder */
+    REQUIRE_OK(ec_tree_open(&t, c, NULL));
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    CHECK_OK(ec_checkpointer_write(cp, 1));
+    CHECK(ec_checkpointer_last(cp, NULL) != NULL);
+    CHECK(access(cdir, F_OK) != 0);
+    ec_checkpointer_free(cp);
+    ec_tree_free(t);
+    /* a stored checkpoint of 20 events */
+    REQUIRE_OK(ec_tree_open(&t, c, NULL));
+    REQUIRE_OK(write_into(cdir, t, s, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0));
+    ec_tree_free(t);
+    size_t l0, l;
+    char *stored = slurp(lat, &l0), *now;
+    REQUIRE(stored);
+    ec_chain *cases[3] = {longer, cut, fork};
+    int want[3] = {0, EC_EVERIFY, EC_EVERIFY};
+    const char *says[3] = {NULL, "(truncated)", "the chain was rewritten since"};
+    for (int i = 0; i < 3; i++) {
+        REQUIRE_OK(ec_tree_open(&t, cases[i], NULL));
+        REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+        int rc = ec_checkpointer_write(cp, 1);
+        CHECK(rc == want[i]);
+        if (says[i])
+            CHECK(strstr(ec_error_last()->message, says[i]) != NULL);
+        else
+            CHECK(ec_checkpointer_last(cp, NULL) != NULL);
+        ec_checkpointer_free(cp);
+        ec_tree_free(t);
+        now = slurp(lat, &l);
+        CHECK(now && l == l0 && memcmp(now, stored, l0) == 0); /* latest untouched */
+        free(now);
+    }
+    /* only the storing run's numbered file is there (the 30-event one was not written) */
+    char num[220];
+    snprintf(num, sizeof num, "%s/00000000000000000030.checkpoint", cdir);
+    CHECK(access(num, F_OK) != 0);
+    /* a version 3 struct has no no_store: it stores */
+    o.version = 3;
+    REQUIRE_OK(ec_tree_open(&t, longer, NULL));
+    REQUIRE_OK(ec_checkpointer_new(&cp, t, s, &o));
+    CHECK_OK(ec_checkpointer_write(cp, 1));
+    ec_checkpointer_free(cp);
+    ec_tree_free(t);
+    CHECK(access(num, F_OK) == 0);
+    free(stored);
+    ec_chain_free(c);
+    ec_chain_free(longer);
+    ec_chain_free(cut);
+    ec_chain_free(fork);
+    ec_signer_free(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(test_c2sp_example);
@@ -976,6 +1069,7 @@ int main(void)
     RUN(test_checkpointer);
     RUN(test_checkpointer_keep);
     RUN(test_checkpointer_same_size);
+    RUN(test_checkpointer_no_store);
     RUN(test_checkpointer_open);
     RUN(test_checkpoint_after_durable);
     TEST_END();

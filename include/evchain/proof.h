@@ -233,20 +233,31 @@ typedef struct ec_since_result {
     char reason[512];
 } ec_since_result;
 
-#define EC_SINCE_OPTIONS_VERSION 1
+/* Version 2 added `signature_unchecked`; a version 1 struct is still accepted (signatures
+ * checked). */
+#define EC_SINCE_OPTIONS_VERSION 2
 typedef struct ec_since_options {
     unsigned version;
-    int chain_verified; /* the caller already ran ec_chain_verify over the whole chain */
+    int chain_verified;      /* the caller already ran ec_chain_verify over the whole chain */
+    int signature_unchecked; /* the note's signatures are not checked (keys may be NULL,
+                                nkeys 0): for the checkpoint a chain directory keeps of itself
+                                (checkpoints/latest), whose signer the caller cannot trust
+                                without a key. Only the chain's consistency with the signed
+                                text is checked; res->checkpoint.signer is then the name on
+                                its first signature line, unchecked ("" when none), and
+                                res->reason says "signature not checked". Never an audit:
+                                whoever can rewrite the chain can write that file too */
 } ec_since_options;
 #define EC_SINCE_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        EC_SINCE_OPTIONS_VERSION, 0                                                                \
+        EC_SINCE_OPTIONS_VERSION, 0, 0                                                             \
     }
 
-/* Check that `chain` extends the signed checkpoint `note`: the signature, the chain's own
- * hashes, then the Merkle root of its first checkpoint.size events against the signed root,
- * and an RFC 9162 consistency proof from that size to the chain's. 0 when it extends it,
- * EC_EVERIFY with res->status and res->reason when not, another code when it cannot tell. */
+/* Check that `chain` extends the signed checkpoint `note`: the signature (unless
+ * opts->signature_unchecked), the chain's own hashes, then the Merkle root of its first
+ * checkpoint.size events against the signed root, and an RFC 9162 consistency proof from that
+ * size to the chain's. 0 when it extends it, EC_EVERIFY with res->status and res->reason when
+ * not, another code when it cannot tell. */
 int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey *const *keys,
                           size_t nkeys, const ec_since_options *opts, ec_since_result *res);
 
@@ -254,9 +265,9 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
 
 typedef struct ec_checkpointer ec_checkpointer;
 
-/* Version 2 added `keep`, version 3 `replace`; a struct of an earlier version (without
- * them) is still accepted: keep all, replace nothing. */
-#define EC_CHECKPOINTER_OPTIONS_VERSION 3
+/* Version 2 added `keep`, version 3 `replace`, version 4 `no_store`; a struct of an earlier
+ * version (without them) is still accepted: keep all, replace nothing, store. */
+#define EC_CHECKPOINTER_OPTIONS_VERSION 4
 typedef struct ec_checkpointer_options {
     unsigned version;
     uint64_t every_events; /* sign when this many events were added since the last; 0: off */
@@ -272,10 +283,15 @@ typedef struct ec_checkpointer_options {
                               or `latest` at that size) is replaced. 0: the write is refused
                               (EC_EEXISTS, naming both) and nothing is written: one size, one
                               signed checkpoint, unless the caller says otherwise */
+    int no_store;          /* with dir: read `latest` there (its origin, and the checkpoint
+                              every one signed must be consistent with: EC_EVERIFY from
+                              ec_checkpointer_write otherwise) but create, write and remove
+                              nothing there: checkpoints are kept in memory only (a reader
+                              that signs: `evchain checkpoint --no-store`, `prove --key`) */
 } ec_checkpointer_options;
 #define EC_CHECKPOINTER_OPTIONS_INIT                                                               \
     {                                                                                              \
-        EC_CHECKPOINTER_OPTIONS_VERSION, 0, 0, NULL, NULL, 0, 0                                    \
+        EC_CHECKPOINTER_OPTIONS_VERSION, 0, 0, NULL, NULL, 0, 0, 0                                 \
     }
 
 /* The checkpointer borrows the tree and the signer: both must outlive it. */

@@ -25,10 +25,14 @@ const char help_checkpoint[] =
     "  --no-store       sign without storing: the checkpoint is only printed (or written to\n"
     "                   -o FILE), the chain directory is not touched (its tree and\n"
     "                   checkpoints stay as they are); for a chain another process writes,\n"
-    "                   or one that cannot be written (read-only mount, another user's)\n"
+    "                   or one that cannot be written (read-only mount, another user's).\n"
+    "                   Compared with the stored checkpoints/latest all the same: a chain\n"
+    "                   that conflicts with it is refused as below (exit 1, nothing printed)\n"
     "  --replace        replace a different checkpoint of the same size stored there\n"
     "                   (signed by another key, or with another origin); without it that\n"
-    "                   is refused (exit 2), since an auditor may hold the stored one\n"
+    "                   is refused (exit 2), since an auditor may hold the stored one.\n"
+    "                   It never lets a chain that conflicts with checkpoints/latest be\n"
+    "                   signed (below)\n"
     "\n"
     "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
     "signed as a C2SP signed note. For a chain directory it is also stored as\n"
@@ -38,8 +42,14 @@ const char help_checkpoint[] =
     "(exit 2, nothing signed) unless --no-store. An actor chain's checkpoints are signed by\n"
     "the runtime with origin `<key name>/<actor id>` (docs/ABI.md section 9): signing one\n"
     "with the runtime's key keeps that origin.\n"
+    "A chain directory's stored checkpoints/latest is a promise the next checkpoint must keep\n"
+    "(C2SP: a log never signs a tree inconsistent with one it signed): a chain with fewer\n"
+    "events than it covers (truncated), or whose first events give another root (rewritten),\n"
+    "is refused, `refusing to sign: ...`, exit 1, nothing signed, stored or printed, with or\n"
+    "without --no-store or --replace (`evchain verify <chain>` reports such a chain).\n"
     "exit: 0 signed (and, for a chain directory without --no-store, stored), 1 the chain is\n"
-    "broken, 2 refused (nothing stored) or unusable input\n";
+    "broken or conflicts with its stored checkpoint, 2 refused (nothing stored) or unusable\n"
+    "input\n";
 
 int cmd_checkpoint(int argc, char **argv)
 {
@@ -116,28 +126,7 @@ int cmd_checkpoint(int argc, char **argv)
     }
     char *note = NULL;
     size_t len = 0;
-    int rc;
-    if (pc.is_dir && pc.writable) {
-        ec_checkpointer_options co = EC_CHECKPOINTER_OPTIONS_INIT;
-        co.dir = pc.cp_dir;
-        co.origin = origin;
-        co.replace = replace;
-        ec_checkpointer *cp;
-        rc = ec_checkpointer_new(&cp, pc.tree, s, &co);
-        if (rc == 0)
-            rc = ec_checkpointer_write(cp, 1);
-        if (rc == 0) {
-            const char *last = ec_checkpointer_last(cp, &len);
-            note = malloc(len + 1);
-            if (note)
-                memcpy(note, last, len + 1);
-            else
-                rc = EC_ENOMEM;
-        }
-        ec_checkpointer_free(cp);
-    } else {
-        rc = ec_checkpoint_sign(&note, &len, pc.tree, origin, s);
-    }
+    int rc = cli_sign_checkpoint(&pc, s, origin, replace, &note, &len);
     if (rc == EC_EEXISTS) { /* a different checkpoint of this size is stored (co.replace) */
         const ec_error *e = ec_error_last();
         cli_error("checkpoint", 0, "%s: %s (nothing stored; --replace replaces it)", chain,

@@ -14,7 +14,10 @@ const char help_prove[] =
     "  -o FILE          the proof file (`-`: standard output); .tlog-proof is customary\n"
     "  --checkpoint F   prove against this signed checkpoint of the chain ('-': standard\n"
     "                   input; so may KEYFILE or <chain>, one of them)\n"
-    "  --key KEYFILE    sign a fresh checkpoint of the whole chain with this key\n"
+    "  --key KEYFILE    sign a fresh checkpoint of the whole chain with this key (not\n"
+    "                   stored); a chain directory is compared with its stored\n"
+    "                   checkpoints/latest first, as `evchain checkpoint` does: one cut back\n"
+    "                   below it or rewritten before it is refused (exit 1, nothing signed)\n"
     "  --origin ORIGIN  the chain's origin (the checkpoint's first line, naming the chain:\n"
     "                   `evchain help checkpoint`). With --key, the origin signed (default:\n"
     "                   for a chain directory that has checkpoints, the origin of its\n"
@@ -29,7 +32,8 @@ const char help_prove[] =
     "The proof is a C2SP tlog-proof: index, RFC 9162 inclusion path, signed checkpoint.\n"
     "The proof is checked against the checkpoint before it is written.\n"
     "exit: 0 written, 1 the checkpoint is not this chain's (or the chain's tree file does not\n"
-    "      match it: `evchain checkpoint --rebuild`), 2 unusable input\n";
+    "      match it: `evchain checkpoint --rebuild`), or with --key the chain conflicts with\n"
+    "      its stored checkpoint, 2 unusable input\n";
 
 int cmd_prove(int argc, char **argv)
 {
@@ -106,10 +110,14 @@ int cmd_prove(int argc, char **argv)
     if (cpf) {
         note = cli_read_file("prove", "checkpoint", cpf, EC_NOTE_MAX_LEN, &nl);
     } else if (s) {
-        int rc = ec_checkpoint_sign(&note, &nl, pc.tree, origin, s);
+        /* Compared with the chain directory's stored checkpoint as `evchain checkpoint`
+         * does: a chain cut back or rewritten below it is refused, never signed anew. */
+        int rc = cli_sign_checkpoint(&pc, s, origin, 0, &note, &nl);
         if (rc != 0) {
-            cli_error("prove", 1, "cannot sign a checkpoint");
-            code = cli_exit_code(rc); /* 1: a tree file that does not match the chain */
+            cli_error("prove", 1, "%s: cannot sign a checkpoint", chain);
+            /* 1: a tree file that does not match the chain, or a chain that conflicts with
+             * its stored checkpoint */
+            code = cli_exit_code(rc);
             goto done;
         }
     } else if (pc.is_dir) {

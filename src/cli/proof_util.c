@@ -569,7 +569,7 @@ void cli_note_origin(const char *note, char *out, size_t cap)
 
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
                      const char *checkpoint_path, char **vkey_specs, int nvkeys,
-                     const char *ok_line, const char *origin, int is_bundle)
+                     const char *ok_line, const char *ok_note, const char *origin, int is_bundle)
 {
     ec_vkey **keys;
     size_t nk;
@@ -597,6 +597,8 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     if (rc == 0) {
         if (ok_line)
             cli_printf_msg(stdout, "%s\n", ok_line);
+        if (ok_note && ok_note[0])
+            cli_printf_msg(stdout, "%s\n", ok_note);
         /* A bundle's other entries (module, objects, labels, sandbox files) are covered
          * only by its own digests, which anyone who changes an entry can recompute: the
          * verdict must not let "extends checkpoint" read as a statement about them. */
@@ -740,4 +742,89 @@ void cli_close_proof_chain(cli_proof_chain *pc)
     ec_tree_free(pc->tree);
     ec_chain_free(pc->chain);
     memset(pc, 0, sizeof *pc);
+}
+
+int cli_sign_checkpoint(cli_proof_chain *pc, ec_signer *s, const char *origin, int replace,
+                        char **note, size_t *len)
+{
+    *note = NULL;
+    *len = 0;
+    if (!pc->is_dir) /* a file keeps no checkpoints: nothing to be consistent with */
+        return ec_checkpoint_sign(note, len, pc->tree, origin, s);
+    /* The storing path's checkpointer, storing or not: one check (check_consistent in
+     * proof/checkpoint.c) decides whether a root may be signed, so that a checkpoint printed
+     * (--no-store) or put in a proof (prove --key) never forks the chain's signed log where a
+     * stored one would have been refused. */
+    ec_checkpointer_options co = EC_CHECKPOINTER_OPTIONS_INIT;
+    co.dir = pc->cp_dir;
+    co.origin = origin;
+    co.replace = replace;
+    co.no_store = !pc->writable;
+    ec_checkpointer *cp;
+    int rc = ec_checkpointer_new(&cp, pc->tree, s, &co);
+    if (rc == 0)
+        rc = ec_checkpointer_write(cp, 1);
+    if (rc == 0) {
+        const char *last = ec_checkpointer_last(cp, len);
+        *note = malloc(*len + 1);
+        if (*note)
+            memcpy(*note, last, *len + 1);
+        else
+            rc = EC_ENOMEM;
+    }
+    ec_checkpointer_free(cp);
+    return rc;
+}
+
+int cli_read_own_checkpoint(const char *chain_dir, char **note, size_t *len)
+{
+    *note = NULL;
+    *len = 0;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT)
+        return EXIT_VALID; /* no checkpoint signed yet: nothing to compare with */
+    *note = cli_read_stored_file("verify", "own checkpoint", path, EC_NOTE_MAX_LEN, len);
+    return *note ? EXIT_VALID : EXIT_UNUSABLE;
+}
+
+int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char *note, size_t len,
+                              char *ok_note, size_t cap)
+{
+    ok_note[0] = 0;
+    if (!note)
+        return EXIT_VALID;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
+    ec_since_options so = EC_SINCE_OPTIONS_INIT;
+    so.chain_verified = 1;
+    so.signature_unchecked = 1; /* no key given: consistency only, said in every verdict */
+    ec_since_result r;
+    int rc = ec_proof_verify_since(chain, note, len, NULL, 0, &so, &r);
+    if (rc == 0) {
+        snprintf(ok_note, cap,
+                 "%s: extends its own stored checkpoint %s (%llu of %llu events; signature not "
+                 "checked, and whoever cuts the chain back can roll that file back too: an "
+                 "audit gives --since with a copy kept outside and --vkey)",
+                 chain_dir, path, (unsigned long long)r.checkpoint.size,
+                 (unsigned long long)r.chain_size);
+        return EXIT_VALID;
+    }
+    if (rc == EC_EVERIFY) { /* truncated or forked: r.reason says which */
+        cli_printf_msg(stdout, "%s: its own stored checkpoint %s: %s\n", chain_dir, path, r.reason);
+        return EXIT_INVALID;
+    }
+    if (rc == EC_EFORMAT) {
+        /* Checkpoints are replaced whole (renamed into place), so a crash leaves none
+         * half-written: one that does not parse was damaged or altered since, as the
+         * directory holding it was. */
+        cli_printf_msg(stdout,
+                       "%s: its own stored checkpoint %s is damaged (%s): the chain could not "
+                       "be checked against it\n",
+                       chain_dir, path, r.reason);
+        return EXIT_INVALID;
+    }
+    cli_error("verify", 1, "%s: checking against its own stored checkpoint %s", chain_dir, path);
+    return EXIT_UNUSABLE;
 }

@@ -42,11 +42,25 @@ int cli_runtime_signer_would_make(const char *data_dir);
 int cli_is_dir(const char *path);
 /* `verify <chain> --since CHECKPOINT --vkey VKEY`: check that an open (and, when
  * chain_verified, already verified) chain extends a signed checkpoint; prints the verdict
- * (ok_line, when given, first, and only when the chain extends the checkpoint) and returns
- * the exit code (0 extends, 1 truncated/forked/bad signature, 2 unusable). */
+ * (ok_line, when given, first, then ok_note when not NULL or "", and only when the chain
+ * extends the checkpoint) and returns the exit code (0 extends, 1 truncated/forked/bad
+ * signature, 2 unusable). */
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
                      const char *checkpoint_path, char **vkey_specs, int nvkeys,
-                     const char *ok_line, const char *origin, int is_bundle);
+                     const char *ok_line, const char *ok_note, const char *origin, int is_bundle);
+/* Plain `verify` of a chain directory: its own stored checkpoint, <chain_dir>/checkpoints/
+ * latest, read before the chain is opened (a live writer publishes a checkpoint only once
+ * the events it covers are written, so the chain opened after it has them all), into *note
+ * (malloc'd; NULL when there is none). 0, or 2 when it cannot be read (not a regular file,
+ * an I/O error: said on stderr). */
+int cli_read_own_checkpoint(const char *chain_dir, char **note, size_t *len);
+/* Then the open, verified chain against it, with the code of --since and the signature not
+ * checked (no key is given; a key named by the directory would be as forgeable as the
+ * file). No note: 0, *ok_note "". Consistent: 0 and *ok_note the line to print after the
+ * verdict's ok line. A chain shorter than it (truncated), with another root at its size
+ * (rewritten), or a note that does not parse: the verdict printed on stdout, 1. */
+int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char *note, size_t len,
+                              char *ok_note, size_t cap);
 /* --origin ORIGIN of verify-proof and verify --since: 1 (and the verdict "invalid" printed,
  * prefixed by `who`) when the note opens with one of keys but its origin is not `origin`;
  * 0 when it is, when origin is NULL, or when the note does not open (the caller's own
@@ -91,4 +105,12 @@ typedef struct cli_proof_chain {
 int cli_open_proof_chain(const char *cmd, const char *path, int want_write, unsigned wait_ms,
                          int rebuild, cli_proof_chain *pc);
 void cli_close_proof_chain(cli_proof_chain *pc);
+/* Sign a fresh checkpoint of an opened proof chain (origin: as cli_keep_origin gave it).
+ * A chain directory goes through its checkpointer, which compares the chain with its stored
+ * `latest` and refuses a fork of it (EC_EVERIFY: truncated below it, or another root at its
+ * size) whether it stores (pc->writable, with `replace` for another checkpoint of the same
+ * size) or not (`checkpoint --no-store`, `prove --key`); a file chain has none to compare
+ * with. *note (malloc'd) and *len on success; an ec error code otherwise. */
+int cli_sign_checkpoint(cli_proof_chain *pc, ec_signer *s, const char *origin, int replace,
+                        char **note, size_t *len);
 #endif

@@ -373,6 +373,8 @@ int ec_tlog_proof_verify(const ec_tlog_proof *p, const uint8_t *event_hash, size
 
 /* ---- verify --since ---- */
 
+static void note_signer(const char *note, size_t len, size_t text_len, char *out, size_t cap);
+
 int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey *const *keys,
                           size_t nkeys, const ec_since_options *opts, ec_since_result *res)
 {
@@ -380,20 +382,35 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     if (!res)
         res = &tmp;
     memset(res, 0, sizeof *res);
-    if (opts && opts->version != EC_SINCE_OPTIONS_VERSION)
+    if (opts && opts->version != 1 && opts->version != EC_SINCE_OPTIONS_VERSION)
         return ec_error_set(EC_EUNSUPPORTED,
                             "ec_proof_verify_since: options version %u (expected %u)",
                             opts->version, EC_SINCE_OPTIONS_VERSION);
     if (!chain || (!note && len))
         return ec_error_set(EC_EINVAL, "ec_proof_verify_since: %s is NULL",
                             !chain ? "chain" : "note");
-    int rc = ec_checkpoint_open(&res->checkpoint, note, len, keys, nkeys);
+    /* A version 1 struct ends before signature_unchecked: not read. */
+    int unchecked = opts && opts->version >= 2 && opts->signature_unchecked;
+    int rc;
+    if (unchecked) {
+        size_t tl = 0;
+        rc = ec_note_split(note, len, &tl);
+        if (rc == 0)
+            rc = ec_checkpoint_parse(&res->checkpoint, note, tl);
+        if (rc == 0)
+            note_signer(note, len, tl, res->checkpoint.signer, sizeof res->checkpoint.signer);
+    } else {
+        rc = ec_checkpoint_open(&res->checkpoint, note, len, keys, nkeys);
+    }
     if (rc) {
         snprintf(res->reason, sizeof res->reason, "checkpoint: %s",
                  ec_error_last() ? ec_error_last()->message : "unusable");
         return rc;
     }
     const ec_checkpoint *cp = &res->checkpoint;
+    /* Who the verdict names: a signer only when its signature was checked. */
+    const char *by = unchecked ? "(signature not checked)" : "signed by ";
+    const char *signer = unchecked ? "" : cp->signer;
     res->chain_size = ec_chain_count(chain);
     if (!opts || !opts->chain_verified) {
         ec_verify_result vr;
@@ -423,9 +440,9 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
                      "(they may have been rewritten too)",
                      (unsigned long long)res->chain_size);
         snprintf(res->reason, sizeof res->reason,
-                 "truncated: the chain has %llu events but the checkpoint signed by %s covers "
+                 "truncated: the chain has %llu events but the checkpoint %s%s covers "
                  "%llu: events %llu to %llu were removed%s",
-                 (unsigned long long)res->chain_size, cp->signer, (unsigned long long)cp->size,
+                 (unsigned long long)res->chain_size, by, signer, (unsigned long long)cp->size,
                  (unsigned long long)res->chain_size, (unsigned long long)cp->size - 1, left);
         return ec_error_set(EC_EVERIFY, "%s", res->reason);
     }
@@ -443,9 +460,10 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     if (rc == 0 && memcmp(root_m, cp->root, EC_MERKLE_HASH_LEN) != 0) {
         res->status = EC_SINCE_FORKED;
         snprintf(res->reason, sizeof res->reason,
-                 "forked: the chain's first %llu events are not the ones signed by %s: events "
-                 "before seq %llu were rewritten after the checkpoint",
-                 (unsigned long long)cp->size, cp->signer, (unsigned long long)cp->size);
+                 "forked: the chain's first %llu events are not the ones %s%s%s: events before "
+                 "seq %llu were rewritten after the checkpoint",
+                 (unsigned long long)cp->size, unchecked ? "of the checkpoint " : "", by, signer,
+                 (unsigned long long)cp->size);
         ec_tree_free(t);
         return ec_error_set(EC_EVERIFY, "%s", res->reason);
     }
@@ -462,8 +480,8 @@ int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey
     ec_tree_free(t);
     if (rc == 0)
         snprintf(res->reason, sizeof res->reason,
-                 "the chain (%llu events) extends the checkpoint signed by %s (%llu events)",
-                 (unsigned long long)res->chain_size, cp->signer, (unsigned long long)cp->size);
+                 "the chain (%llu events) extends the checkpoint %s%s (%llu events)",
+                 (unsigned long long)res->chain_size, by, signer, (unsigned long long)cp->size);
     return rc;
 }
 
@@ -485,7 +503,8 @@ struct ec_checkpointer {
     uint64_t keep;
     uint64_t *kept;
     size_t nkept, kept_cap;
-    int replace; /* a different stored checkpoint of the same size may be replaced */
+    int replace;  /* a different stored checkpoint of the same size may be replaced */
+    int no_store; /* dir is read (latest: origin, last checkpoint), never written */
 };
 
 void ec_checkpointer_free(ec_checkpointer *c)
@@ -740,11 +759,12 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     EC_REFUSE_NULL(out);
     *out = NULL;
     ec_checkpointer_options old;
-    if (opts->version == 1 || opts->version == 2) { /* read no further than their fields */
+    if (opts->version >= 1 && opts->version <= 3) { /* read no further than their fields */
         old = def;
         memcpy(&old, opts,
-               opts->version == 1 ? offsetof(ec_checkpointer_options, keep)
-                                  : offsetof(ec_checkpointer_options, replace));
+               opts->version == 1   ? offsetof(ec_checkpointer_options, keep)
+               : opts->version == 2 ? offsetof(ec_checkpointer_options, replace)
+                                    : offsetof(ec_checkpointer_options, no_store));
         opts = &old;
     } else if (opts->version != EC_CHECKPOINTER_OPTIONS_VERSION) {
         return ec_error_set(EC_EUNSUPPORTED, "ec_checkpointer_new: options version %u",
@@ -758,7 +778,8 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
     c->signer = signer;
     c->every_events = opts->every_events;
     c->every_ns = opts->every_ns;
-    c->keep = opts->dir ? opts->keep : 0;
+    c->no_store = opts->dir && opts->no_store;
+    c->keep = opts->dir && !c->no_store ? opts->keep : 0;
     c->replace = opts->replace;
     c->last_ns = ec_time_now_ns();
     if ((opts->dir && !(c->dir = strdup(opts->dir))) ||
@@ -767,7 +788,7 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
         return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
     }
     if (c->dir) {
-        if (mkdir(c->dir, 0755) != 0 && errno != EEXIST) {
+        if (!c->no_store && mkdir(c->dir, 0755) != 0 && errno != EEXIST) {
             int rc =
                 ec_error_set_errno(EC_EIO, errno, "%s: creating the checkpoint folder", c->dir);
             ec_checkpointer_free(c);
@@ -923,7 +944,7 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
     rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);
     if (rc)
         return rc;
-    if (c->dir) {
+    if (c->dir && !c->no_store) {
         char name[48];
         snprintf(name, sizeof name, CP_NAME_FMT, (unsigned long long)ec_tree_size(c->tree));
         rc = ec_tree_flush(c->tree);
