@@ -2,7 +2,9 @@
  * "nest", its ec_init spawns a child of its own module with the same args, which does the
  * same, until the runtime refuses (calls nested too deep): a spawn that fails. Messages:
  * "send TO TEXT" sends TEXT to actor TO ("send2": twice); "sendtrap TO" sends "hello" to TO, then
- * traps (the send is in the call an automatic recovery abandons); anything else is logged. */
+ * traps (the send is in the call an automatic recovery abandons); "spin" loops until its fuel
+ * runs out (a call to kill the process in), "sendspin TO" sends "hello" to TO first; anything
+ * else is logged. */
 #include "evchain_abi.h"
 
 static i32 nest(void)
@@ -44,6 +46,12 @@ EXPORT("ec_handle_message") i32 on_message(const char *p, u32 n)
         if (at == 6)
             r = ec_msg_send(p + at, tl, p + rest, n - rest);
         return r;
+    }
+    if (ec_starts(p, n, "spin") || ec_starts(p, n, "sendspin ")) {
+        if (p[1] == 'e') /* sendspin TO: sends "hello" to TO first */
+            ec_msg_send(p + 9, word(p + 9, n - 9), "hello", 5);
+        for (volatile u32 k = 0;; k++) /* until the fuel runs out, or the process is killed */
+            ;
     }
     if (ec_starts(p, n, "sendtrap ")) {
         ec_msg_send(p + 9, word(p + 9, n - 9), "hello", 5);

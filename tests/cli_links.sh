@@ -4,7 +4,8 @@
 # nor a message/dropped is listed as unaccounted (exit 3), whether the run was killed with
 # the message queued or the receiver's chain was cut after the delivery (the chains cannot
 # tell those apart; a signed checkpoint of the receiver's chain can); a cut in the sender's
-# chain is a broken link (exit 1), not an unaccounted message; a normal run has neither.
+# chain is a broken link (exit 1), not an unaccounted message; a normal run has neither; the
+# receiver's resume after a kill delivers (or drops) what was still queued for it, once.
 # $1 is the evchain binary.
 set -u
 EV=$1
@@ -16,7 +17,7 @@ RUN_PID=
 trap '[ -n "$RUN_PID" ] && kill -9 "$RUN_PID" 2>/dev/null; rm -rf "$T"' EXIT INT TERM
 . "$(dirname "$0")/clilib.sh"
 mkdir -p "$T/mods"
-cp "$A/relay.wasm" "$A/hostile.wasm" "$T/mods/"
+cp "$A/relay.wasm" "$T/mods/"
 
 # cut_chain CHAIN N: keep events 0 .. N-1 of a one-segment chain directory (docs/FORMAT.md
 # section 4: a 24-byte header, then frames of 12 bytes + the record), as someone removing its
@@ -72,10 +73,11 @@ has "$T/out" "links: b: event $call2: link names"
 has "$T/out" "which is not in a's chain"
 if grep -q unaccounted "$T/out"; then bad "a broken link also reported as unaccounted"; else ok; fi
 
-# (b) A run killed with a message queued: a's call sends to b, but h's endless call comes
-# first in the queue; the process is killed during it. The chains are intact and their links
-# resolve; a's message was accepted and never delivered nor dropped: reported, exit 3.
-printf '{"actors":[{"id":"a","module":"relay.wasm"},{"id":"b","module":"relay.wasm"},{"id":"h","module":"hostile.wasm"}],"messages":[{"to":"a","body":"send b hello"},{"to":"h","body":"loop"}]}' \
+# (b) A run killed with messages queued: a's call sends "hello" to b; c's call sends "hello"
+# to b and then never ends (relay's sendspin); the process is killed during it. The chains are
+# intact and their links resolve; both messages were accepted and never delivered nor
+# dropped: reported, exit 3.
+printf '{"actors":[{"id":"a","module":"relay.wasm"},{"id":"b","module":"relay.wasm"},{"id":"c","module":"relay.wasm"}],"messages":[{"to":"a","body":"send b hello"},{"to":"c","body":"sendspin b"}]}' \
   >"$T/mods/kill.json"
 D=$T/kill
 "$EV" run --manifest "$T/mods/kill.json" --data-dir "$D" --cache "$CACHE" --no-checkpoints \
@@ -84,7 +86,7 @@ RUN_PID=$!
 up=0
 until=$(($(date +%s) + 120)) # a loaded machine (sanitizers, parallel tests) starts slowly
 while [ "$(date +%s)" -lt "$until" ]; do
-  if "$EV" log "$D/actors/h/chain" --json --type wasm/call 2>/dev/null | grep -q '"input":"loop"' &&
+  if "$EV" log "$D/actors/c/chain" --type message/send.result 2>/dev/null | grep -q . &&
     "$EV" log "$D/actors/a/chain" --type message/send.result 2>/dev/null | grep -q .; then
     up=1
     break
@@ -94,18 +96,35 @@ done
 kill -9 "$RUN_PID"
 wait "$RUN_PID" 2>/dev/null
 RUN_PID=
-[ "$up" -eq 1 ] && ok || bad "h's endless call never started after a's send"
+[ "$up" -eq 1 ] && ok || bad "c's endless call never started after a's send"
 send=$("$EV" log "$D/actors/a/chain" --type message/send | seq_of)
+csend=$("$EV" log "$D/actors/c/chain" --type message/send | seq_of)
 "$EV" log "$D/actors/b/chain" --type wasm/call >"$T/log" 2>&1
-lines "$T/log" 1 # its ec_init: the message was still queued
+lines "$T/log" 1 # its ec_init: the messages were still queued
 expect 3 "$EV" verify --links "$D"
 has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
-has "$T/out" "1 accepted message unaccounted for"
-# resume starts a new runtime with an empty queue: the message is never delivered, and stays
-# unaccounted for (docs/ABI.md section 7).
+has "$T/out" "links: unaccounted: c event $csend: its message to b was accepted"
+has "$T/out" "2 accepted messages unaccounted for"
+# resume finds them in the senders' chains (docs/ABI.md section 7): a's, sent in a call that
+# completed, is delivered; c's, sent in the call the kill cut (c's own resume abandons it),
+# is recorded as dropped. Every message is then accounted for.
 expect 0 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet
-expect 3 "$EV" verify --links "$D"
-has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
+has "$T/out" "2 message(s) sent to b and never given (still queued when their runtime ended) queued again: 1 to deliver, 1 to record as dropped"
+"$EV" log "$D/actors/b/chain" --json --type wasm/call >"$T/log" 2>&1
+lines "$T/log" 2
+has "$T/log" '"from":"a"'
+"$EV" log "$D/actors/b/chain" --json --type message/dropped >"$T/log" 2>&1
+lines "$T/log" 1
+has "$T/log" '"from":"c"'
+has "$T/log" "did not complete before its runtime ended"
+expect 0 "$EV" verify --links "$D"
+# Once: a second resume finds both accounted for in b's chain, and queues nothing.
+expect 0 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet
+if grep -q "never given" "$T/out"; then bad "a second resume queued again: $(cat "$T/out")"; else ok; fi
+"$EV" log "$D/actors/b/chain" --type wasm/call >"$T/log" 2>&1
+lines "$T/log" 2
+expect 0 "$EV" replay "$D/actors/b/chain" --cache "$CACHE"
+expect 0 "$EV" verify --links "$D"
 # Given without b's chain, the message is to an actor outside the group: not checked.
 expect 0 "$EV" verify --links "$D/actors/a/chain"
 has "$T/out" "1 to actors outside the group (not checked)"

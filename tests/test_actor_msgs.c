@@ -5,8 +5,14 @@
  * `verify --links` resolves; an accepted message that the receiver's chain does not account
  * for (cut off its end) is reported as unaccounted; a spawn whose ec_init could not be called
  * leaves no child, nor anything in the data directory; the runtime-wide caps on queued message
- * bytes and on the actors' memory refuse, recorded. */
+ * bytes and on the actors' memory refuse, recorded; messages still queued when a process was
+ * killed are delivered (or, sent in a call that did not complete, dropped) by the receiver's
+ * recovery, once. */
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <evchain/replay.h>
 #include "test_actor_util.h"
 
@@ -17,6 +23,19 @@ static int count_type(ec_chain *c, const char *type)
     while (find_event(c, type, n, NULL, NULL) == 0)
         n++;
     return n;
+}
+
+static int ec_mkdir_p_test(const char *path)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) == 0 ? 0 : -1;
 }
 
 static ec_runtime *msgs_runtime(ec_chain_store store, uint64_t queued_bytes, uint64_t memory)
@@ -324,6 +343,184 @@ static void abandoned_send_dropped(void)
     scratch_end();
 }
 
+/* The chain of actor id in the test's data directory, opened for reading. */
+static ec_chain *read_chain(const char *id)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/actors/%s/chain", t_data, id);
+    ec_open_options oo = EC_OPEN_OPTIONS_INIT;
+    ec_chain *c = NULL;
+    return ec_chain_open_path(&c, path, &oo) == 0 ? c : NULL;
+}
+
+/* Unaccounted messages among the chains of actors a, b, c and d (-1: the links do not check). */
+static int unaccounted_abcd(void)
+{
+    ec_chain *g[4] = {read_chain("a"), read_chain("b"), read_chain("c"), read_chain("d")};
+    struct seen_unaccounted seen = {0};
+    ec_links_options lo = EC_LINKS_OPTIONS_INIT;
+    lo.unaccounted = on_unaccounted;
+    lo.ctx = &seen;
+    ec_links_result lr;
+    int rc = g[0] && g[1] && g[2] && g[3] ? ec_actor_check_links_opts(g, 4, &lo, &lr) : -1;
+    for (int k = 0; k < 4; k++)
+        ec_chain_free(g[k]);
+    return rc ? -1 : seen.n;
+}
+
+/* ec_runtime_recover (resume) of id in the test's data directory, its queue run, then freed:
+ * what it queued again from the chains into *deliver and *drop. */
+static int resume_run(const char *id, size_t *deliver, size_t *drop)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/actors/%s/chain", t_data, id);
+    ec_recover_options o = EC_RECOVER_OPTIONS_INIT;
+    o.cache_dir = cache();
+    o.quiet = 1;
+    o.migrated = 1;
+    ec_runtime *rt = NULL;
+    ec_actor *a = NULL;
+    ec_replay_report rep;
+    int rc = ec_runtime_recover(&rt, &a, path, &o, &rep, NULL);
+    ec_replay_report_free(&rep);
+    if (rc)
+        return rc;
+    ec_runtime_recovered_messages(rt, deliver, drop);
+    rc = ec_runtime_run(rt, 0, NULL);
+    ec_runtime_free(rt);
+    return rc;
+}
+
+/* A process killed with messages queued (docs/ABI.md section 7): relay a sends "hi" to b, then
+ * "yo" to itself; relay d sends "hello" to b in a call that then traps; relay c, in a call
+ * that never ends (the process is killed in it), "hello" to b. All four were accepted and none
+ * delivered. c is resumed first (its marker abandons the cut call). Resuming b delivers "hi"
+ * (its call completed) and records both "hello"s as dropped (d's call trapped: it did not
+ * complete; c's call is in the line c's resume abandoned), in the order they were sent;
+ * resuming a delivers "yo" to itself. Then every message is accounted for, a
+ * second resume queues nothing, and both chains replay identically. A chain of the data
+ * directory that cannot be read refuses the resume, which writes nothing. */
+static void killed_queue_requeued(void)
+{
+    scratch_begin();
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ec_runtime_options o = EC_RUNTIME_OPTIONS_INIT;
+        o.durability = EC_DURABLE_BATCH; /* each event written (synced) before it returns */
+        o.fuel = 100000000000000ull;     /* "sendspin" spins until killed */
+        ec_runtime *rt = new_runtime_with(&o);
+        if (!rt || !spawn(rt, "relay", "a", NULL) || !spawn(rt, "relay", "b", NULL) ||
+            !spawn(rt, "relay", "c", NULL) || !spawn(rt, "relay", "d", NULL) ||
+            ec_runtime_send(rt, "a", "send b hi", 9) || ec_runtime_send(rt, "a", "send a yo", 9) ||
+            ec_runtime_send(rt, "d", "sendtrap b", 10) ||
+            ec_runtime_send(rt, "c", "sendspin b", 10))
+            _exit(2);
+        ec_runtime_run(rt, 0, NULL);
+        _exit(3); /* not reached: killed in the spin */
+    }
+    /* Killed once c's send is accepted (its call then spins; a's and d's calls came first). */
+    int up = 0;
+    for (int k = 0; k < 6000 && !up; k++) { /* 60 s: a loaded machine, sanitizers */
+        ec_chain *c = read_chain("c");
+        if (c && find_event(c, "message/send.result", 0, NULL, NULL) == 0)
+            up = 1;
+        ec_chain_free(c);
+        if (!up) {
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+        }
+        int st;
+        if (!up && waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "the run ended on its own (status %d)\n", st);
+            pid = -1;
+            break;
+        }
+    }
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    REQUIRE(up);
+    ec_error_clear();
+    CHECK(unaccounted_abcd() == 4);
+
+    /* A chain of the data directory that cannot be read: refused, nothing written. */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/actors/zz/chain", t_data);
+    REQUIRE_OK(ec_mkdir_p_test(bad));
+    ec_chain *bc = read_chain("b");
+    REQUIRE(bc);
+    uint64_t b0 = ec_chain_count(bc);
+    ec_chain_free(bc);
+    size_t deliver = 9, drop = 9;
+    CHECK(resume_run("b", &deliver, &drop) == EC_EVERIFY);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "actors/zz/chain"));
+    bc = read_chain("b");
+    REQUIRE(bc);
+    CHECK(ec_chain_count(bc) == b0);
+    ec_chain_free(bc);
+    REQUIRE(rmdir(bad) == 0);
+    snprintf(bad, sizeof bad, "%s/actors/zz", t_data);
+    REQUIRE(rmdir(bad) == 0);
+
+    CHECK_OK(resume_run("c", &deliver, &drop));
+    CHECK(deliver == 0 && drop == 0);
+    CHECK(unaccounted_abcd() == 4);
+    CHECK_OK(resume_run("b", &deliver, &drop));
+    CHECK(deliver == 1 && drop == 2);
+    bc = read_chain("b");
+    REQUIRE(bc);
+    char *js = NULL;
+    uint64_t call_seq = 0, drop_seq = 0, drop2_seq = 0;
+    CHECK(find_event(bc, "wasm/call", 1, &js, &call_seq) == 0); /* after its ec_init */
+    CHECK(js && strstr(js, "\"from\":\"a\"") && strstr(js, "\"input\":\"hi\""));
+    free(js);
+    js = NULL;
+    CHECK(find_event(bc, "message/dropped", 0, &js, &drop_seq) == 0);
+    CHECK(js && strstr(js, "\"from\":\"d\"") && strstr(js, "\"len\":5") &&
+          strstr(js, "did not complete"));
+    free(js);
+    js = NULL;
+    CHECK(find_event(bc, "message/dropped", 1, &js, &drop2_seq) == 0);
+    CHECK(js && strstr(js, "\"from\":\"c\"") && strstr(js, "its sender's recovery abandoned"));
+    free(js);
+    CHECK(call_seq < drop_seq && drop_seq < drop2_seq); /* in the order they were sent */
+    CHECK(count_type(bc, "wasm/call") == 2);
+    ec_replay_report rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(bc, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(bc);
+    CHECK(unaccounted_abcd() == 1); /* a's "yo" to itself */
+
+    /* Once: the second resume finds all three accounted for in b's chain. */
+    CHECK_OK(resume_run("b", &deliver, &drop));
+    CHECK(deliver == 0 && drop == 0);
+    bc = read_chain("b");
+    REQUIRE(bc);
+    CHECK(count_type(bc, "wasm/call") == 2 && count_type(bc, "message/dropped") == 2);
+    ec_chain_free(bc);
+
+    /* a's own message to itself, sent in a call that completed. */
+    CHECK_OK(resume_run("a", &deliver, &drop));
+    CHECK(deliver == 1 && drop == 0);
+    ec_chain *ac = read_chain("a");
+    REQUIRE(ac);
+    js = NULL;
+    CHECK(find_event(ac, "wasm/call", 3, &js, NULL) == 0); /* init, 2 from outside, yo */
+    CHECK(js && strstr(js, "\"from\":\"a\"") && strstr(js, "\"input\":\"yo\""));
+    free(js);
+    memset(&rep, 0, sizeof rep);
+    CHECK_OK(replay_identical(ac, &rep));
+    ec_replay_report_free(&rep);
+    ec_chain_free(ac);
+    CHECK(unaccounted_abcd() == 0);
+    CHECK_OK(resume_run("a", &deliver, &drop));
+    CHECK(deliver == 0 && drop == 0);
+    scratch_end();
+}
+
 /* Runtime-wide caps: bytes of queued message bodies (a send past it refused with EBUSY,
  * recorded; an external one refused) and the actors' memory caps together (a spawn past it
  * refused with EBUSY, recorded; a top-level one refused). */
@@ -393,5 +590,6 @@ int main(void)
     RUN(abandoned_send_dropped);
     RUN(unaccounted_send_reported);
     RUN(runtime_caps);
+    RUN(killed_queue_requeued);
     TEST_END();
 }

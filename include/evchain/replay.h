@@ -128,6 +128,15 @@ int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir);
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
 
+/* What ec_runtime_recover put in the queue of the actor it brought live, besides its timers:
+ * the messages actors of its data directory (itself included) sent it that were accepted and
+ * that its chain neither delivers nor drops (still queued when the runtime that held them
+ * ended: kill -9, a crash; docs/ABI.md section 7). *to_deliver (may be NULL): sent in a call
+ * of the sender's live line that completed, delivered as any message; *to_drop (may be
+ * NULL): sent in a call that did not complete or that a recovery abandoned, recorded as
+ * message/dropped where they would have been delivered. 0 and 0 for any other runtime. */
+void ec_runtime_recovered_messages(const ec_runtime *rt, size_t *to_deliver, size_t *to_drop);
+
 /* Automatic recovery: when an actor of rt traps, rebuild it from its last good state (its
  * last wasm/result, by replay of its own chain), record runtime/recovered and keep it
  * running, at most max_per_actor times per actor; past that (or when the rebuild fails) the

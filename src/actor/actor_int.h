@@ -70,7 +70,10 @@ typedef struct work {
     uint32_t event;  /* child notice: 1 trapped, 2 stopped */
     uint64_t due_ns; /* timers: monotonic due time */
     /* A message sent in a call that an automatic recovery abandoned (replay.c): dropped at
-     * delivery, recorded (message/dropped), as a timer set there is cancelled. */
+     * delivery, recorded (message/dropped), as a timer set there is cancelled. 1: in a line a
+     * recovery abandoned; 2: queued again by a recovery (requeue.c) from a call of its
+     * sender's live line that did not complete (trapped, or cut short: abandoned by the
+     * sender's own recovery). */
     int abandoned;
     struct work *next;
 } work;
@@ -203,6 +206,9 @@ struct ec_runtime {
     uint64_t queued_bytes, max_queued_bytes; /* bodies in held and queue, and their cap */
     uint64_t max_memory_pages;               /* all actors' memory caps together */
     size_t dropped_external;                 /* messages from outside dropped (recorded) */
+    /* What ec_runtime_recover queued again from the chains (requeue.c): to deliver, and to
+     * record as dropped (ec_runtime_recovered_messages). */
+    size_t requeued_deliver, requeued_drop;
     size_t max_actors;
     uint64_t write_budget;
     ec_signer *signer; /* borrowed; NULL: no checkpoints */
@@ -296,6 +302,17 @@ int ec_timers_rearm(ec_runtime *rt, const char *to, const ec_timer_arm *drop, si
  * message/send event) is one of sends[n] (sent in the abandoned line; only link is used), so
  * that their delivery records message/dropped instead of calling the receiver. */
 void ec_messages_abandon(ec_runtime *rt, const char *from, const ec_timer_arm *sends, size_t n);
+/* replay.c: one step back along a chain's live line (docs/ABI.md section 7) from seq q,
+ * whose event is ev: to a marker's point, else q-1 (UINT64_MAX past event 0). */
+int ec_live_prev(const ec_event *ev, uint64_t q, uint64_t *next);
+/* requeue.c, for ec_runtime_recover: queue for actor a (about to go live on chain, at
+ * chain_dir, from `point`) the messages actors of the data directory `data` sent it that
+ * were accepted and that its chain neither delivers nor drops; those whose send is not in a
+ * completed call of its sender's live line are queued to be recorded as dropped (work
+ * .abandoned). All or nothing: EC_EDENIED past the queue's limits, EC_EVERIFY when a chain
+ * of the data directory cannot be read; the queue is then as it was. */
+int ec_recover_requeue(ec_actor *a, ec_chain *chain, const char *chain_dir, uint64_t point,
+                       const char *data);
 int ec_valid_id(const char *s, size_t n);
 /* The pending-timer set of an actor (see struct ec_actor): add the timer/set at seq (hash
  * h), remove the one a delivery links, forget all (a fresh instance). */

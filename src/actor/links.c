@@ -11,6 +11,7 @@
 
 #include "core/internal.h"
 #include "actor/cbor.h"
+#include "actor/links_int.h"
 #include <evchain/actor.h>
 
 typedef struct member {
@@ -147,6 +148,44 @@ static int ret_zero(const ec_event *ev)
            num == 0;
 }
 
+/* What a chain says was accepted (docs/ABI.md section 3): a message/send whose result, the
+ * next message/send.result (a send's effect records nothing in the sender's chain between
+ * the two), has ret 0. None after a send whose result was never recorded (the process ended
+ * inside the host call). The one rule for `verify --links` (check_one) and for the recovery
+ * that queues again what its actor was sent (replay.c). */
+int ec_links_send_step(ec_links_send_track *t, const ec_event *ev)
+{
+    if (is_type(ev, "message/send")) {
+        t->open = text_field(ev, "to", t->to, sizeof t->to) == 0;
+        t->seq = ev->seq;
+        return EC_LINKS_SEND_SEEN;
+    }
+    if (is_type(ev, "message/send.result")) {
+        int ok = t->open && ret_zero(ev);
+        t->open = 0;
+        return ok ? EC_LINKS_SEND_ACCEPTED : EC_LINKS_SEND_SEEN;
+    }
+    return 0;
+}
+
+/* A message's end in its receiver's chain, as check_one counts a send accounted for: its
+ * delivery (a wasm/call of ec_handle_message from an actor, not @external) or its
+ * message/dropped from an actor. 1 with the sender's id and the link (the hash of the
+ * sender's message/send), 0 for any other event, -1 when such an event has no valid link. */
+int ec_links_message_end(const ec_event *ev, char from[65], uint8_t hash[EC_HASH_MAX], size_t *hl)
+{
+    char fn[40];
+    if (is_type(ev, "wasm/call")) {
+        if (text_field(ev, "fn", fn, sizeof fn) || strcmp(fn, "ec_handle_message") != 0)
+            return 0;
+    } else if (!is_type(ev, "message/dropped")) {
+        return 0;
+    }
+    if (text_field(ev, "from", from, 65) || from[0] == '@')
+        return 0; /* from outside (@external): no sender's chain */
+    return link_field(ev, hash, hl) == 1 ? 1 : -1;
+}
+
 static int check_one(member *all, size_t n, member *me, ec_links_result *out, sends *sd)
 {
     ec_iter *it;
@@ -155,12 +194,8 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out, se
         return rc;
     ec_event ev;
     char last_request_to[65] = "";
-    /* The message/send waiting for its result (the next message/send.result: a send's
-     * effect records nothing in the sender's chain between the two); none after a send
-     * whose result was never recorded (the process ended inside the host call). */
-    char send_to[65] = "";
-    uint64_t send_seq = 0;
-    int send_open = 0;
+    ec_links_send_track track; /* the message/send waiting for its result */
+    memset(&track, 0, sizeof track);
     while ((rc = ec_iter_next(it, &ev)) == 0) {
         uint8_t hash[EC_HASH_MAX];
         size_t hl = 0;
@@ -170,23 +205,17 @@ static int check_one(member *all, size_t n, member *me, ec_links_result *out, se
         uint64_t seq = ev.seq;
         if (is_type(&ev, "message/request"))
             text_field(&ev, "to", last_request_to, sizeof last_request_to);
-        if (sd && is_type(&ev, "message/send")) {
-            send_open = text_field(&ev, "to", send_to, sizeof send_to) == 0;
-            send_seq = seq;
-            continue;
+        int step = sd ? ec_links_send_step(&track, &ev) : 0;
+        if (step == EC_LINKS_SEND_ACCEPTED) {
+            member *to = find_member(all, n, track.to);
+            if (!to)
+                out->unresolved++; /* its receiver's chain was not given */
+            else if ((rc = push(&sd->accepted, (size_t)(me - all), track.seq,
+                                (size_t)(to - all))) != 0)
+                break;
         }
-        if (sd && is_type(&ev, "message/send.result")) {
-            if (send_open && ret_zero(&ev)) {
-                member *to = find_member(all, n, send_to);
-                if (!to)
-                    out->unresolved++; /* its receiver's chain was not given */
-                else if ((rc = push(&sd->accepted, (size_t)(me - all), send_seq,
-                                    (size_t)(to - all))) != 0)
-                    break;
-            }
-            send_open = 0;
+        if (step)
             continue;
-        }
         if (is_type(&ev, "message/request.result")) {
             int l = link_field(&ev, hash, &hl);
             if (l == 0)

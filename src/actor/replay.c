@@ -1546,6 +1546,11 @@ static int live_prev(const ec_event *ev, uint64_t q, uint64_t *next)
     return 0;
 }
 
+int ec_live_prev(const ec_event *ev, uint64_t q, uint64_t *next)
+{
+    return live_prev(ev, q, next);
+}
+
 /* Whether event q (e) of c is a call boundary as the fresh instance is one: event 0
  * (actor/start) of an actor without ec_init, i.e. one whose next event is not the wasm/call
  * of ec_init. An actor that traps in its first call, or is killed during it, can then be
@@ -2178,6 +2183,11 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
      * deliveries will be, as any). Before the marker: a recovery refused for them (more than
      * the runtime's max_queue) leaves the chain as it was. */
     rc = rearm_pending(a, chain, to);
+    /* And the messages it was sent that were accepted and never given (queued when the
+     * runtime that held them ended: kill -9, a crash), found in the chains of the data
+     * directory (requeue.c). Before the marker too: refused, nothing is written. */
+    if (rc == 0)
+        rc = ec_recover_requeue(a, chain, chain_dir, to, data);
     /* The first thing written (a key made on first use): only now that nothing refused. */
     ec_signer *signer = opts->checkpoint_signer;
     if (rc == 0 && !signer && opts->checkpoint_signer_make &&

@@ -1795,6 +1795,9 @@ static void deliver(ec_runtime *rt, ec_actor *a, work *w)
             a, w,
             a->state != EC_ACTOR_RUNNING
                 ? (a->state == EC_ACTOR_TRAPPED ? "the receiver trapped" : "the receiver stopped")
+            : w->abandoned == 2
+                ? "sent in a call that did not complete before its runtime ended (its sender's "
+                  "recovery abandons it)"
             : w->abandoned ? "sent in a call its sender's recovery abandoned"
                            : "the receiver has no ec_handle_message");
         if (rc && !rt->quiet)

@@ -32,6 +32,13 @@ const char help_recover[] =
     "--from-snapshot starts the rebuild from the newest state/snapshot before the point.\n"
     "Timers pending at the point are queued again; --wait MS waits up to MS for them (and\n"
     "those set since) before stopping (default 0: a timer not yet due stays pending).\n"
+    "Messages that actors of the data directory (the actor itself included) sent it, that\n"
+    "were accepted and that its chain neither delivers nor drops (still queued when their\n"
+    "runtime was killed or crashed) are queued again, before the --message texts, in the\n"
+    "order they were sent: delivered when sent in a call of the sender's live line that\n"
+    "completed, else recorded as message/dropped (a call that trapped, was cut short or\n"
+    "was abandoned); the command says how many. A chain of the data directory that cannot\n"
+    "be read refuses the recovery (exit 1, nothing written; docs/ABI.md section 7).\n"
     "Going on live, the chain's checkpoints are signed as under `evchain run`: with\n"
     "<data>/runtime.key (made on first use) or --checkpoint-key F; --no-checkpoints: none.\n"
     "A refused recover (or resume) writes nothing: no key, nothing in the cache (a module\n"
@@ -59,8 +66,10 @@ const char help_resume[] =
     "For an actor brought in with `evchain import --bundle`, or one whose `evchain run` was\n"
     "killed: rebuilds it by replay of <data>/actors/<id>/chain up to its last call boundary\n"
     "(module from <data>/cache), records runtime/migrated (runtime/recovered for an actor\n"
-    "whose chain ends in a trap of its own) and continues live: the --message\n"
-    "texts are delivered (and its pending timers, within --wait MS), then it is stopped; or,\n"
+    "whose chain ends in a trap of its own) and continues live: the messages still queued\n"
+    "for it when its run was killed (found in the data directory's chains, as for recover),\n"
+    "then the --message texts are delivered (and its pending timers, within --wait MS),\n"
+    "then it is stopped; or,\n"
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
     "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
     "<data>/cache (it must have the SHA-256 actor/start names); checkpoints as for recover.\n"
@@ -242,6 +251,16 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
     printf("%s %s: rebuilt by replay of %llu events, %s at seq %llu\n", cmd, ec_actor_id(a),
            (unsigned long long)rep.events, mig ? "runtime/migrated" : "runtime/recovered",
            (unsigned long long)mseq);
+    /* The messages still queued for it when the runtime that held them ended (requeue.c):
+     * said, as the timers that stay pending are, so that what is delivered now is not taken
+     * for something new. */
+    size_t redeliver = 0, redrop = 0;
+    ec_runtime_recovered_messages(rt, &redeliver, &redrop);
+    if (redeliver || redrop)
+        printf("%zu message(s) sent to %s and never given (still queued when their runtime "
+               "ended) queued again: %zu to deliver, %zu to record as dropped (sent in a call "
+               "that did not complete, or that a recovery abandoned)\n",
+               redeliver + redrop, ec_actor_id(a), redeliver, redrop);
     fflush(stdout); /* before a served actor's output, when stdout is a pipe or file */
     rc = cli_http_apply(cmd, &http, rt);
     if (rc == 0 && http.listen)

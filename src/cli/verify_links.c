@@ -8,7 +8,8 @@
  * not the one the others knew: exit 1. An accepted message that its receiver's chain does
  * not account for is "unaccounted", exit 3: each chain is intact and every link resolves,
  * and the runtime's own record would have shown its delivery or its drop, unless the process
- * ended with the message queued (kill -9, a crash) or still runs, which the chains cannot
+ * ended with the message queued (kill -9, a crash; the receiver's resume or recover then
+ * delivers it, replay.c/requeue.c) or still runs, which the chains cannot
  * tell from a receiver's chain whose tail was cut off; so it is reported, each one, for a
  * person to judge (against a signed checkpoint of the receiver's chain), and a script sees a
  * code of its own rather than "ok" (0) or "broken" (1). */
@@ -157,7 +158,8 @@ int cli_links_check(char **paths, int n)
                        (unsigned long long)lr.unresolved);
             if (uc.n) {
                 printf("; %llu accepted message%s unaccounted for (above): the run may have "
-                       "been killed (or crashed) with %s queued, or still be running, or the "
+                       "been killed (or crashed) with %s queued (its receiver's `evchain "
+                       "resume` delivers what was queued), or still be running, or the "
                        "receiver's chain was cut after %s (evchain help verify)",
                        (unsigned long long)uc.n, uc.n == 1 ? "" : "s", uc.n == 1 ? "it" : "them",
                        uc.n == 1 ? "its delivery" : "their deliveries");
