@@ -20,6 +20,7 @@
 
 #include "core/internal.h"
 #include "actor/actor_int.h"
+#include "actor/links_int.h"
 
 int ec_mkdir_p(const char *path);
 
@@ -1161,14 +1162,8 @@ static int load(const char *bundle_path, const uint8_t *file, size_t flen, entry
     {
         /* The import names the directory by the entry, the actor by its chain: every reader
          * holds them to agree. */
-        ec_event ev;
-        unsigned mt;
-        const uint8_t *v;
-        size_t vl;
-        uint64_t num;
-        if (ec_chain_get(mem, 0, &ev) || !IS(ev, "actor/start") ||
-            cb_map_find(ev.data, ev.data_len, "actor", &mt, &v, &vl, &num) || mt != 3 ||
-            vl != strlen(ch->name) || memcmp(v, ch->name, vl) != 0) {
+        char id[65];
+        if (ec_links_chain_actor(mem, id) || strcmp(id, ch->name) != 0) {
             rc = ec_error_set(EC_EFORMAT, "%s: the chain entry '%s' is not that actor's chain",
                               bundle_path, ch->name);
             goto done;

@@ -94,6 +94,15 @@ static int is_type(const ec_event *ev, const char *t)
     return ev->type_len == strlen(t) && memcmp(ev->type, t, ev->type_len) == 0;
 }
 
+int ec_links_chain_actor(ec_chain *c, char id[65])
+{
+    ec_event ev;
+    if (ec_chain_get(c, 0, &ev) || !is_type(&ev, "actor/start") ||
+        text_field(&ev, "actor", id, 65) || !id[0])
+        return -1;
+    return 0;
+}
+
 static member *find_member(member *m, size_t n, const char *id)
 {
     for (size_t k = 0; k < n; k++)
@@ -348,10 +357,8 @@ int ec_actor_check_links_opts(ec_chain *const *chains, size_t n, const ec_links_
         return ec_error_set(EC_ENOMEM, "ec_actor_check_links: out of memory");
     int rc = 0;
     for (size_t k = 0; k < n && rc == 0; k++) {
-        ec_event ev;
         m[k].chain = chains[k];
-        if (ec_chain_get(chains[k], 0, &ev) || !is_type(&ev, "actor/start") ||
-            text_field(&ev, "actor", m[k].id, sizeof m[k].id))
+        if (ec_links_chain_actor(chains[k], m[k].id))
             rc = ec_error_set(EC_EFORMAT,
                               "chain %zu: not an actor chain (event 0 is not actor/start)", k);
         else if (find_member(m, k, m[k].id))

@@ -22,4 +22,8 @@ int ec_links_send_step(ec_links_send_track *t, const ec_event *ev);
  * valid link. */
 int ec_links_message_end(const ec_event *ev, char from[65], uint8_t hash[EC_HASH_MAX], size_t *hl);
 
+/* The actor id event 0 of c names (its actor/start's "actor", 1..64 bytes) into id: 0, or -1
+ * when event 0 cannot be read or is not such an actor/start. */
+int ec_links_chain_actor(ec_chain *c, char id[65]);
+
 #endif

@@ -289,23 +289,6 @@ static int list_chains(const char *data, char ***out, size_t *n)
     return rc;
 }
 
-/* The actor id event 0 of c names, into id. */
-static int chain_actor(ec_chain *c, char id[65])
-{
-    ec_event ev;
-    unsigned mt;
-    const uint8_t *v;
-    size_t vl;
-    uint64_t num;
-    if (ec_chain_get(c, 0, &ev) || !IS(ev, "actor/start") ||
-        cb_map_find(ev.data, ev.data_len, "actor", &mt, &v, &vl, &num) || mt != 3 || vl == 0 ||
-        vl > 64)
-        return -1;
-    memcpy(id, v, vl);
-    id[vl] = 0;
-    return 0;
-}
-
 static int seen_id(const qlist *l, const char *id)
 {
     for (size_t k = 0; k < l->nids; k++)
@@ -333,7 +316,7 @@ int ec_recover_requeue(ec_actor *a, ec_chain *chain, const char *chain_dir, uint
         ec_chain *c = NULL;
         ec_open_options oo = EC_OPEN_OPTIONS_INIT; /* read-only: no lock, follows a writer */
         char id[65];
-        if ((rc = ec_chain_open_path(&c, paths[k], &oo)) != 0 || chain_actor(c, id) != 0) {
+        if ((rc = ec_chain_open_path(&c, paths[k], &oo)) != 0 || ec_links_chain_actor(c, id) != 0) {
             char why[300];
             snprintf(why, sizeof why, "%s",
                      rc && ec_error_last() ? ec_error_last()->message

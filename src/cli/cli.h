@@ -53,6 +53,10 @@ enum {
     CLI_UNKNOWN
 }; /* an option the command does not have */
 int cli_arg_kind(char **argv, int i);
+/* The operands of a command that has no options (show, diff): up to max into ops. Returns
+ * how many were given (max + 1 when more were), or -1 after saying which option `cmd` does
+ * not have. */
+int cli_operands(const char *cmd, int argc, char **argv, const char **ops, int max);
 /* Standard input ('-') as the input `what` (e.g. "--since"): 0, or -1 (printed) when '-'
  * was already given for another input, which read it all. Called while parsing, before
  * anything is read or done; paths other than "-" always pass. */

@@ -55,45 +55,35 @@ static int check_chain(const char *path, ec_chain *c)
 
 int cmd_diff(int argc, char **argv)
 {
-    /* The two operands, as argv[1] and argv[2] below ("--" before them lets one start
-     * with '-'). */
-    char *ops[3] = {argv[0], NULL, NULL};
-    int nops = 0;
-    for (int i = 1; i < argc; i++) {
-        int kind = cli_arg_kind(argv, i);
-        if (kind == CLI_END)
-            continue;
-        if (kind == CLI_UNKNOWN) {
-            cli_error("diff", 0, "unknown option '%s' (see `evchain help diff`)", argv[i]);
+    /* The two operands ("--" before them lets one start with '-'). */
+    const char *ops[2] = {NULL, NULL};
+    int nops = cli_operands("diff", argc, argv, ops, 2);
+    if (nops < 0)
+        return EXIT_UNUSABLE;
+    for (int k = 0; k < nops && k < 2; k++)
+        if (cli_input("diff", k ? "chain b" : "chain a", ops[k]) != 0)
             return EXIT_UNUSABLE;
-        }
-        if (nops == 2 || cli_input("diff", nops ? "chain b" : "chain a", argv[i]) != 0) {
-            nops = 3;
-            break;
-        }
-        ops[1 + nops++] = argv[i];
-    }
     if (nops != 2) {
         cli_error("diff", 0, "usage: evchain diff <chain-a> <chain-b>");
         return EXIT_UNUSABLE;
     }
-    argv = ops;
+    const char *pa = ops[0], *pb = ops[1];
     ec_chain *a = NULL, *b = NULL;
     ec_open_options o = EC_OPEN_OPTIONS_INIT;
     o.inspect = 1; /* a damaged chain can still be compared */
-    int rc = ec_chain_open_path(&a, argv[1], &o);
+    int rc = ec_chain_open_path(&a, pa, &o);
     if (rc) {
         cli_error("diff", 1, "cannot open");
         return cli_exit_code(rc);
     }
-    if ((rc = ec_chain_open_path(&b, argv[2], &o))) {
+    if ((rc = ec_chain_open_path(&b, pb, &o))) {
         cli_error("diff", 1, "cannot open");
         ec_chain_free(a);
         return cli_exit_code(rc);
     }
     ec_iter *ia = NULL, *ib = NULL;
     int ret = EXIT_UNUSABLE;
-    int ca = check_chain(argv[1], a), cb = check_chain(argv[2], b);
+    int ca = check_chain(pa, a), cb = check_chain(pb, b);
     if (ca == EXIT_UNUSABLE || cb == EXIT_UNUSABLE)
         goto out;
     int broken = ca || cb; /* EXIT_INVALID at least, whatever the comparison finds */
@@ -109,14 +99,14 @@ int cmd_diff(int argc, char **argv)
             /* A damaged record (a chain directory's checksum fails): check_chain reported
              * it as the chain's first broken event, so the comparison ends there. */
             cli_printf_msg(stdout, "identical up to %llu: %s cannot be read from event %llu on\n",
-                           (unsigned long long)seq, ra == EC_EFORMAT ? argv[1] : argv[2],
+                           (unsigned long long)seq, ra == EC_EFORMAT ? pa : pb,
                            (unsigned long long)seq);
             ret = EXIT_INVALID;
             goto out;
         }
         if ((ra && ra != EC_ITEROVER) || (rb && rb != EC_ITEROVER)) {
-            cli_error("diff", 1, "%s: reading event %llu",
-                      ra && ra != EC_ITEROVER ? argv[1] : argv[2], (unsigned long long)seq);
+            cli_error("diff", 1, "%s: reading event %llu", ra && ra != EC_ITEROVER ? pa : pb,
+                      (unsigned long long)seq);
             goto out;
         }
         if (ra == EC_ITEROVER && rb == EC_ITEROVER) {
@@ -126,16 +116,16 @@ int cmd_diff(int argc, char **argv)
         }
         if (ra == EC_ITEROVER || rb == EC_ITEROVER) {
             cli_printf_msg(stdout, "identical up to %llu: %s has more events\n",
-                           (unsigned long long)seq, ra == EC_ITEROVER ? argv[2] : argv[1]);
-            print_side("a", argv[1], ra ? NULL : &ea);
-            print_side("b", argv[2], rb ? NULL : &eb);
+                           (unsigned long long)seq, ra == EC_ITEROVER ? pb : pa);
+            print_side("a", pa, ra ? NULL : &ea);
+            print_side("b", pb, rb ? NULL : &eb);
             ret = EXIT_INVALID;
             goto out;
         }
         if (!cli_events_equal(&ea, &eb)) {
             printf("first difference at seq %llu\n", (unsigned long long)seq);
-            print_side("a", argv[1], &ea);
-            print_side("b", argv[2], &eb);
+            print_side("a", pa, &ea);
+            print_side("b", pb, &eb);
             ret = EXIT_INVALID;
             goto out;
         }

@@ -118,6 +118,26 @@ static void stop_catch(int on)
     }
 }
 
+/* The signals back as they were, /dev/null closed: the import is over either way. */
+static void stop_end(void)
+{
+    stop_catch(0);
+    if (stop_null_fd >= 0)
+        close(stop_null_fd);
+    stop_null_fd = -1;
+}
+
+/* After a refused or cut import, 128 + the signal that stopped it, said so; -1 when none did
+ * (the caller then exits for its own reason). */
+static int stopped_exit(const char *dir)
+{
+    if (!stop_signal)
+        return -1;
+    cli_error("import", 0, "stopped by signal %d; nothing was written to %s", (int)stop_signal,
+              dir);
+    return 128 + stop_signal;
+}
+
 /* `import -`: standard input as a file the import can read again from its start (it tries
  * each hash algorithm in turn: cmd_import). Standard input redirected from a regular file
  * is that file, from where it stands (*start). A pipe is copied to an unlinked file beside
@@ -350,15 +370,9 @@ int cmd_import(int argc, char **argv)
         stop_catch(1);
         f = open_stdin(dir, dl, &start);
         if (!f) {
-            stop_catch(0);
-            if (stop_null_fd >= 0)
-                close(stop_null_fd);
-            if (stop_signal) {
-                cli_error("import", 0, "stopped by signal %d; nothing was written to %s",
-                          (int)stop_signal, dir);
-                return 128 + stop_signal;
-            }
-            return EXIT_UNUSABLE;
+            stop_end();
+            int code = stopped_exit(dir);
+            return code >= 0 ? code : EXIT_UNUSABLE;
         }
     } else if (!(f = fopen(in, "rb"))) {
         cli_error("import", 0, "%s: %s", in, strerror(errno));
@@ -380,7 +394,7 @@ int cmd_import(int argc, char **argv)
     if (!mkdtemp(tmp)) {
         cli_error("import", 0, "%s: cannot create a temporary directory beside it: %s", dir,
                   strerror(errno));
-        stop_catch(0);
+        stop_end();
         stop_in_fd = -1;
         free(tmp);
         fclose(f);
@@ -393,7 +407,7 @@ int cmd_import(int argc, char **argv)
     if (chmod(tmp, 0777 & ~mask) != 0) {
         cli_error("import", 0, "%s: %s", tmp, strerror(errno));
         rmdir(tmp);
-        stop_catch(0);
+        stop_end();
         stop_in_fd = -1;
         free(tmp);
         fclose(f);
@@ -492,20 +506,12 @@ int cmd_import(int argc, char **argv)
     if (rc) {
         rm_tree(tmp);
         free(tmp);
-        stop_catch(0);
-        if (stop_null_fd >= 0)
-            close(stop_null_fd);
-        if (stop_signal) {
-            cli_error("import", 0, "stopped by signal %d; nothing was written to %s",
-                      (int)stop_signal, dir);
-            return 128 + stop_signal;
-        }
-        return cli_exit_code(rc);
+        stop_end();
+        int code = stopped_exit(dir);
+        return code >= 0 ? code : cli_exit_code(rc);
     }
     /* From here the chain is complete and in place: a signal now changes nothing. */
-    stop_catch(0);
-    if (stop_null_fd >= 0)
-        close(stop_null_fd);
+    stop_end();
     fsync_parent(dir);
     free(tmp);
     printf("imported %llu events into %s\n", (unsigned long long)n, dir);

@@ -33,21 +33,9 @@ static int all_digits(const char *s)
 int cmd_show(int argc, char **argv)
 {
     const char *ops[2] = {NULL, NULL};
-    int nops = 0;
-    for (int i = 1; i < argc; i++) {
-        int kind = cli_arg_kind(argv, i);
-        if (kind == CLI_END)
-            continue;
-        if (kind == CLI_UNKNOWN) {
-            cli_error("show", 0, "unknown option '%s' (see `evchain help show`)", argv[i]);
-            return EXIT_UNUSABLE;
-        }
-        if (nops == 2) {
-            nops = 3;
-            break;
-        }
-        ops[nops++] = argv[i];
-    }
+    int nops = cli_operands("show", argc, argv, ops, 2);
+    if (nops < 0)
+        return EXIT_UNUSABLE;
     if (nops != 2) {
         cli_error("show", 0,
                   "need a chain and an event\nusage: evchain show <chain> "

@@ -161,6 +161,25 @@ int cli_arg_kind(char **argv, int i)
     return a[0] == '-' && a[1] ? CLI_UNKNOWN : CLI_OPERAND;
 }
 
+int cli_operands(const char *cmd, int argc, char **argv, const char **ops, int max)
+{
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        int kind = cli_arg_kind(argv, i);
+        if (kind == CLI_END)
+            continue;
+        if (kind == CLI_UNKNOWN) {
+            fprintf(stderr, "evchain %s: unknown option '%s' (see `evchain help %s`)\n", cmd,
+                    argv[i], cmd);
+            return -1;
+        }
+        if (n == max)
+            return max + 1;
+        ops[n++] = argv[i];
+    }
+    return n;
+}
+
 int cli_input(const char *cmd, const char *what, const char *path)
 {
     if (!path || strcmp(path, "-") != 0)
