@@ -107,7 +107,8 @@ int ec_backend_disk(ec_backend **out, const char *dir, const ec_disk_options *op
  * (EC_ENOSPC, EC_EIO; then the open chain refuses appends: reopen it to recover): 0 means
  * every event appended so far was written. Call it (or the backend's sync, which also makes
  * them durable) before closing a `none` chain whose appends must not be lost silently.
- * Other backends: their sync (0 when they have none). */
+ * A deferred wrapper (below): what it wraps. Other backends: their sync (0 when they have
+ * none). */
 int ec_backend_flush(ec_backend *b);
 
 /* A wrapper (taking ownership of inner) whose appends return at commit while deferring is on,

@@ -939,6 +939,11 @@ int ec_checkpointer_write(ec_checkpointer *c, int force)
     uint64_t size = ec_tree_size(c->tree);
     if (chain && size && (rc = ec_backend_deferred_wait(ec_chain_backend(chain), size - 1)) != 0)
         return rc;
+    /* none: the wait returns at once; the events must still be written (not synced), or a
+     * reader of the directory (verify, against `latest`) would find the chain shorter than
+     * what is signed, and a crash of this process would leave it so (FORMAT.md 5.5). */
+    if (chain && size && (rc = ec_backend_flush(ec_chain_backend(chain))) != 0)
+        return rc;
     char *note;
     size_t len;
     rc = ec_checkpoint_sign(&note, &len, c->tree, c->origin, c->signer);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/internal.h"
+#include "store/disk_internal.h"
 #include <evchain/store.h>
 
 /* What must stay true: every call except wait_durable goes straight to the inner backend, so
@@ -106,6 +107,11 @@ int ec_backend_deferred_set(ec_backend *b, int on)
     if (!is_deferred(b))
         return ec_error_set(EC_EINVAL, "ec_backend_deferred_set: not a deferred backend");
     return atomic_exchange(&((deferred *)b)->defer, on ? 1 : 0);
+}
+
+ec_backend *ec_backend_deferred_inner_(ec_backend *b)
+{
+    return is_deferred(b) ? IN(b) : NULL;
 }
 
 int ec_backend_deferred_wait(ec_backend *b, uint64_t seq)

@@ -2145,8 +2145,12 @@ int ec_backend_flush(ec_backend *b)
 {
     if (!b)
         return ec_error_set(EC_EINVAL, "ec_backend_flush: no backend");
-    if (b->sync != d_sync) /* not a chain directory (memory, a wrapper): its sync covers it */
-        return b->sync ? b->sync(b) : 0;
+    if (b->sync != d_sync) {
+        ec_backend *in = ec_backend_deferred_inner_(b);
+        if (in) /* a deferred wrapper: what it wraps, written as if unwrapped */
+            return ec_backend_flush(in);
+        return b->sync ? b->sync(b) : 0; /* not a chain directory (memory): its sync */
+    }
     disk *d = (disk *)b;
     if (d->ro)
         return 0;

@@ -16,6 +16,9 @@ struct ec_verify_result;
 int ec_backend_disk_at_(struct ec_backend **out, const char *dir,
                         const struct ec_disk_options *opts, struct ec_verify_result *damage);
 
+/* The backend a deferred wrapper (deferred.c) wraps; NULL for any other backend. */
+struct ec_backend *ec_backend_deferred_inner_(struct ec_backend *b);
+
 /* CRC32C (Castagnoli, reflected, init and final xor 0xFFFFFFFF): crc32c("123456789") is
  * 0xE3069283. Pass 0 as crc to start; pass a previous result to continue. */
 uint32_t ec_crc32c(uint32_t crc, const void *data, size_t len);
