@@ -40,7 +40,7 @@ expect 0 "$EV" checkpoint "$D" --key "$T/k.key" -o "$T/cp10"
 expect 0 "$EV" verify "$D"
 has "$T/out" "$D: ok, 10 events, head "
 has "$T/out" "$D: extends its own stored checkpoint $D/checkpoints/latest (10 of 10 events; signature not checked"
-has "$T/out" "an audit gives --since with a copy kept outside and --vkey"
+has "$T/out" "an audit: --since a copy kept outside"
 lines "$T/out" 2
 fill "$D" 10 12
 expect 0 "$EV" verify "$D"

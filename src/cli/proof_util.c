@@ -805,8 +805,7 @@ int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char
     if (rc == 0) {
         snprintf(ok_note, cap,
                  "%s: extends its own stored checkpoint %s (%llu of %llu events; signature not "
-                 "checked, and whoever cuts the chain back can roll that file back too: an "
-                 "audit gives --since with a copy kept outside and --vkey)",
+                 "checked; an audit: --since a copy kept outside)",
                  chain_dir, path, (unsigned long long)r.checkpoint.size,
                  (unsigned long long)r.chain_size);
         return EXIT_VALID;
