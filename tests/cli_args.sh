@@ -137,6 +137,8 @@ has "$T/err" "2147483648"
 [ ! -e "$T/seg2" ] && ok || bad "a refused init made its directory"
 expect 2 "$EV" init "$T/seg3" --segment-bytes 5000000000
 has "$T/err" "maximum"
+expect 2 "$EV" init "$T/segp/a/b" --segment-bytes 5000000000
+[ ! -e "$T/segp" ] && ok || bad "a refused init made the parents of its directory"
 expect 2 "$EV" import "$T/c.json" -o "$T/seg4" --segment-bytes 4294967296
 has "$T/err" "maximum, 2147483648 bytes"
 "$EV" help init >"$T/out"

@@ -50,8 +50,13 @@ int cmd_init(int argc, char **argv)
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt(argc, argv, &i, "--segment-bytes", &bad))) {
-            if (cli_parse_u64(v, &o.segment_bytes) != 0 || o.segment_bytes < 4096) {
-                cli_error("init", 0, "--segment-bytes: '%s' is not a size >= 4096", v);
+            /* Checked here as well as by the library: before the parents are made. */
+            if (cli_parse_u64(v, &o.segment_bytes) != 0 || o.segment_bytes < 4096 ||
+                o.segment_bytes > EC_SEGMENT_BYTES_MAX) {
+                cli_error("init", 0,
+                          "--segment-bytes: '%s' is not a size from 4096 to the maximum, %llu "
+                          "bytes (a segment's index offsets are 4 bytes)",
+                          v, (unsigned long long)EC_SEGMENT_BYTES_MAX);
                 return EXIT_UNUSABLE;
             }
         } else if (bad) {
