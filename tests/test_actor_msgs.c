@@ -370,7 +370,8 @@ static int unaccounted_abcd(void)
 
 /* ec_runtime_recover (resume) of id in the test's data directory, its queue run, then freed:
  * what it queued again from the chains into *deliver and *drop. */
-static int resume_run(const char *id, size_t *deliver, size_t *drop)
+static int resume_limited(const char *id, size_t max_queue, uint64_t max_bytes, size_t *deliver,
+                          size_t *drop)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/actors/%s/chain", t_data, id);
@@ -378,6 +379,8 @@ static int resume_run(const char *id, size_t *deliver, size_t *drop)
     o.cache_dir = cache();
     o.quiet = 1;
     o.migrated = 1;
+    o.max_queue = max_queue;
+    o.max_queued_bytes = max_bytes;
     ec_runtime *rt = NULL;
     ec_actor *a = NULL;
     ec_replay_report rep;
@@ -389,6 +392,11 @@ static int resume_run(const char *id, size_t *deliver, size_t *drop)
     rc = ec_runtime_run(rt, 0, NULL);
     ec_runtime_free(rt);
     return rc;
+}
+
+static int resume_run(const char *id, size_t *deliver, size_t *drop)
+{
+    return resume_limited(id, 0, 0, deliver, drop);
 }
 
 /* A process killed with messages queued (docs/ABI.md section 7): relay a sends "hi" to b, then
@@ -467,6 +475,16 @@ static void killed_queue_requeued(void)
     CHECK_OK(resume_run("c", &deliver, &drop));
     CHECK(deliver == 0 && drop == 0);
     CHECK(unaccounted_abcd() == 4);
+    /* Past the queue's limits (three messages for b, 12 bytes of bodies): refused as a
+     * whole, nothing written. */
+    CHECK(resume_limited("b", 2, 0, &deliver, &drop) == EC_EDENIED);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "max_queue 2"));
+    CHECK(resume_limited("b", 0, 11, &deliver, &drop) == EC_EDENIED);
+    CHECK(ec_error_last() && strstr(ec_error_last()->message, "max_queued_bytes 11"));
+    bc = read_chain("b");
+    REQUIRE(bc);
+    CHECK(ec_chain_count(bc) == b0);
+    ec_chain_free(bc);
     CHECK_OK(resume_run("b", &deliver, &drop));
     CHECK(deliver == 1 && drop == 2);
     bc = read_chain("b");

@@ -81,7 +81,7 @@ int ec_actor_replay(ec_chain *chain, ec_chain *replayed, const ec_replay_options
  * (docs/ABI.md section 7). Timers pending at the point are queued again (due when they were
  * due, or at once; EC_EDENIED, the chain unchanged, when they would exceed the runtime's
  * queue); the parent link does not survive: a recovered actor runs on its own. */
-#define EC_RECOVER_OPTIONS_VERSION 2 /* version 1 (up to checkpoint_keep) is still read */
+#define EC_RECOVER_OPTIONS_VERSION 3 /* versions 1 (up to checkpoint_keep) and 2 still read */
 typedef struct ec_recover_options {
     unsigned version;
     const char *module_path; /* NULL: <cache>/<sha256>.wasm */
@@ -104,11 +104,17 @@ typedef struct ec_recover_options {
      * <data>/runtime.key) is not made by a recovery that is refused. */
     int (*checkpoint_signer_make)(void *ctx, ec_signer **out);
     void *checkpoint_signer_ctx;
+    /* Version 3: the recovered runtime's queue limits (ec_runtime_options' max_queue and
+     * max_queued_bytes; 0: their defaults, 65536 and 256 MiB). The timers re-armed and the
+     * messages queued again count against them: past them, the recovery is refused as a whole
+     * (EC_EDENIED) before anything is written. */
+    size_t max_queue;
+    uint64_t max_queued_bytes;
 } ec_recover_options;
 #define EC_RECOVER_OPTIONS_INIT                                                                    \
     {                                                                                              \
         EC_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, UINT64_MAX, 0, 0, 0, NULL, 0, 0, 0, NULL,    \
-            NULL                                                                                   \
+            NULL, 0, 0                                                                             \
     }
 
 /* The runtime data directory that holds an actor chain directory (<data>/actors/<id>/chain),

@@ -2053,9 +2053,11 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     if (!opts)
         opts = &def;
     ec_recover_options v1;
-    if (opts->version == 1) { /* before checkpoint_signer_make: read no further */
+    if (opts->version == 1 || opts->version == 2) { /* read no further than they had */
         v1 = def;
-        memcpy(&v1, opts, offsetof(ec_recover_options, checkpoint_signer_make));
+        memcpy(&v1, opts,
+               opts->version == 1 ? offsetof(ec_recover_options, checkpoint_signer_make)
+                                  : offsetof(ec_recover_options, max_queue));
         v1.version = EC_RECOVER_OPTIONS_VERSION;
         opts = &v1;
     } else if (opts->version != EC_RECOVER_OPTIONS_VERSION) {
@@ -2174,6 +2176,10 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     rt->replay = NULL;
     held_free(&rs);
     rt->quiet = opts->quiet;
+    if (opts->max_queue) /* before the timers and messages below count against them */
+        rt->max_queue = opts->max_queue;
+    if (opts->max_queued_bytes)
+        rt->max_queued_bytes = opts->max_queued_bytes;
     /* The runtime holds this one actor: markers rebuild it in place, never a second. */
     a->chain = chain;
     a->parent = NULL; /* a recovered child runs on its own (its supervisor is not here) */
