@@ -105,6 +105,11 @@ expect 3 "$EV" verify --links "$D"
 has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
 has "$T/out" "links: unaccounted: c event $csend: its message to b was accepted"
 has "$T/out" "2 accepted messages unaccounted for"
+# More than the queue may hold (--max-queued-bytes 1): refused as a whole, nothing written.
+nb=$("$EV" log "$D/actors/b/chain" 2>/dev/null | wc -l)
+expect 2 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet --max-queued-bytes 1
+has "$T/err" "max_queued_bytes 1"
+[ "$("$EV" log "$D/actors/b/chain" 2>/dev/null | wc -l)" -eq "$nb" ] && ok || bad "a refused resume wrote to b's chain"
 # resume finds them in the senders' chains (docs/ABI.md section 7): a's, sent in a call that
 # completed, is delivered; c's, sent in the call the kill cut (c's own resume abandons it),
 # is recorded as dropped. Every message is then accounted for.

@@ -20,6 +20,7 @@ const char help_recover[] =
     "usage: evchain recover <chain-dir> [--to SEQ] [--message TEXT]... [--module FILE]\n"
     "                       [--data-dir DIR] [--cache DIR] [--from-snapshot] [--wait MS]\n"
     "                       [--quiet] [--serve] [--http ADDR:PORT] [--http-allow HOST]...\n"
+    "                       [--max-queued-bytes N]\n"
     "\n"
     "Replays the actor's chain up to SEQ (a wasm/result: the end of a call, or event 0 of an\n"
     "actor without ec_init; default the last one, i.e. the last good state before a trap),\n"
@@ -38,7 +39,10 @@ const char help_recover[] =
     "order they were sent: delivered when sent in a call of the sender's live line that\n"
     "completed, else recorded as message/dropped (a call that trapped, was cut short or\n"
     "was abandoned); the command says how many. A chain of the data directory that cannot\n"
-    "be read refuses the recovery (exit 1, nothing written; docs/ABI.md section 7).\n"
+    "be read refuses the recovery (exit 1, nothing written; docs/ABI.md section 7). They\n"
+    "count against the queue's limits, as under `evchain run`: --max-queued-bytes N (bytes\n"
+    "of message bodies waiting, default 256 MiB) and 65536 messages; past them the recovery\n"
+    "is refused as a whole (exit 2, nothing written).\n"
     "Going on live, the chain's checkpoints are signed as under `evchain run`: with\n"
     "<data>/runtime.key (made on first use) or --checkpoint-key F; --no-checkpoints: none.\n"
     "A refused recover (or resume) writes nothing: no key, nothing in the cache (a module\n"
@@ -61,7 +65,7 @@ const char help_resume[] =
     "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
     "                      [--from-snapshot] [--wait MS] [--serve] [--http ADDR:PORT]\n"
     "                      [--http-allow HOST]... [--module FILE] [--cache DIR]\n"
-    "                      [--checkpoint-key FILE | --no-checkpoints]\n"
+    "                      [--checkpoint-key FILE | --no-checkpoints] [--max-queued-bytes N]\n"
     "\n"
     "For an actor brought in with `evchain import --bundle`, or one whose `evchain run` was\n"
     "killed: rebuilds it by replay of <data>/actors/<id>/chain up to its last call boundary\n"
@@ -72,7 +76,8 @@ const char help_resume[] =
     "then it is stopped; or,\n"
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
     "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
-    "<data>/cache (it must have the SHA-256 actor/start names); checkpoints as for recover.\n"
+    "<data>/cache (it must have the SHA-256 actor/start names); checkpoints and\n"
+    "--max-queued-bytes as for recover.\n"
     "Exit codes as for recover: 0, 1, 2, and 3 a --message (or, with --serve, a message\n"
     "`evchain send` was answered `ok` for) was not delivered (said on stderr, recorded as\n"
     "message/dropped; 3 wins over 1, as for `evchain run`).\n"
@@ -131,6 +136,11 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
         } else if ((v = cli_opt(argc, argv, &i, "--wait", &bad))) {
             if (cli_parse_u64(v, &wait_ms) || wait_ms > 3600000) {
                 cli_error(cmd, 0, "--wait: '%s' is not a number of milliseconds", v);
+                return EXIT_UNUSABLE;
+            }
+        } else if ((v = cli_opt(argc, argv, &i, "--max-queued-bytes", &bad))) {
+            if (cli_parse_u64(v, &o.max_queued_bytes) || o.max_queued_bytes == 0) {
+                cli_error(cmd, 0, "--max-queued-bytes: '%s' is not a positive number", v);
                 return EXIT_UNUSABLE;
             }
         } else if ((v = cli_opt_each(argc, argv, &i, "--message", &bad))) {
