@@ -194,6 +194,29 @@ has "$T/err" "covers $covered events and the chain has $((covered - 1))"
 [ "$(wc -c <"$seg")" = "$size" ] && ok || bad "a refused recovery changed the chain"
 expect 1 "$EV" resume tally --data-dir "$T/dt" --cache "$CACHE" --quiet
 rm -r "$TT/checkpoints"
+# A tail altered below the checksums (the last intact record's data changed, its CRCs
+# fixed), which a writer's open refuses only after its cut: a broken chain (exit 1), refused
+# before the cut.
+cp -a "$T/dt" "$T/da"
+TA=$T/da/actors/tally/chain
+n=$("$EV" verify "$TA" | sed -n 's/.*ok, \([0-9]*\) events.*/\1/p')
+python3 tests/crc.py "$TA/seg-0000000000000000.log" $((n - 1)) -35
+cp -a "$TA" "$T/ta-before"
+expect 1 "$EV" recover "$TA" --cache "$CACHE" --message 1 --quiet
+has "$T/err" "$TA: event $((n - 1)): hash mismatch"
+diff -r "$T/ta-before" "$TA" >/dev/null && ok || bad "a refused recovery (altered tail) changed the chain"
+# The other refusals come before the cut too, a refused recovery leaving the chain's files
+# byte-identical, the torn record included: a --to that is no call boundary, a tree file
+# the checkpointer cannot read (its header damaged).
+printf 'not a merkle tree file, not at all: its header is damaged' >"$TT/proof/tree"
+cp -a "$TT" "$T/tt-before"
+expect 2 "$EV" recover "$TT" --cache "$CACHE" --to 1 --message 1 --quiet
+has "$T/err" "not a call boundary"
+diff -r "$T/tt-before" "$TT" >/dev/null && ok || bad "a refused recovery (--to) changed the chain"
+expect 2 "$EV" recover "$TT" --cache "$CACHE" --message 1 --quiet
+has "$T/err" "proof/tree: not an evchain merkle tree file (bad header)"
+diff -r "$T/tt-before" "$TT" >/dev/null && ok || bad "a refused recovery (tree file) changed the chain"
+rm "$TT/proof/tree"
 expect 0 "$EV" recover "$TT" --cache "$CACHE" --message 1 --quiet
 has "$T/err" "cut a torn record (never acknowledged)"
 

@@ -105,16 +105,21 @@ expect 3 "$EV" verify --links "$D"
 has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
 has "$T/out" "links: unaccounted: c event $csend: its message to b was accepted"
 has "$T/out" "2 accepted messages unaccounted for"
-# More than the queue may hold (--max-queued-bytes 1): refused as a whole, nothing written.
+# More than the queue may hold (--max-queued-bytes 1): refused as a whole, exit 2, nothing
+# written: b's chain files stay byte-identical, its torn tail included (the killed writer's
+# last segment ends in what a writer's open cuts).
+cp -a "$D/actors/b/chain" "$T/b-before"
 nb=$("$EV" log "$D/actors/b/chain" 2>/dev/null | wc -l)
 expect 2 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet --max-queued-bytes 1
 has "$T/err" "max_queued_bytes 1"
 [ "$("$EV" log "$D/actors/b/chain" 2>/dev/null | wc -l)" -eq "$nb" ] && ok || bad "a refused resume wrote to b's chain"
+diff -r "$T/b-before" "$D/actors/b/chain" >/dev/null && ok || bad "a refused resume changed b's chain files"
 # resume finds them in the senders' chains (docs/ABI.md section 7): a's, sent in a call that
 # completed, is delivered; c's, sent in the call the kill cut (c's own resume abandons it),
 # is recorded as dropped. Every message is then accounted for.
 expect 0 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet
 has "$T/out" "2 message(s) sent to b and never given (still queued when their runtime ended) queued again: 1 to deliver, 1 to record as dropped"
+has "$T/err" "$D/actors/b/chain: cut a torn record (never acknowledged)" # only now, going live
 "$EV" log "$D/actors/b/chain" --json --type wasm/call >"$T/log" 2>&1
 lines "$T/log" 2
 has "$T/log" '"from":"a"'

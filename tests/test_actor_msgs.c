@@ -8,6 +8,7 @@
  * bytes and on the actors' memory refuse, recorded; messages still queued when a process was
  * killed are delivered (or, sent in a call that did not complete, dropped) by the receiver's
  * recovery, once. */
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -368,6 +369,76 @@ static int unaccounted_abcd(void)
     return rc ? -1 : seen.n;
 }
 
+/* Every file under dir (recursively, in the order of their sorted paths) as one image: each
+ * path, its size and its bytes. Two images equal: the directory's files are byte-identical
+ * (no file added, removed, cut or changed). NULL on failure. */
+static char *g_img;
+static size_t g_img_len;
+static int img_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag != FTW_F)
+        return 0;
+    size_t len = 0;
+    char *b = test_read_file(p, &len);
+    size_t pl = strlen(p) + 1;
+    char *n = b ? realloc(g_img, g_img_len + pl + sizeof len + len) : NULL;
+    if (!n || (uint64_t)sb->st_size != len) {
+        free(b);
+        return -1;
+    }
+    g_img = n;
+    memcpy(g_img + g_img_len, p, pl);
+    memcpy(g_img + g_img_len + pl, &len, sizeof len);
+    memcpy(g_img + g_img_len + pl + sizeof len, b, len);
+    g_img_len += pl + sizeof len + len;
+    free(b);
+    return 0;
+}
+
+static char *dir_image(const char *dir, size_t *len)
+{
+    g_img = NULL;
+    g_img_len = 0;
+    /* nftw's order is readdir's, the same for an unchanged directory; a file added or
+     * removed changes the image anyway. */
+    if (nftw(dir, img_cb, 16, FTW_PHYS) != 0) {
+        free(g_img);
+        return NULL;
+    }
+    *len = g_img_len;
+    return g_img ? g_img : calloc(1, 1);
+}
+
+/* Whether dir's files are still the image img (len bytes). */
+static int same_image(const char *dir, const char *img, size_t len)
+{
+    size_t n = 0;
+    char *now = dir_image(dir, &n);
+    int same = now && img && n == len && memcmp(now, img, n) == 0;
+    free(now);
+    return same;
+}
+
+/* The last segment file of a chain directory (the highest seg-*.log), into out. */
+static int last_segment(const char *chain_dir, char *out, size_t n)
+{
+    DIR *d = opendir(chain_dir);
+    if (!d)
+        return -1;
+    char best[64] = "";
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, "seg-", 4) == 0 && strlen(de->d_name) == 24 &&
+            strcmp(de->d_name + 20, ".log") == 0 && strcmp(de->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", de->d_name);
+    closedir(d);
+    if (!best[0])
+        return -1;
+    snprintf(out, n, "%s/%s", chain_dir, best);
+    return 0;
+}
+
 /* ec_runtime_recover (resume) of id in the test's data directory, its queue run, then freed:
  * what it queued again from the chains into *deliver and *drop. */
 static int resume_limited(const char *id, size_t max_queue, uint64_t max_bytes, size_t *deliver,
@@ -453,6 +524,20 @@ static void killed_queue_requeued(void)
     ec_error_clear();
     CHECK(unaccounted_abcd() == 4);
 
+    /* b's chain ends in a torn record (a kill during an append): a refused recovery must
+     * leave it too, not cut it (the writer's open would), so its files are compared byte for
+     * byte after each refusal below. */
+    char bdir[600], bseg[700];
+    snprintf(bdir, sizeof bdir, "%s/actors/b/chain", t_data);
+    REQUIRE(last_segment(bdir, bseg, sizeof bseg) == 0);
+    FILE *tf = fopen(bseg, "ab");
+    REQUIRE(tf);
+    REQUIRE(fwrite("abc", 1, 3, tf) == 3);
+    REQUIRE(fclose(tf) == 0);
+    size_t img_len = 0;
+    char *img = dir_image(bdir, &img_len);
+    REQUIRE(img);
+
     /* A chain of the data directory that cannot be read: refused, nothing written. */
     char bad[600];
     snprintf(bad, sizeof bad, "%s/actors/zz/chain", t_data);
@@ -464,6 +549,7 @@ static void killed_queue_requeued(void)
     size_t deliver = 9, drop = 9;
     CHECK(resume_run("b", &deliver, &drop) == EC_EVERIFY);
     CHECK(ec_error_last() && strstr(ec_error_last()->message, "actors/zz/chain"));
+    CHECK(same_image(bdir, img, img_len));
     bc = read_chain("b");
     REQUIRE(bc);
     CHECK(ec_chain_count(bc) == b0);
@@ -479,16 +565,22 @@ static void killed_queue_requeued(void)
      * whole, nothing written. */
     CHECK(resume_limited("b", 2, 0, &deliver, &drop) == EC_EDENIED);
     CHECK(ec_error_last() && strstr(ec_error_last()->message, "max_queue 2"));
+    CHECK(same_image(bdir, img, img_len)); /* the torn record too */
     CHECK(resume_limited("b", 0, 11, &deliver, &drop) == EC_EDENIED);
     CHECK(ec_error_last() && strstr(ec_error_last()->message, "max_queued_bytes 11"));
+    CHECK(same_image(bdir, img, img_len));
+    free(img);
     bc = read_chain("b");
     REQUIRE(bc);
     CHECK(ec_chain_count(bc) == b0);
     ec_chain_free(bc);
+    /* Going live, the recovery's writer cuts the torn record (the chain read below, every
+     * event checked, holds what it appended after it). */
     CHECK_OK(resume_run("b", &deliver, &drop));
     CHECK(deliver == 1 && drop == 2);
     bc = read_chain("b");
     REQUIRE(bc);
+    CHECK(check_chain(bc) == (long)ec_chain_count(bc));
     char *js = NULL;
     uint64_t call_seq = 0, drop_seq = 0, drop2_seq = 0;
     CHECK(find_event(bc, "wasm/call", 1, &js, &call_seq) == 0); /* after its ec_init */

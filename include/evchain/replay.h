@@ -129,8 +129,11 @@ int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir);
  * the seq of the marker. On a divergence returns EC_EDIVERGE with rep filled. A refused
  * recovery (a divergence, a damaged chain, another module, ...) leaves the chain, the data
  * directory and the cache as they were: a module another than the chain's is refused before
- * it is compiled, and what the replay compiled into the cache is removed again (only a torn
- * last record, never acknowledged, is cut when the chain is opened: docs/ABI.md 7). */
+ * it is compiled, and what the replay compiled into the cache is removed again. The chain's
+ * files stay byte-identical, a torn last record included: every refusal is decided on the
+ * chain read-only (its writer lock held), and the writer's open, which cuts a torn last
+ * record (never acknowledged), comes only once the recovery goes live (docs/ABI.md 7). Held
+ * by another writer: EC_ELOCKED. */
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
                        const ec_recover_options *opts, ec_replay_report *rep, uint64_t *marker_seq);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1985,48 +1986,142 @@ static int signed_size(const char *chain_dir, uint64_t *size)
     return 0;
 }
 
-/* The chain, opened as its one writer, for a recovery. The writer's open cuts a torn last
- * frame (docs/FORMAT.md section 4), which is right only for a record never acknowledged; a
- * record a signed checkpoint covers was, and a recovery that cut it would write another
- * history in its place under the same checkpoints. So before anything is written (read-only,
- * nothing cut yet) the chain must hold every event checkpoints/latest covers, or the recovery
- * is refused: the chain is damaged and is to be restored, not continued. A cut that is made
- * is reported on stderr, as `evchain append` reports it. */
-static int open_for_recovery(ec_chain **out, const char *chain_dir)
+/* A recovery decides everything on the chain opened read-only, then opens it as its one
+ * writer. The writer's open cuts a torn last frame (docs/FORMAT.md section 4), and a refused
+ * recovery must leave the chain's files as they were, torn tail included: so every refusal
+ * (the replay, the timers and messages queued again against the queue's limits, the other
+ * chains of the data directory, the signer, the checkpointer's files) is decided on the
+ * read-only chain, which reads no further than a writer's cut would leave, and the writer is
+ * opened only once nothing is left to refuse (reopen_writer). Meanwhile the writer lock is
+ * held (flock on the directory, as the disk backend takes it), so that no other writer can
+ * start (nor cut, nor append) while the recovery decides; it is let go just before the
+ * writer's open takes it again, which then checks that the chain is still the one read. */
+typedef struct rec_chain {
+    ec_chain *ro;              /* the chain the recovery reads and decides on */
+    int lock_fd;               /* the writer lock held (-1: not a directory, no writer) */
+    uint64_t count, covered;   /* events read-only; those checkpoints/latest covers */
+    uint8_t last[EC_HASH_MAX]; /* the hash of event count - 1 */
+    size_t hl;
+} rec_chain;
+
+static void rec_chain_close(rec_chain *r)
 {
+    ec_chain_free(r->ro);
+    r->ro = NULL;
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
+    r->lock_fd = -1;
+}
+
+/* Events count - TAIL_CHECK .. count - 1 checked (hashes, links), as a writer's open checks
+ * them before it appends (FORMAT.md section 4: it refuses a tail that was altered, after its
+ * cut): decided here, before anything is cut. A damaged last record, which a reader counts
+ * and cannot read, is refused here as the writer's open refuses it. */
+#define RECOVER_TAIL_CHECK 64
+static int check_tail_ro(ec_chain *c, const char *chain_dir)
+{
+    uint64_t n = ec_chain_count(c);
+    if (n == 0)
+        return 0;
+    ec_verify_options vo = EC_VERIFY_OPTIONS_INIT;
+    vo.from = n > RECOVER_TAIL_CHECK ? n - RECOVER_TAIL_CHECK : 0;
+    vo.to = n;
+    vo.threads = 1;
+    ec_verify_result vr;
+    int rc = ec_chain_verify(c, &vo, &vr);
+    if (rc == EC_EVERIFY)
+        return ec_error_set(EC_EVERIFY, "%s: event %llu: %s", chain_dir, (unsigned long long)vr.seq,
+                            vr.reason);
+    return rc;
+}
+
+/* The chain opened read-only for a recovery, its writer lock taken (r->lock_fd). Before
+ * anything is written the chain must hold every event checkpoints/latest covers, or the
+ * recovery is refused: a record a signed checkpoint covers was acknowledged, and a recovery
+ * that cut it would write another history in its place under the same checkpoints; the
+ * chain is damaged and is to be restored, not continued. */
+static int open_for_recovery(rec_chain *r, const char *chain_dir)
+{
+    memset(r, 0, sizeof *r);
+    r->lock_fd = -1;
     ec_open_options oo = EC_OPEN_OPTIONS_INIT;
     struct stat st;
     if (stat(chain_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         oo.writable = 1; /* not a directory: ec_chain_open_path says what it is */
-        return ec_chain_open_path(out, chain_dir, &oo);
+        return ec_chain_open_path(&r->ro, chain_dir, &oo);
     }
-    uint64_t covered = 0;
-    int rc = signed_size(chain_dir, &covered);
+    r->lock_fd = open(chain_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->lock_fd < 0)
+        return ec_error_set_errno(errno == ENOENT ? EC_ENOTFOUND : EC_EIO, errno,
+                                  "%s: opening the chain directory", chain_dir);
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        rec_chain_close(r);
+        return err == EWOULDBLOCK
+                   ? ec_error_set(EC_ELOCKED, "%s: another writer has this chain open", chain_dir)
+                   : ec_error_set_errno(EC_EIO, err, "%s: taking the writer lock", chain_dir);
+    }
+    int rc = signed_size(chain_dir, &r->covered);
+    ec_disk_options d = EC_DISK_OPTIONS_INIT;
+    d.read_only = 1;
+    ec_backend *be = NULL;
+    ec_verify_result damage;
+    memset(&damage, 0, sizeof damage);
+    if (rc == 0)
+        rc = ec_backend_disk_at_(&be, chain_dir, &d, &damage);
+    if (rc == EC_EFORMAT && damage.status != EC_VERIFY_OK) /* as ec_chain_open_path says it */
+        rc = ec_error_set(EC_EVERIFY, "%s: event %llu: %s", chain_dir,
+                          (unsigned long long)damage.seq, damage.reason);
+    if (rc == 0) {
+        ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
+        co.alg = 0; /* the directory records its algorithm */
+        rc = ec_chain_open(&r->ro, be, &co);
+    }
+    if (rc == 0)
+        r->count = ec_chain_count(r->ro);
+    if (rc == 0 && r->count < r->covered)
+        rc = ec_error_set(EC_EVERIFY,
+                          "recover: %s: the signed checkpoint (checkpoints/latest) covers "
+                          "%llu events and the chain has %llu: events it vouches for are "
+                          "missing (the chain was cut or damaged); nothing was written: "
+                          "restore the chain (from a backup or a bundle) before recovering",
+                          chain_dir, (unsigned long long)r->covered, (unsigned long long)r->count);
+    if (rc == 0)
+        rc = check_tail_ro(r->ro, chain_dir);
+    ec_event ev;
+    if (rc == 0 && r->count && (rc = ec_chain_get(r->ro, r->count - 1, &ev)) == 0) {
+        r->hl = ev.hash_len;
+        memcpy(r->last, ev.hash, ev.hash_len);
+    }
     if (rc)
-        return rc;
-    if (covered) {
-        ec_chain *ro = NULL;
-        if ((rc = ec_chain_open_path(&ro, chain_dir, &oo)))
-            return rc;
-        uint64_t n = ec_chain_count(ro);
-        ec_chain_free(ro);
-        if (n < covered)
-            return ec_error_set(EC_EVERIFY,
-                                "recover: %s: the signed checkpoint (checkpoints/latest) covers "
-                                "%llu events and the chain has %llu: events it vouches for are "
-                                "missing (the chain was cut or damaged); nothing was written: "
-                                "restore the chain (from a backup or a bundle) before recovering",
-                                chain_dir, (unsigned long long)covered, (unsigned long long)n);
+        rec_chain_close(r);
+    return rc;
+}
+
+/* The chain as its one writer, into *out, once the recovery refused nothing: the lock let go
+ * and taken again by the writer's open, which cuts a torn tail (reported on stderr, as
+ * `evchain append` reports it) and never below the signed checkpoint. The chain must still
+ * be the one decided on (count and last hash): a writer that came between (the lock is let go
+ * for the open) is refused (EC_ELOCKED; this recovery wrote nothing). r->ro stays open. */
+static int reopen_writer(rec_chain *r, const char *chain_dir, ec_chain **out)
+{
+    *out = NULL;
+    if (r->lock_fd < 0) { /* not a directory: what was opened is all there is */
+        *out = r->ro;
+        r->ro = NULL;
+        return 0;
     }
+    close(r->lock_fd);
+    r->lock_fd = -1;
     ec_disk_options d = EC_DISK_OPTIONS_INIT;
     ec_disk_cut cut;
     memset(&cut, 0, sizeof cut);
     d.cut_out = &cut;
-    d.min_count = covered; /* the check above, again under the writer lock */
+    d.min_count = r->covered; /* the check of open_for_recovery, again under the writer lock */
     ec_backend *be = NULL;
     ec_verify_result damage;
     memset(&damage, 0, sizeof damage);
-    rc = ec_backend_disk_at_(&be, chain_dir, &d, &damage);
+    int rc = ec_backend_disk_at_(&be, chain_dir, &d, &damage);
     if (rc == EC_EFORMAT && damage.status != EC_VERIFY_OK) /* as ec_chain_open_path says it */
         return ec_error_set(EC_EVERIFY, "%s: event %llu: %s", chain_dir,
                             (unsigned long long)damage.seq, damage.reason);
@@ -2037,8 +2132,57 @@ static int open_for_recovery(ec_chain **out, const char *chain_dir)
     if (kind)
         fprintf(stderr, "evchain: %s: %s: %s\n", kind == 1 ? "note" : "warning", chain_dir, note);
     ec_chain_options co = EC_CHAIN_OPTIONS_INIT;
-    co.alg = 0; /* the directory records its algorithm */
-    return ec_chain_open(out, be, &co);
+    co.alg = 0;
+    ec_chain *w = NULL;
+    if ((rc = ec_chain_open(&w, be, &co)))
+        return rc;
+    ec_event ev;
+    int same = ec_chain_count(w) == r->count &&
+               (r->count == 0 || (ec_chain_get(w, r->count - 1, &ev) == 0 && ev.hash_len == r->hl &&
+                                  memcmp(ev.hash, r->last, r->hl) == 0));
+    if (!same) {
+        ec_chain_free(w);
+        return ec_error_set(EC_ELOCKED,
+                            "recover: %s: another writer changed the chain while the recovery "
+                            "read it (it had %llu events): nothing of the recovery was "
+                            "written; recover again once that writer is done",
+                            chain_dir, (unsigned long long)r->count);
+    }
+    *out = w;
+    return 0;
+}
+
+/* Whether ec_checkpointer_open(chain_dir) would refuse: its tree file (a bad header, a
+ * FIFO in its place) and checkpoints/latest (not a regular file) read as it reads them, but
+ * read-only, over the read-only chain (the tree built in memory where it is missing) and
+ * keeping nothing: so that a recovery refused for them is refused before anything is cut or
+ * written. */
+static int checkpointer_would_open(ec_chain *chain, const char *chain_dir, ec_signer *signer,
+                                   const ec_checkpointer_options *cpo)
+{
+    char tree_path[4200], cp_dir[4200];
+    snprintf(tree_path, sizeof tree_path, "%s/proof/tree", chain_dir);
+    snprintf(cp_dir, sizeof cp_dir, "%s/checkpoints", chain_dir);
+    /* Its numbered files are listed (kept_scan) where they are kept: a file in the
+     * folder's place refuses. */
+    struct stat st;
+    if (cpo->keep && stat(cp_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return ec_error_set_errno(EC_EIO, ENOTDIR, "%s: listing the checkpoints", cp_dir);
+    ec_tree_options to = EC_TREE_OPTIONS_INIT;
+    to.path = tree_path;
+    to.read_only = 1;
+    ec_tree *t = NULL;
+    int rc = ec_tree_open(&t, chain, &to);
+    if (rc)
+        return rc;
+    ec_checkpointer_options o = *cpo;
+    o.dir = cp_dir;
+    o.no_store = 1;
+    ec_checkpointer *c = NULL;
+    if ((rc = ec_checkpointer_new(&c, t, signer, &o)) == 0)
+        ec_checkpointer_free(c);
+    ec_tree_free(t);
+    return rc;
 }
 
 int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *chain_dir,
@@ -2074,23 +2218,25 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     if (!opts->cache_dir)
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
 
-    ec_chain *chain = NULL;
-    int rc = open_for_recovery(&chain, chain_dir);
+    /* Read-only until nothing is left to refuse (open_for_recovery, reopen_writer). */
+    rec_chain rc_chain;
+    int rc = open_for_recovery(&rc_chain, chain_dir);
     if (rc)
         return rc;
+    ec_chain *chain = rc_chain.ro;
     uint64_t count = ec_chain_count(chain), to = opts->to;
     if (to == UINT64_MAX && (rc = last_boundary(chain, &to))) {
-        ec_chain_free(chain);
+        rec_chain_close(&rc_chain);
         return rc;
     }
     ec_event ev;
     if (to >= count) {
-        ec_chain_free(chain);
+        rec_chain_close(&rc_chain);
         return ec_error_set(EC_EINVAL, "recover: --to %llu: the chain has %llu events",
                             (unsigned long long)to, (unsigned long long)count);
     }
     if ((rc = ec_chain_get(chain, to, &ev))) {
-        ec_chain_free(chain);
+        rec_chain_close(&rc_chain);
         return rc;
     }
     if (!IS(ev, "wasm/result") && !fresh_boundary(chain, to, &ev)) {
@@ -2104,7 +2250,7 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
                 snprintf(before, sizeof before, "the one before it is %llu", (unsigned long long)q);
                 break;
             }
-        ec_chain_free(chain);
+        rec_chain_close(&rc_chain);
         return ec_error_set(EC_EINVAL,
                             "recover: event %llu is %s, not a call boundary (a wasm/result, or "
                             "event 0 of an actor without ec_init); %s",
@@ -2165,13 +2311,14 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         cache_undo(&s, cache);
         session_close(&s);
         held_free(&rs);
-        ec_chain_free(chain);
+        rec_chain_close(&rc_chain);
         if (rs.diverged)
             return ec_error_set(EC_EDIVERGE, "recover: the replay diverges at seq %llu: %s",
                                 (unsigned long long)rep->seq, rep->why);
         return rc;
     }
-    /* Live from here: the actor appends to its own chain again, with a sandbox and a store. */
+    /* Live from here: the actor appends to its own chain again, with a sandbox and a store;
+     * but on the read-only chain until the writer's open below, every refusal first. */
     ec_runtime *rt = s.rt;
     rt->replay = NULL;
     held_free(&rs);
@@ -2186,12 +2333,12 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     free(a->child_name);
     a->child_name = NULL;
     /* The timers pending at the point go back in the queue (nothing is recorded: their
-     * deliveries will be, as any). Before the marker: a recovery refused for them (more than
-     * the runtime's max_queue) leaves the chain as it was. */
+     * deliveries will be, as any). Refused for them (more than the runtime's max_queue),
+     * the chain stays as it was. */
     rc = rearm_pending(a, chain, to);
     /* And the messages it was sent that were accepted and never given (queued when the
      * runtime that held them ended: kill -9, a crash), found in the chains of the data
-     * directory (requeue.c). Before the marker too: refused, nothing is written. */
+     * directory (requeue.c). Refused, nothing is written. */
     if (rc == 0)
         rc = ec_recover_requeue(a, chain, chain_dir, to, data);
     /* The first thing written (a key made on first use): only now that nothing refused. */
@@ -2200,16 +2347,9 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
         (rc = opts->checkpoint_signer_make(opts->checkpoint_signer_ctx, &signer)) != 0)
         rc = ec_error_set(rc, "recover: no checkpoint signer: %s",
                           ec_error_last() ? ec_error_last()->message : "not made");
-    if (rc) /* refused still, nothing written: the cache is taken back as for a divergence */
-        cache_undo(&s, cache);
-    if (rc == 0 && (rc = ec_mkdir_p(a->fs_root)) == 0) {
-        a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (a->fs_fd < 0)
-            rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
-    }
+    ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
+    char origin[EC_NOTE_NAME_MAX];
     if (rc == 0 && signer) {
-        /* Before the marker, so that it and everything after are covered as in any run. */
-        ec_checkpointer_options cpo = EC_CHECKPOINTER_OPTIONS_INIT;
         cpo.every_events = opts->checkpoint_every_events ? opts->checkpoint_every_events : 100000;
         cpo.every_ns = opts->checkpoint_every_ns ? opts->checkpoint_every_ns : 10000000000ull;
         cpo.keep = ec_checkpoint_keep_of(opts->checkpoint_keep);
@@ -2217,7 +2357,6 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
          * name alone would be signed whenever the chain has no checkpoints/latest yet (an
          * imported bundle, a run killed before its first checkpoint). A latest with another
          * origin (signed before origins were per actor) still wins (ec_checkpointer_new). */
-        char origin[EC_NOTE_NAME_MAX];
         int on = snprintf(origin, sizeof origin, "%s/%s", ec_signer_name(signer), a->id);
         if (on < 0 || (size_t)on >= sizeof origin)
             rc = ec_error_set(EC_EINVAL,
@@ -2225,9 +2364,27 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
                               "bytes: use a checkpoint key with a shorter name",
                               a->id, EC_NOTE_NAME_MAX - 1);
         cpo.origin = origin;
+        /* What the checkpointer's open below refuses (its tree file, checkpoints/latest),
+         * found on the read-only chain, writing nothing. */
         if (rc == 0)
-            rc = ec_checkpointer_open(&a->cp, chain, chain_dir, signer, &cpo);
+            rc = checkpointer_would_open(chain, chain_dir, signer, &cpo);
     }
+    /* Nothing refused: the writer's open (the torn tail cut now), the same chain. */
+    ec_chain *w = NULL;
+    if (rc == 0 && (rc = reopen_writer(&rc_chain, chain_dir, &w)) == 0) {
+        a->chain = chain = w;
+        rec_chain_close(&rc_chain);
+    }
+    if (rc) /* refused still, nothing written: the cache is taken back as for a divergence */
+        cache_undo(&s, cache);
+    if (rc == 0 && (rc = ec_mkdir_p(a->fs_root)) == 0) {
+        a->fs_fd = open(a->fs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (a->fs_fd < 0)
+            rc = ec_error_set_errno(EC_EIO, errno, "recover: sandbox %s", a->fs_root);
+    }
+    /* Before the marker, so that it and everything after are covered as in any run. */
+    if (rc == 0 && signer)
+        rc = ec_checkpointer_open(&a->cp, chain, chain_dir, signer, &cpo);
     if (rc == 0) {
         uint8_t small[128];
         cbuf b;
@@ -2242,9 +2399,12 @@ int ec_runtime_recover(ec_runtime **rt_out, ec_actor **actor_out, const char *ch
     session_close(&s);
     if (rc) {
         /* Refused before the marker (or the marker failed): the actor never went live, and
-         * is not stopped with a record of that: the chain stays as it was. */
+         * is not stopped with a record of that: the chain stays as it was. a->chain (the
+         * read-only chain, or the writer's) goes with the runtime. */
         a->state = EC_ACTOR_STOPPED;
         ec_runtime_free(rt);
+        rc_chain.ro = NULL;
+        rec_chain_close(&rc_chain);
         return rc;
     }
     *rt_out = rt;
