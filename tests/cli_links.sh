@@ -105,15 +105,23 @@ expect 3 "$EV" verify --links "$D"
 has "$T/out" "links: unaccounted: a event $send: its message to b was accepted"
 has "$T/out" "links: unaccounted: c event $csend: its message to b was accepted"
 has "$T/out" "2 accepted messages unaccounted for"
-# More than the queue may hold (--max-queued-bytes 1): refused as a whole, exit 2, nothing
-# written: b's chain files stay byte-identical, its torn tail included (the killed writer's
-# last segment ends in what a writer's open cuts).
+# More than the queue may hold (--max-queued-bytes 1, or --max-queue 1 for two messages):
+# refused as a whole, exit 2, nothing written: b's chain files stay byte-identical, its torn
+# tail included (the killed writer's last segment ends in what a writer's open cuts).
 cp -a "$D/actors/b/chain" "$T/b-before"
 nb=$("$EV" log "$D/actors/b/chain" 2>/dev/null | wc -l)
 expect 2 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet --max-queued-bytes 1
 has "$T/err" "max_queued_bytes 1"
 [ "$("$EV" log "$D/actors/b/chain" 2>/dev/null | wc -l)" -eq "$nb" ] && ok || bad "a refused resume wrote to b's chain"
 diff -r "$T/b-before" "$D/actors/b/chain" >/dev/null && ok || bad "a refused resume changed b's chain files"
+expect 2 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet --max-queue 1
+has "$T/err" "2 messages (10 bytes) sent to b and never given would pass the runtime's queue limits (max_queue 1,"
+diff -r "$T/b-before" "$D/actors/b/chain" >/dev/null && ok || bad "a refused resume (--max-queue) changed b's chain files"
+expect 2 "$EV" recover "$D/actors/b/chain" --cache "$CACHE" --no-checkpoints --quiet --max-queue 1
+has "$T/err" "(max_queue 1,"
+diff -r "$T/b-before" "$D/actors/b/chain" >/dev/null && ok || bad "a refused recover (--max-queue) changed b's chain files"
+expect 2 "$EV" resume b --data-dir "$D" --cache "$CACHE" --no-checkpoints --quiet --max-queue 4294967296
+has "$T/err" "--max-queue: '4294967296' is not 1..4294967295"
 # resume finds them in the senders' chains (docs/ABI.md section 7): a's, sent in a call that
 # completed, is delivered; c's, sent in the call the kill cut (c's own resume abandons it),
 # is recorded as dropped. Every message is then accounted for.

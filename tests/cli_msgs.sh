@@ -77,6 +77,17 @@ expect 0 "$EV" run "$A/relay.wasm" --data-dir "$T/caps1" $R --max-queued-bytes 2
   --message 12345678 --message abcdefgh --message ABCDEFGH
 has "$T/err" "ABCDEFGH"
 expect 2 "$EV" run "$A/relay.wasm" --data-dir "$T/caps2" $R --max-queued-bytes 0
+# --max-queue N: messages waiting, all actors together. With 1, the relay's second message
+# to itself in one call finds the queue full (EBUSY, recorded); 0 is refused (exit 2).
+expect 0 "$EV" run "$A/relay.wasm" --data-dir "$T/capsq" $R --max-queue 1 \
+  --message "send2 relay x"
+"$EV" log "$T/capsq/actors/relay/chain" --type message/send.result --json >"$T/log" 2>&1
+has "$T/log" '"ret":0'
+has "$T/log" '"ret":-5'
+has "$T/log" "the queue is full"
+expect 2 "$EV" run "$A/relay.wasm" --data-dir "$T/capsq0" $R --max-queue 0
+has "$T/err" "--max-queue: '0' is not 1..4294967295"
+[ ! -e "$T/capsq0" ] && ok || bad "a refused run left $T/capsq0 behind"
 expect 0 "$EV" run "$A/relay.wasm" --data-dir "$T/caps3" $R --max-memory 40 --args nest
 has "$T/err" "spawn -5"
 "$EV" log "$T/caps3/actors/relay.kid/chain" --type supervisor/spawn.result --json >"$T/log" 2>&1
@@ -84,4 +95,5 @@ has "$T/log" "max_memory"
 if [ -e "$T/caps3/actors/relay.kid.kid" ]; then bad "a refused spawn left a directory"; else ok; fi
 expect 0 "$EV" help run
 has "$T/out" "--max-queued-bytes"
+has "$T/out" "--max-queue N"
 finish

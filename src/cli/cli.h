@@ -29,6 +29,10 @@ void cli_error(const char *cmd, int lib_err, const char *fmt, ...)
 int cli_exit_code(int err);
 /* Parse a u64 in decimal: digits only (no sign, space or prefix); 0 on success. (parse.c) */
 int cli_parse_u64(const char *s, uint64_t *out);
+/* --max-queue N (run, recover, resume: the runtime's max_queue, messages and timers waiting):
+ * 1..4294967295; 0 on success. (parse.c) */
+int cli_parse_max_queue(const char *v, uint32_t *out);
+#define CLI_MAX_QUEUE_ERR "--max-queue: '%s' is not 1..4294967295 (messages and timers waiting)"
 /* "ADDR:PORT" or "[v6]:PORT" into addr (brackets removed) and port; 0 or -1. (parse.c) */
 int cli_parse_listen(const char *v, char *addr, size_t cap, unsigned *port);
 /* ---- option parsing (parse.c), the same for every command ----

@@ -20,7 +20,7 @@ const char help_recover[] =
     "usage: evchain recover <chain-dir> [--to SEQ] [--message TEXT]... [--module FILE]\n"
     "                       [--data-dir DIR] [--cache DIR] [--from-snapshot] [--wait MS]\n"
     "                       [--quiet] [--serve] [--http ADDR:PORT] [--http-allow HOST]...\n"
-    "                       [--max-queued-bytes N]\n"
+    "                       [--max-queue N] [--max-queued-bytes N]\n"
     "\n"
     "Replays the actor's chain up to SEQ (a wasm/result: the end of a call, or event 0 of an\n"
     "actor without ec_init; default the last one, i.e. the last good state before a trap),\n"
@@ -40,9 +40,10 @@ const char help_recover[] =
     "completed, else recorded as message/dropped (a call that trapped, was cut short or\n"
     "was abandoned); the command says how many. A chain of the data directory that cannot\n"
     "be read refuses the recovery (exit 1, nothing written; docs/ABI.md section 7). They\n"
-    "count against the queue's limits, as under `evchain run`: --max-queued-bytes N (bytes\n"
-    "of message bodies waiting, default 256 MiB) and 65536 messages; past them the recovery\n"
-    "is refused as a whole (exit 2, nothing written).\n"
+    "count against the queue's limits, as under `evchain run`: --max-queue N (messages and\n"
+    "timers waiting, default 65536) and --max-queued-bytes N (bytes of message bodies\n"
+    "waiting, default 256 MiB); past them the recovery is refused as a whole (exit 2,\n"
+    "nothing written).\n"
     "Going on live, the chain's checkpoints are signed as under `evchain run`: with\n"
     "<data>/runtime.key (made on first use) or --checkpoint-key F; --no-checkpoints: none.\n"
     "A refused recover (or resume) writes nothing: no key, nothing in the cache (a module\n"
@@ -67,7 +68,8 @@ const char help_resume[] =
     "usage: evchain resume <actor-id> [--data-dir DIR] [--message TEXT]... [--quiet]\n"
     "                      [--from-snapshot] [--wait MS] [--serve] [--http ADDR:PORT]\n"
     "                      [--http-allow HOST]... [--module FILE] [--cache DIR]\n"
-    "                      [--checkpoint-key FILE | --no-checkpoints] [--max-queued-bytes N]\n"
+    "                      [--checkpoint-key FILE | --no-checkpoints] [--max-queue N]\n"
+    "                      [--max-queued-bytes N]\n"
     "\n"
     "For an actor brought in with `evchain import --bundle`, or one whose `evchain run` was\n"
     "killed: rebuilds it by replay of <data>/actors/<id>/chain up to its last call boundary\n"
@@ -79,7 +81,7 @@ const char help_resume[] =
     "with --serve or --http, it stays live as under `evchain run --serve`, serving HTTP\n"
     "again with --http. --module FILE or --cache DIR: where the module is when it is not in\n"
     "<data>/cache (it must have the SHA-256 actor/start names); checkpoints and\n"
-    "--max-queued-bytes as for recover.\n"
+    "--max-queue and --max-queued-bytes as for recover.\n"
     "Exit codes as for recover: 0, 1, 2, and 3 a --message (or, with --serve, a message\n"
     "`evchain send` was answered `ok` for) was not delivered (said on stderr, recorded as\n"
     "message/dropped; 3 wins over 1, as for `evchain run`).\n"
@@ -140,6 +142,13 @@ static int recover_main(const char *cmd, int argc, char **argv, int migrated)
                 cli_error(cmd, 0, "--wait: '%s' is not a number of milliseconds", v);
                 return EXIT_UNUSABLE;
             }
+        } else if ((v = cli_opt(argc, argv, &i, "--max-queue", &bad))) {
+            uint32_t mq;
+            if (cli_parse_max_queue(v, &mq)) {
+                cli_error(cmd, 0, CLI_MAX_QUEUE_ERR, v);
+                return EXIT_UNUSABLE;
+            }
+            o.max_queue = mq;
         } else if ((v = cli_opt(argc, argv, &i, "--max-queued-bytes", &bad))) {
             if (cli_parse_u64(v, &o.max_queued_bytes) || o.max_queued_bytes == 0) {
                 cli_error(cmd, 0, "--max-queued-bytes: '%s' is not a positive number", v);

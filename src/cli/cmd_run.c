@@ -36,6 +36,8 @@ const char help_run[] =
     "  --memory-pages N     memory cap per actor, 64 KiB pages, 1..65535 (default 256)\n"
     "  --max-memory MIB     memory caps of all actors together: a spawn past it is refused\n"
     "                       (default 4096)\n"
+    "  --max-queue N        messages and timers waiting for delivery, all actors together:\n"
+    "                       a send or timer past it is refused (default 65536)\n"
     "  --max-queued-bytes N bytes of message bodies waiting for delivery, all actors\n"
     "                       together: a send past it is refused (default 268435456)\n"
     "  --cache DIR          compiled modules (default DIR/cache)\n"
@@ -114,7 +116,7 @@ static char *default_id(const char *module)
 }
 
 /* Queue a message given on the command line or in the manifest, under the runtime's lock.
- * They may be more than the runtime's queue holds (max_queue, 65536): when it is full, what
+ * They may be more than the runtime's queue holds (--max-queue, 65536): when it is full, what
  * waits is delivered first (in order, as it would be), so that no count of messages is
  * refused once the actors started and wrote their chains. */
 static int send_queued(ec_runtime *rt, const char *to, const void *body, size_t len)
@@ -246,6 +248,11 @@ int cmd_run(int argc, char **argv)
                 return EXIT_UNUSABLE;
             }
             ro.max_memory_bytes = mib << 20;
+        } else if ((v = cli_opt(argc, argv, &i, "--max-queue", &bad))) {
+            if (cli_parse_max_queue(v, &ro.max_queue)) {
+                cli_error("run", 0, CLI_MAX_QUEUE_ERR, v);
+                return EXIT_UNUSABLE;
+            }
         } else if ((v = cli_opt(argc, argv, &i, "--max-queued-bytes", &bad))) {
             if (cli_parse_u64(v, &ro.max_queued_bytes) || ro.max_queued_bytes == 0) {
                 cli_error("run", 0, "--max-queued-bytes: '%s' is not a positive number", v);

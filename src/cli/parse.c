@@ -26,6 +26,15 @@ int cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+int cli_parse_max_queue(const char *v, uint32_t *out)
+{
+    uint64_t n;
+    if (cli_parse_u64(v, &n) || n == 0 || n > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)n;
+    return 0;
+}
+
 int cli_parse_listen(const char *v, char *addr, size_t cap, unsigned *port)
 {
     const char *colon = strrchr(v, ':');
