@@ -426,7 +426,7 @@ static int last_segment(const char *chain_dir, char *out, size_t n)
     DIR *d = opendir(chain_dir);
     if (!d)
         return -1;
-    char best[64] = "";
+    char best[300] = "";
     struct dirent *de;
     while ((de = readdir(d)))
         if (strncmp(de->d_name, "seg-", 4) == 0 && strlen(de->d_name) == 24 &&
