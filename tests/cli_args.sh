@@ -133,6 +133,27 @@ has "$T/out" "extends checkpoint"
 expect 0 "$EV" prove "$C" 0 --checkpoint - -o "$T/p0" <"$T/c.cp"
 expect 0 "$EV" verify-proof "$T/p0" --vkey "$T/k.vkey"
 expect 0 "$EV" checkpoint "$C" --key - --no-store <"$T/k"
+# An empty standard input is said to be one, with the option it was given for (it was the
+# parser's complaint about an empty text: "--event -: neither an event record nor a
+# readable chain file", "no verifier key in it", "does not start with 'PRIVATE+KEY+'")
+expect 2 "$EV" verify-proof "$T/p1" --event - --vkey "$T/k.vkey" </dev/null
+has "$T/err" "evchain verify-proof: --event -: standard input was empty (expected the event)"
+lines "$T/err" 1
+expect 2 "$EV" verify-proof - --vkey "$T/k.vkey" </dev/null
+has "$T/err" "evchain verify-proof: the proof (-): standard input was empty"
+expect 2 "$EV" verify-proof "$T/p1" --vkey - </dev/null
+has "$T/err" "evchain verify-proof: --vkey -: standard input was empty (expected the verifier key)"
+expect 2 "$EV" verify "$C" --since - --vkey "$T/k.vkey" </dev/null
+has "$T/err" "evchain verify: --since -: standard input was empty (expected the checkpoint)"
+expect 2 "$EV" prove "$C" 0 --checkpoint - -o "$T/p0e" </dev/null
+has "$T/err" "evchain prove: --checkpoint -: standard input was empty (expected the checkpoint)"
+[ ! -e "$T/p0e" ] && ok || bad "prove with an empty --checkpoint - wrote its output"
+expect 2 "$EV" checkpoint "$C" --key - --no-store </dev/null
+has "$T/err" "evchain checkpoint: --key -: standard input was empty (expected the key file)"
+# a named empty file keeps its own message (its name says where)
+: >"$T/empty"
+expect 2 "$EV" verify-proof "$T/p1" --event "$T/empty" --vkey "$T/k.vkey"
+has "$T/err" "--event $T/empty: neither an event record nor a readable chain file"
 # the same size limit as a named file: a key file over 64 KiB
 python3 -c 'import sys; sys.stdout.write("#" * 70000 + "\n")' >"$T/bigkey"
 expect 2 "$EV" verify-proof "$T/p1" --vkey - <"$T/bigkey"
