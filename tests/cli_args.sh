@@ -108,7 +108,7 @@ if strace -f -o /dev/null -e trace=none true 2>/dev/null; then
     "$EV" import - -o "$T/ks" <"$T/fifo" >"$T/out" 2>"$T/err" &
   st=$!
   wait_text 60 'ks.stdin-' "$T/trace" || bad "import - never made its copy of standard input"
-  imp=$(sed -n 's/^\([0-9]*\) unlink(.*ks\.stdin-.*/\1/p' "$T/trace" | head -n 1)
+  imp=$(sed -n 's/^\([0-9]*\)  *unlink(.*ks\.stdin-.*/\1/p' "$T/trace" | head -n 1)
   if [ -n "$imp" ]; then
     stopped_import TERM "$imp" "$T/ks" $st
   else
