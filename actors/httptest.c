@@ -8,6 +8,9 @@
  *   /slow      spins until its fuel runs out (with a large --fuel: longer than the timeout)
  *   /busy      the same, with a host call (time_now) every 10^5 loop turns: a late refusal
  *              then lands between two host calls of the running call
+ *   /slowlog   logs "slowlog: spinning" (echoed on the runtime's stderr at once, unlike the
+ *              chain's records, which a served request defers), then spins as /slow: a
+ *              test waits for that line to know the call has begun
  *   /fetch     http_request to the URL given as the actor's argument, body = its result
  *   /badreq    http_request with a malformed payload: EINVAL (nothing recorded), then 200
  *   /small     http_request with a 16-byte buffer: ETOOBIG (recorded), then 200
@@ -96,6 +99,11 @@ EXPORT("ec_handle_http") i32 on_http(const unsigned char *p, u32 n)
                                : HTTP_JSON(500, "{\"garbage\":\"accepted?\"}");
     }
     if (is(&v, "/slow")) {
+        for (;;)
+            sink++;
+    }
+    if (is(&v, "/slowlog")) {
+        LOG("slowlog: spinning");
         for (;;)
             sink++;
     }

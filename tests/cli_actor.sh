@@ -319,4 +319,67 @@ if have_cmd log; then
   has "$T/out" "actor/stop"
 fi
 
+# --- the module cache's modes (docs/ABI.md section 7): a cache the runtime makes is 0700 and
+# its objects writable by their owner only, whatever the umask; a cache directory or a
+# compiled object that another account could have written is refused (exit 2, named, with
+# what to do), before anything is run or written; normal use is unchanged.
+MC=$T/mc/cache
+(
+  umask 002
+  "$EV" run "$A/counter.wasm" --data-dir "$T/dm" --cache "$MC" --quiet --message inc \
+    >"$T/out" 2>"$T/err"
+) && ok || bad "a run with a new cache: $(cat "$T/err")"
+[ "$(stat -c %a "$MC")" = 700 ] && ok || bad "a new cache is mode $(stat -c %a "$MC"), want 700"
+[ "$(stat -c %a "$T/mc")" = 755 ] && ok || bad "the cache's parent is $(stat -c %a "$T/mc")"
+SO=$(ls "$MC"/*.so)
+case $(stat -c %A "$SO") in ?????w????|????????w?) bad "$SO: $(stat -c %A "$SO") under umask 002" ;; *) ok ;; esac
+for m in g+w o+w; do
+  chmod $m "$MC"
+  expect 2 "$EV" run "$A/counter.wasm" --name m1 --data-dir "$T/dm" --cache "$MC" --quiet
+  has "$T/err" "module cache $MC: the directory is writable by"
+  has "$T/err" "(chmod go-w it, or use another --cache DIR)"
+  [ ! -e "$T/dm/actors/m1" ] && ok || bad "a run refused for its cache ($m) made actors/m1"
+  expect 2 "$EV" replay "$T/dm/actors/counter/chain" --cache "$MC"
+  has "$T/err" "module cache $MC: the directory is writable by"
+  chmod go-w "$MC"
+done
+for m in o+w g+w; do
+  chmod $m "$SO"
+  expect 2 "$EV" run "$A/counter.wasm" --name m1 --data-dir "$T/dm" --cache "$MC" --quiet
+  has "$T/err" "compiled module $SO is writable by"
+  has "$T/err" "(remove it: the module is compiled again)"
+  [ ! -e "$T/dm/actors/m1" ] && ok || bad "a run refused for its object ($m) made actors/m1"
+  chmod go-w "$SO"
+done
+# a bundle import into a data directory whose cache is refused writes nothing
+if have_cmd export; then
+  expect 0 "$EV" export --bundle "$T/dm/actors/counter/chain" --data-dir "$T/dm" --cache "$MC" \
+    -o "$T/dm.bundle"
+  chmod o+w "$MC"
+  expect 2 "$EV" import --bundle "$T/dm.bundle" --data-dir "$T/dmi" --cache "$MC"
+  has "$T/err" "module cache $MC: the directory is writable by others"
+  [ ! -e "$T/dmi" ] && ok || bad "a bundle import refused for its cache left $T/dmi"
+  chmod o-w "$MC"
+fi
+# another owner (only root can give a file away)
+if [ "$(id -u)" -eq 0 ]; then
+  chown 65534 "$SO"
+  expect 2 "$EV" run "$A/counter.wasm" --name m1 --data-dir "$T/dm" --cache "$MC" --quiet
+  has "$T/err" "compiled module $SO is owned by uid 65534, not by this user (uid 0)"
+  chown 0 "$SO"
+  chown 65534 "$MC"
+  expect 2 "$EV" run "$A/counter.wasm" --name m1 --data-dir "$T/dm" --cache "$MC" --quiet
+  has "$T/err" "module cache $MC: the directory is owned by uid 65534"
+  chown 0 "$MC"
+fi
+# a cache directory of the user's own that others may read (0755, as caches were made
+# before) is used as it is; an object removed is compiled again
+chmod 755 "$MC"
+rm "$SO"
+expect 0 "$EV" run "$A/counter.wasm" --name m1 --data-dir "$T/dm" --cache "$MC" --quiet --message inc
+[ -f "$SO" ] && ok || bad "the removed object was not compiled again"
+[ "$(stat -c %a "$MC")" = 755 ] && ok || bad "the cache's mode was changed to $(stat -c %a "$MC")"
+expect 0 "$EV" replay "$T/dm/actors/m1/chain" --cache "$MC"
+has "$T/out" "identical"
+
 finish

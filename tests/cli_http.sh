@@ -25,12 +25,13 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 # start NAME ARGS...: `evchain run ARGS` in the background, its stderr in $T/NAME.err; sets
-# PORT to the HTTP port it printed (waits up to 10 s). SUB=resume: `evchain resume ARGS`.
+# PORT to the HTTP port it printed (waits up to 10 s). SUB=resume: `evchain resume ARGS`;
+# QUIET= (empty): the actors' logs echoed on its stderr (--quiet otherwise).
 start() {
   name=$1
   shift
   : >"$T/$name.err"
-  "$EV" "${SUB:-run}" "$@" --quiet --no-checkpoints 2>"$T/$name.err" >"$T/$name.out" &
+  "$EV" "${SUB:-run}" "$@" ${QUIET---quiet} --no-checkpoints 2>"$T/$name.err" >"$T/$name.out" &
   PIDS="$PIDS $!"
   LAST=$!
   PORT=
@@ -231,13 +232,17 @@ has "$T/out" "identical"
 # (the call interrupted after --stop-grace, recorded as such); the chain verifies, replays
 # identical, and resume continues the actor from before the interrupted call ----
 D6=$T/spin
-start spin "$A/httptest.wasm" --args x --fuel 100000000000 --http-timeout 60000 \
+QUIET= start spin "$A/httptest.wasm" --args x --fuel 100000000000 --http-timeout 60000 \
   --stop-grace 300 --data-dir "$D6" --http 127.0.0.1:0
 SPIN=$LAST
-curl -s -o "$T/spin" -w '%{http_code}' --max-time 30 "http://127.0.0.1:$PORT/slow" \
+curl -s -o "$T/spin" -w '%{http_code}' --max-time 120 "http://127.0.0.1:$PORT/slowlog" \
   >"$T/spin.status" &
 CURL=$!
-sleep 0.5
+# SIGTERM once the request's call spins: earlier, the run would stop before the request came
+# and nothing would be interrupted. Its log line shows it, echoed at once (the chain does not:
+# a served request's records reach the disk with its reply).
+wait_text 120 '[httptest] slowlog: spinning' "$T/spin.err" ||
+  bad "the /slowlog request's call never began"
 T0=$(date +%s)
 kill -TERM "$SPIN"
 wait "$SPIN"

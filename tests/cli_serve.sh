@@ -101,9 +101,13 @@ D=$T/stopping
 SERVER=$!
 wait_sock "$D"
 expect 0 "$EV" send --data-dir "$D" hostile loop
+# The call spins (its wasm/call is recorded before it runs), then the late send has connected
+# (the runtime's listening socket holds it; it is read before anything that comes later).
+wait_log 120 '"input":"loop"' "$D/actors/hostile/chain" --type wasm/call --json ||
+  bad "hostile's loop call was never recorded"
 "$EV" send --data-dir "$D" counter inc >"$T/late.out" 2>"$T/late.err" &
 LATE=$!
-sleep 0.5
+wait_connected 120 "$LATE" || bad "the late send never connected"
 kill -TERM "$SERVER"
 wait "$LATE"
 rc=$?
@@ -149,10 +153,13 @@ SERVER=$!
 wait_sock "$D"
 expect 0 "$EV" send --data-dir "$D" counter inc
 expect 0 "$EV" send --data-dir "$D" hostile loop
-sleep 0.3
+# As above: the loop call has begun, so the late send waits for the runtime; and it has
+# connected before the stop does, so that it is taken (pending) before the stop comes.
+wait_log 120 '"input":"loop"' "$D/actors/hostile/chain" --type wasm/call --json ||
+  bad "hostile's loop call was never recorded"
 "$EV" send --data-dir "$D" counter inc >"$T/late.out" 2>"$T/late.err" &
 LATE=$!
-sleep 0.3
+wait_connected 120 "$LATE" || bad "the late send never connected"
 T0=$(date +%s)
 expect 0 "$EV" send --data-dir "$D" --timeout 5000 --stop
 T1=$(date +%s)

@@ -37,6 +37,54 @@ lines() {
 flip() {
   python3 -c 'import sys; p=sys.argv[1]; o=int(sys.argv[2]); b=bytearray(open(p,"rb").read()); b[o]^=0xff; open(p,"wb").write(b)' "$1" "$2"
 }
+# The waits below replace sleeps: a test that needs another process to have got somewhere
+# waits for what shows it has (an event in its chain, a connected socket), for long enough
+# that a loaded machine (the sanitized builds on two shared cores) is no reason to fail, and
+# returns 1 if it never happens (the caller says what did not). The limit is in seconds of
+# wall time, not a count of polls: each poll itself is slower on a loaded machine.
+# wait_log SECONDS TEXT CHAIN LOGARGS...: until `evchain log CHAIN LOGARGS` prints TEXT (a
+# fixed string). Reading a chain another process appends to is safe (`log -f` does it).
+wait_log() {
+  wl_end=$(($(date +%s) + $1))
+  wl_text=$2
+  shift 2
+  while :; do
+    "$EV" log "$@" 2>/dev/null | grep -qF -- "$wl_text" && return 0
+    [ "$(date +%s)" -gt "$wl_end" ] && return 1
+    sleep 0.05
+  done
+}
+# wait_text SECONDS TEXT FILE: until FILE (say another process's stderr) contains TEXT.
+wait_text() {
+  wt_end=$(($(date +%s) + $1))
+  until grep -qF -- "$2" "$3" 2>/dev/null; do
+    [ "$(date +%s)" -gt "$wt_end" ] && return 1
+    sleep 0.05
+  done
+}
+# wait_connected SECONDS PID: until process PID holds a connected unix socket (its connect()
+# has returned; the server's listening socket then holds the connection and accepts
+# connections in the order they were made). /proc/net/unix: the 6th field is the state
+# (03: connected), the 7th the inode that /proc/PID/fd/N names as socket:[inode].
+wait_connected() {
+  wc_end=$(($(date +%s) + $1))
+  while :; do
+    for wc_fd in /proc/"$2"/fd/*; do
+      wc_t=$(readlink "$wc_fd" 2>/dev/null) || continue
+      case $wc_t in
+      socket:\[*\])
+        wc_ino=${wc_t#socket:\[}
+        wc_ino=${wc_ino%\]}
+        awk -v i="$wc_ino" '$7 == i && $6 == "03" { f = 1 } END { exit !f }' /proc/net/unix &&
+          return 0
+        ;;
+      esac
+    done
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(date +%s)" -gt "$wc_end" ] && return 1
+    sleep 0.05
+  done
+}
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]

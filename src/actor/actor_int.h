@@ -234,6 +234,12 @@ int ec_module_load(ec_runtime *rt, const char *path, ec_module **out, int *compi
  * (EC_EUNSUPPORTED otherwise), both checked before anything is compiled or written. */
 int ec_module_load_as(ec_runtime *rt, const char *path, const uint8_t *want_sha,
                       uint64_t want_depth, ec_module **out, int *compiled);
+/* The module cache (docs/ABI.md section 7): ec_cache_dir_check refuses (EC_EDENIED, saying
+ * why and what to do) a cache directory owned by another user (root aside) or writable by
+ * its group or others; one that does not exist passes. ec_cache_dir_make makes it (0700,
+ * its parents as mkdir -p does) when it does not exist, then checks it. */
+int ec_cache_dir_check(const char *dir);
+int ec_cache_dir_make(const char *dir);
 /* Where m's compiled object is (or goes) in rt's cache. */
 int ec_module_cache_path(const ec_runtime *rt, const ec_module *m, char *out, size_t n);
 void ec_module_release(ec_runtime *rt, ec_module *m);

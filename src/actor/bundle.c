@@ -1444,7 +1444,8 @@ static int move_all(const char *dir, const char *suffix, const char *dest)
 /* The compiled objects of the module (<sha>-<key>.so) the cache holds already, hard-linked
  * into the import's scratch cache so that its replay compiles nothing it need not; a link
  * that cannot be made (another file system) only costs a compilation. The cache is trusted
- * as the runtime trusts it (docs/ABI.md section 7). */
+ * as the runtime trusts it (docs/ABI.md section 7): the import checked its directory, and
+ * each object linked is checked again when the replay loads it. */
 static void link_compiled(const char *cache, const char *hex, const char *scratch)
 {
     DIR *d = opendir(cache);
@@ -1506,6 +1507,10 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     snprintf(cache, sizeof cache, "%s", cache_dir ? cache_dir : data_dir);
     if (!cache_dir)
         snprintf(cache + strlen(cache), sizeof cache - strlen(cache), "/cache");
+    /* A cache the runtime would refuse to load from is refused before anything is written
+     * (the import's own replay compiles into a scratch cache, which would not notice). */
+    if ((rc = ec_cache_dir_check(cache)))
+        goto done;
     snprintf(tmpdir, sizeof tmpdir, "%s/actors/.import-XXXXXX", data_dir);
     if ((rc = ec_mkdir_p(actors)))
         goto done;
@@ -1520,7 +1525,7 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
     snprintf(path, sizeof path, "%s/module.wasm", tmpdir);
     snprintf(scache, sizeof scache, "%s/cache", tmpdir);
     snprintf(snaps, sizeof snaps, "%s/snapshots", tmpdir);
-    if ((rc = ec_write_file_atomic(path, mod->data, mod->len)) || (rc = ec_mkdir_p(scache)))
+    if ((rc = ec_write_file_atomic(path, mod->data, mod->len)) || (rc = ec_cache_dir_make(scache)))
         goto done;
     link_compiled(cache, mod->name, scache);
     {
@@ -1599,7 +1604,7 @@ int ec_bundle_import(const char *bundle_path, const char *data_dir, const char *
         close(dfd);
     }
     snprintf(path, sizeof path, "%s/%s.wasm", cache, mod->name);
-    if ((rc = ec_mkdir_p(cache)) ||
+    if ((rc = ec_cache_dir_make(cache)) ||
         (access(path, F_OK) != 0 && (rc = ec_write_file_atomic(path, mod->data, mod->len))) ||
         (rc = move_all(scache, ".so", cache)))
         goto done;

@@ -588,6 +588,110 @@ int ec_mkdir_p(const char *path)
     return mkdir_p(path);
 }
 
+/* ---- the module cache's modes (docs/ABI.md section 7, "The cache is checked") ----
+ * What the cache holds is code this process runs (dlopen), loaded as found: like ssh's
+ * StrictModes, a cache directory or compiled object that another account could have written
+ * is refused, not used. Owned by this user (or root) and writable by nobody else: then only
+ * this user (or root) could have put or changed what is in it. The directory is checked
+ * before anything in it is read or made, which is what keeps an object found there from
+ * being swapped between its own check and its dlopen (nobody else can rename into it). */
+
+/* Why st is not safe to trust (into why), or 0 when it is. */
+static int cache_unsafe(const struct stat *st, char *why, size_t n)
+{
+    uid_t me = geteuid();
+    if (st->st_uid != me && st->st_uid != 0) {
+        snprintf(why, n, "owned by uid %u, not by this user (uid %u)", (unsigned)st->st_uid,
+                 (unsigned)me);
+        return 1;
+    }
+    mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
+    if (w) {
+        snprintf(why, n, "writable by %s (mode %04o)",
+                 w == (S_IWGRP | S_IWOTH) ? "its group and others"
+                 : w == S_IWGRP           ? "its group"
+                                          : "others",
+                 (unsigned)(st->st_mode & 07777));
+        return 2;
+    }
+    return 0;
+}
+
+int ec_cache_dir_check(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0; /* made private when first needed (ec_cache_dir_make) */
+        return ec_error_set_errno(EC_EIO, errno, "module cache %s", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return ec_error_set(EC_EDENIED, "module cache %s: not a directory", dir);
+    char why[128];
+    int k = cache_unsafe(&st, why, sizeof why);
+    if (k)
+        return ec_error_set(EC_EDENIED,
+                            "module cache %s: the directory is %s: refused, anyone who can "
+                            "write it could replace the compiled modules this runtime loads "
+                            "(%s, or use another --cache DIR)",
+                            dir, why,
+                            k == 1 ? "use a cache directory of your own" : "chmod go-w it");
+    return 0;
+}
+
+int ec_cache_dir_make(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        /* The parents as any data directory's (0755 less the umask), the cache itself 0700:
+         * nobody else has anything to do in it. */
+        char parent[4096];
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+            n--;
+        if (n >= sizeof parent)
+            return ec_error_set(EC_EINVAL, "%s: path too long", dir);
+        memcpy(parent, dir, n);
+        parent[n] = 0;
+        char *sl = strrchr(parent, '/');
+        int rc = 0;
+        if (sl && sl != parent) {
+            *sl = 0;
+            rc = mkdir_p(parent);
+        }
+        if (rc)
+            return rc;
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return ec_error_set_errno(EC_EIO, errno, "mkdir %s", dir);
+    }
+    return ec_cache_dir_check(dir);
+}
+
+/* The compiled object so: *found 0 when there is none (it is to be compiled), 1 when it may
+ * be loaded; an error naming it when it is there but not to be trusted (the callers name
+ * the module). */
+static int cache_object_check(const char *so, int *found)
+{
+    struct stat st;
+    *found = 0;
+    if (lstat(so, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return ec_error_set_errno(EC_EIO, errno, "compiled module %s", so);
+    }
+    char why[128];
+    if (!S_ISREG(st.st_mode))
+        snprintf(why, sizeof why, "not a regular file (the runtime only ever writes one)");
+    else if (!cache_unsafe(&st, why, sizeof why)) {
+        *found = 1;
+        return 0;
+    }
+    return ec_error_set(EC_EDENIED,
+                        "compiled module %s is %s: refused, it could have been replaced "
+                        "(remove it: the module is compiled again)",
+                        so, why);
+}
+
 /* Into top: the first of path and its ancestors that does not exist (the top of what an
  * ec_mkdir_p(path) would make, for a refused operation to take back), or "" when path does. */
 void ec_path_first_missing(const char *path, char *top, size_t cap)
@@ -698,7 +802,7 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
 {
     char tmp[4200], in[4300], fuel[4300], csrc[4300], glue[4300], out[4300], log[4300], pre[4300];
     char obj[4300], su[4300], ddepth[64], dframe[64], dcall[64];
-    int rc = mkdir_p(rt->cache_dir);
+    int rc = ec_cache_dir_make(rt->cache_dir);
     if (rc)
         return rc;
     snprintf(tmp, sizeof tmp, "%s/tmp.XXXXXX", rt->cache_dir);
@@ -785,6 +889,13 @@ static int compile_module(ec_runtime *rt, const uint8_t *wasm, size_t len, const
         cc[k] = NULL;
         if ((rc = run_tool(cc, log, name)))
             goto done;
+    }
+    /* Writable by this user only, whatever the umask gave the linker's output: a cached
+     * object writable by others is refused (cache_object_check). */
+    struct stat ost;
+    if (stat(out, &ost) != 0 || chmod(out, ost.st_mode & 0755) != 0) {
+        rc = ec_error_set_errno(EC_EIO, errno, "%s: chmod", out);
+        goto done;
     }
     /* Publish atomically: concurrent runtimes sharing a cache see either no file or a whole
      * one; the loser of a race renames an identical file over it. */
@@ -904,7 +1015,12 @@ int ec_module_load_as(ec_runtime *rt, const char *path, const uint8_t *want_sha,
     char key[200], so[4400];
     cache_key(sha, depth, key);
     snprintf(so, sizeof so, "%s/%s", rt->cache_dir, key);
-    if (access(so, R_OK) != 0) {
+    int found = 0;
+    if ((rc = ec_cache_dir_check(rt->cache_dir)) || (rc = cache_object_check(so, &found))) {
+        free(wasm);
+        return rc;
+    }
+    if (!found) {
         rc = compile_module(rt, wasm, len, path, depth, so);
         if (rc) {
             free(wasm);

@@ -655,8 +655,12 @@ void ec_module_keep_wasm(ec_runtime *rt, const uint8_t sha[32], const uint8_t *w
     char hex[65], path[4400];
     ec_hex_encode(hex, sha, 32);
     snprintf(path, sizeof path, "%s/%s.wasm", rt->cache_dir, hex);
-    if (access(path, F_OK) == 0 || ec_mkdir_p(rt->cache_dir))
+    if (access(path, F_OK) == 0)
         return;
+    if (ec_cache_dir_make(rt->cache_dir)) {
+        ec_error_clear();
+        return;
+    }
     /* Best effort: the copy only serves later replays; a failure loses nothing recorded. */
     (void)ec_write_file_atomic(path, wasm, len);
     ec_error_clear();

@@ -65,6 +65,9 @@ int cli_operands(const char *cmd, int argc, char **argv, const char **ops, int m
  * was already given for another input, which read it all. Called while parsing, before
  * anything is read or done; paths other than "-" always pass. */
 int cli_input(const char *cmd, const char *what, const char *path);
+/* What cli_input last accepted '-' for (e.g. "--event"), NULL when none: an error about
+ * standard input names the option it was given for. */
+const char *cli_stdin_what(void);
 
 /* Progress bar on stderr when stderr is a terminal; silent otherwise. */
 typedef struct cli_progress {

@@ -42,7 +42,8 @@ const char help_import[] =
     "       into the store (for `resume --from-snapshot`). Imports into one DIR take turns\n"
     "       (a lock on DIR); a refused one leaves nothing, not even DIR when it made it.\n"
     "SIGINT, SIGTERM or SIGHUP stop the import: the temporary directory beside DIR\n"
-    "(DIR.import-XXXXXX) is removed and nothing is left at DIR. One left by a killed import\n"
+    "(DIR.import-XXXXXX) is removed and nothing is left at DIR; `import -` stops so while it\n"
+    "copies standard input too (the copy is an unlinked file). One left by a killed import\n"
     "(kill -9, a crash) is named by the next import to DIR, not removed (another import may\n"
     "be using it): remove it by hand.\n"
     "exit: 0 imported, 1 the file's chain is broken, 2 unreadable input, DIR not empty, or\n"
@@ -127,14 +128,18 @@ static void stop_end(void)
     stop_null_fd = -1;
 }
 
-/* After a refused or cut import, 128 + the signal that stopped it, said so; -1 when none did
- * (the caller then exits for its own reason). */
-static int stopped_exit(const char *dir)
+/* After a refused or cut import, 128 + the signal that stopped it, said so (and whether
+ * standard input had been read to its end: `import -` copies a pipe before it imports);
+ * -1 when none did (the caller then exits for its own reason). */
+static int stopped_exit(const char *dir, int copying_stdin)
 {
     if (!stop_signal)
         return -1;
-    cli_error("import", 0, "stopped by signal %d; nothing was written to %s", (int)stop_signal,
-              dir);
+    const char *name = stop_signal == SIGINT    ? "SIGINT"
+                       : stop_signal == SIGTERM ? "SIGTERM"
+                                                : "SIGHUP";
+    cli_error("import", 0, "stopped by %s (signal %d)%s; nothing was written to %s", name,
+              (int)stop_signal, copying_stdin ? " while reading standard input" : "", dir);
     return 128 + stop_signal;
 }
 
@@ -143,8 +148,8 @@ static int stopped_exit(const char *dir)
  * is that file, from where it stands (*start). A pipe is copied to an unlinked file beside
  * DIR (on DIR's file system, bounded by its space as the chain itself is; nothing is left
  * when the process ends), as a named file is read: whole, with no limit of its own. A
- * stopping signal ends the copy (on_stop puts /dev/null over standard input). NULL with a
- * message printed. */
+ * stopping signal ends the copy (on_stop puts /dev/null over standard input: stop_in_fd is
+ * set by the caller before the handler is installed). NULL with a message printed. */
 static FILE *open_stdin(const char *dir, size_t dl, off_t *start)
 {
     struct stat st;
@@ -166,10 +171,10 @@ static FILE *open_stdin(const char *dir, size_t dl, off_t *start)
     }
     unlink(path);
     free(path);
-    stop_in_fd = STDIN_FILENO;
     char buf[65536];
     int err = 0;
-    for (;;) {
+    /* (A signal before a read makes it read /dev/null's end; the check spares the read.) */
+    while (!stop_signal) {
         ssize_t got = read(STDIN_FILENO, buf, sizeof buf);
         if (got < 0 && errno == EINTR && !stop_signal)
             continue;
@@ -365,13 +370,18 @@ int cmd_import(int argc, char **argv)
     off_t start = 0;
     FILE *f = NULL;
     if (from_stdin) {
-        /* the copy of a pipe can take long: a signal stops it as it stops the import */
+        /* The copy of a pipe can take long: a signal stops it as it stops the import. The
+         * descriptor the handler cuts is set before the handler is installed: set after it
+         * (once the copy's file was made), a signal that came in between only set the flag,
+         * and the copy then waited in read() for a pipe that may never end (cli_args). */
         stop_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        stop_in_fd = STDIN_FILENO;
         stop_catch(1);
         f = open_stdin(dir, dl, &start);
         if (!f) {
+            stop_in_fd = -1;
             stop_end();
-            int code = stopped_exit(dir);
+            int code = stopped_exit(dir, 1);
             return code >= 0 ? code : EXIT_UNUSABLE;
         }
     } else if (!(f = fopen(in, "rb"))) {
@@ -507,7 +517,7 @@ int cmd_import(int argc, char **argv)
         rm_tree(tmp);
         free(tmp);
         stop_end();
-        int code = stopped_exit(dir);
+        int code = stopped_exit(dir, 0);
         return code >= 0 ? code : cli_exit_code(rc);
     }
     /* From here the chain is complete and in place: a signal now changes nothing. */

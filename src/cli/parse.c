@@ -203,3 +203,8 @@ int cli_input(const char *cmd, const char *what, const char *path)
     P.stdin_what = what;
     return 0;
 }
+
+const char *cli_stdin_what(void)
+{
+    return P.stdin_what;
+}

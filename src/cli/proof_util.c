@@ -88,6 +88,19 @@ static char *read_input(const char *cmd, const char *what, const char *path, siz
         free(buf);
         return NULL;
     }
+    if (n == 0 && !stored && strcmp(path, "-") == 0) {
+        /* Nothing this reads (a key, a checkpoint, a proof, an event) can be empty; said
+         * here, with the option it was given for, rather than as the parser's complaint
+         * about an empty text ("no verifier key in it", "neither an event record nor...").
+         * A named empty file is left to those: its name already says where. */
+        const char *opt = cli_stdin_what();
+        if (opt && opt[0] == '-')
+            cli_error(cmd, 0, "%s -: standard input was empty (expected the %s)", opt, what);
+        else
+            cli_error(cmd, 0, "the %s (-): standard input was empty", what);
+        free(buf);
+        return NULL;
+    }
     buf[n] = 0;
     *len = n;
     return buf;
