@@ -1958,31 +1958,20 @@ int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
     return rc;
 }
 
-/* The size the chain's checkpoints/latest covers, into *size; 0 when there is none (or it
- * cannot be read: the checkpointer reads it again, and refuses to sign past a bad one). */
-static int signed_size(const char *chain_dir, uint64_t *size)
+/* The size the chain's own stored checkpoint covers (ec_checkpoint_stored: checkpoints/latest,
+ * or the newest numbered one when newer or when latest is gone), into *size, and its path
+ * into file; 0 when there is none (or none parses: the checkpointer reads them again). */
+static int signed_size(const char *chain_dir, uint64_t *size, char *file, size_t cap)
 {
     *size = 0;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
-    int fd = ec_open_regular(path, O_RDONLY);
-    if (fd == -2)
-        return ec_error_last()->code; /* not a regular file */
-    if (fd < 0)
-        return 0;
-    char buf[4096];
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return 0;
-    buf[got] = 0;
-    /* The signed note: the checkpoint's text, a blank line, the signatures. */
-    char *blank = strstr(buf, "\n\n");
+    char *note;
+    size_t len;
     ec_checkpoint cp;
-    if (blank && ec_checkpoint_parse(&cp, buf, (size_t)(blank - buf) + 1) == 0)
+    int rc = ec_checkpoint_stored(chain_dir, &note, &len, &cp, file, cap);
+    if (rc == 0 && note)
         *size = cp.size;
-    ec_error_clear();
-    return 0;
+    free(note);
+    return rc;
 }
 
 /* The chain, opened as its one writer, for a recovery. The writer's open cuts a torn last
@@ -2001,7 +1990,8 @@ static int open_for_recovery(ec_chain **out, const char *chain_dir)
         return ec_chain_open_path(out, chain_dir, &oo);
     }
     uint64_t covered = 0;
-    int rc = signed_size(chain_dir, &covered);
+    char file[4300];
+    int rc = signed_size(chain_dir, &covered, file, sizeof file);
     if (rc)
         return rc;
     if (covered) {

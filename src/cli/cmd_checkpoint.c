@@ -118,8 +118,7 @@ int cmd_checkpoint(int argc, char **argv)
      * directory's checkpoints keep the origin of those already there, as the checkpointer
      * does, also with --no-store, when nothing is stored here. */
     char stored[EC_NOTE_NAME_MAX] = "";
-    if (pc.is_dir &&
-        cli_keep_origin("checkpoint", chain, pc.cp_dir, &origin, stored, sizeof stored) != 0) {
+    if (pc.is_dir && cli_keep_origin("checkpoint", chain, &origin, stored, sizeof stored) != 0) {
         cli_close_proof_chain(&pc);
         ec_signer_free(s);
         return EXIT_UNUSABLE;

@@ -500,60 +500,60 @@ int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *
     return 1;
 }
 
-int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap)
+/* ec_checkpoint_stored, said on stderr when it fails: *note NULL when there is none. */
+static int stored(const char *cmd, const char *chain_dir, char **note, ec_checkpoint *cp,
+                  char *file, size_t cap)
+{
+    size_t len;
+    if (ec_checkpoint_stored(chain_dir, note, &len, cp, file, cap) == 0)
+        return 0;
+    cli_error(cmd, 1, "%s: reading its stored checkpoints", chain_dir);
+    return -1;
+}
+
+int cli_stored_origin(const char *cmd, const char *chain_dir, char *out, size_t cap, char *file,
+                      size_t file_cap)
 {
     out[0] = 0;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/latest", cp_dir);
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0; /* no checkpoint yet */
-    size_t len;
-    char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
-    if (!note)
+    char *note;
+    ec_checkpoint cp;
+    if (stored(cmd, chain_dir, &note, &cp, file, file_cap) != 0)
         return -1;
-    cli_note_origin(note, out, cap);
+    if (note)
+        snprintf(out, cap, "%s", cp.origin);
     free(note);
     return 0;
 }
 
 int cli_stored_size(const char *cmd, const char *chain_dir, uint64_t *size)
 {
+    /* the signature is not checked: a forged larger size can only make the writer refuse */
     *size = 0;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0; /* no checkpoint (or not a chain directory: the open says so) */
-    size_t len;
-    char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
-    if (!note)
-        return -1;
-    /* the signed note: its text, a blank line, the signatures (the signature is not checked:
-     * a forged larger size can only make the writer refuse) */
-    char *blank = strstr(note, "\n\n");
+    char *note;
     ec_checkpoint cp;
-    if (blank && ec_checkpoint_parse(&cp, note, (size_t)(blank - note) + 1) == 0)
+    if (stored(cmd, chain_dir, &note, &cp, NULL, 0) != 0)
+        return -1;
+    if (note)
         *size = cp.size;
-    ec_error_clear();
     free(note);
     return 0;
 }
 
-int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
-                    char *stored, size_t cap)
+int cli_keep_origin(const char *cmd, const char *chain, const char **origin, char *stored_origin,
+                    size_t cap)
 {
-    if (cli_stored_origin(cmd, cp_dir, stored, cap) != 0)
+    char file[4400];
+    if (cli_stored_origin(cmd, chain, stored_origin, cap, file, sizeof file) != 0)
         return -1;
-    if (stored[0] && *origin && strcmp(*origin, stored) != 0) {
+    if (stored_origin[0] && *origin && strcmp(*origin, stored_origin) != 0) {
         cli_error(cmd, 0,
-                  "%s: its checkpoints have origin '%s' (%s/latest): a chain keeps its "
-                  "origin, --origin '%s' refused",
-                  chain, stored, cp_dir, *origin);
+                  "%s: its checkpoints have origin '%s' (%s): a chain keeps its origin, "
+                  "--origin '%s' refused",
+                  chain, stored_origin, file, *origin);
         return -1;
     }
-    if (stored[0])
-        *origin = stored;
+    if (stored_origin[0])
+        *origin = stored_origin;
     return 0;
 }
 

@@ -68,18 +68,20 @@ int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char
  * another chain is reported as that, not as a fork of this one. */
 int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *const *keys,
                         size_t nkeys, const char *origin);
-/* The origin of a chain directory's checkpoints (<cp_dir>/latest) into out, "" when it has
- * none (or an unreadable one, which the checkpointer ignores too). 0, or -1 (printed). */
-int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap);
-/* The size chain_dir/checkpoints/latest covers, into *size (0: no checkpoint, or one that does
- * not parse); -1 (said) when it exists but cannot be read. */
+/* The origin of a chain directory's own stored checkpoint (ec_checkpoint_stored: its
+ * checkpoints/latest, or the newest numbered one when newer or when latest is gone) into out,
+ * "" when it has none (or none that parses, which the checkpointer ignores too); its path
+ * into file. 0, or -1 (printed). */
+int cli_stored_origin(const char *cmd, const char *chain_dir, char *out, size_t cap, char *file,
+                      size_t file_cap);
+/* The size that checkpoint covers, into *size (0: none); -1 (said) when it cannot be read. */
 int cli_stored_size(const char *cmd, const char *chain_dir, uint64_t *size);
 /* One chain, one origin (C2SP tlog-checkpoint: the origin names the log): the origin a fresh
- * checkpoint of chain_dir signs. That of its stored checkpoints (into stored, cap bytes) when
+ * checkpoint of chain signs. That of its stored checkpoints (into stored, cap bytes) when
  * it has some, and then --origin (*origin, may be NULL) must be it; else *origin as given.
  * 0 with *origin set, or -1 (printed). */
-int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
-                    char *stored, size_t cap);
+int cli_keep_origin(const char *cmd, const char *chain, const char **origin, char *stored,
+                    size_t cap);
 /* The origin of a checkpoint note (its text's first line, signatures unchecked) into out,
  * "" when the note does not parse as a checkpoint. */
 void cli_note_origin(const char *note, char *out, size_t cap);
