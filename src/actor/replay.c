@@ -2000,13 +2000,20 @@ static int open_for_recovery(ec_chain **out, const char *chain_dir)
             return rc;
         uint64_t n = ec_chain_count(ro);
         ec_chain_free(ro);
+        /* Both ways out named: the lost events back, or (a chain restored on purpose from
+         * an older copy) its checkpoints set aside, kept, with the one command that does it
+         * (docs/FORMAT.md 5.5). */
         if (n < covered)
             return ec_error_set(EC_EVERIFY,
-                                "recover: %s: the signed checkpoint (checkpoints/latest) covers "
-                                "%llu events and the chain has %llu: events it vouches for are "
-                                "missing (the chain was cut or damaged); nothing was written: "
-                                "restore the chain (from a backup or a bundle) before recovering",
-                                chain_dir, (unsigned long long)covered, (unsigned long long)n);
+                                "recover: %s: its signed checkpoint %s covers %llu events and "
+                                "the chain has %llu: events it vouches for are missing (the "
+                                "chain was cut, damaged, or restored from an older copy); "
+                                "nothing was written. Restore the missing events (a newer "
+                                "backup or a bundle), or, if this older chain is the one to "
+                                "go on with, set its checkpoints aside first (kept, not "
+                                "deleted): evchain checkpoint %s --set-aside",
+                                chain_dir, file, (unsigned long long)covered, (unsigned long long)n,
+                                chain_dir);
     }
     ec_disk_options d = EC_DISK_OPTIONS_INIT;
     ec_disk_cut cut;
