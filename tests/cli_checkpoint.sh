@@ -95,10 +95,10 @@ has "$T/err" "$N1: another checkpoint of 1 event is stored there (signed by exam
 cmp -s "$T/s1" "$N1" && cmp -s "$T/s1" "$S/checkpoints/latest" && ok ||
   bad "another key's checkpoint replaced the stored one"
 expect 0 "$EV" verify "$S" --since "$N1" --vkey "$T/k.vkey"
-# another origin at that size (latest gone, so that the origin is not taken from it)
+# another origin: with latest gone the numbered file still names the chain's origin
 rm "$S/checkpoints/latest"
 expect 2 "$EV" checkpoint "$S" --key "$T/k.key" --origin example.org/renamed
-has "$T/err" "(origin 'example.org/store', this one 'example.org/renamed')"
+has "$T/err" "its checkpoints have origin 'example.org/store' ($N1): a chain keeps its origin"
 [ ! -e "$S/checkpoints/latest" ] && ok || bad "a refused checkpoint made latest"
 ln "$N1" "$S/checkpoints/latest"
 expect 2 "$EV" checkpoint "$S" --key "$T/o.key" --replace --no-store

@@ -4,8 +4,10 @@
 # tail, an older backup restored under the newer checkpoints) or rewritten before it reports
 # that (exit 1), naming the chain's own checkpoint, not "ok"; with --since both checks apply;
 # a damaged latest is reported, not skipped. `checkpoint --no-store` and `prove --key` sign
-# nothing that conflicts with it, as the storing `checkpoint` refuses to. $1 is the evchain
-# binary. Run from the source directory.
+# nothing that conflicts with it, as the storing `checkpoint` refuses to. With latest removed
+# (or rolled back), the newest numbered checkpoint is checked (and bounds the writers) all the
+# same, and a latest that disagrees with it is said. $1 is the evchain binary. Run from the
+# source directory.
 set -u
 EV=$1
 T=$(mktemp -d /tmp/evchain_cli_own_checkpoint.XXXXXX)
@@ -145,6 +147,96 @@ fi
 cp "$T/latest.saved" "$D/checkpoints/latest"
 expect 0 "$EV" verify "$D"
 
+# --- checkpoints/latest removed, the numbered checkpoints left: the newest numbered one is
+# checked instead, and named (it was skipped: "ok"). `cp -r` copies latest as a file of its
+# own, no longer a second name of the numbered one: these copies can disagree.
+N6=00000000000000000006.checkpoint
+N10=00000000000000000010.checkpoint
+L=$T/nolatest
+cp -r "$D" "$L"
+rm "$L/checkpoints/latest"
+expect 0 "$EV" verify "$L"
+has "$T/out" "$L: ok, 12 events, head "
+has "$T/out" "$L: extends its own stored checkpoint $L/checkpoints/$N10 (10 of 12 events; signature not checked"
+has "$T/out" "$L: note: $L/checkpoints/latest is missing: checked against the newest numbered checkpoint instead"
+lines "$T/out" 3
+# the older backup restored under them: truncated, as against latest
+RL=$T/d6nolatest
+cp -r "$R" "$RL"
+rm "$RL/checkpoints/latest"
+expect 1 "$EV" verify "$RL"
+has "$T/out" "$RL: its own stored checkpoint $RL/checkpoints/$N10: truncated: the chain has 6 events but the checkpoint (signature not checked) covers 10"
+has "$T/out" "$RL: note: $RL/checkpoints/latest is missing"
+has "$T/out" "$RL: if this chain was restored on purpose from an older copy, \`evchain checkpoint $RL --set-aside\` sets its checkpoints aside (kept, not deleted)"
+no_ok
+# and the writers keep to it as to latest: nothing appended, nothing signed
+expect 1 "$EV" append "$RL" --type t --data x
+has "$T/err" "the chain must keep 10 events (a signed checkpoint covers them) but holds 6"
+expect 1 "$EV" checkpoint "$RL" --key "$T/k.key" --no-store -o "$T/x.cp"
+has "$T/err" "refusing to sign: the chain has 6 events, fewer than the 10 of the last checkpoint"
+[ ! -e "$T/x.cp" ] && ok || bad "checkpoint --no-store signed below the numbered checkpoint"
+expect 1 "$EV" verify "$RL"
+has "$T/out" "the chain has 6 events"
+
+# --- latest rolled back to the older checkpoint (a second name of 6): the newest numbered
+# one still binds, and the disagreement is said
+RB=$T/rolledback
+cp -r "$R" "$RB"
+rm "$RB/checkpoints/latest"
+ln "$RB/checkpoints/$N6" "$RB/checkpoints/latest"
+expect 1 "$EV" verify "$RB"
+has "$T/out" "$RB: its own stored checkpoint $RB/checkpoints/$N10: truncated: the chain has 6 events"
+has "$T/out" "$RB: note: $RB/checkpoints/latest (6 events) is not a second name of the newest numbered checkpoint $RB/checkpoints/$N10 (10 events), as it should be"
+no_ok
+# the same disagreement with a chain that extends both (a crash between storing 10 and
+# linking latest): checked against both, a note, ok
+W=$T/window
+cp -r "$D" "$W"
+rm "$W/checkpoints/latest"
+cp "$W/checkpoints/$N6" "$W/checkpoints/latest"
+expect 0 "$EV" verify "$W"
+has "$T/out" "$W: extends its own stored checkpoint $W/checkpoints/latest (6 of 12 events"
+has "$T/out" "$W: extends its own stored checkpoint $W/checkpoints/$N10 (10 of 12 events"
+has "$T/out" "$W: note: $W/checkpoints/latest (6 events) is not a second name of the newest numbered checkpoint"
+lines "$T/out" 4
+
+# --- latest and the newest numbered one of the same size with different roots: one of them
+# was replaced; broken (exit 1) whichever the chain extends
+G=$T/g
+expect 0 "$EV" import "$T/d6.jsonl" -o "$G"
+for i in 6 7 8 9; do
+  "$EV" append "$G" --type t --data "h$i" >/dev/null || bad "append h$i"
+done
+expect 0 "$EV" checkpoint "$G" --key "$T/k.key" -o "$T/g10.cp"
+rm "$G/checkpoints/$N10"
+cp "$D/checkpoints/$N10" "$G/checkpoints/$N10"
+expect 1 "$EV" verify "$G"
+has "$T/out" "$G: its own stored checkpoint $G/checkpoints/$N10: forked"
+has "$T/out" "$G: its own stored checkpoints disagree: $G/checkpoints/latest and $G/checkpoints/$N10 both cover 10 events, with different roots"
+no_ok
+
+# --- a newest numbered checkpoint that is damaged (latest a copy that is sound): reported,
+# exit 1, as a damaged latest is; one whose name and text give two sizes too
+DN=$T/damaged_numbered
+cp -r "$D" "$DN"
+printf 'example.org/own\nten\nnot a root\n\n' >"$DN/checkpoints/$N10"
+expect 1 "$EV" verify "$DN"
+has "$T/out" "$DN: its own stored checkpoint $DN/checkpoints/$N10 is damaged (checkpoint: line 2"
+no_ok
+cp "$D/checkpoints/$N10" "$DN/checkpoints/$N10"
+cp "$D/checkpoints/$N6" "$DN/checkpoints/00000000000000000011.checkpoint"
+expect 1 "$EV" verify "$DN"
+has "$T/out" "$DN: its own stored checkpoint $DN/checkpoints/00000000000000000011.checkpoint is damaged (its name says 11 events, its text 6)"
+no_ok
+rm "$DN/checkpoints/00000000000000000011.checkpoint"
+expect 0 "$EV" verify "$DN"
+# a FIFO planted as the newest numbered one: refused at once (exit 2), never waited on
+if mkfifo "$DN/checkpoints/00000000000000000020.checkpoint" 2>/dev/null; then
+  expect 2 timeout 20 "$EV" verify "$DN"
+  has "$T/err" "not a regular file"
+fi
+
 expect 0 "$EV" help verify
 has "$T/out" "its own stored checkpoint"
+has "$T/out" "newest numbered"
 finish

@@ -387,9 +387,11 @@ if [ -e "$T/big_bad.proof" ]; then bad "a proof signed from a damaged tree"; els
 expect 0 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big_rebuilt.cp" --rebuild
 if cmp -s "$T/big384.cp" "$T/big_rebuilt.cp"; then ok; else bad "--rebuild signed another root"; fi
 # checkpoints/latest at 320 events: hash 9, the subtree of events 256..383, covers events
-# past it and is compared with the chain
+# past it and is compared with the chain (the numbered checkpoint of 384 removed too: the
+# newest numbered one binds as latest does)
 restore
 cp "$T/big320.cp" "$B/checkpoints/latest"
+rm "$B/checkpoints/00000000000000000384.checkpoint"
 damage 320
 expect 1 "$EV" checkpoint "$B" --key "$T/k.key" -o "$T/big_bad.cp"
 has "$T/err" "subtree 7/2 (events 256 to 383, stored at byte 320) does not match the chain"

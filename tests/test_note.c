@@ -966,13 +966,33 @@ static void test_checkpointer_same_size(void)
     now = slurp(lat, &l);
     CHECK(now && l == al && memcmp(now, first, al) == 0);
     free(now);
-    /* another origin (no latest to take it from) */
+    /* with `latest` gone the numbered file still fixes the origin (ec_checkpoint_stored: a
+     * log's origin never changes): the same checkpoint again, `latest` back */
     REQUIRE(unlink(lat) == 0);
-    CHECK(write_into(cdir, t, a, "example.org/else", EC_CHECKPOINTER_OPTIONS_VERSION, 0) ==
-          EC_EEXISTS);
+    CHECK_OK(write_into(cdir, t, a, "example.org/else", EC_CHECKPOINTER_OPTIONS_VERSION, 0));
+    now = slurp(lat, &l);
+    CHECK(now && l == al && memcmp(now, first, al) == 0);
+    free(now);
+    /* another origin: a `latest` of that size that is a copy of another origin's checkpoint,
+     * not the numbered file's second name, gives it; the numbered file is not replaced */
+    char odir[128], olat[200];
+    snprintf(odir, sizeof odir, "%s/other", dir);
+    snprintf(olat, sizeof olat, "%s/latest", odir);
+    REQUIRE_OK(write_into(odir, t, a, "example.org/else", EC_CHECKPOINTER_OPTIONS_VERSION, 0));
+    size_t ol;
+    char *other = slurp(olat, &ol);
+    REQUIRE(other);
+    REQUIRE(unlink(lat) == 0);
+    FILE *f = fopen(lat, "wb");
+    REQUIRE(f && fwrite(other, 1, ol, f) == ol && fclose(f) == 0);
+    free(other);
+    CHECK(write_into(cdir, t, a, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0) == EC_EEXISTS);
     CHECK(
         strstr(ec_error_last()->message, "(origin 'example.org/a', this one 'example.org/else')"));
-    CHECK(access(lat, F_OK) != 0);
+    now = slurp(num, &l);
+    CHECK(now && l == al && memcmp(now, first, al) == 0);
+    free(now);
+    REQUIRE(unlink(lat) == 0);
     /* a version 2 struct has no `replace`: what follows its fields is not read */
     CHECK(write_into(cdir, t, b, NULL, 2, 1) == EC_EEXISTS);
     /* replace: B's checkpoint under both names */
@@ -990,6 +1010,103 @@ static void test_checkpointer_same_size(void)
     ec_chain_free(c);
     ec_signer_free(a);
     ec_signer_free(b);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Write len bytes to path (replacing it), for the tests that plant files. */
+static int put_file(const char *path, const char *data, size_t len)
+{
+    unlink(path);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* ec_checkpoint_stored: the checkpoint a chain directory's writers keep to. `latest`; a newer
+ * numbered one (a crash before `latest` was linked to it); the newest numbered one that
+ * parses when `latest` was removed; none when the folder is gone (set aside). The
+ * checkpointer keeps to the same one: with `latest` removed it still refuses to sign a chain
+ * cut back below the numbered checkpoints. */
+static void test_checkpoint_stored(void)
+{
+    char dir[64] = "/tmp/ec_note_stored_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cdir[128], n3[200], n5[200], n9[200], lat[200], file[300];
+    snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
+    snprintf(n3, sizeof n3, "%s/00000000000000000003.checkpoint", cdir);
+    snprintf(n5, sizeof n5, "%s/00000000000000000005.checkpoint", cdir);
+    snprintf(n9, sizeof n9, "%s/00000000000000000009.checkpoint", cdir);
+    snprintf(lat, sizeof lat, "%s/latest", cdir);
+    char *note = (char *)1;
+    size_t len = 1;
+    ec_checkpoint cp;
+    /* no folder: none */
+    CHECK_OK(ec_checkpoint_stored(dir, &note, &len, &cp, file, sizeof file));
+    CHECK(note == NULL && file[0] == 0 && cp.size == 0);
+    ec_signer *a;
+    REQUIRE_OK(ec_signer_generate(&a, "example.org/a"));
+    ec_chain *c3 = make_chain(3, (size_t)-1), *c5 = make_chain(5, (size_t)-1);
+    REQUIRE(c3 && c5);
+    ec_tree *t3, *t5;
+    REQUIRE_OK(ec_tree_open(&t3, c3, NULL));
+    REQUIRE_OK(ec_tree_open(&t5, c5, NULL));
+    REQUIRE_OK(write_into(cdir, t3, a, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0));
+    REQUIRE_OK(write_into(cdir, t5, a, NULL, EC_CHECKPOINTER_OPTIONS_VERSION, 0));
+    size_t l3, l5;
+    char *cp3 = slurp(n3, &l3), *cp5 = slurp(n5, &l5);
+    REQUIRE(cp3 && cp5);
+    /* latest, the second name of the newest */
+    CHECK_OK(ec_checkpoint_stored(dir, &note, &len, &cp, file, sizeof file));
+    CHECK(note && len == l5 && memcmp(note, cp5, l5) == 0 && cp.size == 5);
+    CHECK(strcmp(file, lat) == 0);
+    free(note);
+    /* latest removed: the newest numbered one */
+    REQUIRE(unlink(lat) == 0);
+    CHECK_OK(ec_checkpoint_stored(dir, &note, &len, &cp, file, sizeof file));
+    CHECK(note && cp.size == 5 && strcmp(file, n5) == 0);
+    free(note);
+    /* latest rolled back to 3 (or not yet linked to 5): the newer numbered one */
+    REQUIRE(put_file(lat, cp3, l3) == 0);
+    CHECK_OK(ec_checkpoint_stored(dir, &note, &len, &cp, file, sizeof file));
+    CHECK(note && cp.size == 5 && strcmp(file, n5) == 0);
+    free(note);
+    /* a newer numbered file that does not parse, or names another size than its text: not
+     * taken; the newest that does is */
+    REQUIRE(unlink(lat) == 0);
+    REQUIRE(put_file(n9, "example.org/a\nnine\n", 19) == 0);
+    CHECK_OK(ec_checkpoint_stored(dir, &note, &len, &cp, file, sizeof file));
+    CHECK(note && cp.size == 5 && strcmp(file, n5) == 0);
+    free(note);
+    REQUIRE(put_file(n9, cp5, l5) == 0);
+    CHECK_OK(ec_checkpoint_stored(dir, &note, &len, &cp, NULL, 0));
+    CHECK(note && cp.size == 5);
+    free(note);
+    REQUIRE(unlink(n9) == 0);
+    /* the checkpointer keeps to it: with latest gone, a chain of 3 events is not signed */
+    ec_checkpointer_options o = EC_CHECKPOINTER_OPTIONS_INIT;
+    o.dir = cdir;
+    ec_checkpointer *w;
+    REQUIRE_OK(ec_checkpointer_new(&w, t3, a, &o));
+    CHECK(ec_checkpointer_write(w, 1) == EC_EVERIFY);
+    CHECK(strstr(ec_error_last()->message, "fewer than the 5 of the last checkpoint"));
+    ec_checkpointer_free(w);
+    CHECK(access(lat, F_OK) != 0);
+    /* a FIFO where a checkpoint should be: refused, never waited on */
+    if (mkfifo(lat, 0644) == 0) {
+        CHECK(ec_checkpoint_stored(dir, &note, &len, &cp, NULL, 0) == EC_EFORMAT);
+        REQUIRE(unlink(lat) == 0);
+    }
+    free(cp3);
+    free(cp5);
+    ec_tree_free(t3);
+    ec_tree_free(t5);
+    ec_chain_free(c3);
+    ec_chain_free(c5);
+    ec_signer_free(a);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
@@ -1081,6 +1198,7 @@ int main(void)
     RUN(test_checkpointer);
     RUN(test_checkpointer_keep);
     RUN(test_checkpointer_same_size);
+    RUN(test_checkpoint_stored);
     RUN(test_checkpointer_no_store);
     RUN(test_checkpointer_open);
     RUN(test_checkpoint_after_durable);

@@ -261,6 +261,21 @@ typedef struct ec_since_options {
 int ec_proof_verify_since(ec_chain *chain, const char *note, size_t len, ec_vkey *const *keys,
                           size_t nkeys, const ec_since_options *opts, ec_since_result *res);
 
+/* ---- the checkpoints a chain directory keeps of itself ---- */
+
+/* The signed checkpoint a chain directory's writers keep to (docs/FORMAT.md 5.5): of
+ * <chain_dir>/checkpoints/latest and the newest numbered checkpoint there whose text parses
+ * and covers the size its file name says, the one of more events (`latest` when of the same
+ * size): `latest` normally, a newer numbered one after a crash between storing it and
+ * linking `latest`, the newest numbered one when `latest` was removed. Signatures are not
+ * checked. *note (malloc'd, NUL-terminated, *len bytes) and *cp get it, and file (file_cap
+ * bytes, may be NULL) its path; *note NULL and file "" when there is none (no checkpoints/
+ * folder: none signed yet, or set aside by `evchain checkpoint --set-aside`). Its size is
+ * the ec_disk_options.min_count a writer passes. EC_EFORMAT when a file there is not a
+ * regular file, EC_EIO when one cannot be read. */
+int ec_checkpoint_stored(const char *chain_dir, char **note, size_t *len, ec_checkpoint *cp,
+                         char *file, size_t file_cap);
+
 /* ---- periodic checkpoints ---- */
 
 typedef struct ec_checkpointer ec_checkpointer;

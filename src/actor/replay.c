@@ -1963,31 +1963,20 @@ int ec_actor_data_dir_of(char *out, size_t n, const char *chain_dir)
     return rc;
 }
 
-/* The size the chain's checkpoints/latest covers, into *size; 0 when there is none (or it
- * cannot be read: the checkpointer reads it again, and refuses to sign past a bad one). */
-static int signed_size(const char *chain_dir, uint64_t *size)
+/* The size the chain's own stored checkpoint covers (ec_checkpoint_stored: checkpoints/latest,
+ * or the newest numbered one when newer or when latest is gone), into *size, and its path
+ * into file; 0 when there is none (or none parses: the checkpointer reads them again). */
+static int signed_size(const char *chain_dir, uint64_t *size, char *file, size_t cap)
 {
     *size = 0;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
-    int fd = ec_open_regular(path, O_RDONLY);
-    if (fd == -2)
-        return ec_error_last()->code; /* not a regular file */
-    if (fd < 0)
-        return 0;
-    char buf[4096];
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return 0;
-    buf[got] = 0;
-    /* The signed note: the checkpoint's text, a blank line, the signatures. */
-    char *blank = strstr(buf, "\n\n");
+    char *note;
+    size_t len;
     ec_checkpoint cp;
-    if (blank && ec_checkpoint_parse(&cp, buf, (size_t)(blank - buf) + 1) == 0)
+    int rc = ec_checkpoint_stored(chain_dir, &note, &len, &cp, file, cap);
+    if (rc == 0 && note)
         *size = cp.size;
-    ec_error_clear();
-    return 0;
+    free(note);
+    return rc;
 }
 
 /* A recovery decides everything on the chain opened read-only, then opens it as its one
@@ -2065,7 +2054,8 @@ static int open_for_recovery(rec_chain *r, const char *chain_dir)
                    ? ec_error_set(EC_ELOCKED, "%s: another writer has this chain open", chain_dir)
                    : ec_error_set_errno(EC_EIO, err, "%s: taking the writer lock", chain_dir);
     }
-    int rc = signed_size(chain_dir, &r->covered);
+    char file[4300];
+    int rc = signed_size(chain_dir, &r->covered, file, sizeof file);
     ec_disk_options d = EC_DISK_OPTIONS_INIT;
     d.read_only = 1;
     ec_backend *be = NULL;
@@ -2084,12 +2074,18 @@ static int open_for_recovery(rec_chain *r, const char *chain_dir)
     if (rc == 0)
         r->count = ec_chain_count(r->ro);
     if (rc == 0 && r->count < r->covered)
+        /* Both ways out named: the lost events back, or (a chain restored on purpose from
+         * an older copy) its checkpoints set aside, kept, with the one command that does it
+         * (docs/FORMAT.md 5.5). */
         rc = ec_error_set(EC_EVERIFY,
-                          "recover: %s: the signed checkpoint (checkpoints/latest) covers "
-                          "%llu events and the chain has %llu: events it vouches for are "
-                          "missing (the chain was cut or damaged); nothing was written: "
-                          "restore the chain (from a backup or a bundle) before recovering",
-                          chain_dir, (unsigned long long)r->covered, (unsigned long long)r->count);
+                          "recover: %s: its signed checkpoint %s covers %llu events and the "
+                          "chain has %llu: events it vouches for are missing (the chain was cut, "
+                          "damaged, or restored from an older copy); nothing was written. "
+                          "Restore the missing events (a newer backup or a bundle), or, if this "
+                          "older chain is the one to go on with, set its checkpoints aside first "
+                          "(kept, not deleted): evchain checkpoint %s --set-aside",
+                          chain_dir, file, (unsigned long long)r->covered,
+                          (unsigned long long)r->count, chain_dir);
     if (rc == 0)
         rc = check_tail_ro(r->ro, chain_dir);
     ec_event ev;

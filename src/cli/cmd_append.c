@@ -26,8 +26,11 @@ const char help_append[] =
     "writers are never interleaved.\n"
     "A torn last record or group (a crash during a write) is cut first, with a note on\n"
     "stderr; damage is refused (exit 2), and so is a chain holding fewer events than its\n"
-    "signed checkpoints/latest covers, or one the cut would leave so (exit 1): nothing is\n"
-    "cut or written then.\n"
+    "signed checkpoint covers (checkpoints/latest, or the newest numbered one when newer\n"
+    "or latest is missing), or one the cut would leave so (exit 1): nothing is cut or\n"
+    "written then. The message names the ways out: the missing events restored, or, for a\n"
+    "chain restored on purpose from an older copy, `evchain checkpoint <dir> --set-aside`\n"
+    "(its checkpoints moved aside, kept; help checkpoint).\n"
     "exit: 0 appended, 1 the chain's tail does not verify or falls short of its checkpoint,\n"
     "2 refused or usage error\n";
 

@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "own_checkpoint.h"
 #include "proof_util.h"
 
 const char help_checkpoint[] =
     "sign a checkpoint of a chain's Merkle tree\n"
     "usage: evchain checkpoint <chain> --key KEYFILE [--origin ORIGIN] [-o FILE] [--rebuild]\n"
     "                          [--wait MS | --no-store] [--replace]\n"
+    "       evchain checkpoint <chain-dir> --set-aside [--wait MS]\n"
     "  <chain>          a chain directory, or a JSON, JSONL or Theater file\n"
     "  --key KEYFILE    private key from `evchain keygen` ('-': standard input; so may a\n"
     "                   chain file be, one of them)\n"
@@ -33,6 +35,19 @@ const char help_checkpoint[] =
     "                   is refused (exit 2), since an auditor may hold the stored one.\n"
     "                   It never lets a chain that conflicts with checkpoints/latest be\n"
     "                   signed (below)\n"
+    "  --set-aside      for a chain directory restored on purpose from an older copy, which\n"
+    "                   its stored checkpoints make every writer refuse (and verify report\n"
+    "                   truncated or forked): move <chain>/checkpoints/ whole, as it is, to\n"
+    "                   <chain>/checkpoints.superseded-N (N one more than any there; nothing\n"
+    "                   is deleted or replaced), under the writer lock. The chain then has no\n"
+    "                   checkpoints: writers accept it, verify checks it without them (with a\n"
+    "                   note naming the folder), and the next checkpoint is signed afresh.\n"
+    "                   Refused (exit 2, nothing moved) for a chain that extends its\n"
+    "                   checkpoints (nothing to set aside) or has none, and for a chain that\n"
+    "                   is itself broken (exit 1). No key: nothing is signed. An auditor\n"
+    "                   holding a checkpoint set aside finds later ones of the same origin\n"
+    "                   inconsistent with it: events it covered were lost, as the folder\n"
+    "                   kept shows\n"
     "\n"
     "The checkpoint is a C2SP tlog-checkpoint (origin, tree size, base64 RFC 9162 root)\n"
     "signed as a C2SP signed note. For a chain directory it is also stored as\n"
@@ -46,15 +61,19 @@ const char help_checkpoint[] =
     "(C2SP: a log never signs a tree inconsistent with one it signed): a chain with fewer\n"
     "events than it covers (truncated), or whose first events give another root (rewritten),\n"
     "is refused, `refusing to sign: ...`, exit 1, nothing signed, stored or printed, with or\n"
-    "without --no-store or --replace (`evchain verify <chain>` reports such a chain).\n"
-    "exit: 0 signed (and, for a chain directory without --no-store, stored), 1 the chain is\n"
-    "broken or conflicts with its stored checkpoint, 2 refused (nothing stored) or unusable\n"
-    "input\n";
+    "without --no-store or --replace (`evchain verify <chain>` reports such a chain). The\n"
+    "newest numbered checkpoint there binds as latest does when it is newer (a crash before\n"
+    "latest was linked to it) or latest is missing.\n"
+    "A writer (append, recover, resume) refusing such a chain names the way out: the lost\n"
+    "events restored, or `evchain checkpoint <chain> --set-aside`.\n"
+    "exit: 0 signed (and, for a chain directory without --no-store, stored; --set-aside: set\n"
+    "aside), 1 the chain is broken or conflicts with its stored checkpoint, 2 refused\n"
+    "(nothing stored) or unusable input\n";
 
 int cmd_checkpoint(int argc, char **argv)
 {
     const char *chain = NULL, *key = NULL, *origin = NULL, *out = NULL, *v;
-    int bad = 0, rebuild = 0, no_store = 0, wait_given = 0, replace = 0;
+    int bad = 0, rebuild = 0, no_store = 0, wait_given = 0, replace = 0, set_aside = 0;
     unsigned wait_ms = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if ((v = cli_opt(argc, argv, &i, "--key", &bad)) != NULL)
@@ -79,6 +98,8 @@ int cmd_checkpoint(int argc, char **argv)
             no_store = 1;
         else if (cli_flag(argv, i, "--replace"))
             replace = 1;
+        else if (cli_flag(argv, i, "--set-aside"))
+            set_aside = 1;
         else if (cli_arg_kind(argv, i) == CLI_END) {
             /* "--": the operands follow */
         } else if (cli_arg_kind(argv, i) == CLI_UNKNOWN) {
@@ -94,6 +115,28 @@ int cmd_checkpoint(int argc, char **argv)
     }
     if (bad)
         return EXIT_UNUSABLE;
+    if (set_aside) {
+        /* Nothing is signed: no key, and no option of signing, goes with it. */
+        const char *other = key        ? "--key"
+                            : origin   ? "--origin"
+                            : out      ? "-o"
+                            : rebuild  ? "--rebuild"
+                            : no_store ? "--no-store"
+                            : replace  ? "--replace"
+                                       : NULL;
+        if (other) {
+            cli_error("checkpoint", 0,
+                      "--set-aside signs nothing: %s does not go with it (usage: evchain "
+                      "checkpoint <chain-dir> --set-aside [--wait MS])",
+                      other);
+            return EXIT_UNUSABLE;
+        }
+        if (!chain) {
+            cli_error("checkpoint", 0, "usage: evchain checkpoint <chain-dir> --set-aside");
+            return EXIT_UNUSABLE;
+        }
+        return cli_own_set_aside(chain, wait_ms);
+    }
     if (!chain || !key) {
         cli_error("checkpoint", 0, "usage: evchain checkpoint <chain> --key KEYFILE");
         return EXIT_UNUSABLE;
@@ -118,8 +161,7 @@ int cmd_checkpoint(int argc, char **argv)
      * directory's checkpoints keep the origin of those already there, as the checkpointer
      * does, also with --no-store, when nothing is stored here. */
     char stored[EC_NOTE_NAME_MAX] = "";
-    if (pc.is_dir &&
-        cli_keep_origin("checkpoint", chain, pc.cp_dir, &origin, stored, sizeof stored) != 0) {
+    if (pc.is_dir && cli_keep_origin("checkpoint", chain, &origin, stored, sizeof stored) != 0) {
         cli_close_proof_chain(&pc);
         ec_signer_free(s);
         return EXIT_UNUSABLE;
@@ -133,7 +175,18 @@ int cmd_checkpoint(int argc, char **argv)
                   e && e->message ? e->message : "another checkpoint of this size is stored");
         code = EXIT_UNUSABLE;
     } else if (rc) {
+        const ec_error *e = ec_error_last();
+        /* A chain cut back below its stored checkpoint or rewritten before it (not a damaged
+         * tree file, which --rebuild repairs): name the way out for one restored on purpose. */
+        int conflict = rc == EC_EVERIFY && pc.is_dir && e && e->message &&
+                       strncmp(e->message, "refusing to sign: the chain", 27) == 0;
         cli_error("checkpoint", 1, "%s: cannot sign a checkpoint", chain);
+        if (conflict)
+            cli_printf_msg(stderr,
+                           "evchain checkpoint: if this chain was restored on purpose from an "
+                           "older copy, `evchain checkpoint %s --set-aside` sets its checkpoints "
+                           "aside (kept, not deleted) first; otherwise restore the chain\n",
+                           chain);
         code = cli_exit_code(rc);
     } else if (out && strcmp(out, "-") != 0) {
         if (cli_write_atomic("checkpoint", out, note, len, 0644, 1) != 0)

@@ -104,8 +104,7 @@ int cmd_prove(int argc, char **argv)
     /* One chain, one origin, as `evchain checkpoint` keeps it: a fresh checkpoint of a chain
      * directory that has checkpoints takes their origin, and --origin must be it. */
     char stored[EC_NOTE_NAME_MAX] = "";
-    if (s && pc.is_dir &&
-        cli_keep_origin("prove", chain, pc.cp_dir, &origin, stored, sizeof stored) != 0)
+    if (s && pc.is_dir && cli_keep_origin("prove", chain, &origin, stored, sizeof stored) != 0)
         goto done;
     if (cpf) {
         note = cli_read_file("prove", "checkpoint", cpf, EC_NOTE_MAX_LEN, &nl);

@@ -55,11 +55,13 @@ const char help_recover[] =
     "(implies --serve): an actor that served HTTP serves again after a crash.\n"
     "Exit 0 when the actor ends running or stopped, 1 when the replay diverges, the actor\n"
     "traps again, or the chain is damaged or holds fewer events than its signed\n"
-    "checkpoints/latest covers (nothing is written then: restore it), 2 on unusable input,\n"
-    "3 a --message (or, with --serve, a message `evchain send` was answered `ok` for) was not\n"
-    "delivered: the actor stopped or trapped first, has no handler, or the runtime stopped\n"
-    "with it still queued (each said on stderr, recorded as message/dropped; 3 wins over 1,\n"
-    "as for `evchain run`).\n"
+    "checkpoint covers (checkpoints/latest, or a newer numbered one; nothing is written\n"
+    "then: restore it, or, for a chain restored on purpose from an older copy, set its\n"
+    "checkpoints aside, kept: evchain checkpoint <chain-dir> --set-aside), 2 on unusable\n"
+    "input, 3 a --message (or, with --serve, a message `evchain send` was answered `ok` for)\n"
+    "was not delivered: the actor stopped or trapped first, has no handler, or the runtime\n"
+    "stopped with it still queued (each said on stderr, recorded as message/dropped; 3 wins\n"
+    "over 1, as for `evchain run`).\n"
     "  --serve              keep it live until stopped\n" CLI_HTTP_HELP;
 
 const char help_resume[] =

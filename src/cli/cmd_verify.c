@@ -8,6 +8,7 @@
 #include <evchain/replay.h>
 
 #include "cli.h"
+#include "own_checkpoint.h"
 #include "proof_util.h"
 #include "verify_links.h"
 
@@ -47,6 +48,16 @@ const char help_verify[] =
     "before it `...: forked: ...`, a latest that does not parse `... is damaged (...)`:\n"
     "broken, exit 1 (one that cannot be read, or is not a regular file: exit 2). A chain\n"
     "that extends it gets a second line, `<chain>: extends its own stored checkpoint ...`.\n"
+    "latest is a second name of the newest numbered checkpoint there (<size>.checkpoint):\n"
+    "with latest missing, the chain is checked against the newest numbered one that parses\n"
+    "instead (`note: ... latest is missing`); a latest that is not the newest numbered one\n"
+    "(of another size: a crash between storing one and linking latest, or a roll-back by\n"
+    "hand) is said in a note and the chain checked against both; the two of one size with\n"
+    "different roots, or a newer numbered one that does not parse, are broken (exit 1).\n"
+    "A chain restored on purpose from an older copy, shorter than its checkpoints, is\n"
+    "reported truncated, with the way out: `evchain checkpoint <chain> --set-aside` moves\n"
+    "them to <chain>/checkpoints.superseded-N (kept); such folders are not checked\n"
+    "against, and a note names them.\n"
     "Its signature is not checked (no key is given, and a key file beside it would be as\n"
     "easy to replace), and whoever cuts the chain back can roll that file back too: this\n"
     "catches accidents, not an attacker; an audit uses --since with a copy kept outside\n"
@@ -204,13 +215,14 @@ static int verify_one(const char *path, const struct verify_args *a)
     oo.inspect = 1; /* load a damaged file as it is so verification can name the bad seq */
     ec_chain *chain;
     int rc, is_bundle = cli_is_bundle(path);
-    /* A chain directory's own stored checkpoint, read before the chain is opened: read
+    /* A chain directory's own stored checkpoints, read before the chain is opened: read
      * after, a live writer's newer one could cover events this open does not see. */
-    char *own_cp = NULL;
-    size_t own_len = 0;
-    if (!is_bundle && cli_is_dir(path) &&
-        cli_read_own_checkpoint(path, &own_cp, &own_len) != EXIT_VALID)
+    cli_own own_cp;
+    memset(&own_cp, 0, sizeof own_cp);
+    if (!is_bundle && cli_is_dir(path) && cli_own_read("verify", path, &own_cp) != EXIT_VALID) {
+        cli_own_free(&own_cp);
         return EXIT_UNUSABLE;
+    }
     if (is_bundle) {
         /* Its digests and records are checked as it loads: a digest or a record that does
          * not check is a broken chain (exit 1, the reason and where on stdout); a malformed
@@ -225,7 +237,7 @@ static int verify_one(const char *path, const struct verify_args *a)
             return EXIT_INVALID;
         }
     } else if ((oo.verify_out = &vr, rc = ec_chain_open_path(&chain, path, &oo)) != 0) {
-        free(own_cp);
+        cli_own_free(&own_cp);
         if (rc == EC_EVERIFY) { /* a chain directory with a damaged record: broken, not unusable */
             printf("%s: event %llu: %s\n", path, (unsigned long long)vr.seq,
                    vr.reason[0] ? vr.reason : ec_verify_status_name(vr.status));
@@ -256,9 +268,10 @@ static int verify_one(const char *path, const struct verify_args *a)
          * three SHA-256 blocks per event, one thread: some 17% more CPU than the verification
          * alone on 100k events); it is no audit (no key, and whoever cuts the chain can roll
          * the file back too), which --since with a copy kept outside is. */
-        char own_note[9000] = "";
-        int own =
-            cli_verify_own_checkpoint(path, chain, own_cp, own_len, own_note, sizeof own_note);
+        cli_lines *own_note = calloc(1, sizeof *own_note);
+        int own = own_note ? cli_own_verify(path, chain, &own_cp, 0, own_note) : EXIT_UNUSABLE;
+        if (!own_note)
+            cli_error("verify", 0, "out of memory");
         char ok_line[4400];
         snprintf(ok_line, sizeof ok_line, "%s: ok, %llu event%s, head %s", path,
                  (unsigned long long)n, n == 1 ? "" : "s", hex);
@@ -270,9 +283,9 @@ static int verify_one(const char *path, const struct verify_args *a)
                                     is_bundle);
         } else if (own == EXIT_VALID) {
             cli_printf_msg(stdout, "%s\n", ok_line);
-            if (own_note[0])
-                cli_printf_msg(stdout, "%s\n", own_note);
+            cli_lines_print(stdout, own_note);
         }
+        free(own_note);
         if (own > code)
             code = own;
     } else if (rc == EC_EVERIFY) {
@@ -284,7 +297,7 @@ static int verify_one(const char *path, const struct verify_args *a)
         code = EXIT_UNUSABLE;
     }
     ec_chain_free(chain);
-    free(own_cp);
+    cli_own_free(&own_cp);
     return code;
 }
 

@@ -1,6 +1,7 @@
 /* cli/proof_util.c: helpers of the proof subcommands: files, keys, atomic output, and the
  * `verify --since` check used by cmd_verify.c. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,10 @@
 
 #include "proof_util.h"
 
-/* The opening of cli_read_file and cli_read_stored_file: NULL with a message printed. */
-static FILE *open_input(const char *cmd, const char *what, const char *path, int stored)
+/* The opening of cli_read_file and cli_read_stored_file: NULL with a message printed (with
+ * `absent`, a stored file that does not exist is NULL with *absent set, nothing printed). */
+static FILE *open_input(const char *cmd, const char *what, const char *path, int stored,
+                        int *absent)
 {
     if (!stored) {
         /* '-': standard input, read to its end under the same size limit as a file (the
@@ -26,6 +29,10 @@ static FILE *open_input(const char *cmd, const char *what, const char *path, int
     /* O_NONBLOCK: the open of a FIFO planted there returns at once, to be refused. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
+    if (fd < 0 && errno == ENOENT && absent) {
+        *absent = 1;
+        return NULL;
+    }
     if (fd < 0 || fstat(fd, &st) != 0) {
         cli_error(cmd, 0, "%s %s: %s", what, path, strerror(errno));
         if (fd >= 0)
@@ -49,9 +56,9 @@ static FILE *open_input(const char *cmd, const char *what, const char *path, int
 }
 
 static char *read_input(const char *cmd, const char *what, const char *path, size_t max,
-                        size_t *len, int stored)
+                        size_t *len, int stored, int *absent)
 {
-    FILE *f = open_input(cmd, what, path, stored);
+    FILE *f = open_input(cmd, what, path, stored, absent);
     if (!f)
         return NULL;
     size_t cap = 4096, n = 0;
@@ -108,13 +115,20 @@ static char *read_input(const char *cmd, const char *what, const char *path, siz
 
 char *cli_read_file(const char *cmd, const char *what, const char *path, size_t max, size_t *len)
 {
-    return read_input(cmd, what, path, max, len, 0);
+    return read_input(cmd, what, path, max, len, 0, NULL);
 }
 
 char *cli_read_stored_file(const char *cmd, const char *what, const char *path, size_t max,
                            size_t *len)
 {
-    return read_input(cmd, what, path, max, len, 1);
+    return read_input(cmd, what, path, max, len, 1, NULL);
+}
+
+char *cli_read_stored_file_if(const char *cmd, const char *what, const char *path, size_t max,
+                              size_t *len, int *absent)
+{
+    *absent = 0;
+    return read_input(cmd, what, path, max, len, 1, absent);
 }
 
 /* All of data to fd, across short writes and EINTR: 1, or 0 with errno set. */
@@ -513,60 +527,60 @@ int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *
     return 1;
 }
 
-int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap)
+/* ec_checkpoint_stored, said on stderr when it fails: *note NULL when there is none. */
+static int stored(const char *cmd, const char *chain_dir, char **note, ec_checkpoint *cp,
+                  char *file, size_t cap)
+{
+    size_t len;
+    if (ec_checkpoint_stored(chain_dir, note, &len, cp, file, cap) == 0)
+        return 0;
+    cli_error(cmd, 1, "%s: reading its stored checkpoints", chain_dir);
+    return -1;
+}
+
+int cli_stored_origin(const char *cmd, const char *chain_dir, char *out, size_t cap, char *file,
+                      size_t file_cap)
 {
     out[0] = 0;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/latest", cp_dir);
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0; /* no checkpoint yet */
-    size_t len;
-    char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
-    if (!note)
+    char *note;
+    ec_checkpoint cp;
+    if (stored(cmd, chain_dir, &note, &cp, file, file_cap) != 0)
         return -1;
-    cli_note_origin(note, out, cap);
+    if (note)
+        snprintf(out, cap, "%s", cp.origin);
     free(note);
     return 0;
 }
 
 int cli_stored_size(const char *cmd, const char *chain_dir, uint64_t *size)
 {
+    /* the signature is not checked: a forged larger size can only make the writer refuse */
     *size = 0;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0; /* no checkpoint (or not a chain directory: the open says so) */
-    size_t len;
-    char *note = cli_read_stored_file(cmd, "checkpoint", path, EC_NOTE_MAX_LEN, &len);
-    if (!note)
-        return -1;
-    /* the signed note: its text, a blank line, the signatures (the signature is not checked:
-     * a forged larger size can only make the writer refuse) */
-    char *blank = strstr(note, "\n\n");
+    char *note;
     ec_checkpoint cp;
-    if (blank && ec_checkpoint_parse(&cp, note, (size_t)(blank - note) + 1) == 0)
+    if (stored(cmd, chain_dir, &note, &cp, NULL, 0) != 0)
+        return -1;
+    if (note)
         *size = cp.size;
-    ec_error_clear();
     free(note);
     return 0;
 }
 
-int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
-                    char *stored, size_t cap)
+int cli_keep_origin(const char *cmd, const char *chain, const char **origin, char *stored_origin,
+                    size_t cap)
 {
-    if (cli_stored_origin(cmd, cp_dir, stored, cap) != 0)
+    char file[4400];
+    if (cli_stored_origin(cmd, chain, stored_origin, cap, file, sizeof file) != 0)
         return -1;
-    if (stored[0] && *origin && strcmp(*origin, stored) != 0) {
+    if (stored_origin[0] && *origin && strcmp(*origin, stored_origin) != 0) {
         cli_error(cmd, 0,
-                  "%s: its checkpoints have origin '%s' (%s/latest): a chain keeps its "
-                  "origin, --origin '%s' refused",
-                  chain, stored, cp_dir, *origin);
+                  "%s: its checkpoints have origin '%s' (%s): a chain keeps its origin, "
+                  "--origin '%s' refused",
+                  chain, stored_origin, file, *origin);
         return -1;
     }
-    if (stored[0])
-        *origin = stored;
+    if (stored_origin[0])
+        *origin = stored_origin;
     return 0;
 }
 
@@ -580,9 +594,26 @@ void cli_note_origin(const char *note, char *out, size_t cap)
         snprintf(out, cap, "%s", cp.origin);
 }
 
+void cli_lines_add(cli_lines *l, const char *fmt, ...)
+{
+    if (l->n >= CLI_LINES_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->line[l->n++], sizeof l->line[0], fmt, ap);
+    va_end(ap);
+}
+
+void cli_lines_print(FILE *out, const cli_lines *l)
+{
+    for (int i = 0; i < l->n; i++)
+        cli_printf_msg(out, "%s\n", l->line[i]);
+}
+
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
                      const char *checkpoint_path, char **vkey_specs, int nvkeys,
-                     const char *ok_line, const char *ok_note, const char *origin, int is_bundle)
+                     const char *ok_line, const cli_lines *ok_note, const char *origin,
+                     int is_bundle)
 {
     ec_vkey **keys;
     size_t nk;
@@ -610,8 +641,8 @@ int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
     if (rc == 0) {
         if (ok_line)
             cli_printf_msg(stdout, "%s\n", ok_line);
-        if (ok_note && ok_note[0])
-            cli_printf_msg(stdout, "%s\n", ok_note);
+        if (ok_note)
+            cli_lines_print(stdout, ok_note);
         /* A bundle's other entries (module, objects, labels, sandbox files) are covered
          * only by its own digests, which anyone who changes an entry can recompute: the
          * verdict must not let "extends checkpoint" read as a statement about them. */
@@ -787,56 +818,4 @@ int cli_sign_checkpoint(cli_proof_chain *pc, ec_signer *s, const char *origin, i
     }
     ec_checkpointer_free(cp);
     return rc;
-}
-
-int cli_read_own_checkpoint(const char *chain_dir, char **note, size_t *len)
-{
-    *note = NULL;
-    *len = 0;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
-    struct stat st;
-    if (lstat(path, &st) != 0 && errno == ENOENT)
-        return EXIT_VALID; /* no checkpoint signed yet: nothing to compare with */
-    *note = cli_read_stored_file("verify", "own checkpoint", path, EC_NOTE_MAX_LEN, len);
-    return *note ? EXIT_VALID : EXIT_UNUSABLE;
-}
-
-int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char *note, size_t len,
-                              char *ok_note, size_t cap)
-{
-    ok_note[0] = 0;
-    if (!note)
-        return EXIT_VALID;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/checkpoints/latest", chain_dir);
-    ec_since_options so = EC_SINCE_OPTIONS_INIT;
-    so.chain_verified = 1;
-    so.signature_unchecked = 1; /* no key given: consistency only, said in every verdict */
-    ec_since_result r;
-    int rc = ec_proof_verify_since(chain, note, len, NULL, 0, &so, &r);
-    if (rc == 0) {
-        snprintf(ok_note, cap,
-                 "%s: extends its own stored checkpoint %s (%llu of %llu events; signature not "
-                 "checked; an audit: --since a copy kept outside)",
-                 chain_dir, path, (unsigned long long)r.checkpoint.size,
-                 (unsigned long long)r.chain_size);
-        return EXIT_VALID;
-    }
-    if (rc == EC_EVERIFY) { /* truncated or forked: r.reason says which */
-        cli_printf_msg(stdout, "%s: its own stored checkpoint %s: %s\n", chain_dir, path, r.reason);
-        return EXIT_INVALID;
-    }
-    if (rc == EC_EFORMAT) {
-        /* Checkpoints are replaced whole (renamed into place), so a crash leaves none
-         * half-written: one that does not parse was damaged or altered since, as the
-         * directory holding it was. */
-        cli_printf_msg(stdout,
-                       "%s: its own stored checkpoint %s is damaged (%s): the chain could not "
-                       "be checked against it\n",
-                       chain_dir, path, r.reason);
-        return EXIT_INVALID;
-    }
-    cli_error("verify", 1, "%s: checking against its own stored checkpoint %s", chain_dir, path);
-    return EXIT_UNUSABLE;
 }

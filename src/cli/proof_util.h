@@ -13,6 +13,10 @@ char *cli_read_file(const char *cmd, const char *what, const char *path, size_t 
  * may be a FIFO (`--vkey <(...)`): that is cli_read_file. */
 char *cli_read_stored_file(const char *cmd, const char *what, const char *path, size_t max,
                            size_t *len);
+/* The same, but a file that does not exist is NULL with *absent set and nothing printed (a
+ * numbered checkpoint a writer keeping N removed since the folder was listed). */
+char *cli_read_stored_file_if(const char *cmd, const char *what, const char *path, size_t max,
+                              size_t *len, int *absent);
 /* Write data to path atomically (temporary file in the same folder, fsync, rename) with
  * file mode `mode`; refuses to replace an existing file unless overwrite. A symbolic link's
  * file is replaced, not the link; a device or FIFO is written in place (ec_output_resolve).
@@ -40,27 +44,24 @@ int cli_runtime_signer_would_make(const char *data_dir);
 /* 1 when path is a chain directory (its tree is <dir>/proof/tree, its checkpoints are in
  * <dir>/checkpoints/). */
 int cli_is_dir(const char *path);
+/* Lines of a verdict to print later, each through cli_printf_msg (what they quote, a path
+ * with a newline in it, escaped: never a line of its own). */
+#define CLI_LINES_MAX 8
+typedef struct cli_lines {
+    int n;
+    char line[CLI_LINES_MAX][4800];
+} cli_lines;
+void cli_lines_add(cli_lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_lines_print(FILE *out, const cli_lines *l);
 /* `verify <chain> --since CHECKPOINT --vkey VKEY`: check that an open (and, when
  * chain_verified, already verified) chain extends a signed checkpoint; prints the verdict
- * (ok_line, when given, first, then ok_note when not NULL or "", and only when the chain
+ * (ok_line, when given, first, then the lines of ok_note when not NULL, and only when the chain
  * extends the checkpoint) and returns the exit code (0 extends, 1 truncated/forked/bad
  * signature, 2 unusable). */
 int cli_verify_since(const char *path, ec_chain *chain, int chain_verified,
                      const char *checkpoint_path, char **vkey_specs, int nvkeys,
-                     const char *ok_line, const char *ok_note, const char *origin, int is_bundle);
-/* Plain `verify` of a chain directory: its own stored checkpoint, <chain_dir>/checkpoints/
- * latest, read before the chain is opened (a live writer publishes a checkpoint only once
- * the events it covers are written, so the chain opened after it has them all), into *note
- * (malloc'd; NULL when there is none). 0, or 2 when it cannot be read (not a regular file,
- * an I/O error: said on stderr). */
-int cli_read_own_checkpoint(const char *chain_dir, char **note, size_t *len);
-/* Then the open, verified chain against it, with the code of --since and the signature not
- * checked (no key is given; a key named by the directory would be as forgeable as the
- * file). No note: 0, *ok_note "". Consistent: 0 and *ok_note the line to print after the
- * verdict's ok line. A chain shorter than it (truncated), with another root at its size
- * (rewritten), or a note that does not parse: the verdict printed on stdout, 1. */
-int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char *note, size_t len,
-                              char *ok_note, size_t cap);
+                     const char *ok_line, const cli_lines *ok_note, const char *origin,
+                     int is_bundle);
 /* --origin ORIGIN of verify-proof and verify --since: 1 (and the verdict "invalid" printed,
  * prefixed by `who`) when the note opens with one of keys but its origin is not `origin`;
  * 0 when it is, when origin is NULL, or when the note does not open (the caller's own
@@ -68,18 +69,20 @@ int cli_verify_own_checkpoint(const char *chain_dir, ec_chain *chain, const char
  * another chain is reported as that, not as a fork of this one. */
 int cli_origin_mismatch(const char *who, const char *note, size_t len, ec_vkey *const *keys,
                         size_t nkeys, const char *origin);
-/* The origin of a chain directory's checkpoints (<cp_dir>/latest) into out, "" when it has
- * none (or an unreadable one, which the checkpointer ignores too). 0, or -1 (printed). */
-int cli_stored_origin(const char *cmd, const char *cp_dir, char *out, size_t cap);
-/* The size chain_dir/checkpoints/latest covers, into *size (0: no checkpoint, or one that does
- * not parse); -1 (said) when it exists but cannot be read. */
+/* The origin of a chain directory's own stored checkpoint (ec_checkpoint_stored: its
+ * checkpoints/latest, or the newest numbered one when newer or when latest is gone) into out,
+ * "" when it has none (or none that parses, which the checkpointer ignores too); its path
+ * into file. 0, or -1 (printed). */
+int cli_stored_origin(const char *cmd, const char *chain_dir, char *out, size_t cap, char *file,
+                      size_t file_cap);
+/* The size that checkpoint covers, into *size (0: none); -1 (said) when it cannot be read. */
 int cli_stored_size(const char *cmd, const char *chain_dir, uint64_t *size);
 /* One chain, one origin (C2SP tlog-checkpoint: the origin names the log): the origin a fresh
- * checkpoint of chain_dir signs. That of its stored checkpoints (into stored, cap bytes) when
+ * checkpoint of chain signs. That of its stored checkpoints (into stored, cap bytes) when
  * it has some, and then --origin (*origin, may be NULL) must be it; else *origin as given.
  * 0 with *origin set, or -1 (printed). */
-int cli_keep_origin(const char *cmd, const char *chain, const char *cp_dir, const char **origin,
-                    char *stored, size_t cap);
+int cli_keep_origin(const char *cmd, const char *chain, const char **origin, char *stored,
+                    size_t cap);
 /* The origin of a checkpoint note (its text's first line, signatures unchecked) into out,
  * "" when the note does not parse as a checkpoint. */
 void cli_note_origin(const char *note, char *out, size_t cap);

@@ -750,6 +750,183 @@ out:
     return rc;
 }
 
+/* A checkpoint file the folder holds, whole (at most EC_NOTE_MAX_LEN bytes): 0 with *note
+ * malloc'd, or *note NULL when it cannot be opened (gone: a writer keeping N removed it in
+ * between; unreadable: ignored, as `latest` always was) or is larger; an error for one that
+ * is not a regular file (a FIFO planted there would hang a reader) or that fails to read. */
+static int read_stored(const char *path, char **note, size_t *len)
+{
+    *note = NULL;
+    *len = 0;
+    int fd = ec_open_regular(path, O_RDONLY);
+    if (fd == -2)
+        return ec_error_last()->code;
+    if (fd < 0)
+        return 0;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    int rc = 0;
+    for (;;) {
+        if (!buf) {
+            rc = ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+            break;
+        }
+        if (n == cap) {
+            if (cap >= EC_NOTE_MAX_LEN) { /* larger than any note: not a checkpoint */
+                free(buf);
+                buf = NULL;
+                n = 0;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                continue;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = ec_error_set_errno(EC_EIO, errno, "%s: reading", path);
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf) {
+        buf[n] = 0;
+        *note = buf;
+        *len = n;
+    }
+    return rc;
+}
+
+/* The sizes the numbered files in dir name, newest first; *count 0 when the folder does not
+ * exist. */
+static int list_numbered(const char *dir, uint64_t **sizes, size_t *count)
+{
+    *sizes = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? 0
+                   : ec_error_set_errno(EC_EIO, errno, "%s: listing the checkpoints", dir);
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    uint64_t size;
+    while (rc == 0 && (de = readdir(d)) != NULL)
+        if (numbered_name(de->d_name, &size) == 0) {
+            if (ec_grow((void **)sizes, &cap, *count + 1, sizeof **sizes))
+                rc = ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+            else
+                (*sizes)[(*count)++] = size;
+        }
+    closedir(d);
+    if (*count > 1)
+        qsort(*sizes, *count, sizeof **sizes, cmp_u64);
+    for (size_t i = 0; i < *count / 2; i++) { /* newest first */
+        uint64_t t = (*sizes)[i];
+        (*sizes)[i] = (*sizes)[*count - 1 - i];
+        (*sizes)[*count - 1 - i] = t;
+    }
+    if (rc) {
+        free(*sizes);
+        *sizes = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+/* ec_checkpoint_stored on the checkpoint folder itself; name gets the file's name in it. */
+static int stored_in(const char *dir, char **note, size_t *len, ec_checkpoint *cp, char *name,
+                     size_t cap)
+{
+    *note = NULL;
+    *len = 0;
+    memset(cp, 0, sizeof *cp);
+    if (name && cap)
+        name[0] = 0;
+    size_t n = strlen(dir) + 40;
+    char *path = malloc(n);
+    if (!path)
+        return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+    snprintf(path, n, "%s/latest", dir);
+    char *lat = NULL, *num = NULL;
+    size_t lat_len = 0, num_len = 0;
+    ec_checkpoint lcp, ncp;
+    int have_l = 0, have_n = 0;
+    int rc = read_stored(path, &lat, &lat_len);
+    if (rc == 0 && lat)
+        have_l = peek_checkpoint(&lcp, lat, lat_len) == 0;
+    uint64_t *sizes = NULL;
+    size_t count = 0;
+    if (rc == 0)
+        rc = list_numbered(dir, &sizes, &count);
+    /* The newest numbered file whose text parses and names its size; one that does not is
+     * damaged (checkpoints are renamed into place whole), and an older one still binds. */
+    for (size_t i = 0; rc == 0 && i < count && !have_n; i++) {
+        if (have_l && sizes[i] <= lcp.size)
+            break; /* `latest` is newer than any left */
+        snprintf(path, n, "%s/" CP_NAME_FMT, dir, (unsigned long long)sizes[i]);
+        free(num);
+        if ((rc = read_stored(path, &num, &num_len)) == 0 && num)
+            have_n = peek_checkpoint(&ncp, num, num_len) == 0 && ncp.size == sizes[i];
+    }
+    if (rc == 0)
+        ec_error_clear(); /* what a file that does not parse raised */
+    free(sizes);
+    free(path);
+    if (rc == 0 && have_n && (!have_l || ncp.size > lcp.size)) {
+        *note = num;
+        *len = num_len;
+        *cp = ncp;
+        num = NULL;
+        if (name && cap)
+            snprintf(name, cap, CP_NAME_FMT, (unsigned long long)ncp.size);
+    } else if (rc == 0 && have_l) {
+        *note = lat;
+        *len = lat_len;
+        *cp = lcp;
+        lat = NULL;
+        if (name && cap)
+            snprintf(name, cap, "latest");
+    }
+    free(lat);
+    free(num);
+    return rc;
+}
+
+int ec_checkpoint_stored(const char *chain_dir, char **note, size_t *len, ec_checkpoint *cp,
+                         char *file, size_t file_cap)
+{
+    EC_REFUSE_NULL2(chain_dir, note);
+    EC_REFUSE_NULL2(len, cp);
+    size_t n = strlen(chain_dir) + 16;
+    char *dir = malloc(n);
+    if (!dir)
+        return ec_error_set(EC_ENOMEM, "checkpoint: no memory");
+    snprintf(dir, n, "%s/checkpoints", chain_dir);
+    char name[48];
+    int rc = stored_in(dir, note, len, cp, name, sizeof name);
+    if (file && file_cap) {
+        file[0] = 0;
+        if (rc == 0 && *note)
+            snprintf(file, file_cap, "%s/%s", dir, name);
+    }
+    free(dir);
+    return rc;
+}
+
 int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
                         const ec_checkpointer_options *opts)
 {
@@ -794,51 +971,37 @@ int ec_checkpointer_new(ec_checkpointer **out, ec_tree *tree, ec_signer *signer,
             ec_checkpointer_free(c);
             return rc;
         }
-        /* Resume counting from the last checkpoint written there. */
-        size_t n = strlen(c->dir) + 8;
-        char *path = malloc(n);
-        if (path) {
-            snprintf(path, n, "%s/latest", c->dir);
-            /* Only a regular file: a FIFO planted there would hang the open. */
-            int fd = ec_open_regular(path, O_RDONLY);
-            FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-            if (fd >= 0 && !f)
-                close(fd);
-            if (fd == -2) {
-                free(path);
-                int rc = ec_error_last()->code;
-                ec_checkpointer_free(c);
-                return rc;
-            }
-            if (f) {
-                char buf[4096];
-                size_t got = fread(buf, 1, sizeof buf, f);
-                ec_checkpoint cp;
-                if (peek_checkpoint(&cp, buf, got) == 0) {
-                    c->last_size = cp.size;
-                    memcpy(c->last_root, cp.root, EC_MERKLE_HASH_LEN);
-                    c->have_last = 1;
-                    /* The origin names the log: one log's checkpoints all have the same one,
-                     * or a verifier told to expect it would refuse the later ones. So the
-                     * origin of the checkpoints already there wins over opts->origin (an
-                     * actor chain signed before origins were per actor keeps
-                     * "evchain-runtime"). */
-                    const char *want = c->origin ? c->origin : ec_signer_name(c->signer);
-                    if (strcmp(cp.origin, want) != 0) {
-                        free(c->origin);
-                        if (!(c->origin = strdup(cp.origin))) {
-                            free(path);
-                            fclose(f);
-                            ec_checkpointer_free(c);
-                            return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
-                        }
-                    }
-                }
-                fclose(f);
-            }
-            free(path);
+        /* Resume counting from the last checkpoint written there: `latest`, or a newer
+         * numbered one (a crash between storing it and linking `latest`), or, with `latest`
+         * gone, the newest numbered one (ec_checkpoint_stored): never signing a root
+         * inconsistent with one stored. */
+        char *note = NULL;
+        size_t len;
+        ec_checkpoint cp;
+        int rc = stored_in(c->dir, &note, &len, &cp, NULL, 0), have = note != NULL;
+        free(note);
+        if (rc) {
+            ec_checkpointer_free(c);
+            return rc;
         }
-        int rc = c->keep ? kept_scan(c) : 0;
+        if (have) {
+            c->last_size = cp.size;
+            memcpy(c->last_root, cp.root, EC_MERKLE_HASH_LEN);
+            c->have_last = 1;
+            /* The origin names the log: one log's checkpoints all have the same one, or a
+             * verifier told to expect it would refuse the later ones. So the origin of the
+             * checkpoints already there wins over opts->origin (an actor chain signed before
+             * origins were per actor keeps "evchain-runtime"). */
+            const char *want = c->origin ? c->origin : ec_signer_name(c->signer);
+            if (strcmp(cp.origin, want) != 0) {
+                free(c->origin);
+                if (!(c->origin = strdup(cp.origin))) {
+                    ec_checkpointer_free(c);
+                    return ec_error_set(EC_ENOMEM, "checkpointer: no memory");
+                }
+            }
+        }
+        rc = c->keep ? kept_scan(c) : 0;
         if (rc) {
             ec_checkpointer_free(c);
             return rc;

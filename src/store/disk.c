@@ -2555,13 +2555,18 @@ static int open_dir(disk *d, const ec_disk_options *o)
     d->count = a->first + a->count;
     if (so.stop == SCAN_DAMAGED) /* a reader: reads up to it (tail_bad) */
         tail_damaged(d, &so);
-    if (!d->ro && d->count < d->min_count) /* before anything is cut */
+    /* Before anything is cut. Both ways out are named: the lost events back, or, for a
+     * chain restored on purpose from an older copy, its checkpoints set aside (kept) by the
+     * one command that does it (docs/FORMAT.md 5.5), after which min_count is 0. */
+    if (!d->ro && d->count < d->min_count)
         return ec_error_set(
             EC_EVERIFY,
             "%s: the chain must keep %llu events (a signed checkpoint covers them) but holds "
-            "%llu%s: refusing to write, nothing was cut; restore the chain",
+            "%llu%s: refusing to write, nothing was cut. Restore the missing events (a newer "
+            "backup), or, if this older chain is the one to go on with, set its checkpoints "
+            "aside first (kept, not deleted): evchain checkpoint %s --set-aside",
             d->dir, (unsigned long long)d->min_count, (unsigned long long)d->count,
-            so.stop == SCAN_TORN ? " intact (what follows reads as a torn tail)" : "");
+            so.stop == SCAN_TORN ? " intact (what follows reads as a torn tail)" : "", d->dir);
     if (so.stop == SCAN_TORN && !d->ro) {
         /* only an unacknowledged append can be torn: cut it off, durably */
         if (d->v->ftruncate(a->fd, (off_t)so.end) != 0 || d->v->fdatasync(a->fd) != 0)
